@@ -1,0 +1,48 @@
+"""The ``amtflow`` command line.
+
+Each command group lives in its own module exposing ``register(subparsers)``; this module only assembles
+them, so importing it has no side effects beyond argparse set-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from amtflow import __version__
+from amtflow.errors import AmtflowError
+
+# Modules that contribute sub-commands (each defines ``register(subparsers) -> None``; every parser sets
+# ``func=callable(args) -> int``).
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amtflow", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"amtflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args))
+    except AmtflowError as e:
+        print(f"amtflow: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
