@@ -87,7 +87,9 @@ class RuleSpec:
 _RULES: dict[str, RuleSpec] = {}
 
 
-def rule(rule_id: str, severity: Severity, title: str, *, tags: Iterable[str] = ()) -> Callable[[RuleFn], RuleFn]:
+def rule(
+    rule_id: str, severity: Severity, title: str, *, tags: Iterable[str] = ()
+) -> Callable[[RuleFn], RuleFn]:
     """Register a rule under a stable ID. Tag ``service`` marks a constraint SageMaker itself enforces."""
 
     def decorator(fn: RuleFn) -> RuleFn:
