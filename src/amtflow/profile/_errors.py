@@ -1,0 +1,186 @@
+"""Turn pydantic's validation errors into one :class:`ProfileValidationError` a person can act on.
+
+Every problem names its key path (``tuning.ranges.eta.scaling``) and the fix; an unknown key comes with the
+closest valid key. The raw pydantic error never reaches the user.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from amtflow.errors import ProfileError
+
+
+@dataclass(frozen=True)
+class ProfileProblem:
+    """One problem in a profile: where (dotted key path) and what to do about it."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ProfileValidationError(ProfileError):
+    """A profile (or an override of one) is invalid; :attr:`problems` lists every problem found."""
+
+    error_type = "ProfileError"
+
+    def __init__(self, problems: Sequence[ProfileProblem], *, source: str = "profile") -> None:
+        self.problems = tuple(problems)
+        self.source = source
+        count = len(self.problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{source} is invalid ({count} {noun}):\n{lines}",
+            field=self.problems[0].path if self.problems else None,
+        )
+
+
+def join_path(parts: Iterable[Any]) -> str:
+    """``("training", "metrics", 0, "regex")`` → ``training.metrics[0].regex``."""
+    out = ""
+    for part in parts:
+        if part in ("", None):
+            continue
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            text = str(part)
+            if text.startswith("["):
+                out += text
+            else:
+                out += f".{text}" if out else text
+    return out
+
+
+def problems_from(error: ValidationError, root: type[BaseModel], *, prefix: str = "") -> list[ProfileProblem]:
+    """Every problem in ``error`` (raised validating ``root``), paths prefixed with ``prefix``."""
+    problems: list[ProfileProblem] = []
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if p != "[key]")
+        kind = item["type"]
+        ctx = item.get("ctx") or {}
+        if kind == "amtflow_issues":
+            for rel, message in ctx["issues"]:
+                problems.append(ProfileProblem(join_path((prefix, *loc, *_split(rel))), message))
+            continue
+        path = join_path((prefix, *loc))
+        problems.append(ProfileProblem(path, _message(kind, item, loc, root)))
+    return _dedupe(problems)
+
+
+def _split(rel: str) -> list[str]:
+    return [p for p in rel.replace("[", ".[").split(".") if p]
+
+
+def _dedupe(problems: list[ProfileProblem]) -> list[ProfileProblem]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.path, p.message) not in seen:
+            seen.add((p.path, p.message))
+            out.append(p)
+    return out
+
+
+def _message(kind: str, item: Any, loc: tuple[Any, ...], root: type[BaseModel]) -> str:
+    value = item.get("input")
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        valid = _keys_at(root, loc[:-1])
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        if close:
+            return f"unknown key {key!r}; did you mean {close[0]!r}?"
+        return f"unknown key {key!r}; valid keys here: {', '.join(valid) or 'none'}"
+    if kind == "missing":
+        name = str(loc[-1]) if loc else "value"
+        return f"required but missing; add '{name}:' (see docs/profiles.md)"
+    msg = str(item.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of keys, got {_describe(value)}"
+    if kind == "list_type":
+        return f"expected a list, got {_describe(value)}"
+    if kind == "string_pattern_mismatch" and loc == ("model",):
+        return (
+            f"{value!r} is not a valid model name; use lower-case letters, digits and single hyphens, "
+            "e.g. 'churn-xgb'"
+        )
+    if kind == "literal_error" and loc == ("schema",):
+        return f"{value!r} is not supported; write 'schema: amtflow/v1'"
+    return f"{_lower_first(msg)} (got {_describe(value)})"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _keys_at(root: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the section at ``loc`` accepts (empty when ``loc`` is not a section)."""
+    annotation: Any = root
+    for part in loc:
+        model = _as_model(annotation)
+        if model is not None:
+            field = _field(model, part)
+            if field is None:
+                return []
+            annotation = field.annotation
+            continue
+        origin = typing.get_origin(_strip(annotation))
+        args = typing.get_args(_strip(annotation))
+        if origin in (list, dict) and args:
+            annotation = args[-1]
+        else:
+            return []
+    model = _as_model(annotation)
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _field(model: type[BaseModel], key: Any) -> Any:
+    for name, field in model.model_fields.items():
+        if key in (name, field.alias):
+            return field
+    return None
+
+
+def _strip(annotation: Any) -> Any:
+    """Remove ``Annotated`` and ``| None`` around a type."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+        return annotation
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    bare = _strip(annotation)
+    if isinstance(bare, type) and issubclass(bare, BaseModel):
+        return bare
+    return None

@@ -1,0 +1,695 @@
+"""The model profile: one YAML document per model, validated with pydantic.
+
+Structure and types are checked by pydantic (``extra="forbid"`` everywhere); rules that involve several
+fields are checked by each section's ``after`` validator, which reports every problem it finds at once with
+:func:`_fail` (the key paths are relative to the section; :mod:`._errors` turns them into full paths).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from amtflow.errors import InvalidInputError
+from amtflow.profile._enums import (
+    Approval,
+    Compression,
+    CrossDataset,
+    Distribution,
+    EarlyStopping,
+    Goal,
+    InputMode,
+    NoDriftAction,
+    Outcome,
+    ParameterType,
+    Scaling,
+    Strategy,
+    WarmStartType,
+    coerce_enum,
+)
+
+SCHEMA_VERSION = "amtflow/v1"
+
+MODEL_NAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+MODEL_NAME_MAX = 48
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
+_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
+_CRON = re.compile(r"^cron\((.+)\)$")
+_RATE_UNITS = {"minute", "minutes", "hour", "hours", "day", "days"}
+_EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+
+# Service limits (aws-facts §1.2, §1.3, §1.7; the limits page where it is stricter than the API model).
+MAX_TUNABLE = 30
+MAX_CATEGORICAL_VALUES = 30
+MAX_HYPERPARAMETERS = 99  # 100 in total, one taken by AMT's _tuning_objective_metric
+MAX_METRICS = 20
+MAX_GRID_JOBS = 750
+MAX_TUNING_RUNTIME_S = 2_592_000
+MAX_TRAINING_RUNTIME_S = 2_419_200
+MAX_PARENTS = 5
+
+Scalar = str | int | float | bool
+
+
+def _fail(issues: Iterable[tuple[str, str]]) -> None:
+    """Raise every ``(relative key path, message)`` issue at once (no-op when there is none)."""
+    found = list(issues)
+    if found:
+        raise PydanticCustomError(
+            "amtflow_issues",
+            "{summary}",
+            {"summary": "; ".join(f"{p}: {m}" if p else m for p, m in found), "issues": found},
+        )
+
+
+def _enum(enum_cls: Any) -> BeforeValidator:
+    return BeforeValidator(lambda v: coerce_enum(enum_cls, v))
+
+
+def _early_stopping(value: Any) -> Any:
+    # YAML 1.1 reads a bare Off/On as a boolean.
+    if value is False:
+        return EarlyStopping.OFF
+    if value is True:
+        return EarlyStopping.AUTO
+    return coerce_enum(EarlyStopping, value)
+
+
+def render_scalar(value: Scalar) -> str:
+    """A hyperparameter value as the string SageMaker passes to the training container."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    )
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- dataset ---------------------------------------------------------------------------------------------
+
+
+def _channel_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"content_type": value}
+    if value is None:
+        return {}
+    return value
+
+
+class ChannelSpec(_Section):
+    """One channel folder of a dataset version (``datasets/<model>/<version>/<channel>/``)."""
+
+    content_type: str | None = Field(default=None, min_length=1, max_length=256)
+    compression: Annotated[Compression, _enum(Compression)] | None = None
+    distribution: Annotated[Distribution, _enum(Distribution)] = Distribution.FULLY_REPLICATED
+
+
+class DatasetSpec(_Section):
+    """Layout of a dataset version: its channel folders and the marker object that completes it."""
+
+    channels: dict[str, Annotated[ChannelSpec, BeforeValidator(_channel_shorthand)]] = Field(
+        min_length=1, max_length=20
+    )
+    marker: str = Field(default="_READY", min_length=1, max_length=256)
+
+    @model_validator(mode="after")
+    def _check(self) -> DatasetSpec:
+        issues = [
+            (
+                f"channels.{name}",
+                "a channel name has 1-64 letters, digits, '.', '-' or '_'; rename the folder",
+            )
+            for name in self.channels
+            if not _CHANNEL_NAME.match(name)
+        ]
+        if "/" in self.marker:
+            issues.append(("marker", "the marker is one object name, not a path; e.g. '_READY'"))
+        _fail(issues)
+        return self
+
+
+# --- training --------------------------------------------------------------------------------------------
+
+
+class MetricDefinition(_Section):
+    """A metric the training script prints, captured by ``regex`` (one capture group)."""
+
+    name: str = Field(min_length=1, max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricDefinition:
+        try:
+            re.compile(self.regex)
+        except re.error as e:
+            _fail([("regex", f"does not compile ({e}); fix the regular expression")])
+        return self
+
+
+class SpotConfig(_Section):
+    """Managed spot training: ``max_wait_s`` must be at least ``training.max_runtime_s``."""
+
+    enabled: bool = False
+    max_wait_s: int | None = Field(default=None, ge=1)
+
+
+def _checkpoint_shorthand(value: Any) -> Any:
+    return {"enabled": value} if isinstance(value, bool) else value
+
+
+class CheckpointSpec(_Section):
+    """Checkpoints synced to ``<output>/checkpoints/`` (needed to resume spot interruptions)."""
+
+    enabled: bool = False
+    local_path: str = Field(default="/opt/ml/checkpoints/", min_length=1, max_length=4096)
+
+
+class TrainingSpec(_Section):
+    """The training-job definition, in SageMaker's terms."""
+
+    image: str = Field(min_length=1, max_length=255)
+    input_mode: Annotated[InputMode, _enum(InputMode)] = InputMode.FILE
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_gb: int = Field(default=30, ge=1, le=16384)
+    max_runtime_s: int = Field(default=3600, ge=1, le=MAX_TRAINING_RUNTIME_S)
+    metrics: list[MetricDefinition] = Field(default_factory=list, max_length=MAX_METRICS)
+    static_hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    environment: dict[str, Any] = Field(default_factory=dict, max_length=48)
+    spot: SpotConfig = SpotConfig()
+    checkpoints: Annotated[CheckpointSpec, BeforeValidator(_checkpoint_shorthand)] = CheckpointSpec()
+    retry_attempts: int = Field(default=0, ge=0, le=30)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainingSpec:
+        issues: list[tuple[str, str]] = []
+        if not _INSTANCE_TYPE.match(self.instance_type):
+            issues.append(
+                ("instance_type", f"{self.instance_type!r} is not an ML instance type; e.g. 'ml.m5.xlarge'")
+            )
+        names = [m.name for m in self.metrics]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                issues.append((f"metrics[{i}].name", f"{name!r} is defined twice; keep one definition"))
+        for key, value in self.static_hyperparameters.items():
+            if not _is_scalar(value):
+                issues.append(
+                    (
+                        f"static_hyperparameters.{key}",
+                        "must be a string, number or boolean, not a list or map",
+                    )
+                )
+            elif len(key) > 256 or len(render_scalar(value)) > 2500:
+                issues.append((f"static_hyperparameters.{key}", "key ≤ 256 and value ≤ 2500 characters"))
+        for key, value in self.environment.items():
+            if not _ENV_KEY.match(key) or len(key) > 512:
+                issues.append(
+                    (f"environment.{key}", "an environment variable name is [A-Za-z_][A-Za-z0-9_]*")
+                )
+            if not _is_scalar(value) or len(render_scalar(value)) > 512:
+                issues.append(
+                    (f"environment.{key}", "must be a string, number or boolean of ≤ 512 characters")
+                )
+        if self.spot.enabled:
+            if self.spot.max_wait_s is None:
+                issues.append(
+                    (
+                        "spot.max_wait_s",
+                        "required when spot is enabled; set it ≥ max_runtime_s (e.g. twice it)",
+                    )
+                )
+            elif self.spot.max_wait_s < self.max_runtime_s:
+                issues.append(
+                    (
+                        "spot.max_wait_s",
+                        f"{self.spot.max_wait_s} is below max_runtime_s ({self.max_runtime_s}); "
+                        "set it ≥ max_runtime_s",
+                    )
+                )
+        _fail(issues)
+        return self
+
+    def rendered_static_hyperparameters(self) -> dict[str, str]:
+        return {k: render_scalar(v) for k, v in self.static_hyperparameters.items()}
+
+    def rendered_environment(self) -> dict[str, str]:
+        return {k: render_scalar(v) for k, v in self.environment.items()}
+
+
+# --- tuning ----------------------------------------------------------------------------------------------
+
+
+class ParameterRange(_Section):
+    """A tunable hyperparameter: ``{min, max[, type][, scaling]}`` or ``{values: [...]}``.
+
+    The kind is inferred: ``values`` → categorical; otherwise integer when both bounds are integers, else
+    continuous, unless ``type`` says otherwise.
+    """
+
+    type: Annotated[ParameterType, _enum(ParameterType)] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    values: list[Any] | None = None
+    scaling: Annotated[Scaling, _enum(Scaling)] = Scaling.AUTO
+
+    @property
+    def kind(self) -> ParameterType:
+        if self.type is not None:
+            return self.type
+        if self.values is not None:
+            return ParameterType.CATEGORICAL
+        if isinstance(self.min, int) and isinstance(self.max, int):
+            return ParameterType.INTEGER
+        return ParameterType.CONTINUOUS
+
+    @model_validator(mode="after")
+    def _check(self) -> ParameterRange:
+        issues: list[tuple[str, str]] = []
+        kind = self.kind
+        if kind is ParameterType.CATEGORICAL:
+            issues.extend(self._check_categorical())
+        else:
+            issues.extend(self._check_numeric(kind))
+        _fail(issues)
+        return self
+
+    def _check_categorical(self) -> list[tuple[str, str]]:
+        issues: list[tuple[str, str]] = []
+        if self.min is not None or self.max is not None:
+            issues.append(("", "a categorical range has 'values' only; drop 'min'/'max' or drop 'values'"))
+        if self.scaling is not Scaling.AUTO:
+            issues.append(("scaling", "scaling does not apply to categorical values; remove it"))
+        if not self.values:
+            issues.append(("values", "list at least one value, e.g. values: [hist, approx]"))
+            return issues
+        if len(self.values) > MAX_CATEGORICAL_VALUES:
+            issues.append(("values", f"at most {MAX_CATEGORICAL_VALUES} values; keep the likely ones"))
+        rendered: list[str] = []
+        for i, v in enumerate(self.values):
+            if not _is_scalar(v):
+                issues.append((f"values[{i}]", "must be a string, number or boolean"))
+                continue
+            text = render_scalar(v)
+            if text in rendered:
+                issues.append((f"values[{i}]", f"{text!r} is listed twice; list each value once"))
+            rendered.append(text)
+        return issues
+
+    def _check_numeric(self, kind: ParameterType) -> list[tuple[str, str]]:
+        issues: list[tuple[str, str]] = []
+        if self.values is not None:
+            issues.append(("values", f"a {kind.value} range has 'min' and 'max', not 'values'"))
+        for key in ("min", "max"):
+            bound = getattr(self, key)
+            if bound is None:
+                issues.append((key, f"required for a {kind.value} range; add '{key}: <number>'"))
+            elif not math.isfinite(bound):
+                issues.append((key, "must be a finite number"))
+            elif kind is ParameterType.INTEGER and not float(bound).is_integer():
+                issues.append((key, f"{bound} is not an integer; use an integer or 'type: continuous'"))
+        if issues or self.min is None or self.max is None:
+            return issues
+        if self.min >= self.max:
+            issues.append(("max", f"max ({self.max}) must be greater than min ({self.min})"))
+        if self.scaling is Scaling.LOG and self.min <= 0:
+            issues.append(("scaling", "log scaling needs min > 0; raise min or use 'linear'"))
+        if self.scaling is Scaling.REVERSE_LOG:
+            if kind is ParameterType.INTEGER:
+                issues.append(
+                    ("scaling", "reverse_log applies to continuous ranges only; use 'linear' or 'log'")
+                )
+            elif not (self.min >= 0 and self.max < 1):
+                issues.append(("scaling", "reverse_log needs 0 ≤ min and max < 1; use 'linear' or 'log'"))
+        return issues
+
+    def rendered_values(self) -> list[str]:
+        return [render_scalar(v) for v in self.values or []]
+
+    def rendered_bounds(self) -> tuple[str, str]:
+        """``(MinValue, MaxValue)`` as the API's strings (a numeric range only)."""
+        if self.min is None or self.max is None:
+            raise ValueError("a categorical range has no bounds")
+        if self.kind is ParameterType.INTEGER:
+            return str(int(self.min)), str(int(self.max))
+        return repr(float(self.min)), repr(float(self.max))
+
+
+class Objective(_Section):
+    """The metric AMT optimises, by name from ``training.metrics``."""
+
+    metric: str = Field(min_length=1, max_length=255)
+    goal: Annotated[Goal, _enum(Goal)]
+
+
+class ResourceLimits(_Section):
+    """``ResourceLimits``: trials in total, trials at once, wall-clock limit of the tuning job."""
+
+    max_jobs: int | None = Field(default=None, ge=1, le=10_000)
+    max_parallel: int = Field(default=1, ge=1, le=100)
+    max_runtime_s: int | None = Field(default=None, ge=120, le=MAX_TUNING_RUNTIME_S)
+
+
+class CompletionCriteria(_Section):
+    """``TuningJobCompletionCriteria``: AMT stops when any one is met."""
+
+    target: float | None = None
+    not_improving: int | None = Field(default=None, ge=3)
+    convergence: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return self.target is None and self.not_improving is None and not self.convergence
+
+
+class HyperbandConfig(_Section):
+    """Hyperband resource bounds, in epochs."""
+
+    min_resource: int = Field(ge=1)
+    max_resource: int = Field(ge=1, le=20_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> HyperbandConfig:
+        if self.min_resource > self.max_resource:
+            _fail([("min_resource", "must not exceed max_resource")])
+        return self
+
+
+class TuningSpec(_Section):
+    """The tuning job: strategy, objective, search space, limits, stopping rules."""
+
+    strategy: Annotated[Strategy, _enum(Strategy)] = Strategy.BAYESIAN
+    objective: Objective
+    ranges: dict[str, ParameterRange] = Field(default_factory=dict)
+    limits: ResourceLimits = ResourceLimits()
+    early_stopping: Annotated[EarlyStopping, BeforeValidator(_early_stopping)] = EarlyStopping.OFF
+    completion: CompletionCriteria = CompletionCriteria()
+    random_seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    hyperband: HyperbandConfig | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> TuningSpec:
+        issues: list[tuple[str, str]] = []
+        if not self.ranges:
+            issues.append(
+                ("ranges", "list at least one hyperparameter to tune, e.g. eta: {min: 0.01, max: 0.3}")
+            )
+        if len(self.ranges) > MAX_TUNABLE:
+            issues.append(("ranges", f"at most {MAX_TUNABLE} tunable hyperparameters; make the rest static"))
+        for name in self.ranges:
+            if not name or len(name) > 256:
+                issues.append((f"ranges.{name}", "a hyperparameter name has 1-256 characters"))
+        limits = self.limits
+        if self.strategy is Strategy.GRID:
+            combos = 1
+            for name, rng in self.ranges.items():
+                if rng.kind is not ParameterType.CATEGORICAL:
+                    issues.append(
+                        (f"ranges.{name}", "Grid search takes categorical ranges only; list 'values' instead")
+                    )
+                else:
+                    combos *= len(rng.values or [])
+            if combos > MAX_GRID_JOBS:
+                issues.append(
+                    ("ranges", f"the grid has {combos} combinations, over {MAX_GRID_JOBS}; shrink it")
+                )
+            elif limits.max_jobs is not None and limits.max_jobs != combos and self.ranges:
+                issues.append(
+                    (
+                        "limits.max_jobs",
+                        f"for Grid it must equal the number of combinations ({combos}); remove it or set it",
+                    )
+                )
+        elif limits.max_jobs is None:
+            issues.append(
+                ("limits.max_jobs", f"required for {self.strategy.value} search; e.g. max_jobs: 20")
+            )
+        if limits.max_jobs is not None and limits.max_parallel > limits.max_jobs:
+            issues.append(
+                (
+                    "limits.max_parallel",
+                    f"{limits.max_parallel} exceeds max_jobs ({limits.max_jobs}); lower it",
+                )
+            )
+        if self.strategy is Strategy.HYPERBAND:
+            if self.early_stopping is EarlyStopping.AUTO:
+                issues.append(("early_stopping", "must be Off with Hyperband (it stops trials itself)"))
+        elif self.hyperband is not None:
+            issues.append(
+                ("hyperband", "only used with 'strategy: Hyperband'; remove it or change the strategy")
+            )
+        _fail(issues)
+        return self
+
+
+# --- policies --------------------------------------------------------------------------------------------
+
+
+class DriftThresholds(_Section):
+    """Drift scores (e.g. PSI) at which drift counts as moderate and as severe."""
+
+    moderate: float = Field(default=0.1, ge=0)
+    severe: float = Field(default=0.25, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> DriftThresholds:
+        if self.moderate >= self.severe:
+            _fail([("severe", f"must be greater than moderate ({self.moderate})")])
+        return self
+
+
+class WarmStartPolicy(_Section):
+    """When and how a run may warm-start from earlier tuning jobs of the same model."""
+
+    enabled: bool = True
+    allowed: list[Annotated[WarmStartType, _enum(WarmStartType)]] = Field(
+        default_factory=lambda: list(WarmStartType)
+    )
+    max_parents: int = Field(default=MAX_PARENTS, ge=1, le=MAX_PARENTS)
+    drift: DriftThresholds = DriftThresholds()
+    transfer_budget_fraction: float = Field(default=0.5, gt=0, le=1)
+    on_no_drift: Annotated[NoDriftAction, _enum(NoDriftAction)] = NoDriftAction.RETRAIN
+
+
+class PromotionRule(_Section):
+    """When a challenger replaces the champion, and with which approval status it is registered."""
+
+    metric: str | None = Field(default=None, min_length=1, max_length=255)
+    min_improvement: float = Field(default=0.0, ge=0)
+    threshold: float | None = None
+    approval: Annotated[Approval, _enum(Approval)] = Approval.PENDING_MANUAL_APPROVAL
+    cross_dataset: Annotated[CrossDataset, _enum(CrossDataset)] = CrossDataset.EVALUATE
+    model_package_group: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+    @model_validator(mode="after")
+    def _check(self) -> PromotionRule:
+        if self.cross_dataset is CrossDataset.THRESHOLD and self.threshold is None:
+            _fail([("threshold", "required when cross_dataset is 'threshold'; e.g. threshold: 0.8")])
+        return self
+
+
+class Budget(_Section):
+    """Spending limits in USD; ``prices`` overrides the on-demand price per instance type and hour."""
+
+    max_usd_per_run: float | None = Field(default=None, gt=0)
+    max_usd_per_month: float | None = Field(default=None, gt=0)
+    prices: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Budget:
+        issues: list[tuple[str, str]] = []
+        for itype, price in self.prices.items():
+            if not _INSTANCE_TYPE.match(itype):
+                issues.append((f"prices.{itype}", "keys are ML instance types, e.g. ml.m5.xlarge"))
+            if not (price > 0 and math.isfinite(price)):
+                issues.append((f"prices.{itype}", "a price is a positive number of USD per hour"))
+        if (
+            self.max_usd_per_run is not None
+            and self.max_usd_per_month is not None
+            and self.max_usd_per_run > self.max_usd_per_month
+        ):
+            issues.append(("max_usd_per_run", "exceeds max_usd_per_month; lower it or raise the monthly cap"))
+        _fail(issues)
+        return self
+
+
+class Notifications(_Section):
+    """Which run outcomes are announced, and an optional e-mail subscriber."""
+
+    outcomes: list[Annotated[Outcome, _enum(Outcome)]] = Field(default_factory=lambda: list(Outcome))
+    email: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Notifications:
+        if self.email is not None and not _EMAIL.match(self.email):
+            _fail([("email", f"{self.email!r} is not an e-mail address")])
+        return self
+
+
+def schedule_problem(expression: str) -> str | None:
+    """Why ``expression`` is not an EventBridge ``rate(...)``/``cron(...)`` expression, or ``None``."""
+    rate = _RATE.match(expression)
+    if rate:
+        value, unit = int(rate.group(1)), rate.group(2)
+        if unit not in _RATE_UNITS or value < 1:
+            return "write rate(<n> minutes|hours|days) with n ≥ 1, e.g. rate(7 days)"
+        if (value == 1) != (not unit.endswith("s")):
+            return "use the singular unit for 1 and the plural otherwise: rate(1 day), rate(2 days)"
+        return None
+    cron = _CRON.match(expression)
+    if cron:
+        fields = cron.group(1).split()
+        if len(fields) != 6:
+            return (
+                "cron takes 6 fields (minutes hours day-of-month month day-of-week year), "
+                "e.g. cron(0 3 * * ? *)"
+            )
+        if "?" not in (fields[2], fields[4]):
+            return "one of day-of-month or day-of-week must be '?', e.g. cron(0 3 * * ? *)"
+        return None
+    return "expected rate(...) or cron(...), e.g. rate(7 days) or cron(0 3 ? * MON *)"
+
+
+def _check_schedule(expression: str) -> str:
+    problem = schedule_problem(expression)
+    if problem:
+        _fail([("", f"{expression!r}: {problem}")])
+    return expression
+
+
+# --- the profile -----------------------------------------------------------------------------------------
+
+
+class ModelProfile(_Section):
+    """Everything amtflow needs to know about one model."""
+
+    schema_: Literal["amtflow/v1"] = Field(alias="schema")
+    model: str = Field(min_length=1, max_length=MODEL_NAME_MAX, pattern=MODEL_NAME_PATTERN)
+    description: str = ""
+    dataset: DatasetSpec
+    training: TrainingSpec
+    tuning: TuningSpec
+    warm_start: WarmStartPolicy = WarmStartPolicy()
+    promotion: PromotionRule = PromotionRule()
+    budget: Budget = Budget()
+    schedule: Annotated[str, AfterValidator(_check_schedule)] | None = None
+    notifications: Notifications = Notifications()
+    sample_log_lines: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelProfile:
+        issues: list[tuple[str, str]] = []
+        metric_names = [m.name for m in self.training.metrics]
+        known = ", ".join(metric_names) or "none defined"
+        if self.tuning.objective.metric not in metric_names:
+            issues.append(
+                (
+                    "tuning.objective.metric",
+                    f"{self.tuning.objective.metric!r} is not among training.metrics ({known}); "
+                    "add a metric definition with that name",
+                )
+            )
+        if self.promotion.metric is not None and self.promotion.metric not in metric_names:
+            issues.append(
+                ("promotion.metric", f"{self.promotion.metric!r} is not among training.metrics ({known})")
+            )
+        static = self.training.static_hyperparameters
+        for name in self.tuning.ranges:
+            if name in static:
+                issues.append(
+                    (
+                        f"tuning.ranges.{name}",
+                        "also set in training.static_hyperparameters; keep one of the two",
+                    )
+                )
+        total = len(static) + len(self.tuning.ranges)
+        if total > MAX_HYPERPARAMETERS:
+            issues.append(
+                (
+                    "training.static_hyperparameters",
+                    f"{total} hyperparameters in total, over {MAX_HYPERPARAMETERS}",
+                )
+            )
+        if (
+            self.tuning.strategy is Strategy.HYPERBAND
+            and self.tuning.hyperband is None
+            and not any(k in static for k in _EPOCH_KEYS)
+        ):
+            issues.append(
+                (
+                    "tuning.hyperband",
+                    "Hyperband needs max_resource: add hyperband: {min_resource: 1, max_resource: <epochs>}",
+                )
+            )
+        _fail(issues)
+        return self
+
+    @property
+    def objective_metric(self) -> str:
+        return self.tuning.objective.metric
+
+    def dataset_prefix(self, version: str, *, root: str = "datasets/") -> str:
+        """The key prefix of a dataset version: ``datasets/<model>/<version>/``."""
+        check_dataset_version(version)
+        return f"{_folder(root)}{self.model}/{version}/"
+
+    def marker_key(self, version: str, *, root: str = "datasets/") -> str:
+        """The key of the marker object that completes a dataset version."""
+        return self.dataset_prefix(version, root=root) + self.dataset.marker
+
+    def to_document(self) -> dict[str, Any]:
+        """The profile as a YAML-ready mapping holding what was written (defaults left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _folder(root: str) -> str:
+    return root if not root or root.endswith("/") else root + "/"
+
+
+def check_dataset_version(version: str) -> None:
+    """Raise :class:`~amtflow.errors.InvalidInputError` unless ``version`` is one S3 folder name."""
+    if not version or "/" in version or version in (".", "..") or len(version) > 256:
+        raise InvalidInputError(
+            f"dataset version {version!r} must be one folder name (no '/'), e.g. '2026-11-01'",
+            field="datasetVersion",
+        )
+
+
+def section_keys(section: type[BaseModel]) -> list[str]:
+    """The YAML keys a section accepts."""
+    return [f.alias or name for name, f in section.model_fields.items()]
+
+
+def rendered_ranges(ranges: Mapping[str, ParameterRange]) -> dict[str, list[dict[str, Any]]]:
+    """``ParameterRanges`` in the API's shape (every bound and value a string)."""
+    out: dict[str, list[dict[str, Any]]] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    for name, rng in ranges.items():
+        kind = rng.kind
+        if kind is ParameterType.CATEGORICAL:
+            out["CategoricalParameterRanges"].append({"Name": name, "Values": rng.rendered_values()})
+            continue
+        lo, hi = rng.rendered_bounds()
+        item = {"Name": name, "MinValue": lo, "MaxValue": hi, "ScalingType": rng.scaling.sagemaker}
+        key = "IntegerParameterRanges" if kind is ParameterType.INTEGER else "ContinuousParameterRanges"
+        out[key].append(item)
+    return {k: v for k, v in out.items() if v}
