@@ -5,7 +5,7 @@ request validation), the AMT best practices (tag ``practice``), the cost caps (t
 post-run diagnosis (tag ``diagnosis``).
 """
 
-from amtflow.preflight import _service  # noqa: F401  (registers the rules)
+from amtflow.preflight import _metrics, _practice, _service  # noqa: F401  (registers the rules)
 from amtflow.preflight._findings import (
     Finding,
     LintContext,
