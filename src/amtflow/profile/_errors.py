@@ -98,7 +98,10 @@ def _message(kind: str, item: Any, loc: tuple[Any, ...], root: type[BaseModel]) 
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
         valid = _keys_at(root, loc[:-1])
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        close = (
+            difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+            or [v for v in valid if key and (key in v or v in key)][:1]
+        )
         if close:
             return f"unknown key {key!r}; did you mean {close[0]!r}?"
         return f"unknown key {key!r}; valid keys here: {', '.join(valid) or 'none'}"

@@ -98,6 +98,23 @@ def _is_scalar(value: Any) -> bool:
     )
 
 
+def _number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PydanticCustomError("amtflow_number", "expected a number")
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                raise PydanticCustomError("amtflow_number", "expected a number") from None
+    return value
+
+
+Number = Annotated[int | float, BeforeValidator(_number)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -264,8 +281,8 @@ class ParameterRange(_Section):
     """
 
     type: Annotated[ParameterType, _enum(ParameterType)] | None = None
-    min: int | float | None = None
-    max: int | float | None = None
+    min: Number | None = None
+    max: Number | None = None
     values: list[Any] | None = None
     scaling: Annotated[Scaling, _enum(Scaling)] = Scaling.AUTO
 
@@ -319,7 +336,7 @@ class ParameterRange(_Section):
         for key in ("min", "max"):
             bound = getattr(self, key)
             if bound is None:
-                issues.append((key, f"required for a {kind.value} range; add '{key}: <number>'"))
+                issues.append((key, f"required for a numeric range; add '{key}: <number>' (or use 'values')"))
             elif not math.isfinite(bound):
                 issues.append((key, "must be a finite number"))
             elif kind is ParameterType.INTEGER and not float(bound).is_integer():

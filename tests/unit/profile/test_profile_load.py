@@ -1,0 +1,158 @@
+"""Reading profiles from text, bytes and files, and overriding them per run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amtflow.profile import (
+    EarlyStopping,
+    ProfileValidationError,
+    Strategy,
+    apply_overrides,
+    load_profile,
+    load_profile_file,
+    merge_documents,
+    parse_profile,
+)
+
+
+def only_problem(excinfo: pytest.ExceptionInfo[ProfileValidationError]) -> str:
+    assert len(excinfo.value.problems) == 1
+    return str(excinfo.value.problems[0])
+
+
+def test_yaml_syntax_errors_give_line_and_column() -> None:
+    with pytest.raises(ProfileValidationError) as info:
+        load_profile("schema: amtflow/v1\nmodel: [unclosed\n", source="bad.yaml")
+    assert "not valid YAML at line 3" in only_problem(info)
+    assert str(info.value).startswith("bad.yaml is invalid")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("", "got empty"),
+        ("- a\n- b\n", "got a list"),
+        ("just a string", "got a str"),
+        ("schema: amtflow/v1\n---\nschema: amtflow/v1\n", "2 YAML documents"),
+    ],
+)
+def test_documents_that_are_not_one_mapping(text: str, needle: str) -> None:
+    with pytest.raises(ProfileValidationError) as info:
+        load_profile(text)
+    assert needle in only_problem(info)
+
+
+def test_bytes_must_be_utf8(xgb_text: str) -> None:
+    assert load_profile(xgb_text.encode()).model == "churn-xgb"
+    with pytest.raises(ProfileValidationError, match="UTF-8"):
+        load_profile(b"\xff\xfe\x00bad")
+
+
+def test_files_are_named_in_errors(tmp_path: Path, xgb_text: str) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(xgb_text)
+    assert load_profile_file(good).model == "churn-xgb"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(xgb_text.replace("max_parallel: 3", "max_paralel: 3"))
+    with pytest.raises(ProfileValidationError) as info:
+        load_profile_file(bad)
+    assert str(info.value).startswith(f"{bad} is invalid")
+    assert "did you mean 'max_parallel'" in str(info.value)
+    with pytest.raises(ProfileValidationError, match="cannot be read"):
+        load_profile_file(tmp_path / "missing.yaml")
+
+
+def test_a_mapping_is_accepted_directly(xgb_doc: dict[str, Any]) -> None:
+    assert load_profile(xgb_doc).model == "churn-xgb"
+
+
+def test_merge_documents_deep_merges_replaces_lists_and_none_removes() -> None:
+    base = {"a": {"b": 1, "c": [1, 2], "d": {"e": 1}}, "f": 2}
+    merged = merge_documents(base, {"a": {"c": [3], "d": {"g": 2}, "b": None}, "h": 3})
+    assert merged == {"a": {"c": [3], "d": {"e": 1, "g": 2}}, "f": 2, "h": 3}
+    assert base == {"a": {"b": 1, "c": [1, 2], "d": {"e": 1}}, "f": 2}  # untouched
+
+
+def test_overrides_change_only_what_they_name(xgb_text: str) -> None:
+    profile = load_profile(xgb_text)
+    changed = apply_overrides(
+        profile,
+        {
+            "tuning": {
+                "strategy": "Random",
+                "limits": {"max_jobs": 8},
+                "ranges": {"eta": {"max": 0.5}, "gamma": {"min": 0.0, "max": 5.0}},
+                "early_stopping": "Off",
+            }
+        },
+    )
+    assert changed.tuning.strategy is Strategy.RANDOM
+    assert changed.tuning.limits.max_jobs == 8
+    assert changed.tuning.limits.max_parallel == 3  # kept
+    assert changed.tuning.ranges["eta"].max == 0.5
+    assert changed.tuning.ranges["eta"].min == 0.01  # kept
+    assert "gamma" in changed.tuning.ranges
+    assert changed.tuning.early_stopping is EarlyStopping.OFF
+    assert changed.training == profile.training
+    assert profile.tuning.strategy is Strategy.BAYESIAN  # the original is unchanged
+
+
+def test_null_in_overrides_removes_a_range_or_resets_a_setting(xgb_text: str) -> None:
+    profile = load_profile(xgb_text)
+    changed = apply_overrides(profile, {"tuning": {"ranges": {"tree_method": None}}, "schedule": None})
+    assert "tree_method" not in changed.tuning.ranges
+    assert changed.schedule is None
+
+
+def test_empty_overrides_return_the_profile(xgb_text: str) -> None:
+    profile = load_profile(xgb_text)
+    assert apply_overrides(profile, {}) is profile
+    assert apply_overrides(profile, None) is profile
+
+
+def test_override_errors_are_named_under_overrides(xgb_text: str) -> None:
+    profile = load_profile(xgb_text)
+    with pytest.raises(ProfileValidationError) as info:
+        apply_overrides(
+            profile,
+            {
+                "tuning": {"ranges": {"eta": {"scaling": "cubic"}}, "limts": {}},
+                "training": {"max_runtime_s": -1},
+            },
+        )
+    paths = {p.path for p in info.value.problems}
+    assert paths == {
+        "overrides.tuning.ranges.eta.scaling",
+        "overrides.tuning.limts",
+        "overrides.training.max_runtime_s",
+    }
+    assert info.value.field is not None
+    assert info.value.field.startswith("overrides.")
+    assert "did you mean 'limits'" in str(info.value)
+    assert str(info.value).startswith("overrides is invalid")
+
+
+def test_overrides_cannot_change_the_model_or_schema(xgb_text: str) -> None:
+    profile = load_profile(xgb_text)
+    with pytest.raises(ProfileValidationError) as info:
+        apply_overrides(profile, {"model": "other", "schema": "amtflow/v2"})
+    assert {p.path for p in info.value.problems} == {"overrides.model", "overrides.schema"}
+    assert apply_overrides(profile, {"model": "churn-xgb"}).model == "churn-xgb"
+
+
+def test_overrides_must_be_a_mapping(xgb_text: str) -> None:
+    with pytest.raises(ProfileValidationError) as info:
+        apply_overrides(load_profile(xgb_text), ["tuning"])  # type: ignore[arg-type]
+    assert info.value.field == "overrides"
+
+
+def test_cross_field_rules_run_again_after_overrides(grid_doc: dict[str, Any]) -> None:
+    profile = parse_profile(grid_doc)
+    with pytest.raises(ProfileValidationError) as info:
+        apply_overrides(profile, {"tuning": {"ranges": {"lr": {"min": 0.1, "max": 1.0}}}})
+    assert "categorical ranges only" in str(info.value)
+    assert info.value.field == "overrides.tuning.ranges.lr"
