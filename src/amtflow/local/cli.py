@@ -16,7 +16,7 @@ from amtflow.errors import AmtflowError
 
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``; every parser sets
 # ``func=callable(args) -> int``).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("amtflow.local.cli_profiles",)
 
 
 def build_parser() -> argparse.ArgumentParser:
