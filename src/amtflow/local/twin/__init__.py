@@ -1,0 +1,69 @@
+"""The local twin: the real SAM template, state machine and handlers, in-process, on one machine.
+
+The template is transformed offline with aws-sam-translator and deployed into moto's CloudFormation; moto
+executes the ASL (including ``.waitForTaskToken``); Lambda invocations (from the state machine, EventBridge
+rules, schedules or a direct ``Invoke``) run the handler the template names, with that function's
+environment; EventBridge rules that target functions or state machines are delivered by the twin; schedules
+fire on the twin's clock; SageMaker is served by the local AMT engine (or a stand-in); SNS messages are
+captured as a subscriber receives them.
+
+Usage::
+
+    from amtflow.local.twin import Twin
+
+    with Twin.start("/path/to/project", sagemaker=None, parameters={"Stage": "dev"}) as twin:
+        twin.put_object("datasets/churn/v1/_READY", b"")   # S3 "Object Created" -> rules -> functions
+        arn = twin.start_execution({"model": "churn"})      # a console-style execution
+        done = twin.wait_for_executions(timeout=300)        # [Execution(status=..., output=..., ...)]
+        twin.advance(3600)                                  # fire every schedule due in the next hour
+        twin.notifications()                                # [Notification(subject, message, attributes)]
+        twin.outputs, twin.physical_id("DataBucket")        # stack outputs, physical ids
+        twin.invoke("PlanFunction", {...})                  # run one handler directly
+        twin.put_events([{"Source": ..., "DetailType": ..., "Detail": {...}}])
+
+Public API: :class:`Twin` (``start``, ``put_object``, ``start_execution``, ``wait_for_executions``,
+``wait_idle``, ``advance``, ``now``, ``executions``, ``notifications``, ``invocations``, ``errors``,
+``outputs``, ``physical_id``, ``resources``, ``invoke``, ``put_events``, ``put_event_entry``, ``client``),
+the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notification` and
+:class:`Invocation`, the clock :class:`ManualClock`, the pattern matcher :func:`matches`, and the errors
+:class:`TwinDeployError`, :class:`TwinTimeoutError`, :class:`FunctionError`.
+
+Faithfulness notes: a handler exception reaches Step Functions as a Lambda function error whose
+``errorType`` is the exception's class name (as the Python runtime reports it), so ASL ``Retry``/``Catch``
+match class names. Event-driven (asynchronous) invocations are not retried; their failures are listed by
+``errors()``. S3 object keys in "Object Created" events are passed as stored (not URL-encoded). EventBridge
+Scheduler targets (SAM ``ScheduleV2``) receive their ``Input`` as-is; rule schedules (SAM ``Schedule``)
+receive the "Scheduled Event" envelope unless the target sets ``Input``.
+"""
+
+from amtflow.local.twin._patterns import matches
+from amtflow.local.twin._runtime import Invocation
+from amtflow.local.twin._schedules import ManualClock, parse_schedule
+from amtflow.local.twin._template import TwinDeployError, compile_project
+from amtflow.local.twin._twin import (
+    EventSink,
+    Execution,
+    ExecutionStatus,
+    FunctionError,
+    Notification,
+    SageMakerFactory,
+    Twin,
+    TwinTimeoutError,
+)
+
+__all__ = [
+    "EventSink",
+    "Execution",
+    "ExecutionStatus",
+    "FunctionError",
+    "Invocation",
+    "ManualClock",
+    "Notification",
+    "SageMakerFactory",
+    "Twin",
+    "TwinDeployError",
+    "TwinTimeoutError",
+    "compile_project",
+    "matches",
+    "parse_schedule",
+]

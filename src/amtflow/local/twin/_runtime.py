@@ -1,0 +1,189 @@
+"""In-process Lambda: run the handler a function's template names, with that function's environment.
+
+Invocations are serialised (one at a time, re-entrant for a handler that invokes another synchronously);
+the function's environment variables are applied to ``os.environ`` only for the duration of the call and
+restored afterwards. Handler modules are imported on first use, under the function's environment, and kept
+(a warm execution environment). A handler exception becomes a Lambda function error payload
+(``errorType`` = the exception's class name, ``errorMessage``, ``stackTrace``), as the Python runtime reports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from amtflow.local.twin._template import FunctionSource, TwinDeployError
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the Lambda runtime's context object that handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    deadline: float
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local/twin"
+    clock: Callable[[], float] = field(default=lambda: 0.0, repr=False)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - self.clock()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One finished invocation, as the twin records it."""
+
+    function: str
+    source: str
+    request_id: str
+    ok: bool
+    error_type: str | None
+    error_message: str | None
+    started: datetime
+
+
+@dataclass
+class DeployedFunction:
+    source: FunctionSource
+    name: str
+    arn: str
+    environment: dict[str, str]
+
+
+class FunctionRuntime:
+    """Runs deployed functions in this process, one invocation at a time."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, DeployedFunction],
+        *,
+        region: str,
+        now: Callable[[], datetime],
+        monotonic: Callable[[], float],
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._by_logical = dict(functions)
+        self._by_name = {f.name: f for f in functions.values()}
+        self._region = region
+        self._now = now
+        self._monotonic = monotonic
+        self._new_id = new_id
+        self._lock = threading.RLock()
+        self._modules: dict[str, ModuleType] = {}
+        self._records: list[Invocation] = []
+        self._records_lock = threading.Lock()
+
+    def resolve(self, name_or_arn: str) -> DeployedFunction | None:
+        """The deployed function a name, an ARN (optionally qualified) or a logical id refers to."""
+        name = name_or_arn
+        if name.startswith("arn:"):
+            parts = name.split(":")
+            name = parts[6] if len(parts) > 6 else name
+        return self._by_name.get(name) or self._by_logical.get(name)
+
+    def invocations(self) -> list[Invocation]:
+        with self._records_lock:
+            return list(self._records)
+
+    def invoke(self, function: DeployedFunction, event: Any, *, source: str) -> tuple[bytes, bool]:
+        """Run the handler; return ``(payload, errored)`` where payload is the JSON Lambda would return."""
+        request_id = self._new_id()
+        started = self._now()
+        with self._lock, self._environment(function):
+            context = LambdaContext(
+                function_name=function.name,
+                invoked_function_arn=function.arn,
+                memory_limit_in_mb=function.source.memory_mb,
+                aws_request_id=request_id,
+                deadline=self._monotonic() + function.source.timeout,
+                log_group_name=f"/aws/lambda/{function.name}",
+                clock=self._monotonic,
+            )
+            try:
+                handler = self._handler(function)
+                result = handler(event, context)
+                payload = json.dumps(result, default=str).encode("utf-8")
+                errored, error_type, message = False, None, None
+            except Exception as e:  # every handler failure becomes a function error, as in Lambda
+                error_type, message = type(e).__name__, str(e)
+                payload = json.dumps(
+                    {
+                        "errorType": error_type,
+                        "errorMessage": message,
+                        "requestId": request_id,
+                        "stackTrace": traceback.format_tb(e.__traceback__),
+                    }
+                ).encode("utf-8")
+                errored = True
+        with self._records_lock:
+            self._records.append(
+                Invocation(
+                    function.source.logical_id, source, request_id, not errored, error_type, message, started
+                )
+            )
+        return payload, errored
+
+    def _handler(self, function: DeployedFunction) -> Callable[[Any, LambdaContext], Any]:
+        src = function.source
+        module = self._modules.get(src.logical_id)
+        if module is None:
+            path = src.code_dir.joinpath(*src.module.split(".")).with_suffix(".py")
+            if not path.is_file():
+                raise TwinDeployError(
+                    f"{src.logical_id}: Handler {src.handler!r} needs {path}, which does not exist"
+                )
+            name = f"amtflow_twin_handler_{src.logical_id}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise TwinDeployError(f"{src.logical_id}: cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._modules[src.logical_id] = module
+        handler = getattr(module, src.attribute, None)
+        if not callable(handler):
+            raise TwinDeployError(
+                f"{src.logical_id}: {src.module} has no callable {src.attribute!r} (Handler)"
+            )
+        return handler  # type: ignore[no-any-return]
+
+    @contextmanager
+    def _environment(self, function: DeployedFunction) -> Iterator[None]:
+        overlay = {
+            "AWS_REGION": self._region,
+            "AWS_DEFAULT_REGION": self._region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.source.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **function.environment,
+        }
+        saved = {k: os.environ.get(k) for k in overlay}
+        code_dir = str(function.source.code_dir)
+        os.environ.update(overlay)
+        sys.path.insert(0, code_dir)
+        try:
+            yield
+        finally:
+            if code_dir in sys.path:
+                sys.path.remove(code_dir)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value

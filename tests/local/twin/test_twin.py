@@ -1,0 +1,236 @@
+"""The twin runs a small SAM application end to end: S3 → rule → function → execution → callback → SNS."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amtflow.errors import NotFoundError
+from amtflow.local.twin import (
+    ExecutionStatus,
+    FunctionError,
+    ManualClock,
+    Twin,
+    TwinDeployError,
+    TwinTimeoutError,
+    compile_project,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "app"
+T0 = datetime(2026, 11, 1, 0, 10, tzinfo=UTC)
+
+
+def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
+@pytest.fixture
+def twin() -> Iterator[Twin]:
+    with Twin.start(
+        FIXTURE, sagemaker=no_sagemaker, clock=ManualClock(T0), parameters={"Stage": "test"}
+    ) as t:
+        yield t
+
+
+def _items(twin: Twin, prefix: str) -> list[dict[str, Any]]:
+    table = twin.physical_id("StateTable")
+    items = twin.client("dynamodb").scan(TableName=table)["Items"]
+    return [i for i in items if i["pk"]["S"].startswith(prefix)]
+
+
+def test_s3_upload_runs_the_whole_flow_and_notifies(twin: Twin) -> None:
+    twin.put_object("incoming/batch-1.go", b"payload")
+
+    (execution,) = twin.wait_for_executions(timeout=30)
+
+    assert execution.status is ExecutionStatus.SUCCEEDED
+    assert execution.input == {"key": "incoming/batch-1.go", "trigger": "s3", "mode": "ok"}
+    assert execution.states == ("Route", "Submit", "Notify")
+    assert execution.lambda_invocations == 1
+    job = execution.output["job"]
+    # the worker saw its own environment, resolved from the stack; the callback did not inherit it
+    assert job["bucket"] == twin.physical_id("DataBucket") == twin.outputs["DataBucketName"]
+    assert job["stage"] == "test"
+    assert job["workerFunction"] == twin.physical_id("WorkerFunction")
+    assert job["sawEnvironmentOf"] == "callback"
+    assert "FIXTURE_BUCKET" not in os.environ
+    (note,) = twin.notifications()
+    assert note.topic_arn == twin.outputs["TopicArn"]
+    assert note.subject == "job done"
+    assert note.attributes == {"outcome": "done"}
+    assert note.json()["jobId"] == "incoming-batch-1.go"
+    assert [i.function for i in twin.invocations()] == [
+        "RouterFunction",
+        "WorkerFunction",
+        "CallbackFunction",
+    ]
+    assert twin.errors() == []
+
+
+def test_objects_outside_the_rule_start_nothing(twin: Twin) -> None:
+    twin.put_object("other/batch-1.go", b"x")
+    twin.put_object("incoming/notes.txt", b"x")
+
+    assert twin.wait_for_executions(timeout=30) == []
+    assert twin.invocations() == []
+
+
+def test_a_failing_handler_reaches_the_asl_catch_by_exception_name(twin: Twin) -> None:
+    twin.put_object("incoming/reject-me.go", b"x")
+
+    (execution,) = twin.wait_for_executions(timeout=30)
+
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "Rejected"
+    assert execution.states == ("Route", "Submit", "NotifyRejected", "Rejected")
+    (note,) = twin.notifications()
+    assert note.subject == "job rejected"
+    cause = note.json()
+    assert cause["errorType"] == "WorkerRejectedError"
+    assert cause["errorMessage"] == "cannot process incoming/reject-me.go"
+
+
+def test_schedules_fire_on_the_fast_clock(twin: Twin) -> None:
+    fired = twin.advance(3 * 3600)
+
+    assert fired == [
+        "2026-11-01T00:30:00Z CallbackFunctionSweep",
+        "2026-11-01T01:00:00Z CallbackFunctionSweep",
+        "2026-11-01T01:10:00Z RouterFunctionHourly",
+        "2026-11-01T01:30:00Z CallbackFunctionSweep",
+        "2026-11-01T02:00:00Z CallbackFunctionSweep",
+        "2026-11-01T02:10:00Z RouterFunctionHourly",
+        "2026-11-01T02:30:00Z CallbackFunctionSweep",
+        "2026-11-01T03:00:00Z CallbackFunctionSweep",
+        "2026-11-01T03:00:00Z FlowStateMachineNightly",
+        "2026-11-01T03:10:00Z RouterFunctionHourly",
+    ]
+    assert twin.now() == datetime(2026, 11, 1, 3, 10, tzinfo=UTC)
+    assert len(_items(twin, "tick#")) == 3  # rule schedule: the target's Input replaces the envelope
+    assert len(_items(twin, "sweep#")) == 6  # ScheduleV2: the Input as-is
+    (nightly,) = twin.executions()
+    assert nightly.input == {"trigger": "nightly", "key": "none"}
+    assert nightly.status is ExecutionStatus.SUCCEEDED
+    assert nightly.states == ("Route", "Skipped")
+
+
+def test_console_execution_with_a_name(twin: Twin) -> None:
+    arn = twin.start_execution({"trigger": "nightly"}, name="manual-1")
+
+    (execution,) = twin.wait_for_executions(timeout=30)
+
+    assert execution.arn == arn
+    assert execution.name == "manual-1"
+    assert execution.status is ExecutionStatus.SUCCEEDED
+
+
+def test_direct_invoke_returns_the_result_or_raises_the_handler_error(twin: Twin) -> None:
+    assert twin.invoke("CallbackFunction", {"sweep": True}) == {"sweep": True}
+    with pytest.raises(FunctionError, match="WorkerRejectedError: cannot process k") as info:
+        twin.invoke("WorkerFunction", {"request": {"mode": "reject", "key": "k"}, "taskToken": "t"})
+    assert info.value.error_type == "WorkerRejectedError"
+    with pytest.raises(NotFoundError, match="no function 'Nope'"):
+        twin.invoke("Nope", {})
+
+
+def test_events_from_the_sagemaker_side_are_routed_and_async_failures_are_reported() -> None:
+    sinks: list[Callable[[Mapping[str, Any]], None]] = []
+
+    @contextlib.contextmanager
+    def stand_in(sink: Callable[[Mapping[str, Any]], None]) -> Iterator[None]:
+        sinks.append(sink)
+        yield
+
+    with Twin.start(FIXTURE, sagemaker=stand_in) as twin:
+        (sink,) = sinks
+        # matched by the rule, transformed, delivered: the callback fails because no job is parked
+        sink(
+            {
+                "Source": "fixture.worker",
+                "DetailType": "Job Finished",
+                "Detail": json.dumps({"jobId": "j9", "status": "Succeeded"}),
+            }
+        )
+        # excluded by anything-but
+        sink(
+            {
+                "Source": "fixture.worker",
+                "DetailType": "Job Finished",
+                "Detail": {"jobId": "j9", "status": "Ignored"},
+            }
+        )
+        twin.wait_idle()
+
+        (invocation,) = twin.invocations()
+        assert invocation.function == "CallbackFunction"
+        assert not invocation.ok
+        assert invocation.error_type == "KeyError"
+        (error,) = twin.errors()
+        assert error.startswith("CallbackFunction (rule:")
+        assert "KeyError" in error
+
+
+def test_waiting_for_an_execution_that_never_completes_times_out_naming_it(twin: Twin) -> None:
+    # the worker parks its token, but the completion event goes nowhere: drop the callback rule's targets
+    events = twin.client("events")
+    rule = twin.physical_id("CallbackFunctionJobFinished")
+    targets = [t["Id"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]]
+    events.remove_targets(Rule=rule, Ids=targets)
+    twin.start_execution({"key": "incoming/x.go", "trigger": "s3", "mode": "ok"}, name="stuck")
+
+    with pytest.raises(TwinTimeoutError, match=r"stuck \(at Submit\)"):
+        twin.wait_for_executions(timeout=1.5)
+
+
+def test_unknown_names_are_reported_with_the_known_ones(twin: Twin) -> None:
+    with pytest.raises(NotFoundError, match=r"known: .*DataBucket"):
+        twin.physical_id("Nope")
+
+
+def _copy_fixture(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    shutil.copytree(FIXTURE, root)
+    return root
+
+
+def test_deploy_problems_name_the_resource_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(TwinDeployError, match="no SAM template"):
+        compile_project(tmp_path)
+
+    root = _copy_fixture(tmp_path)
+    template = root / "template.yaml"
+    template.write_text(
+        template.read_text().replace("CodeUri: functions/worker/", "CodeUri: functions/gone/")
+    )
+    with pytest.raises(TwinDeployError, match="WorkerFunction: CodeUri 'functions/gone/' is not a folder"):
+        compile_project(root)
+
+    root = _copy_fixture(tmp_path / "b")
+    template = root / "template.yaml"
+    template.write_text(
+        template.read_text().replace("TopicArn: !Ref NotificationsTopic\n      Policies", "Policies")
+    )
+    with pytest.raises(TwinDeployError, match=r"FlowStateMachine: the definition uses \$\{TopicArn\}"):
+        compile_project(root)
+
+
+def test_compiled_template_is_deployable_cloudformation() -> None:
+    project = compile_project(FIXTURE)
+
+    kinds = {r["Type"] for r in project.cloudformation["Resources"].values()}
+    assert not any(k.startswith("AWS::Serverless::") or k.startswith("AWS::Scheduler::") for k in kinds)
+    assert sorted(s.logical_id for s in project.schedules) == [
+        "CallbackFunctionSweep",
+        "FlowStateMachineNightly",
+    ]
+    assert project.functions["RouterFunction"].handler == "router.app.handler"
+    assert project.functions["RouterFunction"].code_dir == (FIXTURE / "functions").resolve()
+    assert project.functions["WorkerFunction"].timeout == 30
