@@ -1,0 +1,144 @@
+"""``amtflow profiles validate|compile|push`` as a user runs them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from amtflow import clients
+from amtflow.errors import AmtflowError, ConfigurationError
+from amtflow.local import cli
+from amtflow.local.cli_profiles import register
+
+BUCKET = "amtflow-data"
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="amtflow")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+@pytest.fixture
+def files(tmp_path: Path, xgb_text: str) -> dict[str, Path]:
+    good = tmp_path / "churn-xgb.yaml"
+    good.write_text(xgb_text)
+    other = tmp_path / "fraud.yml"
+    other.write_text(xgb_text.replace("model: churn-xgb", "model: fraud-xgb"))
+    bad = tmp_path / "bad" / "broken.yaml"
+    bad.parent.mkdir()
+    bad.write_text(
+        xgb_text.replace("scaling: log", "scaling: logg").replace("max_parallel: 3", "max_paralel: 3")
+    )
+    return {"good": good, "other": other, "bad": bad}
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        clients.reset()
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+    clients.reset()
+
+
+def keys(s3: Any) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def test_the_command_group_is_registered() -> None:
+    assert "amtflow.local.cli_profiles" in cli.COMMAND_MODULES
+
+
+def test_validate_accepts_good_files(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["profiles", "validate", str(files["good"]), str(files["other"])]) == 0
+    out = capsys.readouterr().out
+    assert f"ok      {files['good']} (model churn-xgb)" in out
+    assert "(model fraud-xgb)" in out
+
+
+def test_validate_prints_each_problem_and_exits_1(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "validate", str(files["good"]), str(files["bad"])]) == 1
+    out = capsys.readouterr().out
+    assert f"invalid {files['bad']} is invalid (2 problems)" in out
+    assert "tuning.ranges.eta.scaling:" in out
+    assert "tuning.limits.max_paralel: unknown key 'max_paralel'; did you mean 'max_parallel'?" in out
+    assert "1 of 2 profile(s) invalid" in out
+    assert "Traceback" not in out
+
+
+def test_validate_reports_unreadable_files_and_duplicate_models(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(files["good"].read_text())
+    assert run(["profiles", "validate", str(files["good"]), str(copy), str(tmp_path / "nope.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "model 'churn-xgb' is also defined in" in out
+    assert "nope.yaml is invalid (1 problem)" in out
+    assert "cannot be read" in out
+
+
+def test_compile_prints_the_request(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["profiles", "compile", str(files["good"]), "--version", "v3", "--bucket", "b"]) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert request["HyperParameterTuningJobName"].startswith("amtf-churn-xgb-")
+    s3_uri = request["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert s3_uri == "s3://b/datasets/churn-xgb/v3/train/"
+
+
+def test_push_uploads_every_valid_profile(
+    s3: Any, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "push", str(files["good"]), str(files["other"]), "--bucket", BUCKET]) == 0
+    assert sorted(keys(s3)) == ["profiles/churn-xgb.yaml", "profiles/fraud-xgb.yaml"]
+    out = capsys.readouterr().out
+    assert f"uploaded {files['good']} -> s3://{BUCKET}/profiles/churn-xgb.yaml" in out
+    body = s3.get_object(Bucket=BUCKET, Key="profiles/churn-xgb.yaml")["Body"].read().decode()
+    assert body == files["good"].read_text()
+
+
+def test_push_uploads_nothing_when_any_profile_is_invalid(
+    s3: Any, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "push", str(files["good"]), str(files["bad"].parent), "--bucket", BUCKET]) == 1
+    assert keys(s3) == []
+    out = capsys.readouterr().out
+    assert "nothing uploaded: 1 of 2 profile(s) invalid" in out
+    assert "uploaded" not in out.replace("nothing uploaded", "")
+
+
+def test_push_takes_directories_and_a_prefix(s3: Any, files: dict[str, Path]) -> None:
+    assert run(["profiles", "push", str(files["good"].parent), "--bucket", BUCKET, "--prefix", "cfg/"]) == 0
+    assert sorted(keys(s3)) == ["cfg/churn-xgb.yaml", "cfg/fraud-xgb.yaml"]
+
+
+def test_push_needs_a_bucket(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AMTFLOW_DATA_BUCKET", raising=False)
+    with pytest.raises(ConfigurationError, match="--bucket"):
+        run(["profiles", "push", str(files["good"])])
+
+
+def test_push_reads_the_bucket_from_the_environment(
+    s3: Any, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMTFLOW_DATA_BUCKET", BUCKET)
+    assert run(["profiles", "push", str(files["good"])]) == 0
+    assert keys(s3) == ["profiles/churn-xgb.yaml"]
+
+
+def test_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AmtflowError, match=r"holds no \.yaml"):
+        run(["profiles", "validate", str(tmp_path / "empty")])
