@@ -1,0 +1,35 @@
+"""Evaluate: the leaderboard of a finished tuning job, the best job's details, the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amtflow.app import EvaluateInput, compose
+from amtflow.messages import parse_document
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.execution.name")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse_document(EvaluateInput, event, what="evaluate input")
+    evaluation = compose.evaluate_run().evaluate(payload.plan, payload.tuning)
+    logger.info("evaluated", extra={"model": payload.plan.model, "outcome": evaluation.outcome.value})
+    metrics.add_dimension(name="model", value=payload.plan.model)
+    if evaluation.best is not None and evaluation.best.objective_value is not None:
+        metrics.add_metric(
+            name="BestObjective", unit=MetricUnit.NoUnit, value=evaluation.best.objective_value
+        )
+    if payload.tuning.runtime_seconds is not None:
+        metrics.add_metric(
+            name="TuningRuntime", unit=MetricUnit.Seconds, value=payload.tuning.runtime_seconds
+        )
+    return evaluation.to_json()

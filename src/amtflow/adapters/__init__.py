@@ -1,0 +1,32 @@
+"""boto3-backed implementations of the application's ports.
+
+Every adapter takes an injected client (built by :mod:`amtflow.clients` in production, by moto or a
+``Stubber`` in tests), translates ``ClientError`` codes into :mod:`amtflow.errors` types and AWS status
+strings into enums.
+"""
+
+from amtflow.adapters._errors import translate
+from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
+from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
+from amtflow.adapters._sns import SnsNotifier, sns_message
+from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
+from amtflow.adapters._stepfunctions import StepFunctionsCallbacks, StepFunctionsExecutions
+
+__all__ = [
+    "DynamoStateTable",
+    "ProfileSpec",
+    "S3DatasetCatalog",
+    "SageMakerTuning",
+    "SnsNotifier",
+    "StepFunctionsCallbacks",
+    "StepFunctionsExecutions",
+    "StoreProfileCatalog",
+    "lock_key",
+    "parked_key",
+    "sns_message",
+    "strip_quotes",
+    "token_key",
+    "training_summary",
+    "translate",
+    "tuning_description",
+]

@@ -1,0 +1,99 @@
+"""Model profiles and dataset versions, read from the data bucket.
+
+:class:`ProfileSpec` adapts an :class:`amtflow.profile.ModelProfile` to the application's
+:class:`~amtflow.app.ModelSpec` port; :class:`StoreProfileCatalog` reads profiles from a
+:class:`~amtflow.profile.ProfileStore`;
+:class:`S3DatasetCatalog` finds the newest complete dataset version (the one whose marker object exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from amtflow.adapters._errors import translate
+from amtflow.app._schedule import schedule_due
+from amtflow.profile import ModelProfile, ProfileStore, apply_overrides, compile_tuning_request
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class ProfileSpec:
+    """A validated profile (overrides applied) as the application sees it."""
+
+    def __init__(self, profile: ModelProfile) -> None:
+        self.profile = profile
+
+    @property
+    def model(self) -> str:
+        return self.profile.model
+
+    @property
+    def marker(self) -> str:
+        return self.profile.dataset.marker
+
+    def schedule_due(self, now: datetime, since: datetime) -> bool:
+        if not self.profile.schedule:
+            return False
+        return schedule_due(self.profile.schedule, now, since)
+
+    def compile(
+        self,
+        *,
+        job_name: str,
+        data_uri: str,
+        output_uri: str,
+        role_arn: str,
+        tags: Mapping[str, str],
+    ) -> dict[str, Any]:
+        return compile_tuning_request(
+            self.profile,
+            job_name=job_name,
+            data_uri=data_uri,
+            output_uri=output_uri,
+            role_arn=role_arn,
+            tags=tags,
+        )
+
+
+class StoreProfileCatalog:
+    """Implements :class:`~amtflow.app.ProfileCatalog` over a :class:`~amtflow.profile.ProfileStore`
+    (S3 in production, in memory in tests)."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self._store = store
+
+    def get(self, model: str, overrides: Mapping[str, Any] | None = None) -> ProfileSpec:
+        return ProfileSpec(apply_overrides(self._store.get(model), overrides))
+
+    def models(self) -> Sequence[str]:
+        return self._store.list()
+
+
+class S3DatasetCatalog:
+    """Implements :class:`~amtflow.app.DatasetCatalog`: versions are folders under ``datasets/<model>/``;
+    the newest complete one is the one whose marker object was written last."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "datasets/") -> None:
+        self._s3 = client
+        self._bucket = bucket
+        self._prefix = prefix
+
+    def latest_version(self, model: str, marker: str) -> str | None:
+        root = f"{self._prefix}{model}/"
+        newest: tuple[datetime, str] | None = None
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=root):
+                for item in page.get("Contents", []):
+                    parts = item["Key"][len(root) :].split("/")
+                    if len(parts) == 2 and parts[1] == marker and parts[0]:
+                        candidate = (item["LastModified"], parts[0])
+                        if newest is None or candidate > newest:
+                            newest = candidate
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"listing s3://{self._bucket}/{root}") from e
+        return newest[1] if newest else None

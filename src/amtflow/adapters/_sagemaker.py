@@ -1,0 +1,127 @@
+"""SageMaker tuning and training calls, with statuses as enums and errors as amtflow errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from amtflow.adapters._errors import translate
+from amtflow.app import (
+    TrainingJobDetails,
+    TrainingJobSummary,
+    TuningJobDescription,
+    TuningJobStatus,
+)
+from amtflow.errors import AmtflowError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+
+def strip_quotes(value: str) -> str:
+    """Categorical hyperparameters can come back JSON-quoted (``"\\"hist\\""``); show the bare value."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _hyperparameters(raw: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): strip_quotes(str(v)) for k, v in (raw or {}).items()}
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def training_summary(raw: Mapping[str, Any]) -> TrainingJobSummary:
+    metric = raw.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+    value = metric.get("Value")
+    return TrainingJobSummary(
+        name=str(raw["TrainingJobName"]),
+        status=str(raw.get("TrainingJobStatus", "")),
+        objective_value=float(value) if value is not None else None,
+        hyperparameters=_hyperparameters(raw.get("TunedHyperParameters")),
+    )
+
+
+def tuning_description(raw: Mapping[str, Any]) -> TuningJobDescription:
+    name = str(raw["HyperParameterTuningJobName"])
+    status_text = str(raw.get("HyperParameterTuningJobStatus", ""))
+    try:
+        status = TuningJobStatus(status_text)
+    except ValueError as e:
+        raise AmtflowError(f"tuning job {name} has an unknown status {status_text!r}") from e
+    objective = (raw.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
+    best = raw.get("BestTrainingJob")
+    consumed = raw.get("ConsumedResources") or {}
+    return TuningJobDescription(
+        name=name,
+        status=status,
+        objective_metric=objective.get("MetricName"),
+        objective_type=objective.get("Type"),
+        best=training_summary(best) if best else None,
+        training_jobs={str(k): int(v) for k, v in (raw.get("TrainingJobStatusCounters") or {}).items()},
+        objective_statuses={str(k): int(v) for k, v in (raw.get("ObjectiveStatusCounters") or {}).items()},
+        runtime_seconds=consumed.get("RuntimeInSeconds"),
+        failure_reason=raw.get("FailureReason"),
+        ended_at=_aware(raw.get("HyperParameterTuningEndTime")),
+    )
+
+
+class SageMakerTuning:
+    """Implements :class:`~amtflow.app.TuningService` over an injected SageMaker client."""
+
+    def __init__(self, client: SageMakerClient) -> None:
+        self._sm = client
+
+    def create_tuning_job(self, request: Mapping[str, Any]) -> str:
+        name = request.get("HyperParameterTuningJobName", "?")
+        try:
+            response = self._sm.create_hyper_parameter_tuning_job(**request)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"creating tuning job {name}") from e
+        return response["HyperParameterTuningJobArn"]
+
+    def describe_tuning_job(self, name: str) -> TuningJobDescription:
+        try:
+            raw = self._sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"describing tuning job {name}") from e
+        return tuning_description(raw)
+
+    def top_training_jobs(
+        self, name: str, *, objective_type: str, limit: int
+    ) -> Sequence[TrainingJobSummary]:
+        order: Literal["Ascending", "Descending"] = (
+            "Ascending" if objective_type == "Minimize" else "Descending"
+        )
+        try:
+            response = self._sm.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=name,
+                SortBy="FinalObjectiveMetricValue",
+                SortOrder=order,
+                MaxResults=max(1, min(limit, 100)),
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"listing the training jobs of {name}") from e
+        return [training_summary(s) for s in response.get("TrainingJobSummaries", [])][:limit]
+
+    def describe_training_job(self, name: str) -> TrainingJobDetails:
+        try:
+            raw = self._sm.describe_training_job(TrainingJobName=name)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"describing training job {name}") from e
+        seconds = raw.get("TrainingTimeInSeconds")
+        return TrainingJobDetails(
+            name=name,
+            status=str(raw.get("TrainingJobStatus", "")),
+            model_artifacts=(raw.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+            training_image=(raw.get("AlgorithmSpecification") or {}).get("TrainingImage"),
+            training_seconds=int(seconds) if seconds is not None else None,
+            hyperparameters=_hyperparameters(raw.get("HyperParameters")),
+        )

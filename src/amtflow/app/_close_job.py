@@ -1,0 +1,196 @@
+"""Closing the callback: job state-change events and the reconciler's sweep.
+
+Both paths describe the job (the event is only a hint), claim the parked token atomically and complete
+the waiting task. Every way an event can be stale is a no-op with a reason: a job that is not ours, a
+status that is not terminal, a token already claimed (a duplicate), a job still running (an out-of-order
+event), a task that no longer waits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from amtflow.app._ports import (
+    CallbackOutcome,
+    Clock,
+    ParkedJob,
+    TaskCallbacks,
+    TokenStore,
+    TuningJobDescription,
+    TuningJobStatus,
+    TuningService,
+)
+from amtflow.errors import AmtflowError, NotFoundError
+from amtflow.messages import TrialSummary, TuningResult
+
+# Errors the waiting task fails with; the state machine's Catch routes them to a failure notification.
+ERROR_JOB_FAILED = "TuningJobFailed"
+ERROR_JOB_STOPPED = "TuningJobStopped"
+ERROR_JOB_NOT_FOUND = "TuningJobNotFound"
+
+# A parked job that SageMaker does not know after this long was never created (or was deleted).
+NOT_FOUND_GRACE = timedelta(minutes=15)
+
+
+class CloseOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    HEARTBEAT = "heartbeat"
+    NOT_OURS = "not_ours"
+    NOT_TERMINAL = "not_terminal"
+    STILL_RUNNING = "still_running"
+    NOT_PARKED = "not_parked"
+    TASK_GONE = "task_gone"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    job_name: str
+    outcome: CloseOutcome
+    reason: str
+
+
+def tuning_result(job: TuningJobDescription) -> TuningResult:
+    best = None
+    if job.best is not None:
+        best = TrialSummary(
+            training_job_name=job.best.name,
+            status=job.best.status,
+            objective_value=job.best.objective_value,
+            hyperparameters=dict(job.best.hyperparameters),
+        )
+    return TuningResult(
+        job_name=job.name,
+        status=job.status.value,
+        objective_metric=job.objective_metric,
+        objective_type=job.objective_type,
+        best=best,
+        training_jobs=dict(job.training_jobs),
+        objective_statuses=dict(job.objective_statuses),
+        runtime_seconds=job.runtime_seconds,
+        ended_at=job.ended_at,
+    )
+
+
+def failure_cause(error: str, message: str, job_name: str) -> str:
+    """A cause shaped like a Lambda error payload, so one parser reads every failure."""
+    return json.dumps({"errorType": error, "errorMessage": message, "jobName": job_name})
+
+
+class CloseTuningJobs:
+    """Completes the task tokens of tuning jobs that reached a terminal status."""
+
+    def __init__(
+        self,
+        *,
+        sagemaker: TuningService,
+        tokens: TokenStore,
+        callbacks: TaskCallbacks,
+        clock: Clock,
+        job_prefix: str,
+    ) -> None:
+        self._sagemaker = sagemaker
+        self._tokens = tokens
+        self._callbacks = callbacks
+        self._clock = clock
+        self._job_prefix = job_prefix
+
+    def is_ours(self, job_name: str) -> bool:
+        return job_name.startswith(self._job_prefix + "-")
+
+    def on_state_change(self, job_name: str, status: str | None) -> CloseResult:
+        """Handle one "Tuning Job State Change" event."""
+        if not self.is_ours(job_name):
+            return CloseResult(job_name, CloseOutcome.NOT_OURS, f"name lacks prefix '{self._job_prefix}-'")
+        try:
+            hinted = TuningJobStatus(status) if status else None
+        except ValueError:
+            hinted = None
+        if hinted is not None and not hinted.is_terminal():
+            return CloseResult(job_name, CloseOutcome.NOT_TERMINAL, f"status {hinted.value} is not terminal")
+        try:
+            job = self._sagemaker.describe_tuning_job(job_name)
+        except NotFoundError:
+            return CloseResult(job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
+        if not job.status.is_terminal():
+            return CloseResult(
+                job_name, CloseOutcome.STILL_RUNNING, f"event out of order: the job is {job.status.value}"
+            )
+        parked = self._tokens.claim(job_name)
+        if parked is None:
+            return CloseResult(job_name, CloseOutcome.NOT_PARKED, "no parked token (already closed)")
+        return self._complete(parked, job)
+
+    def reconcile(self) -> list[CloseResult]:
+        """Sweep every parked job: close the ended ones, send heartbeats for the running ones."""
+        results = []
+        for parked in self._tokens.parked():
+            try:
+                results.append(self._reconcile_one(parked))
+            except AmtflowError as e:
+                results.append(CloseResult(parked.job_name, CloseOutcome.ERROR, str(e)))
+        return results
+
+    def _reconcile_one(self, parked: ParkedJob) -> CloseResult:
+        try:
+            job = self._sagemaker.describe_tuning_job(parked.job_name)
+        except NotFoundError:
+            if self._clock() - parked.parked_at < NOT_FOUND_GRACE:
+                return CloseResult(parked.job_name, CloseOutcome.NOT_FOUND, "not created yet; within grace")
+            claimed = self._tokens.claim(parked.job_name)
+            if claimed is None:
+                return CloseResult(parked.job_name, CloseOutcome.NOT_PARKED, "closed meanwhile")
+            message = f"tuning job {parked.job_name} does not exist: it was never created or was deleted"
+            cause = failure_cause(ERROR_JOB_NOT_FOUND, message, parked.job_name)
+            self._send_failure(claimed, ERROR_JOB_NOT_FOUND, cause)
+            return CloseResult(parked.job_name, CloseOutcome.FAILED, message)
+        if not job.status.is_terminal():
+            if self._callbacks.heartbeat(parked.task_token) is CallbackOutcome.GONE:
+                self._tokens.claim(parked.job_name)
+                return CloseResult(parked.job_name, CloseOutcome.TASK_GONE, "the task no longer waits")
+            return CloseResult(parked.job_name, CloseOutcome.HEARTBEAT, f"job is {job.status.value}")
+        claimed = self._tokens.claim(parked.job_name)
+        if claimed is None:
+            return CloseResult(parked.job_name, CloseOutcome.NOT_PARKED, "closed meanwhile")
+        return self._complete(claimed, job)
+
+    def _complete(self, parked: ParkedJob, job: TuningJobDescription) -> CloseResult:
+        if job.status is TuningJobStatus.COMPLETED:
+            try:
+                sent = self._callbacks.succeed(parked.task_token, tuning_result(job).to_json())
+            except AmtflowError:
+                self._tokens.park(parked)
+                raise
+            if sent is CallbackOutcome.GONE:
+                return CloseResult(job.name, CloseOutcome.TASK_GONE, "the task no longer waits")
+            return CloseResult(job.name, CloseOutcome.SUCCEEDED, "task succeeded")
+        error = ERROR_JOB_FAILED if job.status is TuningJobStatus.FAILED else ERROR_JOB_STOPPED
+        reason = job.failure_reason or "no reason given"
+        message = f"tuning job {job.name} ended {job.status.value}: {reason}"
+        return self._send_failure(parked, error, failure_cause(error, message, job.name), job.name)
+
+    def _send_failure(
+        self, parked: ParkedJob, error: str, cause: str, name: str | None = None
+    ) -> CloseResult:
+        job_name = name or parked.job_name
+        try:
+            sent = self._callbacks.fail(parked.task_token, error=error, cause=cause)
+        except AmtflowError:
+            self._tokens.park(parked)
+            raise
+        if sent is CallbackOutcome.GONE:
+            return CloseResult(job_name, CloseOutcome.TASK_GONE, "the task no longer waits")
+        return CloseResult(job_name, CloseOutcome.FAILED, f"task failed with {error}")
+
+
+def summarize(results: Sequence[CloseResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
+    return counts

@@ -1,0 +1,211 @@
+"""Notify: one message per outcome, readable and machine-readable, filterable by model and outcome."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from amtflow.app._ports import Clock, Notification, Notifier
+from amtflow.errors import AmtflowError
+from amtflow.messages import Action, Evaluation, Outcome, Plan, TuningResult, parse_document
+
+REJECTION_ERRORS = frozenset({"PreflightRejectedError", "PreflightRejected"})
+MAX_ERROR_TEXT = 4000
+SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything a notification says about one run, gathered from the state machine's state."""
+
+    model: str
+    outcome: Outcome
+    execution_id: str
+    plan: Plan | None = None
+    tuning: TuningResult | None = None
+    evaluation: Evaluation | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    duration_seconds: int | None = None
+
+
+def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
+    """``(type, message)`` from a Catch's ``{"Error", "Cause"}``; a Lambda cause is its error JSON."""
+    kind = str(error.get("Error") or "Error")
+    cause = error.get("Cause")
+    message = ""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            message = cause
+        else:
+            if isinstance(parsed, Mapping):
+                message = str(parsed.get("errorMessage") or parsed.get("message") or cause)
+                kind = str(parsed.get("errorType") or kind)
+            else:
+                message = cause
+    return kind, (message or "no details were given")[:MAX_ERROR_TEXT]
+
+
+def gather_report(state: Mapping[str, Any], *, execution_id: str, clock: Clock) -> RunReport:
+    """Read the state leniently: a notification must go out even when part of the state is malformed."""
+
+    def optional(model: Any, key: str) -> Any:
+        raw = state.get(key)
+        if raw is None:
+            return None
+        try:
+            return parse_document(model, raw, what=key)
+        except AmtflowError:
+            return None
+
+    plan: Plan | None = optional(Plan, "plan")
+    tuning: TuningResult | None = optional(TuningResult, "tuning")
+    evaluation: Evaluation | None = optional(Evaluation, "evaluation")
+    request = state.get("request")
+    model = plan.model if plan else None
+    if model is None and isinstance(request, Mapping) and isinstance(request.get("model"), str):
+        model = request["model"]
+    error_type = error_message = None
+    error = state.get("error")
+    if isinstance(error, Mapping):
+        error_type, error_message = _error_text(error)
+        outcome = Outcome.REJECTED if error_type in REJECTION_ERRORS else Outcome.FAILED
+    elif plan is not None and plan.action is Action.SKIP:
+        outcome = Outcome.SKIPPED
+    elif evaluation is not None:
+        outcome = evaluation.outcome
+    else:
+        outcome = Outcome.FAILED
+        error_type, error_message = "IncompleteRun", "the run reached Notify without an evaluation"
+    duration = None
+    if tuning is not None and tuning.runtime_seconds is not None:
+        duration = tuning.runtime_seconds
+    elif plan is not None:
+        duration = max(0, int((clock() - plan.planned_at).total_seconds()))
+    return RunReport(
+        model=(model or "unknown")[:64],
+        outcome=outcome,
+        execution_id=execution_id,
+        plan=plan,
+        tuning=tuning,
+        evaluation=evaluation,
+        error_type=error_type,
+        error_message=error_message,
+        duration_seconds=duration,
+    )
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "unknown"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def console_links(report: RunReport, region: str) -> dict[str, str]:
+    if not region:
+        return {}
+    base = f"https://{region}.console.aws.amazon.com"
+    links = {}
+    if report.execution_id.startswith("arn:"):
+        links["execution"] = (
+            f"{base}/states/home?region={region}#/v2/executions/details/{report.execution_id}"
+        )
+    if report.plan is not None and report.plan.job_name and report.plan.action is Action.TUNE:
+        links["tuningJob"] = (
+            f"{base}/sagemaker/home?region={region}#/hyper-tuning-jobs/{report.plan.job_name}"
+        )
+    return links
+
+
+def render(report: RunReport, *, region: str = "") -> Notification:
+    """The readable text, the JSON document and the message attributes of one run's outcome."""
+    plan, evaluation = report.plan, report.evaluation
+    links = console_links(report, region)
+    headline = {
+        Outcome.SUCCEEDED: "tuning succeeded",
+        Outcome.NO_RESULT: "tuning finished without a result",
+        Outcome.SKIPPED: "run skipped",
+        Outcome.REJECTED: "tuning job rejected by preflight",
+        Outcome.FAILED: "run failed",
+    }[report.outcome]
+    subject = f"amtflow: {report.model} - {headline}"[:SUBJECT_LIMIT]
+    lines = [f"Model: {report.model}", f"Outcome: {report.outcome.value} ({headline})"]
+    if plan is not None:
+        lines.append(f"Trigger: {plan.trigger.value}; dataset version: {plan.dataset_version or '-'}")
+        lines.append(f"Decision: {plan.action.value} — {plan.reason}")
+        if plan.job_name:
+            lines.append(f"Tuning job: {plan.job_name}")
+    if report.error_type:
+        lines.append(f"Error: {report.error_type}")
+        lines.append(report.error_message or "")
+    if evaluation is not None:
+        if evaluation.best is not None:
+            best = evaluation.best
+            metric = evaluation.objective_metric or "objective"
+            lines.append(f"Best: {best.training_job_name} — {metric} = {best.objective_value}")
+            if best.hyperparameters:
+                hps = ", ".join(f"{k}={v}" for k, v in sorted(best.hyperparameters.items()))
+                lines.append(f"Hyperparameters: {hps}")
+            if best.model_artifacts:
+                lines.append(f"Model artifacts: {best.model_artifacts}")
+        if evaluation.reason and evaluation.outcome is not Outcome.SUCCEEDED:
+            lines.append(evaluation.reason)
+        if evaluation.leaderboard:
+            lines.append(
+                f"Leaderboard ({evaluation.objective_type or ''} {evaluation.objective_metric or ''}):"
+            )
+            for rank, trial in enumerate(evaluation.leaderboard, 1):
+                lines.append(
+                    f"  {rank:>2}. {trial.training_job_name}  {trial.objective_value}  {trial.status}"
+                )
+    if report.tuning is not None and report.tuning.training_jobs:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(report.tuning.training_jobs.items()))
+        lines.append(f"Training jobs: {counts}")
+    lines.append(f"Duration: {_duration(report.duration_seconds)}")
+    lines.extend(f"{name}: {url}" for name, url in links.items())
+
+    document: dict[str, Any] = {
+        "model": report.model,
+        "outcome": report.outcome.value,
+        "execution": report.execution_id,
+        "durationSeconds": report.duration_seconds,
+        "links": links,
+    }
+    if plan is not None:
+        document["plan"] = plan.to_json()
+    if report.tuning is not None:
+        document["tuning"] = report.tuning.to_json()
+    if evaluation is not None:
+        document["evaluation"] = evaluation.to_json()
+    if report.error_type:
+        document["error"] = {"type": report.error_type, "message": report.error_message}
+    return Notification(
+        subject=subject,
+        text="\n".join(lines),
+        document=document,
+        attributes={"model": report.model, "outcome": report.outcome.value},
+    )
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    message_id: str
+    outcome: Outcome
+
+
+class NotifyRun:
+    def __init__(self, *, notifier: Notifier, clock: Clock, region: str = "") -> None:
+        self._notifier = notifier
+        self._clock = clock
+        self._region = region
+
+    def notify(self, state: Mapping[str, Any], *, execution_id: str) -> NotifyResult:
+        report = gather_report(state, execution_id=execution_id, clock=self._clock)
+        message_id = self._notifier.publish(render(report, region=self._region))
+        return NotifyResult(message_id=message_id, outcome=report.outcome)

@@ -1,0 +1,210 @@
+"""Ports: what the use cases need from the outside world, as protocols.
+
+Adapters in :mod:`amtflow.adapters` implement them over injected boto3 clients; tests implement them in
+memory. Statuses cross the boundary as enums, times as aware datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware (UTC)."""
+
+
+class TuningJobStatus(StrEnum):
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    DELETING = "Deleting"
+    DELETE_FAILED = "DeleteFailed"
+
+    def is_terminal(self) -> bool:
+        """Terminal for orchestration: the job will not produce more trials."""
+        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.FAILED, TuningJobStatus.STOPPED)
+
+
+class StartOutcome(StrEnum):
+    STARTED = "started"
+    DUPLICATE = "duplicate"
+
+
+class CallbackOutcome(StrEnum):
+    DELIVERED = "delivered"
+    GONE = "gone"
+    """The task no longer waits for this token (already closed, timed out, or the execution ended)."""
+
+
+@dataclass(frozen=True)
+class TrainingJobSummary:
+    name: str
+    status: str
+    objective_value: float | None
+    hyperparameters: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TuningJobDescription:
+    name: str
+    status: TuningJobStatus
+    objective_metric: str | None = None
+    objective_type: str | None = None
+    best: TrainingJobSummary | None = None
+    training_jobs: Mapping[str, int] = field(default_factory=dict)
+    objective_statuses: Mapping[str, int] = field(default_factory=dict)
+    runtime_seconds: int | None = None
+    failure_reason: str | None = None
+    ended_at: datetime | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingJobDetails:
+    name: str
+    status: str
+    model_artifacts: str | None
+    training_image: str | None
+    training_seconds: int | None
+    hyperparameters: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ParkedJob:
+    """A tuning job whose state-machine task waits for a callback."""
+
+    job_name: str
+    task_token: str
+    model: str
+    execution: str
+    parked_at: datetime
+
+
+@dataclass(frozen=True)
+class ExecutionStart:
+    name: str
+    outcome: StartOutcome
+    arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message per outcome: a subject, readable text, a JSON form and filterable attributes."""
+
+    subject: str
+    text: str
+    document: Mapping[str, Any]
+    attributes: Mapping[str, str]
+
+
+class ModelSpec(Protocol):
+    """What the application needs from one model profile (after overrides)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def marker(self) -> str:
+        """The object name that marks a dataset version complete (``_READY`` by default)."""
+        ...
+
+    def schedule_due(self, now: datetime, since: datetime) -> bool:
+        """Whether the profile's schedule has an occurrence in ``(since, now]``."""
+        ...
+
+    def compile(
+        self,
+        *,
+        job_name: str,
+        data_uri: str,
+        output_uri: str,
+        role_arn: str,
+        tags: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """The exact ``CreateHyperParameterTuningJob`` request."""
+        ...
+
+
+class ProfileCatalog(Protocol):
+    def get(self, model: str, overrides: Mapping[str, Any] | None = None) -> ModelSpec:
+        """The model's profile with ``overrides`` applied; :class:`ProfileNotFoundError` if none is stored,
+        :class:`ProfileError` if the profile or the overrides are invalid."""
+        ...
+
+    def models(self) -> Sequence[str]:
+        """Every model that has a stored profile."""
+        ...
+
+
+class DatasetCatalog(Protocol):
+    def latest_version(self, model: str, marker: str) -> str | None:
+        """The newest complete dataset version of ``model`` (its marker object exists), if any."""
+        ...
+
+
+class LockStore(Protocol):
+    def acquire(self, model: str, owner: str, *, now: datetime, ttl_seconds: int) -> tuple[str, str]:
+        """Take the model's lock for ``owner`` (re-entrant for the same owner; an expired lock is taken
+        over). Returns the item's ``(pk, sk)``; raises :class:`ConflictError` naming the holder."""
+        ...
+
+    def release(self, model: str, owner: str) -> bool:
+        """Release the lock if ``owner`` holds it; ``False`` if it did not."""
+        ...
+
+
+class TokenStore(Protocol):
+    def park(self, job: ParkedJob) -> None:
+        """Record (or replace) the task token that waits for ``job.job_name``."""
+        ...
+
+    def claim(self, job_name: str) -> ParkedJob | None:
+        """Atomically remove and return the parked token; ``None`` if nothing is parked (a duplicate)."""
+        ...
+
+    def parked(self) -> Sequence[ParkedJob]:
+        """Every parked job (the reconciler's sweep)."""
+        ...
+
+
+class TuningService(Protocol):
+    def create_tuning_job(self, request: Mapping[str, Any]) -> str:
+        """Create the job; returns its ARN. :class:`ConflictError` if the name is taken."""
+        ...
+
+    def describe_tuning_job(self, name: str) -> TuningJobDescription:
+        """:class:`NotFoundError` if there is no such job."""
+        ...
+
+    def top_training_jobs(
+        self, name: str, *, objective_type: str, limit: int
+    ) -> Sequence[TrainingJobSummary]:
+        """The best ``limit`` training jobs of a tuning job by objective (jobs without one are omitted)."""
+        ...
+
+    def describe_training_job(self, name: str) -> TrainingJobDetails: ...
+
+
+class TaskCallbacks(Protocol):
+    def succeed(self, token: str, output: Mapping[str, Any]) -> CallbackOutcome: ...
+
+    def fail(self, token: str, *, error: str, cause: str) -> CallbackOutcome: ...
+
+    def heartbeat(self, token: str) -> CallbackOutcome: ...
+
+
+class ExecutionStarter(Protocol):
+    def start(self, name: str, run_input: Mapping[str, Any]) -> ExecutionStart:
+        """Start an execution; a name already used is a duplicate, not an error."""
+        ...
+
+
+class Notifier(Protocol):
+    def publish(self, notification: Notification) -> str:
+        """Publish; returns the message ID."""
+        ...

@@ -1,0 +1,167 @@
+"""StartRun: the trigger router. Turns S3, schedule and drift events into executions.
+
+EventBridge cannot name executions, so the router does: the execution name is derived from the model and
+the dataset version (or the schedule slot), and a duplicated event meets ``ExecutionAlreadyExists`` — one
+execution per dataset version, however often the marker object's event arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3EventBridgeNotificationEvent
+
+from amtflow.app._events import DriftDetected, parse_timestamp
+from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
+from amtflow.errors import ProfileError, ProfileNotFoundError
+from amtflow.messages import (
+    DATASET_VERSION_PATTERN,
+    MODEL_NAME_PATTERN,
+    EventSource,
+    RequestedAction,
+    RunRequest,
+    Trigger,
+    parse_document,
+    parse_run_request,
+)
+
+ExecutionNamer = Callable[[str, str], str]
+"""``(model, version slug) -> execution name`` (see :mod:`amtflow.naming`)."""
+
+DEFAULT_MARKER = "_READY"
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """What the router did with one event: the executions it started, or why it started none."""
+
+    executions: tuple[ExecutionStart, ...] = ()
+    ignored: str = ""
+
+    @property
+    def started(self) -> int:
+        return sum(1 for e in self.executions if e.outcome is StartOutcome.STARTED)
+
+
+class StartRun:
+    def __init__(
+        self,
+        *,
+        profiles: ProfileCatalog,
+        datasets: DatasetCatalog,
+        executions: ExecutionStarter,
+        execution_namer: ExecutionNamer,
+        data_bucket: str,
+        datasets_prefix: str = "datasets/",
+        schedule_period: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._profiles = profiles
+        self._datasets = datasets
+        self._executions = executions
+        self._namer = execution_namer
+        self._bucket = data_bucket
+        self._prefix = datasets_prefix
+        self._period = schedule_period
+
+    def _marker_of(self, model: str) -> str:
+        try:
+            return self._profiles.get(model).marker
+        except (ProfileNotFoundError, ProfileError):
+            # Start anyway when the default marker lands: Plan then fails the run with a notification
+            # that says the profile is missing or broken, instead of the upload being silently ignored.
+            return DEFAULT_MARKER
+
+    def on_object_created(self, bucket: str, key: str, event_id: str) -> RouteResult:
+        if bucket != self._bucket:
+            return RouteResult(ignored=f"bucket {bucket} is not the data bucket {self._bucket}")
+        if not key.startswith(self._prefix):
+            return RouteResult(ignored=f"key {key} is not under {self._prefix}")
+        parts = key[len(self._prefix) :].split("/")
+        if len(parts) != 3 or not all(parts):
+            return RouteResult(ignored=f"key {key} is not a marker <model>/<version>/<marker>")
+        model, version, name = parts
+        if not re.match(MODEL_NAME_PATTERN, model) or not re.match(DATASET_VERSION_PATTERN, version):
+            return RouteResult(ignored=f"key {key}: model or version name is not valid")
+        marker = self._marker_of(model)
+        if name != marker:
+            return RouteResult(ignored=f"{name} is not the marker object '{marker}' of {model}")
+        request = RunRequest(
+            model=model,
+            action=RequestedAction.AUTO,
+            dataset_version=version,
+            trigger=Trigger.S3,
+            source=EventSource(bucket=bucket, key=key, event_id=event_id),
+        )
+        return RouteResult(executions=(self._start(self._namer(model, version), request),))
+
+    def on_schedule(self, now: datetime, rule: str = "") -> RouteResult:
+        started = []
+        since = now - self._period
+        for model in self._profiles.models():
+            try:
+                spec = self._profiles.get(model)
+            except (ProfileNotFoundError, ProfileError):
+                continue
+            if not spec.schedule_due(now, since):
+                continue
+            version = self._datasets.latest_version(model, spec.marker)
+            if version is None:
+                continue
+            slot = now.strftime("%Y%m%dT%H%M")
+            request = RunRequest(
+                model=model,
+                dataset_version=version,
+                trigger=Trigger.SCHEDULE,
+                source=EventSource(rule=rule or None, time=now.isoformat()),
+            )
+            started.append(self._start(self._namer(model, f"{version}-s{slot}"), request))
+        if not started:
+            return RouteResult(ignored="no profile's schedule is due with a complete dataset version")
+        return RouteResult(executions=tuple(started))
+
+    def on_drift(self, model: str, dataset_version: str, severity: str, event_id: str) -> RouteResult:
+        request = parse_run_request(
+            {
+                "model": model,
+                "datasetVersion": dataset_version,
+                "trigger": Trigger.DRIFT.value,
+                "drift": {"severity": severity},
+                "source": {"eventId": event_id},
+            }
+        )
+        name = self._namer(model, f"{dataset_version}-drift-{severity}")
+        return RouteResult(executions=(self._start(name, request),))
+
+    def _start(self, name: str, request: RunRequest) -> ExecutionStart:
+        return self._executions.start(name, request.to_json())
+
+
+DRIFT_SOURCE = "amtflow.drift"
+
+
+def route_event(router: StartRun, event: Mapping[str, Any]) -> RouteResult:
+    """Dispatch one EventBridge event to the router by its source and detail type.
+
+    S3 keys are URL-decoded (``+`` and ``%xx``), as the Powertools data class does, so a version folder
+    with a space in its name is seen as written.
+    """
+    envelope = EventBridgeEvent(dict(event))
+    source, detail_type = envelope.get("source"), envelope.get("detail-type")
+    event_id = str(envelope.get("id") or "")
+    if source == "aws.s3" and detail_type == "Object Created":
+        s3 = S3EventBridgeNotificationEvent(dict(event))
+        return router.on_object_created(s3.detail.bucket.name, s3.detail.object.key, event_id)
+    if source == "aws.events" and detail_type == "Scheduled Event":
+        when = parse_timestamp(envelope.get("time"))
+        if when is None:
+            return RouteResult(ignored="scheduled event without a time")
+        resources = envelope.get("resources") or []
+        return router.on_schedule(when, rule=str(resources[0]) if resources else "")
+    if source == DRIFT_SOURCE:
+        drift = parse_document(DriftDetected, envelope.get("detail"), what="detail")
+        return router.on_drift(drift.model, drift.dataset_version, drift.severity, event_id)
+    return RouteResult(ignored=f"unsupported event: source {source!r}, detail-type {detail_type!r}")

@@ -1,0 +1,166 @@
+"""Composition roots: each handler's use case, built from settings and the shared clients.
+
+Built lazily on first use and kept for the life of the execution environment (a warm Lambda reuses it);
+a change of settings (as between the local twin's deployments) builds a fresh one. Tests of the use cases
+construct them directly with fakes instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from amtflow import clients
+from amtflow.adapters import (
+    DynamoStateTable,
+    S3DatasetCatalog,
+    SageMakerTuning,
+    SnsNotifier,
+    StepFunctionsCallbacks,
+    StepFunctionsExecutions,
+    StoreProfileCatalog,
+)
+from amtflow.app._close_job import CloseTuningJobs
+from amtflow.app._evaluate import EvaluateRun
+from amtflow.app._notify import NotifyRun
+from amtflow.app._plan import PlanRun, PlanSettings
+from amtflow.app._start_run import StartRun
+from amtflow.app._start_tuning import StartTuning
+from amtflow.naming import execution_name, short_hash, tuning_job_name
+from amtflow.profile import S3ProfileStore
+from amtflow.settings import Settings, load_settings
+
+_T = TypeVar("_T")
+_lock = threading.Lock()
+_built: dict[tuple[str, tuple[Any, ...]], Any] = {}
+
+# How often the scheduled trigger rule fires (template.yaml, RunScheduleRule): a profile is due when its
+# own schedule had an occurrence within one period.
+SCHEDULE_PERIOD = timedelta(hours=1)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _key(settings: Settings) -> tuple[Any, ...]:
+    return tuple(getattr(settings, f.name) for f in fields(Settings) if f.name != "extra")
+
+
+def _once(name: str, settings: Settings | None, build: Callable[[Settings], _T]) -> _T:
+    s = settings if settings is not None else load_settings()
+    key = (name, _key(s))
+    with _lock:
+        if key not in _built:
+            _built[key] = build(s)
+        return _built[key]  # type: ignore[no-any-return]
+
+
+def reset() -> None:
+    """Forget every built use case (and the cached clients)."""
+    with _lock:
+        _built.clear()
+    clients.reset()
+
+
+def job_namer(prefix: str) -> Callable[[str, str, str], str]:
+    """Tuning-job names per (model, dataset version, execution): the attempt number is derived from the
+    execution name, so a re-run of the same version gets a new job and a retried task the same one."""
+
+    def name(model: str, version: str, execution: str) -> str:
+        attempt = int(short_hash("attempt", execution), 16)
+        return tuning_job_name(prefix, model, version, attempt)
+
+    return name
+
+
+def _profiles(s: Settings) -> StoreProfileCatalog:
+    return StoreProfileCatalog(S3ProfileStore(clients.s3(), s.data_bucket, s.profiles_prefix))
+
+
+def _datasets(s: Settings) -> S3DatasetCatalog:
+    return S3DatasetCatalog(clients.s3(), s.data_bucket, s.datasets_prefix)
+
+
+def start_run(settings: Settings | None = None) -> StartRun:
+    def build(s: Settings) -> StartRun:
+        s.require("data_bucket", "state_machine_arn")
+        return StartRun(
+            profiles=_profiles(s),
+            datasets=_datasets(s),
+            executions=StepFunctionsExecutions(clients.stepfunctions(), s.state_machine_arn),
+            execution_namer=lambda model, version: execution_name(model, version),
+            data_bucket=s.data_bucket,
+            datasets_prefix=s.datasets_prefix,
+            schedule_period=SCHEDULE_PERIOD,
+        )
+
+    return _once("start_run", settings, build)
+
+
+def plan_run(settings: Settings | None = None) -> PlanRun:
+    def build(s: Settings) -> PlanRun:
+        s.require("data_bucket", "state_table", "sagemaker_role_arn", "job_prefix")
+        return PlanRun(
+            profiles=_profiles(s),
+            datasets=_datasets(s),
+            locks=DynamoStateTable(clients.dynamodb(), s.state_table),
+            job_namer=job_namer(s.job_prefix),
+            clock=utc_now,
+            settings=PlanSettings(
+                data_bucket=s.data_bucket,
+                role_arn=s.sagemaker_role_arn,
+                datasets_prefix=s.datasets_prefix,
+                output_prefix=s.output_prefix,
+            ),
+        )
+
+    return _once("plan", settings, build)
+
+
+def start_tuning(settings: Settings | None = None) -> StartTuning:
+    def build(s: Settings) -> StartTuning:
+        s.require("data_bucket", "state_table", "sagemaker_role_arn")
+        return StartTuning(
+            profiles=_profiles(s),
+            sagemaker=SageMakerTuning(clients.sagemaker()),
+            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+            clock=utc_now,
+            role_arn=s.sagemaker_role_arn,
+        )
+
+    return _once("start_tuning", settings, build)
+
+
+def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:
+    def build(s: Settings) -> CloseTuningJobs:
+        s.require("state_table", "job_prefix")
+        return CloseTuningJobs(
+            sagemaker=SageMakerTuning(clients.sagemaker()),
+            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+            callbacks=StepFunctionsCallbacks(clients.stepfunctions()),
+            clock=utc_now,
+            job_prefix=s.job_prefix,
+        )
+
+    return _once("close_tuning_jobs", settings, build)
+
+
+def evaluate_run(settings: Settings | None = None) -> EvaluateRun:
+    def build(s: Settings) -> EvaluateRun:
+        return EvaluateRun(
+            sagemaker=SageMakerTuning(clients.sagemaker()), leaderboard_size=s.leaderboard_size
+        )
+
+    return _once("evaluate", settings, build)
+
+
+def notify_run(settings: Settings | None = None) -> NotifyRun:
+    def build(s: Settings) -> NotifyRun:
+        s.require("topic_arn")
+        return NotifyRun(notifier=SnsNotifier(clients.sns(), s.topic_arn), clock=utc_now, region=s.region)
+
+    return _once("notify", settings, build)

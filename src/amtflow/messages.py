@@ -1,0 +1,228 @@
+"""The messages of a run: the documents that travel between its states.
+
+Every state receives and returns JSON; these models give that JSON a typed shape at the edges. Field names
+are camelCase on the wire (the execution input is written by people in the console) and snake_case in
+Python. Documents carry references (job names, S3 URIs), never logs or whole job descriptions, so that a
+run stays far below Step Functions' 256 KB payload limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from amtflow.errors import InvalidInputError
+
+MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+DATASET_VERSION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._=-]{0,126}[A-Za-z0-9])?$"
+
+
+class RequestedAction(StrEnum):
+    """What the run request asks for; ``auto`` lets the planner decide."""
+
+    AUTO = "auto"
+    TUNE = "tune"
+    RETRAIN = "retrain"
+    SKIP = "skip"
+
+
+class Action(StrEnum):
+    """What the planner decided; the state machine's Choice routes on it."""
+
+    TUNE = "tune"
+    RETRAIN = "retrain"
+    SKIP = "skip"
+
+
+class Trigger(StrEnum):
+    S3 = "s3"
+    SCHEDULE = "schedule"
+    DRIFT = "drift"
+    MANUAL = "manual"
+
+
+class WarmStartType(StrEnum):
+    COLD = "cold"
+    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
+    TRANSFER_LEARNING = "TransferLearning"
+
+
+class Outcome(StrEnum):
+    """How a run ended, as subscribers see it (the ``outcome`` message attribute)."""
+
+    SUCCEEDED = "succeeded"
+    NO_RESULT = "no_result"
+    SKIPPED = "skipped"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, use_enum_values=False
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form: camelCase keys, enums as their values, ``None`` fields omitted."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class DriftInfo(_Document):
+    severity: str = Field(min_length=1, max_length=32)
+    score: float | None = None
+
+
+class EventSource(_Document):
+    bucket: str | None = None
+    key: str | None = None
+    event_id: str | None = None
+    rule: str | None = None
+    time: str | None = None
+
+
+class RunRequest(_Document):
+    """The execution input (see docs/architecture.md, "The run request")."""
+
+    model: str = Field(pattern=MODEL_NAME_PATTERN)
+    action: RequestedAction = RequestedAction.AUTO
+    dataset_version: str | None = Field(default=None, pattern=DATASET_VERSION_PATTERN)
+    trigger: Trigger = Trigger.MANUAL
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    drift: DriftInfo | None = None
+    source: EventSource | None = None
+
+
+class ExecutionRef(_Document):
+    name: str
+    id: str = ""
+
+
+class LockRef(_Document):
+    """The state-table item that holds a model's lock, and who holds it."""
+
+    pk: str
+    sk: str
+    owner: str
+
+
+class Plan(_Document):
+    """The planner's decision, and everything later states need to act on it."""
+
+    model: str
+    action: Action
+    reason: str
+    trigger: Trigger
+    dataset_version: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    warm_start: WarmStartType = WarmStartType.COLD
+    job_name: str | None = None
+    data_uri: str | None = None
+    output_uri: str | None = None
+    timeout_seconds: int | None = Field(default=None, ge=1)
+    heartbeat_seconds: int | None = Field(default=None, ge=1)
+    execution: ExecutionRef
+    lock: LockRef | None = None
+    planned_at: datetime
+
+
+class TrialSummary(_Document):
+    """One training job of a tuning job, as the leaderboard shows it."""
+
+    training_job_name: str
+    status: str
+    objective_value: float | None = None
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
+
+
+class TuningResult(_Document):
+    """What the task token of StartTuning is completed with (``SendTaskSuccess`` output)."""
+
+    job_name: str
+    status: str
+    objective_metric: str | None = None
+    objective_type: str | None = None
+    best: TrialSummary | None = None
+    training_jobs: dict[str, int] = Field(default_factory=dict)
+    objective_statuses: dict[str, int] = Field(default_factory=dict)
+    runtime_seconds: int | None = None
+    ended_at: datetime | None = None
+
+
+class BestModel(_Document):
+    training_job_name: str
+    objective_value: float | None = None
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
+    model_artifacts: str | None = None
+    training_image: str | None = None
+    training_seconds: int | None = None
+
+
+class Evaluation(_Document):
+    outcome: Outcome
+    objective_metric: str | None = None
+    objective_type: str | None = None
+    leaderboard: list[TrialSummary] = Field(default_factory=list)
+    best: BestModel | None = None
+    reason: str = ""
+
+
+_D = TypeVar("_D", bound=BaseModel)
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(input)"
+
+
+def explain_validation_error(error: ValidationError, *, what: str, prefix: str = "") -> InvalidInputError:
+    """Turn a pydantic error into one :class:`InvalidInputError` that names every bad field and its fix."""
+    problems: list[str] = []
+    first_field: str | None = None
+    for item in error.errors():
+        name = _field_name(tuple(item["loc"]))
+        name = f"{prefix}{name}" if prefix else name
+        first_field = first_field or name
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"unknown key '{name}': remove it (check its spelling)")
+        elif kind == "missing":
+            problems.append(f"'{name}' is required: add it")
+        elif kind == "string_pattern_mismatch":
+            pattern = (item.get("ctx") or {}).get("pattern", "")
+            problems.append(f"'{name}' = {item.get('input')!r} does not match {pattern}: fix the value")
+        elif kind == "enum":
+            expected = (item.get("ctx") or {}).get("expected", "")
+            problems.append(f"'{name}' = {item.get('input')!r} is not allowed: use one of {expected}")
+        else:
+            problems.append(f"'{name}': {item['msg']}")
+    return InvalidInputError(f"invalid {what}: " + "; ".join(problems), field=first_field)
+
+
+def parse_run_request(raw: object) -> RunRequest:
+    """Validate an execution input; a bad input raises :class:`InvalidInputError` naming each field."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(
+            "invalid run request: the execution input must be a JSON object such as "
+            '{"model": "churn-xgb", "action": "tune"}, got ' + type(raw).__name__,
+            field="(input)",
+        )
+    try:
+        return RunRequest.model_validate(dict(raw))
+    except ValidationError as e:
+        raise explain_validation_error(e, what="run request") from e
+
+
+def parse_document(model: type[_D], raw: object, *, what: str) -> _D:
+    """Validate a document handed over by an earlier state."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(
+            f"invalid {what}: expected a JSON object, got {type(raw).__name__}", field=what
+        )
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as e:
+        raise explain_validation_error(e, what=what, prefix=f"{what}.") from e
