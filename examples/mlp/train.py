@@ -1,0 +1,375 @@
+"""A multi-layer perceptron (scikit-learn) trained epoch by epoch, under the SageMaker training contract.
+
+Made for Hyperband and early stopping: it prints one metric line per epoch,
+``epoch=3 validation_loss=0.4100 validation_accuracy=0.8800 train_loss=0.3500``, so a tuner can compare
+trials at equal epochs and stop the poor ones early. ``epochs`` is the resource (a static hyperparameter;
+Hyperband's ``MaxResource`` is inferred from it).
+
+Contract (the same as SageMaker script mode, so it runs unmodified there as the entry point of the
+scikit-learn framework container or a custom image):
+
+- hyperparameters from ``/opt/ml/input/config/hyperparameters.json`` and/or ``--name value`` arguments
+  (arguments win); see ``HYPERPARAMETERS``; SageMaker's own additions (``_tuning_objective_metric``,
+  ``sagemaker_*``) are accepted;
+- CSV channels ``train`` and ``validation`` (both required) from ``SM_CHANNEL_<NAME>`` or
+  ``/opt/ml/input/data/<channel>``: integer class label in the first column, no header;
+- the fitted pipeline (standardisation + MLP) pickled to ``SM_MODEL_DIR/model.pkl`` with a
+  ``metadata.json`` beside it;
+- on error the reason in ``/opt/ml/output/failure`` and a non-zero exit (a diverging run fails with a
+  message that says to lower the learning rate);
+- checkpoints: when ``/opt/ml/checkpoints`` exists the model is saved there after every epoch and a
+  restarted job with the same hyperparameters resumes after the last finished epoch.
+
+Paths follow the ``SM_*`` environment where it is set (``SM_MODEL_DIR``, ``SM_CHANNEL_<NAME>``,
+``SM_INPUT_CONFIG_DIR``, ``SM_OUTPUT_DIR``); the checkpoint folder is ``SM_CHECKPOINT_DIR`` if set, else
+``checkpoints/`` beside the model folder (``/opt/ml/checkpoints``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+
+
+class TrainingError(Exception):
+    """A problem the user can fix; its message goes to the failure file as is."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The SageMaker training-container contract
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    model_dir: Path
+    output_dir: Path
+    checkpoint_dir: Path
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> Paths:
+        model_dir = Path(env.get("SM_MODEL_DIR", "/opt/ml/model"))
+        root = model_dir.parent
+        input_dir = Path(env.get("SM_INPUT_DIR", str(root / "input")))
+        return cls(
+            config_dir=Path(env.get("SM_INPUT_CONFIG_DIR", str(input_dir / "config"))),
+            model_dir=model_dir,
+            output_dir=Path(env.get("SM_OUTPUT_DIR", str(root / "output"))),
+            checkpoint_dir=Path(env.get("SM_CHECKPOINT_DIR", str(root / "checkpoints"))),
+        )
+
+    def channel(self, name: str, env: Mapping[str, str]) -> Path:
+        default = self.config_dir.parent / "data" / name
+        return Path(env.get(f"SM_CHANNEL_{name.upper()}", str(default)))
+
+
+def read_raw_hyperparameters(paths: Paths, argv: Sequence[str]) -> dict[str, str]:
+    """hyperparameters.json, then ``--name value`` arguments on top; values as strings."""
+    raw: dict[str, str] = {}
+    file = paths.config_dir / "hyperparameters.json"
+    if file.exists():
+        try:
+            loaded = json.loads(file.read_text())
+        except json.JSONDecodeError as e:
+            raise TrainingError(f"{file} is not valid JSON: {e}") from e
+        if not isinstance(loaded, dict):
+            raise TrainingError(f"{file} must hold a JSON object of hyperparameters")
+        raw.update({str(k): _unquote(v) for k, v in loaded.items()})
+    args = list(argv)
+    if len(args) % 2:
+        raise TrainingError(f"arguments must come in '--name value' pairs, got {' '.join(args)!r}")
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        if not flag.startswith("--") or len(flag) < 3:
+            raise TrainingError(f"argument {flag!r} is not of the form --name")
+        raw[flag[2:]] = _unquote(value)
+    return raw
+
+
+def _unquote(value: object) -> str:
+    # The SageMaker Python SDK JSON-encodes string hyperparameters ('"relu"'); the API passes plain strings.
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            decoded = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        return decoded if isinstance(decoded, str) else text
+    return text
+
+
+def write_failure(paths: Paths, message: str) -> None:
+    try:
+        paths.output_dir.mkdir(parents=True, exist_ok=True)
+        (paths.output_dir / "failure").write_text(message[:1024])
+    except OSError:
+        pass  # the message still goes to stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# Hyperparameters
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: type
+    default: Any
+    check: Callable[[Any], bool]
+    expect: str
+
+
+HYPERPARAMETERS: dict[str, Spec] = {
+    "epochs": Spec(int, 20, lambda v: 1 <= v <= 20000, "an integer in [1, 20000]"),
+    "learning_rate_init": Spec(float, 1e-3, lambda v: 0 < v <= 1, "in (0, 1]"),
+    "alpha": Spec(float, 1e-4, lambda v: v >= 0, ">= 0 (L2 penalty)"),
+    "hidden_units": Spec(int, 64, lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
+    "hidden_layers": Spec(int, 1, lambda v: 1 <= v <= 8, "an integer in [1, 8]"),
+    "batch_size": Spec(int, 32, lambda v: v >= 1, "an integer >= 1"),
+    "activation": Spec(
+        str, "relu", lambda v: v in ("relu", "tanh", "logistic"), "one of relu, tanh, logistic"
+    ),
+    "beta_1": Spec(float, 0.9, lambda v: 0 <= v < 1, "in [0, 1)"),
+    "seed": Spec(int, 0, lambda v: v >= 0, "an integer >= 0"),
+}
+
+
+def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
+    """Typed, checked hyperparameters with defaults; every problem is reported at once."""
+    problems: list[str] = []
+    values: dict[str, Any] = {name: spec.default for name, spec in HYPERPARAMETERS.items()}
+    for name, text in raw.items():
+        if name.startswith("_") or name.startswith("sagemaker_"):
+            continue  # added by SageMaker itself (e.g. _tuning_objective_metric)
+        spec = HYPERPARAMETERS.get(name)
+        if spec is None:
+            problems.append(
+                f"unknown hyperparameter {name!r}; supported: {', '.join(sorted(HYPERPARAMETERS))}"
+            )
+            continue
+        try:
+            value = spec.kind(float(text)) if spec.kind is int and _is_integral(text) else spec.kind(text)
+        except ValueError:
+            kind = {int: "an integer", float: "a number"}.get(spec.kind, "valid")
+            problems.append(f"hyperparameter {name!r} must be {kind}, got {text!r}")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"hyperparameter {name!r} must be a finite number, got {text!r}")
+        elif not spec.check(value):
+            problems.append(f"hyperparameter {name!r} must be {spec.expect}, got {text!r}")
+        else:
+            values[name] = value
+    if problems:
+        raise TrainingError("; ".join(problems))
+    return values
+
+
+def _is_integral(text: str) -> bool:
+    # "64.0" is accepted for an integer (some tuners render integers as floats), "64.5" is not.
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(number) and number == int(number)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data
+
+
+def read_csv_channel(folder: Path, channel: str) -> tuple[np.ndarray, np.ndarray]:
+    if not folder.is_dir():
+        raise TrainingError(
+            f"channel {channel!r}: folder {folder} does not exist; give the job a {channel!r} channel"
+        )
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    if not files:
+        raise TrainingError(f"channel {channel!r}: no files in {folder}")
+    blocks = []
+    for file in files:
+        try:
+            block = np.loadtxt(file, delimiter=",", dtype=float, ndmin=2)
+        except ValueError as e:
+            raise TrainingError(
+                f"channel {channel!r}: {file.name} is not a numeric CSV without header "
+                f"(label in the first column): {e}"
+            ) from e
+        if block.size:
+            blocks.append(block)
+    if not blocks:
+        raise TrainingError(f"channel {channel!r}: every file in {folder} is empty")
+    widths = {b.shape[1] for b in blocks}
+    if len(widths) > 1:
+        raise TrainingError(f"channel {channel!r}: files have different column counts {sorted(widths)}")
+    table = np.vstack(blocks)
+    if table.shape[1] < 2:
+        raise TrainingError(f"channel {channel!r}: need a label column and at least one feature column")
+    labels = table[:, 0]
+    if not np.equal(np.mod(labels, 1), 0).all():
+        raise TrainingError(f"channel {channel!r}: the first column must hold integer class labels")
+    return table[:, 1:], labels.astype(int)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training
+
+
+@dataclass
+class State:
+    """What a checkpoint holds: the fitted scaler and network after ``epoch`` epochs."""
+
+    fingerprint: str
+    epoch: int
+    scaler: StandardScaler
+    network: MLPClassifier
+    classes: np.ndarray
+
+
+def fingerprint_of(hp: Mapping[str, Any]) -> str:
+    # More epochs continue the same run, so `epochs` is not part of what a checkpoint must match.
+    relevant = {k: v for k, v in hp.items() if k != "epochs"}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def new_state(hp: Mapping[str, Any], x_train: np.ndarray, y_train: np.ndarray, classes: np.ndarray) -> State:
+    network = MLPClassifier(
+        hidden_layer_sizes=(hp["hidden_units"],) * hp["hidden_layers"],
+        activation=hp["activation"],
+        solver="adam",
+        alpha=hp["alpha"],
+        batch_size=min(hp["batch_size"], len(y_train)),
+        learning_rate_init=hp["learning_rate_init"],
+        beta_1=hp["beta_1"],
+        random_state=hp["seed"],
+    )
+    return State(fingerprint_of(hp), 0, StandardScaler().fit(x_train), network, classes)
+
+
+def save_checkpoint(folder: Path, state: State) -> None:
+    tmp = folder / "mlp-checkpoint.pkl.tmp"
+    tmp.write_bytes(pickle.dumps(state))
+    tmp.replace(folder / "mlp-checkpoint.pkl")
+
+
+def load_checkpoint(folder: Path, fingerprint: str) -> State | None:
+    file = folder / "mlp-checkpoint.pkl"
+    if not file.exists():
+        return None
+    try:
+        state = pickle.loads(file.read_bytes())  # our own file, written by save_checkpoint
+    except Exception:
+        return None
+    if not isinstance(state, State) or state.fingerprint != fingerprint:
+        return None  # written by another version or with other hyperparameters: start afresh
+    return state
+
+
+def train_epochs(
+    hp: Mapping[str, Any],
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    *,
+    out: Callable[[str], None],
+    checkpoint_dir: Path | None = None,
+) -> tuple[State, dict[str, float]]:
+    """Train ``hp['epochs']`` epochs, one metric line per epoch; return the state and the last metrics."""
+    (x_train, y_train), (x_validation, y_validation) = train, validation
+    classes = np.unique(np.concatenate([y_train, y_validation]))
+    if len(classes) < 2:
+        raise TrainingError("the labels hold a single class; a classifier needs at least two")
+    state = None
+    if checkpoint_dir is not None and checkpoint_dir.is_dir():
+        state = load_checkpoint(checkpoint_dir, fingerprint_of(hp))
+        if state is not None:
+            out(f"resuming from checkpoint after epoch {state.epoch}")
+    if state is None:
+        state = new_state(hp, x_train, y_train, classes)
+    xs_train, xs_validation = state.scaler.transform(x_train), state.scaler.transform(x_validation)
+    metrics: dict[str, float] = {}
+    while state.epoch < hp["epochs"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            state.network.partial_fit(xs_train, y_train, classes=state.classes)
+        state.epoch += 1
+        proba = state.network.predict_proba(xs_validation)
+        if not np.isfinite(proba).all() or not math.isfinite(state.network.loss_):
+            raise TrainingError(
+                f"training diverged at epoch {state.epoch} (the loss is not finite); "
+                f"lower learning_rate_init (now {hp['learning_rate_init']})"
+            )
+        metrics = {
+            "validation_loss": float(log_loss(y_validation, proba, labels=state.classes)),
+            "validation_accuracy": float(accuracy_score(y_validation, state.classes[proba.argmax(axis=1)])),
+            "train_loss": float(state.network.loss_),
+        }
+        out(
+            f"epoch={state.epoch} validation_loss={metrics['validation_loss']:.4f} "
+            f"validation_accuracy={metrics['validation_accuracy']:.4f} train_loss={metrics['train_loss']:.4f}"
+        )
+        if checkpoint_dir is not None and checkpoint_dir.is_dir():
+            save_checkpoint(checkpoint_dir, state)
+    return state, metrics
+
+
+def run(argv: Sequence[str], env: Mapping[str, str], out: Callable[[str], None]) -> None:
+    paths = Paths.from_environment(env)
+    hp = parse_hyperparameters(read_raw_hyperparameters(paths, argv))
+    train = read_csv_channel(paths.channel("train", env), "train")
+    validation = read_csv_channel(paths.channel("validation", env), "validation")
+    if train[0].shape[1] != validation[0].shape[1]:
+        raise TrainingError(
+            f"channel 'validation' has {validation[0].shape[1]} features but 'train' has {train[0].shape[1]}"
+        )
+    out(f"train: {len(train[1])} rows x {train[0].shape[1]} features, validation: {len(validation[1])} rows")
+    state, metrics = train_epochs(hp, train, validation, out=out, checkpoint_dir=paths.checkpoint_dir)
+    paths.model_dir.mkdir(parents=True, exist_ok=True)
+    (paths.model_dir / "model.pkl").write_bytes(
+        pickle.dumps({"scaler": state.scaler, "network": state.network})
+    )
+    metadata = {
+        "hyperparameters": hp,
+        "epochs": state.epoch,
+        "classes": state.classes.tolist(),
+        "metrics": metrics,
+    }
+    (paths.model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    out(f"model written to {paths.model_dir / 'model.pkl'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else list(argv)
+    env = dict(os.environ)
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        run(args, env, out)
+    except TrainingError as e:
+        message = f"ClientError: {e}"
+    except Exception as e:  # anything else is still reported, with its type, in the failure file
+        traceback.print_exc()
+        message = f"AlgorithmError: {type(e).__name__}: {e}"
+    else:
+        return 0
+    print(message, file=sys.stderr, flush=True)
+    write_failure(Paths.from_environment(env), message)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
