@@ -1,11 +1,19 @@
 """Preflight: the rule catalogue that keeps a misconfigured tuning job from costing money.
 
-Importing the package registers every rule: the service constraints (tag ``service``, the local engine's
-request validation), the AMT best practices (tag ``practice``), the cost caps (tag ``budget``) and the
-post-run diagnosis (tag ``diagnosis``).
+Importing the package registers every rule: the service constraints (tag ``service``, also the local
+engine's request validation), the AMT best practices (tag ``practice``), the cost caps (tag ``budget``)
+and the post-run diagnosis (tag ``diagnosis``). See ``docs/preflight.md`` for the catalogue.
+
+Typical use::
+
+    report = lint_request(request, context_for_profile(profile, request, month_to_date_usd=12.5))
+    if report.has_errors:
+        raise PreflightRejectedError(report.to_text())
 """
 
-from amtflow.preflight import _metrics, _practice, _service  # noqa: F401  (registers the rules)
+from amtflow.preflight import _budget, _diagnose, _metrics, _practice, _service  # noqa: F401  (registers rules)
+from amtflow.preflight._budget import CostEstimate, PriceTable, default_prices, estimate_cost
+from amtflow.preflight._diagnose import RunEvidence, diagnose
 from amtflow.preflight._findings import (
     Finding,
     LintContext,
@@ -15,14 +23,32 @@ from amtflow.preflight._findings import (
     rule,
     run_rules,
 )
+from amtflow.preflight._report import (
+    LINT_TAGS,
+    LintReport,
+    context_for_profile,
+    lint_request,
+    render_catalogue,
+)
 from amtflow.preflight._service import service_error_code
 
 __all__ = [
+    "LINT_TAGS",
+    "CostEstimate",
     "Finding",
     "LintContext",
+    "LintReport",
+    "PriceTable",
     "RuleSpec",
+    "RunEvidence",
     "Severity",
     "catalogue",
+    "context_for_profile",
+    "default_prices",
+    "diagnose",
+    "estimate_cost",
+    "lint_request",
+    "render_catalogue",
     "rule",
     "run_rules",
     "service_error_code",

@@ -1,0 +1,155 @@
+"""The linter's front door: :func:`lint_request` → :class:`LintReport`, and the catalogue as Markdown."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from amtflow.preflight._budget import (
+    EARLIER_RUNTIMES_KEY,
+    MAX_USD_PER_MONTH_KEY,
+    MAX_USD_PER_RUN_KEY,
+    MONTH_TO_DATE_KEY,
+    PRICES_KEY,
+    CostEstimate,
+    estimate_for_context,
+)
+from amtflow.preflight._findings import Finding, LintContext, catalogue, run_rules
+from amtflow.preflight._practice import COMPATIBLE_PARENTS_KEY
+
+if TYPE_CHECKING:
+    from amtflow.profile import ModelProfile
+
+#: The tags a pre-launch lint runs (``diagnosis`` needs a finished job).
+LINT_TAGS: frozenset[str] = frozenset({"service", "practice", "budget"})
+
+_TAG_TITLES = {
+    "service": "Service constraints (SageMaker rejects the request)",
+    "practice": "AMT best practices",
+    "budget": "Budget",
+    "diagnosis": "Diagnosis after a run",
+}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """The findings on one request, errors first, with the cost estimate when one could be made."""
+
+    findings: tuple[Finding, ...]
+    cost: CostEstimate | None = None
+    source: str = ""
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.is_error for f in self.findings)
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.is_error)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.is_error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready rendering for notifications and ``amtflow lint --format json``."""
+        return {
+            "source": self.source,
+            "hasErrors": self.has_errors,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "findings": [f.to_dict() for f in self.findings],
+            "cost": self.cost.to_dict() if self.cost is not None else None,
+        }
+
+    def to_text(self) -> str:
+        """A readable rendering: one block per finding, then the cost and a summary line."""
+        lines: list[str] = []
+        for f in self.findings:
+            lines.append(f"{f.severity.value.upper():7} {f.rule}  {f.field}")
+            lines.append(f"        {f.message}")
+            if f.why:
+                lines.append(f"        why: {f.why}")
+            if f.fix:
+                lines.append(f"        fix: {f.fix}")
+        if self.cost is not None:
+            lines.append(f"cost: {self.cost}")
+        head = f"{self.source}: " if self.source else ""
+        if not self.findings:
+            lines.append(f"{head}no findings.")
+        else:
+            lines.append(f"{head}{len(self.errors)} error(s), {len(self.warnings)} warning(s).")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def lint_request(
+    request: Mapping[str, Any],
+    context: LintContext | None = None,
+    *,
+    tags: Iterable[str] = LINT_TAGS,
+    source: str = "",
+) -> LintReport:
+    """Run the pre-launch rules on ``request``, with the evidence of ``context`` (its request is ignored)."""
+    ctx = replace(context, request=request) if context is not None else LintContext(request=request)
+    findings = run_rules(ctx, tags=tags)
+    cost: CostEstimate | None = estimate_for_context(ctx)
+    if cost is not None and cost.instance_type == "unknown":
+        cost = None
+    return LintReport(tuple(findings), cost, source)
+
+
+def context_for_profile(
+    profile: ModelProfile,
+    request: Mapping[str, Any],
+    *,
+    month_to_date_usd: float | None = None,
+    earlier_runtimes_s: Sequence[float] = (),
+    parents: Mapping[str, Mapping[str, Any]] | None = None,
+    compatible_parents: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> LintContext:
+    """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines."""
+    budget = profile.budget
+    evidence: dict[str, Any] = dict(extra or {})
+    if budget.max_usd_per_run is not None:
+        evidence[MAX_USD_PER_RUN_KEY] = budget.max_usd_per_run
+    if budget.max_usd_per_month is not None:
+        evidence[MAX_USD_PER_MONTH_KEY] = budget.max_usd_per_month
+    if budget.prices:
+        evidence[PRICES_KEY] = dict(budget.prices)
+    if month_to_date_usd is not None:
+        evidence[MONTH_TO_DATE_KEY] = month_to_date_usd
+    if earlier_runtimes_s:
+        evidence[EARLIER_RUNTIMES_KEY] = list(earlier_runtimes_s)
+    if compatible_parents:
+        evidence[COMPATIBLE_PARENTS_KEY] = list(compatible_parents)
+    samples = list(profile.sample_log_lines)
+    return LintContext(
+        request=request,
+        sample_logs={"profile sample_log_lines": samples} if samples else {},
+        parents=dict(parents or {}),
+        extra=evidence,
+    )
+
+
+def render_catalogue() -> str:
+    """The rule catalogue as Markdown tables, one per tag (the body of ``docs/preflight.md``)."""
+    out: list[str] = []
+    for tag, title in _TAG_TITLES.items():
+        rows = [s for s in catalogue() if tag in s.tags]
+        if not rows:
+            continue
+        out.append(f"### {title} (tag `{tag}`)\n")
+        out.append("| ID | Severity | Rule | Detail |")
+        out.append("|---|---|---|---|")
+        for spec in rows:
+            doc = inspect.getdoc(spec.fn) or ""
+            detail = " ".join(doc.split("\n\n", 1)[0].split()).replace("|", "\\|")
+            out.append(f"| `{spec.id}` | {spec.severity.value} | {spec.title} | {detail} |")
+        out.append("")
+    return "\n".join(out)
