@@ -1,0 +1,153 @@
+"""Routing boto3 SageMaker calls to the engine.
+
+How: while :func:`sagemaker` is active, ``botocore.client.BaseClient._make_api_call`` is wrapped so that
+every client (created before or after entering) gets, once, a ``before-call.sagemaker`` handler on its own
+event emitter. botocore emits ``before-call`` after validating and serialising the request; a handler
+that returns ``(http_response, parsed)`` replaces the HTTP call. The handler decodes the JSON request body,
+lets the engine answer, and runs the answer through botocore's own JSON parser for the operation's output
+shape, so callers get exactly the types a real response would give (``datetime`` timestamps, floats).
+Refusals become ``ClientError`` with the service's error code. Operations the engine does not serve
+(e.g. the Model Registry) and other services fall through untouched, so moto's ``mock_aws`` (which hooks
+``before-send``) keeps serving them. A ``Stubber`` attached to a client still wins (it registers first).
+On exit the wrapper is removed; handlers left on clients do nothing once no engine is active.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+from botocore.awsrequest import AWSResponse
+from botocore.parsers import create_parser
+
+from amtflow.errors import ConfigurationError
+from amtflow.local.engine._engine import OPERATIONS, Engine, EventSink
+from amtflow.local.engine._images import ImageMap
+from amtflow.local.engine._model import Clock, ServiceError
+
+_HANDLER_ID = "amtflow-local-engine"
+_state_lock = threading.Lock()
+_active: Engine | None = None
+_original_make_api_call: Callable[..., Any] | None = None
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def _response(status: int, body: bytes) -> AWSResponse:
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "local-engine"}
+    return AWSResponse("https://sagemaker.local-engine", status, headers, _Raw(body))  # type: ignore[arg-type]
+
+
+def _before_call(
+    model: Any, params: Mapping[str, Any], context: Mapping[str, Any] | None = None, **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    engine = _active
+    if engine is None or model.name not in OPERATIONS:
+        return None
+    raw = params.get("body") or b"{}"
+    request = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw or "{}")
+    region = str((context or {}).get("client_region") or "us-east-1")
+    try:
+        answer = engine.handle(model.name, request, region)
+    except ServiceError as e:
+        body = json.dumps({"__type": e.code.value, "message": e.message}).encode()
+        parsed = {
+            "Error": {"Code": e.code.value, "Message": e.message},
+            "ResponseMetadata": {
+                "RequestId": "local-engine",
+                "HTTPStatusCode": 400,
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
+        }
+        return _response(400, body), parsed
+    body = json.dumps(answer, default=str).encode()
+    http = _response(200, body)
+    parser = create_parser("json")
+    parsed = parser.parse(
+        {"status_code": 200, "headers": dict(http.headers), "body": body}, model.output_shape
+    )
+    return http, parsed
+
+
+def _patched_make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
+    if self.meta.service_model.service_name == "sagemaker":
+        self.meta.events.register("before-call.sagemaker", _before_call, unique_id=_HANDLER_ID)
+    assert _original_make_api_call is not None
+    return _original_make_api_call(self, operation_name, api_params)
+
+
+def _install(engine: Engine) -> None:
+    global _active, _original_make_api_call
+    with _state_lock:
+        if _active is not None:
+            raise ConfigurationError(
+                "a local SageMaker engine is already active in this process; leave it before entering "
+                "another."
+            )
+        _active = engine
+        _original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009
+        setattr(botocore.client.BaseClient, "_make_api_call", _patched_make_api_call)  # noqa: B010
+
+
+def _uninstall() -> None:
+    global _active, _original_make_api_call
+    with _state_lock:
+        if _original_make_api_call is not None:
+            setattr(botocore.client.BaseClient, "_make_api_call", _original_make_api_call)  # noqa: B010
+        _original_make_api_call = None
+        _active = None
+
+
+def active_engine() -> Engine | None:
+    """The engine serving SageMaker calls right now, if any."""
+    return _active
+
+
+@contextmanager
+def sagemaker(
+    state_dir: str | Path,
+    image_map: str | Path | Mapping[str, Any] | ImageMap | None = None,
+    event_sink: EventSink | None = None,
+    max_workers: int | None = None,
+    *,
+    clock: Clock | None = None,
+    s3_client: Any = None,
+    seed_source: Callable[[], int] | None = None,
+) -> Iterator[Engine]:
+    """Serve every boto3 SageMaker tuning/training call in this process with a local engine.
+
+    ``state_dir`` holds the jobs (JSON) and trial directories; ``image_map`` maps training images to local
+    commands (a YAML path, a mapping, or None for the defaults); ``event_sink(entry)`` receives each
+    state-change event as a PutEvents entry (default: ``put_events`` on the process's boto3 ``events``
+    client); ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Leaving the
+    block stops running jobs (they end ``Stopped``) and kills their processes.
+    """
+    engine = Engine(
+        state_dir,
+        image_map,
+        event_sink=event_sink,
+        max_workers=max_workers,
+        clock=clock,
+        s3_client=s3_client,
+        seed_source=seed_source,
+    )
+    _install(engine)
+    try:
+        yield engine
+    finally:
+        try:
+            engine.shutdown()
+        finally:
+            _uninstall()

@@ -1,0 +1,115 @@
+"""Training images to local commands.
+
+An image map is YAML (or a mapping): keys are image URIs or repository names/prefixes, values the command
+that plays the image locally::
+
+    sagemaker-xgboost: python {examples}/xgboost/train.py
+    123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-mlp:latest: python {here}/mlp/train.py
+
+Lookup order for a ``TrainingImage``: the exact URI, then the repository (the URI without its registry
+host and ``:tag``/``@digest``), then the longest key that is a prefix of the repository. Placeholders:
+``{examples}`` is the project's ``examples/`` folder, ``{here}`` the folder holding the map file,
+``{python}`` this interpreter; a leading ``python``/``python3`` also runs this interpreter (so trials use
+the same virtualenv). SageMaker's built-in XGBoost images (repository ``sagemaker-xgboost``) map to the
+bundled ``examples/xgboost/train.py`` unless the map says otherwise.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from amtflow.errors import ConfigurationError
+from amtflow.local.engine._model import validation
+
+DEFAULT_IMAGE_MAP: dict[str, str] = {"sagemaker-xgboost": "python {examples}/xgboost/train.py"}
+
+
+def examples_dir() -> Path:
+    """The project's ``examples/`` folder (beside ``src/`` in a checkout, else under the working folder)."""
+    import amtflow
+
+    checkout = Path(amtflow.__file__).resolve().parents[2] / "examples"
+    return checkout if checkout.is_dir() else Path.cwd() / "examples"
+
+
+def repository_of(image: str) -> str:
+    """``<registry>/<repo>:<tag>`` -> ``<repo>``."""
+    rest = image.split("@", 1)[0]
+    first, _, remainder = rest.partition("/")
+    if remainder and ("." in first or ":" in first or first == "localhost"):
+        rest = remainder
+    last_slash = rest.rfind("/")
+    colon = rest.rfind(":")
+    if colon > last_slash:
+        rest = rest[:colon]
+    return rest
+
+
+@dataclass(frozen=True)
+class ImageMap:
+    entries: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE_MAP))
+    base_dir: Path | None = None
+
+    def lookup(self, image: str) -> str | None:
+        if image in self.entries:
+            return self.entries[image]
+        repo = repository_of(image)
+        if repo in self.entries:
+            return self.entries[repo]
+        prefixes = [k for k in self.entries if repo.startswith(k) or image.startswith(k)]
+        if prefixes:
+            return self.entries[max(prefixes, key=len)]
+        return None
+
+    def resolve(self, image: str, *, field: str = "AlgorithmSpecification.TrainingImage") -> list[str]:
+        """The command (argv) for ``image``; a ValidationException naming the image when it is unmapped."""
+        template = self.lookup(image)
+        if template is None:
+            raise validation(
+                f"{field} {image!r} has no local command. Map it in an image map (YAML, passed as image_map= "
+                f"or --image-map, or named by AMTFLOW_IMAGE_MAP), e.g. '{repository_of(image)}: "
+                "python path/to/train.py'."
+            )
+        here = str(self.base_dir or Path.cwd())
+        text = template.replace("{examples}", str(examples_dir())).replace("{here}", here)
+        text = text.replace("{python}", sys.executable)
+        argv = shlex.split(text)
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        if not argv:
+            raise validation(f"{field} {image!r} maps to an empty command; give the command to run.")
+        return argv
+
+
+def load_image_map(source: str | Path | Mapping[str, Any] | ImageMap | None) -> ImageMap:
+    """An :class:`ImageMap` from a YAML file, a mapping, or None (the defaults only)."""
+    if source is None:
+        return ImageMap()
+    if isinstance(source, ImageMap):
+        return source
+    if isinstance(source, Mapping):
+        return ImageMap({**DEFAULT_IMAGE_MAP, **{str(k): str(v) for k, v in source.items()}})
+    path = Path(source)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise ConfigurationError(f"image map {path}: cannot read it ({e.strerror}); check the path.") from e
+    except yaml.YAMLError as e:
+        raise ConfigurationError(f"image map {path}: not valid YAML ({e}).") from e
+    if isinstance(data, Mapping) and isinstance(data.get("images"), Mapping):
+        data = data["images"]
+    if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
+        raise ConfigurationError(
+            f"image map {path}: expected a mapping of image URI or repository to a command string, "
+            "e.g. 'sagemaker-xgboost: python {examples}/xgboost/train.py'."
+        )
+    return ImageMap(
+        {**DEFAULT_IMAGE_MAP, **{str(k): v for k, v in data.items()}}, base_dir=path.resolve().parent
+    )

@@ -1,0 +1,102 @@
+"""Data in and out of a trial: channels fetched from S3 or ``file://``, the model packed and uploaded.
+
+``s3://`` URIs are read and written with the S3 client the engine was given (the process's boto3 client
+by default, so moto serves them in tests and in the twin). ``file://`` URIs are a local extension: a
+channel's ``file://DIR`` is linked into the trial as is, and a ``file://DIR`` output path receives the
+``model.tar.gz`` on the local disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from amtflow.local.engine._model import validation
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def local_path(uri: str) -> Path:
+    return Path(unquote(urlparse(uri).path))
+
+
+def fetch_channel(uri: str, dest: Path, s3: S3Client | None, *, field: str) -> Path:
+    """Make the channel's data available at ``dest`` (a directory) and return the directory to use.
+
+    ``file://`` channels are used in place (no copy); ``s3://`` prefixes are downloaded once into ``dest``.
+    """
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        path = local_path(uri)
+        if not path.exists():
+            raise validation(f"{field}: {uri} does not exist on this machine; point it at a data folder.")
+        return path
+    if scheme != "s3":
+        raise validation(f"{field}: {uri!r} must be an s3:// URI (or file:// for local data).")
+    if s3 is None:
+        raise validation(f"{field}: no S3 client is available to fetch {uri}.")
+    if dest.exists():
+        return dest
+    bucket, prefix = _split_s3(uri)
+    tmp = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    found = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if key.endswith("/"):
+                    continue
+                rel = (
+                    key[len(prefix) :].lstrip("/")
+                    if prefix and not prefix.endswith("/")
+                    else key[len(prefix) :]
+                )
+                target = tmp / (rel or Path(key).name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(target))
+                found += 1
+    except Exception as e:  # botocore errors: a missing bucket, no access
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise validation(f"{field}: cannot read {uri}: {e}") from e
+    if not found:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise validation(f"{field}: no objects under {uri}; upload the channel's data or fix the S3Uri.")
+    os.replace(tmp, dest)
+    return dest
+
+
+def pack_model(model_dir: Path, archive: Path) -> Path:
+    """``model_dir``'s contents as ``model.tar.gz`` (members relative to the directory, as SageMaker does)."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in sorted(model_dir.iterdir()) if model_dir.exists() else []:
+            tar.add(item, arcname=item.name)
+    return archive
+
+
+def output_uri(s3_output_path: str, job_name: str) -> str:
+    """``<S3OutputPath>/<job>/output/model.tar.gz``."""
+    return f"{s3_output_path.rstrip('/')}/{job_name}/output/model.tar.gz"
+
+
+def upload(archive: Path, uri: str, s3: Any) -> None:
+    scheme = urlparse(uri).scheme
+    if scheme == "file":
+        target = local_path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(archive, target)
+        return
+    bucket, key = _split_s3(uri)
+    s3.upload_file(str(archive), bucket, key)

@@ -1,0 +1,404 @@
+"""Search strategies: which configuration to try next, and whether a running trial continues.
+
+A strategy only decides; it never starts a process. Call order, for every trial::
+
+    config = strategy.suggest()            # None: nothing left to try (Grid exhausted)
+    ... the caller runs config ...
+    strategy.on_report(trial_id, step, v)  # each intermediate objective value -> Decision
+    strategy.on_result(config, value)      # the final objective (None if the trial produced none)
+
+``suggest`` may be called several times before any result (parallel trials); those configurations are
+*pending* until their ``on_result``. ``add_history`` feeds observations from warm-start parents.
+Values are raw metric values; the strategy knows from the objective whether to minimize or maximize.
+
+:func:`make_strategy` builds the strategy a ``HyperParameterTuningJobConfig`` asks for, so benchmarks can
+drive the same code on analytic functions without processes::
+
+    objective = {"Type": "Minimize", "MetricName": "loss"}
+    s = make_strategy({"Strategy": "Bayesian", "ParameterRanges": {...},
+                       "HyperParameterTuningJobObjective": objective}, seed=1)
+    for _ in range(20):
+        c = s.suggest()
+        s.on_result(c, f(c))
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import norm, qmc
+
+from amtflow.local.engine._model import validation
+from amtflow.local.engine._space import CategoricalParameter, Config, SearchSpace
+
+
+class Decision(StrEnum):
+    CONTINUE = "continue"
+    STOP = "stop"
+
+
+class Strategy(ABC):
+    """The contract every strategy follows (see the module docstring for the call order)."""
+
+    def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
+        self.space = space
+        self.maximize = maximize
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.pending: list[Config] = []
+        self.observed: list[tuple[Config, float]] = []  # (config, value to minimize)
+
+    def _loss(self, value: float) -> float:
+        return -value if self.maximize else value
+
+    @abstractmethod
+    def _next(self) -> Config | None: ...
+
+    def suggest(self) -> Config | None:
+        """The next configuration to run, or None when the strategy has nothing left to try."""
+        config = self._next()
+        if config is not None:
+            self.pending.append(dict(config))
+        return config
+
+    def on_result(self, config: Mapping[str, Any], value: float | None) -> None:
+        """The final objective of a suggested configuration (None: the trial gave no objective)."""
+        key = dict(config)
+        if key in self.pending:
+            self.pending.remove(key)
+        if value is not None and math.isfinite(value):
+            self.observed.append((key, self._loss(float(value))))
+
+    def add_history(self, config: Mapping[str, Any], value: float) -> None:
+        """An observation made by a warm-start parent on the same data and algorithm."""
+        if math.isfinite(value):
+            self.observed.append((dict(config), self._loss(float(value))))
+
+    def add_prior(self, configs: Sequence[Mapping[str, Any]]) -> None:  # noqa: B027 - optional hook
+        """Good configurations from parents on other data (TransferLearning); used as hints only."""
+
+    def on_report(self, trial_id: str, step: int, value: float) -> Decision:
+        """An intermediate objective value of a running trial; the default never stops one."""
+        return Decision.CONTINUE
+
+    def on_trial_end(self, trial_id: str) -> None:  # noqa: B027 - optional hook
+        """A trial ended (for whatever reason); strategies that track running trials forget it."""
+
+
+class RandomStrategy(Strategy):
+    """Independent draws, uniform in the scaled space."""
+
+    def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
+        super().__init__(space, maximize=maximize, seed=seed)
+        self._queue: list[Config] = []
+
+    def add_prior(self, configs: Sequence[Mapping[str, Any]]) -> None:
+        self._queue.extend(dict(c) for c in configs)
+
+    def _next(self) -> Config | None:
+        if self._queue:
+            return self._queue.pop(0)
+        return self.space.sample(self.rng)
+
+
+class GridStrategy(Strategy):
+    """Every combination of the categorical values exactly once, in an order shuffled by the seed."""
+
+    def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
+        super().__init__(space, maximize=maximize, seed=seed)
+        if not space.is_categorical_only():
+            raise validation(
+                "HyperParameterTuningJobConfig.Strategy Grid supports only CategoricalParameterRanges; "
+                "turn continuous and integer ranges into categorical value lists or use Bayesian/Random."
+            )
+        cats = [p for p in space.parameters if isinstance(p, CategoricalParameter)]
+        combos = [
+            dict(zip([p.name for p in cats], values, strict=True))
+            for values in itertools.product(*[p.values for p in cats])
+        ]
+        order = self.rng.permutation(len(combos))
+        self._grid: list[Config] = [dict(combos[int(i)]) for i in order]
+
+    @property
+    def size(self) -> int:
+        return len(self._grid) + len(self.pending) + len(self.observed)
+
+    def _next(self) -> Config | None:
+        return self._grid.pop(0) if self._grid else None
+
+
+class BayesianStrategy(Strategy):
+    """Gaussian-process Bayesian optimisation in the unit cube.
+
+    - Model: scikit-learn ``GaussianProcessRegressor`` with a constant x Matern(5/2) kernel with one length
+      scale per coordinate, plus a white-noise term, on standardised losses (after a log-like warping that
+      tames heavy-tailed objectives).
+    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
+    - Acquisition: expected improvement, maximised over 2,000 random points and 500 perturbations of the
+      best points, refined with L-BFGS-B from the best three (continuous coordinates only), then snapped to
+      a valid configuration.
+    - Parallel trials: pending configurations enter the model with a constant lie (the mean observed loss),
+      so concurrent suggestions spread out instead of piling onto one optimum.
+    - TransferLearning priors: parents' top configurations are proposed first (when the new ranges allow
+      them) and bias a quarter of the random candidates towards their neighbourhood; they are never
+      treated as results on the new data.
+    """
+
+    n_random = 2000
+    n_local = 500
+
+    def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
+        super().__init__(space, maximize=maximize, seed=seed)
+        self.n_init = max(5, space.dims + 1)
+        self._init_design = self._latin_hypercube(self.n_init)
+        self._prior_queue: list[Config] = []
+        self._prior_points: list[np.ndarray] = []
+        self._continuous_mask = np.ones(space.dims, dtype=bool)
+        i = 0
+        for p in space.parameters:
+            if isinstance(p, CategoricalParameter):
+                self._continuous_mask[i : i + p.width] = False
+            i += p.width
+
+    def _latin_hypercube(self, n: int) -> list[Config]:
+        dims = len(self.space.parameters)
+        if dims == 0:
+            return []
+        sampler = qmc.LatinHypercube(d=dims, seed=self.rng)
+        points = sampler.random(n)
+        configs: list[Config] = []
+        for row in points:
+            config: Config = {}
+            for p, u in zip(self.space.parameters, row, strict=True):
+                if isinstance(p, CategoricalParameter):
+                    config[p.name] = p.values[min(len(p.values) - 1, int(u * len(p.values)))]
+                else:
+                    config[p.name] = p.from_unit(float(u))
+            configs.append(config)
+        return configs
+
+    def add_prior(self, configs: Sequence[Mapping[str, Any]]) -> None:
+        for c in configs:
+            config = dict(c)
+            self._prior_queue.append(config)
+            self._prior_points.append(self.space.encode(config))
+
+    def _next(self) -> Config | None:
+        if self._prior_queue:
+            return self._prior_queue.pop(0)
+        n_seen = len(self.observed)
+        if n_seen + len(self.pending) < self.n_init or n_seen < 2:
+            if self._init_design:
+                return self._init_design.pop(0)
+            return self.space.sample(self.rng)
+        return self._optimise_acquisition()
+
+    def _fit(self) -> tuple[Any, float]:
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        x = np.array([self.space.encode(c) for c, _ in self.observed])
+        y = np.array([v for _, v in self.observed])
+        y = self._warp(y)
+        best = float(np.min(y))
+        if self.pending:
+            lie = float(np.mean(y))
+            x = np.vstack([x, np.array([self.space.encode(c) for c in self.pending])])
+            y = np.concatenate([y, np.full(len(self.pending), lie)])
+        mean, std = float(np.mean(y)), float(np.std(y)) or 1.0
+        ys = (y - mean) / std
+        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+            length_scale=np.full(self.space.dims, 0.5), length_scale_bounds=(1e-2, 2e1), nu=2.5
+        ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+        gp = GaussianProcessRegressor(
+            kernel=kernel,
+            normalize_y=False,
+            n_restarts_optimizer=2,
+            random_state=int(self.rng.integers(2**31 - 1)),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gp.fit(x, ys)
+        return gp, (best - mean) / std
+
+    @staticmethod
+    def _warp(y: np.ndarray) -> np.ndarray:
+        """A monotone warping: losses far above the median are compressed logarithmically."""
+        med = float(np.median(y))
+        spread = float(np.median(np.abs(y - med))) or (float(np.std(y)) or 1.0)
+        z = (y - med) / spread
+        return np.where(z > 1.0, 1.0 + np.log1p(np.maximum(z - 1.0, 0.0)), z)
+
+    @staticmethod
+    def _ei(gp: Any, x: np.ndarray, best: float) -> np.ndarray:
+        mu, sigma = gp.predict(np.atleast_2d(x), return_std=True)
+        sigma = np.maximum(sigma, 1e-9)
+        z = (best - mu) / sigma
+        return np.asarray((best - mu) * norm.cdf(z) + sigma * norm.pdf(z))
+
+    def _candidates(self) -> np.ndarray:
+        d = self.space.dims
+        parts = [self.rng.random((self.n_random, d))]
+        anchors = [self.space.encode(c) for c, _ in sorted(self.observed, key=lambda t: t[1])[:5]]
+        anchors += self._prior_points
+        if anchors:
+            base = np.array(anchors)[self.rng.integers(len(anchors), size=self.n_local)]
+            scale = self.rng.choice([0.02, 0.05, 0.1, 0.2], size=(self.n_local, 1))
+            parts.append(np.clip(base + self.rng.normal(size=base.shape) * scale, 0.0, 1.0))
+        return np.vstack(parts)
+
+    def _optimise_acquisition(self) -> Config:
+        gp, best = self._fit()
+        cand = np.array([self.space.snap(u) for u in self._candidates()])
+        ei = self._ei(gp, cand, best)
+        order = np.argsort(-ei)
+        top_x, top_ei = cand[order[0]], float(ei[order[0]])
+        mask = self._continuous_mask
+        if mask.any():
+            for idx in order[:3]:
+                start = cand[idx]
+
+                def neg_ei(z: np.ndarray, start: np.ndarray = start) -> float:
+                    point = start.copy()
+                    point[mask] = z
+                    return -float(self._ei(gp, point, best)[0])
+
+                res = minimize(
+                    neg_ei,
+                    start[mask],
+                    method="L-BFGS-B",
+                    bounds=[(0.0, 1.0)] * int(mask.sum()),
+                    options={"maxiter": 50},
+                )
+                point = start.copy()
+                point[mask] = np.clip(res.x, 0.0, 1.0)
+                point = self.space.snap(point)
+                value = float(self._ei(gp, point, best)[0])
+                if value > top_ei:
+                    top_x, top_ei = point, value
+        return self.space.decode(top_x)
+
+
+class HyperbandStrategy(RandomStrategy):
+    """Random configurations, with asynchronous successive halving over Hyperband brackets.
+
+    Resources are steps of the objective metric (one step per epoch in practice). With ``eta = 3`` there
+    are ``s_max + 1`` brackets, ``s_max = floor(log_eta(MaxResource / MinResource))``; bracket ``b`` has
+    rungs at ``MinResource * eta**(b + k)`` below ``MaxResource``. Each trial joins a bracket drawn with
+    Hyperband's weights (more trials in aggressive brackets). At a rung, a trial continues if its value is
+    among the best ``ceil(n / eta)`` of the ``n`` values recorded at that rung of its bracket so far (its
+    own included); with fewer than ``eta`` values recorded it always continues. No trial is stopped before
+    ``MinResource`` steps.
+    """
+
+    eta = 3
+
+    def __init__(
+        self, space: SearchSpace, *, maximize: bool, seed: int, min_resource: int, max_resource: int
+    ) -> None:
+        super().__init__(space, maximize=maximize, seed=seed)
+        if min_resource < 1 or max_resource < min_resource:
+            raise validation(
+                "StrategyConfig.HyperbandStrategyConfig: MinResource must be >= 1 and <= MaxResource "
+                f"(got MinResource={min_resource}, MaxResource={max_resource})."
+            )
+        self.min_resource = min_resource
+        self.max_resource = max_resource
+        self.s_max = math.floor(math.log(max_resource / min_resource) / math.log(self.eta) + 1e-9)
+        weights = np.array(
+            [self.eta ** (self.s_max - b) / (self.s_max - b + 1) for b in range(self.s_max + 1)]
+        )
+        self._weights = weights / weights.sum()
+        self._bracket_of: dict[str, int] = {}
+        self._rung_values: dict[tuple[int, int], list[float]] = {}
+
+    def rungs(self, bracket: int) -> list[int]:
+        out: list[int] = []
+        k = 0
+        while True:
+            r = self.min_resource * self.eta ** (bracket + k)
+            if r >= self.max_resource:
+                return out
+            out.append(int(r))
+            k += 1
+
+    def bracket_of(self, trial_id: str) -> int:
+        if trial_id not in self._bracket_of:
+            self._bracket_of[trial_id] = int(self.rng.choice(len(self._weights), p=self._weights))
+        return self._bracket_of[trial_id]
+
+    def assign_bracket(self, trial_id: str, bracket: int) -> None:
+        self._bracket_of[trial_id] = bracket
+
+    def on_report(self, trial_id: str, step: int, value: float) -> Decision:
+        bracket = self.bracket_of(trial_id)
+        if step not in self.rungs(bracket):
+            return Decision.CONTINUE
+        recorded = self._rung_values.setdefault((bracket, step), [])
+        loss = self._loss(value)
+        recorded.append(loss)
+        n = len(recorded)
+        if n < self.eta:
+            return Decision.CONTINUE
+        rank = sum(1 for v in recorded if v < loss) + 1
+        return Decision.CONTINUE if rank <= math.ceil(n / self.eta) else Decision.STOP
+
+
+def _objective_is_max(config: Mapping[str, Any]) -> bool:
+    objective = config.get("HyperParameterTuningJobObjective") or {}
+    return str(objective.get("Type", "Minimize")) == "Maximize"
+
+
+def hyperband_resources(
+    config: Mapping[str, Any], static: Mapping[str, str] | None = None
+) -> tuple[int, int]:
+    """``(MinResource, MaxResource)``; MaxResource falls back to the static epochs hyperparameter."""
+    hb = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
+    min_r = int(hb.get("MinResource", 1))
+    max_r = hb.get("MaxResource")
+    if max_r is None:
+        for key in ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs"):
+            if static and key in static:
+                try:
+                    max_r = int(float(static[key]))
+                except ValueError:
+                    raise validation(
+                        f"StaticHyperParameters.{key} must be a whole number of epochs for Hyperband, "
+                        f"got {static[key]!r}."
+                    ) from None
+                break
+    if max_r is None:
+        raise validation(
+            "StrategyConfig.HyperbandStrategyConfig.MaxResource is missing and no static epochs "
+            "hyperparameter (epochs, num_epochs, ...) gives it; set MaxResource."
+        )
+    return min_r, int(max_r)
+
+
+def make_strategy(
+    tuning_job_config: Mapping[str, Any], seed: int, static_hyperparameters: Mapping[str, str] | None = None
+) -> Strategy:
+    """The strategy ``tuning_job_config`` (a ``HyperParameterTuningJobConfig``) asks for, seeded."""
+    space = SearchSpace.from_ranges(tuning_job_config.get("ParameterRanges"))
+    maximize = _objective_is_max(tuning_job_config)
+    name = tuning_job_config.get("Strategy", "Bayesian")
+    if name == "Bayesian":
+        return BayesianStrategy(space, maximize=maximize, seed=seed)
+    if name == "Random":
+        return RandomStrategy(space, maximize=maximize, seed=seed)
+    if name == "Grid":
+        return GridStrategy(space, maximize=maximize, seed=seed)
+    if name == "Hyperband":
+        min_r, max_r = hyperband_resources(tuning_job_config, static_hyperparameters)
+        return HyperbandStrategy(space, maximize=maximize, seed=seed, min_resource=min_r, max_resource=max_r)
+    raise validation(
+        f"HyperParameterTuningJobConfig.Strategy must be Bayesian, Random, Grid or Hyperband, got {name!r}."
+    )
