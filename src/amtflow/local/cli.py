@@ -16,7 +16,7 @@ from amtflow.errors import AmtflowError
 
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``; every parser sets
 # ``func=callable(args) -> int``).
-COMMAND_MODULES: tuple[str, ...] = ("amtflow.local.cli_profiles",)
+COMMAND_MODULES: tuple[str, ...] = ("amtflow.local.cli_profiles", "amtflow.local.cli_lint")
 
 
 def build_parser() -> argparse.ArgumentParser:
