@@ -24,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if result.ignored:
         logger.info("nothing started", extra={"why": result.ignored})
     for started in result.executions:
-        logger.info("execution", extra={"name": started.name, "outcome": started.outcome.value})
+        logger.info("execution", extra={"execution": started.name, "outcome": started.outcome.value})
     metrics.add_metric(
         name="RunsTriggered",
         unit=MetricUnit.Count,

@@ -22,7 +22,7 @@ metrics = Metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(StartTuningInput, event, what="start-tuning input")
     started = compose.start_tuning().start(payload.plan, payload.task_token)
-    logger.info("tuning job started", extra={"job": started.job_name, "created": started.created})
+    logger.info("tuning job started", extra={"job": started.job_name, "jobCreated": started.created})
     for warning in started.warnings:
         logger.warning(warning)
     metrics.add_metric(name="TuningJobsStarted", unit=MetricUnit.Count, value=1 if started.created else 0)
