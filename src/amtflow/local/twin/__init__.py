@@ -23,7 +23,8 @@ Usage::
 
 Public API: :class:`Twin` (``start``, ``put_object``, ``start_execution``, ``wait_for_executions``,
 ``wait_idle``, ``advance``, ``now``, ``executions``, ``notifications``, ``invocations``, ``errors``,
-``outputs``, ``physical_id``, ``resources``, ``invoke``, ``put_events``, ``put_event_entry``, ``client``),
+``outputs``, ``physical_id``, ``resources``, ``function_environment``, ``invoke``, ``put_events``,
+``put_event_entry``, ``client``),
 the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notification` and
 :class:`Invocation`, the clock :class:`ManualClock`, the pattern matcher :func:`matches`, and the errors
 :class:`TwinDeployError`, :class:`TwinTimeoutError`, :class:`FunctionError`.

@@ -185,8 +185,14 @@ def _translate(sam: dict[str, Any], parameters: dict[str, Any], region: str, pat
     return result
 
 
+# Access policies that moto's CloudFormation cannot create and the twin does not enforce.
+_NOT_DEPLOYED = {"AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"}
+
+
 def _extract_schedules(cfn: dict[str, Any], project: CompiledProject) -> None:
     resources = cfn["Resources"]
+    for logical_id in [k for k, v in resources.items() if v["Type"] in _NOT_DEPLOYED]:
+        del resources[logical_id]
     for logical_id in [k for k, v in resources.items() if v["Type"].startswith("AWS::Scheduler::")]:
         resource = resources.pop(logical_id)
         if resource["Type"] != "AWS::Scheduler::Schedule":

@@ -128,8 +128,10 @@ class Twin:
         region: str,
         stack_name: str,
         work_dir: Path,
+        environment: Mapping[str, str],
     ) -> None:
         self._project = project
+        self._environment_overrides = dict(environment)
         self._session = session
         self._clock = clock
         self._rng = rng
@@ -169,11 +171,13 @@ class Twin:
         work_dir: str | Path | None = None,
         engine_options: Mapping[str, Any] | None = None,
         seed: int | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> Iterator[Twin]:
         """Deploy the project at ``project_root`` and yield the running twin; tear everything down on exit.
 
         ``sagemaker`` builds the SageMaker side from the twin's event sink; by default the local AMT engine
-        (``amtflow.local.sagemaker(state_dir=..., event_sink=..., **engine_options)``).
+        (``amtflow.local.sagemaker(state_dir=..., event_sink=..., **engine_options)``). ``environment`` is
+        laid over every function's environment (e.g. ``{"POWERTOOLS_LOG_LEVEL": "WARNING"}``).
         """
         from moto import mock_aws
 
@@ -195,6 +199,7 @@ class Twin:
                 region=region,
                 stack_name=stack_name,
                 work_dir=Path(work_dir),
+                environment=environment or {},
             )
             stack.enter_context(mock_aws(config=_MOTO_CONFIG))  # type: ignore[call-overload]
             clients.reset()
@@ -210,7 +215,7 @@ class Twin:
     def _default_sagemaker(self, options: Mapping[str, Any]) -> SageMakerFactory:
         def factory(sink: EventSink) -> AbstractContextManager[object]:
             try:
-                from amtflow.local import sagemaker as local_sagemaker  # type: ignore[attr-defined]
+                from amtflow.local.engine import sagemaker as local_sagemaker
             except ImportError as e:
                 raise TwinDeployError(
                     "the local AMT engine (amtflow.local.sagemaker) is not available; pass sagemaker=... to "
@@ -218,7 +223,7 @@ class Twin:
                 ) from e
             state_dir = options.get("state_dir", self.work_dir / "engine")
             extra = {k: v for k, v in options.items() if k != "state_dir"}
-            return local_sagemaker(state_dir=state_dir, event_sink=sink, **extra)  # type: ignore[no-any-return]
+            return local_sagemaker(state_dir=state_dir, event_sink=sink, **extra)
 
         return factory
 
@@ -330,6 +335,7 @@ class Twin:
             name = self._resources[logical_id][1]
             config = lam.get_function_configuration(FunctionName=name)
             env = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
+            env.update(self._environment_overrides)
             deployed[logical_id] = DeployedFunction(source, name, config["FunctionArn"], env)
         self._runtime = FunctionRuntime(
             deployed,
@@ -567,6 +573,15 @@ class Twin:
         """Logical id → physical id of every resource of ``resource_type`` (e.g. ``AWS::S3::Bucket``)."""
         return {k: p for k, (t, p) in self._resources.items() if t == resource_type}
 
+    def function_environment(self, function: str) -> dict[str, str]:
+        """The environment a function's handler runs with (resolved from the stack, plus overrides)."""
+        deployed = self._runtime.resolve(function) if self._runtime else None
+        if deployed is None:
+            raise NotFoundError(
+                f"no function {function!r} in the stack; known: {', '.join(self._project.functions)}"
+            )
+        return dict(deployed.environment)
+
     def _only(self, resource_type: str, given: str | None, what: str) -> str:
         if given is not None:
             return self._resources[given][1] if given in self._resources else given
@@ -775,6 +790,12 @@ def _maybe_json(text: str | None) -> Any:
 def warnings_silenced() -> Iterator[None]:
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    moto_log = logging.getLogger("moto.cloudformation.parsing")
+    level = moto_log.level
+    moto_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        moto_log.setLevel(level)

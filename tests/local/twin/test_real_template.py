@@ -1,0 +1,67 @@
+"""The project's own template deploys into the twin, wired as docs/architecture.md says."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amtflow.local.twin import ManualClock, Twin
+
+ROOT = Path(__file__).resolve().parents[3]
+T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "template.yaml").is_file(), reason="template.yaml not written yet"
+)
+
+
+def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[Twin]:
+    with Twin.start(ROOT, sagemaker=no_sagemaker, clock=ManualClock(T0)) as t:
+        yield t
+
+
+def test_every_function_gets_the_documented_settings_resolved_to_the_stack(twin: Twin) -> None:
+    functions = twin.resources("AWS::Lambda::Function")
+    assert {"StartRunFunction", "PlanFunction", "StartTuningFunction", "JobEventsFunction"} <= set(functions)
+    for logical_id in functions:
+        env = twin.function_environment(logical_id)
+        assert env["AMTFLOW_DATA_BUCKET"] == twin.outputs["DataBucketName"] == twin.physical_id("DataBucket")
+        assert env["AMTFLOW_STATE_TABLE"] == twin.physical_id("StateTable")
+        assert env["AMTFLOW_IDEMPOTENCY_TABLE"] == twin.physical_id("IdempotencyTable")
+        assert env["AMTFLOW_TOPIC_ARN"] == twin.outputs["NotificationTopicArn"]
+        assert env["AMTFLOW_SAGEMAKER_ROLE_ARN"].startswith("arn:aws:iam::")
+    router = twin.function_environment("StartRunFunction")
+    assert router["AMTFLOW_STATE_MACHINE_ARN"] == twin.outputs["StateMachineArn"]
+
+
+def test_a_non_marker_object_reaches_the_router_and_starts_nothing(twin: Twin) -> None:
+    before = len(twin.invocations())
+    twin.put_object("datasets/churn/v1/train/part-0.csv", b"1,2,3\n")
+
+    assert twin.wait_for_executions(timeout=60) == []
+    (invocation,) = twin.invocations()[before:]
+    assert invocation.function == "StartRunFunction"
+    assert invocation.source.startswith("rule:")
+
+
+def test_the_schedules_fire_their_functions(twin: Twin) -> None:
+    before = len(twin.invocations())
+
+    fired = twin.advance(3600)
+
+    names = [f.split(" ", 1)[1] for f in fired]
+    assert names.count("StartRunFunctionRunSchedule") == 1
+    assert names.count("ReconcileFunctionSweep") == 4
+    ran = [i.function for i in twin.invocations()[before:]]
+    assert sorted(set(ran)) == ["ReconcileFunction", "StartRunFunction"]
+    assert len(ran) == 5
