@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amtflow.errors import InvalidInputError
@@ -29,6 +29,7 @@ attempts = st.integers(min_value=0, max_value=10_000)
 prefixes = st.sampled_from(["amtf", "a", "prod-ml", "x1-y2-z3", "p" * 21])
 
 
+@settings(deadline=None)
 @given(prefix=prefixes, model=texts, version=texts, attempt=attempts)
 def test_tuning_job_names_are_valid_and_deterministic(
     prefix: str, model: str, version: str, attempt: int
@@ -42,6 +43,7 @@ def test_tuning_job_names_are_valid_and_deterministic(
     assert name == tuning_job_name(prefix, model, version, attempt)
 
 
+@settings(deadline=None)
 @given(model=texts, v1=texts, v2=texts, a1=attempts, a2=attempts)
 def test_tuning_job_names_differ_when_any_input_differs(
     model: str, v1: str, v2: str, a1: int, a2: int
@@ -50,12 +52,14 @@ def test_tuning_job_names_differ_when_any_input_differs(
         assert tuning_job_name("amtf", model, v1, a1) != tuning_job_name("amtf", model, v2, a2)
 
 
+@settings(deadline=None)
 @given(m1=texts, m2=texts)
 def test_models_that_slug_alike_still_get_distinct_names(m1: str, m2: str) -> None:
     if m1 != m2:
         assert tuning_job_name("amtf", m1, "v1") != tuning_job_name("amtf", m2, "v1")
 
 
+@settings(deadline=None)
 @given(model=texts, version=texts, discriminator=texts)
 def test_execution_names_are_valid_and_deterministic(model: str, version: str, discriminator: str) -> None:
     name = execution_name(model, version, discriminator)
@@ -64,12 +68,14 @@ def test_execution_names_are_valid_and_deterministic(model: str, version: str, d
     assert name == execution_name(model, version, discriminator)
 
 
+@settings(deadline=None)
 @given(model=texts, version=texts, d1=texts, d2=texts)
 def test_execution_names_differ_per_discriminator(model: str, version: str, d1: str, d2: str) -> None:
     if d1 != d2:
         assert execution_name(model, version, d1) != execution_name(model, version, d2)
 
 
+@settings(deadline=None)
 @given(model=texts, version=texts, index=st.integers(0, 999_999), token=texts)
 def test_training_job_names_fit_63_characters(model: str, version: str, index: int, token: str) -> None:
     tuning = tuning_job_name("amtf", model, version)
@@ -79,6 +85,7 @@ def test_training_job_names_fit_63_characters(model: str, version: str, index: i
     assert name.startswith(tuning + "-")
 
 
+@settings(deadline=None)
 @given(text=texts)
 def test_slug_is_lower_ascii_with_single_inner_hyphens(text: str) -> None:
     out = slug(text, max_length=20)

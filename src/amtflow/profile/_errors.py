@@ -114,6 +114,8 @@ def _message(kind: str, item: Any, loc: tuple[Any, ...], root: type[BaseModel]) 
         return f"expected a mapping of keys, got {_describe(value)}"
     if kind == "list_type":
         return f"expected a list, got {_describe(value)}"
+    if kind in _TYPE_HINTS:
+        return f"{_TYPE_HINTS[kind]} (got {_describe(value)})"
     if kind == "string_pattern_mismatch" and loc == ("model",):
         return (
             f"{value!r} is not a valid model name; use lower-case letters, digits and single hyphens, "
@@ -122,6 +124,18 @@ def _message(kind: str, item: Any, loc: tuple[Any, ...], root: type[BaseModel]) 
     if kind == "literal_error" and loc == ("schema",):
         return f"{value!r} is not supported; write 'schema: amtflow/v1'"
     return f"{_lower_first(msg)} (got {_describe(value)})"
+
+
+_TYPE_HINTS = {
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number, without a fraction",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text; quote the value if YAML reads it as a number, date or boolean",
+}
 
 
 def _lower_first(text: str) -> str:

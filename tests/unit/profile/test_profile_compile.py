@@ -301,3 +301,16 @@ def test_preview_request_follows_the_bucket_layout(sagemaker_model: Any, xgb_tex
         "s3://b/datasets/churn-xgb/v7/train/"
     )
     assert definition["OutputDataConfig"]["S3OutputPath"] == f"s3://b/runs/churn-xgb/{job}/"
+
+
+def test_file_uris_are_accepted_for_the_local_engine(xgb_doc: dict[str, Any]) -> None:
+    request = compile_tuning_request(
+        parse_profile(xgb_doc),
+        job_name="amtf-local-1",
+        data_uri="file:///tmp/data/v1",
+        output_uri="file:///tmp/runs",
+        role_arn=ROLE,
+    )
+    channel = request["TrainingJobDefinition"]["InputDataConfig"][0]
+    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == "file:///tmp/data/v1/train/"
+    assert request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] == "file:///tmp/runs/"

@@ -111,6 +111,26 @@ def test_unknown_keys_suggest_the_closest_valid_key(xgb_doc: dict[str, Any]) -> 
     assert "did you mean 'max_wait_s'?" in found["training.spot.max_wait"]
 
 
+def test_wrong_types_say_what_is_expected(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["training"]["instance_count"] = "two"
+    xgb_doc["training"]["spot"]["enabled"] = "maybe"
+    xgb_doc["description"] = 20261101
+    xgb_doc["tuning"]["completion"]["target"] = "high"
+    found = problems(xgb_doc)
+    assert found["training.instance_count"] == "expected a whole number (got 'two')"
+    assert found["training.spot.enabled"] == "expected true or false (got 'maybe')"
+    assert found["description"].startswith("expected text; quote the value")
+    assert found["tuning.completion.target"] == "expected a number (got 'high')"
+
+
+def test_unknown_keys_inside_shorthand_sections_get_suggestions(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["dataset"]["channels"]["validation"]["content_tpe"] = "text/csv"
+    xgb_doc["tuning"]["objective"]["goall"] = "Maximize"
+    found = problems(xgb_doc)
+    assert "did you mean 'content_type'?" in found["dataset.channels.validation.content_tpe"]
+    assert "did you mean 'goal'?" in found["tuning.objective.goall"]
+
+
 def test_an_unknown_key_with_no_close_match_lists_the_valid_keys(xgb_doc: dict[str, Any]) -> None:
     xgb_doc["budget"]["zzz"] = 1
     assert "valid keys here: max_usd_per_run, max_usd_per_month, prices" in problems(xgb_doc)["budget.zzz"]
