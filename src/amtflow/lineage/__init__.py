@@ -1,0 +1,63 @@
+"""Lineage: dataset versions, runs, the champion, the promotion rule and the Model Registry adapter.
+
+The :class:`LineageStore` port has an in-memory implementation and a DynamoDB one (the state table); both
+pass one contract suite. :func:`decide_promotion` compares challenger and champion like with like, and
+:func:`build_model_package_request` / :func:`register_model_package` register the winner.
+"""
+
+from amtflow.lineage._dynamodb import DynamoDBLineageStore
+from amtflow.lineage._promotion import (
+    Challenger,
+    Evaluation,
+    PromotionDecision,
+    PromotionOutcome,
+    PromotionPolicy,
+    decide_promotion,
+)
+from amtflow.lineage._records import (
+    Champion,
+    DatasetVersion,
+    ObjectiveType,
+    RunOutcome,
+    RunRecord,
+    Trigger,
+)
+from amtflow.lineage._registry import (
+    ApprovalStatus,
+    RegistryConfig,
+    build_model_package_request,
+    client_token,
+    ensure_model_package_group,
+    metadata_value,
+    model_package_group_name,
+    register_model_package,
+)
+from amtflow.lineage._store import InMemoryLineageStore, LineageStore, month_start, parent_candidates
+
+__all__ = [
+    "ApprovalStatus",
+    "Challenger",
+    "Champion",
+    "DatasetVersion",
+    "DynamoDBLineageStore",
+    "Evaluation",
+    "InMemoryLineageStore",
+    "LineageStore",
+    "ObjectiveType",
+    "PromotionDecision",
+    "PromotionOutcome",
+    "PromotionPolicy",
+    "RegistryConfig",
+    "RunOutcome",
+    "RunRecord",
+    "Trigger",
+    "build_model_package_request",
+    "client_token",
+    "decide_promotion",
+    "ensure_model_package_group",
+    "metadata_value",
+    "model_package_group_name",
+    "month_start",
+    "parent_candidates",
+    "register_model_package",
+]
