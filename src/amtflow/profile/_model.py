@@ -688,11 +688,6 @@ def check_dataset_version(version: str) -> None:
         )
 
 
-def section_keys(section: type[BaseModel]) -> list[str]:
-    """The YAML keys a section accepts."""
-    return [f.alias or name for name, f in section.model_fields.items()]
-
-
 def rendered_ranges(ranges: Mapping[str, ParameterRange]) -> dict[str, list[dict[str, Any]]]:
     """``ParameterRanges`` in the API's shape (every bound and value a string)."""
     out: dict[str, list[dict[str, Any]]] = {
