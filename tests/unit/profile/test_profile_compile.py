@@ -7,6 +7,8 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import validate_parameters
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amtflow.errors import InvalidInputError
 from amtflow.profile import (
@@ -314,3 +316,34 @@ def test_file_uris_are_accepted_for_the_local_engine(xgb_doc: dict[str, Any]) ->
     channel = request["TrainingJobDefinition"]["InputDataConfig"][0]
     assert channel["DataSource"]["S3DataSource"]["S3Uri"] == "file:///tmp/data/v1/train/"
     assert request["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] == "file:///tmp/runs/"
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    lo=st.floats(min_value=1e-9, max_value=1e6, allow_nan=False),
+    width=st.floats(min_value=1e-6, max_value=1e6, allow_nan=False),
+    ilo=st.integers(min_value=-1000, max_value=1000),
+    iwidth=st.integers(min_value=1, max_value=1000),
+)
+def test_numeric_bounds_render_as_strings_that_parse_back_exactly(
+    lo: float, width: float, ilo: int, iwidth: int
+) -> None:
+    doc = {
+        "schema": "amtflow/v1",
+        "model": "prop",
+        "dataset": {"channels": {"train": None}},
+        "training": {"image": "img:1", "metrics": [{"name": "m", "regex": "m=([0-9.]+)"}]},
+        "tuning": {
+            "objective": {"metric": "m", "goal": "Maximize"},
+            "ranges": {
+                "c": {"min": lo, "max": lo + width, "scaling": "log"},
+                "i": {"min": ilo, "max": ilo + iwidth},
+            },
+            "limits": {"max_jobs": 5},
+        },
+    }
+    ranges = compile_doc(doc)["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    (c,) = ranges["ContinuousParameterRanges"]
+    (i,) = ranges["IntegerParameterRanges"]
+    assert (float(c["MinValue"]), float(c["MaxValue"])) == (lo, lo + width)
+    assert (int(i["MinValue"]), int(i["MaxValue"])) == (ilo, ilo + iwidth)
