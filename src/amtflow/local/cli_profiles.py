@@ -4,7 +4,8 @@
 - ``amtflow profiles compile FILE [--version V] [--bucket B]`` prints the ``CreateHyperParameterTuningJob``
   request the profile compiles to (placeholder names and URIs following the bucket layout).
 - ``amtflow profiles push PATH... --bucket B [--prefix profiles/]`` validates every file first and uploads
-  nothing if any is invalid; a directory stands for the ``*.yaml``/``*.yml`` files in it.
+  nothing if any is invalid; a directory stands for the profiles (``*.yaml``/``*.yml`` files with a
+  ``schema:`` key) anywhere under it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+import yaml
 
 from amtflow import clients
 from amtflow.errors import ConfigurationError, ProfileError
@@ -57,28 +60,47 @@ def register(subparsers: Any) -> None:
     push.set_defaults(func=_push)
 
 
-def _expand(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
+def _expand(paths: list[str]) -> list[tuple[Path, bool]]:
+    """The files to check, each with whether it was found by searching a directory."""
+    files: list[tuple[Path, bool]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file())
+            found = sorted(p for p in path.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
             if not found:
                 raise ConfigurationError(f"{path} holds no .yaml/.yml profile; name the files instead")
-            files.extend(found)
+            files.extend((p, True) for p in found)
         else:
-            files.append(path)
+            files.append((path, False))
     return files
 
 
-def _check_all(files: list[Path], out: TextIO) -> tuple[list[tuple[Path, ModelProfile, str]], int]:
-    """Validate and print every file; the good ones (with their text) and the number of bad ones."""
+def _is_other_yaml(text: str) -> bool:
+    """True for a well-formed YAML mapping without a ``schema`` key: some other file, not a profile."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(document, dict) and "schema" not in document
+
+
+def _check_all(
+    files: list[tuple[Path, bool]], out: TextIO
+) -> tuple[list[tuple[Path, ModelProfile, str]], int]:
+    """Validate and print every file; the good ones (with their text) and the number of bad ones.
+
+    A YAML file found in a directory that has no ``schema`` key is not a profile and is skipped; a file
+    named explicitly is always validated.
+    """
     good: list[tuple[Path, ModelProfile, str]] = []
     bad = 0
     seen: dict[str, Path] = {}
-    for path in files:
+    for path, searched in files:
         try:
             text = _read(path)
+            if searched and _is_other_yaml(text):
+                print(f"skip    {path} (no 'schema:' key, not a profile)", file=out)
+                continue
             profile = load_profile(text, source=str(path))
         except ProfileError as e:
             bad += 1
@@ -113,9 +135,9 @@ def _read(path: Path) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     files = _expand(args.files)
-    _, bad = _check_all(files, sys.stdout)
+    good, bad = _check_all(files, sys.stdout)
     if bad:
-        print(f"{bad} of {len(files)} profile(s) invalid", file=sys.stdout)
+        print(f"{bad} of {bad + len(good)} profile(s) invalid", file=sys.stdout)
         return 1
     return 0
 
@@ -141,7 +163,7 @@ def push_profiles(
     files = _expand(paths)
     good, bad = _check_all(files, out)
     if bad:
-        print(f"nothing uploaded: {bad} of {len(files)} profile(s) invalid", file=out)
+        print(f"nothing uploaded: {bad} of {bad + len(good)} profile(s) invalid", file=out)
         return 1
     store = S3ProfileStore(client, bucket, prefix)
     for path, profile, text in good:

@@ -120,6 +120,10 @@ def test_push_uploads_nothing_when_any_profile_is_invalid(
 
 
 def test_push_takes_directories_and_a_prefix(s3: Any, files: dict[str, Path]) -> None:
+    # the broken profile sits in a sub-directory: searching finds it, and nothing is uploaded
+    assert run(["profiles", "push", str(files["good"].parent), "--bucket", BUCKET]) == 1
+    assert keys(s3) == []
+    files["bad"].unlink()
     assert run(["profiles", "push", str(files["good"].parent), "--bucket", BUCKET, "--prefix", "cfg/"]) == 0
     assert sorted(keys(s3)) == ["cfg/churn-xgb.yaml", "cfg/fraud-xgb.yaml"]
 
@@ -142,3 +146,19 @@ def test_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(AmtflowError, match=r"holds no \.yaml"):
         run(["profiles", "validate", str(tmp_path / "empty")])
+
+
+def test_directories_are_searched_and_other_yaml_files_skipped(
+    s3: Any, tmp_path: Path, xgb_text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "examples"
+    (root / "xgb").mkdir(parents=True)
+    (root / "xgb" / "profile.yaml").write_text(xgb_text)
+    (root / "image-map.yaml").write_text("sagemaker-xgboost: python train.py\n")
+    assert run(["profiles", "push", str(root), "--bucket", BUCKET]) == 0
+    assert keys(s3) == ["profiles/churn-xgb.yaml"]
+    out = capsys.readouterr().out
+    assert f"skip    {root / 'image-map.yaml'}" in out
+    # named explicitly, the same file is checked as a profile
+    assert run(["profiles", "validate", str(root / "image-map.yaml")]) == 1
+    assert "unknown key 'sagemaker-xgboost'" in capsys.readouterr().out
