@@ -37,6 +37,7 @@ from amtflow.drift._drift import (
     rebin,
     severity_of,
 )
+from amtflow.drift._policy import decision_policy_from_profile
 from amtflow.drift._profile import (
     OTHER,
     CategoricalSummary,
@@ -89,6 +90,7 @@ __all__ = [
     "count_in_bins",
     "count_in_categories",
     "decide",
+    "decision_policy_from_profile",
     "image_repository",
     "profile_csv",
     "psi",

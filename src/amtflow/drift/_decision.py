@@ -274,6 +274,8 @@ class DecisionPolicy:
     identical_extra_jobs: int = 20
     max_parents: int = MAX_PARENTS
     max_jobs_per_tuning_job: int = MAX_TRAINING_JOBS_PER_TUNING_JOB
+    warm_start_allowed: frozenset[WarmStartType] = frozenset(WarmStartType)
+    """Warm-start types the model allows; empty disables warm start (every tuning run starts cold)."""
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str, str]] = [
@@ -564,6 +566,11 @@ def _warm(
     why: str,
     severity: DriftSeverity | None,
 ) -> Decision:
+    if kind not in pol.warm_start_allowed:
+        reason = (
+            f"{why}, but the profile does not allow {kind.value} warm starts: cold start with the full budget"
+        )
+        return Decision(Action.TUNE, rule, reason, max_jobs=pol.max_jobs, severity=severity)
     selection = select_parents(inp.history, inp.child, kind, limit=pol.max_parents)
     parents = list(selection.parents)
     skipped = list(selection.skipped)

@@ -6,6 +6,7 @@ pass one contract suite. :func:`decide_promotion` compares challenger and champi
 """
 
 from amtflow.lineage._dynamodb import DynamoDBLineageStore
+from amtflow.lineage._policy import promotion_policy_from_profile, registry_config_from_profile
 from amtflow.lineage._promotion import (
     Challenger,
     Evaluation,
@@ -59,5 +60,7 @@ __all__ = [
     "model_package_group_name",
     "month_start",
     "parent_candidates",
+    "promotion_policy_from_profile",
     "register_model_package",
+    "registry_config_from_profile",
 ]

@@ -45,10 +45,12 @@ class ApprovalStatus(StrEnum):
 
 @dataclass(frozen=True)
 class RegistryConfig:
-    """Registration settings from the model's profile. ``inference_image`` defaults to the training image
-    (true for the built-in algorithms)."""
+    """Registration settings from the model's profile. ``group_name`` defaults to one derived from the model
+    name (and ``group_prefix``); ``inference_image`` defaults to the training image (true for the built-in
+    algorithms)."""
 
     approval_status: ApprovalStatus = ApprovalStatus.PENDING_MANUAL_APPROVAL
+    group_name: str | None = None
     group_prefix: str = ""
     content_types: tuple[str, ...] = ("text/csv",)
     response_types: tuple[str, ...] = ("text/csv",)
@@ -106,6 +108,12 @@ def build_model_package_request(
             "ModelArtifacts.S3ModelArtifacts.",
             field="challenger.model_artifact",
         )
+    if cfg.group_name is not None and not _GROUP_RE.fullmatch(cfg.group_name):
+        raise InvalidInputError(
+            f"model package group {cfg.group_name!r} is not a valid name: use letters, digits and hyphens, "
+            "at most 63 characters, starting and ending with a letter or digit.",
+            field="promotion.model_package_group",
+        )
     metadata: dict[str, str] = {
         "amtflow:model": challenger.model,
         "amtflow:objective-metric": challenger.objective_metric,
@@ -133,7 +141,9 @@ def build_model_package_request(
             field="extra_metadata",
         )
     request: dict[str, Any] = {
-        "ModelPackageGroupName": model_package_group_name(challenger.model, cfg.group_prefix),
+        "ModelPackageGroupName": (
+            cfg.group_name or model_package_group_name(challenger.model, cfg.group_prefix)
+        ),
         "ModelPackageDescription": metadata_value(
             f"{challenger.model} best of {challenger.tuning_job}: {challenger.objective_metric} "
             f"{challenger.objective_value:.6g} on dataset {challenger.dataset_version}",
