@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from amtflow.errors import AmtflowError
-from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request
+from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
 from amtflow.profile import load_profile, preview_tuning_request
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="model profile (YAML) or tuning request (JSON/YAML)")
+    parser.add_argument(
+        "file", nargs="?", metavar="FILE", help="model profile (YAML) or tuning request (JSON/YAML)"
+    )
     parser.add_argument(
         "--format",
         choices=("text", "json"),
@@ -58,11 +60,22 @@ def register(subparsers: Any) -> None:
         metavar="USD",
         help="spend so far this month, checked with the profile's max_usd_per_month",
     )
+    parser.add_argument(
+        "--catalogue",
+        action="store_true",
+        help="print the rule catalogue as Markdown (the tables of docs/preflight.md) and exit",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``lint`` command: print the report, return the exit status."""
+    if args.catalogue:
+        print(render_catalogue(), end="")
+        return EXIT_CLEAN
+    if not args.file:
+        print("amtflow lint: give a FILE to lint (a model profile or a tuning request)", file=sys.stderr)
+        return EXIT_UNREADABLE
     try:
         report = lint_file(
             Path(args.file), sample_logs=list(args.sample_log), month_to_date_usd=args.month_to_date_usd

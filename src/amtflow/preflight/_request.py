@@ -55,18 +55,23 @@ def dig(data: Any, path: str) -> Any:
     return current
 
 
+#: Integers beyond 64 bits are not numbers any AWS API takes; they read as "not an integer".
+INT_LIMIT = 2**63 - 1
+
+
 def as_int(value: Any) -> int | None:
     """An integer from an int or an integer string; ``None`` otherwise (bools are not integers)."""
     if isinstance(value, bool):
         return None
+    result: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str):
+        result = value
+    elif isinstance(value, str):
         try:
-            return int(value.strip())
+            result = int(value.strip())
         except ValueError:
             return None
-    return None
+    return result if result is not None and -INT_LIMIT <= result <= INT_LIMIT else None
 
 
 def as_float(value: Any) -> float | None:

@@ -51,6 +51,7 @@ TUNING_RUNTIME_MAX = 30 * 24 * 3600  # 2,592,000 s
 TRAINING_RUNTIME_MAX = 28 * 24 * 3600  # 2,419,200 s
 MAX_PARENTS = 5
 MAX_WARM_START_CHANGES = 10
+MAX_API_INT = 2**31 - 1  # the API's Integer shape
 TERMINAL_STATUSES = frozenset({"Completed", "Stopped", "Failed"})
 
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
@@ -96,6 +97,12 @@ def service_error_code(rule_id: str) -> str:
     return SERVICE_ERROR_CODES.get(rule_id, "ValidationException")
 
 
+def _show(value: Any) -> str:
+    """``repr(value)``, shortened so a pathological value cannot flood a message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _error(rule_id: str, field: str, message: str, why: str, fix: str) -> Finding:
     return Finding(rule_id, Severity.ERROR, field, message, why, fix)
 
@@ -137,7 +144,7 @@ def _enum(field: str, value: Any, allowed: tuple[str, ...], *, required: bool) -
     if value is None and not required:
         return
     if value not in allowed:
-        shown = "missing" if value is None else repr(value)
+        shown = "missing" if value is None else _show(value)
         yield _error(
             "AMT002",
             field,
@@ -150,12 +157,12 @@ def _enum(field: str, value: Any, allowed: tuple[str, ...], *, required: bool) -
 def _positive_int(field: str, value: Any, *, required: bool) -> Iterator[Finding]:
     if value is None and not required:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        shown = "missing" if value is None else repr(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_API_INT:
+        shown = "missing" if value is None else _show(value)
         yield _error(
             "AMT002",
             field,
-            f"{field.rsplit('.', 1)[-1]} is {shown}; it must be an integer of at least 1.",
+            f"{field.rsplit('.', 1)[-1]} is {shown}; it must be an integer from 1 to {MAX_API_INT}.",
             "SageMaker rejects the request when an integer member is absent, not a number or below 1.",
             f"Set {field} to a whole number such as 10 (a number, not a string).",
         )
@@ -473,7 +480,7 @@ def range_bounds(ctx: LintContext) -> Iterator[Finding]:
                     yield _error(
                         "AMT010",
                         f"{r.path}.{member}",
-                        f"{member} of {r.name or 'the range'} is {value!r}, not {kind}.",
+                        f"{member} of {r.name or 'the range'} is {_show(value)}, not {kind}.",
                         "SageMaker rejects bounds that do not parse for the range's type.",
                         f"Write {kind}"
                         + (
@@ -713,7 +720,7 @@ def tuning_runtime(ctx: LintContext) -> Iterator[Finding]:
         yield _error(
             "AMT018",
             path,
-            f"the tuning job's MaxRuntimeInSeconds is {raw!r}; it must be an integer from "
+            f"the tuning job's MaxRuntimeInSeconds is {_show(raw)}; it must be an integer from "
             f"{TUNING_RUNTIME_MIN} to "
             f"{TUNING_RUNTIME_MAX:,} (30 days).",
             "SageMaker rejects the request.",
@@ -729,7 +736,7 @@ def training_runtime(ctx: LintContext) -> Iterator[Finding]:
         raw = view.stopping.get("MaxRuntimeInSeconds")
         value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
         if value is None or not 1 <= value <= TRAINING_RUNTIME_MAX:
-            shown = "missing" if raw is None else repr(raw)
+            shown = "missing" if raw is None else _show(raw)
             yield _error(
                 "AMT019",
                 path,

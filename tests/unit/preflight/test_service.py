@@ -491,3 +491,13 @@ def test_parents_jobs_count_against_the_750_limit() -> None:
 def test_malformed_requests_become_findings_not_exceptions(request_value: Request) -> None:
     found = service(request_value, parents={"x": {"HyperParameterTuningJobStatus": None}})
     assert any(f.rule == "AMT002" for f in found)
+
+
+def test_absurdly_large_numbers_are_findings_with_short_messages() -> None:
+    req = base_request()
+    ranges(req)["IntegerParameterRanges"][0]["MaxValue"] = "1" + "0" * 400
+    config(req)["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 10**400
+    definition(req)["StoppingCondition"]["MaxRuntimeInSeconds"] = 10**400
+    found = service(req)
+    assert {"AMT002", "AMT010", "AMT019"} <= {f.rule for f in found}
+    assert all(len(f.message) < 300 for f in found)
