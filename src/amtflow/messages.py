@@ -117,7 +117,7 @@ class Plan(_Document):
     action: Action
     reason: str
     trigger: Trigger
-    dataset_version: str
+    dataset_version: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     warm_start: WarmStartType = WarmStartType.COLD
     job_name: str | None = None

@@ -1,0 +1,194 @@
+"""In-memory implementations of the application's ports, and the example profile, for use-case tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from amtflow.adapters import StoreProfileCatalog
+from amtflow.app import (
+    CallbackOutcome,
+    ExecutionStart,
+    Notification,
+    ParkedJob,
+    StartOutcome,
+    TrainingJobDetails,
+    TrainingJobSummary,
+    TuningJobDescription,
+    TuningJobStatus,
+)
+from amtflow.errors import ConflictError, NotFoundError, TransientError
+from amtflow.profile import InMemoryProfileStore
+
+ROOT = Path(__file__).resolve().parents[3]
+XGB_PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()
+MODEL = "cancer-xgb"
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+ROLE = "arn:aws:iam::123456789012:role/amtflow-sagemaker"
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def profiles(*texts: str) -> StoreProfileCatalog:
+    return StoreProfileCatalog(
+        InMemoryProfileStore({str(i): t for i, t in enumerate(texts or (XGB_PROFILE,))})
+    )
+
+
+@dataclass
+class Datasets:
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def latest_version(self, model: str, marker: str) -> str | None:
+        return self.versions.get(model)
+
+
+class StateTable:
+    """Locks and parked tokens in dicts, with the DynamoDB adapter's semantics."""
+
+    def __init__(self) -> None:
+        self.locks: dict[str, tuple[str, int]] = {}
+        self.tokens: dict[str, ParkedJob] = {}
+
+    def acquire(self, model: str, owner: str, *, now: datetime, ttl_seconds: int) -> tuple[str, str]:
+        held = self.locks.get(model)
+        if held and held[0] != owner and held[1] >= int(now.timestamp()):
+            raise ConflictError(f"model '{model}' is locked by run {held[0]}")
+        self.locks[model] = (owner, int(now.timestamp()) + ttl_seconds)
+        return f"MODEL#{model}", "LOCK"
+
+    def release(self, model: str, owner: str) -> bool:
+        if self.locks.get(model, ("",))[0] != owner:
+            return False
+        del self.locks[model]
+        return True
+
+    def park(self, job: ParkedJob) -> None:
+        self.tokens[job.job_name] = job
+
+    def claim(self, job_name: str) -> ParkedJob | None:
+        return self.tokens.pop(job_name, None)
+
+    def parked(self) -> Sequence[ParkedJob]:
+        return list(self.tokens.values())
+
+
+def trial(name: str, value: float | None, **hps: str) -> TrainingJobSummary:
+    return TrainingJobSummary(name=name, status="Completed", objective_value=value, hyperparameters=hps)
+
+
+class SageMaker:
+    """Tuning jobs in a dict; ``fail_create`` makes the next create raise that error."""
+
+    def __init__(self) -> None:
+        self.created: list[Mapping[str, Any]] = []
+        self.jobs: dict[str, TuningJobDescription] = {}
+        self.trials: dict[str, list[TrainingJobSummary]] = {}
+        self.fail_create: Exception | None = None
+        self.list_calls: list[tuple[str, str, int]] = []
+
+    def create_tuning_job(self, request: Mapping[str, Any]) -> str:
+        name = request["HyperParameterTuningJobName"]
+        if self.fail_create is not None:
+            error, self.fail_create = self.fail_create, None
+            raise error
+        if name in self.jobs:
+            raise ConflictError(f"tuning job {name} exists")
+        self.created.append(request)
+        objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+        self.jobs[name] = TuningJobDescription(
+            name=name,
+            status=TuningJobStatus.IN_PROGRESS,
+            objective_metric=objective["MetricName"],
+            objective_type=objective["Type"],
+        )
+        return f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
+
+    def finish(self, name: str, status: TuningJobStatus, **changes: Any) -> None:
+        self.jobs[name] = replace(self.jobs[name], status=status, **changes)
+
+    def add(self, job: TuningJobDescription) -> None:
+        self.jobs[job.name] = job
+
+    def describe_tuning_job(self, name: str) -> TuningJobDescription:
+        if name not in self.jobs:
+            raise NotFoundError(f"tuning job {name} does not exist")
+        return self.jobs[name]
+
+    def top_training_jobs(
+        self, name: str, *, objective_type: str, limit: int
+    ) -> Sequence[TrainingJobSummary]:
+        self.list_calls.append((name, objective_type, limit))
+        ranked = [t for t in self.trials.get(name, []) if t.objective_value is not None]
+        ranked.sort(key=lambda t: t.objective_value or 0.0, reverse=objective_type != "Minimize")
+        return ranked[:limit]
+
+    def describe_training_job(self, name: str) -> TrainingJobDetails:
+        for trials in self.trials.values():
+            for t in trials:
+                if t.name == name:
+                    return TrainingJobDetails(
+                        name=name,
+                        status="Completed",
+                        model_artifacts=f"s3://bucket/runs/{name}/output/model.tar.gz",
+                        training_image="xgboost:1.7-1",
+                        training_seconds=61,
+                        hyperparameters={"objective": "binary:logistic", **t.hyperparameters},
+                    )
+        raise NotFoundError(f"training job {name} does not exist")
+
+
+@dataclass
+class Callbacks:
+    sent: list[tuple[str, str, Any]] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+    transient: bool = False
+
+    def _send(self, kind: str, token: str, payload: Any) -> CallbackOutcome:
+        if self.transient:
+            raise TransientError("Step Functions throttled")
+        if token in self.gone:
+            return CallbackOutcome.GONE
+        self.sent.append((kind, token, payload))
+        return CallbackOutcome.DELIVERED
+
+    def succeed(self, token: str, output: Mapping[str, Any]) -> CallbackOutcome:
+        return self._send("success", token, dict(output))
+
+    def fail(self, token: str, *, error: str, cause: str) -> CallbackOutcome:
+        return self._send("failure", token, (error, cause))
+
+    def heartbeat(self, token: str) -> CallbackOutcome:
+        return self._send("heartbeat", token, None)
+
+
+@dataclass
+class Executions:
+    started: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def start(self, name: str, run_input: Mapping[str, Any]) -> ExecutionStart:
+        if name in self.started:
+            return ExecutionStart(name=name, outcome=StartOutcome.DUPLICATE)
+        self.started[name] = run_input
+        return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=f"arn:execution:{name}")
+
+
+@dataclass
+class Notifier:
+    published: list[Notification] = field(default_factory=list)
+
+    def publish(self, notification: Notification) -> str:
+        self.published.append(notification)
+        return f"message-{len(self.published)}"

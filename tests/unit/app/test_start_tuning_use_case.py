@@ -1,0 +1,146 @@
+"""StartTuning: a clean request becomes one tuning job and a parked token; a rejected one launches nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from app_fakes import MODEL, ROLE, T0, Clock, SageMaker, StateTable, profiles
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from amtflow.app import PlanRun, PlanSettings, StartTuning
+from amtflow.app.compose import job_namer
+from amtflow.errors import InvalidInputError, PreflightRejectedError, QuotaExceededError
+from amtflow.messages import ExecutionRef, Plan
+from amtflow.preflight import Finding, Severity
+
+TOKEN = "token-" + "x" * 600
+
+
+def a_plan(table: StateTable, **request: Any) -> Plan:
+    planner = PlanRun(
+        profiles=profiles(),
+        datasets=type("D", (), {"latest_version": lambda self, m, k: None})(),
+        locks=table,
+        job_namer=job_namer("amtf"),
+        clock=Clock(),
+        settings=PlanSettings(data_bucket="data", role_arn=ROLE),
+    )
+    return planner.plan({"model": MODEL, "datasetVersion": "v1", **request}, ExecutionRef(name="exec-1"))
+
+
+def starter(sm: SageMaker, table: StateTable, lint: Any = None) -> StartTuning:
+    kwargs: dict[str, Any] = {"lint": lint} if lint else {}
+    return StartTuning(
+        profiles=profiles(), sagemaker=sm, tokens=table, clock=Clock(), role_arn=ROLE, **kwargs
+    )
+
+
+def test_creates_the_planned_job_with_a_request_botocore_accepts_and_parks_the_token() -> None:
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table)
+    started = starter(sm, table).start(plan, TOKEN)
+
+    assert started.created
+    assert started.job_name == plan.job_name
+    (request,) = sm.created
+    assert request["HyperParameterTuningJobName"] == plan.job_name
+    assert request["TrainingJobDefinition"]["RoleArn"] == ROLE
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in request["TrainingJobDefinition"]["InputDataConfig"]
+    }
+    assert channels["train"] == "s3://data/datasets/cancer-xgb/v1/train/"
+    tags = {t["Key"]: t["Value"] for t in request["Tags"]}
+    assert tags["amtflow:model"] == MODEL
+    assert tags["amtflow:dataset-version"] == "v1"
+    assert tags["amtflow:execution"] == "exec-1"
+    model = get_session().get_service_model("sagemaker").operation_model("CreateHyperParameterTuningJob")
+    report = ParamValidator().validate(request, model.input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+    parked = table.tokens[plan.job_name or ""]
+    assert parked.task_token == TOKEN
+    assert parked.model == MODEL
+    assert parked.execution == "exec-1"
+    assert parked.parked_at == T0
+
+
+def test_overrides_travel_with_the_plan_into_the_request() -> None:
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table, overrides={"tuning": {"limits": {"max_jobs": 12}}})
+    starter(sm, table).start(plan, TOKEN)
+    assert sm.created[0]["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 12
+
+
+def test_an_error_finding_rejects_the_job_listing_every_finding_and_launches_nothing() -> None:
+    findings = [
+        Finding("R001", Severity.ERROR, "ResourceLimits", "too many parallel jobs", fix="lower max_parallel"),
+        Finding("R002", Severity.ERROR, "ParameterRanges.eta", "range is empty", fix="widen it"),
+        Finding("B010", Severity.WARNING, "Strategy", "Grid with continuous ranges"),
+    ]
+
+    def lint(request: Mapping[str, Any]) -> list[Finding]:
+        return findings
+
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table)
+    with pytest.raises(PreflightRejectedError) as e:
+        starter(sm, table, lint).start(plan, TOKEN)
+    message = str(e.value)
+    assert "nothing was launched" in message
+    assert "2 error(s)" in message
+    for f in findings:
+        assert f.rule in message
+        assert f.message in message
+    assert "Fix: lower max_parallel" in message
+    assert sm.created == []
+    assert table.tokens == {}
+
+
+def test_warnings_alone_do_not_block_and_are_returned() -> None:
+    def lint(request: Mapping[str, Any]) -> list[Finding]:
+        return [Finding("B010", Severity.WARNING, "Strategy", "consider Bayesian")]
+
+    sm, table = SageMaker(), StateTable()
+    started = starter(sm, table, lint).start(a_plan(table), TOKEN)
+    assert started.created
+    assert any("consider Bayesian" in w for w in started.warnings)
+
+
+def test_the_real_catalogue_accepts_the_example_profile() -> None:
+    sm, table = SageMaker(), StateTable()
+    assert starter(sm, table).start(a_plan(table), TOKEN).created
+
+
+def test_a_retried_task_adopts_the_existing_job_and_parks_the_new_token() -> None:
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table)
+    starter(sm, table).start(plan, "first-token")
+    again = starter(sm, table).start(plan, "second-token")
+    assert not again.created
+    assert len(sm.created) == 1
+    assert table.tokens[plan.job_name or ""].task_token == "second-token"
+
+
+def test_a_failed_create_unparks_the_token_and_raises_the_domain_error() -> None:
+    sm, table = SageMaker(), StateTable()
+    sm.fail_create = QuotaExceededError("ResourceLimitExceeded: 100 concurrent tuning jobs")
+    with pytest.raises(QuotaExceededError):
+        starter(sm, table).start(a_plan(table), TOKEN)
+    assert table.tokens == {}
+
+
+def test_a_skip_plan_cannot_start_tuning() -> None:
+    table = StateTable()
+    plan = a_plan(table, action="skip")
+    with pytest.raises(InvalidInputError, match="only a 'tune' plan"):
+        starter(SageMaker(), table).start(plan, TOKEN)
+
+
+def test_an_empty_token_is_refused() -> None:
+    table = StateTable()
+    with pytest.raises(InvalidInputError, match="taskToken"):
+        starter(SageMaker(), table).start(a_plan(table), "")
