@@ -132,11 +132,15 @@ class CostEstimate:
         def usd(v: float | None) -> str:
             return "unknown" if v is None else f"${v:,.2f}"
 
-        return (
-            f"expected {usd(self.expected_usd)}, at most {usd(self.upper_bound_usd)} "
-            f"({self.jobs if self.jobs is not None else '?'} jobs x {self.instance_count} x "
-            f"{self.instance_type})"
-        )
+        return f"expected {usd(self.expected_usd)}, at most {usd(self.upper_bound_usd)} ({self.basis})"
+
+    @property
+    def basis(self) -> str:
+        """What the figures multiply: jobs, instances, instance type and its hourly price."""
+        jobs = self.jobs if self.jobs is not None else "?"
+        price = f" at ${self.usd_per_hour:g}/h" if self.usd_per_hour is not None else ""
+        spot = ", managed spot" if self.spot else ""
+        return f"{jobs} jobs x {self.instance_count} x {self.instance_type}{price}{spot}"
 
 
 def _instance(view: DefinitionView, prices: PriceTable) -> tuple[str, int, float | None]:
@@ -270,6 +274,10 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _usd_or(value: float | None, missing: str) -> str:
+    return missing if value is None else _usd(value)
+
+
 def _cap(ctx: LintContext, key: str) -> float | None:
     value = as_float(ctx.extra.get(key))
     return value if value is not None and value > 0 else None
@@ -311,7 +319,7 @@ def run_cap_expected(ctx: LintContext) -> Iterator[Finding]:
             Severity.ERROR,
             _cost_field(ctx),
             f"the run is expected to cost {_usd(estimate.expected_usd)}, above max_usd_per_run {_usd(cap)} "
-            f"({estimate}).",
+            f"(at most {_usd_or(estimate.upper_bound_usd, 'unbounded')}; {estimate.basis}).",
             "The cap exists so that no single run spends more than agreed.",
             "Lower MaxNumberOfTrainingJobs or the training MaxRuntimeInSeconds, use a cheaper instance or "
             "managed spot, or raise budget.max_usd_per_run.",

@@ -135,7 +135,7 @@ def empty_leaderboard(ctx: LintContext) -> Iterator[Finding]:
                 "AMT401",
                 Severity.ERROR,
                 f"{m.path}.Regex",
-                f"{base}; the regex {m.source!r} of {m.name!r} does not compile.",
+                f"{base}; the regex '{m.source}' of {m.name!r} does not compile.",
                 why,
                 "Fix the regex.",
             )
@@ -149,7 +149,7 @@ def empty_leaderboard(ctx: LintContext) -> Iterator[Finding]:
                 "AMT401",
                 Severity.ERROR,
                 f"{m.path}.Regex",
-                f"{base}, yet the regex {m.source!r} matches {len(matched)} line(s) of {trial_name}'s log, "
+                f"{base}, yet the regex '{m.source}' matches {len(matched)} line(s) of {trial_name}'s log, "
                 f"e.g. {sample!r} (captured {captured!r}).",
                 why + " A regex that matches but captures no number is treated as no value.",
                 "Make the capture group match only the number, and check that the training script prints the "
@@ -161,7 +161,7 @@ def empty_leaderboard(ctx: LintContext) -> Iterator[Finding]:
                 "AMT401",
                 Severity.ERROR if m.is_objective else Severity.WARNING,
                 f"{m.path}.Regex",
-                f"{base}: the regex {m.source!r} of {m.name!r} matches none of the {len(lines)} lines of "
+                f"{base}: the regex '{m.source}' of {m.name!r} matches none of the {len(lines)} line(s) of "
                 f"{trial_name}'s log" + (f"; the nearest line is {near!r}." if near else "."),
                 why if m.is_objective else "This metric was never recorded.",
                 "Adjust the regex to the line the script actually prints (separators, spaces, case, escaped "

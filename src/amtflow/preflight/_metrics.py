@@ -202,7 +202,7 @@ def _unmatched(ctx: LintContext, objective: bool, rule_id: str, severity: Severi
                 rule_id,
                 severity,
                 f"{m.path}.Regex",
-                f"the {kind} regex {m.source!r} of {m.name!r} matches none of the {len(lines)} lines of "
+                f"the {kind} regex '{m.source}' of {m.name!r} matches none of the {len(lines)} line(s) of "
                 f"{source}" + (f"; the nearest line is {near!r}." if near else "."),
                 "SageMaker reads metrics only from lines the regex matches"
                 + (
