@@ -1,0 +1,114 @@
+"""DynamoStateTable against moto: locks are exclusive, re-entrant and expire; tokens are claimed once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from amtflow.adapters import DynamoStateTable
+from amtflow.app import ParkedJob
+from amtflow.errors import ConflictError
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def table() -> Iterator[tuple[DynamoStateTable, Any]]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="state",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoStateTable(client, "state"), client
+
+
+def test_the_lock_is_exclusive_and_names_its_holder(table: tuple[DynamoStateTable, Any]) -> None:
+    store, _ = table
+    assert store.acquire("m", "run-a", now=T0, ttl_seconds=3600) == ("MODEL#m", "LOCK")
+    with pytest.raises(ConflictError, match="locked by run run-a"):
+        store.acquire("m", "run-b", now=T0, ttl_seconds=3600)
+    store.acquire("other-model", "run-b", now=T0, ttl_seconds=3600)
+
+
+def test_the_lock_is_re_entrant_and_expires(table: tuple[DynamoStateTable, Any]) -> None:
+    store, _ = table
+    store.acquire("m", "run-a", now=T0, ttl_seconds=60)
+    store.acquire("m", "run-a", now=T0, ttl_seconds=60)
+    store.acquire("m", "run-b", now=T0 + timedelta(seconds=61), ttl_seconds=60)
+    assert not store.release("m", "run-a")
+    assert store.release("m", "run-b")
+
+
+def test_release_only_frees_ones_own_lock(table: tuple[DynamoStateTable, Any]) -> None:
+    store, client = table
+    store.acquire("m", "run-a", now=T0, ttl_seconds=3600)
+    assert not store.release("m", "run-b")
+    assert client.get_item(TableName="state", Key={"pk": {"S": "MODEL#m"}, "sk": {"S": "LOCK"}}).get("Item")
+    assert store.release("m", "run-a")
+    assert not client.get_item(TableName="state", Key={"pk": {"S": "MODEL#m"}, "sk": {"S": "LOCK"}}).get(
+        "Item"
+    )
+
+
+def test_the_release_the_state_machine_does_matches_the_adapters_items(
+    table: tuple[DynamoStateTable, Any],
+) -> None:
+    """ReleaseLock in the ASL deletes {pk, sk} on condition #owner = :owner: the same item, the same rule."""
+    store, client = table
+    pk, sk = store.acquire("m", "run-a", now=T0, ttl_seconds=3600)
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.delete_item(
+            TableName="state",
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": "run-b"}},
+        )
+    client.delete_item(
+        TableName="state",
+        Key={"pk": {"S": pk}, "sk": {"S": sk}},
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":owner": {"S": "run-a"}},
+    )
+    store.acquire("m", "run-b", now=T0, ttl_seconds=3600)
+
+
+def test_a_parked_token_is_listed_then_claimed_exactly_once(table: tuple[DynamoStateTable, Any]) -> None:
+    store, _ = table
+    job = ParkedJob("amtf-m-00000001", "t" * 2048, "m", "exec-1", T0)
+    store.park(job)
+    store.park(ParkedJob("amtf-m-00000002", "t2", "m", "exec-2", T0))
+    assert sorted(p.job_name for p in store.parked()) == ["amtf-m-00000001", "amtf-m-00000002"]
+    assert store.claim("amtf-m-00000001") == job
+    assert store.claim("amtf-m-00000001") is None
+    assert [p.job_name for p in store.parked()] == ["amtf-m-00000002"]
+
+
+def test_parking_again_replaces_the_token(table: tuple[DynamoStateTable, Any]) -> None:
+    store, _ = table
+    store.park(ParkedJob("j", "first", "m", "e", T0))
+    store.park(ParkedJob("j", "second", "m", "e", T0))
+    claimed = store.claim("j")
+    assert claimed is not None
+    assert claimed.task_token == "second"
+
+
+def test_claiming_something_never_parked_is_none(table: tuple[DynamoStateTable, Any]) -> None:
+    store, _ = table
+    assert store.claim("never-parked") is None
+    assert store.parked() == []

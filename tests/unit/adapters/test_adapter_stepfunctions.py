@@ -1,0 +1,78 @@
+"""Step Functions adapters: gone tasks are an outcome, duplicates are not errors, throttles are transient."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from amtflow.adapters import StepFunctionsCallbacks, StepFunctionsExecutions
+from amtflow.app import CallbackOutcome, StartOutcome
+from amtflow.errors import TransientError
+
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:tuning"
+
+
+@pytest.fixture
+def stub() -> Iterator[tuple[object, Stubber]]:
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_success_sends_the_output_as_json(stub: tuple[object, Stubber]) -> None:
+    client, stubber = stub
+    stubber.add_response(
+        "send_task_success", {}, {"taskToken": "tok", "output": json.dumps({"jobName": "j"})}
+    )
+    assert StepFunctionsCallbacks(client).succeed("tok", {"jobName": "j"}) is CallbackOutcome.DELIVERED  # type: ignore[arg-type]
+
+
+def test_failure_truncates_error_and_cause_to_the_api_limits(stub: tuple[object, Stubber]) -> None:
+    client, stubber = stub
+    stubber.add_response(
+        "send_task_failure", {}, {"taskToken": "tok", "error": "E" * 256, "cause": "c" * 32768}
+    )
+    outcome = StepFunctionsCallbacks(client).fail("tok", error="E" * 300, cause="c" * 40000)  # type: ignore[arg-type]
+    assert outcome is CallbackOutcome.DELIVERED
+
+
+@pytest.mark.parametrize("code", ["TaskDoesNotExist", "TaskTimedOut", "InvalidToken"])
+def test_a_task_that_no_longer_waits_is_gone(stub: tuple[object, Stubber], code: str) -> None:
+    client, stubber = stub
+    stubber.add_client_error("send_task_heartbeat", service_error_code=code)
+    assert StepFunctionsCallbacks(client).heartbeat("tok") is CallbackOutcome.GONE  # type: ignore[arg-type]
+
+
+def test_a_throttled_callback_is_transient(stub: tuple[object, Stubber]) -> None:
+    client, stubber = stub
+    stubber.add_client_error("send_task_success", service_error_code="ThrottlingException")
+    with pytest.raises(TransientError):
+        StepFunctionsCallbacks(client).succeed("tok", {})  # type: ignore[arg-type]
+
+
+def test_start_names_the_execution_and_a_used_name_is_a_duplicate(stub: tuple[object, Stubber]) -> None:
+    client, stubber = stub
+    stubber.add_response(
+        "start_execution",
+        {"executionArn": f"{ARN}:run-1", "startDate": datetime(2026, 11, 1, tzinfo=UTC)},
+        {"stateMachineArn": ARN, "name": "run-1", "input": ANY},
+    )
+    stubber.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists")
+    executions = StepFunctionsExecutions(client, ARN)  # type: ignore[arg-type]
+    first = executions.start("run-1", {"model": "m"})
+    assert first.outcome is StartOutcome.STARTED
+    assert first.arn == f"{ARN}:run-1"
+    assert executions.start("run-1", {"model": "m"}).outcome is StartOutcome.DUPLICATE
+
+
+def test_a_throttled_start_is_transient(stub: tuple[object, Stubber]) -> None:
+    client, stubber = stub
+    stubber.add_client_error("start_execution", service_error_code="ThrottlingException")
+    with pytest.raises(TransientError, match="run-1"):
+        StepFunctionsExecutions(client, ARN).start("run-1", {})  # type: ignore[arg-type]
