@@ -112,7 +112,7 @@ def lint_file(
             parents=context.parents,
             extra=context.extra,
         )
-    return lint_request(request, context, source=str(path))
+    return lint_request(request, context, source=str(path), from_profile=True)
 
 
 def _read_document(path: Path) -> Mapping[str, Any]:

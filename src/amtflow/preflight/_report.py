@@ -18,6 +18,7 @@ from amtflow.preflight._budget import (
 )
 from amtflow.preflight._findings import Finding, LintContext, catalogue, run_rules
 from amtflow.preflight._practice import COMPATIBLE_PARENTS_KEY
+from amtflow.preflight._profile_keys import profile_key
 
 if TYPE_CHECKING:
     from amtflow.profile import ModelProfile
@@ -40,6 +41,11 @@ class LintReport:
     findings: tuple[Finding, ...]
     cost: CostEstimate | None = None
     source: str = ""
+    profile_keys: tuple[str | None, ...] = ()
+    """Per finding, the profile key its field came from (empty when the input was not a profile)."""
+
+    def _profile_key(self, index: int) -> str | None:
+        return self.profile_keys[index] if index < len(self.profile_keys) else None
 
     @property
     def has_errors(self) -> bool:
@@ -60,15 +66,20 @@ class LintReport:
             "hasErrors": self.has_errors,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [
+                {**f.to_dict(), **({"profileKey": key} if (key := self._profile_key(i)) else {})}
+                for i, f in enumerate(self.findings)
+            ],
             "cost": self.cost.to_dict() if self.cost is not None else None,
         }
 
     def to_text(self) -> str:
         """A readable rendering: one block per finding, then the cost and a summary line."""
         lines: list[str] = []
-        for f in self.findings:
-            lines.append(f"{f.severity.value.upper():7} {f.rule}  {f.field}")
+        for i, f in enumerate(self.findings):
+            key = self._profile_key(i)
+            where = f"{f.field}  (profile: {key})" if key else f.field
+            lines.append(f"{f.severity.value.upper():7} {f.rule}  {where}")
             lines.append(f"        {f.message}")
             if f.why:
                 lines.append(f"        why: {f.why}")
@@ -93,14 +104,20 @@ def lint_request(
     *,
     tags: Iterable[str] = LINT_TAGS,
     source: str = "",
+    from_profile: bool = False,
 ) -> LintReport:
-    """Run the pre-launch rules on ``request``, with the evidence of ``context`` (its request is ignored)."""
+    """Run the pre-launch rules on ``request``, with the evidence of ``context`` (its request is ignored).
+
+    ``from_profile`` says the request was compiled from a model profile: each finding then also names the
+    profile key its field came from, where there is one.
+    """
     ctx = replace(context, request=request) if context is not None else LintContext(request=request)
     findings = run_rules(ctx, tags=tags)
     cost: CostEstimate | None = estimate_for_context(ctx)
     if cost is not None and cost.instance_type == "unknown":
         cost = None
-    return LintReport(tuple(findings), cost, source)
+    keys = tuple(profile_key(f.field, request) for f in findings) if from_profile else ()
+    return LintReport(tuple(findings), cost, source, keys)
 
 
 def context_for_profile(
