@@ -34,6 +34,9 @@ OTHER = "__other__"
 """Name of the bucket that holds every category outside the top-k."""
 
 _MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+_WHITESPACE = frozenset(" \t\r\n\f\v")
+_MISSING_FIRST = frozenset("nN?") | _WHITESPACE
+_BELOW_ONE = math.nextafter(1.0, 0.0)
 _MAX_CATEGORY_CHARS = 64
 _READ_CHUNK = 1 << 20
 
@@ -307,6 +310,12 @@ class _HashingReader(io.RawIOBase):
         data = self._source.read(min(len(view), _READ_CHUNK))
         if not data:
             return 0
+        if not isinstance(data, bytes | bytearray):
+            raise InvalidInputError(
+                f"the dataset stream returned {type(data).__name__}, not bytes; open files in binary mode "
+                "('rb') or pass the S3 object's Body.",
+                field="dataset.stream",
+            )
         n = len(data)
         view[:n] = data
         self._digest.update(data)
@@ -354,6 +363,8 @@ class DatasetProfiler:
         self._sample: list[list[str]] = []
         self._rows = 0
         self._ragged = 0
+        self._w = 1.0
+        self._next_pick = 0
         self.peak_sample_rows = 0
         """The most rows the profiler ever held at once (the memory bound: never above ``sample_size``)."""
         self.bytes_read = 0
@@ -429,17 +440,37 @@ class DatasetProfiler:
         self._rows += 1
         missing = self._missing
         for i, value in enumerate(row):
-            if _is_missing(value):
+            # Fast path: a missing token starts with n/N/?/whitespace (or the value is empty).
+            if not value or (
+                (value[0] in _MISSING_FIRST or value[-1] in _WHITESPACE)
+                and value.strip().lower() in _MISSING_TOKENS
+            ):
                 missing[i] += 1
-        # Reservoir sampling (Algorithm R): every row has the same chance k/n of being in the sample.
+        # Reservoir sampling, Algorithm L (Li, 1994): every row has the same chance k/n of being in the
+        # sample, and rows that will not enter it cost no random draw.
         k = self.options.sample_size
-        if len(self._sample) < k:
-            self._sample.append(row)
-            self.peak_sample_rows = max(self.peak_sample_rows, len(self._sample))
-        else:
-            j = self._rng.randrange(self._rows)
-            if j < k:
-                self._sample[j] = row
+        sample = self._sample
+        if len(sample) < k:
+            sample.append(row)
+            self.peak_sample_rows = len(sample)
+            if len(sample) == k:
+                self._w = math.exp(math.log(self._uniform()) / k)
+                self._next_pick = self._rows + self._skip()
+        elif self._rows == self._next_pick:
+            sample[self._rng.randrange(k)] = row
+            self._w *= math.exp(math.log(self._uniform()) / k)
+            self._next_pick = self._rows + self._skip()
+
+    def _uniform(self) -> float:
+        """A uniform draw in the open interval (0, 1)."""
+        u = self._rng.random()
+        while u == 0.0:
+            u = self._rng.random()
+        return u
+
+    def _skip(self) -> int:
+        w = min(self._w, _BELOW_ONE)
+        return math.floor(math.log(self._uniform()) / math.log1p(-w)) + 1
 
     def finish(self, reference: DatasetProfile | None = None) -> DatasetProfile:
         """Summarise what was fed. With ``reference``, also count the sample in the reference's bins."""

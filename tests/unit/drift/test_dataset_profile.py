@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -268,3 +271,54 @@ def test_malformed_stored_profile_is_a_clear_error() -> None:
             json.dumps({"version": 99, "fingerprint": "x", "rows": 1, "sample_rows": 1, "columns": []})
         )
     assert err.value.field == "version"
+
+
+def test_reservoir_is_uniform_over_file_position() -> None:
+    # Values equal their row position: a sample biased to the start or the end of the file shows at once.
+    n = 50_000
+    data = ("i\n" + "".join(f"{i}\n" for i in range(n))).encode()
+    means = []
+    for seed in range(4):
+        profile = profile_csv(io.BytesIO(data), ProfileOptions(sample_size=1_000, seed=seed))
+        col = profile.column("i").numeric
+        assert col is not None
+        means.append(col.mean / n)
+        assert col.maximum > 0.95 * n
+        assert col.minimum < 0.05 * n
+    assert all(0.46 < m < 0.54 for m in means), means
+    assert len(set(means)) == 4
+
+
+def test_quoted_fields_with_delimiters_and_newlines() -> None:
+    data = b'name,note\n"Smith, J","line one\nline two"\n"Doe, A",plain\n'
+    profile = profile_csv(io.BytesIO(data))
+    assert profile.rows == 2
+    names = profile.column("name").categorical
+    assert names is not None
+    assert {v for v, _ in names.top} == {"Smith, J", "Doe, A"}
+
+
+def test_text_mode_stream_is_rejected_with_a_fix() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        profile_csv(io.StringIO("a,b\n1,2\n"))  # type: ignore[arg-type]
+    assert err.value.field == "dataset.stream"
+    assert "binary mode" in str(err.value)
+
+
+def test_profile_is_reproducible_across_processes() -> None:
+    script = (
+        "import io, random, sys\n"
+        "from amtflow.drift import ProfileOptions, profile_csv\n"
+        "rng = random.Random(4)\n"
+        "rows = ''.join(f'{rng.random():.4f},{rng.choice(\"xyz\")}\\n' for _ in range(5000))\n"
+        "p = profile_csv(io.BytesIO(('a,b\\n' + rows).encode()), ProfileOptions(sample_size=300, seed=9))\n"
+        "sys.stdout.write(p.to_json())\n"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        cmd = [sys.executable, "-c", script]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert DatasetProfile.from_json(outputs.pop()).rows == 5000
