@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from preflight_requests import base_request
 
 from amtflow.preflight import Finding, LintContext, Severity, run_rules
 from amtflow.preflight._metrics import first_group_source, nearest_line
-from tests.unit.preflight.conftest import base_request
 
 Request = dict[str, Any]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from preflight_requests import base_request
 
 from amtflow.preflight import (
     CostEstimate,
@@ -16,7 +17,6 @@ from amtflow.preflight import (
     estimate_cost,
     run_rules,
 )
-from tests.unit.preflight.conftest import base_request
 
 Request = dict[str, Any]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from preflight_requests import base_request, parent_description
+
 from amtflow.preflight import Finding, LintContext, Severity, diagnose, run_rules
-from tests.unit.preflight.conftest import base_request, parent_description
 
 LOG_OK = ["[0]\ttrain-auc:0.81\tvalidation-auc:0.78", "[1]\ttrain-auc:0.85\tvalidation-auc:0.80"]
 LOG_RENAMED = ["[0]\ttrain-auc:0.81\tvalid-auc:0.78", "[1]\ttrain-auc:0.85\tvalid-auc:0.80"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from preflight_requests import base_request, parent_description
 
 from amtflow.preflight import (
     LintContext,
@@ -20,7 +21,6 @@ from amtflow.preflight import (
     run_rules,
 )
 from amtflow.profile import load_profile, preview_tuning_request
-from tests.unit.preflight.conftest import base_request, parent_description
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "preflight.md"
 

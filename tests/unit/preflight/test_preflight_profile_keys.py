@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from preflight_requests import base_request
 
 from amtflow.preflight import lint_request
 from amtflow.preflight._profile_keys import profile_key
-from tests.unit.preflight.conftest import base_request
 
 RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from preflight_requests import base_request
 
 from amtflow.local.cli import main
-from tests.unit.preflight.conftest import base_request
 
 PROFILE = """\
 schema: amtflow/v1

@@ -1,11 +1,9 @@
-"""Shared request builders for the preflight tests."""
+"""Request builders shared by the preflight tests."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
-
-import pytest
 
 
 def base_request() -> dict[str, Any]:
@@ -91,8 +89,3 @@ def parent_description(name: str, request: dict[str, Any] | None = None, **overr
     description.pop("Tags", None)
     description.update(overrides)
     return description
-
-
-@pytest.fixture
-def request_() -> dict[str, Any]:
-    return base_request()

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from preflight_requests import base_request, parent_description
 
 from amtflow.preflight import Finding, LintContext, Severity, run_rules
-from tests.unit.preflight.conftest import base_request, parent_description
 
 Request = dict[str, Any]
 
