@@ -101,13 +101,14 @@ def test_moderate_drift_warm_starts_from_the_champions_tuning_job_and_promotes_l
     champion = _challenger("v1", v1.fingerprint, 0.91).to_champion(T0)
     store.set_champion(champion, expected_tuning_job=None)
 
-    # Version 2: the feature's mean moved by 0.3 sd.
+    # Version 2: the feature's mean moved by 0.4 sd (PSI about 0.16: moderate).
     baseline = store.get_dataset_version("churn", champion.dataset_version)
     assert baseline is not None
     assert baseline.profile is not None
-    v2 = profile_csv(io.BytesIO(_csv(2, 0.3)), OPTIONS, reference=baseline.profile)
+    v2 = profile_csv(io.BytesIO(_csv(4, 0.4)), OPTIONS, reference=baseline.profile)
     report = compare_profiles(baseline.profile, v2, policy.thresholds)
-    assert report.drivers[0].column == "c1"
+    assert [d.column for d in report.drivers] == ["c1"]
+    assert 0.1 < report.max_psi < 0.25
     decision = decide(
         DecisionInput(
             replace(child, data_fingerprint=v2.fingerprint),
