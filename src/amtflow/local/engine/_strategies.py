@@ -143,7 +143,7 @@ class BayesianStrategy(Strategy):
       tames heavy-tailed objectives).
     - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
     - Acquisition: expected improvement, maximised over 2,000 random points and 500 perturbations of the
-      best points, refined with L-BFGS-B from the best three (continuous coordinates only), then snapped to
+      best points, refined with L-BFGS-B from the best two (continuous coordinates only), then snapped to
       a valid configuration.
     - Parallel trials: pending configurations enter the model with a constant lie (the mean observed loss),
       so concurrent suggestions spread out instead of piling onto one optimum.
@@ -161,6 +161,8 @@ class BayesianStrategy(Strategy):
         self._init_design = self._latin_hypercube(self.n_init)
         self._prior_queue: list[Config] = []
         self._prior_points: list[np.ndarray] = []
+        self._kernel: Any = None
+        self._fits = 0
         self._continuous_mask = np.ones(space.dims, dtype=bool)
         i = 0
         for p in space.parameters:
@@ -215,18 +217,23 @@ class BayesianStrategy(Strategy):
             y = np.concatenate([y, np.full(len(self.pending), lie)])
         mean, std = float(np.mean(y)), float(np.std(y)) or 1.0
         ys = (y - mean) / std
-        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-            length_scale=np.full(self.space.dims, 0.5), length_scale_bounds=(1e-2, 2e1), nu=2.5
-        ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+        kernel = self._kernel
+        if kernel is None:
+            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+                length_scale=np.full(self.space.dims, 0.5), length_scale_bounds=(1e-2, 2e1), nu=2.5
+            ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+        # The previous fit is the starting point; a random restart every few fits escapes poor optima.
+        self._fits += 1
         gp = GaussianProcessRegressor(
             kernel=kernel,
             normalize_y=False,
-            n_restarts_optimizer=2,
+            n_restarts_optimizer=1 if self._fits % 4 == 1 else 0,
             random_state=int(self.rng.integers(2**31 - 1)),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gp.fit(x, ys)
+        self._kernel = gp.kernel_
         return gp, (best - mean) / std
 
     @staticmethod
@@ -263,7 +270,7 @@ class BayesianStrategy(Strategy):
         top_x, top_ei = cand[order[0]], float(ei[order[0]])
         mask = self._continuous_mask
         if mask.any():
-            for idx in order[:3]:
+            for idx in order[:2]:
                 start = cand[idx]
 
                 def neg_ei(z: np.ndarray, start: np.ndarray = start) -> float:
@@ -276,7 +283,7 @@ class BayesianStrategy(Strategy):
                     start[mask],
                     method="L-BFGS-B",
                     bounds=[(0.0, 1.0)] * int(mask.sum()),
-                    options={"maxiter": 50},
+                    options={"maxiter": 30},
                 )
                 point = start.copy()
                 point[mask] = np.clip(res.x, 0.0, 1.0)

@@ -1,0 +1,301 @@
+"""The SageMaker API as boto3 callers see it through the hook: shapes, error codes, lists, events,
+persistence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.validate import ParamValidator
+from conftest import IMAGE_MAP, Harness, tuning_request
+
+from amtflow.local import sagemaker
+from amtflow.local.engine import Engine, ManualClock, active_engine
+
+
+def assert_valid(client: Any, operation: str, response: dict[str, Any]) -> None:
+    """The response matches the operation's output shape in botocore's model (types, required members)."""
+    shape = client.meta.service_model.operation_model(operation).output_shape
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    report = ParamValidator().validate(body, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_a_tuning_job_runs_to_completion_with_botocore_valid_shapes(harness: Harness) -> None:
+    req = harness.request()
+    created = harness.sm.create_hyper_parameter_tuning_job(**req)
+    assert created["HyperParameterTuningJobArn"] == (
+        "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/tune-1"
+    )
+    assert harness.engine.wait("tune-1", 60) == "Completed"
+    d = harness.describe("tune-1")
+    assert_valid(harness.sm, "DescribeHyperParameterTuningJob", d)
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    assert isinstance(d["CreationTime"], dt.datetime)
+    assert isinstance(d["HyperParameterTuningEndTime"], dt.datetime)
+    assert d["TrainingJobStatusCounters"]["Completed"] == 4
+    assert d["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
+    best = d["BestTrainingJob"]
+    assert best["TrainingJobName"].startswith("tune-1-")
+    summaries = harness.trials("tune-1")
+    assert len(summaries) == 4
+    for s in summaries:
+        assert_valid(harness.sm, "ListTrainingJobsForHyperParameterTuningJob", {"TrainingJobSummaries": [s]})
+    values = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in summaries]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == min(values)
+    # the objective is the script's last loss line: (x-0.3)^2 + offset(kind) + 1/3 with y=0 -> +0.49, |n-4|=0
+    for s in summaries:
+        hp = s["TunedHyperParameters"]
+        expected = (float(hp["x"]) - 0.3) ** 2 + 0.49 + {"a": 0.0, "b": 0.5}[hp["kind"]] + 1 / 3
+        assert s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(expected, abs=1e-5)
+    job = harness.sm.describe_training_job(TrainingJobName=best["TrainingJobName"])
+    assert_valid(harness.sm, "DescribeTrainingJob", job)
+    assert job["TuningJobArn"] == created["HyperParameterTuningJobArn"]
+    assert job["HyperParameters"]["epochs"] == "3"
+    assert job["HyperParameters"]["_tuning_objective_metric"] == "loss"
+    assert job["SecondaryStatus"] == "Completed"
+    artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artifact.endswith(f"/{best['TrainingJobName']}/output/model.tar.gz")
+    assert Path(artifact.removeprefix("file://")).exists()
+    assert [m["MetricName"] for m in job["FinalMetricDataList"]] == ["loss"]
+
+
+def test_training_job_names_follow_the_tuning_job(harness: Harness) -> None:
+    harness.run(harness.request())
+    names = sorted(s["TrainingJobName"] for s in harness.trials("tune-1"))
+    assert [n.rsplit("-", 2)[1] for n in names] == ["001", "002", "003", "004"]
+    assert all(len(n.rsplit("-", 1)[1]) == 8 and len(n) <= 63 for n in names)
+
+
+def test_names_are_case_insensitive_and_reuse_is_resource_in_use(harness: Harness) -> None:
+    harness.run(harness.request("Tune-Case"))
+    with pytest.raises(ClientError) as err:
+        harness.sm.create_hyper_parameter_tuning_job(**harness.request("tune-case"))
+    assert err.value.response["Error"]["Code"] == "ResourceInUse"
+    assert harness.describe("TUNE-CASE")["HyperParameterTuningJobName"] == "Tune-Case"
+
+
+def test_unknown_jobs_are_resource_not_found(harness: Harness) -> None:
+    for call, kwargs in (
+        (harness.sm.describe_hyper_parameter_tuning_job, {"HyperParameterTuningJobName": "nope"}),
+        (harness.sm.stop_hyper_parameter_tuning_job, {"HyperParameterTuningJobName": "nope"}),
+        (
+            harness.sm.list_training_jobs_for_hyper_parameter_tuning_job,
+            {"HyperParameterTuningJobName": "nope"},
+        ),
+        (harness.sm.describe_training_job, {"TrainingJobName": "nope"}),
+    ):
+        with pytest.raises(ClientError) as err:
+            call(**kwargs)
+        assert err.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_unmapped_image_is_a_validation_error_that_says_how_to_map_it(harness: Harness) -> None:
+    req = harness.request(
+        TrainingJobDefinition__AlgorithmSpecification__TrainingImage="111.dkr.ecr.eu-west-1.amazonaws.com/mystery:2"
+    )
+    with pytest.raises(ClientError) as err:
+        harness.sm.create_hyper_parameter_tuning_job(**req)
+    error = err.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert "mystery" in error["Message"]
+    assert "image map" in error["Message"]
+
+
+def test_service_rules_reject_an_invalid_request(harness: Harness) -> None:
+    req = harness.request("bad_name_with_underscores")
+    with pytest.raises(ClientError) as err:
+        harness.sm.create_hyper_parameter_tuning_job(**req)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "HyperParameterTuningJobName" in err.value.response["Error"]["Message"]
+
+
+def test_objective_without_a_metric_definition_is_rejected(harness: Harness) -> None:
+    req = harness.request(
+        HyperParameterTuningJobConfig__HyperParameterTuningJobObjective={
+            "Type": "Minimize",
+            "MetricName": "val-loss",
+        }
+    )
+    with pytest.raises(ClientError) as err:
+        harness.sm.create_hyper_parameter_tuning_job(**req)
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "val-loss" in err.value.response["Error"]["Message"]
+
+
+def test_list_tuning_jobs_filters_sorts_and_paginates(harness: Harness) -> None:
+    for name in ("alpha-1", "beta-1", "alpha-2"):
+        harness.run(
+            harness.request(
+                name,
+                HyperParameterTuningJobConfig__ResourceLimits={
+                    "MaxNumberOfTrainingJobs": 1,
+                    "MaxParallelTrainingJobs": 1,
+                },
+            )
+        )
+    listed = harness.sm.list_hyper_parameter_tuning_jobs(NameContains="ALPHA", SortBy="Name")
+    assert_valid(harness.sm, "ListHyperParameterTuningJobs", listed)
+    assert [s["HyperParameterTuningJobName"] for s in listed["HyperParameterTuningJobSummaries"]] == [
+        "alpha-1",
+        "alpha-2",
+    ]
+    first = harness.sm.list_hyper_parameter_tuning_jobs(
+        MaxResults=2, SortBy="CreationTime", SortOrder="Descending"
+    )
+    assert len(first["HyperParameterTuningJobSummaries"]) == 2
+    assert "NextToken" in first
+    rest = harness.sm.list_hyper_parameter_tuning_jobs(
+        MaxResults=2, SortBy="CreationTime", SortOrder="Descending", NextToken=first["NextToken"]
+    )
+    names = [
+        s["HyperParameterTuningJobName"]
+        for s in first["HyperParameterTuningJobSummaries"] + rest["HyperParameterTuningJobSummaries"]
+    ]
+    assert names == ["alpha-2", "beta-1", "alpha-1"]
+    assert "NextToken" not in rest
+    assert (
+        harness.sm.list_hyper_parameter_tuning_jobs(StatusEquals="InProgress")[
+            "HyperParameterTuningJobSummaries"
+        ]
+        == []
+    )
+
+
+def test_list_training_jobs_sorts_by_objective_and_filters_status(harness: Harness) -> None:
+    harness.run(harness.request())
+    asc = harness.sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="tune-1",
+        SortBy="FinalObjectiveMetricValue",
+        SortOrder="Ascending",
+        MaxResults=3,
+    )
+    values = [s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in asc["TrainingJobSummaries"]]
+    assert values == sorted(values)
+    assert len(values) == 3
+    assert "NextToken" in asc
+    desc = harness.sm.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="tune-1", SortBy="FinalObjectiveMetricValue", SortOrder="Descending"
+    )
+    dvalues = [
+        s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for s in desc["TrainingJobSummaries"]
+    ]
+    assert dvalues == sorted(dvalues, reverse=True)
+    assert dvalues[-1] == values[0]
+    assert (
+        harness.sm.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="tune-1", StatusEquals="Failed"
+        )["TrainingJobSummaries"]
+        == []
+    )
+
+
+def test_state_change_events_have_aws_shapes(harness: Harness) -> None:
+    harness.run(harness.request())
+    tuning = [
+        e for e in harness.events if e["DetailType"] == "SageMaker HyperParameter Tuning Job State Change"
+    ]
+    training = [e for e in harness.events if e["DetailType"] == "SageMaker Training Job State Change"]
+    assert [json.loads(e["Detail"])["HyperParameterTuningJobStatus"] for e in tuning] == [
+        "InProgress",
+        "Completed",
+    ]
+    last = tuning[-1]
+    assert last["Source"] == "aws.sagemaker"
+    assert last["Resources"] == ["arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/tune-1"]
+    assert isinstance(last["Time"], dt.datetime)
+    detail = json.loads(last["Detail"])
+    assert detail["TrainingJobStatusCounters"]["Completed"] == 4
+    assert detail["ObjectiveStatusCounters"]["Succeeded"] == 4
+    assert detail["CreationTime"].isdigit()  # epoch milliseconds as a string, like AWS's example
+    ends = [
+        json.loads(e["Detail"])
+        for e in training
+        if json.loads(e["Detail"])["TrainingJobStatus"] == "Completed"
+    ]
+    assert len(ends) == 4
+    assert all(d["ModelArtifacts"]["S3ModelArtifacts"].endswith("model.tar.gz") for d in ends)
+    # every entry is a valid PutEvents entry
+    events = boto3.client("events", region_name="us-east-1")
+    shape = events.meta.service_model.operation_model("PutEvents").input_shape
+    report = ParamValidator().validate({"Entries": harness.events[:10]}, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_jobs_persist_and_a_restart_fails_jobs_that_were_running(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    req = tuning_request(
+        **{"TrainingJobDefinition__OutputDataConfig__S3OutputPath": (tmp_path / "o").as_uri()}
+    )
+    with sagemaker(state_dir=state, image_map=IMAGE_MAP, event_sink=lambda e: None) as engine:
+        boto3.client("sagemaker").create_hyper_parameter_tuning_job(**req)
+        engine.wait("tune-1", 60)
+    # a job left InProgress by a process that died
+    doc_path = state / "tuning-jobs" / "tune-1.json"
+    doc = json.loads(doc_path.read_text())
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    doc["HyperParameterTuningJobName"] = "ghost"
+    doc["HyperParameterTuningJobStatus"] = "InProgress"
+    (state / "tuning-jobs" / "ghost.json").write_text(json.dumps(doc))
+    engine2 = Engine(state, IMAGE_MAP, event_sink=lambda e: None, clock=ManualClock())
+    assert (
+        engine2.handle("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "tune-1"})[
+            "HyperParameterTuningJobStatus"
+        ]
+        == "Completed"
+    )
+    ghost = engine2.handle("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "ghost"})
+    assert ghost["HyperParameterTuningJobStatus"] == "Failed"
+    assert "engine restarted" in ghost["FailureReason"]
+    assert (
+        len(
+            engine2.handle(
+                "ListTrainingJobsForHyperParameterTuningJob",
+                {"HyperParameterTuningJobName": "tune-1", "MaxResults": 100},
+            )["TrainingJobSummaries"]
+        )
+        == 4
+    )
+
+
+def test_clients_created_before_entering_are_routed_and_released_after(tmp_path: Path) -> None:
+    early = boto3.client("sagemaker", region_name="eu-west-1")
+    with sagemaker(state_dir=tmp_path, image_map=IMAGE_MAP, event_sink=lambda e: None) as engine:
+        assert active_engine() is engine
+        listed = early.list_hyper_parameter_tuning_jobs()
+        assert listed["HyperParameterTuningJobSummaries"] == []
+        late = boto3.client("sagemaker", region_name="eu-west-1")
+        assert late.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
+    assert active_engine() is None
+
+
+def test_standalone_training_job(harness: Harness) -> None:
+    harness.sm.create_training_job(
+        TrainingJobName="single-1",
+        HyperParameters={"x": "0.3", "y": "0.7", "epochs": "2"},
+        AlgorithmSpecification={
+            "TrainingImage": "quad",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
+        },
+        RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        OutputDataConfig={"S3OutputPath": (harness.tmp / "single").as_uri()},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    assert harness.engine.wait("single-1", 60) == "Completed"
+    waiter = harness.sm.get_waiter("training_job_completed_or_stopped")
+    waiter.wait(TrainingJobName="single-1", WaiterConfig={"Delay": 1, "MaxAttempts": 5})
+    job = harness.sm.describe_training_job(TrainingJobName="single-1")
+    assert_valid(harness.sm, "DescribeTrainingJob", job)
+    assert job["FinalMetricDataList"][0]["Value"] == pytest.approx(0.5)  # 0 + 1/2 at epoch 2
+    assert "TuningJobArn" not in job
+    assert "epoch=2 loss=0.500000" in harness.engine.trial_log("single-1")
+    with pytest.raises(ClientError) as err:
+        harness.sm.stop_training_job(TrainingJobName="single-1")
+    assert err.value.response["Error"]["Code"] == "ValidationException"

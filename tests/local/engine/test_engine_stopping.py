@@ -1,0 +1,100 @@
+"""The median early-stopping rule and the completion criteria, on hand-computed cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from amtflow.local.engine import CompletionReason, CompletionTracker, Decision, MedianStoppingRule
+
+
+def finished(rule: MedianStoppingRule, trial: str, values: list[float]) -> None:
+    for step, v in enumerate(values, start=1):
+        rule.on_report(trial, step, v)
+    rule.on_trial_end(trial)
+
+
+def test_median_rule_on_a_hand_computed_case() -> None:
+    rule = MedianStoppingRule(maximize=False)
+    finished(rule, "a", [1.0, 0.8, 0.6])  # running averages: 1.0, 0.9, 0.8
+    finished(rule, "b", [2.0, 1.0, 0.9])  # 2.0, 1.5, 1.3
+    finished(rule, "c", [0.5, 0.5, 0.5])  # 0.5, 0.5, 0.5
+    # medians of the running averages: step 1 -> 1.0, step 2 -> 0.9, step 3 -> 0.8
+    assert rule.median_at(1) == 1.0
+    assert rule.median_at(2) == pytest.approx(0.9)
+    assert rule.median_at(3) == pytest.approx(0.8)
+    # trial d: step 1 value 0.9 (avg 0.9 <= 1.0 continue), step 2 value 1.0 (avg 0.95 > 0.9 stop)
+    assert rule.on_report("d", 1, 0.9) is Decision.CONTINUE
+    assert rule.on_report("d", 2, 1.0) is Decision.STOP
+    # trial e: avg at step 2 is exactly the median 0.9 -> not worse -> continue
+    assert rule.on_report("e", 1, 1.0) is Decision.CONTINUE
+    assert rule.on_report("e", 2, 0.8) is Decision.CONTINUE
+
+
+def test_median_rule_maximising_stops_the_lower_trial() -> None:
+    rule = MedianStoppingRule(maximize=True)
+    for name, v in (("a", 0.7), ("b", 0.8), ("c", 0.9)):
+        finished(rule, name, [v, v])
+    assert rule.on_report("d", 1, 0.75) is Decision.STOP  # 0.75 < median 0.8
+    assert rule.on_report("e", 1, 0.85) is Decision.CONTINUE
+
+
+def test_median_rule_waits_for_enough_finished_trials() -> None:
+    rule = MedianStoppingRule(maximize=False)
+    finished(rule, "a", [0.1])
+    finished(rule, "b", [0.1])
+    assert rule.on_report("c", 1, 100.0) is Decision.CONTINUE  # only 2 finished trials reached step 1
+    # a step no finished trial reached never stops
+    finished(rule, "d", [0.1])
+    assert rule.on_report("e", 1, 0.1) is Decision.CONTINUE
+    assert rule.on_report("e", 2, 100.0) is Decision.CONTINUE
+
+
+def test_target_objective_value() -> None:
+    t = CompletionTracker(maximize=True, criteria={"TargetObjectiveMetricValue": 0.9})
+    assert t.observe(0.85) is None
+    assert t.observe(0.9) is CompletionReason.TARGET_REACHED
+    low = CompletionTracker(maximize=False, criteria={"TargetObjectiveMetricValue": 0.1})
+    assert low.observe(0.2) is None
+    assert low.observe(0.05) is CompletionReason.TARGET_REACHED
+
+
+def test_best_objective_not_improving_uses_the_one_percent_rule() -> None:
+    t = CompletionTracker(
+        maximize=False, criteria={"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
+    )
+    assert t.observe(1.0) is None
+    assert t.observe(0.995) is None  # better, but by 0.5% -> not an improvement (count 1)
+    assert t.not_improving == 1
+    assert t.best == 0.995
+    assert t.observe(0.95) is None  # 4.5% better than 0.995 -> improvement, count resets
+    assert t.not_improving == 0
+    assert t.observe(2.0) is None
+    assert t.observe(0.949) is None
+    assert t.observe(0.96) is CompletionReason.NOT_IMPROVING
+    assert t.not_improving == 3
+
+
+def test_failed_trials_do_not_count_as_not_improving() -> None:
+    t = CompletionTracker(
+        maximize=True, criteria={"BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}}
+    )
+    t.observe(0.5)
+    for _ in range(5):
+        assert t.observe(None) is None
+    assert t.not_improving == 0
+
+
+def test_convergence_detected_after_a_flat_window() -> None:
+    t = CompletionTracker(
+        maximize=False, criteria={"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}
+    )
+    reasons = [t.observe(10.0 / (i + 1)) for i in range(10)]  # steady improvement
+    assert all(r is None for r in reasons)
+    # 20 trials finished and the last 10 brought no improvement of 1% -> converged on the 10th flat one
+    flat = [t.observe(5.0) for _ in range(10)]
+    assert flat[:-1] == [None] * 9
+    assert flat[-1] is CompletionReason.CONVERGED
+    disabled = CompletionTracker(
+        maximize=False, criteria={"ConvergenceDetected": {"CompleteOnConvergence": "Disabled"}}
+    )
+    assert all(disabled.observe(1.0) is None for _ in range(40))
