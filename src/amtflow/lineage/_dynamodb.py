@@ -33,7 +33,7 @@ from amtflow.errors import (
     TransientError,
 )
 from amtflow.lineage._records import Champion, DatasetVersion, RunRecord, iso, utc
-from amtflow.lineage._store import _check_champion, _dataset_conflict, month_start
+from amtflow.lineage._store import _check_champion, _check_same_start, _dataset_conflict, month_start
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -148,6 +148,10 @@ class DynamoDBLineageStore:
 
     def update_run(self, run: RunRecord) -> None:
         sk = self._run_sk_of(run.model, run.run_id)
+        if sk is not None and sk != _run_sk(run):
+            recorded = self.get_run(run.model, run.run_id)
+            if recorded is not None:
+                _check_same_start(recorded.started_at, run)
         if sk is None:
             raise NotFoundError(
                 f"run {run.run_id!r} of model {run.model!r} was never recorded; add_run it first."

@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from amtflow.drift import ParentCandidate
-from amtflow.errors import ConflictError, NotFoundError
-from amtflow.lineage._records import Champion, DatasetVersion, RunRecord, utc
+from amtflow.errors import ConflictError, InvalidInputError, NotFoundError
+from amtflow.lineage._records import Champion, DatasetVersion, RunRecord, iso, utc
 
 
 @runtime_checkable
@@ -79,6 +79,15 @@ def _check_champion(current: Champion | None, champion: Champion, expected: str 
         )
 
 
+def _check_same_start(recorded: datetime, run: RunRecord) -> None:
+    if recorded != run.started_at:
+        raise InvalidInputError(
+            f"run {run.run_id!r} was recorded as started at {iso(recorded)}, not {iso(run.started_at)}; "
+            "update the recorded run (get_run, then dataclasses.replace) instead of building a new one.",
+            field="started_at",
+        )
+
+
 def _dataset_conflict(existing: DatasetVersion, record: DatasetVersion) -> ConflictError:
     return ConflictError(
         f"dataset version {record.version!r} of model {record.model!r} is already recorded with fingerprint "
@@ -127,6 +136,7 @@ class InMemoryLineageStore:
                 raise NotFoundError(
                     f"run {run.run_id!r} of model {run.model!r} was never recorded; add_run it first."
                 )
+            _check_same_start(self._runs[key].started_at, run)
             self._runs[key] = run
 
     def get_run(self, model: str, run_id: str) -> RunRecord | None:

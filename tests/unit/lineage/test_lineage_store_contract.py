@@ -179,6 +179,10 @@ def test_update_run_replaces_the_outcome(store: LineageStore) -> None:
     )
     store.update_run(done)
     assert store.get_run("churn", "exec-1") == done
+    with pytest.raises(InvalidInputError) as err:
+        store.update_run(replace(done, started_at=NOW + timedelta(minutes=1)))
+    assert err.value.field == "started_at"
+    assert store.get_run("churn", "exec-1") == done
     with pytest.raises(NotFoundError):
         store.update_run(_run("never-added", NOW))
     assert store.get_run("churn", "never-added") is None
