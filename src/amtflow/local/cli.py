@@ -16,7 +16,11 @@ from amtflow.errors import AmtflowError
 
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``; every parser sets
 # ``func=callable(args) -> int``).
-COMMAND_MODULES: tuple[str, ...] = ("amtflow.local.cli_profiles", "amtflow.local.cli_lint")
+COMMAND_MODULES: tuple[str, ...] = (
+    "amtflow.local.cli_profiles",
+    "amtflow.local.cli_lint",
+    "amtflow.local.cli_twin",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

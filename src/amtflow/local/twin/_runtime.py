@@ -55,6 +55,7 @@ class Invocation:
     error_type: str | None
     error_message: str | None
     started: datetime
+    result: Any = None
 
 
 @dataclass
@@ -133,7 +134,14 @@ class FunctionRuntime:
         with self._records_lock:
             self._records.append(
                 Invocation(
-                    function.source.logical_id, source, request_id, not errored, error_type, message, started
+                    function.source.logical_id,
+                    source,
+                    request_id,
+                    not errored,
+                    error_type,
+                    message,
+                    started,
+                    result=None if errored else json.loads(payload),
                 )
             )
         return payload, errored

@@ -679,6 +679,12 @@ class Twin:
         """The twin's clock."""
         return self._clock.now()
 
+    def is_idle(self) -> bool:
+        """No delivery is queued and no execution runs (a snapshot; see :meth:`wait_for_executions`)."""
+        if self._queue.unfinished_tasks:
+            return False
+        return not any(e.status is ExecutionStatus.RUNNING for e in self.executions())
+
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until every queued delivery has run."""
         deadline = time.monotonic() + timeout

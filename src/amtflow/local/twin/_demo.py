@@ -1,0 +1,437 @@
+"""``amtflow demo``: a scripted story told by the application itself, running in the twin with real training.
+
+The story: the project's template is deployed into the twin; a model profile and dataset version v1 land in
+the data bucket; the marker object starts a run (router → state machine → plan → tuning job with real
+trials in the local AMT engine → the job's EventBridge event closes the callback → evaluate → notify);
+then the clock moves on an hour and the scheduled router tick finds nothing to do. Every step prints a
+timeline line as it happens; SNS messages are printed as a subscriber receives them; a report (HTML with
+plots, and JSON) is written to the output folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from amtflow.errors import ConfigurationError
+from amtflow.local.twin._report import Trial, TuningRun, collect_runs, write_report
+from amtflow.local.twin._schedules import ManualClock
+from amtflow.local.twin._twin import EventSink, Execution, ExecutionStatus, Twin
+
+DEMO_START = datetime(2026, 11, 4, 22, 0, tzinfo=UTC)
+_QUIET = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
+_SNS_LINES = 30
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What to run: ``quick`` trims the tuning budget so the whole story takes about a minute."""
+
+    project_root: Path
+    out_dir: Path
+    quick: bool = False
+    seed: int = 1
+
+    @property
+    def trials(self) -> int:
+        return 4 if self.quick else 16
+
+    @property
+    def rounds(self) -> int:
+        return 40 if self.quick else 200
+
+    @property
+    def timeout(self) -> float:
+        return 75.0 if self.quick else 270.0
+
+
+@dataclass
+class DemoResult:
+    """What the demo showed (the tests assert on it)."""
+
+    report: Path
+    executions: list[Execution]
+    notifications: list[dict[str, Any]]
+    runs: list[TuningRun]
+    schedule_outcome: str
+    timeline: list[str] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.executions) and all(e.status is ExecutionStatus.SUCCEEDED for e in self.executions)
+
+
+class Timeline:
+    """Prints ``[  12.3s] kind     text`` lines as things happen and keeps them for the report."""
+
+    def __init__(self, out: TextIO, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._out = out
+        self._monotonic = monotonic
+        self._start = monotonic()
+        self._lock = threading.Lock()
+        self.lines: list[str] = []
+
+    def line(self, kind: str, text: str) -> None:
+        with self._lock:
+            stamp = f"[{self._monotonic() - self._start:6.1f}s] {kind:<8} "
+            indent = "\n" + " " * len(stamp)
+            rendered = stamp + indent.join(text.splitlines() or [""])
+            self.lines.append(rendered)
+            print(rendered, file=self._out, flush=True)
+
+
+class _Follower:
+    """Polls the twin and prints what is new: invocations, states, trials, notifications."""
+
+    def __init__(self, twin: Twin, timeline: Timeline) -> None:
+        self.twin = twin
+        self.tl = timeline
+        self.seen_invocations = 0
+        self.seen_history: dict[str, int] = {}
+        self.seen_trials: set[str] = set()
+        self.seen_jobs: dict[str, int] = {}
+        self.seen_notifications = 0
+        self.rules = {physical: logical for logical, physical in twin.resources("AWS::Events::Rule").items()}
+
+    def follow(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.poll()
+            if self.twin.is_idle():
+                self.poll()
+                return
+            if time.monotonic() > deadline:
+                self.tl.line("timeout", f"still running after {timeout:.0f}s; stopping the story here")
+                return
+            time.sleep(0.25)
+
+    def poll(self) -> None:
+        self._invocations()
+        self._states()
+        self._trials()
+        self._notifications()
+
+    def _source(self, source: str) -> str:
+        if source.startswith("rule:"):
+            return "rule " + self.rules.get(source[5:], source[5:])
+        if source.startswith("schedule:"):
+            return "schedule " + source.rsplit("/", 1)[-1]
+        return "state machine" if source == "invoke" else source
+
+    def _invocations(self) -> None:
+        invocations = self.twin.invocations()
+        for inv in invocations[self.seen_invocations :]:
+            who = inv.function.removesuffix("Function")
+            if inv.ok:
+                self.tl.line("lambda", f"{who} <- {self._source(inv.source)}: {_compact(inv.result, 120)}")
+                warnings = inv.result.get("warnings") if isinstance(inv.result, Mapping) else None
+                for warning in warnings or []:
+                    self.tl.line("preflight", str(warning))
+            else:
+                self.tl.line(
+                    "lambda",
+                    f"{who} <- {self._source(inv.source)}: FAILED {inv.error_type}: {inv.error_message}",
+                )
+        self.seen_invocations = len(invocations)
+
+    def _states(self) -> None:
+        sfn = self.twin.client("stepfunctions")
+        for execution in self.twin.executions():
+            events = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)["events"]
+            start = self.seen_history.get(execution.arn, 0)
+            if start == 0 and events:
+                self.tl.line("run", f"execution {execution.name} started, input {_compact(execution.input)}")
+            for event in events[start:]:
+                kind = event["type"]
+                if kind.endswith("StateEntered"):
+                    self.tl.line("state", event["stateEnteredEventDetails"]["name"])
+                elif kind.endswith("StateExited"):
+                    details = event["stateExitedEventDetails"]
+                    summary = _state_summary(details["name"], details.get("output"))
+                    if summary:
+                        self.tl.line("state", f"{details['name']}: {summary}")
+                elif kind in (
+                    "ExecutionSucceeded",
+                    "ExecutionFailed",
+                    "ExecutionAborted",
+                    "ExecutionTimedOut",
+                ):
+                    done = self.twin.executions()
+                    final = next((e for e in done if e.arn == execution.arn), execution)
+                    tail = f" ({final.error}: {final.cause})" if final.error else ""
+                    self.tl.line(
+                        "run",
+                        f"execution {final.name} {final.status.value}{tail} - {final.state_transitions} "
+                        f"states, {final.lambda_invocations} Lambda calls from the state machine",
+                    )
+            self.seen_history[execution.arn] = len(events)
+
+    def _trials(self) -> None:
+        sm = self.twin.client("sagemaker")
+        jobs = sm.list_hyper_parameter_tuning_jobs(MaxResults=100)["HyperParameterTuningJobSummaries"]
+        for job in jobs:
+            name = job["HyperParameterTuningJobName"]
+            limits = job.get("ResourceLimits", {})
+            if name not in self.seen_jobs:
+                self.seen_jobs[name] = 0
+                self.tl.line(
+                    "sagemaker",
+                    f"tuning job {name}: {job.get('Strategy')} search, "
+                    f"{limits.get('MaxNumberOfTrainingJobs')} trials, "
+                    f"{limits.get('MaxParallelTrainingJobs')} at a time (local AMT engine, real training)",
+                )
+            rows = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=name, MaxResults=100
+            )["TrainingJobSummaries"]
+            finished = [r for r in rows if r["TrainingJobStatus"] in ("Completed", "Stopped", "Failed")]
+            best: float | None = None
+            described: dict[str, Any] | None = None
+            for row in sorted(finished, key=lambda r: r.get("TrainingEndTime") or r["CreationTime"]):
+                value = row.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+                if value is not None:
+                    if described is None:
+                        described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+                    goal = described["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"][
+                        "Type"
+                    ]
+                    better = best is None or (value > best if goal == "Maximize" else value < best)
+                    best = value if better else best
+                if row["TrainingJobName"] in self.seen_trials:
+                    continue
+                self.seen_trials.add(row["TrainingJobName"])
+                self.seen_jobs[name] += 1
+                metric = f"objective={value:.5f}" if value is not None else "no objective"
+                best_text = f"best so far {best:.5f}" if best is not None else ""
+                self.tl.line(
+                    "trial",
+                    f"[{self.seen_jobs[name]}/{limits.get('MaxNumberOfTrainingJobs', '?')}] "
+                    f"{row['TrainingJobName']} {row['TrainingJobStatus']:<9} {metric}  {best_text}",
+                )
+
+    def _notifications(self) -> None:
+        notes = self.twin.notifications()
+        for note in notes[self.seen_notifications :]:
+            attrs = " ".join(f"{k}={v}" for k, v in sorted(note.attributes.items()))
+            lines = _pretty(note.message).splitlines()
+            if len(lines) > _SNS_LINES:
+                lines = [*lines[:_SNS_LINES], f"... ({len(lines) - _SNS_LINES} more lines in the report)"]
+            text = "\n".join(lines)
+            self.tl.line(
+                "sns",
+                f"received on {note.topic_arn.rsplit(':', 1)[-1]}\nSubject: {note.subject}\n"
+                f"Attributes: {attrs}\n{text}",
+            )
+        self.seen_notifications = len(notes)
+
+
+def _compact(value: Any, limit: int = 160) -> str:
+    text = json.dumps(value, default=str, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _pretty(message: str) -> str:
+    try:
+        return json.dumps(json.loads(message), indent=2)
+    except ValueError:
+        return message
+
+
+def _state_summary(state: str, output: str | None) -> str:
+    if not output:
+        return ""
+    try:
+        doc = json.loads(output)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    if state == "Plan" and isinstance(doc.get("plan"), dict):
+        plan = doc["plan"]
+        job = f" (job {plan['jobName']})" if plan.get("jobName") else ""
+        return f"{plan.get('action')} - {plan.get('reason')}{job}"
+    if state == "StartTuning" and "tuning" in doc:
+        return f"callback received: {_compact(doc['tuning'], 200)}"
+    if state == "Evaluate" and isinstance(doc.get("evaluation"), dict):
+        evaluation = doc["evaluation"]
+        best = evaluation.get("best") or {}
+        return (
+            f"{evaluation.get('outcome')} - {evaluation.get('reason')}; best "
+            f"{best.get('trainingJobName')} {evaluation.get('objectiveMetric')}={best.get('objectiveValue')}"
+        )
+    if "error" in doc and isinstance(doc["error"], dict) and state not in ("Receive",):
+        return f"error {doc['error'].get('Error')}: {str(doc['error'].get('Cause'))[:200]}"
+    return ""
+
+
+def load_examples_data(root: Path) -> Any:
+    path = root / "examples" / "data.py"
+    spec = importlib.util.spec_from_file_location("amtflow_examples_data", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise ConfigurationError(
+            f"the demo needs {path} (the examples' dataset builder); run it from the checkout"
+        )
+    if spec.name in sys.modules:
+        return sys.modules[spec.name]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
+    path = root / "examples" / "xgboost" / "profile.yaml"
+    if not path.is_file():
+        raise ConfigurationError(f"the demo needs the example profile {path}")
+    profile: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    profile["tuning"]["limits"] = {"max_jobs": options.trials, "max_parallel": 2, "max_runtime_s": 1800}
+    profile["tuning"].pop("completion", None)
+    profile["training"]["static_hyperparameters"]["num_round"] = options.rounds
+    return profile
+
+
+def run_demo(
+    options: DemoOptions,
+    *,
+    out: TextIO,
+    sagemaker: Callable[[EventSink], AbstractContextManager[object]] | None = None,
+) -> DemoResult:
+    """Tell the story; return what happened. ``sagemaker`` replaces the local engine (tests)."""
+    root = options.project_root.resolve()
+    tl = Timeline(out)
+    examples = load_examples_data(root)
+    profile = _demo_profile(root, options)
+    model = str(profile["model"])
+    tl.line(
+        "demo",
+        f"amtflow demo{' --quick' if options.quick else ''}: {root / 'template.yaml'} in the local twin",
+    )
+    engine_options = {"image_map": root / "examples" / "image-map.yaml", "max_workers": 2}
+    with (
+        tempfile.TemporaryDirectory(prefix="amtflow-demo-") as work,
+        Twin.start(
+            root,
+            sagemaker=sagemaker,
+            clock=ManualClock(DEMO_START),
+            work_dir=work,
+            engine_options=engine_options,
+            environment=_QUIET,
+            seed=options.seed,
+        ) as twin,
+    ):
+        functions = twin.resources("AWS::Lambda::Function")
+        tl.line(
+            "deploy",
+            f"stack deployed: {len(functions)} functions, "
+            f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machine, "
+            f"{len(twin.resources('AWS::Events::Rule'))} EventBridge rules; "
+            f"clock at {twin.now():%Y-%m-%d %H:%M}Z",
+        )
+        follower = _Follower(twin, tl)
+        limits = profile["tuning"]["limits"]
+        twin.put_object(f"profiles/{model}.yaml", yaml.safe_dump(profile, sort_keys=False))
+        tl.line(
+            "s3",
+            f"put profiles/{model}.yaml ({profile['tuning']['strategy']} search on "
+            f"{profile['tuning']['objective']['metric']}, demo budget {limits['max_jobs']} trials, "
+            f"{limits['max_parallel']} at a time)",
+        )
+        version = examples.make_version("breast_cancer", seed=options.seed)
+        data_dir = Path(work) / "v1"
+        for channel, path in sorted(examples.write_version(version, data_dir).items()):
+            key = f"datasets/{model}/v1/{channel}/data.csv"
+            body = Path(path).read_bytes()
+            twin.put_object(key, body)
+            rows = body.count(b"\n")
+            tl.line("s3", f"put {key} ({rows} rows)")
+        twin.wait_idle()
+        follower.poll()
+        twin.put_object(f"datasets/{model}/v1/_READY", b"")
+        tl.line("s3", f"put datasets/{model}/v1/_READY - dataset version v1 is complete")
+        follower.follow(options.timeout)
+
+        executions = twin.executions()
+        invocations_before = len(twin.invocations())
+        tl.line("clock", "advance 1 hour (scheduled rules fire on the twin's clock)")
+        fired = twin.advance(3600, wait=False)
+        counts: dict[str, int] = {}
+        for item in fired:
+            name = item.split(" ", 1)[1]
+            counts[name] = counts.get(name, 0) + 1
+        tl.line(
+            "clock",
+            f"now {twin.now():%Y-%m-%d %H:%M}Z; fired " + ", ".join(f"{n} x{c}" for n, c in counts.items()),
+        )
+        follower.follow(options.timeout)
+        schedule_outcome = _schedule_outcome(twin, len(executions), invocations_before)
+        tl.line("schedule", schedule_outcome)
+
+        executions = twin.executions()
+        runs = collect_runs(twin.client("sagemaker"))
+        notifications = [
+            {
+                "topic": n.topic_arn,
+                "subject": n.subject,
+                "message": n.message,
+                "attributes": dict(n.attributes),
+            }
+            for n in twin.notifications()
+        ]
+    report = write_report(
+        options.out_dir,
+        title=f"amtflow demo - {model}",
+        runs=runs,
+        timeline=tl.lines,
+        notifications=notifications,
+        executions=[_execution_json(e) for e in executions],
+    )
+    for run in runs:
+        tl.line("result", _run_summary(run))
+    tl.line("report", f"{report} (and report.json)")
+    return DemoResult(report, executions, notifications, runs, schedule_outcome, tl.lines)
+
+
+def _schedule_outcome(twin: Twin, executions_before: int, invocations_before: int) -> str:
+    ticks = [i for i in twin.invocations()[invocations_before:] if i.function == "StartRunFunction"]
+    scheduled = [i for i in ticks if isinstance(i.result, Mapping) and not i.result.get("executions")]
+    new_runs = twin.executions()[executions_before:]
+    if new_runs:
+        names = ", ".join(f"{e.name} ({e.status.value})" for e in new_runs)
+        return f"the scheduled tick started {names}"
+    reasons = {str(i.result.get("ignored")) for i in scheduled if isinstance(i.result, Mapping)}
+    reason = "; ".join(sorted(r for r in reasons if r)) or "nothing to do"
+    return f"scheduled tick with no new data: skipped - {reason}"
+
+
+def _execution_json(e: Execution) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "status": e.status.value,
+        "states": list(e.states),
+        "lambdaInvocations": e.lambda_invocations,
+        "error": e.error,
+        "cause": e.cause,
+        "input": e.input,
+    }
+
+
+def _run_summary(run: TuningRun) -> str:
+    done = [t for t in run.trials if t.objective is not None]
+    best: Trial | None = run.leaderboard(1)[0] if done else None
+    if best is None:
+        return f"{run.job_name}: {run.status}, no trial reported {run.metric}"
+    return (
+        f"{run.job_name}: {run.status}, {len(run.trials)} trials, best {best.name} "
+        f"{run.metric}={best.objective:.5f}"
+    )
