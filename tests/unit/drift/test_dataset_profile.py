@@ -10,8 +10,10 @@ import random
 import subprocess
 import sys
 
+import boto3
 import numpy as np
 import pytest
+from moto import mock_aws
 
 from amtflow.drift import (
     ColumnType,
@@ -322,3 +324,21 @@ def test_profile_is_reproducible_across_processes() -> None:
         outputs.add(done.stdout)
     assert len(outputs) == 1
     assert DatasetProfile.from_json(outputs.pop()).rows == 5000
+
+
+def test_profiles_an_s3_streaming_body() -> None:
+    data = _csv([[i % 2, i * 0.25, "abc"[i % 3]] for i in range(20_000)])
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="data")
+        s3.put_object(Bucket="data", Key="datasets/churn/v1/train/part-0.csv", Body=data)
+        body = s3.get_object(Bucket="data", Key="datasets/churn/v1/train/part-0.csv")["Body"]
+        profile = profile_csv(body, ProfileOptions(header=False, label_index=0, sample_size=500))
+    assert profile.rows == 20_000
+    assert profile.sample_rows == 500
+    assert profile.fingerprint == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert profile.schema == {
+        "c0": ColumnType.NUMERIC,
+        "c1": ColumnType.NUMERIC,
+        "c2": ColumnType.CATEGORICAL,
+    }
