@@ -64,7 +64,8 @@ class ProfileOptions:
 
     header: bool = True
     delimiter: str = ","
-    encoding: str = "utf-8"
+    encoding: str = "utf-8-sig"
+    """UTF-8, with or without a byte-order mark (spreadsheet exports often write one)."""
     label_index: int | None = None
     column_names: tuple[str, ...] | None = None
     sample_size: int = 10_000
@@ -82,6 +83,11 @@ class ProfileOptions:
             (self.max_profile_bytes >= 1_000, "max_profile_bytes", "allow at least 1000 bytes"),
             (self.label_index is None or self.label_index >= 0, "label_index", "use a column index >= 0"),
             (_known_encoding(self.encoding), "encoding", "use a Python codec name such as 'utf-8'"),
+            (
+                self.column_names is None or not self.header,
+                "column_names",
+                "give column_names only with header=False (a header row names the columns itself)",
+            ),
         ]
         for ok, name, fix in checks:
             if not ok:

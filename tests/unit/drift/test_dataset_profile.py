@@ -253,6 +253,7 @@ def test_bad_datasets_are_named_with_a_fix(data: bytes, options: ProfileOptions,
         ({"delimiter": ";;"}, "delimiter"),
         ({"encoding": "no-such-codec"}, "encoding"),
         ({"label_index": -1}, "label_index"),
+        ({"column_names": ("a", "b")}, "column_names"),
     ],
 )
 def test_bad_options_name_the_option(kwargs: dict[str, object], field: str) -> None:
@@ -342,3 +343,8 @@ def test_profiles_an_s3_streaming_body() -> None:
         "c1": ColumnType.NUMERIC,
         "c2": ColumnType.CATEGORICAL,
     }
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column_name() -> None:
+    profile = profile_csv(io.BytesIO("\ufeffid,name\n1,a\n".encode()))
+    assert [c.name for c in profile.columns] == ["id", "name"]
