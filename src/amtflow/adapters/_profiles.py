@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import translate
 from amtflow.app._schedule import schedule_due
+from amtflow.preflight import Finding, context_for_profile, lint_request
 from amtflow.profile import ModelProfile, ProfileStore, apply_overrides, compile_tuning_request
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ class ProfileSpec:
             role_arn=role_arn,
             tags=tags,
         )
+
+    def preflight(self, request: Mapping[str, Any]) -> Sequence[Finding]:
+        context = context_for_profile(self.profile, request)
+        return lint_request(request, context, source=f"profile {self.model}", from_profile=True).findings
 
 
 class StoreProfileCatalog:

@@ -59,7 +59,7 @@ from amtflow.app._start_run import (
     StartRun,
     route_event,
 )
-from amtflow.app._start_tuning import StartedJob, StartTuning, lint_request, rejection_message
+from amtflow.app._start_tuning import Linter, StartedJob, StartTuning, rejection_message
 
 __all__ = [
     "DEFAULT_MARKER",
@@ -80,6 +80,7 @@ __all__ = [
     "ExecutionStart",
     "ExecutionStarter",
     "JobNamer",
+    "Linter",
     "LockStore",
     "ModelSpec",
     "Notification",
@@ -110,7 +111,6 @@ __all__ = [
     "callback_timeouts",
     "decide_action",
     "gather_report",
-    "lint_request",
     "normalize_tags",
     "parse_timestamp",
     "rejection_message",

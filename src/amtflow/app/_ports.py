@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from amtflow.preflight import Finding
+
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware (UTC)."""
 
@@ -127,6 +129,11 @@ class ModelSpec(Protocol):
         tags: Mapping[str, str],
     ) -> dict[str, Any]:
         """The exact ``CreateHyperParameterTuningJob`` request."""
+        ...
+
+    def preflight(self, request: Mapping[str, Any]) -> Sequence[Finding]:
+        """The pre-launch findings (service constraints, best practices, budget) on a compiled request,
+        with the profile's evidence (sample log lines, budget caps); errors first."""
         ...
 
 

@@ -9,18 +9,14 @@ from typing import Any
 from amtflow.app._ports import Clock, ParkedJob, ProfileCatalog, TokenStore, TuningService
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, PreflightRejectedError
 from amtflow.messages import Action, Plan
-from amtflow.preflight import Finding, LintContext, run_rules
+from amtflow.preflight import Finding
 
 Linter = Callable[[Mapping[str, Any]], Sequence[Finding]]
+"""Replaces the profile's own preflight (tests); by default :meth:`ModelSpec.preflight` runs."""
 
 TAG_MODEL = "amtflow:model"
 TAG_DATASET_VERSION = "amtflow:dataset-version"
 TAG_EXECUTION = "amtflow:execution"
-
-
-def lint_request(request: Mapping[str, Any]) -> Sequence[Finding]:
-    """The full preflight catalogue on one ``CreateHyperParameterTuningJob`` request."""
-    return run_rules(LintContext(request=request))
 
 
 def rejection_message(job_name: str, findings: Sequence[Finding]) -> str:
@@ -53,7 +49,7 @@ class StartTuning:
         tokens: TokenStore,
         clock: Clock,
         role_arn: str,
-        lint: Linter = lint_request,
+        lint: Linter | None = None,
     ) -> None:
         self._profiles = profiles
         self._sagemaker = sagemaker
@@ -82,7 +78,7 @@ class StartTuning:
             role_arn=self._role_arn,
             tags=tags,
         )
-        findings = list(self._lint(request))
+        findings = list(self._lint(request) if self._lint is not None else spec.preflight(request))
         if any(f.is_error for f in findings):
             raise PreflightRejectedError(rejection_message(plan.job_name, findings))
         warnings = tuple(str(f) for f in findings)

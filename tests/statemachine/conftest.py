@@ -1,0 +1,49 @@
+"""State-machine tests: the real template, ASL and handlers in the local twin, SageMaker stood in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sm_stand_in import SageMakerStandIn
+
+from amtflow.local.twin import ManualClock, Twin
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()
+MODEL = "cancer-xgb"
+T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def sagemaker() -> SageMakerStandIn:
+    return SageMakerStandIn()
+
+
+@pytest.fixture
+def app(sagemaker: SageMakerStandIn) -> Iterator[Twin]:
+    with Twin.start(ROOT, sagemaker=sagemaker.factory, clock=ManualClock(T0)) as twin:
+        twin.put_object(f"profiles/{MODEL}.yaml", PROFILE)
+        twin.wait_idle()
+        yield twin
+
+
+@pytest.fixture(autouse=True)
+def _send_task_failure_keeps_its_cause() -> Iterator[None]:
+    """moto 5.2's SendTaskFailure handler drops ``cause`` before it reaches the interpreter (AWS keeps it,
+    and the failure notification shows it): forward it, as the service does."""
+    from unittest import mock
+
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: StepFunctionResponse) -> EmptyResult:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    with mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure):
+        yield

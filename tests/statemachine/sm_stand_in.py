@@ -1,0 +1,193 @@
+"""A SageMaker stand-in for state-machine tests: tuning jobs that end at once, with a scripted outcome.
+
+It serves the boto3 SageMaker calls the application makes (requests are validated against botocore's
+service model, as the real client would) and emits the "Tuning Job State Change" event through the twin's
+event sink, so the real ``job_events`` handler completes the waiting task. Training is not run: the local
+AMT engine's own tests cover that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from botocore.validate import validate_parameters
+
+EventSink = Callable[[Mapping[str, Any]], None]
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+@dataclass
+class SageMakerStandIn:
+    """``outcome`` maps a tuning-job request to its terminal status (``Completed`` or ``Failed``)."""
+
+    outcome: Callable[[Mapping[str, Any]], str] = lambda request: "Completed"
+    emit_events: bool = True
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    sink: EventSink | None = None
+
+    def factory(self, sink: EventSink) -> Any:
+        self.sink = sink
+        return self.serving()
+
+    @contextmanager
+    def serving(self) -> Iterator[SageMakerStandIn]:
+        original = BaseClient._make_api_call
+        stand_in = self
+
+        def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            if client.meta.service_model.service_name != "sagemaker":
+                return original(client, operation, params)
+            model = client.meta.service_model.operation_model(operation)
+            validate_parameters(params, model.input_shape)
+            return stand_in.handle(operation, params)
+
+        with mock.patch.object(BaseClient, "_make_api_call", make_api_call):
+            yield self
+
+    # --- the API ------------------------------------------------------------------------------------------
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(operation)
+        handler = getattr(self, f"_{operation}", None)
+        if handler is None:
+            raise _error("ValidationException", f"{operation} is not served by the stand-in", operation)
+        return handler(params)  # type: ignore[no-any-return]
+
+    def _trials(self, name: str, request: Mapping[str, Any]) -> list[dict[str, Any]]:
+        objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+        trials = []
+        for i, value in enumerate((0.91, 0.95, 0.93), start=1):
+            trials.append(
+                {
+                    "TrainingJobName": f"{name}-{i:03d}-0000000{i}",
+                    "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-{i:03d}",
+                    "CreationTime": T0,
+                    "TrainingJobStatus": "Completed",
+                    "TunedHyperParameters": {"eta": f"0.{i}", "max_depth": str(2 + i)},
+                    "FinalHyperParameterTuningJobObjectiveMetric": {
+                        "Type": objective["Type"],
+                        "MetricName": objective["MetricName"],
+                        "Value": value,
+                    },
+                    "ObjectiveStatus": "Succeeded",
+                }
+            )
+        return trials
+
+    def _CreateHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["HyperParameterTuningJobName"]
+        if name in self.jobs:
+            raise _error(
+                "ResourceInUse", f"tuning job {name} already exists", "CreateHyperParameterTuningJob"
+            )
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
+        status = self.outcome(params)
+        trials = self._trials(name, params) if status == "Completed" else []
+        best = max(
+            trials, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], default=None
+        )
+        self.jobs[name] = {"request": params, "arn": arn, "status": status, "trials": trials, "best": best}
+        if self.emit_events and self.sink is not None:
+            self.sink(
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": "SageMaker HyperParameter Tuning Job State Change",
+                    "Resources": [arn],
+                    "Detail": json.dumps(
+                        {
+                            "HyperParameterTuningJobName": name,
+                            "HyperParameterTuningJobArn": arn,
+                            "HyperParameterTuningJobStatus": status,
+                            "CreationTime": "1793534400000",
+                            "LastModifiedTime": 1793538000000.0,
+                            "Tags": [{"Key": t["Key"], "Value": t["Value"]} for t in params.get("Tags", [])],
+                        }
+                    ),
+                }
+            )
+        return {"HyperParameterTuningJobArn": arn}
+
+    def _job(self, name: str, operation: str) -> dict[str, Any]:
+        if name not in self.jobs:
+            raise _error("ResourceNotFound", f"tuning job {name} does not exist", operation)
+        return self.jobs[name]
+
+    def _DescribeHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["HyperParameterTuningJobName"]
+        job = self._job(name, "DescribeHyperParameterTuningJob")
+        request = job["request"]
+        completed = len(job["trials"])
+        out: dict[str, Any] = {
+            "HyperParameterTuningJobName": name,
+            "HyperParameterTuningJobArn": job["arn"],
+            "HyperParameterTuningJobConfig": request["HyperParameterTuningJobConfig"],
+            "HyperParameterTuningJobStatus": job["status"],
+            "CreationTime": T0,
+            "HyperParameterTuningEndTime": T0,
+            "TrainingJobStatusCounters": {
+                "Completed": completed,
+                "InProgress": 0,
+                "RetryableError": 0,
+                "NonRetryableError": 0 if completed else 2,
+                "Stopped": 0,
+            },
+            "ObjectiveStatusCounters": {
+                "Succeeded": completed,
+                "Pending": 0,
+                "Failed": 0 if completed else 2,
+            },
+            "ConsumedResources": {"RuntimeInSeconds": 754},
+        }
+        if job["best"] is not None:
+            out["BestTrainingJob"] = job["best"]
+        if job["status"] == "Failed":
+            out["FailureReason"] = (
+                "All training jobs failed: AlgorithmError: the training script exited with 1"
+            )
+        return out
+
+    def _ListTrainingJobsForHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        job = self._job(params["HyperParameterTuningJobName"], "ListTrainingJobsForHyperParameterTuningJob")
+        trials = sorted(
+            job["trials"],
+            key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+            reverse=params.get("SortOrder") == "Descending",
+        )
+        return {"TrainingJobSummaries": trials[: params.get("MaxResults", 10)]}
+
+    def _DescribeTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["TrainingJobName"]
+        for job in self.jobs.values():
+            for trial in job["trials"]:
+                if trial["TrainingJobName"] == name:
+                    definition = job["request"]["TrainingJobDefinition"]
+                    return {
+                        "TrainingJobName": name,
+                        "TrainingJobArn": trial["TrainingJobArn"],
+                        "TrainingJobStatus": "Completed",
+                        "ModelArtifacts": {
+                            "S3ModelArtifacts": definition["OutputDataConfig"]["S3OutputPath"]
+                            + f"{name}/output/model.tar.gz"
+                        },
+                        "AlgorithmSpecification": definition["AlgorithmSpecification"],
+                        "HyperParameters": {
+                            **definition.get("StaticHyperParameters", {}),
+                            **trial["TunedHyperParameters"],
+                        },
+                        "TrainingTimeInSeconds": 61,
+                        "CreationTime": T0,
+                    }
+        raise _error("ValidationException", f"training job {name} does not exist", "DescribeTrainingJob")

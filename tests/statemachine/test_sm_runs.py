@@ -1,0 +1,261 @@
+"""Every trigger, driven through the real ASL (statemachine/tuning.asl.json, run by the twin) to a notification."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from conftest import MODEL, PROFILE
+from sm_stand_in import SageMakerStandIn
+
+from amtflow.local.twin import Execution, ExecutionStatus, Twin
+
+CREATE = "CreateHyperParameterTuningJob"
+
+
+def upload_version(twin: Twin, version: str = "v1") -> None:
+    twin.put_object(f"datasets/{MODEL}/{version}/train/part-0.csv", "1,0.5\n0,0.1\n")
+    twin.put_object(f"datasets/{MODEL}/{version}/validation/part-0.csv", "1,0.4\n")
+    twin.put_object(f"datasets/{MODEL}/{version}/_READY", "")
+
+
+def state_items(twin: Twin) -> list[dict[str, Any]]:
+    table = twin.physical_id("StateTable")
+    return twin.client("dynamodb").scan(TableName=table)["Items"]  # type: ignore[no-any-return]
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll until ``condition`` holds (executions run on the interpreter's own threads)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {timeout}s")
+        time.sleep(0.05)
+
+
+def assert_budget(execution: Execution) -> None:
+    assert execution.state_transitions <= 25
+    assert execution.lambda_invocations <= 8
+
+
+def assert_released(twin: Twin) -> None:
+    """No lock and no parked token left behind."""
+    assert [i["pk"]["S"] for i in state_items(twin)] == []
+
+
+def test_a_dataset_marker_runs_tuning_to_a_success_notification(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    upload_version(app)
+    (execution,) = app.wait_for_executions()
+
+    assert execution.status is ExecutionStatus.SUCCEEDED, execution.cause
+    assert execution.input["trigger"] == "s3"
+    assert execution.input["datasetVersion"] == "v1"
+    assert execution.states == (
+        "Receive",
+        "Plan",
+        "RouteAction",
+        "StartTuning",
+        "Evaluate",
+        "Notify",
+        "HasLock",
+        "ReleaseLock",
+        "Done",
+    )
+    assert_budget(execution)
+    assert sagemaker.calls.count(CREATE) == 1
+    (job_name,) = sagemaker.jobs
+    request = sagemaker.jobs[job_name]["request"]
+    assert request["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"][
+        "S3Uri"
+    ].endswith(f"/datasets/{MODEL}/v1/train/")
+
+    (note,) = app.notifications()
+    assert note.subject == f"amtflow: {MODEL} - tuning succeeded"
+    assert note.attributes == {"model": MODEL, "outcome": "succeeded"}
+    document = note.json()
+    assert document["evaluation"]["best"]["objectiveValue"] == 0.95
+    assert [t["objectiveValue"] for t in document["evaluation"]["leaderboard"]] == [0.95, 0.93, 0.91]
+    assert document["tuning"]["jobName"] == job_name
+    assert app.errors() == []
+    assert_released(app)
+
+
+def test_a_failed_tuning_job_ends_in_a_failure_notification_with_its_reason(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    sagemaker.outcome = lambda request: "Failed"
+    upload_version(app)
+    (execution,) = app.wait_for_executions()
+
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "TuningJobFailed"
+    assert "ReleaseLockAfterFailure" in execution.states
+    assert_budget(execution)
+    (note,) = app.notifications()
+    assert note.attributes == {"model": MODEL, "outcome": "failed"}
+    assert "AlgorithmError: the training script exited with 1" in note.json()["error"]["message"]
+    assert_released(app)
+
+
+def test_a_malformed_manual_input_fails_clearly_and_launches_nothing(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    app.start_execution({"model": MODEL, "acton": "tune"})
+    (execution,) = app.wait_for_executions()
+
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "InvalidInputError"
+    assert CREATE not in sagemaker.calls
+    (note,) = app.notifications()
+    error = note.json()["error"]
+    assert "unknown key 'acton'" in error["message"]
+    assert "stackTrace" not in note.message
+    assert note.attributes["outcome"] == "failed"
+    assert_released(app)
+
+
+def test_an_input_that_is_not_an_object_is_refused_too(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    app.start_execution(["tune", MODEL])
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.FAILED
+    assert "must be a JSON object" in app.notifications()[0].json()["error"]["message"]
+    assert CREATE not in sagemaker.calls
+
+
+def test_a_duplicated_s3_event_gives_one_execution_and_one_tuning_job(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    upload_version(app)
+    app.put_object(f"datasets/{MODEL}/v1/_READY", "")  # the marker's event delivered again
+    executions = app.wait_for_executions()
+
+    assert len(executions) == 1
+    assert executions[0].status is ExecutionStatus.SUCCEEDED
+    assert sagemaker.calls.count(CREATE) == 1
+    assert len(app.notifications()) == 1
+    assert app.errors() == []
+
+
+def test_a_manual_console_run_with_overrides(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    upload_version(app)
+    app.wait_for_executions()
+    app.start_execution(
+        {
+            "model": MODEL,
+            "action": "tune",
+            "datasetVersion": "v1",
+            "overrides": {"tuning": {"limits": {"max_jobs": 12}}},
+        }
+    )
+    _first, second = app.wait_for_executions()
+    assert second.status is ExecutionStatus.SUCCEEDED
+    assert "trigger" not in second.input
+    assert app.notifications()[-1].json()["plan"]["trigger"] == "manual"
+    assert sagemaker.calls.count(CREATE) == 2
+    limits = [
+        job["request"]["HyperParameterTuningJobConfig"]["ResourceLimits"] for job in sagemaker.jobs.values()
+    ]
+    assert sorted(limit["MaxNumberOfTrainingJobs"] for limit in limits) == [12, 30]
+
+
+def test_a_preflight_rejection_is_notified_and_nothing_is_launched(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    app.start_execution(
+        {
+            "model": MODEL,
+            "action": "tune",
+            "datasetVersion": "v1",
+            "overrides": {"budget": {"max_usd_per_run": 0.5}},
+        }
+    )
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "PreflightRejectedError"
+    assert CREATE not in sagemaker.calls
+    (note,) = app.notifications()
+    assert note.attributes["outcome"] == "rejected"
+    assert "AMT202" in note.json()["error"]["message"]
+    assert_released(app)
+
+
+def test_skip_notifies_without_tuning(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    app.start_execution({"model": MODEL, "action": "skip"})
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.SUCCEEDED
+    assert "StartTuning" not in execution.states
+    assert app.notifications()[0].attributes["outcome"] == "skipped"
+    assert sagemaker.calls == []
+
+
+def test_the_schedule_starts_a_run_for_a_due_profile(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    app.put_object(
+        f"profiles/{MODEL}.yaml", PROFILE.replace("schedule: rate(7 days)", "schedule: rate(1 hour)")
+    )
+    upload_version(app)
+    app.wait_for_executions()
+    app.advance(3600)
+    executions = app.wait_for_executions()
+
+    scheduled = [e for e in executions if e.input.get("trigger") == "schedule"]
+    assert len(scheduled) == 1
+    assert scheduled[0].status is ExecutionStatus.SUCCEEDED
+    assert scheduled[0].input["datasetVersion"] == "v1"
+    assert sagemaker.calls.count(CREATE) == 2
+    assert [n.attributes["outcome"] for n in app.notifications()] == ["succeeded", "succeeded"]
+
+
+def test_a_weekly_profile_is_not_run_every_hour(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    upload_version(app)
+    app.wait_for_executions()
+    app.advance(3600)
+    assert [e.input["trigger"] for e in app.wait_for_executions()] == ["s3"]
+
+
+def test_a_drift_event_starts_a_drift_run(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    upload_version(app)
+    app.wait_for_executions()
+    app.put_events(
+        [
+            {
+                "Source": "amtflow.drift",
+                "DetailType": "Dataset Drift Detected",
+                "Detail": json.dumps({"model": MODEL, "datasetVersion": "v1", "severity": "severe"}),
+            }
+        ]
+    )
+    executions = app.wait_for_executions()
+    (drift,) = [e for e in executions if e.input.get("trigger") == "drift"]
+    assert drift.status is ExecutionStatus.SUCCEEDED
+    assert drift.input["drift"] == {"severity": "severe"}
+    note = app.notifications()[-1].json()
+    assert "severe" in note["plan"]["reason"]
+
+
+def test_a_second_run_meets_the_lock_and_the_reconciler_closes_a_missed_event(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    sagemaker.emit_events = False  # SageMaker events are best effort: this one is lost
+    upload_version(app)
+    wait_until(lambda: "PARKED" in {i["pk"]["S"] for i in state_items(app)}, "the task token to be parked")
+    (waiting,) = app.executions()
+    assert waiting.status is ExecutionStatus.RUNNING
+    assert f"MODEL#{MODEL}" in {i["pk"]["S"] for i in state_items(app)}
+
+    app.start_execution({"model": MODEL, "action": "tune", "datasetVersion": "v1"})
+    wait_until(lambda: len(app.notifications()) == 1, "the second run's notification")
+    blocked = [e for e in app.executions() if e.status is ExecutionStatus.FAILED]
+    assert len(blocked) == 1
+    assert blocked[0].error == "ConflictError"
+    assert "locked by run" in app.notifications()[0].json()["error"]["message"]
+    assert sagemaker.calls.count(CREATE) == 1
+
+    app.advance(15 * 60)  # the reconciler's schedule
+    executions = app.wait_for_executions()
+    assert [e.status for e in executions].count(ExecutionStatus.SUCCEEDED) == 1
+    assert app.notifications()[-1].attributes["outcome"] == "succeeded"
+    assert_released(app)
