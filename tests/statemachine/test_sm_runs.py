@@ -1,4 +1,4 @@
-"""Every trigger, driven through the real ASL (statemachine/tuning.asl.json, run by the twin) to a notification."""
+"""Every trigger, driven through the real ASL (run by the twin) to a notification."""
 
 from __future__ import annotations
 
