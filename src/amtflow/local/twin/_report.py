@@ -131,10 +131,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "title": title,
-        "runs": [
-            {**asdict(r), "leaderboard": [t.name for t in r.leaderboard()], "bestSoFar": r.best_so_far()}
-            for r in runs
-        ],
+        "runs": [_run_json(r) for r in runs],
         "executions": list(executions),
         "notifications": list(notifications),
         "timeline": list(timeline),
@@ -143,6 +140,21 @@ def write_report(
     page = out_dir / "index.html"
     page.write_text(_html(title, runs, timeline, notifications, executions), encoding="utf-8")
     return page
+
+
+def _run_json(run: TuningRun) -> dict[str, Any]:
+    return {
+        "jobName": run.job_name,
+        "strategy": run.strategy,
+        "metric": run.metric,
+        "goal": run.goal,
+        "status": run.status,
+        "bestJob": run.best_job,
+        "bestObjective": run.best_objective,
+        "trials": [asdict(t) for t in run.trials],
+        "leaderboard": [t.name for t in run.leaderboard()],
+        "bestSoFar": run.best_so_far(),
+    }
 
 
 def _png(fig: Any) -> str:
