@@ -1,0 +1,308 @@
+"""Anti-drift: the template, the state machine, the handlers and the settings agree with each other."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+from amtflow.local.twin import matches
+from amtflow.settings import ENV_PREFIX, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+ASL_TEXT = (ROOT / "statemachine" / "tuning.asl.json").read_text()
+ASL: dict[str, Any] = json.loads(ASL_TEXT)
+FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless::Function"}
+MACHINE = RESOURCES["TuningStateMachine"]["Properties"]
+EVENTS = ROOT / "events"
+ARCHITECTURE_ENV = {
+    "AMTFLOW_DATA_BUCKET",
+    "AMTFLOW_STATE_TABLE",
+    "AMTFLOW_IDEMPOTENCY_TABLE",
+    "AMTFLOW_TOPIC_ARN",
+    "AMTFLOW_SAGEMAKER_ROLE_ARN",
+    "AMTFLOW_STATE_MACHINE_ARN",
+    "AMTFLOW_JOB_PREFIX",
+}
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
+
+
+def walk(node: Any) -> Any:
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def resolve(pattern: Any, values: dict[str, str]) -> Any:
+    """Replace ``!Ref X`` / ``!Sub '${X}-'`` in an event pattern with test values."""
+    if isinstance(pattern, dict):
+        if set(pattern) == {"Ref"}:
+            return values[pattern["Ref"]]
+        if set(pattern) == {"Fn::Sub"}:
+            return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], pattern["Fn::Sub"])
+        return {k: resolve(v, values) for k, v in pattern.items()}
+    if isinstance(pattern, list):
+        return [resolve(v, values) for v in pattern]
+    return pattern
+
+
+# --- the state machine ------------------------------------------------------------------------------------
+
+
+def test_every_placeholder_in_the_asl_has_a_substitution_and_vice_versa() -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_TEXT))
+    assert placeholders == set(MACHINE["DefinitionSubstitutions"])
+    assert MACHINE["DefinitionUri"] == "statemachine/tuning.asl.json"
+
+
+def test_substitutions_are_keyed_logical_id_and_attribute() -> None:
+    for key, value in MACHINE["DefinitionSubstitutions"].items():
+        if key == "Partition":
+            assert value == {"Ref": "AWS::Partition"}
+        elif "Fn::GetAtt" in value:
+            logical, attribute = value["Fn::GetAtt"]
+            assert key == f"{logical}{attribute}"
+        else:
+            assert key == f"{value['Ref']}Name"
+
+
+def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
+    states = ASL["States"]
+    targets = {ASL["StartAt"]}
+    for node in walk(states):
+        if isinstance(node, dict):
+            for key in ("Next", "Default"):
+                if isinstance(node.get(key), str):
+                    assert node[key] in states, f"{key} -> {node[key]} does not exist"
+                    targets.add(node[key])
+    assert set(states) == targets
+
+
+def test_the_asl_is_jsonpath_with_no_hard_coded_partition_or_account() -> None:
+    assert ASL["QueryLanguage"] == "JSONPath"
+    assert "arn:aws:" not in ASL_TEXT
+    assert not re.search(r"\d{12}", ASL_TEXT)
+
+
+def test_start_tuning_waits_for_a_callback_bounded_by_the_plan() -> None:
+    task = ASL["States"]["StartTuning"]
+    assert task["Resource"] == "arn:${Partition}:states:::lambda:invoke.waitForTaskToken"
+    assert task["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert task["TimeoutSecondsPath"] == "$.plan.timeoutSeconds"
+    assert task["HeartbeatSecondsPath"] == "$.plan.heartbeatSeconds"
+
+
+def test_every_task_retries_transient_errors_with_jitter_and_catches_the_rest() -> None:
+    for name, state in ASL["States"].items():
+        if state["Type"] != "Task":
+            continue
+        assert state.get("Catch"), f"{name} has no Catch"
+        assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), name
+        assert all(r.get("JitterStrategy") == "FULL" for r in state["Retry"]), name
+        if "Function" in json.dumps(state):
+            retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+            assert {"TransientError", "Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried
+
+
+def test_every_failure_path_notifies_and_releases_the_lock() -> None:
+    states = ASL["States"]
+    for name, state in states.items():
+        for catch in state.get("Catch", []):
+            if name not in ("NotifyFailure", "ReleaseLock", "ReleaseLockAfterFailure"):
+                assert catch["Next"] == "NotifyFailure", name
+    assert states["NotifyFailure"]["Next"] == "HasLockAfterFailure"
+    assert states["HasLockAfterFailure"]["Choices"][0]["Next"] == "ReleaseLockAfterFailure"
+    assert states["Notify"]["Next"] == "HasLock"
+    assert states["HasLock"]["Choices"][0]["Next"] == "ReleaseLock"
+    release = states["ReleaseLock"]
+    assert release["Parameters"]["ConditionExpression"] == "#owner = :owner"
+    assert release["Parameters"]["TableName"] == "${StateTableName}"
+
+
+# --- functions ------------------------------------------------------------------------------------------
+
+
+def test_functions_are_conventional_and_their_code_exists() -> None:
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.12"
+    assert globals_["Handler"] == "app.lambda_handler"
+    assert globals_["Layers"] == [{"Ref": "CoreLayer"}]
+    assert RESOURCES["CoreLayer"]["Type"] == "AWS::Serverless::LayerVersion"
+    for logical, resource in FUNCTIONS.items():
+        code = resource["Properties"]["CodeUri"]
+        assert re.fullmatch(r"functions/[a-z_]+/", code), logical
+        source = (ROOT / code / "app.py").read_text()
+        assert "def lambda_handler(event: dict[str, Any], context: LambdaContext)" in source, logical
+    on_disk = {p.parent.name for p in (ROOT / "functions").glob("*/app.py")}
+    assert on_disk == {r["Properties"]["CodeUri"].split("/")[1] for r in FUNCTIONS.values()}
+
+
+def test_the_environment_is_the_documented_one_and_settings_read_it() -> None:
+    env = dict(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    env.update(FUNCTIONS["StartRunFunction"]["Properties"]["Environment"]["Variables"])
+    amtflow_env = {k for k in env if k.startswith(ENV_PREFIX)}
+    assert amtflow_env == ARCHITECTURE_ENV
+    known = {ENV_PREFIX + f.name.upper() for f in fields(Settings)}
+    assert amtflow_env <= known
+    assert env["AMTFLOW_STATE_TABLE"] == {"Ref": "StateTable"}
+    assert env["AMTFLOW_JOB_PREFIX"] == {"Ref": "JobPrefix"}
+
+
+def handler_sources() -> list[Path]:
+    return sorted((ROOT / "functions").glob("*/app.py"))
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", handler_sources(), ids=lambda p: p.parent.name)
+def test_handlers_are_thin(path: Path) -> None:
+    modules = imported_modules(path)
+    assert not {m for m in modules if m.split(".")[0] in ("boto3", "botocore", "os")}, path
+    assert {m for m in modules if m.startswith("amtflow")} <= {"amtflow.app", "amtflow.messages"}, path
+    tree = ast.parse(path.read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "environ"]
+    assert calls == []
+    handler = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "lambda_handler")
+    assert len(handler.body) <= 14, "handlers parse, call one use case and serialise"
+
+
+def lambda_code() -> list[Path]:
+    core = [
+        p
+        for p in (ROOT / "src" / "amtflow").rglob("*.py")
+        if "local" not in p.relative_to(ROOT / "src").parts
+    ]
+    return sorted(core) + handler_sources()
+
+
+def test_nothing_shipped_to_lambda_imports_the_local_side() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in lambda_code()
+        if any(m == "amtflow.local" or m.startswith("amtflow.local.") for m in imported_modules(p))
+    ]
+    assert offenders == []
+
+
+# --- events and rules -----------------------------------------------------------------------------------
+
+
+def rule(function: str, name: str) -> dict[str, Any]:
+    return FUNCTIONS[function]["Properties"]["Events"][name]  # type: ignore[no-any-return]
+
+
+VALUES = {"DataBucket": "amtflow-data", "JobPrefix": "amtf"}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "function", "rule_name", "matched"),
+    [
+        ("s3_marker_created.json", "StartRunFunction", "DatasetMarkerCreated", True),
+        ("s3_channel_object_created.json", "StartRunFunction", "DatasetMarkerCreated", True),
+        ("drift_detected.json", "StartRunFunction", "DriftDetected", True),
+        ("tuning_job_completed.json", "JobEventsFunction", "TuningJobEnded", True),
+        ("tuning_job_failed.json", "JobEventsFunction", "TuningJobEnded", True),
+        ("tuning_job_in_progress.json", "JobEventsFunction", "TuningJobEnded", False),
+        ("tuning_job_not_ours.json", "JobEventsFunction", "TuningJobEnded", False),
+        ("scheduled_event.json", "StartRunFunction", "DatasetMarkerCreated", False),
+    ],
+)
+def test_rules_match_the_shared_event_fixtures(
+    fixture: str, function: str, rule_name: str, matched: bool
+) -> None:
+    pattern = resolve(rule(function, rule_name)["Properties"]["Pattern"], VALUES)
+    assert matches(pattern, event(fixture)) is matched
+
+
+def test_every_event_target_has_a_retry_policy_and_a_dead_letter_queue() -> None:
+    for logical, resource in FUNCTIONS.items():
+        for name, source in resource["Properties"].get("Events", {}).items():
+            props = source["Properties"]
+            assert props.get("DeadLetterConfig") == {"Type": "SQS"}, f"{logical}.{name}"
+            assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1, f"{logical}.{name}"
+
+
+# --- security -------------------------------------------------------------------------------------------
+
+
+def statements(logical: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in FUNCTIONS[logical]["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            found.extend(policy["Statement"])
+    return found
+
+
+def test_sagemaker_permissions_are_scoped_to_the_job_prefix_and_pass_role_to_sagemaker_only() -> None:
+    seen_pass_role = False
+    for logical in FUNCTIONS:
+        for statement in statements(logical):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if any(a.startswith("sagemaker:") for a in actions):
+                for resource in resources:
+                    assert resource["Fn::Sub"].endswith(
+                        ("-job/${JobPrefix}-*", "training-job/${JobPrefix}-*")
+                    )
+            if "iam:PassRole" in actions:
+                seen_pass_role = True
+                assert resources == [{"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}]
+                assert statement["Condition"] == {
+                    "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+                }
+    assert seen_pass_role
+
+
+def test_the_bucket_is_private_encrypted_tls_only_and_emits_eventbridge_events() -> None:
+    bucket = RESOURCES["DataBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+    (deny,) = RESOURCES["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_tables_are_on_demand_with_ttl_and_the_documented_keys() -> None:
+    state = RESOURCES["StateTable"]["Properties"]
+    assert [k["AttributeName"] for k in state["KeySchema"]] == ["pk", "sk"]
+    idempotency = RESOURCES["IdempotencyTable"]["Properties"]
+    assert [k["AttributeName"] for k in idempotency["KeySchema"]] == ["id"]
+    assert idempotency["TimeToLiveSpecification"]["AttributeName"] == "expiration"
+    for table in (state, idempotency):
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_email_subscription_is_optional_and_the_job_prefix_constrained() -> None:
+    assert RESOURCES["NotificationEmailSubscription"]["Condition"] == "HasNotificationEmail"
+    pattern = TEMPLATE["Parameters"]["JobPrefix"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "amtf")
+    assert not re.fullmatch(pattern, "Amtf-Too-Long")
+    assert set(TEMPLATE["Outputs"]) >= {"DataBucketName", "StateMachineArn", "NotificationTopicArn"}
