@@ -189,13 +189,12 @@ def test_hyperband_stops_trials_outside_the_top_third_at_a_rung() -> None:
     hb = hyperband()
     for t in ("t1", "t2", "t3", "t4"):
         hb.assign_bracket(t, 0)
-    # rung at step 1 (loss, lower is better): fewer than eta=3 values -> continue
-    assert hb.on_report("t1", 1, 0.5) is Decision.CONTINUE
-    assert hb.on_report("t2", 1, 0.9) is Decision.CONTINUE
-    # third value 0.7: values [0.5, 0.9, 0.7], rank 2 > ceil(3/3)=1 -> stop
-    assert hb.on_report("t3", 1, 0.7) is Decision.STOP
-    # fourth value 0.4: rank 1 <= ceil(4/3)=2 -> continue
-    assert hb.on_report("t4", 1, 0.4) is Decision.CONTINUE
+    # rung at step 1 (loss, lower is better); continue iff rank <= ceil(n / 3)
+    assert hb.on_report("t1", 1, 0.5) is Decision.CONTINUE  # [0.5]: rank 1 <= 1
+    assert hb.on_report("t2", 1, 0.9) is Decision.STOP  # [0.5, 0.9]: rank 2 > 1
+    assert hb.on_report("t3", 1, 0.4) is Decision.CONTINUE  # [.., 0.4]: rank 1 <= 1
+    assert hb.on_report("t4", 1, 0.45) is Decision.CONTINUE  # 4 values: rank 2 <= ceil(4/3) = 2
+    assert hb.on_report("t4", 3, 0.3) is Decision.CONTINUE  # first value at rung 3
     # steps between rungs never stop
     assert hb.on_report("t4", 2, 99.0) is Decision.CONTINUE
 

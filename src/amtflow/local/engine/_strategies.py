@@ -302,8 +302,8 @@ class HyperbandStrategy(RandomStrategy):
     rungs at ``MinResource * eta**(b + k)`` below ``MaxResource``. Each trial joins a bracket drawn with
     Hyperband's weights (more trials in aggressive brackets). At a rung, a trial continues if its value is
     among the best ``ceil(n / eta)`` of the ``n`` values recorded at that rung of its bracket so far (its
-    own included); with fewer than ``eta`` values recorded it always continues. No trial is stopped before
-    ``MinResource`` steps.
+    own included): the first trial at a rung always continues, later ones must beat enough of their
+    predecessors. No trial is stopped before ``MinResource`` steps.
     """
 
     eta = 3
@@ -353,8 +353,6 @@ class HyperbandStrategy(RandomStrategy):
         loss = self._loss(value)
         recorded.append(loss)
         n = len(recorded)
-        if n < self.eta:
-            return Decision.CONTINUE
         rank = sum(1 for v in recorded if v < loss) + 1
         return Decision.CONTINUE if rank <= math.ceil(n / self.eta) else Decision.STOP
 
