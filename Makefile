@@ -5,12 +5,14 @@ BIN    := $(VENV)/bin
 SAMVENV := .venv-sam
 STAMP  := $(VENV)/.installed-stamp
 SAMSTAMP := $(SAMVENV)/.installed-stamp
+SECVENV := .venv-sec
+SECSTAMP := $(SECVENV)/.installed-stamp
 PYTEST_ARGS ?= -n 2
 DEMO_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo test check lint typecheck validate unit bench clean
+.PHONY: install demo test check lint typecheck validate security unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,13 @@ $(SAMSTAMP):
 	$(SAMVENV)/bin/python -m pip install -q 'aws-sam-cli>=1.170,<2'
 	touch $(SAMSTAMP)
 
+# checkov (the IaC security scanner) pins many dependencies of its own, so it gets its own environment too.
+$(SECSTAMP):
+	$(PYTHON) -m venv $(SECVENV)
+	$(SECVENV)/bin/python -m pip install -q --upgrade pip
+	$(SECVENV)/bin/python -m pip install -q 'checkov>=3.2,<4'
+	touch $(SECSTAMP)
+
 install: $(STAMP)
 
 ## The main job: the local twin's end-to-end demo.
@@ -35,7 +44,7 @@ demo: $(STAMP)
 test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-check: lint typecheck validate
+check: lint typecheck validate security
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -47,8 +56,14 @@ typecheck: $(STAMP)
 validate: $(SAMSTAMP)
 	$(SAMVENV)/bin/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 
+## IaC security scan of the template as written and as SAM transforms it; exceptions in .checkov.yaml.
+security: $(STAMP) $(SECSTAMP)
+	$(BIN)/python tests/security/render_template.py out/security/cloudformation.json
+	BC_SKIP_MAPPING=TRUE $(SECVENV)/bin/checkov --config-file .checkov.yaml \
+		-f template.yaml -f out/security/cloudformation.json
+
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) $(SECVENV) .pytest_cache .mypy_cache .ruff_cache
