@@ -83,7 +83,7 @@ def test_s3_events_from_moto_take_the_shape_aws_documents() -> None:
         now=datetime(2026, 1, 1, tzinfo=UTC),
         sequencer=lambda: "0A",
     )
-    assert event["time"] == "2026-11-01T00:00:00Z"
+    assert event["time"] == "2026-01-01T00:00:00Z"  # the twin clock, not moto's wall clock
     assert "ingestion-time" not in event
     assert event["id"] != raw["id"]
     assert event["detail"]["object"] == {"key": "a b+c", "size": 3, "etag": "abc", "sequencer": "0A"}

@@ -234,3 +234,28 @@ def test_compiled_template_is_deployable_cloudformation() -> None:
     assert project.functions["RouterFunction"].handler == "router.app.handler"
     assert project.functions["RouterFunction"].code_dir == (FIXTURE / "functions").resolve()
     assert project.functions["WorkerFunction"].timeout == 30
+
+
+def test_lambda_api_invocations_reach_the_handler_or_report_a_missing_function(twin: Twin) -> None:
+    from botocore.exceptions import ClientError
+
+    lam = twin.client("lambda")
+    name = twin.physical_id("CallbackFunction")
+    sync = lam.invoke(FunctionName=name, Payload=json.dumps({"sweep": True}))
+    assert json.loads(sync["Payload"].read()) == {"sweep": True}
+    failed = lam.invoke(FunctionName=twin.physical_id("WorkerFunction"), Payload=json.dumps({"request": {}}))
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"sweep": True}))
+    twin.wait_idle()
+    assert [i.source for i in twin.invocations()] == ["invoke", "invoke", "invoke:Event"]
+    with pytest.raises(ClientError, match="ResourceNotFound"):
+        lam.invoke(FunctionName="not-in-the-stack", Payload=b"{}")
+
+
+def test_events_carry_the_twin_clock(twin: Twin) -> None:
+    twin.put_object("incoming/timed.go", b"x")
+    twin.wait_for_executions(timeout=30)
+
+    router = next(i for i in twin.invocations() if i.function == "RouterFunction")
+    assert router.started == T0

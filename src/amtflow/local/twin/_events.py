@@ -49,9 +49,10 @@ def normalise_event(
 ) -> dict[str, Any]:
     """Bring an event from moto's EventBridge into AWS's shape.
 
-    ``time`` becomes ISO-8601 (moto keeps epoch seconds), moto-only keys go, and S3 "Object Created" events
-    take the S3 user guide's shape (``etag``, ``sequencer``, ``reason: PutObject``, no ``version-id`` for
-    unversioned buckets, a fresh ``id``). Object keys are passed as stored (not URL-encoded).
+    ``time`` becomes ISO-8601 (moto keeps epoch seconds), moto-only keys go, and S3 events take the twin's
+    clock time and the S3 user guide's shape (``etag``, ``sequencer``, ``reason: PutObject``, no
+    ``version-id`` for unversioned buckets, a fresh ``id``). Object keys are passed as stored (not
+    URL-encoded).
     """
     event: dict[str, Any] = json.loads(json.dumps(dict(raw), default=str))
     event.pop("ingestion-time", None)
@@ -69,6 +70,7 @@ def normalise_event(
             shaped["version-id"] = obj["version-id"]
         shaped["sequencer"] = sequencer()
         detail["object"] = shaped
+        event["time"] = iso_time(now)  # S3 stamps its events when they happen: on the twin's clock
         detail["request-id"] = new_id().replace("-", "")[:16].upper()
         detail["requester"] = event.get("account", "")
         detail["source-ip-address"] = "127.0.0.1"

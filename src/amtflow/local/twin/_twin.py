@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import itertools
 import json
 import logging
 import queue
@@ -149,7 +150,7 @@ class Twin:
         self._notifications: list[Notification] = []
         self._notification_queues: dict[str, str] = {}
         self._schedules: list[_TimedSchedule] = []
-        self._sequence = 0
+        self._sequence = itertools.count(1)
         self._runtime: FunctionRuntime | None = None
         self._dispatcher: threading.Thread | None = None
         self._monotonic_start = time.monotonic()
@@ -243,9 +244,17 @@ class Twin:
         twin = self
         original_send = Rule.send_to_targets
 
+        originals = {LambdaSimpleBackend: LambdaSimpleBackend.invoke, LambdaBackend: LambdaBackend.invoke}
+
         def invoke(
             backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
         ) -> Any:
+            if twin._runtime is None or twin._runtime.resolve(function_name) is None:
+                backend.get_function(function_name, qualifier)  # a missing function is a 404, as in Lambda
+                original = originals[
+                    LambdaSimpleBackend if isinstance(backend, LambdaSimpleBackend) else LambdaBackend
+                ]
+                return original(backend, function_name, qualifier, body, headers, response_headers)
             return twin._on_lambda_invoke(backend, function_name, qualifier, body, headers, response_headers)
 
         def send_to_targets(rule: Any, event: Any, transform_input: bool = True) -> None:
@@ -261,6 +270,8 @@ class Twin:
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(Rule, "send_to_targets", send_to_targets))
+        # moto logs every caught ASL failure at ERROR level; the twin reports failures through executions().
+        stack.enter_context(_quiet_logger("moto.stepfunctions.parser"))
 
     def _deploy(self, parameters: Mapping[str, str]) -> None:
         s3 = self.client("s3")
@@ -446,9 +457,9 @@ class Twin:
     def _on_lambda_invoke(
         self, backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
     ) -> Any:
-        function = self._runtime.resolve(function_name) if self._runtime else None
-        if function is None:
-            raise NotFoundError(f"function {function_name!r} is not part of the twin's stack")
+        assert self._runtime is not None
+        function = self._runtime.resolve(function_name)
+        assert function is not None
         payload = json.loads(body) if body else {}
         invocation_type = {k.lower(): v for k, v in dict(headers or {}).items()}.get(
             "x-amz-invocation-type", "RequestResponse"
@@ -549,8 +560,7 @@ class Twin:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def _sequencer(self) -> str:
-        self._sequence += 1
-        return f"{self._sequence:018X}"
+        return f"{next(self._sequence):018X}"
 
     def _stop_executions(self) -> None:
         sfn = self.client("stepfunctions")
@@ -793,15 +803,20 @@ def _maybe_json(text: str | None) -> Any:
 
 
 @contextmanager
+def _quiet_logger(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
+    target = logging.getLogger(name)
+    previous = target.level
+    target.setLevel(level)
+    try:
+        yield
+    finally:
+        target.setLevel(previous)
+
+
+@contextmanager
 def warnings_silenced() -> Iterator[None]:
     import warnings
 
-    moto_log = logging.getLogger("moto.cloudformation.parsing")
-    level = moto_log.level
-    moto_log.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        moto_log.setLevel(level)
+    with _quiet_logger("moto.cloudformation.parsing", logging.ERROR), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
