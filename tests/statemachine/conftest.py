@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sm_stand_in import SageMakerStandIn
+from sm_support import MODEL, PROFILE, ROOT, T0
 
 from amtflow.local.twin import ManualClock, Twin
-
-ROOT = Path(__file__).resolve().parents[2]
-PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()
-MODEL = "cancer-xgb"
-T0 = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture

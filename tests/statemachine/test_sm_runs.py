@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conftest import MODEL, PROFILE
 from sm_stand_in import SageMakerStandIn
+from sm_support import MODEL, PROFILE
 
 from amtflow.local.twin import Execution, ExecutionStatus, Twin
 

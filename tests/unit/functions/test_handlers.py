@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import MODEL, event
+from handler_support import MODEL, event
 
 from amtflow.local.twin import FunctionError, Twin
 
