@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "amtflow.local.cli_profiles",
     "amtflow.local.cli_lint",
     "amtflow.local.cli_twin",
+    "amtflow.local.cli_engine",
 )
 
 

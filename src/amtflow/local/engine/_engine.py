@@ -148,8 +148,9 @@ class Engine:
         s3_client: S3Client | None = None,
         seed_source: Callable[[], int] | None = None,
         stop_grace_seconds: float = 2.0,
+        read_only: bool = False,
     ) -> None:
-        self.store = Store(Path(state_dir))
+        self.store = Store(Path(state_dir).resolve())
         self.image_map = load_image_map(image_map)
         self.clock: Clock = clock or SystemClock()
         self._event_sink = event_sink
@@ -165,10 +166,20 @@ class Engine:
         self._stop_flags: dict[str, threading.Event] = {}
         self._shutdown = threading.Event()
         self._live: dict[str, _Trial] = {}
+        self.read_only = read_only
         self._recover()
 
     # ---------------------------------------------------------------- persistence and recovery
     def _recover(self) -> None:
+        """Load the jobs on disk; jobs left running by an engine that ended are marked Failed.
+
+        A read-only engine (``amtflow jobs``/``describe`` while another process may be running jobs) only
+        loads them.
+        """
+        if self.read_only:
+            self._training = {d["TrainingJobName"].lower(): d for d in self.store.load_training()}
+            self._tuning = {d["HyperParameterTuningJobName"].lower(): d for d in self.store.load_tuning()}
+            return
         now = self.clock.now().timestamp()
         for doc in self.store.load_training():
             if doc.get("TrainingJobStatus") in ("InProgress", "Stopping"):
@@ -280,6 +291,8 @@ class Engine:
         }
         if operation not in handlers:
             raise validation(f"{operation} is not served by the local engine.")
+        if self.read_only and operation.startswith(("Create", "Stop")):
+            raise validation(f"{operation}: this engine only reads {self.store.root}; it runs no jobs.")
         return handlers[operation](params, region)
 
     # ---------------------------------------------------------------- lookups

@@ -264,7 +264,9 @@ class SearchSpace:
 def format_value(value: ParamValue) -> str:
     """A hyperparameter value as SageMaker passes it (always a string)."""
     if isinstance(value, float):
-        return repr(value)
+        return (
+            f"{value:.12g}"  # enough digits for any tuning range, without float noise (0.0010000000000000002)
+        )
     return str(value)
 
 
