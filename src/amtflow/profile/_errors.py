@@ -68,13 +68,15 @@ def problems_from(error: ValidationError, root: type[BaseModel], *, prefix: str 
     problems: list[ProfileProblem] = []
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if p != "[key]")
+        # An empty key is shown as '' so that its problem still has a path a person can find.
+        shown = tuple("''" if p == "" else p for p in loc)
         kind = item["type"]
         ctx = item.get("ctx") or {}
         if kind == "amtflow_issues":
             for rel, message in ctx["issues"]:
-                problems.append(ProfileProblem(join_path((prefix, *loc, *_split(rel))), message))
+                problems.append(ProfileProblem(join_path((prefix, *shown, *_split(rel))), message))
             continue
-        path = join_path((prefix, *loc))
+        path = join_path((prefix, *shown))
         problems.append(ProfileProblem(path, _message(kind, item, loc, root)))
     return _dedupe(problems)
 
