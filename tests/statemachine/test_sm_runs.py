@@ -8,11 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from sm_stand_in import SageMakerStandIn
-from sm_support import MODEL, PROFILE
+from sm_support import MODEL, PROFILE, ROOT
 
 from amtflow.local.twin import Execution, ExecutionStatus, Twin
 
 CREATE = "CreateHyperParameterTuningJob"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((ROOT / "events" / name).read_text())
 
 
 def upload_version(twin: Twin, version: str = "v1") -> None:
@@ -104,7 +108,7 @@ def test_a_failed_tuning_job_ends_in_a_failure_notification_with_its_reason(
 def test_a_malformed_manual_input_fails_clearly_and_launches_nothing(
     app: Twin, sagemaker: SageMakerStandIn
 ) -> None:
-    app.start_execution({"model": MODEL, "acton": "tune"})
+    app.start_execution(fixture("manual_run_request_malformed.json"))
     (execution,) = app.wait_for_executions()
 
     assert execution.status is ExecutionStatus.FAILED
@@ -141,17 +145,10 @@ def test_a_duplicated_s3_event_gives_one_execution_and_one_tuning_job(
 
 
 def test_a_manual_console_run_with_overrides(app: Twin, sagemaker: SageMakerStandIn) -> None:
-    upload_version(app)
+    upload_version(app, "2026-11-01")
     app.wait_for_executions()
-    app.start_execution(
-        {
-            "model": MODEL,
-            "action": "tune",
-            "datasetVersion": "v1",
-            "overrides": {"tuning": {"limits": {"max_jobs": 12}}},
-        }
-    )
-    _first, second = app.wait_for_executions()
+    app.start_execution(fixture("manual_run_request.json"))
+    _, second = app.wait_for_executions()
     assert second.status is ExecutionStatus.SUCCEEDED
     assert "trigger" not in second.input
     assert app.notifications()[-1].json()["plan"]["trigger"] == "manual"

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Eve
 
 from amtflow.app._events import DriftDetected, parse_timestamp
 from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
-from amtflow.errors import ProfileError, ProfileNotFoundError
+from amtflow.errors import AmtflowError, ProfileError, ProfileNotFoundError
 from amtflow.messages import (
     DATASET_VERSION_PATTERN,
     MODEL_NAME_PATTERN,
@@ -99,29 +99,37 @@ class StartRun:
         return RouteResult(executions=(self._start(self._namer(model, version), request),))
 
     def on_schedule(self, now: datetime, rule: str = "") -> RouteResult:
+        """One execution per profile whose schedule had an occurrence within the last period, on its newest
+        complete dataset version. A broken profile or dataset folder is skipped (and said), not fatal."""
         started = []
+        skipped: list[str] = []
         since = now - self._period
+        slot = now.strftime("%Y%m%dT%H%M")
         for model in self._profiles.models():
             try:
                 spec = self._profiles.get(model)
-            except (ProfileNotFoundError, ProfileError):
+                if not spec.schedule_due(now, since):
+                    continue
+                version = self._datasets.latest_version(model, spec.marker)
+                if version is None:
+                    skipped.append(f"{model}: due but no complete dataset version")
+                    continue
+                request = parse_run_request(
+                    {
+                        "model": model,
+                        "datasetVersion": version,
+                        "trigger": Trigger.SCHEDULE.value,
+                        "source": {"rule": rule or None, "time": now.isoformat()},
+                    }
+                )
+            except AmtflowError as e:
+                skipped.append(f"{model}: {e}")
                 continue
-            if not spec.schedule_due(now, since):
-                continue
-            version = self._datasets.latest_version(model, spec.marker)
-            if version is None:
-                continue
-            slot = now.strftime("%Y%m%dT%H%M")
-            request = RunRequest(
-                model=model,
-                dataset_version=version,
-                trigger=Trigger.SCHEDULE,
-                source=EventSource(rule=rule or None, time=now.isoformat()),
-            )
             started.append(self._start(self._namer(model, f"{version}-s{slot}"), request))
         if not started:
-            return RouteResult(ignored="no profile's schedule is due with a complete dataset version")
-        return RouteResult(executions=tuple(started))
+            reasons = "; ".join(skipped) or "no profile's schedule is due"
+            return RouteResult(ignored=f"nothing due with a complete dataset version ({reasons})")
+        return RouteResult(executions=tuple(started), ignored="; ".join(skipped))
 
     def on_drift(self, model: str, dataset_version: str, severity: str, event_id: str) -> RouteResult:
         request = parse_run_request(

@@ -126,7 +126,17 @@ def test_the_schedule_skips_profiles_not_due_or_without_data() -> None:
     no_data = router(executions, hourly, datasets=Datasets())
     result = route_event(no_data, event("scheduled_event.json"))
     assert result.started == 0
-    assert "no profile's schedule is due" in result.ignored
+    assert "cancer-xgb: due but no complete dataset version" in result.ignored
+
+
+def test_a_version_folder_with_an_invalid_name_is_skipped_with_the_reason() -> None:
+    executions = Executions()
+    hourly = XGB_PROFILE.replace("schedule: rate(7 days)", "schedule: rate(1 hour)")
+    r = router(executions, hourly, datasets=Datasets({MODEL: "2026 11 01"}))
+    result = route_event(r, event("scheduled_event.json"))
+    assert result.started == 0
+    assert "datasetVersion" in result.ignored
+    assert executions.started == {}
 
 
 def test_a_drift_event_starts_a_drift_run() -> None:
