@@ -22,9 +22,9 @@ Usage::
         twin.put_events([{"Source": ..., "DetailType": ..., "Detail": {...}}])
 
 Public API: :class:`Twin` (``start``, ``put_object``, ``start_execution``, ``wait_for_executions``,
-``wait_idle``, ``is_idle``, ``advance``, ``now``, ``executions``, ``notifications``, ``invocations``,
-``errors``, ``outputs``, ``physical_id``, ``resources``, ``function_environment``, ``invoke``, ``put_events``,
-``put_event_entry``, ``client``),
+``wait_idle``, ``is_idle``, ``pending_deliveries``, ``advance``, ``now``, ``executions``,
+``notifications``, ``invocations``, ``errors``, ``outputs``, ``physical_id``, ``resources``,
+``function_environment``, ``invoke``, ``put_events``, ``put_event_entry``, ``client``),
 the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notification` and
 :class:`Invocation`, the clock :class:`ManualClock`, the pattern matcher :func:`matches`, and the errors
 :class:`TwinDeployError`, :class:`TwinTimeoutError`, :class:`FunctionError`.

@@ -66,11 +66,13 @@ class DemoResult:
     notifications: list[dict[str, Any]]
     runs: list[TuningRun]
     schedule_outcome: str
+    checks: list[tuple[str, bool]]
     timeline: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
-        return bool(self.executions) and all(e.status is ExecutionStatus.SUCCEEDED for e in self.executions)
+        """Every step turned out as the story says."""
+        return bool(self.checks) and all(ok for _, ok in self.checks)
 
 
 class Timeline:
@@ -103,13 +105,15 @@ class _Follower:
         self.seen_trials: set[str] = set()
         self.seen_jobs: dict[str, int] = {}
         self.seen_notifications = 0
+        self.errors_shown: set[str] = set()
         self.rules = {physical: logical for logical, physical in twin.resources("AWS::Events::Rule").items()}
 
-    def follow(self, timeout: float) -> None:
+    def follow(self, timeout: float, stop: Callable[[], bool] | None = None) -> None:
+        """Print what happens until the twin is idle (or ``stop()`` says enough, or the timeout)."""
         deadline = time.monotonic() + timeout
         while True:
             self.poll()
-            if self.twin.is_idle():
+            if self.twin.is_idle() or (stop is not None and stop()):
                 self.poll()
                 return
             if time.monotonic() > deadline:
@@ -160,6 +164,10 @@ class _Follower:
                 elif kind.endswith("StateExited"):
                     details = event["stateExitedEventDetails"]
                     summary = _state_summary(details["name"], details.get("output"))
+                    if summary.startswith("error "):
+                        if execution.arn in self.errors_shown:
+                            summary = ""
+                        self.errors_shown.add(execution.arn)
                     if summary:
                         self.tl.line("state", f"{details['name']}: {summary}")
                 elif kind in (
@@ -170,7 +178,7 @@ class _Follower:
                 ):
                     done = self.twin.executions()
                     final = next((e for e in done if e.arn == execution.arn), execution)
-                    tail = f" ({final.error}: {final.cause})" if final.error else ""
+                    tail = f" ({final.error}: {_first_line(final.cause)})" if final.error else ""
                     self.tl.line(
                         "run",
                         f"execution {final.name} {final.status.value}{tail} - {final.state_transitions} "
@@ -248,6 +256,18 @@ def _pretty(message: str) -> str:
         return message
 
 
+def _first_line(cause: Any) -> str:
+    """The readable part of an error cause (a Lambda error payload's message, first line)."""
+    text = str(cause or "")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and doc.get("errorMessage"):
+        text = str(doc["errorMessage"])
+    return text.splitlines()[0][:240] if text else ""
+
+
 def _state_summary(state: str, output: str | None) -> str:
     if not output:
         return ""
@@ -270,8 +290,8 @@ def _state_summary(state: str, output: str | None) -> str:
             f"{evaluation.get('outcome')} - {evaluation.get('reason')}; best "
             f"{best.get('trainingJobName')} {evaluation.get('objectiveMetric')}={best.get('objectiveValue')}"
         )
-    if "error" in doc and isinstance(doc["error"], dict) and state not in ("Receive",):
-        return f"error {doc['error'].get('Error')}: {str(doc['error'].get('Cause'))[:200]}"
+    if "error" in doc and isinstance(doc["error"], dict):
+        return f"error {doc['error'].get('Error')}: {_first_line(doc['error'].get('Cause'))}"
     return ""
 
 
@@ -301,93 +321,157 @@ def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
     return profile
 
 
-def run_demo(
-    options: DemoOptions,
-    *,
-    out: TextIO,
-    sagemaker: Callable[[EventSink], AbstractContextManager[object]] | None = None,
-) -> DemoResult:
-    """Tell the story; return what happened. ``sagemaker`` replaces the local engine (tests)."""
+class _LostEvents:
+    """Wraps the engine's event sink; drops the next terminal tuning-job event when armed."""
+
+    _TERMINAL = ("Completed", "Failed", "Stopped")
+
+    def __init__(self, timeline: Timeline) -> None:
+        self._tl = timeline
+        self._lock = threading.Lock()
+        self.armed = False
+        self.dropped: list[str] = []
+
+    def wrap(self, sink: EventSink) -> EventSink:
+        def deliver(entry: Mapping[str, Any]) -> None:
+            if entry.get("DetailType") == "SageMaker HyperParameter Tuning Job State Change":
+                raw = entry.get("Detail", "{}")
+                detail = json.loads(raw) if isinstance(raw, str) else dict(raw)
+                status = detail.get("HyperParameterTuningJobStatus")
+                with self._lock:
+                    drop = self.armed and status in self._TERMINAL
+                    if drop:
+                        self.armed = False
+                        self.dropped.append(str(detail.get("HyperParameterTuningJobName")))
+                if drop:
+                    self._tl.line(
+                        "event",
+                        f"LOST on purpose: tuning job {detail.get('HyperParameterTuningJobName')} {status} "
+                        "(SageMaker events are best effort)",
+                    )
+                    return
+            sink(entry)
+
+        return deliver
+
+
+def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
+    """Tell the story; return what happened (and whether every step turned out as the story says)."""
     root = options.project_root.resolve()
     tl = Timeline(out)
     examples = load_examples_data(root)
     profile = _demo_profile(root, options)
     model = str(profile["model"])
+    checks: list[tuple[str, bool]] = []
     tl.line(
         "demo",
         f"amtflow demo{' --quick' if options.quick else ''}: {root / 'template.yaml'} in the local twin",
     )
-    engine_options = {"image_map": root / "examples" / "image-map.yaml", "max_workers": 2}
-    with (
-        tempfile.TemporaryDirectory(prefix="amtflow-demo-") as work,
-        Twin.start(
+    lost = _LostEvents(tl)
+    with tempfile.TemporaryDirectory(prefix="amtflow-demo-") as work:
+
+        def engine(sink: EventSink) -> AbstractContextManager[object]:
+            from amtflow.local.engine import sagemaker as local_engine
+
+            return local_engine(
+                state_dir=Path(work) / "engine",
+                image_map=root / "examples" / "image-map.yaml",
+                event_sink=lost.wrap(sink),
+                max_workers=2,
+            )
+
+        with Twin.start(
             root,
-            sagemaker=sagemaker,
+            sagemaker=engine,
             clock=ManualClock(DEMO_START),
             work_dir=work,
-            engine_options=engine_options,
             environment=_QUIET,
             seed=options.seed,
-        ) as twin,
-    ):
-        functions = twin.resources("AWS::Lambda::Function")
-        tl.line(
-            "deploy",
-            f"stack deployed: {len(functions)} functions, "
-            f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machine, "
-            f"{len(twin.resources('AWS::Events::Rule'))} EventBridge rules; "
-            f"clock at {twin.now():%Y-%m-%d %H:%M}Z",
-        )
-        follower = _Follower(twin, tl)
-        limits = profile["tuning"]["limits"]
-        twin.put_object(f"profiles/{model}.yaml", yaml.safe_dump(profile, sort_keys=False))
-        tl.line(
-            "s3",
-            f"put profiles/{model}.yaml ({profile['tuning']['strategy']} search on "
-            f"{profile['tuning']['objective']['metric']}, demo budget {limits['max_jobs']} trials, "
-            f"{limits['max_parallel']} at a time)",
-        )
-        version = examples.make_version("breast_cancer", seed=options.seed)
-        data_dir = Path(work) / "v1"
-        for channel, path in sorted(examples.write_version(version, data_dir).items()):
-            key = f"datasets/{model}/v1/{channel}/data.csv"
-            body = Path(path).read_bytes()
-            twin.put_object(key, body)
-            rows = body.count(b"\n")
-            tl.line("s3", f"put {key} ({rows} rows)")
-        twin.wait_idle()
-        follower.poll()
-        twin.put_object(f"datasets/{model}/v1/_READY", b"")
-        tl.line("s3", f"put datasets/{model}/v1/_READY - dataset version v1 is complete")
-        follower.follow(options.timeout)
+        ) as twin:
+            tl.line(
+                "deploy",
+                f"stack deployed: {len(twin.resources('AWS::Lambda::Function'))} functions, "
+                f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machine, "
+                f"{len(twin.resources('AWS::Events::Rule'))} EventBridge rules; "
+                f"clock at {twin.now():%Y-%m-%d %H:%M}Z",
+            )
+            follower = _Follower(twin, tl)
+            story = _Story(twin, tl, follower, examples, options, Path(work))
 
-        executions = twin.executions()
-        invocations_before = len(twin.invocations())
-        tl.line("clock", "advance 1 hour (scheduled rules fire on the twin's clock)")
-        fired = twin.advance(3600, wait=False)
-        counts: dict[str, int] = {}
-        for item in fired:
-            name = item.split(" ", 1)[1]
-            counts[name] = counts.get(name, 0) + 1
-        tl.line(
-            "clock",
-            f"now {twin.now():%Y-%m-%d %H:%M}Z; fired " + ", ".join(f"{n} x{c}" for n, c in counts.items()),
-        )
-        follower.follow(options.timeout)
-        schedule_outcome = _schedule_outcome(twin, len(executions), invocations_before)
-        tl.line("schedule", schedule_outcome)
+            tl.line("step", "1. dataset version v1 lands -> cold start, Bayesian tuning with real trials")
+            story.put_profile(profile)
+            run = story.land_version(model, "v1", seed=options.seed)
+            checks.append(
+                (
+                    "v1 tuned, evaluated and notified",
+                    run is not None and run.status is ExecutionStatus.SUCCEEDED,
+                )
+            )
 
-        executions = twin.executions()
-        runs = collect_runs(twin.client("sagemaker"))
-        notifications = [
-            {
-                "topic": n.topic_arn,
-                "subject": n.subject,
-                "message": n.message,
-                "attributes": dict(n.attributes),
-            }
-            for n in twin.notifications()
-        ]
+            tl.line("step", "2. a profile over its budget -> preflight rejects it, nothing is launched")
+            pricey = _pricey_profile(profile)
+            story.put_profile(pricey)
+            rejected = story.land_version(str(pricey["model"]), "v1", seed=options.seed)
+            jobs = {j.job_name for j in collect_runs(twin.client("sagemaker"))}
+            checks.append(
+                (
+                    "over-budget run rejected by preflight, no tuning job created",
+                    rejected is not None
+                    and rejected.status is ExecutionStatus.FAILED
+                    and not any(str(pricey["model"]) in j for j in jobs),
+                )
+            )
+
+            tl.line("step", "3. an hour passes -> the scheduled router tick finds no new data")
+            executions_before = len(twin.executions())
+            invocations_before = len(twin.invocations())
+            story.advance(3600)
+            schedule_outcome = _schedule_outcome(twin, executions_before, invocations_before)
+            tl.line("schedule", schedule_outcome)
+            checks.append(
+                ("idle schedule tick skipped", schedule_outcome.startswith("scheduled tick with no new data"))
+            )
+
+            tl.line(
+                "step",
+                "4. dataset v2 lands, and its job's completion event is lost -> the reconciler closes it",
+            )
+            lost.armed = True
+            run2 = story.land_version(
+                model,
+                "v2",
+                seed=options.seed + 1,
+                stop=lambda: bool(lost.dropped) and twin.pending_deliveries() == 0,
+            )
+            if lost.dropped:
+                tl.line(
+                    "clock",
+                    "the execution waits at StartTuning; advance 15 minutes to the next reconcile sweep",
+                )
+                story.advance(900)
+                run2 = story.execution_for(model, "v2")
+            checks.append(
+                (
+                    "lost completion event recovered by the reconciler",
+                    bool(lost.dropped) and run2 is not None and run2.status is ExecutionStatus.SUCCEEDED,
+                )
+            )
+
+            executions = twin.executions()
+            runs = collect_runs(twin.client("sagemaker"))
+            notifications = [
+                {
+                    "topic": n.topic_arn,
+                    "subject": n.subject,
+                    "message": n.message,
+                    "attributes": dict(n.attributes),
+                }
+                for n in twin.notifications()
+            ]
+    for run_ in runs:
+        tl.line("result", _run_summary(run_))
+    for text, ok in checks:
+        tl.line("check", f"{'ok  ' if ok else 'FAIL'} {text}")
     report = write_report(
         options.out_dir,
         title=f"amtflow demo - {model}",
@@ -396,10 +480,83 @@ def run_demo(
         notifications=notifications,
         executions=[_execution_json(e) for e in executions],
     )
-    for run in runs:
-        tl.line("result", _run_summary(run))
     tl.line("report", f"{report} (and report.json)")
-    return DemoResult(report, executions, notifications, runs, schedule_outcome, tl.lines)
+    return DemoResult(report, executions, notifications, runs, schedule_outcome, checks, tl.lines)
+
+
+class _Story:
+    """The demo's moves: put a profile, land a dataset version, advance the clock; each followed live."""
+
+    def __init__(
+        self, twin: Twin, tl: Timeline, follower: _Follower, examples: Any, options: DemoOptions, work: Path
+    ) -> None:
+        self.twin, self.tl, self.follower = twin, tl, follower
+        self.examples, self.options, self.work = examples, options, work
+
+    def put_profile(self, profile: Mapping[str, Any]) -> None:
+        model = profile["model"]
+        limits = profile["tuning"]["limits"]
+        self.twin.put_object(f"profiles/{model}.yaml", yaml.safe_dump(dict(profile), sort_keys=False))
+        self.tl.line(
+            "s3",
+            f"put profiles/{model}.yaml ({profile['tuning']['strategy']} search on "
+            f"{profile['tuning']['objective']['metric']}, {limits['max_jobs']} trials, "
+            f"{limits['max_parallel']} at a time, {profile['training']['instance_type']}, "
+            f"budget ${profile['budget']['max_usd_per_run']}/run)",
+        )
+
+    def land_version(
+        self, model: str, version: str, *, seed: int, stop: Callable[[], bool] | None = None
+    ) -> Execution | None:
+        """Upload an example dataset version, then its marker; follow until idle (or until ``stop()``)."""
+        data = self.examples.make_version("breast_cancer", seed=seed)
+        files = self.examples.write_version(data, self.work / model / version)
+        for channel, path in sorted(files.items()):
+            key = f"datasets/{model}/{version}/{channel}/data.csv"
+            body = Path(path).read_bytes()
+            self.twin.put_object(key, body)
+            rows = body.count(b"\n")
+            self.tl.line("s3", f"put {key} ({rows} rows)")
+        self.twin.wait_idle()
+        self.follower.poll()
+        self.twin.put_object(f"datasets/{model}/{version}/_READY", b"")
+        self.tl.line("s3", f"put datasets/{model}/{version}/_READY - dataset version {version} is complete")
+        self.follower.follow(self.options.timeout, stop=stop)
+        return self.execution_for(model, version)
+
+    def execution_for(self, model: str, version: str) -> Execution | None:
+        found = [
+            e
+            for e in self.twin.executions()
+            if isinstance(e.input, Mapping)
+            and e.input.get("model") == model
+            and e.input.get("datasetVersion") == version
+        ]
+        return found[-1] if found else None
+
+    def advance(self, seconds: float) -> None:
+        self.tl.line("clock", f"advance {seconds / 60:.0f} minutes (schedules fire on the twin's clock)")
+        fired = self.twin.advance(seconds, wait=False)
+        counts: dict[str, int] = {}
+        for item in fired:
+            name = item.split(" ", 1)[1]
+            counts[name] = counts.get(name, 0) + 1
+        self.tl.line(
+            "clock",
+            f"now {self.twin.now():%Y-%m-%d %H:%M}Z; fired "
+            + ", ".join(f"{n} x{c}" for n, c in counts.items()),
+        )
+        self.follower.follow(self.options.timeout)
+
+
+def _pricey_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
+    pricey: dict[str, Any] = json.loads(json.dumps(profile))
+    pricey["model"] = f"{profile['model']}-gpu"
+    pricey["description"] = "The same model on a large GPU instance, under a small budget."
+    pricey["training"]["instance_type"] = "ml.p4d.24xlarge"
+    pricey["tuning"]["limits"] = {"max_jobs": 30, "max_parallel": 3, "max_runtime_s": 7200}
+    pricey["budget"] = {"max_usd_per_run": 5, "max_usd_per_month": 100}
+    return pricey
 
 
 def _schedule_outcome(twin: Twin, executions_before: int, invocations_before: int) -> str:

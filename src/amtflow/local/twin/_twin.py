@@ -689,6 +689,10 @@ class Twin:
         """The twin's clock."""
         return self._clock.now()
 
+    def pending_deliveries(self) -> int:
+        """Deliveries (rule targets, schedules, asynchronous invocations) queued or running."""
+        return int(self._queue.unfinished_tasks)
+
     def is_idle(self) -> bool:
         """No delivery is queued and no execution runs (a snapshot; see :meth:`wait_for_executions`)."""
         if self._queue.unfinished_tasks:
