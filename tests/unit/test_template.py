@@ -306,3 +306,12 @@ def test_the_email_subscription_is_optional_and_the_job_prefix_constrained() -> 
     assert re.fullmatch(pattern, "amtf")
     assert not re.fullmatch(pattern, "Amtf-Too-Long")
     assert set(TEMPLATE["Outputs"]) >= {"DataBucketName", "StateMachineArn", "NotificationTopicArn"}
+
+
+def test_event_driven_functions_send_their_failures_to_a_queue() -> None:
+    for logical in ("StartRunFunction", "JobEventsFunction", "ReconcileFunction"):
+        config = FUNCTIONS[logical]["Properties"]["EventInvokeConfig"]
+        assert config["DestinationConfig"]["OnFailure"] == {
+            "Type": "SQS",
+            "Destination": {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]},
+        }, logical
