@@ -68,7 +68,7 @@ def short_hash(*parts: object, length: int = _HASH_LEN) -> str:
 
 def check_tuning_job_name(name: str, *, field: str = "HyperParameterTuningJobName") -> str:
     """Return ``name`` if SageMaker accepts it as a tuning-job name, else raise ``InvalidInputError``."""
-    if len(name) > TUNING_JOB_NAME_MAX or not TUNING_JOB_NAME_PATTERN.match(name):
+    if len(name) > TUNING_JOB_NAME_MAX or not TUNING_JOB_NAME_PATTERN.fullmatch(name):
         raise InvalidInputError(
             f"{field} {name!r} is not a valid tuning-job name: 1-{TUNING_JOB_NAME_MAX} letters, digits and "
             "hyphens, starting and ending with a letter or digit; build it with "
@@ -80,7 +80,7 @@ def check_tuning_job_name(name: str, *, field: str = "HyperParameterTuningJobNam
 
 def check_training_job_name(name: str, *, field: str = "TrainingJobName") -> str:
     """Return ``name`` if SageMaker accepts it as a training-job name, else raise ``InvalidInputError``."""
-    if len(name) > TRAINING_JOB_NAME_MAX or not TRAINING_JOB_NAME_PATTERN.match(name):
+    if len(name) > TRAINING_JOB_NAME_MAX or not TRAINING_JOB_NAME_PATTERN.fullmatch(name):
         raise InvalidInputError(
             f"{field} {name!r} is not a valid training-job name: 1-{TRAINING_JOB_NAME_MAX} letters, digits "
             "and hyphens, starting and ending with a letter or digit",
@@ -96,7 +96,7 @@ def tuning_job_name(prefix: str, model: str, dataset_version: str, attempt: int 
     lower-case letters, digits and single hyphens, leaving room for the rest of the name.
     """
     room = TUNING_JOB_NAME_MAX - _HASH_LEN - 2 - 1  # at least one character of the model slug
-    if not _PREFIX.match(prefix) or len(prefix) > room:
+    if not _PREFIX.fullmatch(prefix) or len(prefix) > room:
         raise InvalidInputError(
             f"job prefix {prefix!r} must be 1-{room} lower-case letters, digits and single hyphens "
             "(e.g. 'amtf'); set AMTFLOW_JOB_PREFIX accordingly",
@@ -117,7 +117,7 @@ def training_job_name(tuning_job_name: str, index: int, token: str) -> str:
     check_tuning_job_name(tuning_job_name, field="tuning_job_name")
     if index < 0 or index > 999_999:
         raise InvalidInputError(f"training-job index must be 0-999999, got {index}", field="index")
-    hex8 = token if _HEX8.match(token) else short_hash("token", token)
+    hex8 = token if _HEX8.fullmatch(token) else short_hash("token", token)
     return check_training_job_name(f"{tuning_job_name}-{index:03d}-{hex8}")
 
 

@@ -52,7 +52,8 @@ class WarmStart:
                 field="warm_start.parents",
             )
         for i, parent in enumerate(self.parents):
-            if not isinstance(parent, str) or not TUNING_JOB_NAME_PATTERN.match(parent) or len(parent) > 32:
+            name_ok = isinstance(parent, str) and TUNING_JOB_NAME_PATTERN.fullmatch(parent) is not None
+            if not name_ok or len(parent) > 32:
                 raise InvalidInputError(
                     f"warm_start.parents[{i}] {parent!r} is not a tuning-job name",
                     field=f"warm_start.parents[{i}]",
@@ -72,7 +73,7 @@ class WarmStart:
 
 
 def _check_uri(value: str, name: str) -> str:
-    if not isinstance(value, str) or not _URI.match(value):
+    if not isinstance(value, str) or not _URI.fullmatch(value):
         raise InvalidInputError(
             f"{name} {value!r} must be an s3:// URI (file:// for the local engine), e.g. s3://bucket/datasets/m/v1/",
             field=name,
@@ -85,7 +86,7 @@ def _folder(uri: str) -> str:
 
 
 def _check_role(role_arn: str) -> str:
-    if not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn) or len(role_arn) > 2048:
+    if not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn) or len(role_arn) > 2048:
         raise InvalidInputError(
             f"role_arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>); "
             "set AMTFLOW_SAGEMAKER_ROLE_ARN",
@@ -105,8 +106,8 @@ def _tags(profile: ModelProfile, tags: Mapping[str, str] | None) -> list[dict[st
         if (
             not (1 <= len(key) <= 128)
             or len(value) > 256
-            or not _TAG_TEXT.match(key)
-            or not _TAG_TEXT.match(value)
+            or not _TAG_TEXT.fullmatch(key)
+            or not _TAG_TEXT.fullmatch(value)
         ):
             raise InvalidInputError(
                 f"tags.{key}={value!r}: keys have 1-128 and values 0-256 letters, digits, spaces or _.:/=+-@",

@@ -154,7 +154,7 @@ class DatasetSpec(_Section):
                 "a channel name has 1-64 letters, digits, '.', '-' or '_'; rename the folder",
             )
             for name in self.channels
-            if not _CHANNEL_NAME.match(name)
+            if not _CHANNEL_NAME.fullmatch(name)
         ]
         if "/" in self.marker:
             issues.append(("marker", "the marker is one object name, not a path; e.g. '_READY'"))
@@ -217,7 +217,7 @@ class TrainingSpec(_Section):
     @model_validator(mode="after")
     def _check(self) -> TrainingSpec:
         issues: list[tuple[str, str]] = []
-        if not _INSTANCE_TYPE.match(self.instance_type):
+        if not _INSTANCE_TYPE.fullmatch(self.instance_type):
             issues.append(
                 ("instance_type", f"{self.instance_type!r} is not an ML instance type; e.g. 'ml.m5.xlarge'")
             )
@@ -236,7 +236,7 @@ class TrainingSpec(_Section):
             elif len(key) > 256 or len(render_scalar(value)) > 2500:
                 issues.append((f"static_hyperparameters.{key}", "key ≤ 256 and value ≤ 2500 characters"))
         for key, value in self.environment.items():
-            if not _ENV_KEY.match(key) or len(key) > 512:
+            if not _ENV_KEY.fullmatch(key) or len(key) > 512:
                 issues.append(
                     (f"environment.{key}", "an environment variable name is [A-Za-z_][A-Za-z0-9_]*")
                 )
@@ -532,7 +532,7 @@ class Budget(_Section):
     def _check(self) -> Budget:
         issues: list[tuple[str, str]] = []
         for itype, price in self.prices.items():
-            if not _INSTANCE_TYPE.match(itype):
+            if not _INSTANCE_TYPE.fullmatch(itype):
                 issues.append((f"prices.{itype}", "keys are ML instance types, e.g. ml.m5.xlarge"))
             if not (price > 0 and math.isfinite(price)):
                 issues.append((f"prices.{itype}", "a price is a positive number of USD per hour"))
@@ -554,14 +554,14 @@ class Notifications(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> Notifications:
-        if self.email is not None and not _EMAIL.match(self.email):
+        if self.email is not None and not _EMAIL.fullmatch(self.email):
             _fail([("email", f"{self.email!r} is not an e-mail address")])
         return self
 
 
 def schedule_problem(expression: str) -> str | None:
     """Why ``expression`` is not an EventBridge ``rate(...)``/``cron(...)`` expression, or ``None``."""
-    rate = _RATE.match(expression)
+    rate = _RATE.fullmatch(expression)
     if rate:
         value, unit = int(rate.group(1)), rate.group(2)
         if unit not in _RATE_UNITS or value < 1:
@@ -569,7 +569,7 @@ def schedule_problem(expression: str) -> str | None:
         if (value == 1) != (not unit.endswith("s")):
             return "use the singular unit for 1 and the plural otherwise: rate(1 day), rate(2 days)"
         return None
-    cron = _CRON.match(expression)
+    cron = _CRON.fullmatch(expression)
     if cron:
         fields = cron.group(1).split()
         if len(fields) != 6:

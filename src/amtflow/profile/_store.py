@@ -41,7 +41,7 @@ def _folder(prefix: str) -> str:
 
 
 def _check_model(model: str) -> None:
-    if not isinstance(model, str) or len(model) > MODEL_NAME_MAX or not _MODEL.match(model):
+    if not isinstance(model, str) or len(model) > MODEL_NAME_MAX or not _MODEL.fullmatch(model):
         raise InvalidInputError(
             f"model {model!r} is not a model name: lower-case letters, digits and single hyphens, "
             f"at most {MODEL_NAME_MAX} characters (e.g. 'churn-xgb')",
@@ -137,7 +137,7 @@ class S3ProfileStore:
                     if "/" in rest or not rest.endswith(_SUFFIX):
                         continue
                     name = rest[: -len(_SUFFIX)]
-                    if _MODEL.match(name):
+                    if _MODEL.fullmatch(name):
                         models.append(name)
         except ClientError as e:
             raise self._translate(e, f"s3://{self._bucket}/{self._prefix}") from e
