@@ -1,0 +1,25 @@
+"""bench/overhead.py on a tiny budget."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import BenchRun
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+    figures = bench_results["overhead"].figures
+
+    assert set(figures) == {"overhead_fraction"}
+    assert math.isfinite(figures["overhead_fraction"])
+    assert figures["overhead_fraction"] > -0.9  # the engine cannot run the same trials for nothing
+
+
+def test_quick_run_times_both_runners(bench_results: dict[str, BenchRun]) -> None:
+    out = bench_results["overhead"].result.stdout
+    assert "repeat 0 engine" in out
+    assert "repeat 0 bare" in out
+    assert "shortest trial in the bare loop" in out

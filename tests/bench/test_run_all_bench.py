@@ -1,0 +1,56 @@
+"""bench/run_all.py: runs the benchmarks and tabulates their figures against the targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_bench
+
+pytestmark = pytest.mark.slow
+
+
+def test_table_from_every_benchmark_result(results_dir: Path) -> None:
+    done = run_bench("run_all", "--table-only", "--out", str(results_dir), cwd=results_dir)
+
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for row in ("search", "early_stopping", "warm_start", "overhead"):
+        assert row in out
+    assert "hartmann6 bayesian p1 b3" in out
+    assert "trials ratio (TransferLearning / cold)" in out
+    assert "engine vs bare Optuna loop" in out
+
+
+def test_runs_a_benchmark_and_collects_its_json(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    done = run_bench(
+        "run_all",
+        "--quick",
+        "--only",
+        "overhead",
+        "--out",
+        str(tmp_path),
+        "--json",
+        str(summary),
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(summary.read_text())) == {"overhead"}
+    assert (tmp_path / "overhead.json").exists()
+
+
+def test_a_missing_result_is_reported(tmp_path: Path) -> None:
+    done = run_bench("run_all", "--table-only", "--only", "warm_start", "--out", str(tmp_path), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert "failed: warm_start" in done.stderr
+
+
+def test_an_unknown_benchmark_is_named(tmp_path: Path) -> None:
+    done = run_bench("run_all", "--only", "speed", "--out", str(tmp_path), cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert "--only: unknown speed; choose from search, early_stopping, warm_start, overhead" in done.stderr

@@ -1,0 +1,34 @@
+"""bench/warm_start.py through the real engine on a tiny budget."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import BenchRun
+from warm_start import Trial, trials_to_reach
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+    figures = bench_results["warm_start"].figures
+
+    assert set(figures) == {"trials_ratio"}
+    # Trials needed are launch indices in 1..budget + 1 (budget 2 here).
+    assert 1 / 3 <= figures["trials_ratio"] <= 3.0
+
+
+def test_quick_run_reports_cold_and_warm(bench_results: dict[str, BenchRun]) -> None:
+    out = bench_results["warm_start"].result.stdout
+    assert "seed 0: cold best" in out
+    assert "trials ratio" in out
+
+
+def _trial(index: int, objective: float | None) -> Trial:
+    return Trial(f"job-{index:03d}-abcd", index, "Completed", objective, 10, {})
+
+
+def test_trials_to_reach_counts_launch_indices_and_never_reaching_counts_budget_plus_one() -> None:
+    trials = [_trial(1, 0.90), _trial(2, None), _trial(3, 0.97), _trial(4, 0.99)]
+    assert trials_to_reach(trials, 0.97, budget=4) == 3
+    assert trials_to_reach(trials, 0.90, budget=4) == 1
+    assert trials_to_reach(trials, 0.995, budget=4) == 5
