@@ -48,6 +48,8 @@ class RouteResult:
 
 
 class StartRun:
+    """Routes one event to zero or more executions (call :func:`route_event`, or the ``on_*`` methods)."""
+
     def __init__(
         self,
         *,
