@@ -34,6 +34,8 @@ class SageMakerStandIn:
 
     outcome: Callable[[Mapping[str, Any]], str] = lambda request: "Completed"
     emit_events: bool = True
+    report_objective: bool = True
+    """``False``: the trials run but none reports the objective metric (a metric regex that never matches)."""
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     sink: EventSink | None = None
@@ -95,7 +97,7 @@ class SageMakerStandIn:
             )
         arn = f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
         status = self.outcome(params)
-        trials = self._trials(name, params) if status == "Completed" else []
+        trials = self._trials(name, params) if status == "Completed" and self.report_objective else []
         best = max(
             trials, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], default=None
         )

@@ -105,6 +105,29 @@ def test_a_failed_tuning_job_ends_in_a_failure_notification_with_its_reason(
     assert_released(app)
 
 
+def test_a_job_whose_trials_report_no_objective_ends_in_a_no_result_notification(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    sagemaker.report_objective = False
+    upload_version(app)
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.SUCCEEDED
+    (note,) = app.notifications()
+    assert note.attributes == {"model": MODEL, "outcome": "no_result"}
+    assert "MetricDefinitions regex" in note.json()["evaluation"]["reason"]
+    assert_released(app)
+
+
+def test_a_stopped_tuning_job_is_a_failure_of_its_own_kind(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    sagemaker.outcome = lambda request: "Stopped"
+    upload_version(app)
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "TuningJobStopped"
+    assert app.notifications()[0].attributes["outcome"] == "failed"
+    assert_released(app)
+
+
 def test_a_malformed_manual_input_fails_clearly_and_launches_nothing(
     app: Twin, sagemaker: SageMakerStandIn
 ) -> None:
