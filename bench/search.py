@@ -384,9 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pool = ProcessPoolExecutor(max_workers=args.workers)
         results = pool.map(_job, jobs, chunksize=1)
     try:
-        for key, values, spent in results:
+        for done, (key, values, spent) in enumerate(results, 1):
             curves[key] = values
             seconds[key[1]] = seconds.get(key[1], 0.0) + spent
+            if done % max(1, len(jobs) // 10) == 0:
+                print(f"  {done}/{len(jobs)} runs ({time.perf_counter() - start:.0f}s)", flush=True)
     finally:
         if args.workers != 1:
             pool.shutdown()
