@@ -22,7 +22,7 @@ from properties_support import (
     outcome,
 )
 
-from amtflow.app import TuningJobStateChange
+from amtflow.app import EvaluateInput, NotifyInput, PlanInput, StartTuningInput, TuningJobStateChange
 from amtflow.errors import AmtflowError, InvalidInputError
 from amtflow.messages import (
     DATASET_VERSION_PATTERN,
@@ -191,3 +191,31 @@ def test_an_out_of_range_timestamp_names_the_field(stamp: Any) -> None:
     error = outcome(lambda: parse_detail({"HyperParameterTuningJobName": "a", "CreationTime": stamp}))
     assert isinstance(error, InvalidInputError)
     assert_names_a_field(error, "CreationTime")
+
+
+# --- the documents the states hand to each other ----------------------------------------------------------
+
+PAYLOADS = {
+    PlanInput: ["request", "execution"],
+    StartTuningInput: ["plan", "taskToken"],
+    EvaluateInput: ["plan", "tuning"],
+    NotifyInput: ["state", "execution"],
+}
+PLAN_KEYS = ["model", "action", "reason", "trigger", "datasetVersion", "jobName", "execution", "plannedAt"]
+
+
+@THOROUGH
+@given(
+    model=st.sampled_from(sorted(PAYLOADS, key=lambda m: m.__name__)),
+    data=st.data(),
+)
+def test_any_state_payload_parses_or_names_the_bad_field(model: type[Any], data: st.DataObject) -> None:
+    nested = mappings_with(PLAN_KEYS) | mappings_with(["name", "id"]) | json_values
+    payload = data.draw(mappings_with(PAYLOADS[model], nested) | json_values)
+    what = f"{model.__name__} input"
+    result = outcome(lambda: parse_document(model, payload, what=what))
+    if isinstance(result, AmtflowError):
+        assert isinstance(result, InvalidInputError)
+        assert_names_a_field(result, what)
+    else:
+        assert isinstance(result, model)
