@@ -141,7 +141,7 @@ def test_direct_invoke_returns_the_result_or_raises_the_handler_error(twin: Twin
         twin.invoke("Nope", {})
 
 
-def test_events_from_the_sagemaker_side_are_routed_and_async_failures_are_reported() -> None:
+def test_events_from_the_sagemaker_side_are_routed_and_async_failures_go_to_the_destination() -> None:
     sinks: list[Callable[[Mapping[str, Any]], None]] = []
 
     @contextlib.contextmanager
@@ -169,13 +169,21 @@ def test_events_from_the_sagemaker_side_are_routed_and_async_failures_are_report
         )
         twin.wait_idle()
 
-        (invocation,) = twin.invocations()
-        assert invocation.function == "CallbackFunction"
-        assert not invocation.ok
-        assert invocation.error_type == "KeyError"
+        # EventInvokeConfig: one retry, then the OnFailure destination gets Lambda's failure record
+        first, retry = twin.invocations()
+        assert first.function == retry.function == "CallbackFunction"
+        assert first.error_type == retry.error_type == "KeyError"
         (error,) = twin.errors()
         assert error.startswith("CallbackFunction (rule:")
-        assert "KeyError" in error
+        assert "2 attempts): KeyError" in error
+        sqs = twin.client("sqs")
+        (message,) = sqs.receive_message(QueueUrl=twin.physical_id("FailedCallbacksQueue"))["Messages"]
+        record = json.loads(message["Body"])
+        assert record["requestContext"]["condition"] == "RetriesExhausted"
+        assert record["requestContext"]["approximateInvokeCount"] == 2
+        assert record["requestPayload"] == {"jobId": "j9", "status": "Succeeded"}
+        assert record["responseContext"]["functionError"] == "Unhandled"
+        assert record["responsePayload"]["errorType"] == "KeyError"
 
 
 def test_waiting_for_an_execution_that_never_completes_times_out_naming_it(twin: Twin) -> None:
@@ -226,7 +234,9 @@ def test_compiled_template_is_deployable_cloudformation() -> None:
     project = compile_project(FIXTURE)
 
     kinds = {r["Type"] for r in project.cloudformation["Resources"].values()}
-    assert not any(k.startswith("AWS::Serverless::") or k.startswith("AWS::Scheduler::") for k in kinds)
+    assert not any(k.startswith(("AWS::Serverless::", "AWS::Scheduler::")) for k in kinds)
+    assert "AWS::Lambda::EventInvokeConfig" not in kinds  # served by the twin: retries and destinations
+    assert project.async_configs["CallbackFunction"].maximum_retry_attempts == 1
     assert sorted(s.logical_id for s in project.schedules) == [
         "CallbackFunctionSweep",
         "FlowStateMachineNightly",

@@ -80,6 +80,16 @@ class SchedulerSchedule:
     enabled: bool
 
 
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """An ``AWS::Lambda::EventInvokeConfig``: retries and destinations of asynchronous invocations."""
+
+    function: str
+    maximum_retry_attempts: int
+    on_failure: Any
+    on_success: Any
+
+
 @dataclass
 class CompiledProject:
     """The deployable CloudFormation template plus what the twin serves itself."""
@@ -87,6 +97,7 @@ class CompiledProject:
     cloudformation: dict[str, Any]
     functions: dict[str, FunctionSource] = field(default_factory=dict)
     schedules: list[SchedulerSchedule] = field(default_factory=list)
+    async_configs: dict[str, AsyncInvokeConfig] = field(default_factory=dict)
     artifacts: list[str] = field(default_factory=list)
 
 
@@ -114,6 +125,7 @@ def compile_project(
     _rewrite_local_paths(sam, project_root, project)
     cfn = _translate(sam, dict(parameters or {}), region, path)
     _extract_schedules(cfn, project)
+    _extract_async_configs(cfn, project)
     _apply_definition_substitutions(cfn)
     project.cloudformation = cfn
     return project
@@ -207,6 +219,23 @@ def _extract_schedules(cfn: dict[str, Any], project: CompiledProject) -> None:
                 input=target.get("Input"),
                 enabled=props.get("State", "ENABLED") == "ENABLED",
             )
+        )
+
+
+def _extract_async_configs(cfn: dict[str, Any], project: CompiledProject) -> None:
+    resources = cfn["Resources"]
+    for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::EventInvokeConfig"]:
+        props = resources.pop(logical_id)["Properties"]
+        target = props.get("FunctionName")
+        function = target.get("Ref") if isinstance(target, dict) else target
+        if not isinstance(function, str):
+            raise TwinDeployError(f"{logical_id}: FunctionName must be a Ref to a function of the template")
+        destinations = props.get("DestinationConfig", {})
+        project.async_configs[function] = AsyncInvokeConfig(
+            function=function,
+            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", 2)),
+            on_failure=destinations.get("OnFailure", {}).get("Destination"),
+            on_success=destinations.get("OnSuccess", {}).get("Destination"),
         )
 
 

@@ -40,6 +40,9 @@ EventSink = Callable[[Mapping[str, Any]], None]
 SageMakerFactory = Callable[[EventSink], AbstractContextManager[object]]
 """Builds the SageMaker side given the twin's event sink (a PutEvents entry goes in)."""
 
+# Lambda retries a failed asynchronous invocation twice unless an EventInvokeConfig says otherwise.
+_DEFAULT_ASYNC_RETRIES = 2
+
 _MOTO_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
@@ -436,6 +439,11 @@ class Twin:
                 return f"arn:aws:lambda:{self._region}:{self.account}:function:{physical}"
             if kind == "AWS::StepFunctions::StateMachine" and attr == "Arn":
                 return physical
+            if kind == "AWS::SQS::Queue" and attr == "Arn":
+                attributes = self.client("sqs").get_queue_attributes(
+                    QueueUrl=physical, AttributeNames=["QueueArn"]
+                )
+                return str(attributes["Attributes"]["QueueArn"])
         if isinstance(value, dict) and "Ref" in value and value["Ref"] in self._resources:
             return self._resources[value["Ref"]][1]
         raise TwinDeployError(f"{where}: target {value!r} cannot be resolved by the twin")
@@ -544,12 +552,57 @@ class Twin:
             raise InvalidInputError(f"{source}: the twin cannot deliver to {arn}", field="Targets")
 
     def _invoke_async(self, function: DeployedFunction, payload: Any, source: str) -> None:
+        """Lambda's asynchronous invocation: retries (at once, not after 1 and 2 minutes), destinations."""
         assert self._runtime is not None
-        result, errored = self._runtime.invoke(function, payload, source=source)
+        config = self._project.async_configs.get(function.source.logical_id)
+        attempts = 1 + (config.maximum_retry_attempts if config else _DEFAULT_ASYNC_RETRIES)
+        attempt = 0
+        while True:
+            attempt += 1
+            result, errored = self._runtime.invoke(function, payload, source=source)
+            if not errored or attempt >= attempts:
+                break
+        body = json.loads(result)
         if errored:
-            body = json.loads(result)
             error = f"{body.get('errorType')}: {body.get('errorMessage')}"
-            self._record_error(f"{function.source.logical_id} ({source}): {error}")
+            self._record_error(f"{function.source.logical_id} ({source}, {attempt} attempts): {error}")
+        destination = (config.on_failure if errored else config.on_success) if config else None
+        if destination is not None:
+            record = {
+                "version": "1.0",
+                "timestamp": self._clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "requestContext": {
+                    "requestId": self._new_id(),
+                    "functionArn": f"{function.arn}:$LATEST",
+                    "condition": "RetriesExhausted" if errored else "Success",
+                    "approximateInvokeCount": attempt,
+                },
+                "requestPayload": payload,
+                "responseContext": {
+                    "statusCode": 200,
+                    "executedVersion": "$LATEST",
+                    **({"functionError": "Unhandled"} if errored else {}),
+                },
+                "responsePayload": body,
+            }
+            self._send_to_destination(self._resolve_arn(destination, function.source.logical_id), record)
+
+    def _send_to_destination(self, arn: str, record: Mapping[str, Any]) -> None:
+        service = arn.split(":")[2]
+        if service == "sqs":
+            url = self.client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+            self.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+        elif service == "sns":
+            self.client("sns").publish(TopicArn=arn, Message=json.dumps(record, default=str))
+        elif service == "lambda":
+            assert self._runtime is not None
+            target = self._runtime.resolve(arn)
+            if target is not None:
+                self._queue.put(lambda: self._invoke_async(target, record, "destination"))
+        elif service == "events":
+            self.put_events(
+                [{"Source": "lambda", "DetailType": "Lambda Function Invocation Result", "Detail": record}]
+            )
 
     def _record_error(self, message: str) -> None:
         log.warning("twin: %s", message)
