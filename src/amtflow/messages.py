@@ -8,6 +8,7 @@ run stays far below Step Functions' 256 KB payload limit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -202,8 +203,27 @@ def explain_validation_error(error: ValidationError, *, what: str, prefix: str =
     return InvalidInputError(f"invalid {what}: " + "; ".join(problems), field=first_field)
 
 
+MAX_INPUT_BYTES = 262_144
+"""Step Functions' limit on an execution input (and EventBridge's on an event)."""
+
+
+def check_size(raw: object, *, what: str) -> None:
+    """Refuse a document over 256 KB: Step Functions and EventBridge could not carry it."""
+    try:
+        size = len(json.dumps(raw, default=str).encode("utf-8"))
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"invalid {what}: not JSON ({e})", field="(input)") from e
+    if size > MAX_INPUT_BYTES:
+        raise InvalidInputError(
+            f"invalid {what}: {size} bytes, over the 256 KB (262144 bytes) Step Functions and EventBridge "
+            "carry; keep large data in S3 and pass its key",
+            field="(input)",
+        )
+
+
 def parse_run_request(raw: object) -> RunRequest:
     """Validate an execution input; a bad input raises :class:`InvalidInputError` naming each field."""
+    check_size(raw, what="run request")
     if not isinstance(raw, Mapping):
         raise InvalidInputError(
             "invalid run request: the execution input must be a JSON object such as "

@@ -46,17 +46,26 @@ class NotifyInput(_Payload):
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """SageMaker event timestamps arrive as epoch milliseconds (string or number) or ISO 8601 text."""
+    """SageMaker event timestamps arrive as epoch milliseconds (string or number) or ISO 8601 text.
+
+    Anything else, or a value outside the calendar, raises ``ValueError`` (which the models turn into an
+    error naming the field).
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
-        return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise ValueError(f"not a timestamp: {value!r}")
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
+        if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(value) / 1000.0, tz=UTC)
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (OverflowError, OSError, ValueError) as e:
+        raise ValueError(f"{value!r} is not a time: use epoch milliseconds or ISO 8601") from e
+    raise ValueError(f"{value!r} is not a time: use epoch milliseconds or ISO 8601")
 
 
 def normalize_tags(value: Any) -> dict[str, str]:

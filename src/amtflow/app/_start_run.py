@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3Eve
 
 from amtflow.app._events import DriftDetected, parse_timestamp
 from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
-from amtflow.errors import AmtflowError, ProfileError, ProfileNotFoundError
+from amtflow.errors import AmtflowError, InvalidInputError, ProfileError, ProfileNotFoundError
 from amtflow.messages import (
     DATASET_VERSION_PATTERN,
     MODEL_NAME_PATTERN,
@@ -25,6 +25,7 @@ from amtflow.messages import (
     RequestedAction,
     RunRequest,
     Trigger,
+    check_size,
     parse_document,
     parse_run_request,
 )
@@ -86,7 +87,7 @@ class StartRun:
         if len(parts) != 3 or not all(parts):
             return RouteResult(ignored=f"key {key} is not a marker <model>/<version>/<marker>")
         model, version, name = parts
-        if not re.match(MODEL_NAME_PATTERN, model) or not re.match(DATASET_VERSION_PATTERN, version):
+        if not re.fullmatch(MODEL_NAME_PATTERN, model) or not re.fullmatch(DATASET_VERSION_PATTERN, version):
             return RouteResult(ignored=f"key {key}: model or version name is not valid")
         marker = self._marker_of(model)
         if name != marker:
@@ -153,22 +154,45 @@ class StartRun:
 DRIFT_SOURCE = "amtflow.drift"
 
 
+def _s3_location(event: Mapping[str, Any]) -> tuple[str, str]:
+    """``(bucket, key)`` of an S3 "Object Created" event; a missing field is named."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidInputError(
+            "S3 event without 'detail': expected EventBridge's S3 event shape", field="detail"
+        )
+    for section, name in (("bucket", "name"), ("object", "key")):
+        part = detail.get(section)
+        if not isinstance(part, Mapping):
+            raise InvalidInputError(f"S3 event without 'detail.{section}'", field=f"detail.{section}")
+        if not isinstance(part.get(name), str) or not part[name]:
+            raise InvalidInputError(
+                f"S3 event without 'detail.{section}.{name}'", field=f"detail.{section}.{name}"
+            )
+    s3 = S3EventBridgeNotificationEvent(dict(event))
+    return s3.detail.bucket.name, s3.detail.object.key
+
+
 def route_event(router: StartRun, event: Mapping[str, Any]) -> RouteResult:
     """Dispatch one EventBridge event to the router by its source and detail type.
 
     S3 keys are URL-decoded (``+`` and ``%xx``), as the Powertools data class does, so a version folder
     with a space in its name is seen as written.
     """
+    check_size(event, what="event")
     envelope = EventBridgeEvent(dict(event))
     source, detail_type = envelope.get("source"), envelope.get("detail-type")
     event_id = str(envelope.get("id") or "")
     if source == "aws.s3" and detail_type == "Object Created":
-        s3 = S3EventBridgeNotificationEvent(dict(event))
-        return router.on_object_created(s3.detail.bucket.name, s3.detail.object.key, event_id)
+        bucket, key = _s3_location(event)
+        return router.on_object_created(bucket, key, event_id)
     if source == "aws.events" and detail_type == "Scheduled Event":
-        when = parse_timestamp(envelope.get("time"))
+        try:
+            when = parse_timestamp(envelope.get("time"))
+        except ValueError as e:
+            raise InvalidInputError(f"scheduled event with a bad 'time': {e}", field="time") from e
         if when is None:
-            return RouteResult(ignored="scheduled event without a time")
+            raise InvalidInputError("scheduled event without 'time'", field="time")
         resources = envelope.get("resources") or []
         return router.on_schedule(when, rule=str(resources[0]) if resources else "")
     if source == DRIFT_SOURCE:

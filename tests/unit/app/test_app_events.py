@@ -50,3 +50,9 @@ def test_every_fixture_parses(fixture: str, status: str) -> None:
 def test_the_job_name_is_required() -> None:
     with pytest.raises(ValidationError):
         TuningJobStateChange.model_validate({"HyperParameterTuningJobStatus": "Completed"})
+
+
+@pytest.mark.parametrize("value", [10**30, "9" * 30, -(10**20), 1e300, "yesterday", True, [1]])
+def test_a_value_that_is_not_a_time_is_a_value_error_saying_what_to_use(value: object) -> None:
+    with pytest.raises(ValueError, match="epoch milliseconds or ISO 8601"):
+        parse_timestamp(value)

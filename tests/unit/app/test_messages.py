@@ -61,3 +61,8 @@ def test_none_is_left_out_of_the_wire_form() -> None:
     assert evaluation.to_json() == {"outcome": "no_result", "leaderboard": [], "reason": "nothing reported"}
     result = TuningResult(job_name="j", status="Completed", ended_at=datetime(2026, 11, 1, tzinfo=UTC))
     assert result.to_json()["endedAt"] == "2026-11-01T00:00:00Z"
+
+
+def test_a_request_over_256_kb_is_refused_before_anything_starts() -> None:
+    with pytest.raises(InvalidInputError, match="over the 256 KB"):
+        parse_run_request({"model": "churn-xgb", "overrides": {"description": "x" * 262_144}})

@@ -169,3 +169,39 @@ def test_schedule_slot_names_differ_between_hours() -> None:
     first = r.on_schedule(T0).executions[0].name
     second = r.on_schedule(T0 + timedelta(hours=1)).executions[0].name
     assert first != second
+
+
+@pytest.mark.parametrize("key", ["datasets/cancer-xgb/v1%0A/_READY", "datasets/cancer-xgb%0A/v1/_READY"])
+def test_a_line_break_in_a_key_starts_nothing(key: str) -> None:
+    executions = Executions()
+    e = event("s3_marker_created.json")
+    e["detail"]["object"]["key"] = key
+    assert "not valid" in route_event(router(executions), e).ignored
+    assert executions.started == {}
+
+
+@pytest.mark.parametrize(("section", "field"), [("bucket", "detail.bucket"), ("object", "detail.object")])
+def test_an_s3_event_missing_a_section_names_it(section: str, field: str) -> None:
+    e = event("s3_marker_created.json")
+    del e["detail"][section]
+    with pytest.raises(InvalidInputError, match=field) as error:
+        route_event(router(Executions()), e)
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize("time", ["yesterday", "2026-13-01T00:00:00Z", 10**30, None])
+def test_a_scheduled_event_with_a_bad_time_names_the_field(time: object) -> None:
+    e = event("scheduled_event.json")
+    e["time"] = time
+    with pytest.raises(InvalidInputError, match="time") as error:
+        route_event(router(Executions()), e)
+    assert error.value.field == "time"
+
+
+def test_an_event_over_256_kb_is_refused() -> None:
+    e = event("drift_detected.json")
+    e["detail"]["notes"] = "x" * 262_144
+    executions = Executions()
+    with pytest.raises(InvalidInputError, match="256 KB"):
+        route_event(router(executions), e)
+    assert executions.started == {}
