@@ -34,11 +34,18 @@ def sam_template() -> dict[str, Any]:
 
 
 @cache
-def cloudformation() -> dict[str, Any]:
-    """The transformed template: what CloudFormation deploys (less the access policies, see above)."""
+def compiled() -> Any:
+    """The twin's :class:`CompiledProject`: the template plus what the twin serves itself (schedules,
+    asynchronous-invocation configs)."""
     from amtflow.local.twin import compile_project
 
-    return compile_project(PROJECT_ROOT, region="us-east-1").cloudformation
+    return compile_project(PROJECT_ROOT, region="us-east-1")
+
+
+def cloudformation() -> dict[str, Any]:
+    """The transformed template: what CloudFormation deploys (less the access policies, see above)."""
+    template: dict[str, Any] = compiled().cloudformation
+    return template
 
 
 def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:

@@ -27,12 +27,17 @@ TUNING_JOBS = "hyper-parameter-tuning-job/${JobPrefix}-*"
 TRAINING_JOBS = "training-job/${JobPrefix}-*"
 TOPIC = ":${NotificationTopic.TopicName}"
 TRAINING_ROLE = "${SageMakerExecutionRole.Arn}"
+FAILED_EVENTS = "${AsyncFailureQueue.Arn}"  # OnFailure destination of the event-driven functions
 
 _PROFILES = {"s3:GetObject": OBJECTS, "s3:ListBucket": BUCKET}  # profile store; ListBucket turns 403 into 404
 
 USES: dict[str, dict[str, str]] = {
     # trigger router: reads profiles and lists dataset versions, starts executions
-    "StartRunFunction": {**_PROFILES, "states:StartExecution": STATE_MACHINE},
+    "StartRunFunction": {
+        **_PROFILES,
+        "states:StartExecution": STATE_MACHINE,
+        "sqs:SendMessage": FAILED_EVENTS,
+    },
     # planner: reads profiles and dataset versions, takes the per-model lock (put, and get on conflict)
     "PlanFunction": {**_PROFILES, "dynamodb:PutItem": STATE_TABLE, "dynamodb:GetItem": STATE_TABLE},
     # start tuning: lints and creates the job (tags need AddTags), parks the token (transaction of puts),
@@ -53,6 +58,7 @@ USES: dict[str, dict[str, str]] = {
         "dynamodb:PutItem": STATE_TABLE,
         "states:SendTaskSuccess": STATE_MACHINE,
         "states:SendTaskFailure": STATE_MACHINE,
+        "sqs:SendMessage": FAILED_EVENTS,
     },
     # reconciler: as job events, plus listing the parked jobs (query) and heartbeats
     "ReconcileFunction": {
@@ -63,6 +69,7 @@ USES: dict[str, dict[str, str]] = {
         "states:SendTaskSuccess": STATE_MACHINE,
         "states:SendTaskFailure": STATE_MACHINE,
         "states:SendTaskHeartbeat": STATE_MACHINE,
+        "sqs:SendMessage": FAILED_EVENTS,
     },
     # evaluate: the leaderboard and the best training job
     "EvaluateFunction": {
