@@ -165,7 +165,7 @@ def _s3_location(event: Mapping[str, Any]) -> tuple[str, str]:
         part = detail.get(section)
         if not isinstance(part, Mapping):
             raise InvalidInputError(f"S3 event without 'detail.{section}'", field=f"detail.{section}")
-        if not isinstance(part.get(name), str) or not part[name]:
+        if not isinstance(part.get(name), str):
             raise InvalidInputError(
                 f"S3 event without 'detail.{section}.{name}'", field=f"detail.{section}.{name}"
             )
