@@ -299,3 +299,14 @@ def test_standalone_training_job(harness: Harness) -> None:
     with pytest.raises(ClientError) as err:
         harness.sm.stop_training_job(TrainingJobName="single-1")
     assert err.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_stubber_on_a_client_still_answers_first(harness: Harness) -> None:
+    from botocore.stub import Stubber
+
+    harness.sm.list_hyper_parameter_tuning_jobs()  # the engine's handler is now on this client
+    with Stubber(harness.sm) as stub:
+        stub.add_client_error("describe_hyper_parameter_tuning_job", service_error_code="ThrottlingException")
+        with pytest.raises(ClientError) as err:
+            harness.sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="any")
+    assert err.value.response["Error"]["Code"] == "ThrottlingException"

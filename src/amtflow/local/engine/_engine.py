@@ -21,6 +21,7 @@ import math
 import os
 import re
 import secrets
+import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -1146,7 +1147,7 @@ class _TuningLoop:
             self.engine._request_stop(trial, cause, wait=False)
             if trial.process is not None and trial.process.pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(trial.process.pid, 15)
+                    os.killpg(trial.process.pid, signal.SIGTERM)
         for trial in self.running:
             if trial.process is not None:
                 trial.process.stop(cause.value, grace=self.engine.stop_grace_seconds)

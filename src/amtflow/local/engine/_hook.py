@@ -8,7 +8,7 @@ lets the engine answer, and runs the answer through botocore's own JSON parser f
 shape, so callers get exactly the types a real response would give (``datetime`` timestamps, floats).
 Refusals become ``ClientError`` with the service's error code. Operations the engine does not serve
 (e.g. the Model Registry) and other services fall through untouched, so moto's ``mock_aws`` (which hooks
-``before-send``) keeps serving them. A ``Stubber`` attached to a client still wins (it registers first).
+``before-send``) keeps serving them. The handler is registered last, so a ``Stubber`` on a client still wins.
 On exit the wrapper is removed; handlers left on clients do nothing once no engine is active.
 """
 
@@ -83,7 +83,7 @@ def _before_call(
 
 def _patched_make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
     if self.meta.service_model.service_name == "sagemaker":
-        self.meta.events.register("before-call.sagemaker", _before_call, unique_id=_HANDLER_ID)
+        self.meta.events.register_last("before-call.sagemaker", _before_call, unique_id=_HANDLER_ID)
     assert _original_make_api_call is not None
     return _original_make_api_call(self, operation_name, api_params)
 
