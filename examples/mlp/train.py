@@ -162,7 +162,7 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
             )
             continue
         try:
-            value = spec.kind(float(text)) if spec.kind is int and _is_integral(text) else spec.kind(text)
+            value = int(float(text)) if spec.kind is int and _is_integral(text) else spec.kind(text)
         except ValueError:
             kind = {int: "an integer", float: "a number"}.get(spec.kind, "valid")
             problems.append(f"hyperparameter {name!r} must be {kind}, got {text!r}")

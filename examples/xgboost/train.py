@@ -212,7 +212,7 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
             )
             continue
         try:
-            value = spec.kind(text)
+            value = int(float(text)) if spec.kind is int and _is_integral(text) else spec.kind(text)
         except ValueError:
             kind = "an integer" if spec.kind is int else "a number" if spec.kind is float else "valid"
             problems.append(f"hyperparameter {name!r} must be {kind}, got {text!r}")
@@ -237,6 +237,15 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
     if metric and _METRIC.match(metric) and metric not in values["eval_metric"]:
         values["eval_metric"].append(metric)
     return values
+
+
+def _is_integral(text: str) -> bool:
+    # "6.0" is accepted for an integer (some tuners render integers as floats), "6.5" is not.
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(number) and number == int(number)
 
 
 def _default_metric(objective: str) -> str:

@@ -170,6 +170,14 @@ class TestHyperparameters:
         assert hp["objective"] == "reg:squarederror"
         assert hp["eval_metric"] == ["rmse"]
 
+    def test_integers_written_as_floats_are_accepted(self) -> None:
+        hp = self.train.parse_hyperparameters({"num_round": "10.0", "max_depth": "6.0"})
+        assert (hp["num_round"], hp["max_depth"]) == (10, 6)
+        with pytest.raises(
+            self.train.TrainingError, match=re.escape("'max_depth' must be an integer, got '6.5'")
+        ):
+            self.train.parse_hyperparameters({"num_round": "10", "max_depth": "6.5"})
+
     def test_the_tuning_objective_is_always_evaluated(self) -> None:
         hp = self.train.parse_hyperparameters(
             {"num_round": "10", "objective": "binary:logistic", "_tuning_objective_metric": "validation:auc"}
