@@ -5,16 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from app_fakes import T0, StateTable
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 
 from amtflow.adapters import DynamoStateTable
 from amtflow.app import ParkedJob
 from amtflow.errors import ConflictError
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+
+
+def table_definition(logical_id: str) -> dict[str, Any]:
+    """The table as template.yaml declares it (keys, attribute types, billing), so tests cannot drift."""
+    props = yaml_parse(TEMPLATE.read_text())["Resources"][logical_id]["Properties"]
+    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")}
 
 
 @pytest.fixture(params=["in-memory", "dynamodb"])
@@ -24,18 +34,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[Any]:
         return
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="state",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        client.create_table(TableName="state", **table_definition("StateTable"))
         yield DynamoStateTable(client, "state")
 
 
