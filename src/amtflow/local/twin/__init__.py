@@ -25,6 +25,7 @@ Public API: :class:`Twin` (``start``, ``put_object``, ``start_execution``, ``wai
 ``wait_idle``, ``is_idle``, ``pending_deliveries``, ``advance``, ``now``, ``executions``,
 ``notifications``, ``invocations``, ``errors``, ``outputs``, ``physical_id``, ``resources``,
 ``function_environment``, ``invoke``, ``put_events``, ``put_event_entry``, ``client``),
+the demo (:func:`run_demo`, :class:`DemoOptions`) and ``local up``'s command loop (:class:`Shell`),
 the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notification` and
 :class:`Invocation`, the clock :class:`ManualClock`, the pattern matcher :func:`matches`, and the errors
 :class:`TwinDeployError`, :class:`TwinTimeoutError`, :class:`FunctionError`.
@@ -37,9 +38,11 @@ Scheduler targets (SAM ``ScheduleV2``) receive their ``Input`` as-is; rule sched
 receive the "Scheduled Event" envelope unless the target sets ``Input``.
 """
 
+from amtflow.local.twin._demo import DemoOptions, DemoResult, load_examples_data, run_demo
 from amtflow.local.twin._patterns import matches
 from amtflow.local.twin._runtime import Invocation
 from amtflow.local.twin._schedules import ManualClock, parse_schedule
+from amtflow.local.twin._shell import Shell
 from amtflow.local.twin._template import TwinDeployError, compile_project
 from amtflow.local.twin._twin import (
     EventSink,
@@ -53,6 +56,8 @@ from amtflow.local.twin._twin import (
 )
 
 __all__ = [
+    "DemoOptions",
+    "DemoResult",
     "EventSink",
     "Execution",
     "ExecutionStatus",
@@ -61,10 +66,13 @@ __all__ = [
     "ManualClock",
     "Notification",
     "SageMakerFactory",
+    "Shell",
     "Twin",
     "TwinDeployError",
     "TwinTimeoutError",
     "compile_project",
+    "load_examples_data",
     "matches",
     "parse_schedule",
+    "run_demo",
 ]

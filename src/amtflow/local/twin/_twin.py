@@ -176,12 +176,14 @@ class Twin:
         engine_options: Mapping[str, Any] | None = None,
         seed: int | None = None,
         environment: Mapping[str, str] | None = None,
+        session: boto3.session.Session | None = None,
     ) -> Iterator[Twin]:
         """Deploy the project at ``project_root`` and yield the running twin; tear everything down on exit.
 
         ``sagemaker`` builds the SageMaker side from the twin's event sink; by default the local AMT engine
         (``amtflow.local.sagemaker(state_dir=..., event_sink=..., **engine_options)``). ``environment`` is
-        laid over every function's environment (e.g. ``{"POWERTOOLS_LOG_LEVEL": "WARNING"}``).
+        laid over every function's environment (e.g. ``{"POWERTOOLS_LOG_LEVEL": "WARNING"}``). The twin's
+        own clients (``twin.client(...)``) come from ``session`` (default: moto's fake credentials).
         """
         from moto import mock_aws
 
@@ -190,7 +192,7 @@ class Twin:
         with ExitStack() as stack:
             if work_dir is None:
                 work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="amtflow-twin-"))
-            session = boto3.session.Session(
+            session = session or boto3.session.Session(
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
                 region_name=region,
