@@ -91,12 +91,6 @@ def training_arn(region: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
 
 
-def _iso(ts: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _page(items: list[dict[str, Any]], params: Mapping[str, Any], key: str) -> dict[str, Any]:
     max_results = int(params.get("MaxResults") or 10)
     start = 0
@@ -1255,8 +1249,3 @@ class _TuningLoop:
                 self.running.append(trial)
             else:
                 self._after_trial(trial, record=True)
-
-
-def iso_time(ts: float) -> str:
-    """Epoch seconds as the ISO-8601 form events and the CLI show."""
-    return _iso(ts)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import re
@@ -71,6 +72,7 @@ def live_process_groups() -> set[int]:
         return set(_live_groups)
 
 
+@functools.cache
 def _parent_death_signal() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -85,9 +87,6 @@ def _parent_death_signal() -> Callable[[], None] | None:
         prctl(pr_set_pdeathsig, signal.SIGKILL)
 
     return set_pdeathsig
-
-
-_PDEATHSIG = _parent_death_signal()
 
 
 @dataclass(frozen=True)
@@ -235,7 +234,7 @@ class TrialProcess:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=_PDEATHSIG,
+                preexec_fn=_parent_death_signal(),
             )
         except OSError as e:
             self._log_file.write(f"cannot start {argv[0]}: {e}\n")
