@@ -4,10 +4,11 @@ through) never makes an invalid name, prefix, channel, instance type or URI look
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from properties_support import FAST, XGB_PROFILE, assert_names_a_field, outcome
 
@@ -20,7 +21,13 @@ from amtflow.naming import (
     training_job_name,
     tuning_job_name,
 )
-from amtflow.profile import InMemoryProfileStore, ProfileValidationError, apply_overrides, load_profile
+from amtflow.profile import (
+    InMemoryProfileStore,
+    ProfileValidationError,
+    apply_overrides,
+    compile_tuning_request,
+    load_profile,
+)
 
 BASE = load_profile(XGB_PROFILE)
 SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}")
@@ -80,3 +87,34 @@ def test_a_model_name_with_a_line_break_is_not_looked_up() -> None:
     error = outcome(lambda: InMemoryProfileStore({"x": XGB_PROFILE}).get("cancer-xgb\n"))
     assert isinstance(error, InvalidInputError)
     assert_names_a_field(error, "model")
+
+
+def sagemaker_accepts_tag_text(text: str) -> bool:
+    """SageMaker's tag pattern ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``, by Unicode category."""
+    return all(unicodedata.category(c)[0] in "LZN" or c in "_.:/=+-@" for c in text)
+
+
+@FAST
+@given(
+    value=st.text(max_size=30)
+    | st.sampled_from(["a\tb", "line\nbreak", "nbsp\u00a0ok", "ünïcödé 42", "x\x1fy", "a\u2028b"])
+)
+@example(value="a\tb")
+@example(value="nbsp\u00a0ok")
+def test_a_tag_is_accepted_only_if_sagemaker_would(value: str) -> None:
+    result = outcome(
+        lambda: compile_tuning_request(
+            BASE,
+            job_name="amtf-cancer-xgb-0badc0de",
+            data_uri="s3://bucket/datasets/cancer-xgb/v1/",
+            output_uri="s3://bucket/runs/cancer-xgb/amtf-cancer-xgb-0badc0de/",
+            role_arn="arn:aws:iam::123456789012:role/amtflow-training",
+            tags={"amtflow:execution": value},
+        )
+    )
+    if sagemaker_accepts_tag_text(value) and len(value) <= 256:
+        assert isinstance(result, dict)
+        assert {"Key": "amtflow:execution", "Value": value} in result["Tags"]
+    else:
+        assert isinstance(result, InvalidInputError)
+        assert_names_a_field(result, "tags")

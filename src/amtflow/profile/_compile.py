@@ -24,7 +24,8 @@ from amtflow.profile._model import MAX_PARENTS, ModelProfile, render_scalar, ren
 
 _URI = re.compile(r"^(s3|https|file)://[^/]+.*$|^file:///.+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
-_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+# SageMaker's tag pattern is [\p{L}\p{Z}\p{N}_.:/=+\-@]*: \s minus the control characters it also matches.
+_TAG_TEXT = re.compile(r"(?:(?![\t\n\r\f\v\x1c-\x1f\x85])[\w\s.:/=+\-@])*")
 _INTERNAL_HYPERPARAMETERS = frozenset({"_tuning_objective_metric"})
 MODEL_TAG = "amtflow:model"
 
