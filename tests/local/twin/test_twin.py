@@ -280,3 +280,8 @@ def test_events_carry_the_twin_clock(twin: Twin) -> None:
     timed = [e for e in twin.wait_for_executions(timeout=30) if e.input.get("key") == "incoming/timed.go"]
 
     assert [e.input["at"] for e in timed] == ["2026-11-01T01:40:00Z"]
+
+
+def test_one_twin_per_process(twin: Twin) -> None:
+    with pytest.raises(TwinDeployError, match="already running"), Twin.start(FIXTURE, sagemaker=no_sagemaker):
+        pass

@@ -40,6 +40,9 @@ EventSink = Callable[[Mapping[str, Any]], None]
 SageMakerFactory = Callable[[EventSink], AbstractContextManager[object]]
 """Builds the SageMaker side given the twin's event sink (a PutEvents entry goes in)."""
 
+# One twin per process: twins would share moto's in-memory backends (and os.environ).
+_RUNNING = threading.Lock()
+
 # Lambda retries a failed asynchronous invocation twice unless an EventInvokeConfig says otherwise.
 _DEFAULT_ASYNC_RETRIES = 2
 
@@ -189,7 +192,13 @@ class Twin:
 
         root = Path(project_root).resolve()
         project = compile_project(root, template=template, parameters=parameters, region=region)
+        if not _RUNNING.acquire(blocking=False):
+            raise TwinDeployError(
+                "a twin is already running in this process; leave its 'with Twin.start(...)' block first "
+                "(twins would share moto's backends)"
+            )
         with ExitStack() as stack:
+            stack.callback(_RUNNING.release)
             if work_dir is None:
                 work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="amtflow-twin-"))
             session = session or boto3.session.Session(
