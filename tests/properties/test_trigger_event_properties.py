@@ -212,3 +212,24 @@ def test_an_event_over_256_kb_is_rejected_with_a_clear_error() -> None:
     assert isinstance(result, AmtflowError)
     assert "256" in str(result) or "KB" in str(result) or "bytes" in str(result)
     assert not executions.started
+
+
+@THOROUGH
+@given(
+    detail=mappings_with(
+        ["bucket", "object", "version", "reason"], mappings_with(["name", "key", "size"]) | json_values
+    )
+    | json_values
+)
+@example(detail={"bucket": {"name": BUCKET}, "object": {"key": 5}})
+@example(detail={"bucket": {"name": None}, "object": {"key": f"datasets/{MODEL}/v1/_READY"}})
+def test_any_s3_event_detail_routes_or_names_the_bad_field(detail: Any) -> None:
+    e = s3_event("k")
+    e["detail"] = detail
+    executions = RecordingExecutions()
+    result = outcome(lambda: route_event(router(executions), e))
+    if isinstance(result, AmtflowError):
+        assert_names_a_field(result, "detail")
+        assert not executions.started
+    else:
+        check_started(result, executions)
