@@ -28,7 +28,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def wait_for(predicate: Any, timeout: float = 20.0) -> None:
+def wait_for(predicate: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -294,7 +294,7 @@ def test_tuning_max_runtime_follows_the_injected_clock(tmp_path: Path) -> None:
         sm.create_hyper_parameter_tuning_job(**req)
         wait_for(lambda: len(live_process_groups()) == 1)
         clock.advance(121)
-        assert engine.wait("tune-1", 30) == "Completed"
+        assert engine.wait("tune-1", 60) == "Completed"
         d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1")
     assert d["TrainingJobStatusCounters"]["Stopped"] == 1
     assert d["ConsumedResources"]["RuntimeInSeconds"] == 121
