@@ -176,7 +176,7 @@ def test_a_malformed_reference_section_says_the_profile_is_malformed(section: st
         "columns": [],
         "reference": {"fingerprint": "g"},
     }
-    document["reference"][section] = [1, 2]  # type: ignore[index]
+    document["reference"][section] = [1, 2]
     result = outcome(lambda: DatasetProfile.from_json(json.dumps(document)))
     assert isinstance(result, InvalidInputError)
     assert_names_a_field(result, "profile")

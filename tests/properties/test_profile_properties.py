@@ -49,7 +49,7 @@ def nested(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
     out: Any = value
     for key in reversed(keys):
         out = {key: out}
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def check_problems(error: ProfileValidationError, *, prefix: str = "") -> None:
@@ -101,7 +101,7 @@ def test_one_bad_value_in_a_valid_profile_is_named(path: tuple[Any, ...], value:
     document = replaced(DOCUMENT, path, value)
     text = yaml.safe_dump(document, allow_unicode=True)
     for candidate in (document, text):
-        result = outcome(lambda c=candidate: load_profile(c, source="profile.yaml"))  # type: ignore[misc]
+        result = outcome(lambda c=candidate: load_profile(c, source="profile.yaml"))
         if isinstance(result, AmtflowError):
             assert isinstance(result, ProfileValidationError)
             check_problems(result)
