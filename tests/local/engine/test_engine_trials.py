@@ -444,3 +444,64 @@ def test_transfer_learning_tries_the_parents_best_configuration_first(harness: H
     child = harness.run(child_req)
     assert child["BestTrainingJob"]["TunedHyperParameters"] == best_hps
     assert "OverallBestTrainingJob" not in child
+
+
+_ENGINE_CHILD = """
+import sys, time, boto3
+sys.path.insert(0, sys.argv[1])
+from conftest import IMAGE_MAP, tuning_request
+from amtflow.local import sagemaker
+from amtflow.local.engine import live_process_groups
+req = tuning_request(**{
+    "TrainingJobDefinition__StaticHyperParameters": {"epochs": "600", "sleep": "0.1"},
+    "TrainingJobDefinition__OutputDataConfig__S3OutputPath": "file://" + sys.argv[2] + "/o",
+})
+with sagemaker(state_dir=sys.argv[2], image_map=IMAGE_MAP, event_sink=lambda e: None):
+    boto3.client("sagemaker", region_name="us-east-1").create_hyper_parameter_tuning_job(**req)
+    while len(live_process_groups()) < 2:
+        time.sleep(0.05)
+    print(" ".join(str(p) for p in live_process_groups()), flush=True)
+    time.sleep(600)
+"""
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "State:\tZ" in status  # a zombie has exited; only its parent's bookkeeping remains
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux /proc")
+def test_no_trial_outlives_a_crash_of_the_engine(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _ENGINE_CHILD, str(Path(__file__).parent), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 2
+        assert not any(gone(p) for p in pids)
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        wait_for(lambda: all(gone(p) for p in pids), timeout=10)
+    finally:
+        child.kill()
+        child.wait()
+    # the next engine on this state directory fails the job that was running
+    from amtflow.local.engine import Engine
+
+    engine = Engine(tmp_path, IMAGE_MAP, event_sink=lambda e: None)
+    d = engine.handle("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "tune-1"})
+    assert d["HyperParameterTuningJobStatus"] == "Failed"
+    assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 2

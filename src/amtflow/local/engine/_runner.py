@@ -16,7 +16,8 @@ and starts the mapped command with the hyperparameters appended as ``--name valu
 ``SM_OUTPUT_DATA_DIR``, ``SM_OUTPUT_DIR``, ``SM_INPUT_DIR``, ``SM_INPUT_CONFIG_DIR``, ``SM_NUM_CPUS``,
 ``SM_NUM_GPUS``, ``SM_HOSTS``, ``SM_CURRENT_HOST``, ``SM_RESOURCE_CONFIG``, ``SM_INPUT_DATA_CONFIG``,
 ``SM_USER_ARGS``, ``SM_TRAINING_ENV`` and (a local extension) ``SM_CHECKPOINT_DIR``. The process gets its
-own process group and, on Linux, dies with the engine (``PR_SET_PDEATHSIG``); every live group is killed
+own process group and, on Linux, dies with the engine (``PR_SET_PDEATHSIG``; the signal follows the
+thread that started the trial, and the job loop threads outlive their trials); every live group is killed
 when the interpreter exits.
 
 stdout and stderr are captured line by line into the trial's log; each line is matched against the
