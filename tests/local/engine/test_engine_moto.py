@@ -66,7 +66,8 @@ def test_channels_and_model_go_through_moto_s3_and_events_reach_eventbridge(
         }
     )
     sm = boto3.client("sagemaker", region_name="us-east-1")
-    with sagemaker(state_dir=tmp_path, image_map=IMAGE_MAP) as engine:
+    logs = boto3.client("logs", region_name="us-east-1")
+    with sagemaker(state_dir=tmp_path, image_map=IMAGE_MAP, logs_client=logs) as engine:
         sm.create_hyper_parameter_tuning_job(**req)
         assert engine.wait("tune-1", 60) == "Completed"
         (summary,) = sm.list_training_jobs_for_hyper_parameter_tuning_job(
@@ -83,6 +84,15 @@ def test_channels_and_model_go_through_moto_s3_and_events_reach_eventbridge(
     body = s3.get_object(Bucket="data", Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         assert tar.getnames() == ["model.json"]
+    (stream,) = logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs")["logStreams"]
+    assert stream["logStreamName"].startswith(f"{summary['TrainingJobName']}/algo-1-")
+    lines = [
+        e["message"]
+        for e in logs.get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"]
+        )["events"]
+    ]
+    assert "epoch=2 loss=" in " ".join(lines)
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     statuses = sorted(json.loads(m["Body"])["detail"]["HyperParameterTuningJobStatus"] for m in messages)
     assert statuses == ["Completed", "InProgress"]

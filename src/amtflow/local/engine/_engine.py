@@ -141,6 +141,7 @@ class Engine:
         max_workers: int | None = None,
         clock: Clock | None = None,
         s3_client: S3Client | None = None,
+        logs_client: Any = None,
         seed_source: Callable[[], int] | None = None,
         stop_grace_seconds: float = 2.0,
         read_only: bool = False,
@@ -150,6 +151,7 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self._event_sink = event_sink
         self._s3 = s3_client
+        self._logs = logs_client
         self._seed_source = seed_source or (lambda: secrets.randbelow(2**31))
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
         self._slots = threading.BoundedSemaphore(self.max_workers)
@@ -899,7 +901,33 @@ class Engine:
         if trial.slot_held:
             self._slots.release()
             trial.slot_held = False
+        self._put_log(doc)
         self._emit_training(doc)
+
+    def _put_log(self, doc: Mapping[str, Any]) -> None:
+        """Copy the trial's log to CloudWatch Logs, as SageMaker does, when a logs client was given.
+
+        Group ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<creation epoch seconds>``; best effort.
+        """
+        if self._logs is None:
+            return
+        name = doc["TrainingJobName"]
+        path = self.store.log_path(name)
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+        group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(float(doc['CreationTime']))}"
+        millis = int(float(doc.get("TrainingStartTime", doc["CreationTime"])) * 1000)
+        try:
+            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                self._logs.create_log_group(logGroupName=group)
+            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+                self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            for start in range(0, len(lines), 1000):
+                events = [
+                    {"timestamp": millis, "message": line or " "} for line in lines[start : start + 1000]
+                ]
+                self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        except Exception:  # the log on disk stays the reference
+            logger.warning("could not copy the log of %s to CloudWatch Logs", name, exc_info=True)
 
     def _tick_trial(self, trial: _Trial) -> bool:
         """Advance a running trial (exit, runtime limit, stop request); True once it has ended."""

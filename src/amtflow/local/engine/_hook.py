@@ -124,6 +124,7 @@ def sagemaker(
     *,
     clock: Clock | None = None,
     s3_client: Any = None,
+    logs_client: Any = None,
     seed_source: Callable[[], int] | None = None,
 ) -> Iterator[Engine]:
     """Serve every boto3 SageMaker tuning/training call in this process with a local engine.
@@ -131,7 +132,10 @@ def sagemaker(
     ``state_dir`` holds the jobs (JSON) and trial directories; ``image_map`` maps training images to local
     commands (a YAML path, a mapping, or None for the defaults); ``event_sink(entry)`` receives each
     state-change event as a PutEvents entry (default: ``put_events`` on the process's boto3 ``events``
-    client); ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Leaving the
+    client); ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Optional:
+    ``clock`` (time), ``s3_client`` (channels and models; default the process's boto3 S3 client),
+    ``logs_client`` (when given, each trial's log is copied to CloudWatch Logs group
+    ``/aws/sagemaker/TrainingJobs``), ``seed_source`` (seeds for jobs without RandomSeed). Leaving the
     block stops running jobs (they end ``Stopped``) and kills their processes.
     """
     engine = Engine(
@@ -141,6 +145,7 @@ def sagemaker(
         max_workers=max_workers,
         clock=clock,
         s3_client=s3_client,
+        logs_client=logs_client,
         seed_source=seed_source,
     )
     _install(engine)
