@@ -310,3 +310,59 @@ def test_a_stubber_on_a_client_still_answers_first(harness: Harness) -> None:
         with pytest.raises(ClientError) as err:
             harness.sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="any")
     assert err.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def test_the_same_seed_gives_the_same_trials(harness: Harness) -> None:
+    first = harness.run(harness.request("seeded-a"))
+    second = harness.run(harness.request("seeded-b"))
+    assert first["HyperParameterTuningJobStatus"] == second["HyperParameterTuningJobStatus"] == "Completed"
+
+    def configs(name: str) -> list[dict[str, str]]:
+        trials = sorted(harness.trials(name), key=lambda s: s["TrainingJobName"])
+        return [t["TunedHyperParameters"] for t in trials]
+
+    assert configs("seeded-a") == configs("seeded-b")
+    third = harness.run(harness.request("seeded-c", HyperParameterTuningJobConfig__RandomSeed=8))
+    assert third["HyperParameterTuningJobStatus"] == "Completed"
+    assert configs("seeded-c") != configs("seeded-a")
+
+
+def test_list_tuning_jobs_time_filters(harness: Harness) -> None:
+    harness.run(
+        harness.request(
+            HyperParameterTuningJobConfig__ResourceLimits={
+                "MaxNumberOfTrainingJobs": 1,
+                "MaxParallelTrainingJobs": 1,
+            }
+        )
+    )
+    created = harness.describe("tune-1")["CreationTime"]
+    before = created - dt.timedelta(seconds=5)
+    after = created + dt.timedelta(seconds=5)
+    listed = harness.sm.list_hyper_parameter_tuning_jobs
+    assert len(listed(CreationTimeAfter=before)["HyperParameterTuningJobSummaries"]) == 1
+    assert listed(CreationTimeAfter=after)["HyperParameterTuningJobSummaries"] == []
+    assert (
+        len(
+            listed(CreationTimeBefore=after, LastModifiedTimeAfter=before)["HyperParameterTuningJobSummaries"]
+        )
+        == 1
+    )
+
+
+def test_image_map_named_by_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    image_map = tmp_path / "map.yaml"
+    image_map.write_text("".join(f'"{k}": "{v}"\n' for k, v in IMAGE_MAP.items()))
+    monkeypatch.setenv("AMTFLOW_IMAGE_MAP", str(image_map))
+    req = tuning_request(
+        **{
+            "HyperParameterTuningJobConfig__ResourceLimits": {
+                "MaxNumberOfTrainingJobs": 1,
+                "MaxParallelTrainingJobs": 1,
+            },
+            "TrainingJobDefinition__OutputDataConfig__S3OutputPath": (tmp_path / "o").as_uri(),
+        }
+    )
+    with sagemaker(state_dir=tmp_path / "s", event_sink=lambda e: None) as engine:
+        boto3.client("sagemaker").create_hyper_parameter_tuning_job(**req)
+        assert engine.wait("tune-1", 60) == "Completed"

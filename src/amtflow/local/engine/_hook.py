@@ -29,6 +29,7 @@ from amtflow.errors import ConfigurationError
 from amtflow.local.engine._engine import OPERATIONS, Engine, EventSink
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import Clock, ServiceError
+from amtflow.settings import load_settings
 
 _HANDLER_ID = "amtflow-local-engine"
 _state_lock = threading.Lock()
@@ -130,7 +131,8 @@ def sagemaker(
     """Serve every boto3 SageMaker tuning/training call in this process with a local engine.
 
     ``state_dir`` holds the jobs (JSON) and trial directories; ``image_map`` maps training images to local
-    commands (a YAML path, a mapping, or None for the defaults); ``event_sink(entry)`` receives each
+    commands (a YAML path, a mapping, or None: the file ``AMTFLOW_IMAGE_MAP`` names, else the defaults);
+    ``event_sink(entry)`` receives each
     state-change event as a PutEvents entry (default: ``put_events`` on the process's boto3 ``events``
     client); ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Optional:
     ``clock`` (time), ``s3_client`` (channels and models; default the process's boto3 S3 client),
@@ -138,6 +140,8 @@ def sagemaker(
     ``/aws/sagemaker/TrainingJobs``), ``seed_source`` (seeds for jobs without RandomSeed). Leaving the
     block stops running jobs (they end ``Stopped``) and kills their processes.
     """
+    if image_map is None:
+        image_map = load_settings().extra.get("image_map") or None  # AMTFLOW_IMAGE_MAP
     engine = Engine(
         state_dir,
         image_map,
