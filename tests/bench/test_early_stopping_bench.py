@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BenchRun
+from bench_support import BenchRun
 from early_stopping import overrides
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
+from bench_support import run_bench
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BenchRun
+from bench_support import BenchRun
 from search import STRATEGIES, best_at, branin, hartmann6, optuna_distributions, scores, tasks
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BenchRun
+from bench_support import BenchRun
 from warm_start import Trial, trials_to_reach
 
 pytestmark = pytest.mark.slow
