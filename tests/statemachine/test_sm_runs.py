@@ -15,21 +15,6 @@ from amtflow.local.twin import Execution, ExecutionStatus, Twin
 CREATE = "CreateHyperParameterTuningJob"
 
 
-def fixture(name: str) -> Any:
-    return json.loads((ROOT / "events" / name).read_text())
-
-
-def upload_version(twin: Twin, version: str = "v1") -> None:
-    twin.put_object(f"datasets/{MODEL}/{version}/train/part-0.csv", "1,0.5\n0,0.1\n")
-    twin.put_object(f"datasets/{MODEL}/{version}/validation/part-0.csv", "1,0.4\n")
-    twin.put_object(f"datasets/{MODEL}/{version}/_READY", "")
-
-
-def state_items(twin: Twin) -> list[dict[str, Any]]:
-    table = twin.physical_id("StateTable")
-    return twin.client("dynamodb").scan(TableName=table)["Items"]  # type: ignore[no-any-return]
-
-
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     """Poll until ``condition`` holds (executions run on the interpreter's own threads)."""
     deadline = time.monotonic() + timeout
@@ -37,6 +22,24 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting for {what} after {timeout}s")
         time.sleep(0.05)
+
+
+def fixture(name: str) -> Any:
+    return json.loads((ROOT / "events" / name).read_text())
+
+
+def upload_version(twin: Twin, version: str = "v1") -> None:
+    """Upload a dataset version (channels, then the marker) and wait until its execution has started."""
+    before = len(twin.executions())
+    twin.put_object(f"datasets/{MODEL}/{version}/train/part-0.csv", "1,0.5\n0,0.1\n")
+    twin.put_object(f"datasets/{MODEL}/{version}/validation/part-0.csv", "1,0.4\n")
+    twin.put_object(f"datasets/{MODEL}/{version}/_READY", "")
+    wait_until(lambda: len(twin.executions()) > before, f"the execution of dataset version {version}")
+
+
+def state_items(twin: Twin) -> list[dict[str, Any]]:
+    table = twin.physical_id("StateTable")
+    return twin.client("dynamodb").scan(TableName=table)["Items"]  # type: ignore[no-any-return]
 
 
 def assert_budget(execution: Execution) -> None:
@@ -171,10 +174,11 @@ def test_a_manual_console_run_with_overrides(app: Twin, sagemaker: SageMakerStan
     upload_version(app, "2026-11-01")
     app.wait_for_executions()
     app.start_execution(fixture("manual_run_request.json"))
-    _, second = app.wait_for_executions()
-    assert second.status is ExecutionStatus.SUCCEEDED
-    assert "trigger" not in second.input
-    assert app.notifications()[-1].json()["plan"]["trigger"] == "manual"
+    executions = app.wait_for_executions()
+    (manual,) = [e for e in executions if "trigger" not in e.input]
+    assert manual.status is ExecutionStatus.SUCCEEDED, manual.cause
+    notes = {n.json()["plan"]["trigger"]: n for n in app.notifications()}
+    assert notes["manual"].attributes["outcome"] == "succeeded"
     assert sagemaker.calls.count(CREATE) == 2
     limits = [
         job["request"]["HyperParameterTuningJobConfig"]["ResourceLimits"] for job in sagemaker.jobs.values()

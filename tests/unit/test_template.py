@@ -242,7 +242,9 @@ def test_every_event_target_has_a_retry_policy_and_a_dead_letter_queue() -> None
     for logical, resource in FUNCTIONS.items():
         for name, source in resource["Properties"].get("Events", {}).items():
             props = source["Properties"]
-            assert props.get("DeadLetterConfig") == {"Type": "SQS"}, f"{logical}.{name}"
+            assert props.get("DeadLetterConfig") == {
+                "Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+            }, name
             assert props["RetryPolicy"]["MaximumRetryAttempts"] >= 1, f"{logical}.{name}"
 
 
@@ -315,3 +317,17 @@ def test_event_driven_functions_send_their_failures_to_a_queue() -> None:
             "Type": "SQS",
             "Destination": {"Fn::GetAtt": ["AsyncFailureQueue", "Arn"]},
         }, logical
+
+
+def test_queues_are_encrypted_and_only_this_accounts_rules_may_dead_letter() -> None:
+    for logical in ("EventsDeadLetterQueue", "AsyncFailureQueue"):
+        assert RESOURCES[logical]["Properties"]["SqsManagedSseEnabled"] is True
+    (statement,) = RESOURCES["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_state_table_access_is_granted_action_by_action() -> None:
+    for logical, resource in FUNCTIONS.items():
+        for policy in resource["Properties"].get("Policies", []):
+            assert "DynamoDBCrudPolicy" not in policy, logical
