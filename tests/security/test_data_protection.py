@@ -89,11 +89,6 @@ def test_topic_encrypts_at_rest() -> None:
         assert topic["Properties"].get("KmsMasterKeyId"), f"{name}: no KmsMasterKeyId"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SAM creates the EventBridge DLQs (DeadLetterConfig Type: SQS) with no encryption setting; "
-    "declare the queues with SqsManagedSseEnabled: true (or a KMS key) and reference them by Arn",
-)
 def test_queues_encrypt_at_rest() -> None:
     queues = resources_of_type(cloudformation(), "AWS::SQS::Queue")
     assert queues

@@ -118,21 +118,6 @@ ALLOWED_MANAGED_POLICIES = {
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
 
-_CRUD_EXCESS = (
-    "DynamoDBCrudPolicy grants Scan, BatchWriteItem, UpdateItem, ... on the state table that the handler "
-    "never calls; replace it with an inline statement of the actions in USES"
-)
-
-# Functions whose grants exceed their use today (fixed by trimming their policies in template.yaml).
-_EXCESS_MARKS = {
-    "PlanFunction": pytest.mark.xfail(strict=True, reason=_CRUD_EXCESS),
-    "StartTuningFunction": pytest.mark.xfail(strict=True, reason=_CRUD_EXCESS),
-    "JobEventsFunction": pytest.mark.xfail(
-        strict=True, reason=_CRUD_EXCESS + " (and StepFunctionsCallbackPolicy adds SendTaskHeartbeat)"
-    ),
-    "ReconcileFunction": pytest.mark.xfail(strict=True, reason=_CRUD_EXCESS),
-}
-
 
 def test_the_table_covers_every_function_of_the_template() -> None:
     functions = set(resources_of_type(cloudformation(), "AWS::Lambda::Function"))
@@ -151,7 +136,7 @@ def test_each_function_is_granted_what_its_handler_uses(function: str) -> None:
     assert not missing, f"{function} calls these actions but is not granted them on the resource: {missing}"
 
 
-@pytest.mark.parametrize("function", [pytest.param(f, marks=_EXCESS_MARKS.get(f, ())) for f in sorted(USES)])
+@pytest.mark.parametrize("function", sorted(USES))
 def test_each_function_is_granted_only_what_its_handler_uses(function: str) -> None:
     template = cloudformation()
     granted = granted_actions(template, role_of_function(template, function))
