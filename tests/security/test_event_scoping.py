@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from security_support import cloudformation, render, resources_of_type
+from security_support import as_list, cloudformation, render, resources_of_type, sam_template
 
 
 def _rules() -> dict[str, dict[str, Any]]:
@@ -48,3 +48,20 @@ def test_the_job_rule_matches_only_this_stacks_tuning_jobs_when_they_end() -> No
 def test_rules_listen_on_the_default_bus_only() -> None:
     for name, rule in _rules().items():
         assert rule["Properties"].get("EventBusName") in (None, "default"), name
+
+
+def test_queue_policies_admit_only_this_accounts_services() -> None:
+    policies = resources_of_type(sam_template(), "AWS::SQS::QueuePolicy")
+    assert policies, "the EventBridge dead-letter queue needs a policy for the rules to deliver to it"
+    for name, policy in policies.items():
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue
+            principal = statement["Principal"]
+            assert isinstance(principal, dict), f"{name}: open to {principal}"
+            assert set(principal) == {"Service"}, f"{name}: open to {principal}"
+            assert as_list(statement["Action"]) == ["sqs:SendMessage"], f"{name}: {statement['Action']}"
+            conditions = {k for op in statement.get("Condition", {}).values() for k in op}
+            assert conditions >= {"aws:SourceAccount"} or conditions >= {"aws:SourceArn"}, (
+                f"{name}: any account's {principal} could send to the queue"
+            )
