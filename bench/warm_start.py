@@ -65,6 +65,12 @@ def trials_to_reach(trials: Sequence[Trial], target: float, budget: int) -> int:
     return budget + 1
 
 
+def best_after(trials: Sequence[Trial], k: int) -> float | None:
+    """The best objective among the first ``k`` trials launched (None when none of them has one)."""
+    values = [t.objective for t in trials if t.index <= k and t.objective is not None]
+    return max(values) if values else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, help="parent/cold/warm triples (default 4, quick 1)")
@@ -79,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault(key, value)
 
     rows = []
+    curves: dict[str, list[list[float | None]]] = {"cold": [], "warm": []}
+    checkpoints = sorted({k for k in (1, 3, 5, 10, budget) if k <= budget})
     needed_cold, needed_warm = 0, 0
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="amtflow-bench-ws-") as tmp:
@@ -114,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 target = best(cold)
                 n_cold = trials_to_reach(cold, target, budget)
                 n_warm = trials_to_reach(warm, target, budget)
+                curves["cold"].append([best_after(cold, k) for k in checkpoints])
+                curves["warm"].append([best_after(warm, k) for k in checkpoints])
                 needed_cold += n_cold
                 needed_warm += n_warm
                 rows.append([seed, best(parent), target, best(warm), n_cold, n_warm])
@@ -125,6 +135,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
     ratio = needed_warm / needed_cold
     print(table(["seed", "parent best", "cold best", "warm best", "cold trials", "warm trials"], rows))
+    curve_rows = []
+    for which, runs in curves.items():
+        means = []
+        for i in range(len(checkpoints)):
+            values = [run[i] for run in runs if run[i] is not None]
+            means.append(sum(values) / len(values) if values else float("nan"))
+        curve_rows.append([which, *means])
+    print("mean best objective after k trials:")
+    print(table(["start", *(f"k={k}" for k in checkpoints)], curve_rows))
     print(
         f"{'PASS' if ratio <= 0.5 else 'MISS'} trials ratio {ratio:.2f} = {needed_warm}/{needed_cold} "
         f"(target <= 0.5); {seeds} seed(s) x {budget} trials, wall clock {time.perf_counter() - start:.0f}s"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bench_support import BenchRun
-from warm_start import Trial, trials_to_reach
+from warm_start import Trial, best_after, trials_to_reach
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,7 @@ def test_quick_run_reports_cold_and_warm(bench_results: dict[str, BenchRun]) -> 
     out = bench_results["warm_start"].result.stdout
     assert "seed 0: cold best" in out
     assert "trials ratio" in out
+    assert "mean best objective after k trials" in out
 
 
 def _trial(index: int, objective: float | None) -> Trial:
@@ -32,3 +33,9 @@ def test_trials_to_reach_counts_launch_indices_and_never_reaching_counts_budget_
     assert trials_to_reach(trials, 0.97, budget=4) == 3
     assert trials_to_reach(trials, 0.90, budget=4) == 1
     assert trials_to_reach(trials, 0.995, budget=4) == 5
+
+
+def test_best_after_looks_at_the_first_trials_launched() -> None:
+    trials = [_trial(1, 0.90), _trial(2, None), _trial(3, 0.97)]
+    assert [best_after(trials, k) for k in (1, 2, 3)] == [0.90, 0.90, 0.97]
+    assert best_after([_trial(1, None)], 1) is None
