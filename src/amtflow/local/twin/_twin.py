@@ -159,7 +159,6 @@ class Twin:
         self._sequence = itertools.count(1)
         self._runtime: FunctionRuntime | None = None
         self._dispatcher: threading.Thread | None = None
-        self._monotonic_start = time.monotonic()
 
     # ------------------------------------------------------------------ start-up
 
