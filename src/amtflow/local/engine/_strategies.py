@@ -140,7 +140,8 @@ class BayesianStrategy(Strategy):
 
     - Model: scikit-learn ``GaussianProcessRegressor`` with a constant x Matern(5/2) kernel with one length
       scale per coordinate, plus a white-noise term, on standardised losses (after a log-like warping that
-      tames heavy-tailed objectives).
+      tames heavy-tailed objectives). Kernel hyperparameters are refitted at every suggestion, starting
+      from the previous fit (with one random restart every fourth fit).
     - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
     - Acquisition: expected improvement, maximised over 2,000 random points and 500 perturbations of the
       best points, refined with L-BFGS-B from the best two (continuous coordinates only), then snapped to
@@ -148,8 +149,8 @@ class BayesianStrategy(Strategy):
     - Parallel trials: pending configurations enter the model with a constant lie (the mean observed loss),
       so concurrent suggestions spread out instead of piling onto one optimum.
     - TransferLearning priors: parents' top configurations are proposed first (when the new ranges allow
-      them) and bias a quarter of the random candidates towards their neighbourhood; they are never
-      treated as results on the new data.
+      them) and then stay, with the best observed points, centres of the 500 local candidates; their
+      objective values are never treated as results on the new data.
     """
 
     n_random = 2000
