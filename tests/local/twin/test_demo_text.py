@@ -1,0 +1,63 @@
+"""How the demo words what it sees (the story itself runs in tests/local/test_demo.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from amtflow.errors import ConfigurationError
+from amtflow.local.twin._demo import Timeline, _first_line, _state_summary, load_examples_data
+
+
+def test_timeline_stamps_and_indents_continuation_lines() -> None:
+    ticks = iter([10.0, 12.5, 13.0])
+    out = io.StringIO()
+    timeline = Timeline(out, monotonic=lambda: next(ticks))
+
+    timeline.line("sns", "Subject: done\nAttributes: outcome=ok")
+    timeline.line("run", "finished")
+
+    assert out.getvalue().splitlines() == [
+        "[   2.5s] sns      Subject: done",
+        "                   Attributes: outcome=ok",
+        "[   3.0s] run      finished",
+    ]
+    assert timeline.lines[1] == "[   3.0s] run      finished"
+
+
+def test_lambda_error_causes_read_as_their_message() -> None:
+    cause = json.dumps(
+        {"errorType": "PreflightRejectedError", "errorMessage": "rejected (2 errors):\n- AMT202"}
+    )
+    assert _first_line(cause) == "rejected (2 errors):"
+    assert _first_line("plain cause") == "plain cause"
+    assert _first_line(None) == ""
+
+
+def test_state_summaries_pick_what_a_reader_needs() -> None:
+    plan = {"plan": {"action": "tune", "reason": "new data", "jobName": "amtf-x-1"}}
+    assert _state_summary("Plan", json.dumps(plan)) == "tune - new data (job amtf-x-1)"
+    evaluation = {
+        "evaluation": {
+            "outcome": "succeeded",
+            "reason": "best of 4",
+            "objectiveMetric": "validation:auc",
+            "best": {"trainingJobName": "t-004", "objectiveValue": 0.97},
+        }
+    }
+    assert _state_summary("Evaluate", json.dumps(evaluation)) == (
+        "succeeded - best of 4; best t-004 validation:auc=0.97"
+    )
+    failed = {"error": {"Error": "KeyError", "Cause": json.dumps({"errorMessage": "'Item'"})}}
+    assert _state_summary("StartTuning", json.dumps(failed)) == "error KeyError: 'Item'"
+    assert _state_summary("Receive", json.dumps({"request": {}})) == ""
+    assert _state_summary("Plan", "not json") == ""
+    assert _state_summary("Plan", None) == ""
+
+
+def test_the_demo_needs_the_examples_and_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"examples/data.py"):
+        load_examples_data(tmp_path)
