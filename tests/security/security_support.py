@@ -136,6 +136,34 @@ def granted_actions(template: Mapping[str, Any], role: str) -> dict[str, set[str
     return out
 
 
+_HEAD = "arn:${AWS::Partition}"
+_CANONICAL = {
+    "${DataBucket.Arn}": f"{_HEAD}:s3:::${{DataBucket}}",
+    "${StateTable.Arn}": f"{_HEAD}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{StateTable}}",
+    "${TuningStateMachine}": (
+        f"{_HEAD}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:${{TuningStateMachine.Name}}"
+    ),
+    "${NotificationTopic}": (
+        f"{_HEAD}:sns:${{AWS::Region}}:${{AWS::AccountId}}:${{NotificationTopic.TopicName}}"
+    ),
+}
+_ARN_HEAD = re.compile(r"^arn:\$\{AWS::Partition\}:[a-z0-9-]+:(\$\{AWS::Region\})?:(\$\{AWS::AccountId\})?:")
+
+
+def canonical(resource: str) -> str:
+    """One spelling per ARN: ``${DataBucket.Arn}/x`` and ``arn:...:s3:::${DataBucket}/x`` compare equal."""
+    for short, full in _CANONICAL.items():
+        if resource == short or resource.startswith(short + "/"):
+            return full + resource[len(short) :]
+    return resource
+
+
+def local_part(resource: str) -> str:
+    """The resource part of an ARN in canonical spelling: ``${DataBucket}/profiles/*``,
+    ``table/${StateTable}``, ``hyper-parameter-tuning-job/${JobPrefix}-*``."""
+    return _ARN_HEAD.sub("", canonical(resource))
+
+
 ARN_HEAD = r"arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
 SAGEMAKER_JOB_ARN = re.compile(
     ARN_HEAD

@@ -1,12 +1,15 @@
 """Least privilege, proven on the IAM that SAM generates from ``template.yaml``.
 
 The table :data:`USES` says, per function, which AWS actions its handler calls (read from the use case it
-runs, see ``src/amtflow/app/compose.py`` and the adapters) and on which resource. Every function must be
-granted what it uses (or it fails in production), and nothing else beyond the read-only metadata companions
-that SAM's policy templates add (:data:`READ_COMPANIONS`).
+runs, see ``src/amtflow/app/compose.py`` and the adapters) and on which resources (the first one needed, any
+other allowed). Every function must be granted what it uses (or it fails in production), and nothing else:
+no other action beyond the read-only metadata companions that SAM's policy templates add
+(:data:`READ_COMPANIONS`), and no other resource.
 """
 
 from __future__ import annotations
+
+from fnmatch import fnmatchcase
 
 import pytest
 from security_support import (
@@ -14,24 +17,28 @@ from security_support import (
     cloudformation,
     granted_actions,
     grants,
+    local_part,
     render,
     resources_of_type,
     role_of_function,
 )
 
-BUCKET = ":::${DataBucket}"
-OBJECTS = ":::${DataBucket}/*"
+# Resources as the local part of their ARN (see security_support.local_part); '*' is a wildcard.
+BUCKET = "${DataBucket}"
+PROFILE_OBJECTS = "${DataBucket}/profiles/*"
 STATE_TABLE = "table/${StateTable}"
 STATE_MACHINE = "stateMachine:${TuningStateMachine.Name}"
 TUNING_JOBS = "hyper-parameter-tuning-job/${JobPrefix}-*"
 TRAINING_JOBS = "training-job/${JobPrefix}-*"
-TOPIC = ":${NotificationTopic.TopicName}"
+TOPIC = "${NotificationTopic.TopicName}"
 TRAINING_ROLE = "${SageMakerExecutionRole.Arn}"
 FAILED_EVENTS = "${AsyncFailureQueue.Arn}"  # OnFailure destination of the event-driven functions
 
-_PROFILES = {"s3:GetObject": OBJECTS, "s3:ListBucket": BUCKET}  # profile store; ListBucket turns 403 into 404
+JOBS = (TUNING_JOBS, TRAINING_JOBS)
+# The profile store reads profiles/<model>.yaml; ListBucket (profiles, dataset versions) turns 403 into 404.
+_PROFILES = {"s3:GetObject": PROFILE_OBJECTS, "s3:ListBucket": BUCKET}
 
-USES: dict[str, dict[str, str]] = {
+USES: dict[str, dict[str, str | tuple[str, ...]]] = {
     # trigger router: reads profiles and lists dataset versions, starts executions
     "StartRunFunction": {
         **_PROFILES,
@@ -44,9 +51,9 @@ USES: dict[str, dict[str, str]] = {
     # claims it back when creation fails (delete), describes an existing job on a retried task
     "StartTuningFunction": {
         **_PROFILES,
-        "sagemaker:CreateHyperParameterTuningJob": TUNING_JOBS,
-        "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
-        "sagemaker:AddTags": TUNING_JOBS,
+        "sagemaker:CreateHyperParameterTuningJob": JOBS,
+        "sagemaker:DescribeHyperParameterTuningJob": JOBS,
+        "sagemaker:AddTags": JOBS,
         "iam:PassRole": TRAINING_ROLE,
         "dynamodb:PutItem": STATE_TABLE,
         "dynamodb:DeleteItem": STATE_TABLE,
@@ -73,9 +80,9 @@ USES: dict[str, dict[str, str]] = {
     },
     # evaluate: the leaderboard and the best training job
     "EvaluateFunction": {
-        "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
-        "sagemaker:ListTrainingJobsForHyperParameterTuningJob": TUNING_JOBS,
-        "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
+        "sagemaker:DescribeHyperParameterTuningJob": JOBS,
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob": JOBS,
+        "sagemaker:DescribeTrainingJob": (TRAINING_JOBS, TUNING_JOBS),
     },
     "NotifyFunction": {"sns:Publish": TOPIC},
 }
@@ -124,16 +131,54 @@ def test_the_table_covers_every_function_of_the_template() -> None:
     assert functions == set(USES), "add the new function's actions to USES (or remove the stale row)"
 
 
+def _hints(hint: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (hint,) if isinstance(hint, str) else hint
+
+
 @pytest.mark.parametrize("function", sorted(USES))
 def test_each_function_is_granted_what_its_handler_uses(function: str) -> None:
     template = cloudformation()
     granted = granted_actions(template, role_of_function(template, function))
     missing = {
-        action: hint
+        action: _hints(hint)[0]
         for action, hint in USES[function].items()
-        if not any(r.endswith(hint) for r in granted.get(action, ()))
+        if not any(fnmatchcase(_hints(hint)[0], local_part(r)) for r in granted.get(action, ()))
     }
     assert not missing, f"{function} calls these actions but is not granted them on the resource: {missing}"
+
+
+_WHOLE_BUCKET_READ = (
+    "S3ReadPolicy grants every read action on the data bucket and all its objects (datasets, model "
+    "artifacts); the handler only lists the bucket and reads profiles/*: grant s3:ListBucket on "
+    "${DataBucket.Arn} and s3:GetObject on ${DataBucket.Arn}/profiles/* instead"
+)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_WHOLE_BUCKET_READ))
+        if "s3:GetObject" in USES[f]
+        else f
+        for f in sorted(USES)
+    ],
+)
+def test_each_function_reaches_only_the_resources_its_handler_uses(function: str) -> None:
+    template = cloudformation()
+    uses = {action: _hints(hint) for action, hint in USES[function].items()}
+    outside: dict[str, list[str]] = {}
+    for action, resources in granted_actions(template, role_of_function(template, function)).items():
+        service = action.split(":")[0]
+        if action in uses:
+            allowed = uses[action]
+        elif action in READ_COMPANIONS:
+            allowed = tuple(h for a, hints in uses.items() if a.startswith(service + ":") for h in hints)
+        else:
+            continue  # an unused action: see the test below
+        wide = sorted(r for r in resources if not any(fnmatchcase(local_part(r), a) for a in allowed))
+        if wide:
+            outside[action] = wide
+    assert not outside, f"{function} is granted actions on resources its handler never touches: {outside}"
 
 
 @pytest.mark.parametrize("function", sorted(USES))
