@@ -285,3 +285,19 @@ def test_events_carry_the_twin_clock(twin: Twin) -> None:
 def test_one_twin_per_process(twin: Twin) -> None:
     with pytest.raises(TwinDeployError, match="already running"), Twin.start(FIXTURE, sagemaker=no_sagemaker):
         pass
+
+
+def test_asl_retries_and_waits_run_on_scaled_time(twin: Twin) -> None:
+    twin.put_object("incoming/busy.go", b"x")  # the worker is busy once; Retry waits 100 s (scaled)
+    twin.start_execution({"trigger": "wait"}, name="paused")  # a 150 s Wait state (scaled)
+
+    busy, paused = sorted(twin.wait_for_executions(timeout=30), key=lambda e: e.name == "paused")
+
+    assert busy.status is ExecutionStatus.SUCCEEDED
+    assert busy.lambda_invocations == 2
+    assert [i.error_type for i in twin.invocations() if i.function == "WorkerFunction"] == [
+        "WorkerBusyError",
+        None,
+    ]
+    assert paused.status is ExecutionStatus.SUCCEEDED
+    assert paused.states == ("Route", "Pause", "Skipped")

@@ -179,6 +179,7 @@ class Twin:
         seed: int | None = None,
         environment: Mapping[str, str] | None = None,
         session: boto3.session.Session | None = None,
+        asl_time_scale: float = 0.01,
     ) -> Iterator[Twin]:
         """Deploy the project at ``project_root`` and yield the running twin; tear everything down on exit.
 
@@ -186,7 +187,11 @@ class Twin:
         (``amtflow.local.sagemaker(state_dir=..., event_sink=..., **engine_options)``). ``environment`` is
         laid over every function's environment (e.g. ``{"POWERTOOLS_LOG_LEVEL": "WARNING"}``). The twin's
         own clients (``twin.client(...)``) come from ``session`` (default: moto's fake credentials).
+        ``asl_time_scale`` scales the state machine's own waiting (``Retry`` intervals, ``Wait`` states): at
+        the default 0.01 a 300-second retry interval takes 3 seconds; 1.0 waits in real time.
         """
+        if asl_time_scale < 0:
+            raise InvalidInputError("asl_time_scale must be >= 0 (1.0 is real time)", field="asl_time_scale")
         from moto import mock_aws
 
         root = Path(project_root).resolve()
@@ -219,6 +224,7 @@ class Twin:
             clients.reset()
             stack.callback(clients.reset)
             twin._patch_moto(stack)
+            _scale_asl_time(stack, asl_time_scale)
             twin._deploy(parameters or {})
             twin._start_dispatcher(stack)
             factory = sagemaker or twin._default_sagemaker(engine_options or {})
@@ -867,6 +873,24 @@ def _maybe_json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _scale_asl_time(stack: ExitStack, scale: float) -> None:
+    """Make moto's ASL interpreter wait ``scale`` times the time the definition asks for."""
+    import types
+
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    def sleep(seconds: float) -> None:
+        time.sleep(max(0.0, seconds) * scale)
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale)  # returns early when the execution stops
+
+    stack.enter_context(mock.patch.object(retrier_decl, "time", types.SimpleNamespace(sleep=sleep)))
+    stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
 
 
 @contextmanager
