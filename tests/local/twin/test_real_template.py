@@ -65,3 +65,38 @@ def test_the_schedules_fire_their_functions(twin: Twin) -> None:
     ran = [i.function for i in twin.invocations()[before:]]
     assert sorted(set(ran)) == ["ReconcileFunction", "StartRunFunction"]
     assert len(ran) == 5
+
+
+def test_local_up_shows_the_lineage_recorded_in_the_state_table(twin: Twin) -> None:
+    import io
+
+    from amtflow.drift import Action, Decision, DriftSeverity, Rule
+    from amtflow.lineage import DynamoDBLineageStore, RunOutcome, RunRecord, Trigger
+    from amtflow.local.twin import Shell
+
+    store = DynamoDBLineageStore(twin.client("dynamodb"), twin.physical_id("StateTable"))
+    store.add_run(
+        RunRecord(
+            model="churn",
+            run_id="churn-v7-1",
+            started_at=T0,
+            trigger=Trigger.S3,
+            dataset_version="7",
+            data_fingerprint="sha256:aa",
+            decision=Decision(
+                Action.TUNE, Rule.MODERATE_DRIFT, "moderate drift", severity=DriftSeverity.MODERATE
+            ),
+            tuning_job="amtf-churn-1",
+            best_training_job="amtf-churn-1-003-aa",
+            best_objective=0.91,
+            outcome=RunOutcome.COMPLETED,
+        )
+    )
+    out = io.StringIO()
+
+    Shell(twin, out).handle("lineage churn")
+
+    assert out.getvalue().splitlines() == [
+        "churn: 1 run(s); no champion",
+        "  2026-11-02 00:00 churn-v7-1 s3 v7 tune -> completed amtf-churn-1 best amtf-churn-1-003-aa=0.91",
+    ]

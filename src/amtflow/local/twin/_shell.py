@@ -204,9 +204,21 @@ class Shell:
         for model in models:
             runs = store.list_runs(model)
             champion = store.get_champion(model)
-            self.say(f"{model}: {len(runs)} run(s); champion {champion if champion else 'none'}")
+            if champion is None:
+                self.say(f"{model}: {len(runs)} run(s); no champion")
+            else:
+                self.say(
+                    f"{model}: {len(runs)} run(s); champion {champion.training_job} "
+                    f"{champion.objective_metric}={champion.objective_value} "
+                    f"(data {champion.dataset_version})"
+                )
             for run in runs:
-                self.say(f"  {run}")
+                best = f" best {run.best_training_job}={run.best_objective}" if run.best_training_job else ""
+                self.say(
+                    f"  {run.started_at:%Y-%m-%d %H:%M} {run.run_id} {run.trigger.value} "
+                    f"v{run.dataset_version} {run.decision.action.value} -> {run.outcome.value}"
+                    f" {run.tuning_job or ''}{best}"
+                )
 
     def _models(self) -> list[str]:
         bucket = self.twin.outputs.get("DataBucketName")
