@@ -271,7 +271,9 @@ def test_a_second_run_meets_the_lock_and_the_reconciler_closes_a_missed_event(
     assert f"MODEL#{MODEL}" in {i["pk"]["S"] for i in state_items(app)}
 
     app.start_execution({"model": MODEL, "action": "tune", "datasetVersion": "v1"})
-    wait_until(lambda: len(app.notifications()) == 1, "the second run's notification")
+    wait_until(
+        lambda: any(e.status is ExecutionStatus.FAILED for e in app.executions()), "the second run to fail"
+    )
     blocked = [e for e in app.executions() if e.status is ExecutionStatus.FAILED]
     assert len(blocked) == 1
     assert blocked[0].error == "ConflictError"
