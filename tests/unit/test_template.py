@@ -331,3 +331,12 @@ def test_state_table_access_is_granted_action_by_action() -> None:
     for logical, resource in FUNCTIONS.items():
         for policy in resource["Properties"].get("Policies", []):
             assert "DynamoDBCrudPolicy" not in policy, logical
+
+
+def test_functions_read_only_the_profiles_and_list_the_bucket() -> None:
+    for logical in ("StartRunFunction", "PlanFunction", "StartTuningFunction"):
+        s3 = [st for st in statements(logical) if str(st["Action"]).startswith("s3:")]
+        assert {st["Action"]: st["Resource"] for st in s3} == {
+            "s3:GetObject": {"Fn::Sub": "${DataBucket.Arn}/profiles/*"},
+            "s3:ListBucket": {"Fn::GetAtt": ["DataBucket", "Arn"]},
+        }, logical
