@@ -301,3 +301,13 @@ def test_asl_retries_and_waits_run_on_scaled_time(twin: Twin) -> None:
     ]
     assert paused.status is ExecutionStatus.SUCCEEDED
     assert paused.states == ("Route", "Pause", "Skipped")
+
+
+def test_send_task_failure_keeps_its_cause_for_the_catch(twin: Twin) -> None:
+    twin.put_object("incoming/fail.go", b"x")
+
+    (execution,) = twin.wait_for_executions(timeout=30)
+
+    assert execution.states == ("Route", "Submit", "NotifyRejected", "Rejected")
+    (note,) = twin.notifications()
+    assert note.message == "job incoming-fail.go failed"

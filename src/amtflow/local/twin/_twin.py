@@ -259,6 +259,7 @@ class Twin:
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.events.models import Rule
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+        from moto.stepfunctions.responses import StepFunctionResponse
 
         twin = self
         original_send = Rule.send_to_targets
@@ -286,6 +287,19 @@ class Twin:
             return original_start(backend, arn, name or twin._new_id(), *args, **kwargs)
 
         stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution))
+
+        def send_task_failure(response: Any) -> Any:
+            # moto's handler drops ``cause``; Step Functions keeps it (the Catch's $.Cause).
+            from moto.core.responses import EmptyResult
+
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"),
+                error=response._get_param("error"),
+                cause=response._get_param("cause"),
+            )
+            return EmptyResult()
+
+        stack.enter_context(mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure))
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(Rule, "send_to_targets", send_to_targets))
