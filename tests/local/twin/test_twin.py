@@ -311,3 +311,26 @@ def test_send_task_failure_keeps_its_cause_for_the_catch(twin: Twin) -> None:
     assert execution.states == ("Route", "Submit", "NotifyRejected", "Rejected")
     (note,) = twin.notifications()
     assert note.message == "job incoming-fail.go failed"
+
+
+def test_a_callback_that_beats_the_heartbeat_setup_still_completes_the_task(twin: Twin) -> None:
+    """moto arms the heartbeat only after the task's Lambda returns; a callback sent before that (an event
+    delivered at once) must still complete the task rather than wait out HeartbeatSeconds (600 s here)."""
+    from unittest import mock
+
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    twins_setup = CallbackEndpoint.setup_heartbeat_endpoint
+
+    def armed_late(endpoint: Any, heartbeat_seconds: int) -> Any:
+        for _ in range(400):  # force the race: arm the heartbeat only once the callback has arrived
+            if endpoint.get_outcome() is not None:
+                break
+            time.sleep(0.025)
+        return twins_setup(endpoint, heartbeat_seconds)
+
+    with mock.patch.object(CallbackEndpoint, "setup_heartbeat_endpoint", armed_late):
+        twin.put_object("incoming/early.go", b"x")
+        (execution,) = twin.wait_for_executions(timeout=30)
+
+    assert execution.status is ExecutionStatus.SUCCEEDED

@@ -258,6 +258,7 @@ class Twin:
         from moto.awslambda.models import LambdaBackend
         from moto.awslambda_simple.models import LambdaSimpleBackend
         from moto.events.models import Rule
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
         from moto.stepfunctions.parser.models import StepFunctionsParserBackend
         from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -300,6 +301,20 @@ class Twin:
             return EmptyResult()
 
         stack.enter_context(mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure))
+
+        original_heartbeat = CallbackEndpoint.setup_heartbeat_endpoint
+
+        def setup_heartbeat_endpoint(endpoint: Any, heartbeat_seconds: int) -> Any:
+            # moto sets the heartbeat up after the task's Lambda returns; a callback that arrived before
+            # (the handler's event delivered at once) would otherwise wait out the heartbeat interval.
+            heartbeat: Any = original_heartbeat(endpoint, heartbeat_seconds)
+            if endpoint.get_outcome() is not None:
+                heartbeat.notify()
+            return heartbeat
+
+        stack.enter_context(
+            mock.patch.object(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)
+        )
         stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         stack.enter_context(mock.patch.object(Rule, "send_to_targets", send_to_targets))
