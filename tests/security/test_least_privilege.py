@@ -147,22 +147,7 @@ def test_each_function_is_granted_what_its_handler_uses(function: str) -> None:
     assert not missing, f"{function} calls these actions but is not granted them on the resource: {missing}"
 
 
-_WHOLE_BUCKET_READ = (
-    "S3ReadPolicy grants every read action on the data bucket and all its objects (datasets, model "
-    "artifacts); the handler only lists the bucket and reads profiles/*: grant s3:ListBucket on "
-    "${DataBucket.Arn} and s3:GetObject on ${DataBucket.Arn}/profiles/* instead"
-)
-
-
-@pytest.mark.parametrize(
-    "function",
-    [
-        pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=_WHOLE_BUCKET_READ))
-        if "s3:GetObject" in USES[f]
-        else f
-        for f in sorted(USES)
-    ],
-)
+@pytest.mark.parametrize("function", sorted(USES))
 def test_each_function_reaches_only_the_resources_its_handler_uses(function: str) -> None:
     template = cloudformation()
     uses = {action: _hints(hint) for action, hint in USES[function].items()}
