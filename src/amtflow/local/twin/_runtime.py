@@ -2,9 +2,11 @@
 
 Invocations are serialised (one at a time, re-entrant for a handler that invokes another synchronously);
 the function's environment variables are applied to ``os.environ`` only for the duration of the call and
-restored afterwards. Handler modules are imported on first use, under the function's environment, and kept
-(a warm execution environment). A handler exception becomes a Lambda function error payload
-(``errorType`` = the exception's class name, ``errorMessage``, ``stackTrace``), as the Python runtime reports.
+restored afterwards. Handler modules are imported on first use, under the function's environment, and
+kept (a warm execution environment). A handler exception becomes a Lambda function error payload
+(``errorType`` = the exception's class name, ``errorMessage``, ``stackTrace``), as the Python runtime
+reports. Timeouts are not enforced (a thread cannot be stopped), but a call that runs longer than the
+function's ``Timeout`` is reported.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class FunctionRuntime:
         now: Callable[[], datetime],
         monotonic: Callable[[], float],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        on_overrun: Callable[[str], None] = lambda message: None,
     ) -> None:
         self._by_logical = dict(functions)
         self._by_name = {f.name: f for f in functions.values()}
@@ -84,6 +87,7 @@ class FunctionRuntime:
         self._now = now
         self._monotonic = monotonic
         self._new_id = new_id
+        self._on_overrun = on_overrun
         self._lock = threading.RLock()
         self._modules: dict[str, ModuleType] = {}
         self._records: list[Invocation] = []
@@ -106,6 +110,7 @@ class FunctionRuntime:
         request_id = self._new_id()
         started = self._now()
         with self._lock, self._environment(function):
+            began = self._monotonic()
             context = LambdaContext(
                 function_name=function.name,
                 invoked_function_arn=function.arn,
@@ -131,6 +136,13 @@ class FunctionRuntime:
                     }
                 ).encode("utf-8")
                 errored = True
+            elapsed = self._monotonic() - began
+        if elapsed > function.source.timeout:
+            self._on_overrun(
+                f"{function.source.logical_id} ran {elapsed:.1f}s, longer than its Timeout of "
+                f"{function.source.timeout}s: Lambda would have stopped it (raise Timeout or do less per "
+                "call)"
+            )
         with self._records_lock:
             self._records.append(
                 Invocation(

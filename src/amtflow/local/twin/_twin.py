@@ -402,6 +402,7 @@ class Twin:
             now=self._clock.now,
             monotonic=time.monotonic,
             new_id=self._new_id,
+            on_overrun=self._record_error,
         )
 
     def _register_rule_schedules(self) -> None:

@@ -1,0 +1,111 @@
+"""In-process Lambda: environment applied and restored, errors as Lambda reports them, overruns reported."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from amtflow.local.twin._runtime import DeployedFunction, FunctionRuntime
+from amtflow.local.twin._template import FunctionSource
+
+HANDLER = """
+import os
+
+class QuotaExceededError(Exception):
+    pass
+
+def handler(event, context):
+    if event.get("fail"):
+        raise QuotaExceededError("no room for " + event["fail"])
+    left = context.get_remaining_time_in_millis()
+    return {"table": os.environ["TABLE"], "fn": context.function_name, "left": left}
+"""
+
+
+def _runtime(tmp_path: Path, *, step: float = 1.0, timeout: int = 3) -> tuple[FunctionRuntime, list[str]]:
+    (tmp_path / "app.py").write_text(HANDLER)
+    source = FunctionSource("WorkFunction", tmp_path, "app.handler", timeout=timeout)
+    deployed = DeployedFunction(
+        source, "stack-WorkFunction-ABC", "arn:aws:lambda:us-east-1:1:function:x", {"TABLE": "t-1"}
+    )
+    ticks = itertools.count(0.0, step)
+    overruns: list[str] = []
+    runtime = FunctionRuntime(
+        {"WorkFunction": deployed},
+        region="us-east-1",
+        now=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        monotonic=lambda: next(ticks),
+        on_overrun=overruns.append,
+    )
+    return runtime, overruns
+
+
+def test_the_handler_sees_its_environment_and_context_only_during_the_call(tmp_path: Path) -> None:
+    runtime, overruns = _runtime(tmp_path)
+    function = runtime.resolve("arn:aws:lambda:us-east-1:1:function:stack-WorkFunction-ABC:$LATEST")
+    assert function is not None
+
+    payload, errored = runtime.invoke(function, {}, source="test")
+
+    assert not errored
+    result = json.loads(payload)
+    assert result["table"] == "t-1"
+    assert result["fn"] == "stack-WorkFunction-ABC"
+    assert 0 < result["left"] <= 3000
+    assert "TABLE" not in os.environ
+    assert overruns == []
+    (record,) = runtime.invocations()
+    assert record.ok
+    assert record.result == result
+
+
+def test_an_exception_becomes_a_function_error_named_by_its_class(tmp_path: Path) -> None:
+    runtime, _ = _runtime(tmp_path)
+    function = runtime.resolve("WorkFunction")
+    assert function is not None
+
+    payload, errored = runtime.invoke(function, {"fail": "a job"}, source="test")
+
+    assert errored
+    body = json.loads(payload)
+    assert body["errorType"] == "QuotaExceededError"
+    assert body["errorMessage"] == "no room for a job"
+    assert body["stackTrace"]
+    assert runtime.invocations()[0].error_type == "QuotaExceededError"
+
+
+def test_a_call_longer_than_the_timeout_is_reported(tmp_path: Path) -> None:
+    runtime, overruns = _runtime(tmp_path, step=5.0, timeout=3)
+    function = runtime.resolve("WorkFunction")
+    assert function is not None
+
+    runtime.invoke(function, {}, source="test")
+
+    (message,) = overruns
+    assert message.startswith("WorkFunction ran ")
+    assert "longer than its Timeout of 3s" in message
+
+
+def test_a_missing_handler_module_is_reported_as_the_functions_error(tmp_path: Path) -> None:
+    runtime, _ = _runtime(tmp_path)
+    (tmp_path / "app.py").unlink()
+    function = runtime.resolve("WorkFunction")
+    assert function is not None
+
+    payload, errored = runtime.invoke(function, {}, source="test")
+
+    assert errored
+    body = json.loads(payload)
+    assert body["errorType"] == "TwinDeployError"
+    assert "Handler 'app.handler' needs" in body["errorMessage"]
+
+
+@pytest.mark.parametrize("name", ["nope", "arn:aws:lambda:us-east-1:1:function:nope"])
+def test_unknown_functions_resolve_to_none(tmp_path: Path, name: str) -> None:
+    runtime, _ = _runtime(tmp_path)
+    assert runtime.resolve(name) is None
