@@ -32,10 +32,13 @@ the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notifica
 
 Faithfulness notes: a handler exception reaches Step Functions as a Lambda function error whose
 ``errorType`` is the exception's class name (as the Python runtime reports it), so ASL ``Retry``/``Catch``
-match class names. Event-driven (asynchronous) invocations are not retried; their failures are listed by
-``errors()``. S3 object keys in "Object Created" events are passed as stored (not URL-encoded). EventBridge
-Scheduler targets (SAM ``ScheduleV2``) receive their ``Input`` as-is; rule schedules (SAM ``Schedule``)
-receive the "Scheduled Event" envelope unless the target sets ``Input``.
+match class names. Asynchronous invocations (rules, schedules, ``InvocationType=Event``) are retried at
+once, twice or as the function's ``EventInvokeConfig`` says, then go to its destination; their failures
+are listed by ``errors()``. S3 object keys in "Object Created" events are passed as stored (not
+URL-encoded). EventBridge Scheduler targets (SAM ``ScheduleV2``) receive their ``Input`` as-is; rule
+schedules (SAM ``Schedule``) receive the "Scheduled Event" envelope unless the target sets ``Input``. The
+state machine's own waiting (``Retry`` intervals, ``Wait`` states) runs at ``asl_time_scale`` of real time.
+IAM is not enforced, nor are Lambda timeouts (an overrun is reported). One twin per process.
 """
 
 from amtflow.local.twin._demo import DemoOptions, DemoResult, load_examples_data, run_demo
