@@ -138,10 +138,12 @@ class GridStrategy(Strategy):
 class BayesianStrategy(Strategy):
     """Gaussian-process Bayesian optimisation in the unit cube.
 
-    - Model: scikit-learn ``GaussianProcessRegressor`` with a constant x Matern(5/2) kernel with one length
-      scale per coordinate, plus a white-noise term, on standardised losses (after a log-like warping that
-      tames heavy-tailed objectives). Kernel hyperparameters are refitted at every suggestion, starting
-      from the previous fit (with one random restart every fourth fit).
+    - Model: scikit-learn ``GaussianProcessRegressor`` with a constant x Matern(5/2) kernel plus a
+      white-noise term, on standardised losses (after a log-like warping that tames heavy-tailed
+      objectives). One length scale is shared by all coordinates until ``3 d`` observations, then each
+      coordinate gets its own (ARD fitted on a handful of points overfits and stalls the search).
+      Kernel hyperparameters are refitted at every suggestion, starting from the previous fit (with one
+      random restart every fourth fit).
     - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
     - Acquisition: expected improvement, maximised over 2,000 random points and 500 perturbations of the
       best points, refined with L-BFGS-B from the best two (continuous coordinates only), then snapped to
@@ -155,6 +157,7 @@ class BayesianStrategy(Strategy):
 
     n_random = 2000
     n_local = 500
+    ard_factor = 3  # per-coordinate length scales from 3 * d observations on
 
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
         super().__init__(space, maximize=maximize, seed=seed)
@@ -163,6 +166,7 @@ class BayesianStrategy(Strategy):
         self._prior_queue: list[Config] = []
         self._prior_points: list[np.ndarray] = []
         self._kernel: Any = None
+        self._ard = False
         self._fits = 0
         self._continuous_mask = np.ones(space.dims, dtype=bool)
         i = 0
@@ -218,11 +222,20 @@ class BayesianStrategy(Strategy):
             y = np.concatenate([y, np.full(len(self.pending), lie)])
         mean, std = float(np.mean(y)), float(np.std(y)) or 1.0
         ys = (y - mean) / std
+        # One length scale for all coordinates while there are few observations (per-coordinate scales
+        # fitted on a handful of points overfit and stall the search), then one per coordinate, starting
+        # from the shared one.
+        ard = len(self.observed) >= self.ard_factor * self.space.dims
         kernel = self._kernel
-        if kernel is None:
+        if kernel is None or ard != self._ard:
+            start: Any = 0.5
+            if kernel is not None:
+                start = float(np.mean(np.atleast_1d(kernel.k1.k2.length_scale)))
+            length_scale = np.full(self.space.dims, start) if ard else start
             kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-                length_scale=np.full(self.space.dims, 0.5), length_scale_bounds=(1e-2, 2e1), nu=2.5
+                length_scale=length_scale, length_scale_bounds=(1e-2, 2e1), nu=2.5
             ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+            self._ard = ard
         # The previous fit is the starting point; a random restart every few fits escapes poor optima.
         self._fits += 1
         gp = GaussianProcessRegressor(
