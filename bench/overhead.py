@@ -17,7 +17,7 @@ not blur.
 
 JSON: ``{"overhead_fraction": x}``.
 
-    python bench/overhead.py            # 6 trials of 40 epochs, 3 repeats
+    python bench/overhead.py            # 6 trials of 120 epochs, 3 repeats
     python bench/overhead.py --quick    # 2 trials of 2 epochs, 1 repeat
 """
 
@@ -107,6 +107,7 @@ def run_bare(
         (ml / "input" / "config").mkdir(parents=True)
         (ml / "model").mkdir()
         (ml / "output").mkdir()
+        (ml / "checkpoints").mkdir()  # as in the engine: the profile asks for checkpoints
         hyperparameters = {"epochs": str(epochs), **{k: str(v) for k, v in trial.params.items()}}
         (ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
@@ -117,6 +118,7 @@ def run_bare(
             "SM_CHANNEL_TRAIN": str(data_dir / "train"),
             "SM_CHANNEL_VALIDATION": str(data_dir / "validation"),
             "SM_HPS": json.dumps(hyperparameters),
+            "SM_CHECKPOINT_DIR": str(ml / "checkpoints"),
             # The thread count the engine gives each trial: the cores shared among its worker slots.
             "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // WORKERS)),
         }
@@ -133,11 +135,11 @@ def run_bare(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, help="trials per run (default 6, quick 2)")
-    parser.add_argument("--epochs", type=int, help="epochs per trial (default 40, quick 2)")
+    parser.add_argument("--epochs", type=int, help="epochs per trial (default 120, quick 2)")
     parser.add_argument("--repeats", type=int, help="engine/bare pairs (default 3, quick 1)")
     args = parser.parse_args(argv)
     trials = args.trials or (2 if args.quick else 6)
-    epochs = args.epochs or (2 if args.quick else 40)
+    epochs = args.epochs or (2 if args.quick else 120)
     repeats = args.repeats or (1 if args.quick else 3)
     if min(trials, epochs, repeats) < 1:
         parser.error("--trials, --epochs and --repeats must be at least 1")

@@ -17,8 +17,10 @@ scikit-learn framework container or a custom image):
   ``metadata.json`` beside it;
 - on error the reason in ``/opt/ml/output/failure`` and a non-zero exit (a diverging run fails with a
   message that says to lower the learning rate);
-- checkpoints: when ``/opt/ml/checkpoints`` exists the model is saved there after every epoch and a
-  restarted job with the same hyperparameters resumes after the last finished epoch.
+- checkpoints: when ``/opt/ml/checkpoints`` exists the model is saved there after an epoch when at least
+  ``CHECKPOINT_EVERY_S`` seconds passed since the last save, and after the last epoch; a restarted job
+  with the same hyperparameters resumes after the last saved epoch (epochs are short: saving after
+  every one would cost more than it protects).
 
 Paths follow the ``SM_*`` environment where it is set (``SM_MODEL_DIR``, ``SM_CHANNEL_<NAME>``,
 ``SM_INPUT_CONFIG_DIR``, ``SM_OUTPUT_DIR``); the checkpoint folder is ``SM_CHECKPOINT_DIR`` if set, else
@@ -33,6 +35,7 @@ import math
 import os
 import pickle
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +48,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+
+CHECKPOINT_EVERY_S = 10.0
 
 
 class TrainingError(Exception):
@@ -285,6 +290,7 @@ def train_epochs(
     *,
     out: Callable[[str], None],
     checkpoint_dir: Path | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[State, dict[str, float]]:
     """Train ``hp['epochs']`` epochs, one metric line per epoch; return the state and the last metrics."""
     (x_train, y_train), (x_validation, y_validation) = train, validation
@@ -300,6 +306,7 @@ def train_epochs(
         state = new_state(hp, x_train, y_train, classes)
     xs_train, xs_validation = state.scaler.transform(x_train), state.scaler.transform(x_validation)
     metrics: dict[str, float] = {}
+    saved = clock()
     while state.epoch < hp["epochs"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -320,8 +327,14 @@ def train_epochs(
             f"epoch={state.epoch} validation_loss={metrics['validation_loss']:.4f} "
             f"validation_accuracy={metrics['validation_accuracy']:.4f} train_loss={metrics['train_loss']:.4f}"
         )
-        if checkpoint_dir is not None and checkpoint_dir.is_dir():
+        last = state.epoch >= hp["epochs"]
+        if (
+            checkpoint_dir is not None
+            and checkpoint_dir.is_dir()
+            and (last or clock() - saved >= CHECKPOINT_EVERY_S)
+        ):
             save_checkpoint(checkpoint_dir, state)
+            saved = clock()
     return state, metrics
 
 

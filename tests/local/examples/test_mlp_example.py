@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+from pathlib import Path
 
 import pytest
 from example_support import EXAMPLES, MlDir, load_example_module, write_dataset
@@ -140,3 +141,25 @@ def test_a_csv_with_a_header_is_refused_with_the_convention(
 def test_integers_written_as_floats_are_accepted() -> None:
     hp = TRAIN.parse_hyperparameters({"hidden_units": "64.0", "epochs": "3"})
     assert (hp["hidden_units"], hp["epochs"]) == (64, 3)
+
+
+@pytest.mark.parametrize(("seconds_per_epoch", "saved_after"), [(0.0, [3]), (11.0, [1, 2, 3])])
+def test_checkpoints_are_saved_every_ten_seconds_and_after_the_last_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds_per_epoch: float, saved_after: list[int]
+) -> None:
+    data = load_example_module("data.py").make_version("digits", seed=1, max_rows=100)
+    saved: list[int] = []
+    monkeypatch.setattr(TRAIN, "save_checkpoint", lambda _folder, state: saved.append(state.epoch))
+    ticks = iter(range(100))
+    hp = TRAIN.parse_hyperparameters({**SMALL, "epochs": "3"})
+
+    TRAIN.train_epochs(
+        hp,
+        (data.x_train, data.y_train),
+        (data.x_validation, data.y_validation),
+        out=lambda _line: None,
+        checkpoint_dir=tmp_path,
+        clock=lambda: next(ticks) * seconds_per_epoch,
+    )
+
+    assert saved == saved_after
