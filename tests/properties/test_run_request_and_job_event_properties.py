@@ -75,7 +75,13 @@ def test_any_console_input_is_a_run_request_or_names_the_bad_field(raw: Any) -> 
 
 
 @FAST
-@given(key=st.text(min_size=1, max_size=20).filter(lambda k: k not in RUN_REQUEST_KEYS))
+# Field names are accepted in snake_case as well as in the camelCase of the wire form.
+@given(
+    key=st.text(min_size=1, max_size=20).filter(
+        lambda k: k not in {*RUN_REQUEST_KEYS, *RunRequest.model_fields}
+    )
+)
+@example(key="dataset_versoin")
 def test_an_unknown_key_is_rejected_by_name(key: str) -> None:
     error = outcome(lambda: parse_run_request({"model": "churn-xgb", key: 1}))
     assert isinstance(error, InvalidInputError)
