@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 from typing import Any
 
 import pytest
@@ -29,7 +30,10 @@ OPTIONS = st.builds(
     seed=st.integers(0, 3),
 )
 cells = st.one_of(
-    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    # Magnitudes near the float limit overflow the mean: see the xfail test at the end.
+    (st.floats(min_value=-1e300, max_value=1e300) | st.sampled_from([math.nan, math.inf, -math.inf])).map(
+        repr
+    ),
     st.integers(-(10**6), 10**6).map(str),
     st.sampled_from(
         ["", "NA", "n/a", "null", "?", " ", "yes", "no", "1e400", "-0", "é", "a,b", 'q"uote', "x\ny"]
@@ -180,3 +184,14 @@ def test_a_malformed_reference_section_says_the_profile_is_malformed(section: st
     result = outcome(lambda: DatasetProfile.from_json(json.dumps(document)))
     assert isinstance(result, InvalidInputError)
     assert_names_a_field(result, "profile")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the numeric summary's mean uses math.fsum, which raises OverflowError when finite values near "
+    "the float limit sum past it; the profiler should report the column (or use a scaled mean)",
+)
+def test_values_near_the_float_limit_do_not_crash_the_profile() -> None:
+    data = b"x\n8.988465674311579e+307\n8.98846567431158e+307\n"
+    result = outcome(lambda: profile_csv(io.BytesIO(data)))
+    assert isinstance(result, DatasetProfile | InvalidInputError)
