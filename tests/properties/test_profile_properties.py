@@ -80,6 +80,7 @@ def test_any_text_is_a_profile_or_a_list_of_problems(text: str | bytes) -> None:
 @THOROUGH
 @given(document=st.dictionaries(st.sampled_from(SECTIONS) | st.text(max_size=10), json_values, max_size=8))
 @example(document={"": None})
+@example(document={"[key]": None})
 @example(document={"tuning": {"": 1}, "training": {"metrics": [{"": "x"}]}})
 def test_any_mapping_is_a_profile_or_names_each_bad_key(document: dict[str, Any]) -> None:
     result = outcome(lambda: load_profile(document, source="mapping"))

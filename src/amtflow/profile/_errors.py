@@ -67,7 +67,9 @@ def problems_from(error: ValidationError, root: type[BaseModel], *, prefix: str 
     """Every problem in ``error`` (raised validating ``root``), paths prefixed with ``prefix``."""
     problems: list[ProfileProblem] = []
     for item in error.errors(include_url=False):
-        loc = tuple(p for p in item["loc"] if p != "[key]")
+        loc = tuple(item["loc"])
+        if len(loc) > 1 and loc[-1] == "[key]":  # pydantic's marker after a mapping key it rejected
+            loc = loc[:-1]
         # An empty key is shown as '' so that its problem still has a path a person can find.
         shown = tuple("''" if p == "" else p for p in loc)
         kind = item["type"]
