@@ -70,6 +70,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                 ) from e
         else:
             values[f.name] = raw
-    extra = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    extra = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
     settings = Settings(**values)
     return replace(settings, extra=extra)

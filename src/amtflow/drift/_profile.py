@@ -282,7 +282,7 @@ class DatasetProfile:
                 reference=ReferenceCounts.from_dict(data["reference"]) if data.get("reference") else None,
                 version=version,
             )
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InvalidInputError(
                 f"dataset profile is malformed ({type(e).__name__}: {e}); re-profile the dataset.",
                 field="profile",
@@ -614,7 +614,8 @@ def _numeric_summary(sorted_values: list[float], bins: int) -> NumericSummary:
         counts=count_in_bins(sorted_values, edges),
         minimum=sorted_values[0],
         maximum=sorted_values[-1],
-        mean=math.fsum(sorted_values) / len(sorted_values),
+        # Each term is scaled first so that values near the float limit cannot overflow the sum.
+        mean=math.fsum(v / len(sorted_values) for v in sorted_values),
     )
 
 
