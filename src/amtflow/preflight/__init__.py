@@ -23,6 +23,7 @@ from amtflow.preflight._findings import (
     rule,
     run_rules,
 )
+from amtflow.preflight._lineage import LineageEvidence, lineage_evidence
 from amtflow.preflight._report import (
     LINT_TAGS,
     LintReport,
@@ -36,6 +37,7 @@ __all__ = [
     "LINT_TAGS",
     "CostEstimate",
     "Finding",
+    "LineageEvidence",
     "LintContext",
     "LintReport",
     "PriceTable",
@@ -47,6 +49,7 @@ __all__ = [
     "default_prices",
     "diagnose",
     "estimate_cost",
+    "lineage_evidence",
     "lint_request",
     "render_catalogue",
     "rule",

@@ -261,3 +261,29 @@ def objective_reported_once(ctx: LintContext) -> Iterator[Finding]:
                 "Print the objective after every epoch or round, or switch early stopping off (and use "
                 "Bayesian or Random instead of Hyperband).",
             )
+
+
+#: ``LintContext.extra`` key holding the outcome of a canary trial (``amtflow lint --canary``).
+CANARY_KEY = "canary"
+
+
+@rule("AMT126", Severity.ERROR, "The canary trial did not fail", tags=PRACTICE)
+def canary_failed(ctx: LintContext) -> Iterator[Finding]:
+    """Evidence: ``extra["canary"]`` = ``{job, status, failure_reason}`` of a short local trial run with the
+    profile's static hyperparameters and a mid-range configuration; silent without one."""
+    canary = ctx.extra.get(CANARY_KEY)
+    if not isinstance(canary, Mapping) or canary.get("status") != "Failed":
+        return
+    job = canary.get("job") or "the canary trial"
+    reason = str(canary.get("failure_reason") or "no failure reason given").strip()
+    reason = reason if len(reason) <= _SHOWN_LINE_CHARS * 2 else reason[: _SHOWN_LINE_CHARS * 2 - 1] + "…"
+    yield Finding(
+        "AMT126",
+        Severity.ERROR,
+        "TrainingJobDefinition",
+        f"the canary trial {job} failed: {reason}",
+        "Every trial of the tuning job runs the same image, data and static hyperparameters; a failing "
+        "canary means the trials would fail too and the whole budget would be spent for nothing.",
+        "Fix the failure shown (the trial's log is in the engine's state folder), then lint again with "
+        "--canary.",
+    )

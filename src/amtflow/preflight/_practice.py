@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 
 from amtflow.preflight._findings import Finding, LintContext, Severity, rule
+from amtflow.preflight._lineage import PARENT_WARM_STARTS_KEY
 from amtflow.preflight._request import (
     CONFIG,
     LIMITS,
@@ -371,7 +372,7 @@ def completion_criteria(ctx: LintContext) -> Iterator[Finding]:
 
 @rule("AMT111", Severity.WARNING, "A compatible earlier tuning job is not used for warm start", tags=PRACTICE)
 def warm_start_unused(ctx: LintContext) -> Iterator[Finding]:
-    """Evidence: ``LintContext.extra["compatible_parents"]``, earlier compatible jobs of the model."""
+    """Evidence: ``extra["compatible_parents"]``, earlier compatible jobs of the model (from the lineage)."""
     compatible = [n for n in as_list(ctx.extra.get(COMPATIBLE_PARENTS_KEY)) if isinstance(n, str) and n]
     if compatible and "WarmStartConfig" not in ctx.request:
         shown = ", ".join(compatible[:5])
@@ -391,19 +392,25 @@ def warm_start_unused(ctx: LintContext) -> Iterator[Finding]:
     tags=PRACTICE,
 )
 def warm_start_grandparents(ctx: LintContext) -> Iterator[Finding]:
-    """A parent that was itself warm-started passes on only its own trials; list its parents explicitly."""
+    """A parent that was itself warm-started passes on only its own trials; list its parents explicitly.
+
+    Evidence: the parents' descriptions (``LintContext.parents``) or the lineage
+    (``extra["parent_warm_starts"]``).
+    """
     listed = {
         str(as_mapping(p).get("HyperParameterTuningJobName", "")).lower()
         for p in as_list(dig(ctx.request, "WarmStartConfig.ParentHyperParameterTuningJobs"))
     }
-    missing: dict[str, str] = {}
+    grandparents: list[tuple[str, object]] = []
     for name, parent in ctx.parents.items():
-        if name.lower() not in listed:
-            continue
         for gp in as_list(dig(parent, "WarmStartConfig.ParentHyperParameterTuningJobs")):
-            gp_name = as_mapping(gp).get("HyperParameterTuningJobName")
-            if isinstance(gp_name, str) and gp_name.lower() not in listed:
-                missing.setdefault(gp_name, name)
+            grandparents.append((name, as_mapping(gp).get("HyperParameterTuningJobName")))
+    for name, gps in as_mapping(ctx.extra.get(PARENT_WARM_STARTS_KEY)).items():
+        grandparents.extend((str(name), gp) for gp in as_list(gps))
+    missing: dict[str, str] = {}
+    for name, gp_name in grandparents:
+        if name.lower() in listed and isinstance(gp_name, str) and gp_name and gp_name.lower() not in listed:
+            missing.setdefault(gp_name, name)
     for gp_name, via in sorted(missing.items()):
         yield _warning(
             "AMT112",

@@ -17,10 +17,12 @@ from amtflow.preflight._budget import (
     estimate_for_context,
 )
 from amtflow.preflight._findings import Finding, LintContext, catalogue, run_rules
+from amtflow.preflight._lineage import PARENT_WARM_STARTS_KEY, lineage_evidence
 from amtflow.preflight._practice import COMPATIBLE_PARENTS_KEY
 from amtflow.preflight._profile_keys import profile_key
 
 if TYPE_CHECKING:
+    from amtflow.lineage import RunRecord
     from amtflow.profile import ModelProfile
 
 #: The tags a pre-launch lint runs (``diagnosis`` needs a finished job).
@@ -128,11 +130,23 @@ def context_for_profile(
     earlier_runtimes_s: Sequence[float] = (),
     parents: Mapping[str, Mapping[str, Any]] | None = None,
     compatible_parents: Sequence[str] = (),
+    history: Sequence[RunRecord] = (),
     extra: Mapping[str, Any] | None = None,
 ) -> LintContext:
-    """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines."""
+    """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines.
+
+    ``history`` is the model's lineage (``LineageStore.list_runs(model)``): it supplies the compatible
+    earlier tuning jobs (AMT111), the parents' own parents (AMT112) and the earlier runs' per-job runtime
+    (the expected cost) wherever ``compatible_parents`` and ``earlier_runtimes_s`` are not given.
+    """
     budget = profile.budget
     evidence: dict[str, Any] = dict(extra or {})
+    if history:
+        found = lineage_evidence(request, history)
+        compatible_parents = compatible_parents or found.compatible_parents
+        earlier_runtimes_s = earlier_runtimes_s or found.earlier_runtimes_s
+        if found.parent_warm_starts:
+            evidence[PARENT_WARM_STARTS_KEY] = {k: list(v) for k, v in found.parent_warm_starts.items()}
     if budget.max_usd_per_run is not None:
         evidence[MAX_USD_PER_RUN_KEY] = budget.max_usd_per_run
     if budget.max_usd_per_month is not None:
