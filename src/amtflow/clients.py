@@ -15,6 +15,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sns import SNSClient
@@ -61,3 +62,7 @@ def stepfunctions() -> SFNClient:
 
 def events() -> EventBridgeClient:
     return _client("events")  # type: ignore[no-any-return]
+
+
+def logs() -> CloudWatchLogsClient:
+    return _client("logs")  # type: ignore[no-any-return]
