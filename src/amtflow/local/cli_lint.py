@@ -3,30 +3,68 @@
 FILE is either a model profile (YAML, ``schema: amtflow/v1``), compiled with placeholder names and URIs,
 or a ``CreateHyperParameterTuningJob`` request (JSON or YAML). Exit status: 0 without error findings, 1
 with at least one, 2 when FILE cannot be read or parsed (the reason goes to stderr).
+
+The metric regexes are tried on every log at hand (the lines each regex matches nowhere are reported with
+the nearest line):
+
+- the profile's ``sample_log_lines`` and ``--sample-log FILE`` (repeatable);
+- ``--from-job NAME``: a previous trial's log — NAME is a training job, or a tuning job of which one
+  finished trial is read — from the local engine's state folder (``--state-dir``, default
+  ``.amtflow/engine``), or with ``--aws`` from CloudWatch Logs (``/aws/sagemaker/TrainingJobs``);
+- ``--canary --data DIR`` (profiles only): one short trial in the local engine with the profile's static
+  hyperparameters and the middle of every range, its runtime capped by ``--canary-seconds`` (60 by
+  default), on the dataset version in DIR (one sub-folder per channel, or an ``s3://`` prefix); the image
+  map comes from ``--image-map``, else ``AMTFLOW_IMAGE_MAP``, else the defaults. A canary that fails is
+  itself an error (AMT126).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.errors import AmtflowError
+from amtflow.naming import short_hash, slug
 from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
-from amtflow.profile import load_profile, preview_tuning_request
+from amtflow.profile import (
+    ModelProfile,
+    compile_training_request,
+    load_profile,
+    midrange_hyperparameters,
+    preview_tuning_request,
+)
+from amtflow.settings import load_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sagemaker import SageMakerClient
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
 _REQUEST_KEYS = frozenset({"HyperParameterTuningJobConfig", "HyperParameterTuningJobName"})
 
+DEFAULT_STATE_DIR = Path(".amtflow") / "engine"
+DEFAULT_CANARY_DIR = Path(".amtflow") / "canary"
+DEFAULT_CANARY_SECONDS = 60
+#: Trials are read in this order of preference: one that ran to the end first.
+_STATUS_PREFERENCE = ("Completed", "Stopped", "Failed")
+#: At most this many lines of a CloudWatch log are read.
+MAX_LOG_LINES = 20_000
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+_CANARY_ROLE = "arn:aws:iam::123456789012:role/amtflow-canary"
+
 
 class _Unreadable(Exception):
-    """FILE could not be read or parsed; the message says why."""
+    """FILE (or a log it names) could not be read or parsed; the message says why."""
 
 
 def register(subparsers: Any) -> None:
@@ -54,6 +92,43 @@ def register(subparsers: Any) -> None:
         help="a training log to test the metric regexes against (repeatable)",
     )
     parser.add_argument(
+        "--from-job",
+        default=None,
+        metavar="NAME",
+        help="test the regexes against a previous trial's log (a training job, or a tuning job's trial)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"the local engine's state folder --from-job reads (default {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument(
+        "--aws", action="store_true", help="read --from-job from SageMaker and CloudWatch Logs instead"
+    )
+    parser.add_argument(
+        "--canary",
+        action="store_true",
+        help="run one short trial in the local engine and test the regexes against its log (profiles)",
+    )
+    parser.add_argument(
+        "--data", default=None, metavar="DIR", help="the canary's dataset version: one sub-folder per channel"
+    )
+    parser.add_argument("--image-map", default=None, metavar="FILE", help="image map for the canary")
+    parser.add_argument(
+        "--canary-seconds",
+        type=int,
+        default=DEFAULT_CANARY_SECONDS,
+        metavar="N",
+        help=f"the canary's runtime cap (default {DEFAULT_CANARY_SECONDS})",
+    )
+    parser.add_argument(
+        "--canary-dir",
+        type=Path,
+        default=DEFAULT_CANARY_DIR,
+        help=f"the canary's engine state folder (default {DEFAULT_CANARY_DIR})",
+    )
+    parser.add_argument(
         "--month-to-date-usd",
         type=float,
         default=None,
@@ -76,13 +151,39 @@ def run(args: argparse.Namespace) -> int:
     if not args.file:
         print("amtflow lint: give a FILE to lint (a model profile or a tuning request)", file=sys.stderr)
         return EXIT_UNREADABLE
+    canary: CanaryOptions | None = None
+    if args.canary:
+        if not args.data:
+            print(
+                "amtflow lint: --canary needs --data DIR, a dataset version with one sub-folder per channel "
+                "(e.g. DIR/train/, DIR/validation/), or an s3:// prefix",
+                file=sys.stderr,
+            )
+            return EXIT_UNREADABLE
+        if args.canary_seconds < 1:
+            print("amtflow lint: --canary-seconds must be at least 1", file=sys.stderr)
+            return EXIT_UNREADABLE
+        canary = CanaryOptions(
+            data=args.data,
+            state_dir=args.canary_dir,
+            image_map=args.image_map or load_settings().extra.get("image_map") or None,
+            max_seconds=args.canary_seconds,
+        )
     try:
-        report = lint_file(
-            Path(args.file), sample_logs=list(args.sample_log), month_to_date_usd=args.month_to_date_usd
+        previous = _previous_trial_log(args.from_job, args.state_dir, args.aws) if args.from_job else None
+        report, canary_run = lint_file(
+            Path(args.file),
+            sample_logs=list(args.sample_log),
+            month_to_date_usd=args.month_to_date_usd,
+            trial_logs=[previous] if previous is not None else [],
+            canary=canary,
         )
     except _Unreadable as e:
         print(f"amtflow lint: {e}", file=sys.stderr)
         return EXIT_UNREADABLE
+    for log in (previous, canary_run):
+        if log is not None:
+            print(log.summary(), file=sys.stderr if args.format == "json" else sys.stdout)
     if args.format == "json":
         print(json.dumps([f.to_dict() for f in report.findings], indent=2))
     else:
@@ -90,29 +191,319 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if report.has_errors else EXIT_CLEAN
 
 
+# --------------------------------------------------------------------------------------------- trial logs
+
+
+@dataclass(frozen=True)
+class TrialLog:
+    """One trial's log and how the trial ended."""
+
+    source: str
+    job: str
+    status: str
+    lines: tuple[str, ...]
+    failure_reason: str = ""
+
+    def summary(self, tail: int = 5) -> str:
+        """A few lines for people: which trial, how it ended, the end of its log."""
+        head = f"{self.source}: {self.status}, {len(self.lines)} log line(s)"
+        if self.failure_reason:
+            head += f"; {self.failure_reason.strip().splitlines()[0][:200]}"
+        shown = [f"    {line[:160]}" for line in self.lines[-tail:]]
+        return "\n".join([head, *(["  last lines:", *shown] if shown else [])])
+
+
+class TrialLogSource(Protocol):
+    """Where trials and their logs are read from (the local engine's state, or AWS)."""
+
+    def trials_of(self, tuning_job: str) -> list[Mapping[str, Any]] | None:
+        """The trials (ListTrainingJobsForHyperParameterTuningJob summaries), None if no such tuning job."""
+        ...
+
+    def status_of(self, training_job: str) -> tuple[str, str] | None:
+        """``(status, failure reason)`` of a training job, None if there is no such job."""
+        ...
+
+    def log(self, training_job: str) -> list[str]:
+        """The training job's log lines."""
+        ...
+
+
+def read_trial_log(source: TrialLogSource, name: str, *, where: str) -> TrialLog:
+    """The log of training job ``name``, or of one finished trial of tuning job ``name``."""
+    trials = source.trials_of(name)
+    if trials is not None:
+        ranked = sorted(
+            (t for t in trials if t.get("TrainingJobStatus") in _STATUS_PREFERENCE),
+            key=lambda t: _STATUS_PREFERENCE.index(str(t["TrainingJobStatus"])),
+        )
+        if not ranked:
+            raise _Unreadable(f"tuning job {name} has no finished trial in {where} yet; wait for one to end")
+        training_job = str(ranked[0]["TrainingJobName"])
+    else:
+        training_job = name
+    status = source.status_of(training_job)
+    if status is None:
+        raise _Unreadable(
+            f"no training or tuning job named {name} in {where}; check the name"
+            + ("" if where.startswith("AWS") else ", pass --state-dir DIR, or --aws to read AWS")
+        )
+    lines = source.log(training_job)
+    return TrialLog(
+        f"trial log of {training_job} ({where})", training_job, status[0], tuple(lines), status[1]
+    )
+
+
+class EngineTrialLogs:
+    """Trials and logs kept by the local engine in its state folder (read-only)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        from amtflow.local.engine import Engine, ServiceError
+
+        self._missing = ServiceError
+        self._engine = Engine(state_dir, read_only=True)
+
+    def trials_of(self, tuning_job: str) -> list[Mapping[str, Any]] | None:
+        rows: list[Mapping[str, Any]] = []
+        token: str | None = None
+        try:
+            while True:
+                params: dict[str, Any] = {"HyperParameterTuningJobName": tuning_job, "MaxResults": 100}
+                if token:
+                    params["NextToken"] = token
+                page = self._engine.handle("ListTrainingJobsForHyperParameterTuningJob", params)
+                rows.extend(page.get("TrainingJobSummaries", []))
+                token = page.get("NextToken")
+                if not token:
+                    return rows
+        except self._missing:
+            return None
+
+    def status_of(self, training_job: str) -> tuple[str, str] | None:
+        try:
+            doc = self._engine.handle("DescribeTrainingJob", {"TrainingJobName": training_job})
+        except self._missing:
+            return None
+        return str(doc.get("TrainingJobStatus", "")), str(doc.get("FailureReason", ""))
+
+    def log(self, training_job: str) -> list[str]:
+        return self._engine.trial_log(training_job).splitlines()
+
+
+class AwsTrialLogs:
+    """Trials from SageMaker, logs from CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``)."""
+
+    def __init__(self, sagemaker: SageMakerClient, logs: CloudWatchLogsClient) -> None:
+        self._sm = sagemaker
+        self._logs = logs
+
+    def trials_of(self, tuning_job: str) -> list[Mapping[str, Any]] | None:
+        try:
+            pages = self._sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
+                HyperParameterTuningJobName=tuning_job
+            )
+            return [dict(row) for page in pages for row in page["TrainingJobSummaries"]]
+        except ClientError as e:
+            if _not_found(e):
+                return None
+            raise _Unreadable(f"cannot list the trials of {tuning_job}: {_aws_reason(e)}") from e
+        except BotoCoreError as e:
+            raise _Unreadable(f"cannot reach SageMaker: {e}") from e
+
+    def status_of(self, training_job: str) -> tuple[str, str] | None:
+        try:
+            doc = self._sm.describe_training_job(TrainingJobName=training_job)
+        except ClientError as e:
+            if _not_found(e):
+                return None
+            raise _Unreadable(f"cannot describe {training_job}: {_aws_reason(e)}") from e
+        except BotoCoreError as e:
+            raise _Unreadable(f"cannot reach SageMaker: {e}") from e
+        return str(doc.get("TrainingJobStatus", "")), str(doc.get("FailureReason", ""))
+
+    def log(self, training_job: str) -> list[str]:
+        try:
+            streams = self._logs.describe_log_streams(
+                logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{training_job}/"
+            )["logStreams"]
+            lines: list[str] = []
+            for stream in sorted(streams, key=lambda s: s.get("logStreamName", "")):
+                lines.extend(self._stream(stream["logStreamName"], MAX_LOG_LINES - len(lines)))
+            return lines
+        except ClientError as e:
+            raise _Unreadable(
+                f"cannot read the log of {training_job} from CloudWatch Logs {TRAINING_LOG_GROUP}: "
+                f"{_aws_reason(e)}"
+            ) from e
+        except BotoCoreError as e:
+            raise _Unreadable(f"cannot reach CloudWatch Logs: {e}") from e
+
+    def _stream(self, stream: str, budget: int) -> list[str]:
+        lines: list[str] = []
+        token: str | None = None
+        while len(lines) < budget:
+            kwargs: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamName": stream}
+            kwargs.update({"nextToken": token} if token else {"startFromHead": True})
+            page = self._logs.get_log_events(**kwargs)
+            lines.extend(event.get("message", "") for event in page["events"])
+            if not page["events"] or page.get("nextForwardToken") in (None, token):
+                break
+            token = page.get("nextForwardToken")
+        return lines[:budget]
+
+
+def _not_found(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    return code in ("ResourceNotFound", "ResourceNotFoundException") or (
+        code == "ValidationException" and "not found" in message.lower()
+    )
+
+
+def _aws_reason(error: ClientError) -> str:
+    err = error.response.get("Error", {})
+    return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip()
+
+
+def _previous_trial_log(name: str, state_dir: Path, aws: bool) -> TrialLog:
+    if aws:
+        from amtflow import clients
+
+        return read_trial_log(AwsTrialLogs(clients.sagemaker(), clients.logs()), name, where="AWS")
+    if not state_dir.is_dir():
+        raise _Unreadable(
+            f"no local engine state in {state_dir}; pass --state-dir DIR, or --aws to read the trial's log "
+            "from CloudWatch Logs"
+        )
+    return read_trial_log(EngineTrialLogs(state_dir), name, where=f"local engine state {state_dir}")
+
+
+# ------------------------------------------------------------------------------------------------- canary
+
+
+@dataclass(frozen=True)
+class CanaryOptions:
+    """Where and how to run a canary trial."""
+
+    data: str
+    state_dir: Path
+    image_map: str | Path | Mapping[str, Any] | None = None
+    max_seconds: int = DEFAULT_CANARY_SECONDS
+
+
+def canary_request(
+    profile: ModelProfile, *, job_name: str, data_uri: str, output_uri: str, max_seconds: int
+) -> dict[str, Any]:
+    """The ``CreateTrainingJob`` request of a canary: static hyperparameters, the middle of every range,
+    on-demand capacity, runtime capped at ``max_seconds``."""
+    request = compile_training_request(
+        profile,
+        job_name=job_name,
+        hyperparameters=midrange_hyperparameters(profile),
+        data_uri=data_uri,
+        output_uri=output_uri,
+        role_arn=_CANARY_ROLE,
+    )
+    request.pop("EnableManagedSpotTraining", None)
+    request.pop("RetryStrategy", None)
+    stopping = request["StoppingCondition"]
+    stopping.pop("MaxWaitTimeInSeconds", None)
+    stopping["MaxRuntimeInSeconds"] = min(int(stopping["MaxRuntimeInSeconds"]), max_seconds)
+    return request
+
+
+def run_canary(
+    profile: ModelProfile, options: CanaryOptions, *, token: Callable[[], str] = lambda: secrets.token_hex(4)
+) -> TrialLog:
+    """Run one canary trial of ``profile`` in the local engine and return its log.
+
+    Raises ``_Unreadable`` when the engine refuses the request (an unmapped image, missing data).
+    """
+    from amtflow import clients
+    from amtflow.local.engine import ServiceError, sagemaker
+
+    name = f"{slug(profile.model, max_length=40)}-canary-{short_hash(profile.model, token())}"
+    data = options.data
+    data_uri = data if data.startswith("s3://") else _folder_uri(Path(data), "--data")
+    state_dir = options.state_dir.resolve()
+    output_uri = (state_dir / "output").as_uri() + "/"
+    request = canary_request(
+        profile, job_name=name, data_uri=data_uri, output_uri=output_uri, max_seconds=options.max_seconds
+    )
+    s3 = clients.s3() if data.startswith("s3://") else _LocalOnly()
+    with sagemaker(
+        state_dir, options.image_map, event_sink=lambda _entry: None, max_workers=1, s3_client=s3
+    ) as engine:
+        try:
+            engine.handle("CreateTrainingJob", request)
+        except ServiceError as e:
+            raise _Unreadable(f"the local engine refused the canary: {e.code.value}: {e.message}") from e
+        engine.wait(name, timeout=options.max_seconds + 60)
+        doc = engine.handle("DescribeTrainingJob", {"TrainingJobName": name})
+        lines = engine.trial_log(name).splitlines()
+    return TrialLog(
+        f"canary trial {name} ({state_dir})",
+        name,
+        str(doc.get("TrainingJobStatus", "")),
+        tuple(lines),
+        str(doc.get("FailureReason", "")),
+    )
+
+
+class _LocalOnly:
+    """Stands in for the S3 client when the canary reads and writes local folders only."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise _Unreadable("the canary's data and output are local folders; S3 is not used")
+
+
+def _folder_uri(path: Path, option: str) -> str:
+    if not path.is_dir():
+        raise _Unreadable(f"{option} {path} is not a folder; give a folder with one sub-folder per channel")
+    return path.resolve().as_uri() + "/"
+
+
+# ------------------------------------------------------------------------------------------------ linting
+
+
 def lint_file(
-    path: Path, *, sample_logs: Sequence[str] = (), month_to_date_usd: float | None = None
-) -> LintReport:
-    """Read ``path`` (a profile or a request) and lint it; raises ``_Unreadable`` when it cannot be read."""
+    path: Path,
+    *,
+    sample_logs: Sequence[str] = (),
+    month_to_date_usd: float | None = None,
+    trial_logs: Sequence[TrialLog] = (),
+    canary: CanaryOptions | None = None,
+    run: Callable[[ModelProfile, CanaryOptions], TrialLog] = run_canary,
+) -> tuple[LintReport, TrialLog | None]:
+    """Read ``path`` (a profile or a request) and lint it, with the canary's log when ``canary`` is given.
+
+    Raises ``_Unreadable`` when the file, a log or the canary cannot be read.
+    """
     document = _read_document(path)
-    logs = {log: _read_lines(Path(log)) for log in sample_logs}
+    logs: dict[str, Sequence[str]] = {log: _read_lines(Path(log)) for log in sample_logs}
+    logs.update({t.source: t.lines for t in trial_logs})
     if _is_request(document):
+        if canary is not None:
+            raise _Unreadable(f"{path} is a tuning request; --canary runs profiles only")
         context = LintContext(request=document, sample_logs=logs)
-        return lint_request(document, context, source=str(path))
+        return lint_request(document, context, source=str(path)), None
     try:
         profile = load_profile(document, source=str(path))
         request = preview_tuning_request(profile)
     except AmtflowError as e:
         raise _Unreadable(f"{path} is not a valid profile: {e}") from e
     context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
-    if logs:
-        context = LintContext(
-            request=request,
-            sample_logs={**context.sample_logs, **logs},
-            parents=context.parents,
-            extra=context.extra,
-        )
-    return lint_request(request, context, source=str(path), from_profile=True)
+    canary_log = run(profile, canary) if canary is not None else None
+    extra = dict(context.extra)
+    if canary_log is not None:
+        logs[canary_log.source] = canary_log.lines
+        extra["canary"] = {
+            "job": canary_log.job,
+            "status": canary_log.status,
+            "failure_reason": canary_log.failure_reason,
+        }
+    context = replace(context, sample_logs={**context.sample_logs, **logs}, extra=extra)
+    return lint_request(request, context, source=str(path), from_profile=True), canary_log
 
 
 def _read_document(path: Path) -> Mapping[str, Any]:

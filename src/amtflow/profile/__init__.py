@@ -14,6 +14,7 @@ from amtflow.profile._compile import (
     WarmStart,
     compile_training_request,
     compile_tuning_request,
+    midrange_hyperparameters,
     parents_of,
     preview_tuning_request,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "load_profile",
     "load_profile_file",
     "merge_documents",
+    "midrange_hyperparameters",
     "parents_of",
     "parse_profile",
     "preview_tuning_request",

@@ -7,6 +7,7 @@ come from the dataset version's prefix, checkpoints go under the output URI.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,14 @@ from amtflow.naming import (
     check_tuning_job_name,
     tuning_job_name,
 )
-from amtflow.profile._enums import Strategy, WarmStartType, coerce_enum
-from amtflow.profile._model import MAX_PARENTS, ModelProfile, render_scalar, rendered_ranges
+from amtflow.profile._enums import ParameterType, Scaling, Strategy, WarmStartType, coerce_enum
+from amtflow.profile._model import (
+    MAX_PARENTS,
+    ModelProfile,
+    ParameterRange,
+    render_scalar,
+    rendered_ranges,
+)
 
 _URI = re.compile(r"^(s3|https|file)://[^/]+.*$|^file:///.+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
@@ -341,3 +348,29 @@ def parents_of(request: Mapping[str, Any]) -> Sequence[str]:
     """The parent tuning-job names of a compiled request (empty for a cold start)."""
     config = request.get("WarmStartConfig") or {}
     return [p["HyperParameterTuningJobName"] for p in config.get("ParentHyperParameterTuningJobs", [])]
+
+
+def _midpoint(rng: ParameterRange) -> str:
+    if rng.kind is ParameterType.CATEGORICAL:
+        values = rng.rendered_values()
+        return values[(len(values) - 1) // 2]
+    low, high = (float(bound) for bound in rng.rendered_bounds())
+    if rng.scaling is Scaling.LOG and low > 0:
+        middle = math.sqrt(low * high)
+    elif rng.scaling is Scaling.REVERSE_LOG and high < 1:
+        middle = 1 - math.sqrt((1 - low) * (1 - high))
+    else:
+        middle = (low + high) / 2
+    if rng.kind is ParameterType.INTEGER:
+        return str(min(max(round(middle), math.ceil(low)), math.floor(high)))
+    return repr(min(max(middle, low), high))
+
+
+def midrange_hyperparameters(profile: ModelProfile) -> dict[str, str]:
+    """The tuned hyperparameters at the middle of their ranges, as the strings a trial receives.
+
+    The middle is taken in each range's own scale: the geometric mean for ``log``, its mirror for
+    ``reverse_log``, the arithmetic mean otherwise (rounded for integers); a categorical range gives its
+    middle value (the first of the two middle ones). Used for a canary trial (``amtflow lint --canary``).
+    """
+    return {name: _midpoint(rng) for name, rng in profile.tuning.ranges.items()}

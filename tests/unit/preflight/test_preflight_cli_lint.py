@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import yaml
+from botocore.stub import Stubber
+from moto import mock_aws
 from preflight_requests import base_request
 
+from amtflow.local import cli_lint
 from amtflow.local.cli import main
+from amtflow.profile import load_profile, midrange_hyperparameters
 
 PROFILE = """\
 schema: amtflow/v1
@@ -134,3 +142,283 @@ def test_month_to_date_spend_is_checked_against_the_profiles_cap(
     code, out, _ = lint(capsys, path, "--month-to-date-usd", "49.9")
     assert code == 1
     assert "AMT204" in out
+
+
+# --- logs from elsewhere: a canary run, a previous trial ------------------------------------------------
+
+STAND_IN = """\
+import sys, time
+args = sys.argv[1:]
+print("args " + " ".join(args), flush=True)
+mode = "{mode}"
+if mode == "fail":
+    print("loading data", flush=True)
+    sys.stderr.write("ValueError: could not convert string to float: 'abc'\\n")
+    sys.exit(1)
+for i in range(3):
+    print(f"[{{i}}]\\ttrain-auc:0.9{{i}}\\t{metric}:0.8{{i}}", flush=True)
+if mode == "slow":
+    time.sleep(60)
+"""
+
+
+def canary_setup(tmp_path: Path, *, mode: str = "ok", metric: str = "validation-auc") -> dict[str, Path]:
+    script = write(tmp_path, "train.py", STAND_IN.format(mode=mode, metric=metric))
+    image_map = write(tmp_path, "images.yaml", f'churn-train: "{{python}} {script}"\n')
+    data = tmp_path / "data"
+    for channel in ("train", "validation"):
+        (data / channel).mkdir(parents=True)
+        (data / channel / "part-0.csv").write_text("1,0.5\n0,0.1\n", encoding="utf-8")
+    profile = write(tmp_path, "p.yaml", PROFILE.replace("GOAL", "Maximize").split("sample_log_lines")[0])
+    return {"profile": profile, "images": image_map, "data": data, "state": tmp_path / "canary"}
+
+
+def canary_args(paths: Mapping[str, Path], *extra: str) -> list[str]:
+    return [
+        str(paths["profile"]),
+        "--canary",
+        "--data",
+        str(paths["data"]),
+        "--image-map",
+        str(paths["images"]),
+        "--canary-dir",
+        str(paths["state"]),
+        *extra,
+    ]
+
+
+def test_a_canary_runs_one_trial_with_static_and_mid_range_values_and_its_log_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path)
+    code, out, _ = lint(capsys, *canary_args(paths))
+    assert code == 0, out
+    assert "canary trial churn-xgb-canary-" in out
+    assert ": Completed, 4 log line(s)" in out
+    # eta in [0.01, 0.5] on a log scale -> sqrt(0.005); max_depth in [2, 10] -> 6; num_round is static
+    assert "--eta 0.0707106781" in out
+    assert "--max_depth 6" in out
+    assert "--num_round 100" in out
+    assert "no findings" in out
+
+
+def test_a_canary_whose_log_the_objective_regex_misses_is_an_error_with_the_nearest_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path, metric="valid-auc")
+    code, out, _ = lint(capsys, *canary_args(paths))
+    assert code == 1
+    assert "ERROR   AMT123" in out
+    assert "matches none of the 4 line(s) of canary trial churn-xgb-canary-" in out
+    assert "valid-auc:0.8" in out  # the nearest line is shown
+
+
+def test_a_failing_canary_is_an_error_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path, mode="fail")
+    code, out, _ = lint(capsys, *canary_args(paths), "--format", "json")
+    assert code == 1
+    findings = json.loads(out)
+    (failed,) = [f for f in findings if f["rule"] == "AMT126"]
+    assert "could not convert string to float" in failed["message"]
+    assert failed["severity"] == "error"
+
+
+@pytest.mark.slow
+def test_a_canary_runs_no_longer_than_its_cap_and_its_log_still_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path, mode="slow")
+    code, out, _ = lint(capsys, *canary_args(paths, "--canary-seconds", "1"))
+    assert code == 0, out
+    assert ": Stopped, 4 log line(s); MaxRuntimeExceeded" in out
+    assert "no findings" in out
+
+
+def test_a_canary_needs_data_and_a_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = canary_setup(tmp_path)
+    code, _, err = lint(capsys, str(paths["profile"]), "--canary")
+    assert code == 2
+    assert "--canary needs --data DIR" in err
+    code, _, err = lint(capsys, *canary_args({**paths, "data": tmp_path / "missing"}))
+    assert code == 2
+    assert "is not a folder" in err
+    request = write(tmp_path, "r.json", json.dumps(base_request()))
+    code, _, err = lint(capsys, *canary_args({**paths, "profile": request}))
+    assert code == 2
+    assert "--canary runs profiles only" in err
+    assert "Traceback" not in err
+
+
+def test_an_unmapped_image_stops_the_canary_with_the_engines_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path)
+    paths["images"].write_text("other-image: python other.py\n", encoding="utf-8")
+    code, _, err = lint(capsys, *canary_args(paths))
+    assert code == 2
+    assert "no local command" in err
+
+
+def test_mid_range_values_follow_each_ranges_scale() -> None:
+    text = PROFILE.replace("GOAL", "Maximize").replace(
+        "    max_depth: {min: 2, max: 10}\n",
+        "    max_depth: {min: 2, max: 9}\n"
+        "    subsample: {min: 0.5, max: 0.99, scaling: reverse_log}\n"
+        "    tree_method: {values: [hist, approx, exact]}\n"
+        "    gamma: {min: 0, max: 5}\n",
+    )
+    values = midrange_hyperparameters(load_profile(text))
+    assert float(values["eta"]) == pytest.approx((0.01 * 0.5) ** 0.5)
+    assert values["max_depth"] in ("5", "6")
+    assert float(values["subsample"]) == pytest.approx(1 - (0.5 * 0.01) ** 0.5)
+    assert values["tree_method"] == "approx"
+    assert values["gamma"] == "2"  # integer bounds: an integer range
+
+
+def test_from_job_reads_a_training_jobs_log_from_the_engine_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path, metric="valid-auc")
+    lint(capsys, *canary_args(paths))
+    (job,) = [p.stem for p in (paths["state"] / "training-jobs").glob("*.json")]
+    code, out, _ = lint(capsys, str(paths["profile"]), "--from-job", job, "--state-dir", str(paths["state"]))
+    assert code == 1
+    assert f"matches none of the 4 line(s) of trial log of {job}" in out
+    code, _, err = lint(
+        capsys, str(paths["profile"]), "--from-job", "nope", "--state-dir", str(paths["state"])
+    )
+    assert code == 2
+    assert "no training or tuning job named nope" in err
+    code, _, err = lint(
+        capsys, str(paths["profile"]), "--from-job", job, "--state-dir", str(tmp_path / "none")
+    )
+    assert code == 2
+    assert "--aws" in err
+
+
+class FakeSource:
+    def __init__(self, trials: list[dict[str, Any]] | None, logs: dict[str, list[str]]) -> None:
+        self.trials, self.logs = trials, logs
+
+    def trials_of(self, tuning_job: str) -> list[Mapping[str, Any]] | None:
+        return list(self.trials) if self.trials is not None and tuning_job == "tj" else None
+
+    def status_of(self, training_job: str) -> tuple[str, str] | None:
+        return ("Completed", "") if training_job in self.logs else None
+
+    def log(self, training_job: str) -> list[str]:
+        return self.logs[training_job]
+
+
+def test_a_tuning_jobs_finished_trial_is_read_completed_first() -> None:
+    trials = [
+        {"TrainingJobName": "t1", "TrainingJobStatus": "Failed"},
+        {"TrainingJobName": "t2", "TrainingJobStatus": "InProgress"},
+        {"TrainingJobName": "t3", "TrainingJobStatus": "Completed"},
+        {"TrainingJobName": "t4", "TrainingJobStatus": "Stopped"},
+    ]
+    source = FakeSource(trials, {name: [name] for name in ("t1", "t2", "t3", "t4")})
+    assert cli_lint.read_trial_log(source, "tj", where="here").job == "t3"
+    only_running = FakeSource(trials[1:2], {"t2": []})
+    with pytest.raises(cli_lint._Unreadable, match="no finished trial"):
+        cli_lint.read_trial_log(only_running, "tj", where="here")
+
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+@pytest.fixture
+def aws_logs() -> Iterator[Any]:
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")
+        now_ms = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
+        logs.create_log_group(logGroupName=LOG_GROUP)
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName="tj-002-abc/algo-1-1700000000")
+        logs.put_log_events(
+            logGroupName=LOG_GROUP,
+            logStreamName="tj-002-abc/algo-1-1700000000",
+            logEvents=[{"timestamp": now_ms + i, "message": f"epoch={i} valid-auc:0.8{i}"} for i in range(3)],
+        )
+        yield logs
+
+
+def stubbed_sagemaker(tuning_job_exists: bool) -> tuple[Any, Stubber]:
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    stub = Stubber(client)
+    if tuning_job_exists:
+        stub.add_response(
+            "list_training_jobs_for_hyper_parameter_tuning_job",
+            {
+                "TrainingJobSummaries": [
+                    {
+                        "TrainingJobName": name,
+                        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+                        "CreationTime": "2026-11-01T10:00:00Z",
+                        "TrainingJobStatus": status,
+                        "TunedHyperParameters": {"eta": "0.1"},
+                    }
+                    for name, status in (("tj-001-abc", "Failed"), ("tj-002-abc", "Completed"))
+                ]
+            },
+            {"HyperParameterTuningJobName": "tj"},
+        )
+    else:
+        stub.add_client_error(
+            "list_training_jobs_for_hyper_parameter_tuning_job",
+            "ResourceNotFound",
+            "Amazon SageMaker can't find a tuning job with name tj-002-abc",
+        )
+    stub.add_response(
+        "describe_training_job",
+        {
+            "TrainingJobName": "tj-002-abc",
+            "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/tj-002-abc",
+            "ModelArtifacts": {"S3ModelArtifacts": "s3://b/m.tar.gz"},
+            "TrainingJobStatus": "Completed",
+            "SecondaryStatus": "Completed",
+            "AlgorithmSpecification": {"TrainingInputMode": "File"},
+            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            "CreationTime": "2026-11-01T10:00:00Z",
+        },
+        {"TrainingJobName": "tj-002-abc"},
+    )
+    stub.activate()
+    return client, stub
+
+
+@pytest.mark.parametrize("name", ["tj", "tj-002-abc"])
+def test_from_job_reads_cloudwatch_logs_against_aws(
+    aws_logs: Any,
+    name: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sagemaker, stub = stubbed_sagemaker(tuning_job_exists=name == "tj")
+    monkeypatch.setattr("amtflow.clients.sagemaker", lambda: sagemaker)
+    monkeypatch.setattr("amtflow.clients.logs", lambda: aws_logs)
+    profile = write(tmp_path, "p.yaml", PROFILE.replace("GOAL", "Maximize"))
+    code, out, err = lint(capsys, str(profile), "--from-job", name, "--aws")
+    assert code == 1, out + err
+    assert "trial log of tj-002-abc (AWS): Completed, 3 log line(s)" in out
+    assert "matches none of the 3 line(s) of trial log of tj-002-abc (AWS)" in out
+    assert "epoch=" in out
+    stub.assert_no_pending_responses()
+
+
+def test_an_unreadable_cloudwatch_log_exits_2_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")  # no log group: ResourceNotFoundException
+        sagemaker, _ = stubbed_sagemaker(tuning_job_exists=False)
+        monkeypatch.setattr("amtflow.clients.sagemaker", lambda: sagemaker)
+        monkeypatch.setattr("amtflow.clients.logs", lambda: logs)
+        profile = write(tmp_path, "p.yaml", PROFILE.replace("GOAL", "Maximize"))
+        code, _, err = lint(capsys, str(profile), "--from-job", "tj-002-abc", "--aws")
+    assert code == 2
+    assert "cannot read the log of tj-002-abc from CloudWatch Logs" in err
+    assert "Traceback" not in err
