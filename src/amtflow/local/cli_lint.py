@@ -473,7 +473,7 @@ def lint_file(
     month_to_date_usd: float | None = None,
     trial_logs: Sequence[TrialLog] = (),
     canary: CanaryOptions | None = None,
-    run: Callable[[ModelProfile, CanaryOptions], TrialLog] = run_canary,
+    canary_runner: Callable[[ModelProfile, CanaryOptions], TrialLog] = run_canary,
 ) -> tuple[LintReport, TrialLog | None]:
     """Read ``path`` (a profile or a request) and lint it, with the canary's log when ``canary`` is given.
 
@@ -493,7 +493,7 @@ def lint_file(
     except AmtflowError as e:
         raise _Unreadable(f"{path} is not a valid profile: {e}") from e
     context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
-    canary_log = run(profile, canary) if canary is not None else None
+    canary_log = canary_runner(profile, canary) if canary is not None else None
     extra = dict(context.extra)
     if canary_log is not None:
         logs[canary_log.source] = canary_log.lines
