@@ -82,7 +82,8 @@ def register(subparsers: Any) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="text for people (default); json prints a list of {rule, severity, field, message, why, fix}",
+        help="text for people (default); json prints a list of {rule, severity, field, message, why, fix} "
+        "(and profileKey, for a profile)",
     )
     parser.add_argument(
         "--sample-log",
@@ -185,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         if log is not None:
             print(log.summary(), file=sys.stderr if args.format == "json" else sys.stdout)
     if args.format == "json":
-        print(json.dumps([f.to_dict() for f in report.findings], indent=2))
+        print(json.dumps(report.to_dict()["findings"], indent=2))
     else:
         print(report.to_text())
     return EXIT_FINDINGS if report.has_errors else EXIT_CLEAN

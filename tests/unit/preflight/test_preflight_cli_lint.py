@@ -90,6 +90,19 @@ def test_json_output_is_a_list_of_findings(tmp_path: Path, capsys: pytest.Captur
     assert findings[-1]["severity"] == "warning"
 
 
+def test_json_findings_of_a_profile_name_the_profile_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = lint(
+        capsys, str(write(tmp_path, "p.yaml", PROFILE.replace("GOAL", "Minimize"))), "--format", "json"
+    )
+    assert code == 1
+    (finding,) = json.loads(out)
+    assert finding["rule"] == "AMT107"
+    assert finding["profileKey"] == "tuning.objective.goal"
+    assert finding["fix"].startswith("Set Type to Maximize")
+
+
 def test_a_raw_request_in_yaml_with_only_warnings_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
