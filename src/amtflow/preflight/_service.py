@@ -205,6 +205,18 @@ def structure(ctx: LintContext) -> Iterator[Finding]:
     yield from _positive_int(
         f"{LIMITS}.MaxNumberOfTrainingJobs", limits.get("MaxNumberOfTrainingJobs"), required=False
     )
+    yield from _completion_criteria(config)
+    seed = config.get("RandomSeed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_API_INT
+    ):
+        yield _error(
+            "AMT002",
+            f"{CONFIG}.RandomSeed",
+            f"RandomSeed is {_show(seed)}; it must be an integer from 0 to {MAX_API_INT}.",
+            "SageMaker rejects a seed that is not a non-negative integer.",
+            "Set RandomSeed to a whole number such as 42 (a number, not a string), or omit it.",
+        )
     single, multi = req.get("TrainingJobDefinition"), req.get("TrainingJobDefinitions")
     if single is not None and multi is not None:
         yield _error(
@@ -224,6 +236,54 @@ def structure(ctx: LintContext) -> Iterator[Finding]:
         yield _missing("TrainingJobDefinition", "TrainingJobDefinition", "Make it a mapping of members.")
     for view in definitions(req):
         yield from _definition_structure(view, multi is not None)
+
+
+def _completion_criteria(config: Mapping[str, Any]) -> Iterator[Finding]:
+    """``TuningJobCompletionCriteria``: a number, an integer of at least 3, and Enabled or Disabled."""
+    path = f"{CONFIG}.TuningJobCompletionCriteria"
+    criteria = config.get("TuningJobCompletionCriteria")
+    if criteria is None:
+        return
+    if not isinstance(criteria, Mapping):
+        yield _missing(
+            path,
+            "TuningJobCompletionCriteria",
+            "Make it a mapping, e.g. {BestObjectiveNotImproving: {MaxNumberOfTrainingJobsNotImproving: 10}}.",
+        )
+        return
+    target = criteria.get("TargetObjectiveMetricValue")
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int | float) or as_float(target) is None
+    ):
+        yield _error(
+            "AMT002",
+            f"{path}.TargetObjectiveMetricValue",
+            f"TargetObjectiveMetricValue is {_show(target)}; it must be a finite number.",
+            "SageMaker rejects a target objective value that is not a number.",
+            "Give the objective value at which tuning may stop, e.g. 0.95 (a number, not a string).",
+        )
+    if "BestObjectiveNotImproving" in criteria:
+        patience = as_mapping(criteria.get("BestObjectiveNotImproving")).get(
+            "MaxNumberOfTrainingJobsNotImproving"
+        )
+        if patience is not None and (
+            isinstance(patience, bool) or not isinstance(patience, int) or not 3 <= patience <= MAX_API_INT
+        ):
+            yield _error(
+                "AMT002",
+                f"{path}.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving",
+                f"MaxNumberOfTrainingJobsNotImproving is {_show(patience)}; it must be an integer of at "
+                "least 3.",
+                "SageMaker rejects the request: fewer than 3 jobs is too little evidence of a stall.",
+                "Set it to 3 or more, e.g. 10.",
+            )
+    if "ConvergenceDetected" in criteria:
+        yield from _enum(
+            f"{path}.ConvergenceDetected.CompleteOnConvergence",
+            as_mapping(criteria.get("ConvergenceDetected")).get("CompleteOnConvergence"),
+            ("Disabled", "Enabled"),
+            required=False,
+        )
 
 
 def _definition_structure(view: DefinitionView, multi: bool) -> Iterator[Finding]:
@@ -1085,3 +1145,53 @@ def warm_start_job_budget(ctx: LintContext) -> Iterator[Finding]:
             "from "
             "fewer parents.",
         )
+
+
+#: Members of a training-job definition that a warm-start child must keep as its parents had them: the
+#: service accepts changes only to AlgorithmSpecification, InputDataConfig, OutputDataConfig,
+#: StaticHyperParameters, RoleArn, ResourceConfig, StoppingCondition, VpcConfig, EnableManagedSpotTraining
+#: and CheckpointConfig (its own error message, quoted in sagemaker-python-sdk issue #3693).
+WARM_START_FIXED_MEMBERS = (
+    "Environment",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "RetryStrategy",
+)
+
+
+def _normalised(value: Any) -> Any:
+    """An absent member equals its empty or false value (Describe responses fill in defaults)."""
+    return None if value in (None, False, {}, []) else value
+
+
+@rule(
+    "AMT037",
+    Severity.ERROR,
+    "Warm start: only the members SageMaker lets change differ from the parents",
+    tags=SERVICE,
+)
+def warm_start_fixed_members(ctx: LintContext) -> Iterator[Finding]:
+    """Environment, network isolation, inter-container encryption and RetryStrategy stay as in each parent."""
+    views = definitions(ctx.request)
+    if not views:
+        return
+    mine = views[0]
+    for _path, name, parent in _described_parents(ctx):
+        pview = _parent_definition(parent) if parent is not None else None
+        if pview is None:
+            continue
+        changed = [
+            m
+            for m in WARM_START_FIXED_MEMBERS
+            if _normalised(mine.body.get(m)) != _normalised(pview.body.get(m))
+        ]
+        for member in changed:
+            yield _error(
+                "AMT037",
+                mine.field(member),
+                f"{member} differs from parent {name!r}'s ({_show(pview.body.get(member))} there, "
+                f"{_show(mine.body.get(member))} here).",
+                "SageMaker lets a warm-start child change only its algorithm, data, output, static "
+                "hyperparameters, role, resources, stopping condition, VPC, spot and checkpoint settings.",
+                f"Keep {member} as the parent had it, or start cold.",
+            )

@@ -242,6 +242,20 @@ EVIDENCE_PAIRS: list[Pair] = [
             parents={"p1": parent_description("p1", TrainingJobStatusCounters={"Completed": 720})},
         ),
     ),
+    Pair(
+        "AMT037",
+        lambda: lint(
+            warm(["p1"], mutated(lambda r: definition(r).update(Environment={"OMP_NUM_THREADS": "4"}))),
+            parents={"p1": parent_description("p1")},
+        ),
+        lambda: lint(
+            warm(
+                ["p1"], mutated(lambda r: definition(r).update(Environment={}, EnableNetworkIsolation=False))
+            ),
+            parents={"p1": parent_description("p1")},
+        ),
+        "an absent member equals its empty value",
+    ),
     # warm start against the lineage
     Pair(
         "AMT111",

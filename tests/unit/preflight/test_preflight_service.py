@@ -270,6 +270,34 @@ CASES: list[tuple[str, Callable[[Request], object], Callable[[Request], object]]
         ),
     ),
     (
+        "AMT002",
+        lambda r: config(r).update(
+            TuningJobCompletionCriteria={
+                "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 2}
+            }
+        ),
+        lambda r: config(r).update(
+            TuningJobCompletionCriteria={
+                "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}
+            }
+        ),
+    ),
+    (
+        "AMT002",
+        lambda r: config(r).update(TuningJobCompletionCriteria={"TargetObjectiveMetricValue": "0.95"}),
+        lambda r: config(r).update(TuningJobCompletionCriteria={"TargetObjectiveMetricValue": 0.95}),
+    ),
+    (
+        "AMT002",
+        lambda r: config(r).update(
+            TuningJobCompletionCriteria={"ConvergenceDetected": {"CompleteOnConvergence": "On"}}
+        ),
+        lambda r: config(r).update(
+            TuningJobCompletionCriteria={"ConvergenceDetected": {"CompleteOnConvergence": "Enabled"}}
+        ),
+    ),
+    ("AMT002", lambda r: config(r).update(RandomSeed=-1), lambda r: config(r).update(RandomSeed=0)),
+    (
         "AMT022",
         lambda r: definition(r)["StaticHyperParameters"].update(eta="0.1"),
         lambda r: definition(r)["StaticHyperParameters"].update(gamma="0.1"),
