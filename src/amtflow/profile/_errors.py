@@ -118,6 +118,14 @@ def _message(kind: str, item: Any, loc: tuple[Any, ...], root: type[BaseModel]) 
         return f"expected a mapping of keys, got {_describe(value)}"
     if kind == "list_type":
         return f"expected a list, got {_describe(value)}"
+    if kind in ("too_short", "too_long"):
+        ctx = item.get("ctx") or {}
+        actual = ctx.get("actual_length", "?")
+        if kind == "too_short":
+            least = ctx.get("min_length", 1)
+            return f"needs at least {least} {_entries(least)} (has {actual}); add {_entries(least, 'one')}"
+        most = ctx.get("max_length", "?")
+        return f"takes at most {most} {_entries(most)} (has {actual}); remove some"
     if kind in _TYPE_HINTS:
         return f"{_TYPE_HINTS[kind]} (got {_describe(value)})"
     if kind == "string_pattern_mismatch" and loc == ("model",):
@@ -140,6 +148,10 @@ _TYPE_HINTS = {
     "bool_type": "expected true or false",
     "string_type": "expected text; quote the value if YAML reads it as a number, date or boolean",
 }
+
+
+def _entries(count: Any, one: str = "entry") -> str:
+    return one if count == 1 else "entries"
 
 
 def _lower_first(text: str) -> str:

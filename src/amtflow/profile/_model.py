@@ -115,6 +115,19 @@ def _number(value: Any) -> int | float:
 Number = Annotated[int | float, BeforeValidator(_number)]
 
 
+def _not_bool(value: Any) -> Any:
+    # pydantic would read true as 1; in YAML that is often a slip (yes/no/on/off are booleans too).
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "amtflow_not_bool", "expected a number, not true/false (YAML reads yes, no, on, off as booleans)"
+        )
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -184,7 +197,7 @@ class SpotConfig(_Section):
     """Managed spot training: ``max_wait_s`` must be at least ``training.max_runtime_s``."""
 
     enabled: bool = False
-    max_wait_s: int | None = Field(default=None, ge=1)
+    max_wait_s: Int | None = Field(default=None, ge=1)
 
 
 def _checkpoint_shorthand(value: Any) -> Any:
@@ -204,15 +217,15 @@ class TrainingSpec(_Section):
     image: str = Field(min_length=1, max_length=255)
     input_mode: Annotated[InputMode, _enum(InputMode)] = InputMode.FILE
     instance_type: str = "ml.m5.xlarge"
-    instance_count: int = Field(default=1, ge=1, le=100)
-    volume_gb: int = Field(default=30, ge=1, le=16384)
-    max_runtime_s: int = Field(default=3600, ge=1, le=MAX_TRAINING_RUNTIME_S)
+    instance_count: Int = Field(default=1, ge=1, le=100)
+    volume_gb: Int = Field(default=30, ge=1, le=16384)
+    max_runtime_s: Int = Field(default=3600, ge=1, le=MAX_TRAINING_RUNTIME_S)
     metrics: list[MetricDefinition] = Field(default_factory=list, max_length=MAX_METRICS)
     static_hyperparameters: dict[str, Any] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict, max_length=48)
     spot: SpotConfig = SpotConfig()
     checkpoints: Annotated[CheckpointSpec, BeforeValidator(_checkpoint_shorthand)] = CheckpointSpec()
-    retry_attempts: int = Field(default=0, ge=0, le=30)
+    retry_attempts: Int = Field(default=0, ge=0, le=30)
 
     @model_validator(mode="after")
     def _check(self) -> TrainingSpec:
@@ -378,16 +391,16 @@ class Objective(_Section):
 class ResourceLimits(_Section):
     """``ResourceLimits``: trials in total, trials at once, wall-clock limit of the tuning job."""
 
-    max_jobs: int | None = Field(default=None, ge=1, le=10_000)
-    max_parallel: int = Field(default=1, ge=1, le=100)
-    max_runtime_s: int | None = Field(default=None, ge=120, le=MAX_TUNING_RUNTIME_S)
+    max_jobs: Int | None = Field(default=None, ge=1, le=10_000)
+    max_parallel: Int = Field(default=1, ge=1, le=100)
+    max_runtime_s: Int | None = Field(default=None, ge=120, le=MAX_TUNING_RUNTIME_S)
 
 
 class CompletionCriteria(_Section):
     """``TuningJobCompletionCriteria``: AMT stops when any one is met."""
 
-    target: float | None = None
-    not_improving: int | None = Field(default=None, ge=3)
+    target: Float | None = None
+    not_improving: Int | None = Field(default=None, ge=3)
     convergence: bool = False
 
     @property
@@ -398,8 +411,8 @@ class CompletionCriteria(_Section):
 class HyperbandConfig(_Section):
     """Hyperband resource bounds, in epochs."""
 
-    min_resource: int = Field(ge=1)
-    max_resource: int = Field(ge=1, le=20_000)
+    min_resource: Int = Field(ge=1)
+    max_resource: Int = Field(ge=1, le=20_000)
 
     @model_validator(mode="after")
     def _check(self) -> HyperbandConfig:
@@ -417,7 +430,7 @@ class TuningSpec(_Section):
     limits: ResourceLimits = ResourceLimits()
     early_stopping: Annotated[EarlyStopping, BeforeValidator(_early_stopping)] = EarlyStopping.OFF
     completion: CompletionCriteria = CompletionCriteria()
-    random_seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    random_seed: Int | None = Field(default=None, ge=0, le=2**31 - 1)
     hyperband: HyperbandConfig | None = None
 
     @model_validator(mode="after")
@@ -481,8 +494,8 @@ class TuningSpec(_Section):
 class DriftThresholds(_Section):
     """Drift scores (e.g. PSI) at which drift counts as moderate and as severe."""
 
-    moderate: float = Field(default=0.1, ge=0)
-    severe: float = Field(default=0.25, ge=0)
+    moderate: Float = Field(default=0.1, ge=0)
+    severe: Float = Field(default=0.25, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> DriftThresholds:
@@ -498,9 +511,9 @@ class WarmStartPolicy(_Section):
     allowed: list[Annotated[WarmStartType, _enum(WarmStartType)]] = Field(
         default_factory=lambda: list(WarmStartType)
     )
-    max_parents: int = Field(default=MAX_PARENTS, ge=1, le=MAX_PARENTS)
+    max_parents: Int = Field(default=MAX_PARENTS, ge=1, le=MAX_PARENTS)
     drift: DriftThresholds = DriftThresholds()
-    transfer_budget_fraction: float = Field(default=0.5, gt=0, le=1)
+    transfer_budget_fraction: Float = Field(default=0.5, gt=0, le=1)
     on_no_drift: Annotated[NoDriftAction, _enum(NoDriftAction)] = NoDriftAction.RETRAIN
 
 
@@ -508,8 +521,8 @@ class PromotionRule(_Section):
     """When a challenger replaces the champion, and with which approval status it is registered."""
 
     metric: str | None = Field(default=None, min_length=1, max_length=255)
-    min_improvement: float = Field(default=0.0, ge=0)
-    threshold: float | None = None
+    min_improvement: Float = Field(default=0.0, ge=0)
+    threshold: Float | None = None
     approval: Annotated[Approval, _enum(Approval)] = Approval.PENDING_MANUAL_APPROVAL
     cross_dataset: Annotated[CrossDataset, _enum(CrossDataset)] = CrossDataset.EVALUATE
     model_package_group: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -524,9 +537,9 @@ class PromotionRule(_Section):
 class Budget(_Section):
     """Spending limits in USD; ``prices`` overrides the on-demand price per instance type and hour."""
 
-    max_usd_per_run: float | None = Field(default=None, gt=0)
-    max_usd_per_month: float | None = Field(default=None, gt=0)
-    prices: dict[str, float] = Field(default_factory=dict)
+    max_usd_per_run: Float | None = Field(default=None, gt=0)
+    max_usd_per_month: Float | None = Field(default=None, gt=0)
+    prices: dict[str, Float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Budget:

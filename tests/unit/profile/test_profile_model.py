@@ -365,3 +365,26 @@ def test_profiles_are_immutable(xgb_text: str) -> None:
     profile = load_profile(xgb_text)
     with pytest.raises(Exception, match="frozen"):
         profile.model = "other"  # type: ignore[misc]
+
+
+def test_a_boolean_where_a_number_belongs_is_an_error_not_a_one(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["training"]["instance_count"] = True  # `instance_count: yes` in YAML
+    xgb_doc["tuning"]["limits"]["max_jobs"] = False
+    xgb_doc["budget"]["max_usd_per_run"] = True
+    xgb_doc["budget"]["prices"] = {"ml.m5.xlarge": True}
+    found = problems(xgb_doc)
+    for path in (
+        "training.instance_count",
+        "tuning.limits.max_jobs",
+        "budget.max_usd_per_run",
+        "budget.prices.ml.m5.xlarge",
+    ):
+        assert found[path].startswith("expected a number, not true/false"), path
+
+
+def test_too_few_or_too_many_entries_say_how_many(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["dataset"]["channels"] = {}
+    xgb_doc["training"]["metrics"] = [{"name": f"m{i}", "regex": f"m{i}=([0-9]+)"} for i in range(21)]
+    found = problems(xgb_doc)
+    assert found["dataset.channels"] == "needs at least 1 entry (has 0); add one"
+    assert found["training.metrics"] == "takes at most 20 entries (has 21); remove some"
