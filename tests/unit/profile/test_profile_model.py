@@ -332,7 +332,7 @@ POLICY_CASES = [
     ({"budget": {"prices": {"m5": 1.0}}}, "budget.prices.m5", "ML instance types"),
     ({"budget": {"max_usd_per_run": 0}}, "budget.max_usd_per_run", "greater than 0"),
     ({"notifications": {"outcomes": ["exploded"]}}, "notifications.outcomes[0]", "'succeeded'"),
-    ({"dataset": {"channels": {}}}, "dataset.channels", "at least 1 item"),
+    ({"dataset": {"channels": {}}}, "dataset.channels", "needs at least 1 entry"),
     ({"dataset": {"channels": {"train": None}, "marker": "a/b"}}, "dataset.marker", "one object name"),
 ]
 
