@@ -28,6 +28,13 @@ _EXACT: Mapping[str, str] = {
     f"{_CONFIG}.ParameterRanges": "tuning.ranges",
     f"{_CONFIG}.TrainingJobEarlyStoppingType": "tuning.early_stopping",
     f"{_CONFIG}.TuningJobCompletionCriteria": "tuning.completion",
+    f"{_CONFIG}.TuningJobCompletionCriteria.TargetObjectiveMetricValue": "tuning.completion.target",
+    f"{_CONFIG}.TuningJobCompletionCriteria.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving": (
+        "tuning.completion.not_improving"
+    ),
+    f"{_CONFIG}.TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence": (
+        "tuning.completion.convergence"
+    ),
     f"{_CONFIG}.RandomSeed": "tuning.random_seed",
     f"{_CONFIG}.StrategyConfig": "tuning.hyperband",
     f"{_CONFIG}.StrategyConfig.HyperbandStrategyConfig.MaxResource": "tuning.hyperband.max_resource",
@@ -39,6 +46,10 @@ _EXACT: Mapping[str, str] = {
     f"{_DEF}.ResourceConfig": "training.instance_type",
     f"{_DEF}.ResourceConfig.InstanceType": "training.instance_type",
     f"{_DEF}.ResourceConfig.InstanceCount": "training.instance_count",
+    f"{_DEF}.ResourceConfig.VolumeSizeInGB": "training.volume_gb",
+    f"{_DEF}.StoppingCondition": "training.max_runtime_s",
+    f"{_DEF}.Environment": "training.environment",
+    f"{_DEF}.RetryStrategy": "training.retry_attempts",
     f"{_DEF}.StoppingCondition.MaxRuntimeInSeconds": "training.max_runtime_s",
     f"{_DEF}.StoppingCondition.MaxWaitTimeInSeconds": "training.spot.max_wait_s",
     f"{_DEF}.CheckpointConfig": "training.checkpoints",

@@ -34,6 +34,13 @@ RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
         ),
         ("TrainingJobDefinition.StoppingCondition.MaxWaitTimeInSeconds", "training.spot.max_wait_s"),
         ("WarmStartConfig.ParentHyperParameterTuningJobs[0]", "warm_start"),
+        ("TrainingJobDefinition.Environment", "training.environment"),
+        ("TrainingJobDefinition.RetryStrategy", "training.retry_attempts"),
+        (
+            "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving."
+            "MaxNumberOfTrainingJobsNotImproving",
+            "tuning.completion.not_improving",
+        ),
         ("HyperParameterTuningJobName", None),
     ],
 )
