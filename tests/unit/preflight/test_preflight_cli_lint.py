@@ -435,3 +435,23 @@ def test_an_unreadable_cloudwatch_log_exits_2_with_the_reason(
     assert code == 2
     assert "cannot read the log of tj-002-abc from CloudWatch Logs" in err
     assert "Traceback" not in err
+
+
+def test_from_job_reads_a_finished_trial_of_a_tuning_job_in_the_engine_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path, metric="valid-auc")
+    small = (
+        paths["profile"]
+        .read_text(encoding="utf-8")
+        .replace("max_jobs: 20, max_parallel: 2", "max_jobs: 2, max_parallel: 1")
+    )
+    profile = write(tmp_path, "small.yaml", small)
+    state = tmp_path / "engine"
+    tune = ["tune", str(profile), "--state-dir", str(state), "--image-map", str(paths["images"])]
+    assert main([*tune, "--data", str(paths["data"]), "--name", "churn-local-1", "--max-workers", "1"]) == 0
+    capsys.readouterr()
+    code, out, _ = lint(capsys, str(profile), "--from-job", "churn-local-1", "--state-dir", str(state))
+    assert code == 1
+    assert "trial log of churn-local-1-00" in out
+    assert "matches none of the 4 line(s) of trial log of churn-local-1-00" in out
