@@ -395,8 +395,9 @@ class CanaryOptions:
 def canary_request(
     profile: ModelProfile, *, job_name: str, data_uri: str, output_uri: str, max_seconds: int
 ) -> dict[str, Any]:
-    """The ``CreateTrainingJob`` request of a canary: static hyperparameters, the middle of every range,
-    on-demand capacity, runtime capped at ``max_seconds``."""
+    """The ``CreateTrainingJob`` request of a canary: static hyperparameters, the middle of every range and
+    ``_tuning_objective_metric`` (as AMT gives each trial), on-demand capacity, runtime capped at
+    ``max_seconds``."""
     request = compile_training_request(
         profile,
         job_name=job_name,
@@ -405,6 +406,7 @@ def canary_request(
         output_uri=output_uri,
         role_arn=_CANARY_ROLE,
     )
+    request.setdefault("HyperParameters", {})["_tuning_objective_metric"] = profile.objective_metric
     request.pop("EnableManagedSpotTraining", None)
     request.pop("RetryStrategy", None)
     stopping = request["StoppingCondition"]

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 import yaml
 from botocore.stub import Stubber
+from botocore.validate import validate_parameters
 from moto import mock_aws
 from preflight_requests import base_request
 
@@ -455,3 +457,23 @@ def test_from_job_reads_a_finished_trial_of_a_tuning_job_in_the_engine_state(
     assert code == 1
     assert "trial log of churn-local-1-00" in out
     assert "matches none of the 4 line(s) of trial log of churn-local-1-00" in out
+
+
+def test_a_canary_request_is_a_capped_on_demand_trial_botocore_accepts() -> None:
+    text = PROFILE.replace("GOAL", "Maximize").replace(
+        "  max_runtime_s: 1800\n", "  max_runtime_s: 1800\n  spot: {enabled: true, max_wait_s: 3600}\n"
+    )
+    request = cli_lint.canary_request(
+        load_profile(text),
+        job_name="churn-xgb-canary-0a1b2c3d",
+        data_uri="file:///data/",
+        output_uri="file:///out/",
+        max_seconds=60,
+    )
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 60}
+    assert "EnableManagedSpotTraining" not in request
+    assert request["HyperParameters"]["_tuning_objective_metric"] == "validation:auc"
+    assert request["HyperParameters"]["num_round"] == "100"
+    assert request["HyperParameters"]["max_depth"] == "6"
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    validate_parameters(request, model.operation_model("CreateTrainingJob").input_shape)
