@@ -8,6 +8,9 @@ warm-start signature, its parents, its consumed runtime and how many training jo
   terminal, not failed without a best training job, same objective, same hyperparameter names and kinds
   (at most 10 static/tunable switches), most recent first;
 - ``parent_warm_starts`` (AMT112): for each earlier job, the parents it was itself warm-started from;
+- ``month_to_date_usd`` (AMT204/AMT205, when ``now`` is given): what the model's runs started in ``now``'s
+  UTC month have cost (the actual cost when known, else the estimate), like
+  ``LineageStore.month_to_date_spend``;
 - ``earlier_runtimes_s`` (budget): the per-training-job runtime of earlier tuning runs. The lineage keeps a
   tuning job's consumed runtime, which is wall-clock time; with ``P`` training jobs at once, ``n`` jobs
   of runtime ``t`` take about ``n * t / P``, so ``t ≈ consumed * P / n``. ``P`` is taken to be this
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from amtflow.drift import TuningJobSignature, TuningJobStatus
@@ -41,6 +45,7 @@ class LineageEvidence:
     compatible_parents: tuple[str, ...] = ()
     earlier_runtimes_s: tuple[float, ...] = ()
     parent_warm_starts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    month_to_date_usd: float | None = None
 
 
 def _signature(request: Mapping[str, Any]) -> TuningJobSignature | None:
@@ -50,8 +55,11 @@ def _signature(request: Mapping[str, Any]) -> TuningJobSignature | None:
         return None  # a malformed request is reported by AMT002; it has no compatible parents
 
 
-def lineage_evidence(request: Mapping[str, Any], runs: Sequence[RunRecord]) -> LineageEvidence:
-    """The evidence ``runs`` (the model's lineage, any order) give about ``request``."""
+def lineage_evidence(
+    request: Mapping[str, Any], runs: Sequence[RunRecord], *, now: datetime | None = None
+) -> LineageEvidence:
+    """The evidence ``runs`` (the model's lineage, any order) give about ``request``; ``now`` (aware)
+    dates the month whose spend is summed."""
     own_name = str(request.get("HyperParameterTuningJobName") or "").lower()
     child = _signature(request)
     tuning_runs = sorted(
@@ -72,7 +80,14 @@ def lineage_evidence(request: Mapping[str, Any], runs: Sequence[RunRecord]) -> L
         consumed, jobs = run.consumed_runtime_s, run.training_jobs
         if consumed and consumed > 0 and jobs > 0 and len(runtimes) < RUNTIME_RUNS:
             runtimes.append(consumed * min(parallel, jobs) / jobs)
-    return LineageEvidence(tuple(compatible), tuple(runtimes), warm_starts)
+    spent = _month_to_date(runs, now) if now is not None else None
+    return LineageEvidence(tuple(compatible), tuple(runtimes), warm_starts, spent)
+
+
+def _month_to_date(runs: Sequence[RunRecord], now: datetime) -> float:
+    now = now.astimezone(UTC)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return sum(run.spend_usd for run in runs if start <= run.started_at <= now)
 
 
 def _usable_parent(run: RunRecord, child: TuningJobSignature | None) -> bool:

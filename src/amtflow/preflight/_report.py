@@ -22,6 +22,8 @@ from amtflow.preflight._practice import COMPATIBLE_PARENTS_KEY
 from amtflow.preflight._profile_keys import profile_key
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from amtflow.lineage import RunRecord
     from amtflow.profile import ModelProfile
 
@@ -131,20 +133,24 @@ def context_for_profile(
     parents: Mapping[str, Mapping[str, Any]] | None = None,
     compatible_parents: Sequence[str] = (),
     history: Sequence[RunRecord] = (),
+    now: datetime | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> LintContext:
     """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines.
 
     ``history`` is the model's lineage (``LineageStore.list_runs(model)``): it supplies the compatible
     earlier tuning jobs (AMT111), the parents' own parents (AMT112) and the earlier runs' per-job runtime
-    (the expected cost) wherever ``compatible_parents`` and ``earlier_runtimes_s`` are not given.
+    (the expected cost) wherever ``compatible_parents`` and ``earlier_runtimes_s`` are not given, and with
+    ``now`` (an aware datetime) the month-to-date spend unless ``month_to_date_usd`` is given.
     """
     budget = profile.budget
     evidence: dict[str, Any] = dict(extra or {})
     if history:
-        found = lineage_evidence(request, history)
+        found = lineage_evidence(request, history, now=now)
         compatible_parents = compatible_parents or found.compatible_parents
         earlier_runtimes_s = earlier_runtimes_s or found.earlier_runtimes_s
+        if month_to_date_usd is None:
+            month_to_date_usd = found.month_to_date_usd
         if found.parent_warm_starts:
             evidence[PARENT_WARM_STARTS_KEY] = {k: list(v) for k, v in found.parent_warm_starts.items()}
     if budget.max_usd_per_run is not None:

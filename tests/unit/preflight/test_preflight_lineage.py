@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from preflight_requests import base_request
-from test_preflight_rule_pairs import lineage_run, other_objective, warm
+from test_preflight_rule_pairs import T0, lineage_run, other_objective, warm
 
 from amtflow.drift import TuningJobStatus
 from amtflow.preflight import context_for_profile, lineage_evidence, lint_request
@@ -87,3 +88,21 @@ def test_a_profile_run_through_the_lineage_warns_about_the_unused_parent_and_the
     (inherited,) = [f for f in report.findings if f.rule == "AMT112"]
     assert "'v1' (a parent of 'v2')" in inherited.message
     assert "AMT111" not in {f.rule for f in report.findings}
+
+
+def test_month_to_date_spend_comes_from_the_runs_of_this_month() -> None:
+    profile = load_profile_file(EXAMPLE)  # max_usd_per_month: 100
+    request = preview_tuning_request(profile)
+    runs = [
+        replace(lineage_run("v1", days=-5), cost_usd=500.0),  # October: not this month
+        replace(lineage_run("v2", days=2), cost_usd=60.0),
+        replace(lineage_run("v3", days=9), cost_estimate_usd=39.0),  # not finished: its estimate counts
+    ]
+    now = T0 + timedelta(days=10)
+    assert lineage_evidence(request, runs, now=now).month_to_date_usd == pytest.approx(99.0)
+    assert lineage_evidence(request, runs).month_to_date_usd is None
+    report = lint_request(request, context_for_profile(profile, request, history=runs, now=now))
+    (over,) = [f for f in report.findings if f.rule == "AMT204"]
+    assert "$99.00 spent this month" in over.message
+    given = context_for_profile(profile, request, history=runs, now=now, month_to_date_usd=1.0)
+    assert "AMT204" not in {f.rule for f in lint_request(request, given).findings}
