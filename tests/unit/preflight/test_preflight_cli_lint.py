@@ -245,7 +245,7 @@ def test_a_canary_runs_no_longer_than_its_cap_and_its_log_still_counts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     paths = canary_setup(tmp_path, mode="slow")
-    code, out, _ = lint(capsys, *canary_args(paths, "--canary-seconds", "1"))
+    code, out, _ = lint(capsys, *canary_args(paths, "--canary-seconds", "3"))
     assert code == 0, out
     assert ": Stopped, 4 log line(s); MaxRuntimeExceeded" in out
     assert "no findings" in out
