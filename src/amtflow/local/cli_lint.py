@@ -504,6 +504,7 @@ def lint_file(
             "job": canary_log.job,
             "status": canary_log.status,
             "failure_reason": canary_log.failure_reason,
+            "lines": len(canary_log.lines),
         }
     context = replace(context, sample_logs={**context.sample_logs, **logs}, extra=extra)
     return lint_request(request, context, source=str(path), from_profile=True), canary_log

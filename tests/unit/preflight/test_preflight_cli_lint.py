@@ -164,8 +164,10 @@ def test_month_to_date_spend_is_checked_against_the_profiles_cap(
 STAND_IN = """\
 import sys, time
 args = sys.argv[1:]
-print("args " + " ".join(args), flush=True)
 mode = "{mode}"
+if mode == "silent":
+    sys.exit(0)
+print("args " + " ".join(args), flush=True)
 if mode == "fail":
     print("loading data", flush=True)
     sys.stderr.write("ValueError: could not convert string to float: 'abc'\\n")
@@ -249,6 +251,17 @@ def test_a_canary_runs_no_longer_than_its_cap_and_its_log_still_counts(
     assert code == 0, out
     assert ": Stopped, 4 log line(s); MaxRuntimeExceeded" in out
     assert "no findings" in out
+
+
+def test_a_canary_that_prints_nothing_is_a_warning_that_nothing_was_tested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = canary_setup(tmp_path, mode="silent")
+    code, out, _ = lint(capsys, *canary_args(paths))
+    assert code == 0
+    assert ": Completed, 0 log line(s)" in out
+    assert "WARNING AMT126" in out
+    assert "the metric regexes were not tested" in out
 
 
 def test_a_canary_needs_data_and_a_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

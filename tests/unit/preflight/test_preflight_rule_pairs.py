@@ -20,7 +20,15 @@ from test_preflight_service import CASES as SERVICE_CASES
 
 from amtflow.drift import Action, Decision, Rule, TuningJobSignature, TuningJobStatus, WarmStartType
 from amtflow.lineage import RunRecord, Trigger
-from amtflow.preflight import Finding, LintContext, catalogue, diagnose, lineage_evidence, run_rules
+from amtflow.preflight import (
+    Finding,
+    LintContext,
+    Severity,
+    catalogue,
+    diagnose,
+    lineage_evidence,
+    run_rules,
+)
 
 Request = dict[str, Any]
 Findings = Callable[[], list[Finding]]
@@ -32,6 +40,8 @@ class Pair:
     trigger: Findings
     near_miss: Findings
     label: str = ""
+    severity: Severity | None = None
+    """The severity the trigger's finding has, when not the rule's own (a rule may also warn)."""
 
 
 def lint(request: Request, **context: Any) -> list[Finding]:
@@ -348,10 +358,15 @@ EVIDENCE_PAIRS: list[Pair] = [
         lambda: lint(
             base_request(), extra={"canary": {"job": "c1", "status": "Failed", "failure_reason": "boom"}}
         ),
-        lambda: lint(
-            base_request(),
-            extra={"canary": {"job": "c1", "status": "Stopped", "failure_reason": "MaxRuntimeExceeded"}},
-        ),
+        lambda: lint(base_request(), extra={"canary": {"job": "c1", "status": "Stopped", "lines": 3}}),
+        "a canary stopped at its cap is no failure",
+    ),
+    Pair(
+        "AMT126",
+        lambda: lint(base_request(), extra={"canary": {"job": "c1", "status": "Completed", "lines": 0}}),
+        lambda: lint(base_request(), extra={"canary": {"job": "c1", "status": "Completed", "lines": 1}}),
+        "a canary that printed nothing tested nothing",
+        Severity.WARNING,
     ),
     # budget: the base request costs $3.45 expected and $6.90 at most (see test_preflight_budget.py)
     Pair(
@@ -449,5 +464,5 @@ def test_the_rule_fires_on_its_trigger_and_not_on_its_near_miss(pair: Pair) -> N
         assert f.message
         assert f.why
         assert f.fix
-    assert any(f.severity is spec.severity for f in found)
+    assert any(f.severity is (pair.severity or spec.severity) for f in found)
     assert pair.rule not in {f.rule for f in pair.near_miss()}, f"{pair.rule} fired on its near miss"
