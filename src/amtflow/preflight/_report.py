@@ -91,6 +91,7 @@ class LintReport:
                 lines.append(f"        fix: {f.fix}")
         if self.cost is not None:
             lines.append(f"cost: {self.cost}")
+            lines.extend(f"        assumes {a}" for a in self.cost.assumptions)
         head = f"{self.source}: " if self.source else ""
         if not self.findings:
             lines.append(f"{head}no findings.")

@@ -65,6 +65,7 @@ def test_a_clean_profile_exits_0_and_shows_the_cost(
     assert code == 0
     assert "no findings" in out
     assert "cost: expected $" in out
+    assert "assumes expected runtime 50% of MaxRuntimeInSeconds (no earlier runs known)" in out
 
 
 def test_an_error_finding_exits_1_with_a_readable_report(
