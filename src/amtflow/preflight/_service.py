@@ -66,6 +66,9 @@ SERVICE_ERROR_CODES: Mapping[str, str] = {"AMT007": "ResourceLimitExceeded"}
 
 #: ``LintContext.extra`` key holding the account's raised MaxParallelTrainingJobs quota, if any.
 PARALLEL_QUOTA_KEY = "max_parallel_training_jobs_quota"
+#: ``LintContext.extra`` key holding the account's raised training-jobs quota of Random search, if any.
+TRAINING_JOBS_QUOTA_KEY = "max_training_jobs_quota"
+MAX_RANDOM_TRAINING_JOBS_RAISED = 10_000
 
 #: Repository names of SageMaker built-in algorithm images; they come with predefined metrics.
 BUILTIN_ALGORITHM_REPOSITORIES = frozenset(
@@ -483,15 +486,28 @@ def parallel_quota(ctx: LintContext) -> Iterator[Finding]:
 
 @rule("AMT008", Severity.ERROR, "MaxNumberOfTrainingJobs at most 750", tags=SERVICE)
 def training_job_count(ctx: LintContext) -> Iterator[Finding]:
-    """A tuning job launches at most 750 training jobs (any strategy, default quota)."""
+    """A tuning job launches at most 750 training jobs (the default quota of every strategy).
+
+    Random search's quota can be raised to 10,000; a raised quota is passed as
+    ``LintContext.extra["max_training_jobs_quota"]``.
+    """
     jobs = max_jobs(ctx.request)
-    if jobs is not None and jobs > MAX_TRAINING_JOBS:
+    raised = as_int(ctx.extra.get(TRAINING_JOBS_QUOTA_KEY))
+    limit = MAX_TRAINING_JOBS
+    if strategy(ctx.request) == "Random" and raised is not None:
+        limit = max(MAX_TRAINING_JOBS, min(raised, MAX_RANDOM_TRAINING_JOBS_RAISED))
+    if jobs is not None and jobs > limit:
+        random_hint = (
+            f" (Random search: up to {MAX_RANDOM_TRAINING_JOBS_RAISED:,} with a raised quota)"
+            if strategy(ctx.request) == "Random" and limit < MAX_RANDOM_TRAINING_JOBS_RAISED
+            else ""
+        )
         yield _error(
             "AMT008",
             f"{LIMITS}.MaxNumberOfTrainingJobs",
-            f"MaxNumberOfTrainingJobs is {jobs}; a tuning job may launch at most {MAX_TRAINING_JOBS}.",
+            f"MaxNumberOfTrainingJobs is {jobs}; this tuning job may launch at most {limit}{random_hint}.",
             "SageMaker rejects the request.",
-            f"Lower it to {MAX_TRAINING_JOBS} or fewer, or split the search and warm-start the second job.",
+            f"Lower it to {limit} or fewer, or split the search and warm-start the second job.",
         )
 
 

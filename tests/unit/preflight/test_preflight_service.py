@@ -391,6 +391,21 @@ def test_a_raised_parallel_quota_is_honoured_up_to_100() -> None:
     assert "AMT007" in fired(req, extra={"max_parallel_training_jobs_quota": 500})
 
 
+def test_random_search_may_run_up_to_10000_jobs_with_a_raised_quota() -> None:
+    req = base_request()
+    config(req).update(Strategy="Random")
+    config(req)["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 2000
+    (finding,) = [f for f in service(req) if f.rule == "AMT008"]
+    assert "up to 10,000 with a raised quota" in finding.message
+    assert "AMT008" not in fired(req, extra={"max_training_jobs_quota": 2000})
+    assert "AMT008" in fired(req, extra={"max_training_jobs_quota": 1999})
+    config(req)["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 10_001
+    assert "AMT008" in fired(req, extra={"max_training_jobs_quota": 50_000})
+    config(req).update(Strategy="Bayesian")
+    config(req)["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 751
+    assert "AMT008" in fired(req, extra={"max_training_jobs_quota": 2000})  # Bayesian stays at 750
+
+
 def test_quota_violation_maps_to_resource_limit_exceeded() -> None:
     assert service_error_code("AMT007") == "ResourceLimitExceeded"
     assert service_error_code("AMT001") == "ValidationException"
