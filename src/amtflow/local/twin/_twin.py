@@ -796,7 +796,16 @@ class Twin:
         """No delivery is queued and no execution runs (a snapshot; see :meth:`wait_for_executions`)."""
         if self._queue.unfinished_tasks:
             return False
-        return not any(e.status is ExecutionStatus.RUNNING for e in self.executions())
+        return not self._running()
+
+    def _running(self) -> list[str]:
+        """ARNs of the running executions (one cheap call per state machine: waiting loops poll this)."""
+        sfn = self.client("stepfunctions")
+        return [
+            item["executionArn"]
+            for arn in self.resources("AWS::StepFunctions::StateMachine").values()
+            for item in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+        ]
 
     def wait_idle(self, timeout: float = 60.0) -> None:
         """Wait until every queued delivery has run."""
@@ -813,11 +822,12 @@ class Twin:
         deadline = time.monotonic() + timeout
         while True:
             self.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
-            running = [e for e in self.executions() if e.status is ExecutionStatus.RUNNING]
+            running = self._running()
             if not running and not self._queue.unfinished_tasks:
                 return self.executions()
             if time.monotonic() > deadline:
-                names = ", ".join(f"{e.name} (at {e.states[-1] if e.states else 'start'})" for e in running)
+                described = [self._execution(arn) for arn in running]
+                names = ", ".join(f"{e.name} (at {e.states[-1] if e.states else 'start'})" for e in described)
                 raise TwinTimeoutError(f"executions still running after {timeout}s: {names}")
             time.sleep(0.05)
 
