@@ -19,7 +19,7 @@ from preflight_requests import base_request
 
 from amtflow.local import cli_lint
 from amtflow.local.cli import main
-from amtflow.profile import load_profile, midrange_hyperparameters
+from amtflow.profile import load_profile
 
 PROFILE = """\
 schema: amtflow/v1
@@ -288,22 +288,6 @@ def test_an_unmapped_image_stops_the_canary_with_the_engines_reason(
     code, _, err = lint(capsys, *canary_args(paths))
     assert code == 2
     assert "no local command" in err
-
-
-def test_mid_range_values_follow_each_ranges_scale() -> None:
-    text = PROFILE.replace("GOAL", "Maximize").replace(
-        "    max_depth: {min: 2, max: 10}\n",
-        "    max_depth: {min: 2, max: 9}\n"
-        "    subsample: {min: 0.5, max: 0.99, scaling: reverse_log}\n"
-        "    tree_method: {values: [hist, approx, exact]}\n"
-        "    gamma: {min: 0, max: 5}\n",
-    )
-    values = midrange_hyperparameters(load_profile(text))
-    assert float(values["eta"]) == pytest.approx((0.01 * 0.5) ** 0.5)
-    assert values["max_depth"] in ("5", "6")
-    assert float(values["subsample"]) == pytest.approx(1 - (0.5 * 0.01) ** 0.5)
-    assert values["tree_method"] == "approx"
-    assert values["gamma"] == "2"  # integer bounds: an integer range
 
 
 def test_from_job_reads_a_training_jobs_log_from_the_engine_state(

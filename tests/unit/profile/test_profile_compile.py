@@ -17,6 +17,7 @@ from amtflow.profile import (
     compile_training_request,
     compile_tuning_request,
     load_profile,
+    midrange_hyperparameters,
     parse_profile,
     preview_tuning_request,
 )
@@ -347,3 +348,18 @@ def test_numeric_bounds_render_as_strings_that_parse_back_exactly(
     (i,) = ranges["IntegerParameterRanges"]
     assert (float(c["MinValue"]), float(c["MaxValue"])) == (lo, lo + width)
     assert (int(i["MinValue"]), int(i["MaxValue"])) == (ilo, ilo + iwidth)
+
+
+def test_mid_range_values_follow_each_ranges_scale(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["tuning"]["ranges"]["gamma"] = {"min": 0, "max": 5}
+    xgb_doc["tuning"]["ranges"]["booster"] = {"values": ["gbtree", "dart", "gblinear"]}
+    values = midrange_hyperparameters(parse_profile(xgb_doc))
+    assert float(values["eta"]) == pytest.approx((0.01 * 0.3) ** 0.5)  # log: the geometric mean
+    assert float(values["subsample"]) == pytest.approx(1 - (0.5 * 0.01) ** 0.5)  # reverse_log
+    assert values["max_depth"] == "6"
+    assert values["min_child_weight"] == "5.5"  # integer bounds, continuous type
+    assert values["gamma"] == "2"  # integer bounds: an integer range, rounded half to even
+    assert values["tree_method"] == "hist"  # the first of the two middle values
+    assert values["booster"] == "dart"
+    # every value lies within its range, as the strings a trial receives
+    assert all(isinstance(v, str) for v in values.values())
