@@ -68,6 +68,12 @@ class ConflictError(AmtflowError):
     error_type = "ConflictError"
 
 
+class ModelBusyError(ConflictError):
+    """Another run of the same model holds its lock; the state machine waits and tries again (queued)."""
+
+    error_type = "ModelBusyError"
+
+
 class NotFoundError(AmtflowError):
     """A resource the caller named does not exist."""
 

@@ -28,6 +28,7 @@ BUCKET = "${DataBucket}"
 PROFILE_OBJECTS = "${DataBucket}/profiles/*"
 STATE_TABLE = "table/${StateTable}"
 STATE_MACHINE = "stateMachine:${TuningStateMachine.Name}"
+EXECUTIONS = "execution:${AWS::StackName}-tuning:*"  # the state machine's own executions (named, not Ref)
 TUNING_JOBS = "hyper-parameter-tuning-job/${JobPrefix}-*"
 TRAINING_JOBS = "training-job/${JobPrefix}-*"
 TOPIC = "${NotificationTopic.TopicName}"
@@ -45,8 +46,14 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:StartExecution": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
     },
-    # planner: reads profiles and dataset versions, takes the per-model lock (put, and get on conflict)
-    "PlanFunction": {**_PROFILES, "dynamodb:PutItem": STATE_TABLE, "dynamodb:GetItem": STATE_TABLE},
+    # planner: reads profiles and dataset versions, takes the per-model lock (put, and get on conflict),
+    # asks whether the holder of a taken lock still runs (a run aborted from the console never releases)
+    "PlanFunction": {
+        **_PROFILES,
+        "dynamodb:PutItem": STATE_TABLE,
+        "dynamodb:GetItem": STATE_TABLE,
+        "states:DescribeExecution": EXECUTIONS,
+    },
     # start tuning: lints and creates the job (tags need AddTags), parks the token (transaction of puts),
     # claims it back when creation fails (delete), describes an existing job on a retried task
     "StartTuningFunction": {

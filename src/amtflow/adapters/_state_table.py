@@ -10,7 +10,7 @@ Items:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import error_code, translate
 from amtflow.app import ParkedJob
-from amtflow.errors import ConflictError
+from amtflow.errors import ModelBusyError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -27,6 +27,10 @@ LOCK_SK = "LOCK"
 TOKEN_SK = "TOKEN"  # noqa: S105 (a sort-key value, not a secret)
 PARKED_PK = "PARKED"
 TOKEN_TTL_SECONDS = 400 * 24 * 3600
+
+HolderProbe = Callable[[str], bool | None]
+"""``execution name -> is it still running?`` (``None``: cannot tell). A lock whose holder is known not to
+run any more (aborted from the console, so it never reached its release step) is taken over."""
 
 
 def lock_key(model: str) -> dict[str, Any]:
@@ -42,43 +46,79 @@ def parked_key(job_name: str) -> dict[str, Any]:
 
 
 class DynamoStateTable:
-    """Implements :class:`~amtflow.app.LockStore` and :class:`~amtflow.app.TokenStore`."""
+    """Implements :class:`~amtflow.app.LockStore` and :class:`~amtflow.app.TokenStore`.
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    ``holder_running`` (optional) is asked about the holder of a lock that is not free: when it answers
+    ``False`` the lock is taken over (conditionally on that holder, so two contenders cannot both win).
+    """
+
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, holder_running: HolderProbe | None = None
+    ) -> None:
         self._db = client
         self._table = table_name
+        self._holder_running = holder_running
 
     # --- locks -------------------------------------------------------------------------------------------
 
     def acquire(self, model: str, owner: str, *, now: datetime, ttl_seconds: int) -> tuple[str, str]:
         key = lock_key(model)
+        condition = "attribute_not_exists(pk) OR #owner = :owner OR expiresAt < :now"
+        if self._try_put(model, owner, now=now, ttl_seconds=ttl_seconds, condition=condition, holder=None):
+            return key["pk"]["S"], key["sk"]["S"]
+        holder = self._lock_holder(model)
+        taken_over = (
+            holder is not None
+            and holder != owner
+            and self._holder_running is not None
+            and self._holder_running(holder) is False
+            and self._try_put(
+                model, owner, now=now, ttl_seconds=ttl_seconds, condition="#owner = :holder", holder=holder
+            )
+        )
+        if taken_over:
+            return key["pk"]["S"], key["sk"]["S"]
+        raise ModelBusyError(
+            f"model '{model}' is locked by run {holder or 'unknown'}: one run per model at a time; "
+            "this run waits for the lock and starts when that run has ended"
+        )
+
+    def _try_put(
+        self,
+        model: str,
+        owner: str,
+        *,
+        now: datetime,
+        ttl_seconds: int,
+        condition: str,
+        holder: str | None,
+    ) -> bool:
+        """Write the lock item for ``owner`` if ``condition`` holds; ``False`` if it does not."""
+        values: dict[str, Any] = {":owner": {"S": owner}} if ":owner" in condition else {}
+        if ":now" in condition:
+            values[":now"] = {"N": str(int(now.timestamp()))}
+        if holder is not None:
+            values[":holder"] = {"S": holder}
         try:
             self._db.put_item(
                 TableName=self._table,
                 Item={
-                    **key,
+                    **lock_key(model),
                     "owner": {"S": owner},
                     "acquiredAt": {"S": now.isoformat()},
                     "expiresAt": {"N": str(int(now.timestamp()) + ttl_seconds)},
                 },
-                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner OR expiresAt < :now",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":owner": {"S": owner},
-                    ":now": {"N": str(int(now.timestamp()))},
-                },
+                ExpressionAttributeValues=values,
             )
         except ClientError as e:
             if error_code(e) == "ConditionalCheckFailedException":
-                holder = self._lock_holder(model)
-                raise ConflictError(
-                    f"model '{model}' is locked by run {holder or 'unknown'}: one run per model at a time; "
-                    "this run stops; start it again when that run has ended"
-                ) from e
+                return False
             raise translate(e, f"locking model {model}") from e
         except BotoCoreError as e:
             raise translate(e, f"locking model {model}") from e
-        return key["pk"]["S"], key["sk"]["S"]
+        return True
 
     def _lock_holder(self, model: str) -> str | None:
         try:

@@ -77,3 +77,21 @@ class StepFunctionsExecutions:
         except BotoCoreError as e:
             raise translate(e, f"starting execution {name}") from e
         return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=response["executionArn"])
+
+    def execution_arn(self, name: str) -> str:
+        """The ARN of this state machine's execution ``name`` (``...:execution:<machine>:<name>``)."""
+        prefix, _, machine = self._arn.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{name}"
+
+    def is_running(self, name: str) -> bool | None:
+        """Whether execution ``name`` still runs; ``False`` if it ended or never existed, ``None`` if
+        Step Functions cannot tell (throttled, no permission): the caller then assumes it runs."""
+        try:
+            response = self._sfn.describe_execution(executionArn=self.execution_arn(name))
+        except ClientError as e:
+            if error_code(e) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return False
+            return None
+        except BotoCoreError:
+            return None
+        return response["status"] in ("RUNNING", "PENDING_REDRIVE")

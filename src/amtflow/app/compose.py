@@ -101,13 +101,21 @@ def start_run(settings: Settings | None = None) -> StartRun:
     return _once("start_run", settings, build)
 
 
+def _holder_probe(s: Settings) -> Callable[[str], bool | None] | None:
+    """Asks Step Functions whether a lock's holder still runs (a run aborted from the console never
+    releases its lock); without the state machine's ARN a held lock waits for its expiry instead."""
+    if not s.state_machine_arn:
+        return None
+    return StepFunctionsExecutions(clients.stepfunctions(), s.state_machine_arn).is_running
+
+
 def plan_run(settings: Settings | None = None) -> PlanRun:
     def build(s: Settings) -> PlanRun:
         s.require("data_bucket", "state_table", "sagemaker_role_arn", "job_prefix")
         return PlanRun(
             profiles=_profiles(s),
             datasets=_datasets(s),
-            locks=DynamoStateTable(clients.dynamodb(), s.state_table),
+            locks=DynamoStateTable(clients.dynamodb(), s.state_table, holder_running=_holder_probe(s)),
             job_namer=job_namer(s.job_prefix),
             clock=utc_now,
             settings=PlanSettings(

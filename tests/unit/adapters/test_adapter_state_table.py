@@ -14,7 +14,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from amtflow.adapters import DynamoStateTable
 from amtflow.app import ParkedJob
-from amtflow.errors import ConflictError
+from amtflow.errors import ConflictError, ModelBusyError
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -112,3 +112,63 @@ def test_claiming_something_never_parked_is_none(table: tuple[DynamoStateTable, 
     store, _ = table
     assert store.claim("never-parked") is None
     assert store.parked() == []
+
+
+def test_a_lock_whose_holder_no_longer_runs_is_taken_over() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="state", **table_definition("StateTable"))
+        asked: list[str] = []
+
+        def running(name: str) -> bool | None:
+            asked.append(name)
+            return name == "live-run"
+
+        store = DynamoStateTable(client, "state", holder_running=running)
+        store.acquire("m", "aborted-run", now=T0, ttl_seconds=3600)
+        assert store.acquire("m", "run-b", now=T0, ttl_seconds=3600) == ("MODEL#m", "LOCK")
+        assert asked == ["aborted-run"]
+        item = client.get_item(TableName="state", Key={"pk": {"S": "MODEL#m"}, "sk": {"S": "LOCK"}})["Item"]
+        assert item["owner"]["S"] == "run-b"
+        assert not store.release("m", "aborted-run")
+
+
+@pytest.mark.parametrize("answer", [True, None])
+def test_a_lock_whose_holder_runs_or_may_run_is_not_taken_over(answer: bool | None) -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="state", **table_definition("StateTable"))
+        store = DynamoStateTable(client, "state", holder_running=lambda name: answer)
+        store.acquire("m", "run-a", now=T0, ttl_seconds=3600)
+        with pytest.raises(ModelBusyError, match=r"locked by run run-a.*waits for the lock"):
+            store.acquire("m", "run-b", now=T0, ttl_seconds=3600)
+        item = client.get_item(TableName="state", Key={"pk": {"S": "MODEL#m"}, "sk": {"S": "LOCK"}})["Item"]
+        assert item["owner"]["S"] == "run-a"
+
+
+def test_a_takeover_is_conditional_on_the_holder_it_saw() -> None:
+    """Two contenders that both saw a dead holder: only one wins; the other finds the new holder."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="state", **table_definition("StateTable"))
+        plain = DynamoStateTable(client, "state")
+        plain.acquire("m", "dead-run", now=T0, ttl_seconds=3600)
+
+        def dead_but_taken_meanwhile(name: str) -> bool:
+            # the other contender takes the lock between our read of the holder and our conditional put
+            client.put_item(
+                TableName="state",
+                Item={
+                    "pk": {"S": "MODEL#m"},
+                    "sk": {"S": "LOCK"},
+                    "owner": {"S": "run-c"},
+                    "expiresAt": {"N": str(int(T0.timestamp()) + 3600)},
+                },
+            )
+            return False
+
+        store = DynamoStateTable(client, "state", holder_running=dead_but_taken_meanwhile)
+        with pytest.raises(ModelBusyError):
+            store.acquire("m", "run-b", now=T0, ttl_seconds=3600)
+        item = client.get_item(TableName="state", Key={"pk": {"S": "MODEL#m"}, "sk": {"S": "LOCK"}})["Item"]
+        assert item["owner"]["S"] == "run-c"

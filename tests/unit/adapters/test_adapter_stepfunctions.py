@@ -76,3 +76,40 @@ def test_a_throttled_start_is_transient(stub: tuple[object, Stubber]) -> None:
     stubber.add_client_error("start_execution", service_error_code="ThrottlingException")
     with pytest.raises(TransientError, match="run-1"):
         StepFunctionsExecutions(client, ARN).start("run-1", {})  # type: ignore[arg-type]
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:tuning:run-a"
+
+
+@pytest.mark.parametrize(
+    ("status", "running"),
+    [("RUNNING", True), ("SUCCEEDED", False), ("FAILED", False), ("ABORTED", False), ("TIMED_OUT", False)],
+)
+def test_is_running_describes_the_execution_of_this_state_machine(
+    stub: tuple[object, Stubber], status: str, running: bool
+) -> None:
+    client, stubber = stub
+    stubber.add_response(
+        "describe_execution",
+        {"executionArn": EXECUTION, "stateMachineArn": ARN, "status": status, "startDate": datetime.now(UTC)},
+        {"executionArn": EXECUTION},
+    )
+    assert StepFunctionsExecutions(client, ARN).is_running("run-a") is running  # type: ignore[arg-type]
+
+
+def test_an_execution_that_does_not_exist_does_not_run(stub: tuple[object, Stubber]) -> None:
+    client, stubber = stub
+    stubber.add_client_error(
+        "describe_execution", "ExecutionDoesNotExist", expected_params={"executionArn": EXECUTION}
+    )
+    assert StepFunctionsExecutions(client, ARN).is_running("run-a") is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])
+def test_when_step_functions_cannot_tell_the_answer_is_unknown(
+    stub: tuple[object, Stubber], code: str
+) -> None:
+    """Unknown is not 'stopped': a lock is only taken over when its holder is known to have ended."""
+    client, stubber = stub
+    stubber.add_client_error("describe_execution", code)
+    assert StepFunctionsExecutions(client, ARN).is_running("run-a") is None  # type: ignore[arg-type]
