@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,55 +19,128 @@ pytestmark = [
 ]
 
 
-def test_quick_demo_tells_the_whole_story_and_writes_a_report(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "report"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One quick demo, shared by the tests below: its exit code, printed timeline, report and page."""
+    out = tmp_path_factory.mktemp("demo") / "report"
+    with pytest.MonkeyPatch.context() as mp:
+        printed: list[str] = []
+        mp.setattr("sys.stdout", _Capture(printed))
+        code = main(["demo", "--quick", "--out", str(out), "--project", str(ROOT)])
+    return {
+        "code": code,
+        "printed": "".join(printed),
+        "out": out,
+        "report": json.loads((out / "report.json").read_text()),
+        "page": (out / "index.html").read_text(),
+    }
 
-    code = main(["demo", "--quick", "--out", str(out), "--project", str(ROOT)])
 
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    report = json.loads((out / "report.json").read_text())
-    v1, rejected, v2 = report["executions"]
-    # 1. dataset v1 -> real Bayesian tuning -> evaluate -> notify
-    assert v1["status"] == "SUCCEEDED"
-    assert v1["input"]["datasetVersion"] == "v1"
-    assert {"Plan", "StartTuning", "Evaluate", "Notify"} <= set(v1["states"])
-    first, second = report["runs"]
-    for run in (first, second):
+class _Capture:
+    def __init__(self, sink: list[str]) -> None:
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        self._sink.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _by_version(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        e["input"]["datasetVersion"]: e
+        for e in report["executions"]
+        if e["input"].get("trigger") != "manual" and e["input"].get("datasetVersion")
+    }
+
+
+def test_every_step_of_the_story_turned_out_as_told(demo: dict[str, Any]) -> None:
+    assert demo["code"] == 0, demo["printed"][-5000:]
+    checks = demo["report"]["checks"]
+    assert [c["check"].split(" ", 1)[0] for c in checks] == ["1.", "2.", "3.", "4."]
+    assert all(c["ok"] for c in checks), checks
+    assert demo["printed"].count("] check    ok   ") == len(checks)
+
+
+def test_each_dataset_version_ran_one_tuning_job_with_real_trials(demo: dict[str, Any]) -> None:
+    report = demo["report"]
+    runs = report["runs"]
+    assert Counter(r["plan"]["datasetVersion"] for r in runs) == {"v1": 1, "v2": 1}
+    for run in runs:
         assert run["strategy"] == "Bayesian"
         assert run["status"] == "Completed"
         assert len(run["trials"]) == 4
         objectives = [t["objective"] for t in run["trials"]]
-        assert all(0.5 < o <= 1.0 for o in objectives)  # validation AUC of real XGBoost trials
+        assert all(0.0 <= o <= 1.0 for o in objectives)  # validation AUC of real XGBoost trials
+        assert max(objectives) > 0.8
         assert run["bestObjective"] == max(objectives) == run["bestSoFar"][-1]
-    # 2. over budget -> rejected by preflight, no tuning job for that model
-    assert rejected["status"] == "FAILED"
-    assert rejected["error"] == "PreflightRejectedError"
-    assert "AMT202" in rejected["cause"]
-    assert not any("gpu" in run["jobName"] for run in report["runs"])
-    # 4. the lost completion event: the reconciler closed the callback
-    assert v2["status"] == "SUCCEEDED"
-    assert v2["input"]["datasetVersion"] == "v2"
-    subjects = [n["subject"] for n in report["notifications"]]
-    assert subjects == [
-        "amtflow: cancer-xgb - tuning succeeded",
-        "amtflow: cancer-xgb-gpu - tuning job rejected by preflight",
-        "amtflow: cancer-xgb - tuning succeeded",
+        assert run["plan"]["action"] == "tune"
+        assert run["decision"].startswith("tune; cold start")
+    executions = _by_version(report)
+    for version in ("v1", "v2"):
+        assert executions[version]["status"] == "SUCCEEDED"
+        assert {"Plan", "StartTuning", "Evaluate", "Notify"} <= set(executions[version]["states"])
+        assert executions[version]["plan"]["jobName"] in {r["jobName"] for r in runs}
+
+
+def test_the_console_execution_with_a_broken_override_is_rejected_with_its_findings(
+    demo: dict[str, Any],
+) -> None:
+    report = demo["report"]
+    (manual,) = [e for e in report["executions"] if e["input"].get("trigger") == "manual"]
+    assert manual["status"] == "FAILED"
+    assert manual["error"] == "PreflightRejectedError"
+    assert "StartTuning" in manual["states"]
+    assert "Evaluate" not in manual["states"]
+    for finding in ("AMT107", "AMT123"):
+        assert finding in manual["cause"]
+    assert manual["plan"]["jobName"] not in {r["jobName"] for r in report["runs"]}
+    (note,) = [n for n in report["notifications"] if n["attributes"].get("outcome") == "rejected"]
+    assert note["subject"] == "amtflow: cancer-xgb - tuning job rejected by preflight"
+    message = json.loads(note["message"])
+    assert message["error"]["type"] == "PreflightRejectedError"
+    assert "the objective 'validation:auc' is set to Minimize" in message["error"]["message"]
+    assert "matches none of the 2 line(s) of profile sample_log_lines" in message["error"]["message"]
+
+
+def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any]) -> None:
+    report = demo["report"]
+    notes = report["notifications"]
+    assert [(n["attributes"]["model"], n["attributes"]["outcome"]) for n in notes] == [
+        ("cancer-xgb", "succeeded"),
+        ("cancer-xgb", "rejected"),
+        ("cancer-xgb", "succeeded"),
     ]
-    assert report["notifications"][1]["attributes"] == {"model": "cancer-xgb-gpu", "outcome": "rejected"}
-    # the timeline, as printed
+    runs = {r["jobName"]: r for r in report["runs"]}
+    for note in (notes[0], notes[2]):
+        assert note["subject"] == "amtflow: cancer-xgb - tuning succeeded"
+        evaluation = json.loads(note["message"])["evaluation"]
+        run = runs[evaluation["best"]["trainingJobName"].rsplit("-", 2)[0]]
+        assert evaluation["best"]["objectiveValue"] == pytest.approx(run["bestObjective"])
+        assert len(evaluation["leaderboard"]) == 4
+
+
+def test_the_lost_completion_event_is_recovered_by_the_reconciler(demo: dict[str, Any]) -> None:
+    printed = demo["printed"]
+    assert "LOST on purpose: tuning job" in printed
+    assert 'Reconcile <- rule ReconcileFunctionSweep: {"parked":1' in printed
+    assert _by_version(demo["report"])["v2"]["status"] == "SUCCEEDED"
+
+
+def test_the_timeline_and_the_report_show_the_story(demo: dict[str, Any]) -> None:
+    printed, out = demo["printed"], demo["out"]
     assert "put datasets/cancer-xgb/v1/_READY" in printed
     assert printed.count("] trial    [") == 8
     assert "Subject: amtflow: cancer-xgb - tuning succeeded" in printed
     assert "scheduled tick with no new data: skipped" in printed
-    assert "LOST on purpose: tuning job" in printed
-    assert 'Reconcile <- rule ReconcileFunctionSweep: {"parked":1' in printed
-    assert printed.count("] check    ok   ") == 4
+    assert "console  StartExecution" in printed
     assert f"{out / 'index.html'} (and report.json)" in printed
-    page = (out / "index.html").read_text()
+    page = demo["page"]
     assert page.count("data:image/png;base64,") == 6  # convergence, leaderboard, effects per tuning job
+    assert page.count("<p>Decision: tune; cold start") == 2
+    assert "What the story showed" in page
 
 
 def test_demo_outside_a_project_says_where_to_run_it(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from amtflow.local.twin._report import Trial, TuningRun, write_report
+from amtflow.local.twin._report import (
+    Trial,
+    TuningRun,
+    decision_text,
+    drift_text,
+    promotion_text,
+    write_report,
+)
 
 
 def _run(goal: str) -> TuningRun:
@@ -46,3 +53,79 @@ def test_report_files_hold_the_same_data(tmp_path: Path) -> None:
     assert html.count("data:image/png;base64,") == 3
     assert "A → B" in html
     assert "&quot;a&quot;: 1" in html
+
+
+def test_decision_and_drift_scores_read_as_one_line_each() -> None:
+    plan = {
+        "action": "tune",
+        "warmStart": "TransferLearning",
+        "parents": ["amtf-m-aaaa1111"],
+        "maxJobs": 8,
+        "reason": "moderate drift: warm start with half the budget",
+        "drift": {
+            "severity": "moderate",
+            "maxPsi": 0.1712,
+            "drivers": [{"column": "f7", "psi": 0.1712, "severity": "moderate"}],
+            "baselineDatasetVersion": "v1",
+        },
+    }
+
+    assert decision_text(plan) == (
+        "tune; TransferLearning warm start from amtf-m-aaaa1111; budget 8 training jobs; "
+        "drift moderate vs v1, max PSI 0.171 (f7 0.171) - moderate drift: warm start with half the budget"
+    )
+    assert decision_text({"action": "tune", "warmStart": "cold", "reason": "new model"}) == (
+        "tune; cold start - new model"
+    )
+    assert decision_text({"action": "skip", "reason": "same data"}) == "skip - same data"
+    assert decision_text(None) == ""
+    assert drift_text({"severity": "severe", "schemaChanges": ["column f9 added"]}) == (
+        "drift severe; schema: column f9 added"
+    )
+    assert drift_text({"severity": None, "externalSeverity": "moderate"}) == (
+        "drift not measured; reported: moderate"
+    )
+
+
+def test_promotion_reads_as_its_outcome_and_reason() -> None:
+    evaluation = {"promotion": {"outcome": "kept_champion", "reason": "0.97 < 0.98 on v2"}}
+    assert promotion_text(evaluation) == "kept champion - 0.97 < 0.98 on v2"
+    assert promotion_text({"outcome": "succeeded"}) == ""
+    assert promotion_text(None) == ""
+
+
+def test_the_report_shows_each_runs_warm_start_decision_and_promotion(tmp_path: Path) -> None:
+    run = _run("Maximize")
+    run.warm_start_type, run.parents = "TransferLearning", ["parent-job"]
+    run.plan = {
+        "action": "tune",
+        "warmStart": "TransferLearning",
+        "parents": ["parent-job"],
+        "reason": "drift",
+    }
+    run.evaluation = {"outcome": "succeeded", "promotion": {"outcome": "promoted", "reason": "better"}}
+
+    page = write_report(
+        tmp_path,
+        title="t",
+        runs=[run],
+        timeline=[],
+        notifications=[],
+        executions=[],
+        checks=[("1. v1 tuned", True), ("2. v2 warm-started", False)],
+    )
+
+    data = json.loads((tmp_path / "report.json").read_text())
+    (written,) = data["runs"]
+    assert written["warmStart"] == {"type": "TransferLearning", "parents": ["parent-job"]}
+    assert written["decision"] == "tune; TransferLearning warm start from parent-job - drift"
+    assert written["promotion"] == "promoted - better"
+    assert data["checks"] == [
+        {"check": "1. v1 tuned", "ok": True},
+        {"check": "2. v2 warm-started", "ok": False},
+    ]
+    html = page.read_text()
+    assert "Warm start (SageMaker): TransferLearning from parent-job" in html
+    assert "Decision: tune; TransferLearning warm start from parent-job - drift" in html
+    assert "Promotion: promoted - better" in html
+    assert "✘ FAILED: 2. v2 warm-started" in html

@@ -1,11 +1,20 @@
 """``amtflow demo``: a scripted story told by the application itself, running in the twin with real training.
 
-The story: the project's template is deployed into the twin; a model profile and dataset version v1 land in
-the data bucket; the marker object starts a run (router → state machine → plan → tuning job with real
-trials in the local AMT engine → the job's EventBridge event closes the callback → evaluate → notify);
-then the clock moves on an hour and the scheduled router tick finds nothing to do. Every step prints a
-timeline line as it happens; SNS messages are printed as a subscriber receives them; a report (HTML with
-plots, and JSON) is written to the output folder.
+The project's template is deployed into the twin and a model profile lands in the data bucket; then, in the
+order of the story:
+
+1. dataset version v1 lands: its marker object starts a run (router → state machine → plan → tuning job
+   with real trials in the local AMT engine → the job's EventBridge event closes the callback → evaluate →
+   notify), a cold start;
+2. v2 lands with a moderate drift: the plan measures it against v1's data and warm-starts a
+   ``TransferLearning`` tuning job from v1's job, with a reduced budget;
+3. the clock moves on an hour and the scheduled router tick finds nothing to do;
+4. a console execution with a broken override is rejected by preflight with its findings, before any job;
+5. v3 lands with a severe drift (a cold start) and the tuning job's completion event is lost: the execution
+   waits until the reconciler's next sweep closes its callback.
+
+Every step prints a timeline line as it happens; SNS messages are printed as a subscriber receives them; a
+report (HTML with plots, and JSON) is written to the output folder.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -355,6 +365,18 @@ class _LostEvents:
         return deliver
 
 
+BROKEN_OVERRIDES: dict[str, Any] = {
+    "tuning": {"objective": {"metric": "validation:auc", "goal": "Minimize"}},
+    "training": {
+        "metrics": [
+            {"name": "validation:auc", "regex": "validation-auc=([0-9\\.]+)"},
+            {"name": "train:auc", "regex": "train-auc:([0-9\\.]+)"},
+        ]
+    },
+}
+"""A console user's override with two mistakes: AUC minimised, a regex with ``=`` where the log has ``:``."""
+
+
 def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
     """Tell the story; return what happened (and whether every step turned out as the story says)."""
     root = options.project_root.resolve()
@@ -362,13 +384,14 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
     examples = load_examples_data(root)
     profile = _demo_profile(root, options)
     model = str(profile["model"])
-    checks: list[tuple[str, bool]] = []
     tl.line(
         "demo",
         f"amtflow demo{' --quick' if options.quick else ''}: {root / 'template.yaml'} in the local twin",
     )
     lost = _LostEvents(tl)
-    with tempfile.TemporaryDirectory(prefix="amtflow-demo-") as work:
+    with tempfile.TemporaryDirectory(prefix="amtflow-demo-") as work, warnings.catch_warnings():
+        # With metrics switched off Powertools never flushes, so a warm handler's dimensions pile up.
+        warnings.filterwarnings("ignore", message="Dimension .* has already been added")
 
         def engine(sink: EventSink) -> AbstractContextManager[object]:
             from amtflow.local.engine import sagemaker as local_engine
@@ -395,70 +418,17 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
                 f"{len(twin.resources('AWS::Events::Rule'))} EventBridge rules; "
                 f"clock at {twin.now():%Y-%m-%d %H:%M}Z",
             )
-            follower = _Follower(twin, tl)
-            story = _Story(twin, tl, follower, examples, options, Path(work))
-
-            tl.line("step", "1. dataset version v1 lands -> cold start, Bayesian tuning with real trials")
+            story = _Story(twin, tl, _Follower(twin, tl), examples, options, Path(work), lost)
             story.put_profile(profile)
-            run = story.land_version(model, "v1", seed=options.seed)
-            checks.append(
-                (
-                    "v1 tuned, evaluated and notified",
-                    run is not None and run.status is ExecutionStatus.SUCCEEDED,
-                )
-            )
-
-            tl.line("step", "2. a profile over its budget -> preflight rejects it, nothing is launched")
-            pricey = _pricey_profile(profile)
-            story.put_profile(pricey)
-            rejected = story.land_version(str(pricey["model"]), "v1", seed=options.seed)
-            jobs = {j.job_name for j in collect_runs(twin.client("sagemaker"))}
-            checks.append(
-                (
-                    "over-budget run rejected by preflight, no tuning job created",
-                    rejected is not None
-                    and rejected.status is ExecutionStatus.FAILED
-                    and not any(str(pricey["model"]) in j for j in jobs),
-                )
-            )
-
-            tl.line("step", "3. an hour passes -> the scheduled router tick finds no new data")
-            executions_before = len(twin.executions())
-            invocations_before = len(twin.invocations())
-            story.advance(3600)
-            schedule_outcome = _schedule_outcome(twin, executions_before, invocations_before)
-            tl.line("schedule", schedule_outcome)
-            checks.append(
-                ("idle schedule tick skipped", schedule_outcome.startswith("scheduled tick with no new data"))
-            )
-
-            tl.line(
-                "step",
-                "4. dataset v2 lands, and its job's completion event is lost -> the reconciler closes it",
-            )
-            lost.armed = True
-            run2 = story.land_version(
-                model,
-                "v2",
-                seed=options.seed + 1,
-                stop=lambda: bool(lost.dropped) and twin.pending_deliveries() == 0,
-            )
-            if lost.dropped:
-                tl.line(
-                    "clock",
-                    "the execution waits at StartTuning; advance 15 minutes to the next reconcile sweep",
-                )
-                story.advance(900)
-                run2 = story.execution_for(model, "v2")
-            checks.append(
-                (
-                    "lost completion event recovered by the reconciler",
-                    bool(lost.dropped) and run2 is not None and run2.status is ExecutionStatus.SUCCEEDED,
-                )
-            )
+            story.cold_start(model)
+            schedule_outcome = story.idle_tick()
+            story.broken_override(model)
+            story.lost_event(model, "v2")
 
             executions = twin.executions()
+            details = [_execution_json(twin, e) for e in executions]
             runs = collect_runs(twin.client("sagemaker"))
+            _attach_documents(runs, details)
             notifications = [
                 {
                     "topic": n.topic_arn,
@@ -470,7 +440,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             ]
     for run_ in runs:
         tl.line("result", _run_summary(run_))
-    for text, ok in checks:
+    for text, ok in story.checks:
         tl.line("check", f"{'ok  ' if ok else 'FAIL'} {text}")
     report = write_report(
         options.out_dir,
@@ -478,20 +448,128 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
         runs=runs,
         timeline=tl.lines,
         notifications=notifications,
-        executions=[_execution_json(e) for e in executions],
+        executions=details,
+        checks=story.checks,
     )
     tl.line("report", f"{report} (and report.json)")
-    return DemoResult(report, executions, notifications, runs, schedule_outcome, checks, tl.lines)
+    return DemoResult(report, executions, notifications, runs, schedule_outcome, story.checks, tl.lines)
 
 
 class _Story:
     """The demo's moves: put a profile, land a dataset version, advance the clock; each followed live."""
 
     def __init__(
-        self, twin: Twin, tl: Timeline, follower: _Follower, examples: Any, options: DemoOptions, work: Path
+        self,
+        twin: Twin,
+        tl: Timeline,
+        follower: _Follower,
+        examples: Any,
+        options: DemoOptions,
+        work: Path,
+        lost: _LostEvents,
     ) -> None:
         self.twin, self.tl, self.follower = twin, tl, follower
-        self.examples, self.options, self.work = examples, options, work
+        self.examples, self.options, self.work, self.lost = examples, options, work, lost
+        self.checks: list[tuple[str, bool]] = []
+        self.steps = 0
+
+    def step(self, text: str) -> None:
+        self.steps += 1
+        self.tl.line("step", f"{self.steps}. {text}")
+
+    def check(self, text: str, ok: bool) -> None:
+        self.checks.append((f"{self.steps}. {text}", ok))
+
+    # ------------------------------------------------------------------ the five steps
+
+    def cold_start(self, model: str) -> None:
+        self.step("dataset version v1 lands -> cold start, Bayesian tuning with real trials")
+        run = self.land_version(model, "v1", seed=self.options.seed)
+        plan = _state_document(self.twin, run, "Plan", "plan") if run else None
+        self.check(
+            "v1: cold-start tuning, evaluated and notified",
+            run is not None
+            and run.status is ExecutionStatus.SUCCEEDED
+            and plan is not None
+            and plan.get("action") == "tune"
+            and str(plan.get("warmStart", "cold")).lower() == "cold",
+        )
+
+    def drift_warm_start(self, model: str) -> None:
+        self.step(
+            "dataset version v2 lands with a moderate drift -> TransferLearning warm start from v1's job",
+        )
+        parent = self.job_for(model, "v1")
+        run = self.land_version(model, "v2", seed=self.options.seed + 1, drift="moderate")
+        plan = _state_document(self.twin, run, "Plan", "plan") if run else None
+        job = self.job_for(model, "v2")
+        warm = _warm_start(self.twin, job) if job else None
+        self.tl.line("result", _reached_text(self.twin, parent, job))
+        self.check(
+            "v2: moderate drift measured, TransferLearning warm start from v1's job",
+            run is not None
+            and run.status is ExecutionStatus.SUCCEEDED
+            and plan is not None
+            and (plan.get("drift") or {}).get("severity") == "moderate"
+            and warm == ("TransferLearning", [parent]),
+        )
+
+    def idle_tick(self) -> str:
+        self.step("an hour passes -> the scheduled router tick finds no new data")
+        executions_before = len(self.twin.executions())
+        invocations_before = len(self.twin.invocations())
+        self.advance(3600)
+        outcome = _schedule_outcome(self.twin, executions_before, invocations_before)
+        self.tl.line("schedule", outcome)
+        self.check("idle schedule tick skipped", outcome.startswith("scheduled tick with no new data"))
+        return outcome
+
+    def broken_override(self, model: str) -> None:
+        self.step(
+            "a console execution with a broken override -> preflight rejects it, nothing is launched",
+        )
+        request = {"model": model, "action": "tune", "trigger": "manual", "overrides": BROKEN_OVERRIDES}
+        jobs_before = self.job_names()
+        self.tl.line(
+            "console", f"StartExecution (no name: the console generates one), input {_compact(request, 400)}"
+        )
+        arn = self.twin.start_execution(request)
+        self.follower.follow(self.options.timeout)
+        run = next((e for e in self.twin.executions() if e.arn == arn), None)
+        self.check(
+            "broken override rejected by preflight with its findings, no tuning job created",
+            run is not None
+            and run.status is ExecutionStatus.FAILED
+            and run.error == "PreflightRejectedError"
+            and all(rule in str(run.cause) for rule in ("AMT107", "AMT123"))
+            and self.job_names() == jobs_before,
+        )
+
+    def lost_event(self, model: str, version: str) -> None:
+        self.step(
+            f"dataset version {version} lands with a severe drift -> cold start; its job's completion event "
+            "is lost -> the reconciler closes the run",
+        )
+        self.lost.armed = True
+        run = self.land_version(
+            model,
+            version,
+            seed=self.options.seed + 2,
+            drift="severe",
+            stop=lambda: bool(self.lost.dropped) and self.twin.pending_deliveries() == 0,
+        )
+        if self.lost.dropped:
+            self.tl.line(
+                "clock", "the execution waits at its callback; advance 15 minutes to the next reconcile sweep"
+            )
+            self.advance(900)
+            run = self.execution_for(model, version)
+        self.check(
+            f"{version}: lost completion event recovered by the reconciler, run succeeded",
+            bool(self.lost.dropped) and run is not None and run.status is ExecutionStatus.SUCCEEDED,
+        )
+
+    # ------------------------------------------------------------------ moves
 
     def put_profile(self, profile: Mapping[str, Any]) -> None:
         model = profile["model"]
@@ -506,17 +584,24 @@ class _Story:
         )
 
     def land_version(
-        self, model: str, version: str, *, seed: int, stop: Callable[[], bool] | None = None
+        self,
+        model: str,
+        version: str,
+        *,
+        seed: int,
+        drift: str = "none",
+        stop: Callable[[], bool] | None = None,
     ) -> Execution | None:
         """Upload an example dataset version, then its marker; follow until idle (or until ``stop()``)."""
-        data = self.examples.make_version("breast_cancer", seed=seed)
+        data = self.examples.make_version("breast_cancer", seed=seed, drift=drift)
         files = self.examples.write_version(data, self.work / model / version)
+        how = "" if drift == "none" else f", {drift} drift"
         for channel, path in sorted(files.items()):
             key = f"datasets/{model}/{version}/{channel}/data.csv"
             body = Path(path).read_bytes()
             self.twin.put_object(key, body)
             rows = body.count(b"\n")
-            self.tl.line("s3", f"put {key} ({rows} rows)")
+            self.tl.line("s3", f"put {key} ({rows} rows{how})")
         self.twin.wait_idle()
         self.follower.poll()
         self.twin.put_object(f"datasets/{model}/{version}/_READY", b"")
@@ -534,6 +619,18 @@ class _Story:
         ]
         return found[-1] if found else None
 
+    def job_for(self, model: str, version: str) -> str | None:
+        """The tuning job the run of ``model``'s dataset ``version`` planned (None if it planned none)."""
+        run = self.execution_for(model, version)
+        plan = _state_document(self.twin, run, "Plan", "plan") if run else None
+        name = (plan or {}).get("jobName")
+        return str(name) if name and name in self.job_names() else None
+
+    def job_names(self) -> set[str]:
+        sm = self.twin.client("sagemaker")
+        jobs = sm.list_hyper_parameter_tuning_jobs(MaxResults=100)["HyperParameterTuningJobSummaries"]
+        return {j["HyperParameterTuningJobName"] for j in jobs}
+
     def advance(self, seconds: float) -> None:
         self.tl.line("clock", f"advance {seconds / 60:.0f} minutes (schedules fire on the twin's clock)")
         fired = self.twin.advance(seconds, wait=False)
@@ -549,14 +646,79 @@ class _Story:
         self.follower.follow(self.options.timeout)
 
 
-def _pricey_profile(profile: Mapping[str, Any]) -> dict[str, Any]:
-    pricey: dict[str, Any] = json.loads(json.dumps(profile))
-    pricey["model"] = f"{profile['model']}-gpu"
-    pricey["description"] = "The same model on a large GPU instance, under a small budget."
-    pricey["training"]["instance_type"] = "ml.p4d.24xlarge"
-    pricey["tuning"]["limits"] = {"max_jobs": 30, "max_parallel": 3, "max_runtime_s": 7200}
-    pricey["budget"] = {"max_usd_per_run": 5, "max_usd_per_month": 100}
-    return pricey
+def _state_document(twin: Twin, execution: Execution | None, state: str, key: str) -> dict[str, Any] | None:
+    """``$.<key>`` of the state document as ``state`` left it (the last time it exited), or None."""
+    if execution is None:
+        return None
+    events = twin.client("stepfunctions").get_execution_history(executionArn=execution.arn, maxResults=1000)
+    found: dict[str, Any] | None = None
+    for event in events["events"]:
+        details = event.get("stateExitedEventDetails")
+        if not details or details.get("name") != state:
+            continue
+        try:
+            doc = json.loads(details.get("output") or "null")
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get(key), dict):
+            found = doc[key]
+    return found
+
+
+def _warm_start(twin: Twin, job: str) -> tuple[str, list[str]] | None:
+    """The tuning job's ``WarmStartConfig`` as SageMaker describes it: ``(type, parents)``, or None."""
+    described = twin.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)
+    config = described.get("WarmStartConfig")
+    if not config:
+        return None
+    parents = [p["HyperParameterTuningJobName"] for p in config.get("ParentHyperParameterTuningJobs", [])]
+    return str(config["WarmStartType"]), parents
+
+
+def _reached_text(twin: Twin, parent: str | None, child: str | None) -> str:
+    """How many trials the warm-started job needed to reach the parent's best, against the parent's own."""
+    if parent is None or child is None:
+        return "no tuning job to compare (the run planned none)"
+    runs = {r.job_name: r for r in collect_runs(twin.client("sagemaker")) if r.job_name in (parent, child)}
+    first, second = runs.get(parent), runs.get(child)
+    if first is None or second is None or first.best_objective is None:
+        return "no best objective to compare"
+    target = first.best_objective
+    maximize = first.goal == "Maximize"
+
+    def better(value: float) -> bool:
+        return value >= target if maximize else value <= target
+
+    needed_parent = next(
+        (i for i, t in enumerate(first.trials, 1) if t.objective == target), len(first.trials)
+    )
+    needed = next(
+        (i for i, t in enumerate(second.trials, 1) if t.objective is not None and better(t.objective)), None
+    )
+    if needed is None:
+        best = f"{second.best_objective:.5f}" if second.best_objective is not None else "none"
+        return (
+            f"{child} did not reach v1's best {first.metric}={target:.5f} in its {len(second.trials)} trials "
+            f"(its best: {best}; v1 reached it at trial {needed_parent})"
+        )
+    return (
+        f"{child} reached v1's best {first.metric}={target:.5f} at trial {needed} of {len(second.trials)}; "
+        f"the cold start needed {needed_parent} of {len(first.trials)}"
+    )
+
+
+def _attach_documents(runs: list[TuningRun], executions: list[dict[str, Any]]) -> None:
+    """Give each tuning run the plan that started it and the evaluation that judged it."""
+    by_job = {
+        str(x["plan"]["jobName"]): x
+        for x in executions
+        if isinstance(x.get("plan"), dict) and x["plan"].get("jobName")
+    }
+    for run in runs:
+        found = by_job.get(run.job_name)
+        if found is not None:
+            run.plan = found["plan"]
+            run.evaluation = found.get("evaluation")
 
 
 def _schedule_outcome(twin: Twin, executions_before: int, invocations_before: int) -> str:
@@ -571,7 +733,7 @@ def _schedule_outcome(twin: Twin, executions_before: int, invocations_before: in
     return f"scheduled tick with no new data: skipped - {reason}"
 
 
-def _execution_json(e: Execution) -> dict[str, Any]:
+def _execution_json(twin: Twin, e: Execution) -> dict[str, Any]:
     return {
         "name": e.name,
         "status": e.status.value,
@@ -580,15 +742,20 @@ def _execution_json(e: Execution) -> dict[str, Any]:
         "error": e.error,
         "cause": e.cause,
         "input": e.input,
+        "plan": _state_document(twin, e, "Plan", "plan"),
+        "evaluation": _state_document(twin, e, "Evaluate", "evaluation"),
     }
 
 
 def _run_summary(run: TuningRun) -> str:
     done = [t for t in run.trials if t.objective is not None]
     best: Trial | None = run.leaderboard(1)[0] if done else None
+    start = (
+        f", {run.warm_start_type} from {', '.join(run.parents)}" if run.warm_start_type else ", cold start"
+    )
     if best is None:
-        return f"{run.job_name}: {run.status}, no trial reported {run.metric}"
+        return f"{run.job_name}: {run.status}{start}, no trial reported {run.metric}"
     return (
-        f"{run.job_name}: {run.status}, {len(run.trials)} trials, best {best.name} "
+        f"{run.job_name}: {run.status}{start}, {len(run.trials)} trials, best {best.name} "
         f"{run.metric}={best.objective:.5f}"
     )

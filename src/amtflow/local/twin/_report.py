@@ -1,7 +1,10 @@
 """The demo's report: tuning runs read back through the SageMaker API, as HTML with plots and as JSON.
 
-Plots are drawn with matplotlib's object API (no global pyplot state) and embedded as PNG data URIs, so
-``index.html`` is one self-contained file; ``report.json`` holds the same data.
+Per run: its convergence, leaderboard and hyperparameter effects as plots, its warm start (from SageMaker),
+and, when the caller attaches them, the plan that started it (the decision, its reason and the drift
+scores) and its evaluation (outcome, promotion). Plots are drawn with matplotlib's object API (no global
+pyplot state) and embedded as PNG data URIs, so ``index.html`` is one self-contained file; ``report.json``
+holds the same data.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ class Trial:
 
 @dataclass
 class TuningRun:
-    """One tuning job and its trials, in creation order."""
+    """One tuning job and its trials, in creation order.
+
+    ``plan`` and ``evaluation`` are the application's documents for the run (``amtflow.messages.Plan`` and
+    ``Evaluation`` as JSON), attached by the caller when it knows them.
+    """
 
     job_name: str
     strategy: str
@@ -41,6 +48,10 @@ class TuningRun:
     best_job: str | None
     best_objective: float | None
     trials: list[Trial] = field(default_factory=list)
+    warm_start_type: str | None = None
+    parents: list[str] = field(default_factory=list)
+    plan: Mapping[str, Any] | None = None
+    evaluation: Mapping[str, Any] | None = None
 
     def leaderboard(self, size: int = 10) -> list[Trial]:
         scored = [t for t in self.trials if t.objective is not None]
@@ -68,6 +79,7 @@ def collect_runs(sagemaker: Any) -> list[TuningRun]:
         config = job["HyperParameterTuningJobConfig"]
         objective = config.get("HyperParameterTuningJobObjective", {})
         best = job.get("BestTrainingJob") or {}
+        warm = job.get("WarmStartConfig") or {}
         runs.append(
             TuningRun(
                 job_name=name,
@@ -78,6 +90,10 @@ def collect_runs(sagemaker: Any) -> list[TuningRun]:
                 best_job=best.get("TrainingJobName"),
                 best_objective=_objective(best),
                 trials=_trials(sagemaker, name),
+                warm_start_type=warm.get("WarmStartType"),
+                parents=[
+                    p["HyperParameterTuningJobName"] for p in warm.get("ParentHyperParameterTuningJobs", [])
+                ],
             )
         )
     return runs
@@ -126,11 +142,13 @@ def write_report(
     timeline: Sequence[str],
     notifications: Sequence[Mapping[str, Any]],
     executions: Sequence[Mapping[str, Any]],
+    checks: Sequence[tuple[str, bool]] = (),
 ) -> Path:
     """Write ``index.html`` and ``report.json`` into ``out_dir``; return the HTML path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "title": title,
+        "checks": [{"check": text, "ok": ok} for text, ok in checks],
         "runs": [_run_json(r) for r in runs],
         "executions": list(executions),
         "notifications": list(notifications),
@@ -138,8 +156,63 @@ def write_report(
     }
     (out_dir / "report.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     page = out_dir / "index.html"
-    page.write_text(_html(title, runs, timeline, notifications, executions), encoding="utf-8")
+    page.write_text(_html(title, runs, timeline, notifications, executions, checks), encoding="utf-8")
     return page
+
+
+def decision_text(plan: Mapping[str, Any] | None) -> str:
+    """The plan's decision in one line: action, warm start and parents, budget, drift scores, reason."""
+    if not plan:
+        return ""
+    parts = [str(plan.get("action", "?"))]
+    warm = plan.get("warmStart")
+    if warm and str(warm).lower() != "cold":
+        parents = ", ".join(str(p) for p in plan.get("parents") or []) or "no parent"
+        parts.append(f"{warm} warm start from {parents}")
+    elif plan.get("action") == "tune":
+        parts.append("cold start")
+    if plan.get("maxJobs"):
+        parts.append(f"budget {plan['maxJobs']} training jobs")
+    drift = drift_text(plan.get("drift"))
+    if drift:
+        parts.append(drift)
+    text = "; ".join(parts)
+    return f"{text} - {plan['reason']}" if plan.get("reason") else text
+
+
+def drift_text(drift: Mapping[str, Any] | None) -> str:
+    """Drift scores in one line: severity, the largest PSI, the columns that drove it, schema changes."""
+    if not drift:
+        return ""
+    baseline = drift.get("baselineDatasetVersion")
+    head = f"drift {drift.get('severity') or 'not measured'}"
+    if baseline:
+        head += f" vs {baseline}"
+    if drift.get("maxPsi") is not None:
+        head += f", max PSI {float(drift['maxPsi']):.3f}"
+    drivers = [
+        f"{d.get('column')} {float(d['psi']):.3f}"
+        for d in drift.get("drivers") or []
+        if d.get("psi") is not None
+    ]
+    if drivers:
+        head += f" ({', '.join(drivers)})"
+    if drift.get("schemaChanges"):
+        head += f"; schema: {', '.join(str(c) for c in drift['schemaChanges'])}"
+    if drift.get("externalSeverity"):
+        head += f"; reported: {drift['externalSeverity']}"
+    return head
+
+
+def promotion_text(evaluation: Mapping[str, Any] | None) -> str:
+    """The evaluation's promotion in one line (empty when there was none)."""
+    promotion = (evaluation or {}).get("promotion")
+    if not promotion:
+        return ""
+    text = str(promotion.get("outcome", "?")).replace("_", " ")
+    if promotion.get("reason"):
+        text += f" - {promotion['reason']}"
+    return text
 
 
 def _run_json(run: TuningRun) -> dict[str, Any]:
@@ -154,6 +227,14 @@ def _run_json(run: TuningRun) -> dict[str, Any]:
         "trials": [asdict(t) for t in run.trials],
         "leaderboard": [t.name for t in run.leaderboard()],
         "bestSoFar": run.best_so_far(),
+        "warmStart": {"type": run.warm_start_type, "parents": list(run.parents)}
+        if run.warm_start_type
+        else None,
+        "plan": dict(run.plan) if run.plan else None,
+        "decision": decision_text(run.plan),
+        "driftScores": (run.plan or {}).get("drift"),
+        "evaluation": dict(run.evaluation) if run.evaluation else None,
+        "promotion": promotion_text(run.evaluation),
     }
 
 
@@ -251,6 +332,7 @@ def _html(
     timeline: Sequence[str],
     notifications: Sequence[Mapping[str, Any]],
     executions: Sequence[Mapping[str, Any]],
+    checks: Sequence[tuple[str, bool]] = (),
 ) -> str:
     e = html.escape
     parts = [
@@ -261,6 +343,9 @@ def _html(
         "text-align:left}pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:12px}"
         "img{max-width:100%}</style></head><body>",
         f"<h1>{e(title)}</h1>",
+        *(["<h2>What the story showed</h2><ul>"] if checks else []),
+        *(f"<li>{'✔' if ok else '✘ FAILED:'} {e(text)}</li>" for text, ok in checks),
+        *(["</ul>"] if checks else []),
         "<h2>Executions</h2><table><tr><th>name</th><th>status</th><th>states</th><th>Lambda calls</th></tr>",
     ]
     for x in executions:
@@ -276,6 +361,16 @@ def _html(
             f"<p>{e(run.strategy)} search, {e(run.goal)} <code>{e(run.metric)}</code>; status "
             f"<b>{e(run.status)}</b>; {len(run.trials)} trials; best {e(str(run.best_job))} = {best}</p>"
         )
+        if run.warm_start_type:
+            parents = ", ".join(run.parents)
+            parts.append(f"<p>Warm start (SageMaker): {e(run.warm_start_type)} from {e(parents)}</p>")
+        if run.plan:
+            parts.append(f"<p>Decision: {e(decision_text(run.plan))}</p>")
+            drift = drift_text(run.plan.get("drift"))
+            if drift:
+                parts.append(f"<p>Drift scores: {e(drift)}</p>")
+        if promotion_text(run.evaluation):
+            parts.append(f"<p>Promotion: {e(promotion_text(run.evaluation))}</p>")
         if run.trials:
             parts.append(f"<img alt='convergence' src='{_convergence(run)}'>")
             parts.append(f"<img alt='leaderboard' src='{_leaderboard_plot(run)}'>")
