@@ -442,7 +442,9 @@ class Engine:
         ranges, is given to the strategy as an observation (``add_history``). TransferLearning: the parents'
         best configurations (up to ``max(3, MaxParallelTrainingJobs)``, best first, within the new ranges) are
         given as a prior (``add_prior``): they are proposed first and, for Bayesian search, bias part of the
-        candidates towards them; their objective values are not used as results on the new data.
+        candidates towards them; every parent result is also given as a related observation
+        (``add_related``): Bayesian search models the new results as residuals around the parents' model,
+        standardised on its own. Parents' objective values are never results on the new data.
         """
         if not parents:
             return
@@ -464,6 +466,8 @@ class Engine:
             if len(prior) >= k:
                 break
         strategy.add_prior(prior)
+        for config, value in results:
+            strategy.add_related(config, value)
 
     def _counters(self, doc: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
         training = {

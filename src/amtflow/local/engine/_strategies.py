@@ -28,16 +28,17 @@ import itertools
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 from scipy.stats import norm, qmc
 
 from amtflow.local.engine._model import validation
-from amtflow.local.engine._space import CategoricalParameter, Config, SearchSpace
+from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
 
 
 class Decision(StrEnum):
@@ -84,6 +85,9 @@ class Strategy(ABC):
 
     def add_prior(self, configs: Sequence[Mapping[str, Any]]) -> None:  # noqa: B027 - optional hook
         """Good configurations from parents on other data (TransferLearning); used as hints only."""
+
+    def add_related(self, config: Mapping[str, Any], value: float) -> None:  # noqa: B027 - optional hook
+        """An observation made by a parent on other data (TransferLearning): never a result here."""
 
     def on_report(self, trial_id: str, step: int, value: float) -> Decision:
         """An intermediate objective value of a running trial; the default never stops one."""
@@ -135,24 +139,115 @@ class GridStrategy(Strategy):
         return self._grid.pop(0) if self._grid else None
 
 
+class _Posterior:
+    """A Gaussian-process posterior for fixed kernel hyperparameters.
+
+    The Cholesky factor is computed once per suggestion; predictions for thousands of candidates are one
+    matrix product and one triangular solve. ``prior_mean`` (a function of cube points, in the same
+    standardised units as the targets) is the mean the data are residuals around.
+    """
+
+    def __init__(
+        self,
+        kernel: Any,
+        x: np.ndarray,
+        y: np.ndarray,
+        prior_mean: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.x = x
+        self.prior_mean = prior_mean
+        if len(x):
+            k = np.asarray(kernel(x))
+            k[np.diag_indices_from(k)] += 1e-8
+            self.chol = cho_factor(k, lower=True)
+            self.alpha = cho_solve(self.chol, y - self._m(x))
+
+    def _m(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x)) if self.prior_mean is None else self.prior_mean(x)
+
+    def predict(self, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation at the rows of ``xc``."""
+        xc = np.atleast_2d(xc)
+        prior = np.asarray(self.kernel.diag(xc))
+        if not len(self.x):
+            return self._m(xc), np.sqrt(np.maximum(prior, 1e-18))
+        ks = np.asarray(self.kernel(xc, self.x))
+        mu = self._m(xc) + ks @ self.alpha
+        v = cho_solve(self.chol, ks.T)
+        var = prior - np.einsum("ij,ji->i", ks, v)
+        return mu, np.sqrt(np.maximum(var, 1e-18))
+
+    def expected_improvement(self, xc: np.ndarray, best: float) -> np.ndarray:
+        mu, sigma = self.predict(xc)
+        sigma = np.maximum(sigma, 1e-9)
+        z = (best - mu) / sigma
+        return np.asarray((best - mu) * norm.cdf(z) + sigma * norm.pdf(z))
+
+
+def _default_kernel(length_scale: float | np.ndarray = 0.5) -> Any:
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    return ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+        length_scale=length_scale, length_scale_bounds=(1e-2, 2e1), nu=2.5
+    ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+
+
+def _fit_kernel(kernel: Any, x: np.ndarray, y: np.ndarray, *, restarts: int, seed: int) -> Any:
+    """Kernel hyperparameters by maximum marginal likelihood (scikit-learn), starting from ``kernel``."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    gp = GaussianProcessRegressor(
+        kernel=kernel, normalize_y=False, n_restarts_optimizer=restarts, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gp.fit(x, y)
+    return gp.kernel_
+
+
+def _warp(y: np.ndarray) -> np.ndarray:
+    """A monotone warping: losses far above the median are compressed logarithmically."""
+    med = float(np.median(y))
+    spread = float(np.median(np.abs(y - med))) or (float(np.std(y)) or 1.0)
+    z = (y - med) / spread
+    return np.asarray(np.where(z > 1.0, 1.0 + np.log1p(np.maximum(z - 1.0, 0.0)), z))
+
+
+def _standardise(y: np.ndarray) -> np.ndarray:
+    """Warped, then zero mean and unit spread (an empty or constant input stays centred)."""
+    if not len(y):
+        return y
+    w = _warp(y)
+    return np.asarray((w - np.mean(w)) / (float(np.std(w)) or 1.0))
+
+
 class BayesianStrategy(Strategy):
     """Gaussian-process Bayesian optimisation in the unit cube.
 
-    - Model: scikit-learn ``GaussianProcessRegressor`` with a constant x Matern(5/2) kernel plus a
-      white-noise term, on standardised losses (after a log-like warping that tames heavy-tailed
-      objectives). One length scale is shared by all coordinates until ``3 d`` observations, then each
-      coordinate gets its own (ARD fitted on a handful of points overfits and stalls the search).
-      Kernel hyperparameters are refitted at every suggestion, starting from the previous fit (with one
-      random restart every fourth fit).
+    - Model: a constant x Matern(5/2) kernel plus a white-noise term, on standardised losses (after a
+      log-like warping that tames heavy-tailed objectives). One length scale is shared by all coordinates
+      until ``3 d`` observations, then each coordinate gets its own (ARD fitted on a handful of points
+      overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood on
+      the *observed* results only, once there are as many as the initial design, starting from the previous
+      fit (one random restart every fourth fit; past 20 observations, on every third observation).
     - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
-    - Acquisition: expected improvement, maximised over 2,000 random points and 500 perturbations of the
-      best points, refined with L-BFGS-B from the best two (continuous coordinates only), then snapped to
-      a valid configuration.
-    - Parallel trials: pending configurations enter the model with a constant lie (the mean observed loss),
-      so concurrent suggestions spread out instead of piling onto one optimum.
-    - TransferLearning priors: parents' top configurations are proposed first (when the new ranges allow
-      them) and then stay, with the best observed points, centres of the 500 local candidates; their
-      objective values are never treated as results on the new data.
+    - Parallel trials (kriging believer): pending configurations enter the posterior, never the kernel
+      fit, as if their result were the posterior mean there. The mean is unchanged but the variance around
+      a pending point collapses, so its expected improvement vanishes and concurrent suggestions spread out
+      instead of piling onto one optimum; the kernel, fitted on real results only, is not bent by invented
+      values (fitting it on lies, or on fewer points than the initial design, collapses the length scale
+      to its bound and the search degenerates into sampling next to the best point).
+    - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
+      perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
+      only), then snapped to a valid configuration.
+    - TransferLearning (``add_prior`` and ``add_related``): parents' top configurations are proposed first
+      (when the new ranges allow them); parents' observations, standardised on their own (so a shift of
+      level or scale between the old and new data does not matter), fit a separate GP whose posterior mean
+      is the *prior mean* of the new model. New results are modelled as residuals around it, so where the
+      new data agree with the parents the search exploits at once, and where they disagree the new results
+      win as soon as they exist. Parents' values are never treated as results on the new data. The initial
+      Latin hypercube is skipped when such a prior exists.
     """
 
     n_random = 2000
@@ -165,14 +260,19 @@ class BayesianStrategy(Strategy):
         self._init_design = self._latin_hypercube(self.n_init)
         self._prior_queue: list[Config] = []
         self._prior_points: list[np.ndarray] = []
+        self._related: list[tuple[Config, float]] = []
+        self._related_model: _Posterior | None = None
         self._kernel: Any = None
         self._ard = False
         self._fits = 0
         self._continuous_mask = np.ones(space.dims, dtype=bool)
+        self._needs_snap = False
         i = 0
         for p in space.parameters:
             if isinstance(p, CategoricalParameter):
                 self._continuous_mask[i : i + p.width] = False
+            if not isinstance(p, ContinuousParameter):
+                self._needs_snap = True
             i += p.width
 
     def _latin_hypercube(self, n: int) -> list[Config]:
@@ -198,72 +298,76 @@ class BayesianStrategy(Strategy):
             self._prior_queue.append(config)
             self._prior_points.append(self.space.encode(config))
 
+    def add_related(self, config: Mapping[str, Any], value: float) -> None:
+        if math.isfinite(value):
+            self._related.append((dict(config), self._loss(float(value))))
+            self._related_model = None
+
+    def _prior_mean(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The parents' model (TransferLearning), fitted once, as a prior mean; None without parents."""
+        if len(self._related) < 2:
+            return None
+        if self._related_model is None:
+            x = np.array([self.space.encode(c) for c, _ in self._related])
+            y = _standardise(np.array([v for _, v in self._related]))
+            kernel = _fit_kernel(_default_kernel(), x, y, restarts=1, seed=int(self.rng.integers(2**31 - 1)))
+            self._related_model = _Posterior(kernel, x, y)
+        model = self._related_model
+
+        def mean(points: np.ndarray) -> np.ndarray:
+            return model.predict(points)[0]
+
+        return mean
+
     def _next(self) -> Config | None:
         if self._prior_queue:
             return self._prior_queue.pop(0)
         n_seen = len(self.observed)
-        if n_seen + len(self.pending) < self.n_init or n_seen < 2:
+        has_prior = len(self._related) >= 2
+        if not has_prior and (n_seen + len(self.pending) < self.n_init or n_seen < 2):
             if self._init_design:
                 return self._init_design.pop(0)
             return self.space.sample(self.rng)
         return self._optimise_acquisition()
 
-    def _fit(self) -> tuple[Any, float]:
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-        x = np.array([self.space.encode(c) for c, _ in self.observed])
-        y = np.array([v for _, v in self.observed])
-        y = self._warp(y)
-        best = float(np.min(y))
-        if self.pending:
-            lie = float(np.mean(y))
-            x = np.vstack([x, np.array([self.space.encode(c) for c in self.pending])])
-            y = np.concatenate([y, np.full(len(self.pending), lie)])
-        mean, std = float(np.mean(y)), float(np.std(y)) or 1.0
-        ys = (y - mean) / std
-        # One length scale for all coordinates while there are few observations (per-coordinate scales
-        # fitted on a handful of points overfit and stall the search), then one per coordinate, starting
-        # from the shared one.
+    def _fit(self) -> tuple[_Posterior, float]:
+        """The posterior over observed results and pending lies, and the best standardised loss."""
+        prior_mean = self._prior_mean()
+        x = np.array([self.space.encode(c) for c, _ in self.observed]).reshape(-1, self.space.dims)
+        y = _standardise(np.array([v for _, v in self.observed]))
+        m = prior_mean(x) if prior_mean is not None and len(x) else np.zeros(len(x))
         ard = len(self.observed) >= self.ard_factor * self.space.dims
         kernel = self._kernel
         if kernel is None or ard != self._ard:
             start: Any = 0.5
             if kernel is not None:
                 start = float(np.mean(np.atleast_1d(kernel.k1.k2.length_scale)))
-            length_scale = np.full(self.space.dims, start) if ard else start
-            kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-                length_scale=length_scale, length_scale_bounds=(1e-2, 2e1), nu=2.5
-            ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+            kernel = _default_kernel(np.full(self.space.dims, start) if ard else start)
             self._ard = ard
-        # The previous fit is the starting point; a random restart every few fits escapes poor optima.
-        self._fits += 1
-        gp = GaussianProcessRegressor(
-            kernel=kernel,
-            normalize_y=False,
-            n_restarts_optimizer=1 if self._fits % 4 == 1 else 0,
-            random_state=int(self.rng.integers(2**31 - 1)),
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            gp.fit(x, ys)
-        self._kernel = gp.kernel_
-        return gp, (best - mean) / std
-
-    @staticmethod
-    def _warp(y: np.ndarray) -> np.ndarray:
-        """A monotone warping: losses far above the median are compressed logarithmically."""
-        med = float(np.median(y))
-        spread = float(np.median(np.abs(y - med))) or (float(np.std(y)) or 1.0)
-        z = (y - med) / spread
-        return np.where(z > 1.0, 1.0 + np.log1p(np.maximum(z - 1.0, 0.0)), z)
-
-    @staticmethod
-    def _ei(gp: Any, x: np.ndarray, best: float) -> np.ndarray:
-        mu, sigma = gp.predict(np.atleast_2d(x), return_std=True)
-        sigma = np.maximum(sigma, 1e-9)
-        z = (best - mu) / sigma
-        return np.asarray((best - mu) * norm.cdf(z) + sigma * norm.pdf(z))
+        # Fitted on fewer points than the initial design, the length scale collapses to its bound; past
+        # 20 observations one more point barely moves the fit, so it is refitted on every third.
+        n = len(x)
+        if n >= self.n_init and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
+            self._fits += 1
+            kernel = _fit_kernel(
+                kernel,
+                x,
+                y - m,
+                restarts=1 if self._fits % 4 == 1 else 0,
+                seed=int(self.rng.integers(2**31 - 1)),
+            )
+            self._kernel = kernel
+        best = 0.0
+        posterior = _Posterior(kernel, x, y, prior_mean)
+        if len(y):
+            best = float(np.min(y))
+        elif prior_mean is not None and self._prior_points:
+            best = float(np.min(prior_mean(np.array(self._prior_points))))
+        if self.pending:
+            xp = np.array([self.space.encode(c) for c in self.pending])
+            lies = posterior.predict(xp)[0]  # the model's own belief, so the lies never bend the fit
+            posterior = _Posterior(kernel, np.vstack([x, xp]), np.concatenate([y, lies]), prior_mean)
+        return posterior, best
 
     def _candidates(self) -> np.ndarray:
         d = self.space.dims
@@ -274,35 +378,38 @@ class BayesianStrategy(Strategy):
             base = np.array(anchors)[self.rng.integers(len(anchors), size=self.n_local)]
             scale = self.rng.choice([0.02, 0.05, 0.1, 0.2], size=(self.n_local, 1))
             parts.append(np.clip(base + self.rng.normal(size=base.shape) * scale, 0.0, 1.0))
-        return np.vstack(parts)
+        cand = np.vstack(parts)
+        if self._needs_snap:
+            cand = np.array([self.space.snap(u) for u in cand])
+        return cand
 
     def _optimise_acquisition(self) -> Config:
-        gp, best = self._fit()
-        cand = np.array([self.space.snap(u) for u in self._candidates()])
-        ei = self._ei(gp, cand, best)
+        posterior, best = self._fit()
+        cand = self._candidates()
+        ei = posterior.expected_improvement(cand, best)
         order = np.argsort(-ei)
         top_x, top_ei = cand[order[0]], float(ei[order[0]])
         mask = self._continuous_mask
         if mask.any():
-            for idx in order[:2]:
+            for idx in order[:1]:
                 start = cand[idx]
 
                 def neg_ei(z: np.ndarray, start: np.ndarray = start) -> float:
                     point = start.copy()
                     point[mask] = z
-                    return -float(self._ei(gp, point, best)[0])
+                    return -float(posterior.expected_improvement(point, best)[0])
 
                 res = minimize(
                     neg_ei,
                     start[mask],
                     method="L-BFGS-B",
                     bounds=[(0.0, 1.0)] * int(mask.sum()),
-                    options={"maxiter": 30},
+                    options={"maxiter": 20},
                 )
                 point = start.copy()
                 point[mask] = np.clip(res.x, 0.0, 1.0)
                 point = self.space.snap(point)
-                value = float(self._ei(gp, point, best)[0])
+                value = float(posterior.expected_improvement(point, best)[0])
                 if value > top_ei:
                     top_x, top_ei = point, value
         return self.space.decode(top_x)
