@@ -132,9 +132,9 @@ class _Follower:
             time.sleep(0.25)
 
     def poll(self) -> None:
+        self._trials()  # first: a job's last trials end before its execution moves on
         self._invocations()
         self._states()
-        self._trials()
         self._notifications()
 
     def _source(self, source: str) -> str:
