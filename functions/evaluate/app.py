@@ -1,4 +1,4 @@
-"""Evaluate: the leaderboard of a finished tuning job, the best job's details, the outcome."""
+"""Evaluate: the leaderboard and diagnosis of a finished job, challenger vs champion, registration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import EvaluateInput, compose
+from amtflow.app import EvaluateRequest, compose
 from amtflow.messages import parse_document
 
 logger = Logger()
@@ -20,15 +20,24 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse_document(EvaluateInput, event, what="evaluate input")
-    evaluation = compose.evaluate_run().evaluate(payload.plan, payload.tuning)
-    logger.info("evaluated", extra={"model": payload.plan.model, "outcome": evaluation.outcome.value})
+    payload = parse_document(EvaluateRequest, event, what="evaluate input")
+    evaluation = compose.evaluate_run().run(payload)
+    promotion = evaluation.promotion.outcome.value if evaluation.promotion else None
+    logger.info(
+        "evaluated",
+        extra={
+            "model": payload.plan.model,
+            "outcome": evaluation.outcome.value,
+            "promotion": promotion,
+            "findings": len(evaluation.diagnosis),
+        },
+    )
     metrics.add_dimension(name="model", value=payload.plan.model)
     if evaluation.best is not None and evaluation.best.objective_value is not None:
         metrics.add_metric(
             name="BestObjective", unit=MetricUnit.NoUnit, value=evaluation.best.objective_value
         )
-    if payload.tuning.runtime_seconds is not None:
+    if payload.tuning.runtime_seconds is not None and payload.evaluation is None:
         metrics.add_metric(
             name="TuningRuntime", unit=MetricUnit.Seconds, value=payload.tuning.runtime_seconds
         )

@@ -163,6 +163,54 @@ class BestModel(_Document):
     training_seconds: int | None = None
 
 
+class DiagnosisFinding(_Document):
+    """One finding of the post-run diagnosis (``amtflow.preflight.diagnose``), as notifications show it."""
+
+    rule: str
+    severity: str
+    field: str
+    message: str
+    fix: str = ""
+
+
+class PromotionOutcome(StrEnum):
+    """What promotion decided (the ``promotion`` message attribute)."""
+
+    PROMOTED = "promoted"
+    KEPT_CHAMPION = "kept_champion"
+    NEEDS_EVALUATION = "needs_evaluation"
+
+
+class ChampionEvaluationJob(_Document):
+    """The evaluation job that scores the champion on the challenger's validation data."""
+
+    job_name: str
+    champion_training_job: str
+    model_artifact: str
+    data_uri: str
+    timeout_seconds: int = Field(ge=1)
+    heartbeat_seconds: int = Field(ge=1)
+
+
+class Promotion(_Document):
+    """Challenger vs champion, like with like, and the registration of the winner."""
+
+    outcome: PromotionOutcome
+    reason: str
+    challenger_job: str
+    challenger_value: float
+    challenger_dataset_version: str | None = None
+    champion_job: str | None = None
+    champion_value: float | None = None
+    champion_value_dataset_version: str | None = None
+    """The dataset version on which ``champion_value`` was measured."""
+    crossed_datasets: bool = False
+    model_package_arn: str | None = None
+    model_package_group: str | None = None
+    approval_status: str | None = None
+    evaluation_job: ChampionEvaluationJob | None = None
+
+
 class Evaluation(_Document):
     outcome: Outcome
     objective_metric: str | None = None
@@ -170,6 +218,8 @@ class Evaluation(_Document):
     leaderboard: list[TrialSummary] = Field(default_factory=list)
     best: BestModel | None = None
     reason: str = ""
+    diagnosis: list[DiagnosisFinding] = Field(default_factory=list)
+    promotion: Promotion | None = None
 
 
 _D = TypeVar("_D", bound=BaseModel)

@@ -36,6 +36,10 @@ TRAINING_ROLE = "${SageMakerExecutionRole.Arn}"
 FAILED_EVENTS = "${AsyncFailureQueue.Arn}"  # OnFailure destination of the event-driven functions
 
 JOBS = (TUNING_JOBS, TRAINING_JOBS)
+PACKAGE_GROUPS = "model-package-group/${JobPrefix}-*"
+PACKAGES = "model-package/${JobPrefix}-*"
+TRAINING_LOGS = "log-group:/aws/sagemaker/TrainingJobs"
+TRAINING_LOG_STREAMS = "log-group:/aws/sagemaker/TrainingJobs:log-stream:${JobPrefix}-*"
 # The profile store reads profiles/<model>.yaml; ListBucket (profiles, dataset versions) turns 403 into 404.
 _PROFILES = {"s3:GetObject": PROFILE_OBJECTS, "s3:ListBucket": BUCKET}
 
@@ -85,11 +89,32 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:SendTaskHeartbeat": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
     },
-    # evaluate: the leaderboard and the best training job
+    # evaluate: the leaderboard, the best training job and the champion's evaluation job; the diagnosis reads
+    # a trial's log; promotion reads the profile, the lineage (dataset fingerprint, champion) and sets the
+    # champion (a transaction of puts); the winner is registered in the model's package group
     "EvaluateFunction": {
+        **_PROFILES,
         "sagemaker:DescribeHyperParameterTuningJob": JOBS,
         "sagemaker:ListTrainingJobsForHyperParameterTuningJob": JOBS,
         "sagemaker:DescribeTrainingJob": (TRAINING_JOBS, TUNING_JOBS),
+        "sagemaker:DescribeModelPackageGroup": PACKAGE_GROUPS,
+        "sagemaker:CreateModelPackageGroup": PACKAGE_GROUPS,
+        "sagemaker:CreateModelPackage": (PACKAGES, PACKAGE_GROUPS),
+        "logs:DescribeLogStreams": TRAINING_LOGS,
+        "logs:GetLogEvents": (TRAINING_LOG_STREAMS, TRAINING_LOGS),
+        "dynamodb:GetItem": STATE_TABLE,
+        "dynamodb:PutItem": STATE_TABLE,
+    },
+    # champion evaluation: reads the profile and the champion, parks the token (put; delete when creation
+    # fails), creates the evaluation training job (tags need AddTags) with the training role
+    "StartChampionEvaluationFunction": {
+        **_PROFILES,
+        "dynamodb:GetItem": STATE_TABLE,
+        "dynamodb:PutItem": STATE_TABLE,
+        "dynamodb:DeleteItem": STATE_TABLE,
+        "sagemaker:CreateTrainingJob": TRAINING_JOBS,
+        "sagemaker:AddTags": TRAINING_JOBS,
+        "iam:PassRole": TRAINING_ROLE,
     },
     "NotifyFunction": {"sns:Publish": TOPIC},
 }
@@ -215,7 +240,10 @@ def test_sagemaker_actions_only_touch_this_stacks_jobs() -> None:
 
 def test_pass_role_only_passes_the_training_role_to_sagemaker() -> None:
     passes = [g for g in grants(cloudformation()) if "iam:PassRole" in g.actions]
-    assert [g.role for g in passes] == ["StartTuningFunctionRole"]
+    assert sorted(g.role for g in passes) == [
+        "StartChampionEvaluationFunctionRole",
+        "StartTuningFunctionRole",
+    ]
     for g in passes:
         assert g.actions == ("iam:PassRole",), "keep PassRole in a statement of its own"
         assert g.resources == ("${SageMakerExecutionRole.Arn}",)
@@ -230,6 +258,7 @@ def test_state_machine_invokes_only_its_own_functions_and_releases_locks() -> No
         "${PlanFunction}*",
         "${StartTuningFunction}*",
         "${EvaluateFunction}*",
+        "${StartChampionEvaluationFunction}*",
         "${NotifyFunction}*",
     }
     assert granted.pop("dynamodb:DeleteItem") == {"${StateTable.Arn}"}

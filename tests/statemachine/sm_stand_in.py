@@ -50,7 +50,10 @@ class SageMakerStandIn:
         stand_in = self
 
         def make_api_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            if client.meta.service_model.service_name != "sagemaker":
+            if client.meta.service_model.service_name != "sagemaker" or not hasattr(
+                stand_in, f"_{operation}"
+            ):
+                # as with the local engine, what the stand-in does not serve (the Model Registry) is moto's
                 return original(client, operation, params)
             model = client.meta.service_model.operation_model(operation)
             validate_parameters(params, model.input_shape)

@@ -45,7 +45,7 @@ def test_a_dataset_version_is_really_tuned_evaluated_and_notified(tmp_path: Path
         assert run.status is ExecutionStatus.SUCCEEDED, run.cause
         (note,) = twin.notifications()
         evaluation = note.json()["evaluation"]
-        assert note.attributes == {"model": MODEL, "outcome": "succeeded"}
+        assert note.attributes == {"model": MODEL, "outcome": "succeeded", "promotion": "promoted"}
         assert len(evaluation["leaderboard"]) == 2
         values = [t["objectiveValue"] for t in evaluation["leaderboard"]]
         assert values == sorted(values, reverse=True)

@@ -72,6 +72,7 @@ def test_a_dataset_marker_runs_tuning_to_a_success_notification(
         "RouteAction",
         "StartTuning",
         "Evaluate",
+        "NeedsChampionEvaluation",
         "Notify",
         "HasLock",
         "ReleaseLock",
@@ -87,7 +88,7 @@ def test_a_dataset_marker_runs_tuning_to_a_success_notification(
 
     (note,) = app.notifications()
     assert note.subject == f"amtflow: {MODEL} - tuning succeeded"
-    assert note.attributes == {"model": MODEL, "outcome": "succeeded"}
+    assert note.attributes == {"model": MODEL, "outcome": "succeeded", "promotion": "promoted"}
     document = note.json()
     assert document["evaluation"]["best"]["objectiveValue"] == 0.95
     assert [t["objectiveValue"] for t in document["evaluation"]["leaderboard"]] == [0.95, 0.93, 0.91]

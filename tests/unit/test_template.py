@@ -123,7 +123,11 @@ def test_every_failure_path_notifies_and_releases_the_lock() -> None:
     states = ASL["States"]
     for name, state in states.items():
         for catch in state.get("Catch", []):
-            if name not in ("NotifyFailure", "ReleaseLock", "ReleaseLockAfterFailure"):
+            if name == "EvaluateChampion":
+                # a failed evaluation of the champion is not the run's failure: promotion keeps the champion
+                assert catch["Next"] == "Promote"
+                assert catch["ResultPath"] == "$.championEvaluation"
+            elif name not in ("NotifyFailure", "ReleaseLock", "ReleaseLockAfterFailure"):
                 assert catch["Next"] == "NotifyFailure", name
     assert states["NotifyFailure"]["Next"] == "HasLockAfterFailure"
     assert states["HasLockAfterFailure"]["Choices"][0]["Next"] == "ReleaseLockAfterFailure"
@@ -270,7 +274,12 @@ def test_sagemaker_permissions_are_scoped_to_the_job_prefix_and_pass_role_to_sag
             if any(a.startswith("sagemaker:") for a in actions):
                 for resource in resources:
                     assert resource["Fn::Sub"].endswith(
-                        ("-job/${JobPrefix}-*", "training-job/${JobPrefix}-*")
+                        (
+                            "-job/${JobPrefix}-*",
+                            "training-job/${JobPrefix}-*",
+                            "model-package-group/${JobPrefix}-*",
+                            "model-package/${JobPrefix}-*",
+                        )
                     )
             if "iam:PassRole" in actions:
                 seen_pass_role = True

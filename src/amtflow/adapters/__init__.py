@@ -6,6 +6,12 @@ strings into enums.
 """
 
 from amtflow.adapters._errors import translate
+from amtflow.adapters._evaluation import (
+    CloudWatchTrialLogs,
+    SageMakerModelRegistry,
+    SageMakerRunEvidence,
+    SageMakerTrainingJobs,
+)
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
@@ -13,9 +19,13 @@ from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key
 from amtflow.adapters._stepfunctions import StepFunctionsCallbacks, StepFunctionsExecutions
 
 __all__ = [
+    "CloudWatchTrialLogs",
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",
+    "SageMakerModelRegistry",
+    "SageMakerRunEvidence",
+    "SageMakerTrainingJobs",
     "SageMakerTuning",
     "SnsNotifier",
     "StepFunctionsCallbacks",

@@ -6,6 +6,14 @@ the token when the job ends (events, and the reconciler's sweep); :class:`Evalua
 :class:`NotifyRun` tells people.
 """
 
+from amtflow.app._champion_evaluation import (
+    EVALUATE_ONLY,
+    StartChampionEvaluation,
+    StartedEvaluation,
+    evaluation_job,
+    evaluation_job_name,
+    evaluation_request,
+)
 from amtflow.app._close_job import (
     ERROR_JOB_FAILED,
     ERROR_JOB_NOT_FOUND,
@@ -16,7 +24,14 @@ from amtflow.app._close_job import (
     summarize,
     tuning_result,
 )
-from amtflow.app._evaluate import EvaluateRun
+from amtflow.app._evaluate import (
+    ChampionEvaluationRequest,
+    EvaluateRequest,
+    EvaluateRun,
+    LogReader,
+    ModelRegistry,
+    RunEvidence,
+)
 from amtflow.app._events import (
     DriftDetected,
     EvaluateInput,
@@ -67,7 +82,9 @@ __all__ = [
     "ERROR_JOB_FAILED",
     "ERROR_JOB_NOT_FOUND",
     "ERROR_JOB_STOPPED",
+    "EVALUATE_ONLY",
     "CallbackOutcome",
+    "ChampionEvaluationRequest",
     "Clock",
     "CloseOutcome",
     "CloseResult",
@@ -75,6 +92,7 @@ __all__ = [
     "DatasetCatalog",
     "DriftDetected",
     "EvaluateInput",
+    "EvaluateRequest",
     "EvaluateRun",
     "ExecutionNamer",
     "ExecutionStart",
@@ -82,6 +100,8 @@ __all__ = [
     "JobNamer",
     "Linter",
     "LockStore",
+    "LogReader",
+    "ModelRegistry",
     "ModelSpec",
     "Notification",
     "Notifier",
@@ -94,11 +114,14 @@ __all__ = [
     "PlanSettings",
     "ProfileCatalog",
     "RouteResult",
+    "RunEvidence",
     "RunReport",
+    "StartChampionEvaluation",
     "StartOutcome",
     "StartRun",
     "StartTuning",
     "StartTuningInput",
+    "StartedEvaluation",
     "StartedJob",
     "TaskCallbacks",
     "TokenStore",
@@ -110,6 +133,9 @@ __all__ = [
     "TuningService",
     "callback_timeouts",
     "decide_action",
+    "evaluation_job",
+    "evaluation_job_name",
+    "evaluation_request",
     "gather_report",
     "normalize_tags",
     "parse_timestamp",

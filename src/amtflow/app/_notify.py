@@ -9,7 +9,16 @@ from typing import Any
 
 from amtflow.app._ports import Clock, Notification, Notifier
 from amtflow.errors import AmtflowError
-from amtflow.messages import Action, Evaluation, Outcome, Plan, TuningResult, parse_document
+from amtflow.messages import (
+    Action,
+    Evaluation,
+    Outcome,
+    Plan,
+    Promotion,
+    PromotionOutcome,
+    TuningResult,
+    parse_document,
+)
 
 REJECTION_ERRORS = frozenset({"PreflightRejectedError", "PreflightRejected"})
 MAX_ERROR_TEXT = 4000
@@ -156,6 +165,13 @@ def render(report: RunReport, *, region: str = "") -> Notification:
                 lines.append(f"Model artifacts: {best.model_artifacts}")
         if evaluation.reason and evaluation.outcome is not Outcome.SUCCEEDED:
             lines.append(evaluation.reason)
+        lines.extend(_promotion_lines(evaluation.promotion, evaluation.objective_metric))
+        if evaluation.diagnosis:
+            lines.append(f"Diagnosis ({len(evaluation.diagnosis)} finding(s)):")
+            for finding in evaluation.diagnosis:
+                lines.append(f"  [{finding.severity}] {finding.rule} {finding.field}: {finding.message}")
+                if finding.fix:
+                    lines.append(f"      fix: {finding.fix}")
         if evaluation.leaderboard:
             lines.append(
                 f"Leaderboard ({evaluation.objective_type or ''} {evaluation.objective_metric or ''}):"
@@ -185,12 +201,50 @@ def render(report: RunReport, *, region: str = "") -> Notification:
         document["evaluation"] = evaluation.to_json()
     if report.error_type:
         document["error"] = {"type": report.error_type, "message": report.error_message}
-    return Notification(
-        subject=subject,
-        text="\n".join(lines),
-        document=document,
-        attributes={"model": report.model, "outcome": report.outcome.value},
+    attributes = {"model": report.model, "outcome": report.outcome.value}
+    if evaluation is not None and evaluation.promotion is not None:
+        attributes["promotion"] = evaluation.promotion.outcome.value
+    return Notification(subject=subject, text="\n".join(lines), document=document, attributes=attributes)
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _promotion_lines(promotion: Promotion | None, metric: str | None) -> list[str]:
+    """Promoted or kept, both values and the data each was measured on, and the registration."""
+    if promotion is None:
+        return []
+    name = metric or "objective"
+    challenger = (
+        f"challenger {promotion.challenger_job} {name} = {_value(promotion.challenger_value)} "
+        f"on dataset {promotion.challenger_dataset_version or '-'}"
     )
+    lines = []
+    if promotion.outcome is PromotionOutcome.PROMOTED:
+        lines.append(f"Promotion: promoted {promotion.challenger_job} to champion")
+    elif promotion.outcome is PromotionOutcome.KEPT_CHAMPION:
+        lines.append(f"Promotion: kept the champion {promotion.champion_job or '(none)'}")
+    else:
+        lines.append("Promotion: waiting for the champion's evaluation on the new data")
+    lines.append(f"  {challenger}")
+    if promotion.champion_job:
+        lines.append(
+            f"  champion {promotion.champion_job} {name} = {_value(promotion.champion_value)} "
+            f"on dataset {promotion.champion_value_dataset_version or '-'}"
+        )
+    if promotion.crossed_datasets:
+        lines.append(
+            "  the comparison crossed datasets: the champion was not evaluated on the new data, so the "
+            "challenger was held to the absolute threshold"
+        )
+    lines.append(f"  why: {promotion.reason}")
+    if promotion.model_package_arn:
+        lines.append(
+            f"Registered: {promotion.model_package_arn} (group {promotion.model_package_group or '-'}, "
+            f"approval {promotion.approval_status or '-'})"
+        )
+    return lines
 
 
 @dataclass(frozen=True)

@@ -8,29 +8,35 @@ construct them directly with fakes instead.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from amtflow import clients
 from amtflow.adapters import (
+    CloudWatchTrialLogs,
     DynamoStateTable,
     S3DatasetCatalog,
+    SageMakerModelRegistry,
+    SageMakerRunEvidence,
+    SageMakerTrainingJobs,
     SageMakerTuning,
     SnsNotifier,
     StepFunctionsCallbacks,
     StepFunctionsExecutions,
     StoreProfileCatalog,
 )
+from amtflow.app._champion_evaluation import StartChampionEvaluation
 from amtflow.app._close_job import CloseTuningJobs
 from amtflow.app._evaluate import EvaluateRun
 from amtflow.app._notify import NotifyRun
 from amtflow.app._plan import PlanRun, PlanSettings
 from amtflow.app._start_run import StartRun
 from amtflow.app._start_tuning import StartTuning
+from amtflow.lineage import DynamoDBLineageStore
 from amtflow.naming import execution_name, short_hash, tuning_job_name
-from amtflow.profile import S3ProfileStore
+from amtflow.profile import ModelProfile, S3ProfileStore
 from amtflow.settings import Settings, load_settings
 
 _T = TypeVar("_T")
@@ -157,13 +163,45 @@ def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:
     return _once("close_tuning_jobs", settings, build)
 
 
+def _profile_loader(s: Settings) -> Callable[[str, Mapping[str, Any]], ModelProfile]:
+    catalog = _profiles(s)
+    return lambda model, overrides: catalog.get(model, overrides).profile
+
+
 def evaluate_run(settings: Settings | None = None) -> EvaluateRun:
     def build(s: Settings) -> EvaluateRun:
+        s.require("data_bucket", "state_table", "job_prefix")
         return EvaluateRun(
-            sagemaker=SageMakerTuning(clients.sagemaker()), leaderboard_size=s.leaderboard_size
+            sagemaker=SageMakerTuning(clients.sagemaker()),
+            leaderboard_size=s.leaderboard_size,
+            evidence=SageMakerRunEvidence(clients.sagemaker()),
+            logs=CloudWatchTrialLogs(clients.logs()),
+            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
+            registry=SageMakerModelRegistry(clients.sagemaker()),
+            profiles=_profile_loader(s),
+            clock=utc_now,
+            job_prefix=s.job_prefix,
         )
 
     return _once("evaluate", settings, build)
+
+
+def start_champion_evaluation(settings: Settings | None = None) -> StartChampionEvaluation:
+    def build(s: Settings) -> StartChampionEvaluation:
+        s.require("data_bucket", "state_table", "sagemaker_role_arn")
+        lineage = DynamoDBLineageStore(clients.dynamodb(), s.state_table)
+        return StartChampionEvaluation(
+            profiles=_profile_loader(s),
+            champions=lineage.get_champion,
+            sagemaker=SageMakerTrainingJobs(clients.sagemaker()),
+            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+            clock=utc_now,
+            role_arn=s.sagemaker_role_arn,
+            output_prefix=s.output_prefix,
+            data_bucket=s.data_bucket,
+        )
+
+    return _once("start_champion_evaluation", settings, build)
 
 
 def notify_run(settings: Settings | None = None) -> NotifyRun:

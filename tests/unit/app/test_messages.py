@@ -58,7 +58,12 @@ def test_documents_from_earlier_states_are_checked_and_named() -> None:
 
 def test_none_is_left_out_of_the_wire_form() -> None:
     evaluation = Evaluation(outcome=Outcome.NO_RESULT, reason="nothing reported")
-    assert evaluation.to_json() == {"outcome": "no_result", "leaderboard": [], "reason": "nothing reported"}
+    assert evaluation.to_json() == {
+        "outcome": "no_result",
+        "leaderboard": [],
+        "reason": "nothing reported",
+        "diagnosis": [],
+    }
     result = TuningResult(job_name="j", status="Completed", ended_at=datetime(2026, 11, 1, tzinfo=UTC))
     assert result.to_json()["endedAt"] == "2026-11-01T00:00:00Z"
 
