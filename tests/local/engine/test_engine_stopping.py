@@ -22,12 +22,18 @@ def test_median_rule_on_a_hand_computed_case() -> None:
     assert rule.median_at(1) == 1.0
     assert rule.median_at(2) == pytest.approx(0.9)
     assert rule.median_at(3) == pytest.approx(0.8)
-    # trial d: step 1 value 0.9 (avg 0.9 <= 1.0 continue), step 2 value 1.0 (avg 0.95 > 0.9 stop)
+    # trial d: step 1 value 0.9 <= 1.0 continue; step 2 value 1.0 > 0.9 stop
     assert rule.on_report("d", 1, 0.9) is Decision.CONTINUE
     assert rule.on_report("d", 2, 1.0) is Decision.STOP
-    # trial e: avg at step 2 is exactly the median 0.9 -> not worse -> continue
+    # trial e: value at step 2 is exactly the median 0.9 -> not worse -> continue
     assert rule.on_report("e", 1, 1.0) is Decision.CONTINUE
-    assert rule.on_report("e", 2, 0.8) is Decision.CONTINUE
+    assert rule.on_report("e", 2, 0.9) is Decision.CONTINUE
+    # trial f: its current value is what counts, not its own running average: at step 2 its value 0.85
+    # beats the median 0.9 although its average (0.99 + 0.85) / 2 = 0.92 does not
+    assert rule.on_report("f", 1, 0.99) is Decision.CONTINUE
+    assert rule.on_report("f", 2, 0.85) is Decision.CONTINUE
+    # at step 3 a value of 0.81 is worse than the median 0.8
+    assert rule.on_report("f", 3, 0.81) is Decision.STOP
 
 
 def test_median_rule_maximising_stops_the_lower_trial() -> None:

@@ -208,6 +208,30 @@ def test_hyperband_never_stops_before_its_brackets_first_rung() -> None:
             assert hb.on_report(f"t{i}", step, 10.0 + i) is Decision.CONTINUE
 
 
+def test_hyperband_rungs_at_the_same_resource_are_shared_by_brackets() -> None:
+    hb = hyperband()
+    hb.assign_bracket("a", 0)
+    hb.assign_bracket("b", 1)
+    hb.assign_bracket("c", 1)
+    assert hb.on_report("a", 3, 0.2) is Decision.CONTINUE  # bracket 0's second rung, first value
+    # bracket 1's first rung is the same resource: b and c are ranked against a
+    assert hb.on_report("b", 3, 0.5) is Decision.STOP  # [0.2, 0.5]: rank 2 > 1
+    assert hb.on_report("c", 3, 0.1) is Decision.CONTINUE  # [.., 0.1]: rank 1
+
+
+def test_hyperband_proposes_the_configurations_random_search_would() -> None:
+    config = {**QUADRATIC_CONFIG, "StrategyConfig": {"HyperbandStrategyConfig": {"MaxResource": 27}}}
+    hb = make_strategy({**config, "Strategy": "Hyperband"}, seed=4)
+    rnd = make_strategy({**config, "Strategy": "Random"}, seed=4)
+    configs = []
+    for i in range(6):
+        c = hb.suggest()
+        assert c is not None
+        hb.on_report(f"t{i}", 1, quadratic(c))  # draws the trial's bracket between suggestions
+        configs.append(c)
+    assert configs == [rnd.suggest() for _ in range(6)]
+
+
 def test_hyperband_needs_a_max_resource() -> None:
     config = {**QUADRATIC_CONFIG, "Strategy": "Hyperband"}
     with pytest.raises(ServiceError, match="MaxResource"):

@@ -15,10 +15,12 @@ from amtflow.local.engine._strategies import Decision
 class MedianStoppingRule:
     """The median rule AMT describes for ``Auto`` early stopping.
 
-    At step ``k`` (the k-th value of the objective metric a trial reports) a trial is stopped when the
-    running average of its objective over steps 1..k is worse than the median of the running averages at
-    step ``k`` of the finished trials that reached step ``k``. The rule waits for ``min_finished`` such
-    trials (default 3) and never stops before ``min_step`` (default 1).
+    At step ``k`` (the k-th value of the objective metric a trial reports) a trial is stopped when its
+    current value is worse than the median of the running averages (over steps 1..k) of the objective of
+    the previous, finished trials that reached step ``k`` — the comparison the SageMaker developer guide
+    describes (the current value, not the trial's own running average, against others' running averages).
+    The rule waits for ``min_finished`` such trials (default 3) and never stops before ``min_step``
+    (default 1).
     """
 
     def __init__(self, *, maximize: bool, min_finished: int = 3, min_step: int = 1) -> None:
@@ -47,7 +49,7 @@ class MedianStoppingRule:
         median = self.median_at(k)
         if median is None:
             return Decision.CONTINUE
-        mine = self._average(history, k)
+        mine = history[-1]
         worse = mine < median if self.maximize else mine > median
         return Decision.STOP if worse else Decision.CONTINUE
 

@@ -421,10 +421,13 @@ class HyperbandStrategy(RandomStrategy):
     Resources are steps of the objective metric (one step per epoch in practice). With ``eta = 3`` there
     are ``s_max + 1`` brackets, ``s_max = floor(log_eta(MaxResource / MinResource))``; bracket ``b`` has
     rungs at ``MinResource * eta**(b + k)`` below ``MaxResource``. Each trial joins a bracket drawn with
-    Hyperband's weights (more trials in aggressive brackets). At a rung, a trial continues if its value is
-    among the best ``ceil(n / eta)`` of the ``n`` values recorded at that rung of its bracket so far (its
-    own included): the first trial at a rung always continues, later ones must beat enough of their
-    predecessors. No trial is stopped before ``MinResource`` steps.
+    Hyperband's weights (more trials in aggressive brackets). Rungs at the same resource are one rung for
+    every bracket (a bracket only decides where a trial's first rung is), so each decision compares with
+    every trial that reached that resource. At a rung, a trial continues if its value is among the best
+    ``ceil(n / eta)`` of the ``n`` values recorded at that rung so far (its own included): the first trial
+    at a rung always continues, later ones must beat enough of their predecessors. No trial is stopped
+    before ``MinResource`` steps. Brackets are drawn from their own random stream, so with the same seed
+    Hyperband proposes exactly the configurations Random search would.
     """
 
     eta = 3
@@ -446,7 +449,8 @@ class HyperbandStrategy(RandomStrategy):
         )
         self._weights = weights / weights.sum()
         self._bracket_of: dict[str, int] = {}
-        self._rung_values: dict[tuple[int, int], list[float]] = {}
+        self._rung_values: dict[int, list[float]] = {}
+        self._bracket_rng = np.random.default_rng([seed, 1])
 
     def rungs(self, bracket: int) -> list[int]:
         out: list[int] = []
@@ -460,7 +464,7 @@ class HyperbandStrategy(RandomStrategy):
 
     def bracket_of(self, trial_id: str) -> int:
         if trial_id not in self._bracket_of:
-            self._bracket_of[trial_id] = int(self.rng.choice(len(self._weights), p=self._weights))
+            self._bracket_of[trial_id] = int(self._bracket_rng.choice(len(self._weights), p=self._weights))
         return self._bracket_of[trial_id]
 
     def assign_bracket(self, trial_id: str, bracket: int) -> None:
@@ -470,7 +474,7 @@ class HyperbandStrategy(RandomStrategy):
         bracket = self.bracket_of(trial_id)
         if step not in self.rungs(bracket):
             return Decision.CONTINUE
-        recorded = self._rung_values.setdefault((bracket, step), [])
+        recorded = self._rung_values.setdefault(step, [])
         loss = self._loss(value)
         recorded.append(loss)
         n = len(recorded)
