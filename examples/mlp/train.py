@@ -15,6 +15,10 @@ scikit-learn framework container or a custom image):
   ``/opt/ml/input/data/<channel>``: integer class label in the first column, no header;
 - the fitted pipeline (standardisation + MLP) pickled to ``SM_MODEL_DIR/model.pkl`` with a
   ``metadata.json`` beside it;
+- evaluate-only mode (hyperparameter ``amtflow_evaluate_only=true``): no training; the ``model`` channel's
+  ``model.tar.gz`` (a model this script wrote) is scored on the ``validation`` channel and one metric line in
+  the usual format is printed (``epoch=0 validation_loss=... validation_accuracy=...``) — this is how amtflow
+  measures a champion on new data;
 - on error the reason in ``/opt/ml/output/failure`` and a non-zero exit (a diverging run fails with a
   message that says to lower the learning rate);
 - checkpoints: when ``/opt/ml/checkpoints`` exists the model is saved there after an epoch when at least
@@ -35,6 +39,7 @@ import math
 import os
 import pickle
 import sys
+import tarfile
 import time
 import traceback
 import warnings
@@ -138,6 +143,8 @@ class Spec:
     expect: str
 
 
+EVALUATE_ONLY = "amtflow_evaluate_only"
+
 HYPERPARAMETERS: dict[str, Spec] = {
     "epochs": Spec(int, 20, lambda v: 1 <= v <= 20000, "an integer in [1, 20000]"),
     "learning_rate_init": Spec(float, 1e-3, lambda v: 0 < v <= 1, "in (0, 1]"),
@@ -158,8 +165,8 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
     problems: list[str] = []
     values: dict[str, Any] = {name: spec.default for name, spec in HYPERPARAMETERS.items()}
     for name, text in raw.items():
-        if name.startswith("_") or name.startswith("sagemaker_"):
-            continue  # added by SageMaker itself (e.g. _tuning_objective_metric)
+        if name.startswith("_") or name.startswith("sagemaker_") or name == EVALUATE_ONLY:
+            continue  # added by SageMaker itself (e.g. _tuning_objective_metric), or the mode switch
         spec = HYPERPARAMETERS.get(name)
         if spec is None:
             problems.append(
@@ -338,9 +345,66 @@ def train_epochs(
     return state, metrics
 
 
+def evaluate_only_requested(raw: Mapping[str, str]) -> bool:
+    flag = raw.get(EVALUATE_ONLY, "false").strip().lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise TrainingError(f"hyperparameter {EVALUATE_ONLY!r} must be true or false, got {flag!r}")
+    return flag in ("true", "1")
+
+
+def load_packaged_model(folder: Path) -> dict[str, Any]:
+    """``{"scaler", "network"}`` from the ``model`` channel (a ``model.tar.gz`` or the bare ``model.pkl``)."""
+    if not folder.is_dir():
+        raise TrainingError(
+            f"channel 'model': folder {folder} does not exist; evaluate-only mode needs the model.tar.gz "
+            "to score as a 'model' channel"
+        )
+    bare = folder / "model.pkl"
+    if bare.is_file():
+        data = bare.read_bytes()
+    else:
+        archives = sorted(folder.rglob("*.tar.gz"))
+        if not archives:
+            raise TrainingError(f"channel 'model': no model.tar.gz or model.pkl in {folder}")
+        with tarfile.open(archives[0]) as tar:
+            member = next((m for m in tar.getmembers() if Path(m.name).name == "model.pkl"), None)
+            handle = tar.extractfile(member) if member is not None else None
+            if handle is None:
+                raise TrainingError(f"channel 'model': {archives[0].name} holds no model.pkl")
+            data = handle.read()
+    model = pickle.loads(data)  # a model this script wrote (the champion's own artifact)
+    if not isinstance(model, dict) or not {"scaler", "network"} <= set(model):
+        raise TrainingError("channel 'model': model.pkl was not written by this script")
+    return model
+
+
+def evaluate(paths: Paths, env: Mapping[str, str], out: Callable[[str], None]) -> None:
+    """Score a trained model on the validation channel; print the metrics in the training format."""
+    x_validation, y_validation = read_csv_channel(paths.channel("validation", env), "validation")
+    model = load_packaged_model(paths.channel("model", env))
+    scaler, network = model["scaler"], model["network"]
+    if scaler.n_features_in_ != x_validation.shape[1]:
+        raise TrainingError(
+            f"channel 'validation' has {x_validation.shape[1]} features, but the model was trained on "
+            f"{scaler.n_features_in_}"
+        )
+    proba = network.predict_proba(scaler.transform(x_validation))
+    classes = network.classes_
+    out(f"evaluate only: validation: {len(y_validation)} rows")
+    out(
+        f"epoch=0 validation_loss={float(log_loss(y_validation, proba, labels=classes)):.4f} "
+        f"validation_accuracy={float(accuracy_score(y_validation, classes[proba.argmax(axis=1)])):.4f}"
+    )
+
+
 def run(argv: Sequence[str], env: Mapping[str, str], out: Callable[[str], None]) -> None:
     paths = Paths.from_environment(env)
-    hp = parse_hyperparameters(read_raw_hyperparameters(paths, argv))
+    raw = read_raw_hyperparameters(paths, argv)
+    if evaluate_only_requested(raw):
+        parse_hyperparameters(raw)
+        evaluate(paths, env, out)
+        return
+    hp = parse_hyperparameters(raw)
     train = read_csv_channel(paths.channel("train", env), "train")
     validation = read_csv_channel(paths.channel("validation", env), "validation")
     if train[0].shape[1] != validation[0].shape[1]:

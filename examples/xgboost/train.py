@@ -16,6 +16,10 @@ and on amtflow's local engine:
   built-in metric regexes such as ``validation-auc:([0-9\\.]+)`` match;
 - the model written to ``SM_MODEL_DIR`` (``/opt/ml/model``) as ``xgboost-model`` (XGBoost's UBJSON);
 - on error the reason in ``/opt/ml/output/failure`` and a non-zero exit;
+- evaluate-only mode (hyperparameter ``amtflow_evaluate_only=true``): no training; the ``model`` channel's
+  ``model.tar.gz`` (a model this script wrote) is scored on the ``validation`` channel and one line in the
+  usual format (``[0]<TAB>validation-auc:0.95123``) is printed, so the same metric regexes read it — this is
+  how amtflow measures a champion on new data;
 - checkpoints: when ``/opt/ml/checkpoints`` exists (SageMaker creates it when the job has a
   ``CheckpointConfig``), the booster is saved there every round and a restarted job (e.g. after a spot
   interruption) with the same hyperparameters resumes from it.
@@ -36,6 +40,8 @@ import math
 import os
 import re
 import sys
+import tarfile
+import tempfile
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -123,6 +129,8 @@ def write_failure(paths: Paths, message: str) -> None:
 # ---------------------------------------------------------------------------------------------------
 # Hyperparameters
 
+EVALUATE_ONLY = "amtflow_evaluate_only"
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -203,8 +211,8 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
     problems: list[str] = []
     values: dict[str, Any] = {name: spec.default for name, spec in HYPERPARAMETERS.items()}
     for name, text in raw.items():
-        if name.startswith("_") or name.startswith("sagemaker_"):
-            continue  # added by SageMaker itself (e.g. _tuning_objective_metric)
+        if name.startswith("_") or name.startswith("sagemaker_") or name == EVALUATE_ONLY:
+            continue  # added by SageMaker itself (e.g. _tuning_objective_metric), or the mode switch
         spec = HYPERPARAMETERS.get(name)
         if spec is None:
             problems.append(
@@ -421,9 +429,63 @@ def train_and_evaluate(
     return booster, history
 
 
+def evaluate_only_requested(raw: Mapping[str, str]) -> bool:
+    flag = raw.get(EVALUATE_ONLY, "false").strip().lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise TrainingError(f"hyperparameter {EVALUATE_ONLY!r} must be true or false, got {flag!r}")
+    return flag in ("true", "1")
+
+
+def unpack_model(folder: Path, into: Path) -> Path:
+    """The ``xgboost-model`` file from the ``model`` channel (a ``model.tar.gz`` or the bare file)."""
+    if not folder.is_dir():
+        raise TrainingError(
+            f"channel 'model': folder {folder} does not exist; evaluate-only mode needs the model.tar.gz "
+            "to score as a 'model' channel"
+        )
+    bare = folder / "xgboost-model"
+    if bare.is_file():
+        return bare
+    archives = sorted(folder.rglob("*.tar.gz"))
+    if not archives:
+        raise TrainingError(f"channel 'model': no model.tar.gz or xgboost-model in {folder}")
+    with tarfile.open(archives[0]) as tar:
+        tar.extractall(into, filter="data")
+    found = sorted(into.rglob("xgboost-model"))
+    if not found:
+        raise TrainingError(f"channel 'model': {archives[0].name} holds no xgboost-model file")
+    return found[0]
+
+
+def evaluate(
+    paths: Paths, raw: Mapping[str, str], env: Mapping[str, str], out: Callable[[str], None]
+) -> None:
+    """Score a trained model on the validation channel; print the metrics in the training format."""
+    hp = parse_hyperparameters({"num_round": "1", **raw})
+    dvalidation = read_csv_channel(
+        paths.channel("validation", env), "validation", weights=bool(hp["csv_weights"])
+    )
+    check_labels(dvalidation, "validation", hp)
+    with tempfile.TemporaryDirectory() as scratch:
+        booster = xgb.Booster()
+        booster.load_model(str(unpack_model(paths.channel("model", env), Path(scratch))))
+    if booster.num_features() != dvalidation.num_col():
+        raise TrainingError(
+            f"channel 'validation' has {dvalidation.num_col()} features, but the model was trained on "
+            f"{booster.num_features()}"
+        )
+    booster.set_param([("eval_metric", m) for m in hp["eval_metric"]])
+    out(f"evaluate only: validation: {dvalidation.num_row()} rows")
+    out(booster.eval_set([(dvalidation, "validation")], iteration=0))
+
+
 def run(argv: Sequence[str], env: Mapping[str, str], out: Callable[[str], None]) -> None:
     paths = Paths.from_environment(env)
-    hp = parse_hyperparameters(read_raw_hyperparameters(paths, argv))
+    raw = read_raw_hyperparameters(paths, argv)
+    if evaluate_only_requested(raw):
+        evaluate(paths, raw, env, out)
+        return
+    hp = parse_hyperparameters(raw)
     dtrain = read_csv_channel(paths.channel("train", env), "train", weights=bool(hp["csv_weights"]))
     check_labels(dtrain, "train", hp)
     validation_dir = paths.channel("validation", env)
