@@ -1,4 +1,7 @@
-"""StartRun: route S3 marker objects, the schedule and drift events to executions of the state machine."""
+"""StartRun: route S3 marker objects, the schedule and drift events to executions of the state machine.
+
+Idempotent per EventBridge event: a redelivered event gets the first delivery's answer.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import RouteResult, compose, route_event
+from amtflow.app import compose
 
 logger = Logger()
 tracer = Tracer()
@@ -20,17 +23,14 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result: RouteResult = route_event(compose.start_run(), event)
-    if result.ignored:
-        logger.info("nothing started", extra={"why": result.ignored})
-    for started in result.executions:
-        logger.info("execution", extra={"execution": started.name, "outcome": started.outcome.value})
+    result = compose.start_run_once()(event, context)
+    if result["ignored"]:
+        logger.info("nothing started", extra={"why": result["ignored"]})
+    for started in result["executions"]:
+        logger.info("execution", extra={"execution": started["name"], "outcome": started["outcome"]})
     metrics.add_metric(
         name="RunsTriggered",
         unit=MetricUnit.Count,
-        value=result.started,
+        value=sum(1 for e in result["executions"] if e["outcome"] == "started"),
     )
-    return {
-        "executions": [{"name": e.name, "outcome": e.outcome.value} for e in result.executions],
-        "ignored": result.ignored,
-    }
+    return result

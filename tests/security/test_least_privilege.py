@@ -27,6 +27,7 @@ from security_support import (
 BUCKET = "${DataBucket}"
 PROFILE_OBJECTS = "${DataBucket}/profiles/*"
 STATE_TABLE = "table/${StateTable}"
+IDEMPOTENCY_TABLE = "${IdempotencyTable.Arn}"
 STATE_MACHINE = "stateMachine:${TuningStateMachine.Name}"
 EXECUTIONS = "execution:${AWS::StackName}-tuning:*"  # the state machine's own executions (named, not Ref)
 TUNING_JOBS = "hyper-parameter-tuning-job/${JobPrefix}-*"
@@ -49,6 +50,11 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         **_PROFILES,
         "states:StartExecution": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
+        # Powertools idempotency records, one per EventBridge event id
+        "dynamodb:GetItem": IDEMPOTENCY_TABLE,
+        "dynamodb:PutItem": IDEMPOTENCY_TABLE,
+        "dynamodb:UpdateItem": IDEMPOTENCY_TABLE,
+        "dynamodb:DeleteItem": IDEMPOTENCY_TABLE,
     },
     # planner: reads profiles and dataset versions, takes the per-model lock (put, and get on conflict),
     # asks whether the holder of a taken lock still runs (a run aborted from the console never releases)

@@ -14,6 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3EventBridgeNotificationEvent
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 
 from amtflow.app._events import DriftDetected, parse_timestamp
 from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
@@ -199,3 +204,57 @@ def route_event(router: StartRun, event: Mapping[str, Any]) -> RouteResult:
         drift = parse_document(DriftDetected, envelope.get("detail"), what="detail")
         return router.on_drift(drift.model, drift.dataset_version, drift.severity, event_id)
     return RouteResult(ignored=f"unsupported event: source {source!r}, detail-type {detail_type!r}")
+
+
+def route_summary(result: RouteResult) -> dict[str, Any]:
+    """What the trigger router returns (and what a redelivered event gets back, unchanged)."""
+    return {
+        "executions": [{"name": e.name, "outcome": e.outcome.value} for e in result.executions],
+        "ignored": result.ignored,
+    }
+
+
+IdempotentRoute = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+"""``(event, lambda context or None) -> route summary``."""
+
+# EventBridge retries a target for up to 24 hours (the rules' MaximumEventAgeInSeconds): a delivery of the
+# same event within that window gets the first delivery's answer and starts nothing.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+def idempotent_route(
+    router: StartRun,
+    persistence_store: BasePersistenceLayer | None,
+    *,
+    expires_after_seconds: int = IDEMPOTENCY_SECONDS,
+) -> IdempotentRoute:
+    """:func:`route_event` made idempotent per EventBridge event ``id`` (Powertools idempotency).
+
+    EventBridge delivers at least once: the same event (same ``id``) may reach the router twice, even at
+    the same moment. The first delivery routes it; the others get the stored answer without starting,
+    listing or reading anything. A different event for the same dataset version (the marker uploaded again)
+    has another ``id``; the deterministic execution name still makes it a duplicate. Without a store (no
+    idempotency table configured) every delivery is routed.
+    """
+
+    def route(event: Mapping[str, Any]) -> dict[str, Any]:
+        return route_summary(route_event(router, event))
+
+    if persistence_store is None:
+        return lambda event, context: route(event)
+    config = IdempotencyConfig(
+        event_key_jmespath="id",
+        raise_on_no_idempotency_key=False,
+        expires_after_seconds=expires_after_seconds,
+    )
+    once = idempotent_function(
+        data_keyword_argument="event", persistence_store=persistence_store, config=config
+    )(route)
+
+    def call(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if context is not None:
+            config.register_lambda_context(context)
+        result: dict[str, Any] = once(event=dict(event))
+        return result
+
+    return call

@@ -13,6 +13,8 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
 from amtflow import clients
 from amtflow.adapters import (
     CloudWatchTrialLogs,
@@ -32,7 +34,7 @@ from amtflow.app._close_job import CloseTuningJobs
 from amtflow.app._evaluate import EvaluateRun
 from amtflow.app._notify import NotifyRun
 from amtflow.app._plan import PlanRun, PlanSettings
-from amtflow.app._start_run import StartRun
+from amtflow.app._start_run import IdempotentRoute, StartRun, idempotent_route
 from amtflow.app._start_tuning import StartTuning
 from amtflow.lineage import DynamoDBLineageStore
 from amtflow.naming import execution_name, short_hash, tuning_job_name
@@ -105,6 +107,21 @@ def start_run(settings: Settings | None = None) -> StartRun:
         )
 
     return _once("start_run", settings, build)
+
+
+def start_run_once(settings: Settings | None = None) -> IdempotentRoute:
+    """The trigger router, idempotent per EventBridge event (the idempotency table's Powertools records)."""
+
+    resolved = settings if settings is not None else load_settings()
+    router = start_run(resolved)  # built first: _once is not re-entrant
+
+    def build(s: Settings) -> IdempotentRoute:
+        store = None
+        if s.idempotency_table:
+            store = DynamoDBPersistenceLayer(table_name=s.idempotency_table, boto3_client=clients.dynamodb())
+        return idempotent_route(router, store)
+
+    return _once("start_run_once", resolved, build)
 
 
 def _holder_probe(s: Settings) -> Callable[[str], bool | None] | None:
