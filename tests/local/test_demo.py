@@ -120,6 +120,16 @@ def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any])
         run = runs[evaluation["best"]["trainingJobName"].rsplit("-", 2)[0]]
         assert evaluation["best"]["objectiveValue"] == pytest.approx(run["bestObjective"])
         assert len(evaluation["leaderboard"]) == 4
+        assert note["attributes"]["promotion"] == evaluation["promotion"]["outcome"]
+        assert run["promotion"].startswith(evaluation["promotion"]["outcome"].replace("_", " "))
+    first = json.loads(notes[0]["message"])["evaluation"]["promotion"]
+    assert first["outcome"] == "promoted"
+    assert "no champion yet" in first["reason"]
+    assert first["modelPackageGroup"] == "amtf-cancer-xgb"
+    later = json.loads(notes[2]["message"])["evaluation"]["promotion"]
+    assert later["championJob"] == first["challengerJob"]
+    assert later["crossedDatasets"] is True  # the demo's profile holds new data to the absolute threshold
+    assert "crosses datasets" in later["reason"]
 
 
 def test_the_lost_completion_event_is_recovered_by_the_reconciler(demo: dict[str, Any]) -> None:
