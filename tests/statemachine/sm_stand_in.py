@@ -9,6 +9,7 @@ AMT engine's own tests cover that.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class SageMakerStandIn:
     emit_events: bool = True
     report_objective: bool = True
     """``False``: the trials run but none reports the objective metric (a metric regex that never matches)."""
+    trial_log: list[str] = field(default_factory=list)
+    """Lines each trial prints, written to CloudWatch Logs (/aws/sagemaker/TrainingJobs) like SageMaker."""
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     sink: EventSink | None = None
@@ -75,22 +78,38 @@ class SageMakerStandIn:
         objective = request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
         trials = []
         for i, value in enumerate((0.91, 0.95, 0.93), start=1):
-            trials.append(
-                {
-                    "TrainingJobName": f"{name}-{i:03d}-0000000{i}",
-                    "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-{i:03d}",
-                    "CreationTime": T0,
-                    "TrainingJobStatus": "Completed",
-                    "TunedHyperParameters": {"eta": f"0.{i}", "max_depth": str(2 + i)},
-                    "FinalHyperParameterTuningJobObjectiveMetric": {
-                        "Type": objective["Type"],
-                        "MetricName": objective["MetricName"],
-                        "Value": value,
-                    },
-                    "ObjectiveStatus": "Succeeded",
+            trial: dict[str, Any] = {
+                "TrainingJobName": f"{name}-{i:03d}-0000000{i}",
+                "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-{i:03d}",
+                "CreationTime": T0,
+                "TrainingJobStatus": "Completed",
+                "TunedHyperParameters": {"eta": f"0.{i}", "max_depth": str(2 + i)},
+                "ObjectiveStatus": "Succeeded" if self.report_objective else "Failed",
+            }
+            if self.report_objective:
+                trial["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                    "Type": objective["Type"],
+                    "MetricName": objective["MetricName"],
+                    "Value": value,
                 }
-            )
+            trials.append(trial)
+            self._write_log(trial["TrainingJobName"])
         return trials
+
+    def _write_log(self, training_job: str) -> None:
+        if not self.trial_log:
+            return
+        import boto3
+
+        logs = boto3.client("logs", region_name="us-east-1")
+        group = "/aws/sagemaker/TrainingJobs"
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            logs.create_log_group(logGroupName=group)
+        stream = f"{training_job}/algo-1-1793534400"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        now = int(time.time() * 1000)  # CloudWatch Logs drops events older than 14 days
+        events = [{"timestamp": now + i, "message": line} for i, line in enumerate(self.trial_log)]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
     def _CreateHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["HyperParameterTuningJobName"]
@@ -100,9 +119,10 @@ class SageMakerStandIn:
             )
         arn = f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
         status = self.outcome(params)
-        trials = self._trials(name, params) if status == "Completed" and self.report_objective else []
+        trials = self._trials(name, params) if status == "Completed" else []
+        scored = [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" in t]
         best = max(
-            trials, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], default=None
+            scored, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], default=None
         )
         self.jobs[name] = {"request": params, "arn": arn, "status": status, "trials": trials, "best": best}
         if self.emit_events and self.sink is not None:
@@ -135,6 +155,7 @@ class SageMakerStandIn:
         job = self._job(name, "DescribeHyperParameterTuningJob")
         request = job["request"]
         completed = len(job["trials"])
+        scored = sum(1 for t in job["trials"] if "FinalHyperParameterTuningJobObjectiveMetric" in t)
         out: dict[str, Any] = {
             "HyperParameterTuningJobName": name,
             "HyperParameterTuningJobArn": job["arn"],
@@ -150,12 +171,15 @@ class SageMakerStandIn:
                 "Stopped": 0,
             },
             "ObjectiveStatusCounters": {
-                "Succeeded": completed,
+                "Succeeded": scored,
                 "Pending": 0,
-                "Failed": 0 if completed else 2,
+                "Failed": completed - scored if completed else 2,
             },
             "ConsumedResources": {"RuntimeInSeconds": 754},
         }
+        for member in ("TrainingJobDefinition", "TrainingJobDefinitions", "WarmStartConfig"):
+            if member in request:
+                out[member] = request[member]
         if job["best"] is not None:
             out["BestTrainingJob"] = job["best"]
         if job["status"] == "Failed":
@@ -168,7 +192,7 @@ class SageMakerStandIn:
         job = self._job(params["HyperParameterTuningJobName"], "ListTrainingJobsForHyperParameterTuningJob")
         trials = sorted(
             job["trials"],
-            key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+            key=lambda t: t.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value", 0.0),
             reverse=params.get("SortOrder") == "Descending",
         )
         return {"TrainingJobSummaries": trials[: params.get("MaxResults", 10)]}

@@ -187,6 +187,7 @@ class EvaluateRun:
                 for t in self._sagemaker.top_training_jobs(
                     tuning.job_name, objective_type=objective_type, limit=self._size
                 )
+                if t.objective_value is not None  # a trial that never reported the objective is unranked
             ]
         best_trial = tuning.best if tuning.best is not None else (leaderboard[0] if leaderboard else None)
         if best_trial is None:
