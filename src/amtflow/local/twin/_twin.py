@@ -243,6 +243,8 @@ class Twin:
                 ) from e
             state_dir = options.get("state_dir", self.work_dir / "engine")
             extra = {k: v for k, v in options.items() if k != "state_dir"}
+            # trial logs reach CloudWatch Logs as on SageMaker (Evaluate reads them for the diagnosis)
+            extra.setdefault("logs_client", self.client("logs"))
             return local_sagemaker(state_dir=state_dir, event_sink=sink, **extra)
 
         return factory
