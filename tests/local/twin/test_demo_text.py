@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from amtflow.errors import ConfigurationError
-from amtflow.local.twin._demo import Timeline, _first_line, _state_summary, load_examples_data
+from amtflow.local.twin._demo import (
+    Timeline,
+    _abridged,
+    _first_line,
+    _state_summary,
+    load_examples_data,
+)
 
 
 def test_timeline_stamps_and_indents_continuation_lines() -> None:
@@ -61,3 +67,44 @@ def test_state_summaries_pick_what_a_reader_needs() -> None:
 def test_the_demo_needs_the_examples_and_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"examples/data.py"):
         load_examples_data(tmp_path)
+
+
+def test_notifications_are_printed_abridged_to_what_a_reader_looks_for_first() -> None:
+    message = {
+        "model": "m",
+        "outcome": "succeeded",
+        "durationSeconds": 9,
+        "plan": {"action": "tune", "warmStart": "cold", "parents": [], "lock": {"pk": "MODEL#m"}},
+        "evaluation": {
+            "outcome": "succeeded",
+            "best": {"trainingJobName": "t-1", "objectiveValue": 0.97, "hyperparameters": {"eta": "0.1"}},
+            "leaderboard": [{"trainingJobName": "t-1"}],
+            "promotion": {"outcome": "promoted", "reason": "first run", "challengerJob": "t-1"},
+            "diagnosis": [],
+        },
+        "tuning": {"jobName": "j"},
+    }
+
+    text = _abridged(json.dumps(message))
+
+    body, note = text.rsplit("\n", 1)
+    assert json.loads(body) == {
+        "model": "m",
+        "outcome": "succeeded",
+        "plan": {"action": "tune", "warmStart": "cold"},
+        "evaluation": {
+            "outcome": "succeeded",
+            "best": {"trainingJobName": "t-1", "objectiveValue": 0.97},
+            "promotion": {"outcome": "promoted", "reason": "first run"},
+        },
+    }
+    assert note == "(abridged: the whole message is in the report)"
+
+
+def test_a_rejection_prints_one_finding_a_line_and_plain_text_stays_as_is() -> None:
+    message = {"model": "m", "outcome": "rejected", "error": {"type": "E", "message": "rejected:\n- AMT107"}}
+
+    body = _abridged(json.dumps(message)).rsplit("\n", 1)[0]
+
+    assert json.loads(body)["error"] == {"type": "E", "message": ["rejected:", "- AMT107"]}
+    assert _abridged("plain text") == "plain text"

@@ -42,7 +42,7 @@ from amtflow.local.twin._twin import EventSink, Execution, ExecutionStatus, Twin
 
 DEMO_START = datetime(2026, 11, 4, 22, 0, tzinfo=UTC)
 _QUIET = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
-_SNS_LINES = 30
+_SNS_LINES = 40
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ class _Follower:
         notes = self.twin.notifications()
         for note in notes[self.seen_notifications :]:
             attrs = " ".join(f"{k}={v}" for k, v in sorted(note.attributes.items()))
-            lines = _pretty(note.message).splitlines()
+            lines = _abridged(note.message).splitlines()
             if len(lines) > _SNS_LINES:
                 lines = [*lines[:_SNS_LINES], f"... ({len(lines) - _SNS_LINES} more lines in the report)"]
             text = "\n".join(lines)
@@ -257,6 +257,36 @@ class _Follower:
 def _compact(value: Any, limit: int = 160) -> str:
     text = json.dumps(value, default=str, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_ABRIDGED: dict[str, tuple[str, ...]] = {
+    "plan": ("action", "warmStart", "parents", "maxJobs", "datasetVersion", "reason", "drift"),
+    "evaluation": ("outcome", "reason", "best", "promotion", "diagnosis"),
+    "best": ("trainingJobName", "objectiveValue"),
+    "promotion": ("outcome", "reason", "modelPackageArn", "approvalStatus"),
+}
+
+
+def _abridged(message: str) -> str:
+    """A JSON notification with what a reader looks for first (the report keeps the whole message)."""
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        return message
+    if not isinstance(doc, dict):
+        return _pretty(message)
+
+    def keep(value: Any, key: str) -> Any:
+        if not isinstance(value, dict) or key not in _ABRIDGED:
+            return value
+        return {k: keep(value[k], k) for k in _ABRIDGED[key] if value.get(k) not in (None, [], {})}
+
+    top = ("model", "outcome", "plan", "evaluation", "error")
+    short = {k: keep(doc[k], k) for k in top if doc.get(k) not in (None, [], {})}
+    error = short.get("error")
+    if isinstance(error, dict) and "\n" in str(error.get("message", "")):
+        short["error"] = {**error, "message": str(error["message"]).splitlines()}  # one finding a line
+    return json.dumps(short, indent=2) + "\n(abridged: the whole message is in the report)"
 
 
 def _pretty(message: str) -> str:
