@@ -127,7 +127,12 @@ def test_event_driven_functions_keep_events_their_handler_failed_on() -> None:
     whose handler keeps failing must land in an OnFailure destination: an encrypted queue of this stack."""
     template = cloudformation()
     functions = _event_driven_functions()
-    assert functions == ["JobEventsFunction", "ReconcileFunction", "StartRunFunction"]
+    assert functions == [
+        "ChampionEvaluationEventsFunction",
+        "JobEventsFunction",
+        "ReconcileFunction",
+        "StartRunFunction",
+    ]
     configs = compiled().async_configs
     for function in functions:
         assert function in configs, f"{function} has no EventInvokeConfig: its failed events are lost"

@@ -122,6 +122,16 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "sagemaker:AddTags": TRAINING_JOBS,
         "iam:PassRole": TRAINING_ROLE,
     },
+    # champion-evaluation events: describe the evaluation job, claim its token (delete), re-park it if the
+    # callback fails (put), complete the task
+    "ChampionEvaluationEventsFunction": {
+        "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
+        "dynamodb:DeleteItem": STATE_TABLE,
+        "dynamodb:PutItem": STATE_TABLE,
+        "states:SendTaskSuccess": STATE_MACHINE,
+        "states:SendTaskFailure": STATE_MACHINE,
+        "sqs:SendMessage": FAILED_EVENTS,
+    },
     "NotifyFunction": {"sns:Publish": TOPIC},
 }
 

@@ -39,7 +39,11 @@ class SageMakerStandIn:
     """``False``: the trials run but none reports the objective metric (a metric regex that never matches)."""
     trial_log: list[str] = field(default_factory=list)
     """Lines each trial prints, written to CloudWatch Logs (/aws/sagemaker/TrainingJobs) like SageMaker."""
+    evaluation_value: float | None = 0.9
+    """What a standalone training job (a champion's evaluation job) reports for every metric; ``None``: it
+    fails."""
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    training_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     sink: EventSink | None = None
 
@@ -197,8 +201,47 @@ class SageMakerStandIn:
         )
         return {"TrainingJobSummaries": trials[: params.get("MaxResults", 10)]}
 
+    def _CreateTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["TrainingJobName"]
+        if name in self.training_jobs:
+            raise _error("ResourceInUse", f"training job {name} already exists", "CreateTrainingJob")
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}"
+        status = "Completed" if self.evaluation_value is not None else "Failed"
+        definitions = params["AlgorithmSpecification"].get("MetricDefinitions", [])
+        metrics = [
+            {"MetricName": d["Name"], "Value": self.evaluation_value, "Timestamp": T0}
+            for d in definitions
+            if self.evaluation_value is not None
+        ]
+        self.training_jobs[name] = {"request": params, "arn": arn, "status": status, "metrics": metrics}
+        if self.emit_events and self.sink is not None:
+            detail = {"TrainingJobName": name, "TrainingJobArn": arn, "TrainingJobStatus": status}
+            self.sink(
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": "SageMaker Training Job State Change",
+                    "Resources": [arn],
+                    "Detail": json.dumps(detail),
+                }
+            )
+        return {"TrainingJobArn": arn}
+
     def _DescribeTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TrainingJobName"]
+        if name in self.training_jobs:
+            job = self.training_jobs[name]
+            out: dict[str, Any] = {
+                "TrainingJobName": name,
+                "TrainingJobArn": job["arn"],
+                "TrainingJobStatus": job["status"],
+                "AlgorithmSpecification": job["request"]["AlgorithmSpecification"],
+                "HyperParameters": job["request"].get("HyperParameters", {}),
+                "CreationTime": T0,
+                "FinalMetricDataList": job["metrics"],
+            }
+            if job["status"] == "Failed":
+                out["FailureReason"] = "AlgorithmError: channel 'model': no model.tar.gz"
+            return out
         for job in self.jobs.values():
             for trial in job["trials"]:
                 if trial["TrainingJobName"] == name:

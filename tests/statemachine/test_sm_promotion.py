@@ -121,3 +121,66 @@ def test_with_the_threshold_fallback_new_data_is_promoted_across_datasets_and_th
 def upload_data_only(twin: Twin, version: str) -> None:
     twin.put_object(f"datasets/{MODEL}/{version}/train/part-0.csv", "1,0.9\n0,0.3\n")
     twin.put_object(f"datasets/{MODEL}/{version}/validation/part-0.csv", "1,0.8\n0,0.1\n")
+
+
+def run_v1_then_v2(app: Twin) -> tuple[Any, Any]:
+    upload_version(app, "v1")
+    app.wait_for_executions()
+    upload_version(app, "v2", rows="1,0.9\n0,0.3\n")
+    first, second = app.wait_for_executions()
+    return first, second
+
+
+def test_on_new_data_the_champion_is_scored_by_an_evaluation_job_and_a_better_challenger_wins(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    sagemaker.evaluation_value = 0.9  # the champion (0.95 on v1) scores 0.9 on v2's validation data
+    _, second = run_v1_then_v2(app)
+
+    assert second.status is ExecutionStatus.SUCCEEDED, second.cause
+    assert second.states[second.states.index("EvaluateChampion") :][:2] == ("EvaluateChampion", "Promote")
+    assert second.state_transitions <= 25
+    assert second.lambda_invocations <= 8
+    (job_name,) = sagemaker.training_jobs
+    request = sagemaker.training_jobs[job_name]["request"]
+    assert request["HyperParameters"]["amtflow_evaluate_only"] == "true"
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]
+    }
+    assert channels["model"].endswith("model.tar.gz")
+    assert channels["validation"].endswith(f"/datasets/{MODEL}/v2/validation/")
+    assert set(channels) == {"model", "validation"}
+    note = next(n for n in app.notifications() if n.json()["plan"]["datasetVersion"] == "v2")
+    assert note.attributes["promotion"] == "promoted"
+    promotion = note.json()["evaluation"]["promotion"]
+    assert promotion["championValue"] == 0.9
+    assert promotion["championValueDatasetVersion"] == "v2"
+    assert promotion["crossedDatasets"] is False
+    assert "evaluated on the challenger's validation data" in promotion["reason"]
+    assert len(packages(app)) == 2
+
+
+def test_a_champion_still_better_on_the_new_data_is_kept(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    sagemaker.evaluation_value = 0.99
+    _, second = run_v1_then_v2(app)
+    assert second.status is ExecutionStatus.SUCCEEDED, second.cause
+    note = next(n for n in app.notifications() if n.json()["plan"]["datasetVersion"] == "v2")
+    assert note.attributes["promotion"] == "kept_champion"
+    promotion = note.json()["evaluation"]["promotion"]
+    assert promotion["championValue"] == 0.99
+    assert promotion["challengerValue"] == 0.95
+    assert len(packages(app)) == 1
+
+
+def test_a_failed_evaluation_job_keeps_the_champion_and_the_run_still_succeeds(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    sagemaker.evaluation_value = None
+    _, second = run_v1_then_v2(app)
+    assert second.status is ExecutionStatus.SUCCEEDED, second.cause
+    note = next(n for n in app.notifications() if n.json()["plan"]["datasetVersion"] == "v2")
+    promotion = note.json()["evaluation"]["promotion"]
+    assert promotion["outcome"] == "kept_champion"
+    assert "EvaluationJobFailed" in promotion["reason"]
+    assert "no model.tar.gz" in promotion["reason"]
+    assert len(packages(app)) == 1

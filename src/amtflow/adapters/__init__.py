@@ -8,6 +8,7 @@ strings into enums.
 from amtflow.adapters._errors import translate
 from amtflow.adapters._evaluation import (
     CloudWatchTrialLogs,
+    DynamoEvaluationTokens,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
     SageMakerTrainingJobs,
@@ -20,6 +21,7 @@ from amtflow.adapters._stepfunctions import StepFunctionsCallbacks, StepFunction
 
 __all__ = [
     "CloudWatchTrialLogs",
+    "DynamoEvaluationTokens",
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",

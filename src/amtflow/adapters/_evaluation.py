@@ -4,15 +4,18 @@ the champion's evaluation job. Every adapter takes an injected client."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from amtflow.adapters._errors import translate
+from amtflow.adapters._errors import error_code, translate
+from amtflow.app import ParkedJob, TrainingJobOutcome
 from amtflow.errors import NotFoundError
 from amtflow.lineage import ensure_model_package_group, register_model_package
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sagemaker import SageMakerClient
 
@@ -131,3 +134,71 @@ class SageMakerTrainingJobs:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"creating training job {name}") from e
         return response["TrainingJobArn"]
+
+    def describe_outcome(self, name: str) -> TrainingJobOutcome:
+        try:
+            raw = self._sm.describe_training_job(TrainingJobName=name)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"describing training job {name}") from e
+        return TrainingJobOutcome(
+            name=name,
+            status=str(raw.get("TrainingJobStatus", "")),
+            failure_reason=raw.get("FailureReason"),
+            final_metrics={
+                str(m["MetricName"]): float(m["Value"])
+                for m in raw.get("FinalMetricDataList", [])
+                if "MetricName" in m and "Value" in m
+            },
+        )
+
+
+def evaluation_token_key(job_name: str) -> dict[str, Any]:
+    return {"pk": {"S": f"EVALJOB#{job_name}"}, "sk": {"S": "TOKEN"}}
+
+
+class DynamoEvaluationTokens:
+    """Implements :class:`~amtflow.app.EvaluationTokens`: the task token that waits for a champion's
+    evaluation job, one item ``EVALJOB#<job>``/``TOKEN`` in the state table (expiring with ``expiresAt``)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def park(self, job: ParkedJob, *, expires_at: int) -> None:
+        item = {
+            **evaluation_token_key(job.job_name),
+            "taskToken": {"S": job.task_token},
+            "model": {"S": job.model},
+            "execution": {"S": job.execution},
+            "parkedAt": {"S": job.parked_at.isoformat()},
+            "expiresAt": {"N": str(expires_at)},
+        }
+        try:
+            self._db.put_item(TableName=self._table, Item=item)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"parking the task token of {job.job_name}") from e
+
+    def claim(self, job_name: str) -> ParkedJob | None:
+        try:
+            response = self._db.delete_item(
+                TableName=self._table,
+                Key=evaluation_token_key(job_name),
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as e:
+            if error_code(e) == "ConditionalCheckFailedException":
+                return None
+            raise translate(e, f"claiming the task token of {job_name}") from e
+        except BotoCoreError as e:
+            raise translate(e, f"claiming the task token of {job_name}") from e
+        item = response.get("Attributes")
+        if not item:
+            return None
+        return ParkedJob(
+            job_name=job_name,
+            task_token=item["taskToken"]["S"],
+            model=item["model"]["S"],
+            execution=item["execution"]["S"],
+            parked_at=datetime.fromisoformat(item["parkedAt"]["S"]),
+        )

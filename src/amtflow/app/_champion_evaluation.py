@@ -7,17 +7,25 @@ channel, and the hyperparameter :data:`EVALUATE_ONLY` — the training script lo
 validation data and prints the objective in its usual format, so the profile's metric regexes read it.
 
 :class:`StartChampionEvaluation` creates that job and parks the state machine's task token under its name;
-the training job's state-change event (or the reconciler) completes the task, like a retraining job's.
+:class:`CloseChampionEvaluation` completes the task when the job's "SageMaker Training Job State Change" event
+arrives (its own token items, ``EVALJOB#<job>``; a lost event ends in the task's timeout, which keeps the
+champion and says why).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-from amtflow.app._ports import Clock, ParkedJob, TokenStore
-from amtflow.errors import AmtflowError, ConflictError, InvalidInputError
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
+
+from amtflow.app._ports import CallbackOutcome, Clock, ParkedJob, TaskCallbacks
+from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import Champion
 from amtflow.messages import ChampionEvaluationJob, Plan
 from amtflow.naming import check_training_job_name, short_hash, slug
@@ -38,10 +46,45 @@ ProfileLoader = Callable[[str, Mapping[str, Any]], ModelProfile]
 """``(model, overrides) -> ModelProfile`` with the run's overrides applied."""
 
 
+ERROR_EVALUATION_FAILED = "EvaluationJobFailed"
+ERROR_EVALUATION_STOPPED = "EvaluationJobStopped"
+TOKEN_TTL_SECONDS = 35 * 24 * 3600
+_EVALUATION_JOB = re.compile(r"-ev-[0-9a-f]{8}$")
+
+
+@dataclass(frozen=True)
+class TrainingJobOutcome:
+    """A training job's status, failure reason and ``FinalMetricDataList`` (``{metric: value}``)."""
+
+    name: str
+    status: str
+    failure_reason: str | None = None
+    final_metrics: Mapping[str, float] = field(default_factory=dict)
+
+
 class TrainingJobs(Protocol):
     def create_training_job(self, request: Mapping[str, Any]) -> str:
         """Create the job; returns its ARN. :class:`ConflictError` if the name is taken."""
         ...
+
+    def describe_outcome(self, name: str) -> TrainingJobOutcome:
+        """:class:`NotFoundError` if there is no such job."""
+        ...
+
+
+class EvaluationTokens(Protocol):
+    def park(self, job: ParkedJob, *, expires_at: int) -> None:
+        """Record the task token that waits for the evaluation job ``job.job_name``."""
+        ...
+
+    def claim(self, job_name: str) -> ParkedJob | None:
+        """Atomically remove and return the token; ``None`` if none is parked (a duplicate event)."""
+        ...
+
+
+def is_evaluation_job(name: str) -> bool:
+    """Whether ``name`` is a champion's evaluation job (see :func:`evaluation_job_name`)."""
+    return bool(_EVALUATION_JOB.search(name))
 
 
 def evaluation_job_name(plan: Plan, champion_training_job: str) -> str:
@@ -142,7 +185,7 @@ class StartChampionEvaluation:
         profiles: ProfileLoader,
         champions: Callable[[str], Champion | None],
         sagemaker: TrainingJobs,
-        tokens: TokenStore,
+        tokens: EvaluationTokens,
         clock: Clock,
         role_arn: str,
         output_prefix: str,
@@ -184,14 +227,16 @@ class StartChampionEvaluation:
                 TAG_PURPOSE: "champion-evaluation",
             },
         )
+        now = self._clock()
         self._tokens.park(
             ParkedJob(
                 job_name=job.job_name,
                 task_token=task_token,
                 model=plan.model,
                 execution=plan.execution.name,
-                parked_at=self._clock(),
-            )
+                parked_at=now,
+            ),
+            expires_at=int(now.timestamp()) + TOKEN_TTL_SECONDS,
         )
         try:
             self._sagemaker.create_training_job(request)
@@ -201,3 +246,92 @@ class StartChampionEvaluation:
             self._tokens.claim(job.job_name)
             raise
         return StartedEvaluation(job.job_name, created=True)
+
+
+class EvaluationJobStateChange(BaseModel):
+    """The ``detail`` of "SageMaker Training Job State Change" (only what the callback needs; the job is
+    described for the truth)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    job_name: str = PydanticField(alias="TrainingJobName", min_length=1)
+    status: str | None = PydanticField(default=None, alias="TrainingJobStatus")
+
+
+class CloseOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NOT_OURS = "not_ours"
+    NOT_TERMINAL = "not_terminal"
+    NOT_PARKED = "not_parked"
+    NOT_FOUND = "not_found"
+    TASK_GONE = "task_gone"
+
+
+TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+
+
+@dataclass(frozen=True)
+class ClosedEvaluation:
+    job_name: str
+    outcome: CloseOutcome
+    reason: str
+
+
+class CloseChampionEvaluation:
+    """Completes the task that waits for a champion's evaluation job when the job ends.
+
+    The event is a hint: the job is described for the truth, the token claimed atomically (a duplicated
+    event finds nothing), and the task succeeds with ``{jobName, status, finalMetrics}`` or fails with
+    :data:`ERROR_EVALUATION_FAILED` / :data:`ERROR_EVALUATION_STOPPED` and a cause that names the reason.
+    Other training jobs (a tuning job's trials) are not ours and cost nothing more than the check.
+    """
+
+    def __init__(
+        self,
+        *,
+        sagemaker: TrainingJobs,
+        tokens: EvaluationTokens,
+        callbacks: TaskCallbacks,
+        job_prefix: str,
+    ) -> None:
+        self._sagemaker = sagemaker
+        self._tokens = tokens
+        self._callbacks = callbacks
+        self._prefix = job_prefix
+
+    def on_state_change(self, job_name: str, status: str | None) -> ClosedEvaluation:
+        if not job_name.startswith(f"{self._prefix}-") or not is_evaluation_job(job_name):
+            return ClosedEvaluation(job_name, CloseOutcome.NOT_OURS, "not a champion's evaluation job")
+        if status is not None and status not in TERMINAL:
+            return ClosedEvaluation(job_name, CloseOutcome.NOT_TERMINAL, f"status {status} is not terminal")
+        try:
+            job = self._sagemaker.describe_outcome(job_name)
+        except NotFoundError:
+            return ClosedEvaluation(job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
+        if job.status not in TERMINAL:
+            return ClosedEvaluation(
+                job_name, CloseOutcome.NOT_TERMINAL, f"event out of order: the job is {job.status}"
+            )
+        parked = self._tokens.claim(job_name)
+        if parked is None:
+            return ClosedEvaluation(job_name, CloseOutcome.NOT_PARKED, "no parked token (already closed)")
+        try:
+            if job.status == "Completed":
+                output = {"jobName": job.name, "status": job.status, "finalMetrics": dict(job.final_metrics)}
+                sent = self._callbacks.succeed(parked.task_token, output)
+                outcome = CloseOutcome.SUCCEEDED
+            else:
+                error = ERROR_EVALUATION_FAILED if job.status == "Failed" else ERROR_EVALUATION_STOPPED
+                message = (
+                    f"evaluation job {job.name} ended {job.status}: {job.failure_reason or 'no reason given'}"
+                )
+                cause = json.dumps({"errorType": error, "errorMessage": message, "jobName": job.name})
+                sent = self._callbacks.fail(parked.task_token, error=error, cause=cause)
+                outcome = CloseOutcome.FAILED
+        except AmtflowError:
+            self._tokens.park(parked, expires_at=int(parked.parked_at.timestamp()) + TOKEN_TTL_SECONDS)
+            raise
+        if sent is CallbackOutcome.GONE:
+            return ClosedEvaluation(job_name, CloseOutcome.TASK_GONE, "the task no longer waits")
+        return ClosedEvaluation(job_name, outcome, f"task {outcome.value}")

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from amtflow import clients
 from amtflow.adapters import (
     CloudWatchTrialLogs,
+    DynamoEvaluationTokens,
     DynamoStateTable,
     S3DatasetCatalog,
     SageMakerModelRegistry,
@@ -29,7 +30,7 @@ from amtflow.adapters import (
     StepFunctionsExecutions,
     StoreProfileCatalog,
 )
-from amtflow.app._champion_evaluation import StartChampionEvaluation
+from amtflow.app._champion_evaluation import CloseChampionEvaluation, StartChampionEvaluation
 from amtflow.app._close_job import CloseTuningJobs
 from amtflow.app._evaluate import EvaluateRun
 from amtflow.app._notify import NotifyRun
@@ -211,7 +212,7 @@ def start_champion_evaluation(settings: Settings | None = None) -> StartChampion
             profiles=_profile_loader(s),
             champions=lineage.get_champion,
             sagemaker=SageMakerTrainingJobs(clients.sagemaker()),
-            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+            tokens=DynamoEvaluationTokens(clients.dynamodb(), s.state_table),
             clock=utc_now,
             role_arn=s.sagemaker_role_arn,
             output_prefix=s.output_prefix,
@@ -219,6 +220,19 @@ def start_champion_evaluation(settings: Settings | None = None) -> StartChampion
         )
 
     return _once("start_champion_evaluation", settings, build)
+
+
+def close_champion_evaluations(settings: Settings | None = None) -> CloseChampionEvaluation:
+    def build(s: Settings) -> CloseChampionEvaluation:
+        s.require("state_table", "job_prefix")
+        return CloseChampionEvaluation(
+            sagemaker=SageMakerTrainingJobs(clients.sagemaker()),
+            tokens=DynamoEvaluationTokens(clients.dynamodb(), s.state_table),
+            callbacks=StepFunctionsCallbacks(clients.stepfunctions()),
+            job_prefix=s.job_prefix,
+        )
+
+    return _once("close_champion_evaluations", settings, build)
 
 
 def notify_run(settings: Settings | None = None) -> NotifyRun:
