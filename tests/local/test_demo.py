@@ -128,8 +128,11 @@ def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any])
     assert first["modelPackageGroup"] == "amtf-cancer-xgb"
     later = json.loads(notes[2]["message"])["evaluation"]["promotion"]
     assert later["championJob"] == first["challengerJob"]
-    assert later["crossedDatasets"] is True  # the demo's profile holds new data to the absolute threshold
-    assert "crosses datasets" in later["reason"]
+    # Like with like: the champion was scored on the new data by an evaluation job.
+    assert later["crossedDatasets"] is False
+    assert later["championValueDatasetVersion"] == later["challengerDatasetVersion"] == "v2"
+    assert "evaluated on the challenger's validation data" in later["reason"]
+    assert "EvaluateChampion" in _by_version(report)["v2"]["states"]
 
 
 def test_the_lost_completion_event_is_recovered_by_the_reconciler(demo: dict[str, Any]) -> None:

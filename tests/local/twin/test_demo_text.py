@@ -59,6 +59,8 @@ def test_state_summaries_pick_what_a_reader_needs() -> None:
     )
     failed = {"error": {"Error": "KeyError", "Cause": json.dumps({"errorMessage": "'Item'"})}}
     assert _state_summary("StartTuning", json.dumps(failed)) == "error KeyError: 'Item'"
+    promoted = {"evaluation": {"promotion": {"outcome": "kept_champion", "reason": "0.97 vs 0.98 on v2"}}}
+    assert _state_summary("Promote", json.dumps(promoted)) == "kept champion - 0.97 vs 0.98 on v2"
     assert _state_summary("Receive", json.dumps({"request": {}})) == ""
     assert _state_summary("Plan", "not json") == ""
     assert _state_summary("Plan", None) == ""

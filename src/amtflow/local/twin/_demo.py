@@ -147,6 +147,8 @@ class _Follower:
     def _invocations(self) -> None:
         invocations = self.twin.invocations()
         for inv in invocations[self.seen_invocations :]:
+            if isinstance(inv.result, Mapping) and inv.result.get("outcome") == "not_ours":
+                continue  # an event about a job the function does not wait for (e.g. a trial's): a no-op
             who = inv.function.removesuffix("Function")
             if inv.ok:
                 self.tl.line("lambda", f"{who} <- {self._source(inv.source)}: {_compact(inv.result, 120)}")
@@ -330,6 +332,11 @@ def _state_summary(state: str, output: str | None) -> str:
             f"{evaluation.get('outcome')} - {evaluation.get('reason')}; best "
             f"{best.get('trainingJobName')} {evaluation.get('objectiveMetric')}={best.get('objectiveValue')}"
         )
+    promotion = (
+        (doc.get("evaluation") or {}).get("promotion") if isinstance(doc.get("evaluation"), dict) else None
+    )
+    if state == "Promote" and isinstance(promotion, dict):
+        return f"{str(promotion.get('outcome', '?')).replace('_', ' ')} - {promotion.get('reason', '')}"
     if "error" in doc and isinstance(doc["error"], dict):
         return f"error {doc['error'].get('Error')}: {_first_line(doc['error'].get('Cause'))}"
     return ""
@@ -358,10 +365,6 @@ def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
     profile["tuning"]["limits"] = {"max_jobs": options.trials, "max_parallel": 2, "max_runtime_s": 1800}
     profile["tuning"].pop("completion", None)
     profile["training"]["static_hyperparameters"]["num_round"] = options.rounds
-    # A challenger on new data is judged by the absolute threshold (the notification says the comparison
-    # crossed datasets): the champion's evaluation job needs the training-job callback, which the
-    # application does not route yet.
-    profile["promotion"] = {**profile.get("promotion", {}), "cross_dataset": "threshold", "threshold": 0.9}
     return profile
 
 
@@ -680,15 +683,17 @@ class _Story:
         self.follower.follow(self.options.timeout)
 
 
-def _state_document(twin: Twin, execution: Execution | None, state: str, key: str) -> dict[str, Any] | None:
-    """``$.<key>`` of the state document as ``state`` left it (the last time it exited), or None."""
+def _state_document(
+    twin: Twin, execution: Execution | None, state: str | None, key: str
+) -> dict[str, Any] | None:
+    """``$.<key>`` of the state document as ``state`` (any state when None) last left it, or None."""
     if execution is None:
         return None
     events = twin.client("stepfunctions").get_execution_history(executionArn=execution.arn, maxResults=1000)
     found: dict[str, Any] | None = None
     for event in events["events"]:
         details = event.get("stateExitedEventDetails")
-        if not details or details.get("name") != state:
+        if not details or (state is not None and details.get("name") != state):
             continue
         try:
             doc = json.loads(details.get("output") or "null")
@@ -777,7 +782,7 @@ def _execution_json(twin: Twin, e: Execution) -> dict[str, Any]:
         "cause": e.cause,
         "input": e.input,
         "plan": _state_document(twin, e, "Plan", "plan"),
-        "evaluation": _state_document(twin, e, "Evaluate", "evaluation"),
+        "evaluation": _state_document(twin, e, None, "evaluation"),  # as promotion left it
     }
 
 
