@@ -1,4 +1,4 @@
-"""JobEvents: a tuning job reached a terminal status; complete the run's waiting task."""
+"""JobEvents: a tuning job or a retraining job of this stack ended; complete the run's waiting task."""
 
 from __future__ import annotations
 
@@ -10,29 +10,40 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import TuningJobStateChange, compose
+from amtflow.app import TrainingJobStateChange, TuningJobStateChange, compose
 from amtflow.messages import parse_document
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
+TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
+
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = parse_document(TuningJobStateChange, EventBridgeEvent(event).detail, what="detail")
-    result = compose.close_tuning_jobs().on_state_change(change.job_name, change.status)
+    envelope = EventBridgeEvent(event)
+    if envelope.detail_type == TRAINING_JOB_STATE_CHANGE:
+        training = parse_document(TrainingJobStateChange, envelope.detail, what="detail")
+        status = training.status
+        result = compose.close_training_jobs().on_state_change(
+            training.job_name, training.status, training.tuning_job_arn
+        )
+    else:
+        tuning = parse_document(TuningJobStateChange, envelope.detail, what="detail")
+        status = tuning.status
+        result = compose.close_tuning_jobs().on_state_change(tuning.job_name, tuning.status)
     logger.info(
-        "tuning job event handled",
+        "job event handled",
         extra={
             "job": result.job_name,
-            "status": change.status,
+            "status": status,
             "outcome": result.outcome.value,
             "why": result.reason,
         },
     )
     metrics.add_dimension(name="outcome", value=result.outcome.value)
-    metrics.add_metric(name="TuningJobEvents", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="JobEvents", unit=MetricUnit.Count, value=1)
     return {"jobName": result.job_name, "outcome": result.outcome.value, "reason": result.reason}

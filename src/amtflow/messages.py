@@ -111,8 +111,33 @@ class LockRef(_Document):
     owner: str
 
 
+class ColumnScore(_Document):
+    column: str
+    psi: float
+    severity: str
+
+
+class DriftSummary(_Document):
+    """The drift the planner measured against the champion's data (or was told of by a drift event): the
+    few columns that drove it, never the profiles themselves (they live in the lineage)."""
+
+    severity: str | None = None
+    """``none``, ``moderate`` or ``severe``; ``None`` when there was nothing to compare with."""
+    max_psi: float | None = None
+    drivers: list[ColumnScore] = Field(default_factory=list)
+    schema_changes: list[str] = Field(default_factory=list)
+    external_severity: str | None = None
+    baseline_dataset_version: str | None = None
+
+
 class Plan(_Document):
-    """The planner's decision, and everything later states need to act on it."""
+    """The planner's decision, and everything later states need to act on it.
+
+    ``job_name`` names the tuning job of a ``tune`` plan and the training job of a ``retrain`` plan
+    (trained once with ``hyperparameters``, the champion's); ``parents`` and ``warm_start`` are the tuning
+    job's ``WarmStartConfig``, ``max_jobs`` its budget; ``rule`` is the row of the decision table that
+    decided (docs/drift.md).
+    """
 
     model: str
     action: Action
@@ -121,6 +146,12 @@ class Plan(_Document):
     dataset_version: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     warm_start: WarmStartType = WarmStartType.COLD
+    parents: list[str] = Field(default_factory=list)
+    max_jobs: int | None = Field(default=None, ge=1)
+    rule: str | None = None
+    drift: DriftSummary | None = None
+    data_fingerprint: str | None = None
+    hyperparameters: dict[str, str] = Field(default_factory=dict)
     job_name: str | None = None
     data_uri: str | None = None
     output_uri: str | None = None

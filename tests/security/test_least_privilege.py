@@ -26,6 +26,7 @@ from security_support import (
 # Resources as the local part of their ARN (see security_support.local_part); '*' is a wildcard.
 BUCKET = "${DataBucket}"
 PROFILE_OBJECTS = "${DataBucket}/profiles/*"
+DATASET_OBJECTS = "${DataBucket}/datasets/*"
 STATE_TABLE = "table/${StateTable}"
 IDEMPOTENCY_TABLE = "${IdempotencyTable.Arn}"
 STATE_MACHINE = "stateMachine:${TuningStateMachine.Name}"
@@ -57,11 +58,16 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "dynamodb:DeleteItem": IDEMPOTENCY_TABLE,
     },
     # planner: reads profiles and dataset versions, takes the per-model lock (put, and get on conflict),
-    # asks whether the holder of a taken lock still runs (a run aborted from the console never releases)
+    # asks whether the holder of a taken lock still runs (a run aborted from the console never releases);
+    # streams the version's training data to profile it, reads and writes the lineage (get, query, puts in a
+    # transaction) and releases the lock itself after a skip or a malformed dataset (delete)
     "PlanFunction": {
         **_PROFILES,
+        "s3:GetObject": (PROFILE_OBJECTS, DATASET_OBJECTS),
         "dynamodb:PutItem": STATE_TABLE,
         "dynamodb:GetItem": STATE_TABLE,
+        "dynamodb:Query": STATE_TABLE,
+        "dynamodb:DeleteItem": STATE_TABLE,
         "states:DescribeExecution": EXECUTIONS,
     },
     # start tuning: lints and creates the job (tags need AddTags), parks the token (transaction of puts),
@@ -74,12 +80,28 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "iam:PassRole": TRAINING_ROLE,
         "dynamodb:PutItem": STATE_TABLE,
         "dynamodb:DeleteItem": STATE_TABLE,
+        # the lineage's runs: month-to-date spend and earlier jobs for preflight; a rejection is recorded
+        "dynamodb:Query": STATE_TABLE,
+        "dynamodb:GetItem": STATE_TABLE,
     },
-    # job events: describe the job, claim the token (delete), re-park it if the callback fails (put)
+    # start training (retrain path): creates one training job (tags need AddTags) with the training role,
+    # parks the token (transaction of puts), claims it back when creation fails (delete)
+    "StartTrainingFunction": {
+        **_PROFILES,
+        "sagemaker:CreateTrainingJob": TRAINING_JOBS,
+        "sagemaker:AddTags": TRAINING_JOBS,
+        "iam:PassRole": TRAINING_ROLE,
+        "dynamodb:PutItem": STATE_TABLE,
+        "dynamodb:DeleteItem": STATE_TABLE,
+    },
+    # job events: describe the job (tuning or retraining), claim the token (delete), re-park it if the
+    # callback fails (put)
     "JobEventsFunction": {
         "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
+        "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
         "dynamodb:DeleteItem": STATE_TABLE,
         "dynamodb:PutItem": STATE_TABLE,
+        "dynamodb:GetItem": STATE_TABLE,  # the run's lineage record, updated when its job ends
         "states:SendTaskSuccess": STATE_MACHINE,
         "states:SendTaskFailure": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
@@ -87,8 +109,10 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
     # reconciler: as job events, plus listing the parked jobs (query) and heartbeats
     "ReconcileFunction": {
         "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
+        "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
         "dynamodb:DeleteItem": STATE_TABLE,
         "dynamodb:PutItem": STATE_TABLE,
+        "dynamodb:GetItem": STATE_TABLE,
         "dynamodb:Query": STATE_TABLE,
         "states:SendTaskSuccess": STATE_MACHINE,
         "states:SendTaskFailure": STATE_MACHINE,
@@ -258,6 +282,7 @@ def test_pass_role_only_passes_the_training_role_to_sagemaker() -> None:
     passes = [g for g in grants(cloudformation()) if "iam:PassRole" in g.actions]
     assert sorted(g.role for g in passes) == [
         "StartChampionEvaluationFunctionRole",
+        "StartTrainingFunctionRole",
         "StartTuningFunctionRole",
     ]
     for g in passes:
@@ -273,6 +298,7 @@ def test_state_machine_invokes_only_its_own_functions_and_releases_locks() -> No
     assert invoked == {
         "${PlanFunction}*",
         "${StartTuningFunction}*",
+        "${StartTrainingFunction}*",
         "${EvaluateFunction}*",
         "${StartChampionEvaluationFunction}*",
         "${NotifyFunction}*",

@@ -20,6 +20,9 @@ def sagemaker() -> SageMakerStandIn:
 def app(sagemaker: SageMakerStandIn) -> Iterator[Twin]:
     with Twin.start(ROOT, sagemaker=sagemaker.factory, clock=ManualClock(T0)) as twin:
         twin.put_object(f"profiles/{MODEL}.yaml", PROFILE)
+        # Plan profiles a version's data before it decides: v1's files are there (no marker: no trigger).
+        twin.put_object(f"datasets/{MODEL}/v1/train/part-0.csv", "1,0.5\n0,0.1\n")
+        twin.put_object(f"datasets/{MODEL}/v1/validation/part-0.csv", "1,0.4\n")
         twin.wait_idle()
         yield twin
 

@@ -235,8 +235,10 @@ def test_the_schedule_starts_a_run_for_a_due_profile(app: Twin, sagemaker: SageM
     assert len(scheduled) == 1
     assert scheduled[0].status is ExecutionStatus.SUCCEEDED
     assert scheduled[0].input["datasetVersion"] == "v1"
-    assert sagemaker.calls.count(CREATE) == 2
-    assert [n.attributes["outcome"] for n in app.notifications()] == ["succeeded", "succeeded"]
+    # the newest version is the one the champion was trained on: nothing to do, nothing launched
+    assert sagemaker.calls.count(CREATE) == 1
+    assert [n.attributes["outcome"] for n in app.notifications()] == ["succeeded", "skipped"]
+    assert "unchanged" in app.notifications()[-1].json()["plan"]["reason"]
 
 
 def test_a_weekly_profile_is_not_run_every_hour(app: Twin, sagemaker: SageMakerStandIn) -> None:

@@ -336,6 +336,17 @@ def test_queues_are_encrypted_and_only_this_accounts_rules_may_dead_letter() -> 
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
 
 
+def test_plan_reads_the_profiles_and_the_dataset_versions_it_profiles() -> None:
+    s3 = [st for st in statements("PlanFunction") if str(st["Action"]).startswith("s3:")]
+    assert sorted((st["Action"], str(st["Resource"])) for st in s3) == sorted(
+        [
+            ("s3:GetObject", str({"Fn::Sub": "${DataBucket.Arn}/profiles/*"})),
+            ("s3:GetObject", str({"Fn::Sub": "${DataBucket.Arn}/datasets/*"})),
+            ("s3:ListBucket", str({"Fn::GetAtt": ["DataBucket", "Arn"]})),
+        ]
+    )
+
+
 def test_state_table_access_is_granted_action_by_action() -> None:
     for logical, resource in FUNCTIONS.items():
         for policy in resource["Properties"].get("Policies", []):
@@ -343,7 +354,7 @@ def test_state_table_access_is_granted_action_by_action() -> None:
 
 
 def test_functions_read_only_the_profiles_and_list_the_bucket() -> None:
-    for logical in ("StartRunFunction", "PlanFunction", "StartTuningFunction"):
+    for logical in ("StartRunFunction", "StartTuningFunction", "StartTrainingFunction"):
         s3 = [st for st in statements(logical) if str(st["Action"]).startswith("s3:")]
         assert {st["Action"]: st["Resource"] for st in s3} == {
             "s3:GetObject": {"Fn::Sub": "${DataBucket.Arn}/profiles/*"},

@@ -5,6 +5,7 @@ Every adapter takes an injected client (built by :mod:`amtflow.clients` in produ
 strings into enums.
 """
 
+from amtflow.adapters._datasets import S3DatasetReader
 from amtflow.adapters._errors import translate
 from amtflow.adapters._evaluation import (
     CloudWatchTrialLogs,
@@ -25,6 +26,7 @@ __all__ = [
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",
+    "S3DatasetReader",
     "SageMakerModelRegistry",
     "SageMakerRunEvidence",
     "SageMakerTrainingJobs",

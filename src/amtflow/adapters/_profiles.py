@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import translate
 from amtflow.app._schedule import schedule_due
+from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding, context_for_profile, lint_request
 from amtflow.profile import ModelProfile, ProfileStore, apply_overrides, compile_tuning_request
 
@@ -60,8 +61,17 @@ class ProfileSpec:
             tags=tags,
         )
 
-    def preflight(self, request: Mapping[str, Any]) -> Sequence[Finding]:
-        context = context_for_profile(self.profile, request)
+    def preflight(
+        self,
+        request: Mapping[str, Any],
+        *,
+        month_to_date_usd: float | None = None,
+        history: Sequence[RunRecord] = (),
+        now: datetime | None = None,
+    ) -> Sequence[Finding]:
+        context = context_for_profile(
+            self.profile, request, month_to_date_usd=month_to_date_usd, history=history, now=now
+        )
         return lint_request(request, context, source=f"profile {self.model}", from_profile=True).findings
 
 

@@ -124,4 +124,21 @@ class SageMakerTuning:
             training_image=(raw.get("AlgorithmSpecification") or {}).get("TrainingImage"),
             training_seconds=int(seconds) if seconds is not None else None,
             hyperparameters=_hyperparameters(raw.get("HyperParameters")),
+            failure_reason=raw.get("FailureReason"),
+            final_metrics={
+                str(m["MetricName"]): float(m["Value"])
+                for m in raw.get("FinalMetricDataList", [])
+                if "MetricName" in m and "Value" in m
+            },
+            ended_at=_aware(raw.get("TrainingEndTime")),
+            billable_seconds=raw.get("BillableTimeInSeconds"),
+            tuning_job_arn=raw.get("TuningJobArn"),
         )
+
+    def create_training_job(self, request: Mapping[str, Any]) -> str:
+        name = request.get("TrainingJobName", "?")
+        try:
+            response = self._sm.create_training_job(**request)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"creating training job {name}") from e
+        return response["TrainingJobArn"]

@@ -3,7 +3,8 @@
 Items:
 
 - lock ``MODEL#<model>`` / ``LOCK``: ``owner`` (the execution name), ``expiresAt`` (epoch seconds, TTL);
-- parked token ``JOB#<job>`` / ``TOKEN``: ``taskToken``, ``model``, ``execution``, ``parkedAt``;
+- parked token ``JOB#<job>`` / ``TOKEN``: ``taskToken``, ``model``, ``execution``, ``parkedAt``, ``kind``
+  (``tuning`` or ``training``) and, for a training job, ``objectiveMetric``/``objectiveType``;
 - index item ``PARKED`` / ``<job>``: the same attributes, so the reconciler finds every parked job with one
   ``Query`` instead of a ``Scan``.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import error_code, translate
-from amtflow.app import ParkedJob
+from amtflow.app import JobKind, ParkedJob
 from amtflow.errors import ModelBusyError
 
 if TYPE_CHECKING:
@@ -157,6 +158,9 @@ class DynamoStateTable:
             "execution": {"S": job.execution},
             "parkedAt": {"S": job.parked_at.isoformat()},
             "expiresAt": {"N": str(int(job.parked_at.timestamp()) + TOKEN_TTL_SECONDS)},
+            "kind": {"S": job.kind.value},
+            **({"objectiveMetric": {"S": job.objective_metric}} if job.objective_metric else {}),
+            **({"objectiveType": {"S": job.objective_type}} if job.objective_type else {}),
         }
 
     @staticmethod
@@ -170,6 +174,9 @@ class DynamoStateTable:
             model=item["model"]["S"],
             execution=item["execution"]["S"],
             parked_at=parked_at,
+            kind=JobKind(item.get("kind", {}).get("S", JobKind.TUNING.value)),
+            objective_metric=item.get("objectiveMetric", {}).get("S"),
+            objective_type=item.get("objectiveType", {}).get("S"),
         )
 
     def park(self, job: ParkedJob) -> None:

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from amtflow.app._ports import (
     CallbackOutcome,
     Clock,
+    JobKind,
     ParkedJob,
     TaskCallbacks,
     TokenStore,
@@ -24,6 +26,7 @@ from amtflow.app._ports import (
     TuningJobStatus,
     TuningService,
 )
+from amtflow.app._run_ledger import RunLedger
 from amtflow.errors import AmtflowError, NotFoundError
 from amtflow.messages import TrialSummary, TuningResult
 
@@ -34,6 +37,12 @@ ERROR_JOB_NOT_FOUND = "TuningJobNotFound"
 
 # A parked job that SageMaker does not know after this long was never created (or was deleted).
 NOT_FOUND_GRACE = timedelta(minutes=15)
+
+
+class TrainingJobCloser(Protocol):
+    def close_parked(self, parked: ParkedJob) -> CloseResult:
+        """Close (or heartbeat) one parked training job (``amtflow.app.CloseTrainingJobs``)."""
+        ...
 
 
 class CloseOutcome(StrEnum):
@@ -94,7 +103,11 @@ class CloseTuningJobs:
         callbacks: TaskCallbacks,
         clock: Clock,
         job_prefix: str,
+        training: TrainingJobCloser | None = None,
+        ledger: RunLedger | None = None,
     ) -> None:
+        self._training = training
+        self._ledger = ledger
         self._sagemaker = sagemaker
         self._tokens = tokens
         self._callbacks = callbacks
@@ -128,10 +141,21 @@ class CloseTuningJobs:
         return self._complete(parked, job)
 
     def reconcile(self) -> list[CloseResult]:
-        """Sweep every parked job: close the ended ones, send heartbeats for the running ones."""
+        """Sweep every parked job: close the ended ones, send heartbeats for the running ones. Parked
+        training jobs (a retrain, a champion's evaluation) go to ``training`` (their own describe call)."""
         results = []
         for parked in self._tokens.parked():
             try:
+                if parked.kind is JobKind.TRAINING:
+                    if self._training is None:
+                        results.append(
+                            CloseResult(
+                                parked.job_name, CloseOutcome.NOT_OURS, "a training job: not swept here"
+                            )
+                        )
+                    else:
+                        results.append(self._training.close_parked(parked))
+                    continue
                 results.append(self._reconcile_one(parked))
             except AmtflowError as e:
                 results.append(CloseResult(parked.job_name, CloseOutcome.ERROR, str(e)))
@@ -161,6 +185,16 @@ class CloseTuningJobs:
         return self._complete(claimed, job)
 
     def _complete(self, parked: ParkedJob, job: TuningJobDescription) -> CloseResult:
+        if self._ledger is not None:
+            self._ledger.record_end(
+                parked,
+                status=job.status.value,
+                runtime_s=job.runtime_seconds,
+                training_jobs=sum(job.training_jobs.values()),
+                best_training_job=job.best.name if job.best is not None else None,
+                best_objective=job.best.objective_value if job.best is not None else None,
+                ended_at=job.ended_at,
+            )
         if job.status is TuningJobStatus.COMPLETED:
             try:
                 sent = self._callbacks.succeed(parked.task_token, tuning_result(job).to_json())

@@ -35,6 +35,11 @@ class StartTuningInput(_Payload):
     task_token: str = Field(alias="taskToken", min_length=1)
 
 
+class StartTrainingInput(_Payload):
+    plan: Plan
+    task_token: str = Field(alias="taskToken", min_length=1)
+
+
 class EvaluateInput(_Payload):
     plan: Plan
     tuning: TuningResult
@@ -96,6 +101,29 @@ class TuningJobStateChange(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
 
     @field_validator("last_modified", "created", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> datetime | None:
+        return parse_timestamp(value)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> dict[str, str]:
+        return normalize_tags(value)
+
+
+class TrainingJobStateChange(BaseModel):
+    """The ``detail`` of "SageMaker Training Job State Change"; ``TuningJobArn`` marks a tuning job's trial
+    (closed with its tuning job, not here). The handler describes the job for the truth."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    job_name: str = Field(alias="TrainingJobName", min_length=1)
+    status: str | None = Field(default=None, alias="TrainingJobStatus")
+    tuning_job_arn: str | None = Field(default=None, alias="TuningJobArn")
+    last_modified: datetime | None = Field(default=None, alias="LastModifiedTime")
+    tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
+
+    @field_validator("last_modified", mode="before")
     @classmethod
     def _timestamp(cls, value: Any) -> datetime | None:
         return parse_timestamp(value)

@@ -12,7 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding
+from amtflow.profile import ModelProfile
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware (UTC)."""
@@ -74,17 +76,37 @@ class TrainingJobDetails:
     training_image: str | None
     training_seconds: int | None
     hyperparameters: Mapping[str, str]
+    failure_reason: str | None = None
+    final_metrics: Mapping[str, float] = field(default_factory=dict)
+    ended_at: datetime | None = None
+    billable_seconds: int | None = None
+    tuning_job_arn: str | None = None
+
+
+class JobKind(StrEnum):
+    """What a parked job is: the callback describes it with the matching SageMaker call."""
+
+    TUNING = "tuning"
+    TRAINING = "training"
 
 
 @dataclass(frozen=True)
 class ParkedJob:
-    """A tuning job whose state-machine task waits for a callback."""
+    """A SageMaker job (a tuning job, or a training job: a retrain, a champion's evaluation) whose
+    state-machine task waits for a callback.
+
+    ``objective_metric``/``objective_type`` tell the callback of a training job which of its final metrics
+    is the objective (a tuning job knows its own).
+    """
 
     job_name: str
     task_token: str
     model: str
     execution: str
     parked_at: datetime
+    kind: JobKind = JobKind.TUNING
+    objective_metric: str | None = None
+    objective_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +133,11 @@ class ModelSpec(Protocol):
     def model(self) -> str: ...
 
     @property
+    def profile(self) -> ModelProfile:
+        """The validated profile itself (its dataset layout, decision policy, training definition)."""
+        ...
+
+    @property
     def marker(self) -> str:
         """The object name that marks a dataset version complete (``_READY`` by default)."""
         ...
@@ -131,9 +158,17 @@ class ModelSpec(Protocol):
         """The exact ``CreateHyperParameterTuningJob`` request."""
         ...
 
-    def preflight(self, request: Mapping[str, Any]) -> Sequence[Finding]:
+    def preflight(
+        self,
+        request: Mapping[str, Any],
+        *,
+        month_to_date_usd: float | None = None,
+        history: Sequence[RunRecord] = (),
+        now: datetime | None = None,
+    ) -> Sequence[Finding]:
         """The pre-launch findings (service constraints, best practices, budget) on a compiled request,
-        with the profile's evidence (sample log lines, budget caps); errors first."""
+        with the profile's evidence (sample log lines, budget caps) and the lineage's (the month-to-date
+        spend, earlier runs: compatible parents, runtimes); errors first."""
         ...
 
 
@@ -151,6 +186,25 @@ class ProfileCatalog(Protocol):
 class DatasetCatalog(Protocol):
     def latest_version(self, model: str, marker: str) -> str | None:
         """The newest complete dataset version of ``model`` (its marker object exists), if any."""
+        ...
+
+
+class ReadableStream(Protocol):
+    """A binary stream (a file opened ``rb``, an S3 ``StreamingBody``)."""
+
+    def read(self, amt: int = ..., /) -> bytes: ...
+
+
+class DatasetReader(Protocol):
+    """Reads a dataset version's objects as streams (never whole into memory)."""
+
+    def channel_objects(self, model: str, version: str, channel: str) -> Sequence[str]:
+        """The keys of the objects in ``datasets/<model>/<version>/<channel>/``, sorted (folder placeholders
+        and empty objects left out)."""
+        ...
+
+    def open(self, key: str) -> ReadableStream:
+        """A stream over one object's bytes."""
         ...
 
 

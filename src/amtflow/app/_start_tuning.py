@@ -1,14 +1,18 @@
-"""StartTuning: lint the compiled request, park the task token, create the tuning job."""
+"""StartTuning: compile the plan's tuning job (budget, warm start), lint it with the lineage's evidence,
+park the task token, create the job."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from amtflow.app._ports import Clock, ParkedJob, ProfileCatalog, TokenStore, TuningService
+from amtflow.app._run_ledger import RunLedger
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, PreflightRejectedError
-from amtflow.messages import Action, Plan
+from amtflow.lineage import LineageStore, RunRecord
+from amtflow.messages import Action, Plan, WarmStartType
 from amtflow.preflight import Finding
 
 Linter = Callable[[Mapping[str, Any]], Sequence[Finding]]
@@ -24,6 +28,33 @@ def rejection_message(job_name: str, findings: Sequence[Finding]) -> str:
     lines = [f"preflight rejected tuning job {job_name} ({errors} error(s)); nothing was launched:"]
     lines.extend(f"- {f}" for f in findings)
     return "\n".join(lines)
+
+
+HISTORY_RUNS = 50
+
+
+def with_plan(request: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
+    """The compiled request with the plan's decision: its budget (``MaxNumberOfTrainingJobs``) and, for a
+    warm start, the ``WarmStartConfig`` naming the parents the planner chose from the lineage."""
+    out = copy.deepcopy(dict(request))
+    if plan.max_jobs is not None:
+        out["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = plan.max_jobs
+    if plan.warm_start is not WarmStartType.COLD:
+        if not plan.parents:
+            raise InvalidInputError(
+                f"plan for '{plan.model}' asks for a {plan.warm_start.value} warm start without parents: "
+                "name 1-5 parent tuning jobs or plan a cold start",
+                field="plan.parents",
+            )
+        out["WarmStartConfig"] = {
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": p} for p in plan.parents],
+            "WarmStartType": plan.warm_start.value,
+        }
+    return out
+
+
+def _own_estimate(history: Sequence[RunRecord], run_id: str) -> float:
+    return sum(r.spend_usd for r in history if r.run_id == run_id)
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,9 @@ class StartTuning:
         clock: Clock,
         role_arn: str,
         lint: Linter | None = None,
+        lineage: LineageStore | None = None,
     ) -> None:
+        self._lineage = lineage
         self._profiles = profiles
         self._sagemaker = sagemaker
         self._tokens = tokens
@@ -78,8 +111,23 @@ class StartTuning:
             role_arn=self._role_arn,
             tags=tags,
         )
-        findings = list(self._lint(request) if self._lint is not None else spec.preflight(request))
+        request = with_plan(request, plan)
+        if self._lint is not None:
+            findings = list(self._lint(request))
+        else:
+            now = self._clock()
+            runs = self._lineage.list_runs(plan.model, limit=HISTORY_RUNS) if self._lineage else []
+            history = [r for r in runs if r.run_id != plan.execution.name]
+            spend = self._lineage.month_to_date_spend(plan.model, now) if self._lineage else None
+            if spend is not None:
+                # Plan recorded this run with its estimate; the cap rule adds the estimate itself.
+                spend = max(0.0, spend - _own_estimate(runs, plan.execution.name))
+            findings = list(spec.preflight(request, month_to_date_usd=spend, history=history, now=now))
         if any(f.is_error for f in findings):
+            if self._lineage is not None:
+                RunLedger(lineage=self._lineage, clock=self._clock).record_failure(
+                    plan.model, plan.execution.name, plan.job_name
+                )
             raise PreflightRejectedError(rejection_message(plan.job_name, findings))
         warnings = tuple(str(f) for f in findings)
 

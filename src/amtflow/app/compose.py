@@ -21,6 +21,7 @@ from amtflow.adapters import (
     DynamoEvaluationTokens,
     DynamoStateTable,
     S3DatasetCatalog,
+    S3DatasetReader,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
     SageMakerTrainingJobs,
@@ -35,15 +36,17 @@ from amtflow.app._close_job import CloseTuningJobs
 from amtflow.app._evaluate import EvaluateRun
 from amtflow.app._notify import NotifyRun
 from amtflow.app._plan import PlanRun, PlanSettings
+from amtflow.app._run_ledger import RunLedger
 from amtflow.app._start_run import IdempotentRoute, StartRun, idempotent_route
 from amtflow.app._start_tuning import StartTuning
+from amtflow.app._training_jobs import CloseTrainingJobs, StartTraining
 from amtflow.lineage import DynamoDBLineageStore
 from amtflow.naming import execution_name, short_hash, tuning_job_name
 from amtflow.profile import ModelProfile, S3ProfileStore
 from amtflow.settings import Settings, load_settings
 
 _T = TypeVar("_T")
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: one use case may build another it needs
 _built: dict[tuple[str, tuple[Any, ...]], Any] = {}
 
 # How often the scheduled trigger rule fires (template.yaml, RunScheduleRule): a profile is due when its
@@ -148,6 +151,8 @@ def plan_run(settings: Settings | None = None) -> PlanRun:
                 datasets_prefix=s.datasets_prefix,
                 output_prefix=s.output_prefix,
             ),
+            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
+            dataset_reader=S3DatasetReader(clients.s3(), s.data_bucket, s.datasets_prefix),
         )
 
     return _once("plan", settings, build)
@@ -162,15 +167,46 @@ def start_tuning(settings: Settings | None = None) -> StartTuning:
             tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
             clock=utc_now,
             role_arn=s.sagemaker_role_arn,
+            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
         )
 
     return _once("start_tuning", settings, build)
+
+
+def start_training(settings: Settings | None = None) -> StartTraining:
+    def build(s: Settings) -> StartTraining:
+        s.require("data_bucket", "state_table", "sagemaker_role_arn")
+        return StartTraining(
+            profiles=_profiles(s),
+            sagemaker=SageMakerTuning(clients.sagemaker()),
+            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+            clock=utc_now,
+            role_arn=s.sagemaker_role_arn,
+        )
+
+    return _once("start_training", settings, build)
+
+
+def close_training_jobs(settings: Settings | None = None) -> CloseTrainingJobs:
+    def build(s: Settings) -> CloseTrainingJobs:
+        s.require("state_table", "job_prefix")
+        return CloseTrainingJobs(
+            sagemaker=SageMakerTuning(clients.sagemaker()),
+            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+            callbacks=StepFunctionsCallbacks(clients.stepfunctions()),
+            job_prefix=s.job_prefix,
+            ledger=RunLedger(lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table), clock=utc_now),
+        )
+
+    return _once("close_training_jobs", settings, build)
 
 
 def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:
     def build(s: Settings) -> CloseTuningJobs:
         s.require("state_table", "job_prefix")
         return CloseTuningJobs(
+            training=close_training_jobs(s),
+            ledger=RunLedger(lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table), clock=utc_now),
             sagemaker=SageMakerTuning(clients.sagemaker()),
             tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
             callbacks=StepFunctionsCallbacks(clients.stepfunctions()),

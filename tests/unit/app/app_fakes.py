@@ -192,3 +192,43 @@ class Notifier:
     def publish(self, notification: Notification) -> str:
         self.published.append(notification)
         return f"message-{len(self.published)}"
+
+
+def csv_rows(n: int = 2000, *, shift: float = 0.0, seed: int = 1) -> bytes:
+    """A small CSV in the built-in algorithms' convention (label first, no header); ``shift`` moves the
+    features' distribution (0.5 ≈ moderate drift, 3 ≈ severe)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n):
+        x1, x2 = rng.gauss(shift, 1.0), rng.gauss(shift, 1.0)
+        lines.append(f"{int(x1 + x2 > 0)},{x1:.5f},{x2:.5f}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+class DatasetFiles:
+    """The data bucket's dataset objects in memory: implements :class:`~amtflow.app.DatasetReader`.
+
+    Every version of ``MODEL`` gets the same small CSV unless given (``files[(version, channel)]``)."""
+
+    def __init__(self, default: bytes | None = None) -> None:
+        import io
+
+        self._io = io
+        self.default = csv_rows() if default is None else default
+        self.files: dict[tuple[str, str], list[bytes]] = {}
+        self.opened: list[str] = []
+
+    def put(self, version: str, *parts: bytes, channel: str = "train") -> None:
+        self.files[(version, channel)] = list(parts)
+
+    def channel_objects(self, model: str, version: str, channel: str) -> Sequence[str]:
+        parts = self.files.get((version, channel), [self.default] if self.default else [])
+        return [f"datasets/{model}/{version}/{channel}/part-{i}.csv" for i in range(len(parts))]
+
+    def open(self, key: str) -> Any:
+        _, _model, version, channel, name = key.split("/")
+        self.opened.append(key)
+        parts = self.files.get((version, channel), [self.default])
+        return self._io.BytesIO(parts[int(name.removeprefix("part-").removesuffix(".csv"))])

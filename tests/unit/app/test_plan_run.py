@@ -5,23 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, ROLE, T0, Clock, Datasets, StateTable, profiles
+from app_fakes import MODEL, ROLE, T0, Clock, DatasetFiles, Datasets, StateTable, profiles
 
 from amtflow.app import PlanRun, PlanSettings, callback_timeouts
 from amtflow.app.compose import job_namer
 from amtflow.errors import ConflictError, InvalidInputError, ProfileError, ProfileNotFoundError
+from amtflow.lineage import InMemoryLineageStore
 from amtflow.messages import Action, ExecutionRef, Trigger
 from amtflow.naming import TUNING_JOB_NAME_PATTERN
 
 
-def planner(table: StateTable | None = None, datasets: Datasets | None = None) -> PlanRun:
+def planner(
+    table: StateTable | None = None,
+    datasets: Datasets | None = None,
+    *,
+    lineage: InMemoryLineageStore | None = None,
+    files: DatasetFiles | None = None,
+    clock: Clock | None = None,
+) -> PlanRun:
     return PlanRun(
         profiles=profiles(),
         datasets=datasets or Datasets(),
         locks=table or StateTable(),
         job_namer=job_namer("amtf"),
-        clock=Clock(),
+        clock=clock or Clock(),
         settings=PlanSettings(data_bucket="data", role_arn=ROLE),
+        lineage=lineage if lineage is not None else InMemoryLineageStore(),
+        dataset_reader=files or DatasetFiles(),
     )
 
 
@@ -138,10 +148,11 @@ def test_a_malformed_request_names_the_field_and_the_fix(raw: Any, fragment: str
     assert table.locks == {}
 
 
-def test_retrain_is_refused_with_what_to_use_instead() -> None:
-    with pytest.raises(InvalidInputError, match="use 'tune'") as e:
-        planner().plan({"model": MODEL, "action": "retrain", "datasetVersion": "v1"}, EXEC)
-    assert e.value.field == "action"
+def test_retrain_without_a_champion_tunes_from_scratch_and_says_why() -> None:
+    plan = planner().plan({"model": MODEL, "action": "retrain", "datasetVersion": "v1"}, EXEC)
+    assert plan.action is Action.TUNE
+    assert plan.rule == "no-champion"
+    assert "no hyperparameters to retrain with" in plan.reason
 
 
 def test_an_unknown_model_is_profile_not_found() -> None:
@@ -149,9 +160,12 @@ def test_an_unknown_model_is_profile_not_found() -> None:
         planner().plan({"model": "no-such-model", "datasetVersion": "v1"}, EXEC)
 
 
-def test_drift_is_given_as_the_reason() -> None:
+def test_a_first_run_is_a_cold_start_even_when_a_drift_event_says_severe() -> None:
     request = {"model": MODEL, "datasetVersion": "v1", "trigger": "drift", "drift": {"severity": "severe"}}
-    assert "severe" in planner().plan(request, EXEC).reason
+    plan = planner().plan(request, EXEC)
+    assert plan.rule == "no-champion"
+    assert plan.drift is not None
+    assert plan.drift.external_severity == "severe"
 
 
 @pytest.mark.parametrize(

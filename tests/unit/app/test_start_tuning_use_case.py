@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, ROLE, T0, Clock, SageMaker, StateTable, profiles
+from app_fakes import MODEL, ROLE, T0, Clock, DatasetFiles, SageMaker, StateTable, profiles
 from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from amtflow.app import PlanRun, PlanSettings, StartTuning
 from amtflow.app.compose import job_namer
+from amtflow.drift import Action as DriftAction
+from amtflow.drift import Decision, Rule
 from amtflow.errors import InvalidInputError, PreflightRejectedError, QuotaExceededError
-from amtflow.messages import ExecutionRef, Plan
+from amtflow.lineage import InMemoryLineageStore, RunRecord
+from amtflow.lineage import Trigger as LineageTrigger
+from amtflow.messages import ExecutionRef, Plan, WarmStartType
 from amtflow.preflight import Finding, Severity
 
 TOKEN = "token-" + "x" * 600
@@ -27,6 +32,8 @@ def a_plan(table: StateTable, **request: Any) -> Plan:
         job_namer=job_namer("amtf"),
         clock=Clock(),
         settings=PlanSettings(data_bucket="data", role_arn=ROLE),
+        lineage=InMemoryLineageStore(),
+        dataset_reader=DatasetFiles(),
     )
     return planner.plan({"model": MODEL, "datasetVersion": "v1", **request}, ExecutionRef(name="exec-1"))
 
@@ -144,3 +151,74 @@ def test_an_empty_token_is_refused() -> None:
     table = StateTable()
     with pytest.raises(InvalidInputError, match="taskToken"):
         starter(SageMaker(), table).start(a_plan(table), "")
+
+
+def test_a_warm_start_plan_becomes_the_requests_warm_start_config_and_budget() -> None:
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table).model_copy(
+        update={
+            "warm_start": WarmStartType.TRANSFER_LEARNING,
+            "parents": ["amtf-cancer-xgb-0badc0de", "amtf-cancer-xgb-1badc0de"],
+            "max_jobs": 15,
+        }
+    )
+    starter(sm, table).start(plan, TOKEN)
+    (request,) = sm.created
+    assert request["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [
+            {"HyperParameterTuningJobName": "amtf-cancer-xgb-0badc0de"},
+            {"HyperParameterTuningJobName": "amtf-cancer-xgb-1badc0de"},
+        ],
+        "WarmStartType": "TransferLearning",
+    }
+    assert request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 15
+    model = get_session().get_service_model("sagemaker").operation_model("CreateHyperParameterTuningJob")
+    assert not ParamValidator().validate(request, model.input_shape).has_errors()
+
+
+def test_a_warm_start_plan_without_parents_is_refused() -> None:
+    table = StateTable()
+    plan = a_plan(table).model_copy(update={"warm_start": WarmStartType.TRANSFER_LEARNING, "parents": []})
+    with pytest.raises(InvalidInputError, match="without parents") as e:
+        starter(SageMaker(), table).start(plan, TOKEN)
+    assert e.value.field == "plan.parents"
+
+
+def _spent(lineage: InMemoryLineageStore, usd: float) -> None:
+    decision = Decision(DriftAction.TUNE, Rule.NO_CHAMPION, "earlier run", max_jobs=30)
+    lineage.add_run(
+        RunRecord(
+            model=MODEL,
+            run_id="earlier-run",
+            started_at=T0 - timedelta(hours=1),
+            trigger=LineageTrigger.S3,
+            dataset_version="v0",
+            data_fingerprint="sha256:00",
+            decision=decision,
+            cost_usd=usd,
+        )
+    )
+
+
+def test_the_monthly_cap_bites_with_the_lineages_month_to_date_spend() -> None:
+    sm, table = SageMaker(), StateTable()
+    lineage = InMemoryLineageStore()
+    _spent(lineage, 99.5)  # the example profile caps a month at $100
+    starter_ = StartTuning(
+        profiles=profiles(), sagemaker=sm, tokens=table, clock=Clock(), role_arn=ROLE, lineage=lineage
+    )
+    with pytest.raises(PreflightRejectedError, match="month") as e:
+        starter_.start(a_plan(table), TOKEN)
+    assert "nothing was launched" in str(e.value)
+    assert sm.created == []
+
+
+def test_last_months_spend_does_not_count() -> None:
+    sm, table = SageMaker(), StateTable()
+    lineage = InMemoryLineageStore()
+    _spent(lineage, 99.5)
+    clock = Clock(T0 + timedelta(days=40))
+    starter_ = StartTuning(
+        profiles=profiles(), sagemaker=sm, tokens=table, clock=clock, role_arn=ROLE, lineage=lineage
+    )
+    assert starter_.start(a_plan(table), TOKEN).created

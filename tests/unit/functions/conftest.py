@@ -23,5 +23,6 @@ def twin(sagemaker: Any) -> Iterator[Twin]:
         ROOT, sagemaker=sagemaker.factory, clock=ManualClock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
     ) as t:
         t.put_object(f"profiles/{MODEL}.yaml", PROFILE)
+        t.put_object(f"datasets/{MODEL}/v1/train/part-0.csv", "1,0.5\n0,0.1\n")  # Plan profiles it
         t.wait_idle()
         yield t

@@ -1,0 +1,28 @@
+"""StartTraining: the retrain path; create one training job with the champion's hyperparameters, park the
+task token (the training job's state-change event, or the reconciler, completes the task)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amtflow.app import StartTrainingInput, compose
+from amtflow.messages import parse_document
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="plan.execution.name")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    payload = parse_document(StartTrainingInput, event, what="start-training input")
+    started = compose.start_training().start(payload.plan, payload.task_token)
+    logger.info("training job started", extra={"job": started.job_name, "jobCreated": started.created})
+    metrics.add_metric(name="TrainingJobsStarted", unit=MetricUnit.Count, value=1 if started.created else 0)
+    return {"jobName": started.job_name, "created": started.created}
