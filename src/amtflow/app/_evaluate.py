@@ -11,6 +11,7 @@ already this run's, and the registration's ``ClientToken`` is deterministic).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ from amtflow.lineage import (
     PromotionDecision,
     PromotionOutcome,
     RegistryConfig,
+    RunOutcome,
     build_model_package_request,
     decide_promotion,
     model_package_group_name,
@@ -314,7 +316,23 @@ class EvaluateRun:
                 decision=decision,
                 score=score,
             )
+        self._record_outcome(plan, promotion.outcome is PromotionResult.PROMOTED)
         return evaluation.model_copy(update={"promotion": promotion})
+
+    def _record_outcome(self, plan: Plan, promoted: bool) -> None:
+        """The run's lineage record says whether its model was promoted (the job's end was recorded when the
+        job ended). Best effort: the evaluation matters more than its record."""
+        assert self._lineage is not None
+        try:
+            run = self._lineage.get_run(plan.model, plan.execution.name)
+            if run is None or run.outcome not in (RunOutcome.COMPLETED, RunOutcome.PENDING):
+                return
+            outcome = RunOutcome.PROMOTED if promoted else RunOutcome.NOT_PROMOTED
+            self._lineage.update_run(dataclasses.replace(run, outcome=outcome))
+        except AmtflowError as e:
+            logger.warning(
+                "the promotion of run %s was not recorded in the lineage: %s", plan.execution.name, e
+            )
 
     def _challenger(
         self, plan: Plan, tuning: TuningResult, evaluation: Evaluation, profile: ModelProfile

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from app_fakes import MODEL, Clock, Notifier, SageMaker, profiles, trial
 
 from amtflow.app import EvaluateRequest, EvaluateRun, NotifyRun, evaluation_request
@@ -414,3 +415,36 @@ def test_a_champion_that_cannot_be_evaluated_is_kept_with_the_reason() -> None:
 
 def _typed(c: Champion) -> dict[str, Any]:
     return {"objective_type": c.objective_type, "promoted_at": c.promoted_at}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"), [({}, "promoted"), ({"promotion": {"threshold": 0.99}}, "not_promoted")]
+)
+def test_the_runs_lineage_record_says_whether_its_model_was_promoted(
+    overrides: dict[str, Any], expected: str
+) -> None:
+    from amtflow.drift import Action as DriftAction
+    from amtflow.drift import Decision, Rule
+    from amtflow.lineage import RunOutcome, RunRecord
+    from amtflow.lineage import Trigger as RunTrigger
+
+    world = World()
+    world.data("v2", "sha256:v2")
+    decision = Decision(action=DriftAction.TUNE, rule=Rule.NO_CHAMPION, reason="first data", max_jobs=30)
+    world.lineage.add_run(
+        RunRecord(
+            model=MODEL,
+            run_id="exec-2",
+            started_at=T1,
+            trigger=RunTrigger.S3,
+            dataset_version="v2",
+            data_fingerprint="sha256:v2",
+            decision=decision,
+            tuning_job=JOB,
+            outcome=RunOutcome.COMPLETED,
+        )
+    )
+    world.run().evaluate(plan(**overrides), TUNING)
+    run = world.lineage.get_run(MODEL, "exec-2")
+    assert run is not None
+    assert run.outcome.value == expected
