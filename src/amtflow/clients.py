@@ -66,3 +66,8 @@ def events() -> EventBridgeClient:
 
 def logs() -> CloudWatchLogsClient:
     return _client("logs")  # type: ignore[no-any-return]
+
+
+def cloudformation() -> Any:
+    """CloudFormation (``amtflow lineage --stack`` reads a stack's outputs)."""
+    return _client("cloudformation")

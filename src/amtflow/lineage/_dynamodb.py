@@ -113,6 +113,14 @@ class DynamoDBLineageStore:
             profile=profile,
         )
 
+    def list_dataset_versions(self, model: str) -> list[DatasetVersion]:
+        versions = [
+            item["sk"]["S"].removeprefix("DATASET#")
+            for item in self._query(model, "DATASET#", forward=True, page=None)
+        ]
+        found = [d for d in (self.get_dataset_version(model, v) for v in versions) if d is not None]
+        return sorted(found, key=lambda d: (d.recorded_at, d.version))
+
     # -- runs ---------------------------------------------------------------------------------------------
 
     def add_run(self, run: RunRecord) -> bool:

@@ -6,7 +6,7 @@ Contract (every implementation passes ``tests/unit/lineage/test_lineage_store_co
   different fingerprint under the same version is a :class:`~amtflow.errors.ConflictError`.
 - ``add_run`` records a run once per ``run_id`` (a retried Lambda returns False and changes nothing);
   ``update_run`` replaces a recorded run and raises :class:`~amtflow.errors.NotFoundError` for an unknown one.
-- ``list_runs`` returns runs newest first (by ``started_at``).
+- ``list_runs`` returns runs newest first (by ``started_at``); ``list_dataset_versions`` oldest first.
 - ``set_champion`` is a compare-and-set on the current champion's tuning job (None: there must be none).
 - ``month_to_date_spend`` sums ``RunRecord.spend_usd`` of the model's runs started in ``now``'s UTC month,
   up to ``now``.
@@ -31,6 +31,10 @@ class LineageStore(Protocol):
         ...
 
     def get_dataset_version(self, model: str, version: str) -> DatasetVersion | None: ...
+
+    def list_dataset_versions(self, model: str) -> list[DatasetVersion]:
+        """The model's dataset versions, oldest recorded first (profiles included)."""
+        ...
 
     def add_run(self, run: RunRecord) -> bool:
         """Record a new run; False (and no change) if a run with this ``run_id`` exists."""
@@ -120,6 +124,11 @@ class InMemoryLineageStore:
     def get_dataset_version(self, model: str, version: str) -> DatasetVersion | None:
         with self._lock:
             return self._datasets.get((model, version))
+
+    def list_dataset_versions(self, model: str) -> list[DatasetVersion]:
+        with self._lock:
+            found = [d for (m, _), d in self._datasets.items() if m == model]
+        return sorted(found, key=lambda d: (d.recorded_at, d.version))
 
     def add_run(self, run: RunRecord) -> bool:
         key = (run.model, run.run_id)

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "amtflow.local.cli_lint",
     "amtflow.local.cli_twin",
     "amtflow.local.cli_engine",
+    "amtflow.local.cli_lineage",
 )
 
 

@@ -96,7 +96,12 @@ def test_local_up_shows_the_lineage_recorded_in_the_state_table(twin: Twin) -> N
 
     Shell(twin, out).handle("lineage churn")
 
-    assert out.getvalue().splitlines() == [
-        "churn: 1 run(s); no champion",
-        "  2026-11-02 00:00 churn-v7-1 s3 v7 tune -> completed amtf-churn-1 best amtf-churn-1-003-aa=0.91",
-    ]
+    printed = out.getvalue().splitlines()
+    # the same text as `amtflow lineage churn` against AWS (amtflow.local.cli_lineage.render_lineage)
+    assert printed[:3] == ["model churn", "datasets (0):", "runs (1, newest first):"]
+    assert printed[3].startswith("  2026-11-02 00:00Z churn-v7-1 [s3] data 7: tune (cold start)")
+    assert printed[3].endswith("-> completed")
+    assert printed[4] == "      why: moderate drift [moderate-drift]"
+    assert "amtf-churn-1" in printed[6]
+    assert "best amtf-churn-1-003-aa = 0.91" in printed[6]
+    assert printed[-1] == "champion: none"

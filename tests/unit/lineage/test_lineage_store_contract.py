@@ -129,6 +129,21 @@ def test_dataset_version_round_trips_with_its_profile(store: LineageStore) -> No
     assert store.get_dataset_version("other", "2026-11-01") is None
 
 
+def test_dataset_versions_are_listed_per_model_oldest_first(store: LineageStore) -> None:
+    for i, version in enumerate(("v2", "v1", "v3")):
+        store.put_dataset_version(
+            DatasetVersion("churn", version, f"sha256:{i}", NOW + timedelta(hours=i), f"s3://b/{version}/")
+        )
+    store.put_dataset_version(DatasetVersion("other", "v9", "sha256:9", NOW))
+    assert [d.version for d in store.list_dataset_versions("churn")] == ["v2", "v1", "v3"]
+    assert [d.fingerprint for d in store.list_dataset_versions("churn")] == [
+        "sha256:0",
+        "sha256:1",
+        "sha256:2",
+    ]
+    assert store.list_dataset_versions("nobody") == []
+
+
 def test_dataset_version_is_recorded_once_and_never_changes(store: LineageStore) -> None:
     record = DatasetVersion("churn", "v1", "sha256:aa", NOW)
     assert store.put_dataset_version(record) is True

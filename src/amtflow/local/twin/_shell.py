@@ -196,29 +196,14 @@ class Shell:
 
     def _lineage(self, args: list[str]) -> None:
         from amtflow.lineage import DynamoDBLineageStore
+        from amtflow.local.cli_lineage import render_lineage
 
         store = DynamoDBLineageStore(self.twin.client("dynamodb"), self.twin.physical_id("StateTable"))
         models = args or self._models()
         if not models:
             self.say("no models yet (put a profile first)")
         for model in models:
-            runs = store.list_runs(model)
-            champion = store.get_champion(model)
-            if champion is None:
-                self.say(f"{model}: {len(runs)} run(s); no champion")
-            else:
-                self.say(
-                    f"{model}: {len(runs)} run(s); champion {champion.training_job} "
-                    f"{champion.objective_metric}={champion.objective_value} "
-                    f"(data {champion.dataset_version})"
-                )
-            for run in runs:
-                best = f" best {run.best_training_job}={run.best_objective}" if run.best_training_job else ""
-                self.say(
-                    f"  {run.started_at:%Y-%m-%d %H:%M} {run.run_id} {run.trigger.value} "
-                    f"v{run.dataset_version} {run.decision.action.value} -> {run.outcome.value}"
-                    f" {run.tuning_job or ''}{best}"
-                )
+            self.say(render_lineage(store, model))
 
     def _models(self) -> list[str]:
         bucket = self.twin.outputs.get("DataBucketName")

@@ -1,0 +1,126 @@
+"""``amtflow lineage MODEL``: a model's dataset versions, runs and champion, from the state table's lineage.
+
+- ``amtflow lineage MODEL --table NAME`` reads the state table named (default ``AMTFLOW_STATE_TABLE``);
+  ``--stack NAME`` takes the table from the stack's ``StateTableName`` output.
+- ``--format json`` prints the same as a JSON document.
+
+The twin's shell (``amtflow local up``, command ``lineage``) prints the same text through
+:func:`render_lineage`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from amtflow import clients
+from amtflow.errors import ConfigurationError
+from amtflow.lineage import DatasetVersion, DynamoDBLineageStore, LineageStore, RunRecord
+from amtflow.settings import load_settings
+
+
+def register(subparsers: Any) -> None:
+    """Add ``amtflow lineage MODEL`` to the CLI."""
+    parser = subparsers.add_parser("lineage", help="a model's dataset versions, runs and champion")
+    parser.add_argument("model", metavar="MODEL")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--table", default=None, help="state table (default AMTFLOW_STATE_TABLE)")
+    where.add_argument("--stack", default=None, help="read the table name from this stack's outputs")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(func=_lineage)
+
+
+def _table(args: argparse.Namespace) -> str:
+    if args.stack:
+        cfn = clients.cloudformation()
+        stacks = cfn.describe_stacks(StackName=args.stack).get("Stacks", [])
+        outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+        if "StateTableName" not in outputs:
+            raise ConfigurationError(f"stack {args.stack} has no StateTableName output: pass --table instead")
+        return str(outputs["StateTableName"])
+    table = args.table or load_settings().state_table
+    if not table:
+        raise ConfigurationError(
+            "no state table: pass --table NAME or --stack NAME, or set AMTFLOW_STATE_TABLE"
+        )
+    return str(table)
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    store = DynamoDBLineageStore(clients.dynamodb(), _table(args))
+    if args.format == "json":
+        print(json.dumps(lineage_document(store, args.model), indent=2))
+    else:
+        print(render_lineage(store, args.model))
+    return 0
+
+
+def lineage_document(store: LineageStore, model: str) -> dict[str, Any]:
+    """The model's lineage as one JSON document (dataset profiles summarised, not included)."""
+    champion = store.get_champion(model)
+    return {
+        "model": model,
+        "datasets": [_dataset(d) for d in store.list_dataset_versions(model)],
+        "runs": [r.to_dict() for r in store.list_runs(model)],
+        "champion": champion.to_dict() if champion is not None else None,
+    }
+
+
+def _dataset(d: DatasetVersion) -> dict[str, Any]:
+    return {
+        "version": d.version,
+        "fingerprint": d.fingerprint,
+        "recordedAt": d.recorded_at.isoformat(),
+        "uri": d.uri,
+        "rows": d.profile.rows if d.profile is not None else None,
+        "columns": len(d.profile.columns) if d.profile is not None else None,
+    }
+
+
+def render_lineage(store: LineageStore, model: str) -> str:
+    """The readable lineage: datasets with fingerprints, runs with their decision, drift, job, parents,
+    outcome and cost, and the champion."""
+    lines = [f"model {model}"]
+    datasets = store.list_dataset_versions(model)
+    lines.append(f"datasets ({len(datasets)}):")
+    for d in datasets:
+        rows = f"{d.profile.rows} rows, {len(d.profile.columns)} columns" if d.profile is not None else "-"
+        lines.append(
+            f"  {d.version:<20} {d.fingerprint[:23]}  {rows}  recorded {d.recorded_at:%Y-%m-%d %H:%M}Z"
+        )
+    runs = store.list_runs(model)
+    lines.append(f"runs ({len(runs)}, newest first):")
+    for run in runs:
+        lines.extend(_run_lines(run))
+    champion = store.get_champion(model)
+    if champion is None:
+        lines.append("champion: none")
+    else:
+        lines.append(
+            f"champion: {champion.training_job} {champion.objective_metric}={champion.objective_value:g} "
+            f"(data {champion.dataset_version}, {champion.data_fingerprint[:23]}; tuning job "
+            f"{champion.tuning_job}; promoted {champion.promoted_at:%Y-%m-%d %H:%M}Z)"
+        )
+    return "\n".join(lines)
+
+
+def _run_lines(run: RunRecord) -> list[str]:
+    d = run.decision
+    kind = d.action.value
+    if d.warm_start_type is not None and d.parents:
+        kind += f" ({d.warm_start_type.value} from {', '.join(d.parents)})"
+    elif d.action.value == "tune":
+        kind += " (cold start)"
+    cost = f"${run.cost_usd:.2f}" if run.cost_usd is not None else f"~${run.cost_estimate_usd:.2f} est."
+    best = f" best {run.best_training_job} = {run.best_objective:g}" if run.best_objective is not None else ""
+    runtime = f" {run.consumed_runtime_s}s" if run.consumed_runtime_s is not None else ""
+    drift = ", ".join(f"{c} {v:.3f}" for c, v in sorted(run.drift_scores.items(), key=lambda kv: -kv[1])[:3])
+    severity = run.drift_severity.value if run.drift_severity is not None else "not measured"
+    return [
+        f"  {run.started_at:%Y-%m-%d %H:%M}Z {run.run_id} [{run.trigger.value}] data {run.dataset_version}: "
+        f"{kind}, budget {d.max_jobs} -> {run.outcome.value}",
+        f"      why: {d.reason} [{d.rule.value}]",
+        f"      drift: {severity}{' (' + drift + ')' if drift else ''}",
+        f"      job: {run.tuning_job or '-'}{runtime}{best}; cost {cost}",
+    ]
