@@ -59,7 +59,7 @@ def _by_version(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_every_step_of_the_story_turned_out_as_told(demo: dict[str, Any]) -> None:
     assert demo["code"] == 0, demo["printed"][-5000:]
     checks = demo["report"]["checks"]
-    assert [c["check"].split(" ", 1)[0] for c in checks] == ["1.", "2.", "3.", "4."]
+    assert [c["check"].split(" ", 1)[0] for c in checks] == ["1.", "2.", "3.", "4.", "5."]
     assert all(c["ok"] for c in checks), checks
     assert demo["printed"].count("] check    ok   ") == len(checks)
 
@@ -67,22 +67,40 @@ def test_every_step_of_the_story_turned_out_as_told(demo: dict[str, Any]) -> Non
 def test_each_dataset_version_ran_one_tuning_job_with_real_trials(demo: dict[str, Any]) -> None:
     report = demo["report"]
     runs = report["runs"]
-    assert Counter(r["plan"]["datasetVersion"] for r in runs) == {"v1": 1, "v2": 1}
+    assert Counter(r["plan"]["datasetVersion"] for r in runs) == {"v1": 1, "v2": 1, "v3": 1}
     for run in runs:
         assert run["strategy"] == "Bayesian"
         assert run["status"] == "Completed"
-        assert len(run["trials"]) == 4
+        assert len(run["trials"]) == run["plan"].get("maxJobs", 4)
         objectives = [t["objective"] for t in run["trials"]]
         assert all(0.0 <= o <= 1.0 for o in objectives)  # validation AUC of real XGBoost trials
         assert max(objectives) > 0.8
         assert run["bestObjective"] == max(objectives) == run["bestSoFar"][-1]
         assert run["plan"]["action"] == "tune"
-        assert run["decision"].startswith("tune; cold start")
+    v1, _, v3 = runs
+    assert v1["decision"].startswith("tune; cold start")
+    assert v3["decision"].startswith("tune; cold start")
+    assert v3["driftScores"]["severity"] == "severe"
     executions = _by_version(report)
-    for version in ("v1", "v2"):
+    for version in ("v1", "v2", "v3"):
         assert executions[version]["status"] == "SUCCEEDED"
         assert {"Plan", "StartTuning", "Evaluate", "Notify"} <= set(executions[version]["states"])
         assert executions[version]["plan"]["jobName"] in {r["jobName"] for r in runs}
+
+
+def test_a_moderate_drift_warm_starts_from_v1s_job_with_a_reduced_budget(demo: dict[str, Any]) -> None:
+    v1, v2, _ = demo["report"]["runs"]
+    assert v1["warmStart"] is None
+    assert v2["warmStart"] == {"type": "TransferLearning", "parents": [v1["jobName"]]}
+    assert v2["plan"]["warmStart"] == "TransferLearning"
+    assert v2["plan"]["parents"] == [v1["jobName"]]
+    assert v2["plan"]["maxJobs"] == len(v2["trials"]) < len(v1["trials"])
+    assert v2["driftScores"]["severity"] == "moderate"
+    assert v2["driftScores"]["baselineDatasetVersion"] == "v1"
+    assert v2["decision"].startswith(f"tune; TransferLearning warm start from {v1['jobName']}")
+    assert "drift moderate vs v1, max PSI" in v2["decision"]
+    printed = demo["printed"]
+    assert "reached v1's best validation:auc=" in printed or "did not reach v1's best" in printed
 
 
 def test_the_console_execution_with_a_broken_override_is_rejected_with_its_findings(
@@ -110,23 +128,24 @@ def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any])
     notes = report["notifications"]
     assert [(n["attributes"]["model"], n["attributes"]["outcome"]) for n in notes] == [
         ("cancer-xgb", "succeeded"),
+        ("cancer-xgb", "succeeded"),
         ("cancer-xgb", "rejected"),
         ("cancer-xgb", "succeeded"),
     ]
     runs = {r["jobName"]: r for r in report["runs"]}
-    for note in (notes[0], notes[2]):
+    for note in (notes[0], notes[1], notes[3]):
         assert note["subject"] == "amtflow: cancer-xgb - tuning succeeded"
         evaluation = json.loads(note["message"])["evaluation"]
         run = runs[evaluation["best"]["trainingJobName"].rsplit("-", 2)[0]]
         assert evaluation["best"]["objectiveValue"] == pytest.approx(run["bestObjective"])
-        assert len(evaluation["leaderboard"]) == 4
+        assert len(evaluation["leaderboard"]) == len(run["trials"])
         assert note["attributes"]["promotion"] == evaluation["promotion"]["outcome"]
         assert run["promotion"].startswith(evaluation["promotion"]["outcome"].replace("_", " "))
     first = json.loads(notes[0]["message"])["evaluation"]["promotion"]
     assert first["outcome"] == "promoted"
     assert "no champion yet" in first["reason"]
     assert first["modelPackageGroup"] == "amtf-cancer-xgb"
-    later = json.loads(notes[2]["message"])["evaluation"]["promotion"]
+    later = json.loads(notes[1]["message"])["evaluation"]["promotion"]
     assert later["championJob"] == first["challengerJob"]
     # Like with like: the champion was scored on the new data by an evaluation job.
     assert later["crossedDatasets"] is False
@@ -139,20 +158,23 @@ def test_the_lost_completion_event_is_recovered_by_the_reconciler(demo: dict[str
     printed = demo["printed"]
     assert "LOST on purpose: tuning job" in printed
     assert 'Reconcile <- rule ReconcileFunctionSweep: {"parked":1' in printed
-    assert _by_version(demo["report"])["v2"]["status"] == "SUCCEEDED"
+    assert _by_version(demo["report"])["v3"]["status"] == "SUCCEEDED"
 
 
 def test_the_timeline_and_the_report_show_the_story(demo: dict[str, Any]) -> None:
     printed, out = demo["printed"], demo["out"]
     assert "put datasets/cancer-xgb/v1/_READY" in printed
-    assert printed.count("] trial    [") == 8
+    runs = demo["report"]["runs"]
+    assert printed.count("] trial    [") == sum(len(r["trials"]) for r in runs)
     assert "Subject: amtflow: cancer-xgb - tuning succeeded" in printed
     assert "scheduled tick with no new data: skipped" in printed
     assert "console  StartExecution" in printed
     assert f"{out / 'index.html'} (and report.json)" in printed
     page = demo["page"]
-    assert page.count("data:image/png;base64,") == 6  # convergence, leaderboard, effects per tuning job
+    assert page.count("data:image/png;base64,") == 9  # convergence, leaderboard, effects per tuning job
     assert page.count("<p>Decision: tune; cold start") == 2
+    assert page.count("<p>Decision: tune; TransferLearning warm start from") == 1
+    assert page.count("<p>Drift scores: drift moderate vs v1") == 1
     assert "What the story showed" in page
 
 

@@ -458,9 +458,10 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             story = _Story(twin, tl, _Follower(twin, tl), examples, options, Path(work), lost)
             story.put_profile(profile)
             story.cold_start(model)
+            story.drift_warm_start(model)
             schedule_outcome = story.idle_tick()
             story.broken_override(model)
-            story.lost_event(model, "v2")
+            story.lost_event(model, "v3")
 
             executions = twin.executions()
             details = [_execution_json(twin, e) for e in executions]
