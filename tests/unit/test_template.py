@@ -233,6 +233,10 @@ VALUES = {"DataBucket": "amtflow-data", "JobPrefix": "amtf"}
         ("tuning_job_in_progress.json", "JobEventsFunction", "TuningJobEnded", False),
         ("tuning_job_not_ours.json", "JobEventsFunction", "TuningJobEnded", False),
         ("scheduled_event.json", "StartRunFunction", "DatasetMarkerCreated", False),
+        ("training_job_completed.json", "JobEventsFunction", "TrainingJobEnded", True),
+        # a tuning job's trial (it carries TuningJobArn): its tuning job closes the run, not this rule
+        ("training_job_trial_completed.json", "JobEventsFunction", "TrainingJobEnded", False),
+        ("tuning_job_completed.json", "JobEventsFunction", "TrainingJobEnded", False),
     ],
 )
 def test_rules_match_the_shared_event_fixtures(

@@ -99,6 +99,8 @@ def test_job_events_closes_nothing_for_a_task_that_does_not_wait(twin: Twin, pla
         ("tuning_job_not_ours.json", "not_ours"),
         ("tuning_job_in_progress.json", "not_terminal"),
         ("tuning_job_completed.json", "not_found"),
+        ("training_job_completed.json", "not_found"),
+        ("training_job_trial_completed.json", "not_ours"),
     ],
 )
 def test_job_events_ignores_stale_events_and_says_why(twin: Twin, fixture: str, outcome: str) -> None:
