@@ -14,6 +14,7 @@ count of a failure is zero; what was injected goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -38,13 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     models = args.models or (2 if args.quick else 4)
     versions = args.versions or (2 if args.quick else 3)
-    result = run_fault_suite(ROOT, models=models, versions=versions, plan=FaultPlan(seed=args.seed))
+    with contextlib.redirect_stdout(sys.stderr):  # the handlers' own log lines: stdout is for the figures
+        result = run_fault_suite(ROOT, models=models, versions=versions, plan=FaultPlan(seed=args.seed))
     print(json.dumps(result.report))
     print(
         f"injected: {json.dumps(result.counts)}; {result.sweeps} reconciler sweeps; {result.seconds:.0f} s",
         file=sys.stderr,
     )
-    write_json(args.json, result.report)
+    with contextlib.redirect_stdout(sys.stderr):
+        write_json(args.json, result.report)
     failures = {k: result.report[k] for k in FAILURE_KEYS if result.report[k]}
     if result.report["runs"] != result.report["dataset_versions"]:
         failures["runs"] = result.report["runs"]

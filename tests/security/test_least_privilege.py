@@ -109,6 +109,8 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
     # reconciler: as job events, plus listing the parked jobs (query) and heartbeats
     "ReconcileFunction": {
         "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
+        # a job whose run no longer waits for it (aborted, timed out) is stopped, not left running
+        "sagemaker:StopHyperParameterTuningJob": TUNING_JOBS,
         "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
         "dynamodb:DeleteItem": STATE_TABLE,
         "dynamodb:PutItem": STATE_TABLE,

@@ -19,6 +19,7 @@ from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_
 from amtflow.adapters._sns import SnsNotifier, sns_message
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
 from amtflow.adapters._stepfunctions import StepFunctionsCallbacks, StepFunctionsExecutions
+from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
     "CloudWatchTrialLogs",
@@ -27,6 +28,7 @@ __all__ = [
     "ProfileSpec",
     "S3DatasetCatalog",
     "S3DatasetReader",
+    "SageMakerJobStopper",
     "SageMakerModelRegistry",
     "SageMakerRunEvidence",
     "SageMakerTrainingJobs",

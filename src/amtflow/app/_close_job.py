@@ -9,7 +9,7 @@ event), a task that no longer waits.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -45,6 +45,10 @@ class TrainingJobCloser(Protocol):
         ...
 
 
+JobStopper = Callable[[str], None]
+"""Stops a tuning job by name (``StopHyperParameterTuningJob``); a job that already ended is no error."""
+
+
 class CloseOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -54,6 +58,9 @@ class CloseOutcome(StrEnum):
     STILL_RUNNING = "still_running"
     NOT_PARKED = "not_parked"
     TASK_GONE = "task_gone"
+    STOPPED_ORPHAN = "stopped_orphan"
+    """The task no longer waits (its execution ended: aborted, timed out past the job's limits plus the
+    margin) while the job still ran: the job was stopped so it does not run unattended."""
     NOT_FOUND = "not_found"
     ERROR = "error"
 
@@ -105,7 +112,9 @@ class CloseTuningJobs:
         job_prefix: str,
         training: TrainingJobCloser | None = None,
         ledger: RunLedger | None = None,
+        stop_job: JobStopper | None = None,
     ) -> None:
+        self._stop_job = stop_job
         self._training = training
         self._ledger = ledger
         self._sagemaker = sagemaker
@@ -177,7 +186,15 @@ class CloseTuningJobs:
         if not job.status.is_terminal():
             if self._callbacks.heartbeat(parked.task_token) is CallbackOutcome.GONE:
                 self._tokens.claim(parked.job_name)
-                return CloseResult(parked.job_name, CloseOutcome.TASK_GONE, "the task no longer waits")
+                if self._stop_job is None:
+                    return CloseResult(parked.job_name, CloseOutcome.TASK_GONE, "the task no longer waits")
+                self._stop_job(parked.job_name)
+                return CloseResult(
+                    parked.job_name,
+                    CloseOutcome.STOPPED_ORPHAN,
+                    f"execution {parked.execution} no longer waits for the job (aborted, or timed out past "
+                    f"the job's limits plus the margin) while the job was {job.status.value}: stopped it",
+                )
             return CloseResult(parked.job_name, CloseOutcome.HEARTBEAT, f"job is {job.status.value}")
         claimed = self._tokens.claim(parked.job_name)
         if claimed is None:

@@ -22,6 +22,7 @@ from amtflow.adapters import (
     DynamoStateTable,
     S3DatasetCatalog,
     S3DatasetReader,
+    SageMakerJobStopper,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
     SageMakerTrainingJobs,
@@ -212,6 +213,7 @@ def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:
             callbacks=StepFunctionsCallbacks(clients.stepfunctions()),
             clock=utc_now,
             job_prefix=s.job_prefix,
+            stop_job=SageMakerJobStopper(clients.sagemaker()).stop_tuning_job,
         )
 
     return _once("close_tuning_jobs", settings, build)

@@ -153,3 +153,42 @@ def test_one_failing_job_does_not_stop_the_sweep() -> None:
     assert sorted(r.job_name for r in results) == sorted([JOB, "amtf-other-00000000"])
     assert all(r.outcome is CloseOutcome.ERROR and "throttled" in r.reason for r in results)
     assert set(table.tokens) == {JOB, "amtf-other-00000000"}
+
+
+def test_reconcile_stops_a_job_whose_run_no_longer_waits_and_says_so() -> None:
+    """An execution aborted from the console, or timed out past the job's limits plus the margin, leaves its
+    job running with nobody waiting: the sweep stops it instead of letting it burn money unattended."""
+    _, sm, table, callbacks, clock = setup(TuningJobStatus.IN_PROGRESS)
+    stopped: list[str] = []
+    closer = CloseTuningJobs(
+        sagemaker=sm,
+        tokens=table,
+        callbacks=callbacks,
+        clock=clock,
+        job_prefix="amtf",
+        stop_job=stopped.append,
+    )
+    callbacks.gone.add("token-1")
+    (result,) = closer.reconcile()
+    assert result.outcome is CloseOutcome.STOPPED_ORPHAN
+    assert "exec-1" in result.reason
+    assert "stopped" in result.reason
+    assert stopped == [JOB]
+    assert table.tokens == {}
+    assert closer.reconcile() == []  # reported once
+
+
+def test_reconcile_never_stops_a_job_whose_run_still_waits() -> None:
+    _, sm, table, callbacks, clock = setup(TuningJobStatus.IN_PROGRESS)
+    stopped: list[str] = []
+    closer = CloseTuningJobs(
+        sagemaker=sm,
+        tokens=table,
+        callbacks=callbacks,
+        clock=clock,
+        job_prefix="amtf",
+        stop_job=stopped.append,
+    )
+    (result,) = closer.reconcile()
+    assert result.outcome is CloseOutcome.HEARTBEAT
+    assert stopped == []
