@@ -415,12 +415,14 @@ def run_fault_suite(
     max_jobs: int = 2,
     deadline_seconds: float = 600.0,
     max_workers: int = 2,
+    dataset: Callable[[int, int], str] | None = None,
 ) -> FaultSuiteResult:
     """Run ``models`` times ``versions`` dataset versions through the twin under ``plan``'s faults.
 
     Versions land model by model in rounds (a model's next version while its previous run is still tuning,
     so runs queue behind the model's lock). The reconciler's schedule is advanced until every execution has
-    ended or ``deadline_seconds`` of wall-clock time have passed; then the figures are read.
+    ended or ``deadline_seconds`` of wall-clock time have passed; then the figures are read. ``dataset``
+    ``(model index, version index) -> CSV text`` replaces :func:`dataset_csv`.
     """
     import tempfile
     import time
@@ -463,7 +465,8 @@ def run_fault_suite(
                 for m, model in enumerate(names):
                     version = f"v{v + 1}"
                     for channel in ("train", "validation"):
-                        twin.put_object(f"datasets/{model}/{version}/{channel}/part-0.csv", dataset_csv(m, v))
+                        text = (dataset or dataset_csv)(m, v)
+                        twin.put_object(f"datasets/{model}/{version}/{channel}/part-0.csv", text)
                     twin.put_object(f"datasets/{model}/{version}/_READY", "")
                     uploaded.add((model, version))
             while time.monotonic() - started < deadline_seconds:
