@@ -33,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,25 +136,22 @@ class Bench:
         if len(runs) != 1 or runs[0].status.value != "SUCCEEDED":
             found = ", ".join(f"{e.status.value} {e.error or ''} {e.cause or ''}" for e in runs) or "none"
             raise RuntimeError(f"{model} {version}: expected one succeeded execution, got: {found}")
-        return self.job_of(str(runs[0].output))
+        output = runs[0].output if isinstance(runs[0].output, dict) else {}
+        name = (output.get("plan") or {}).get("jobName")
+        if not name:
+            raise RuntimeError(f"{model} {version}: the run planned no tuning job ({output.get('plan')})")
+        return self.job_of(str(name))
 
-    def job_of(self, output: str) -> Job:
+    def job_of(self, name: str) -> Job:
         sm = self.twin.client("sagemaker")
-        names = [
-            s["HyperParameterTuningJobName"]
-            for s in sm.list_hyper_parameter_tuning_jobs(MaxResults=100)["HyperParameterTuningJobSummaries"]
-            if s["HyperParameterTuningJobName"] in output
-        ]
-        if len(names) != 1:
-            raise RuntimeError(f"expected the run to name one tuning job, found {names or 'none'}")
-        described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=names[0])
+        described = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
         warm = described.get("WarmStartConfig") or {}
         rows = sm.list_training_jobs_for_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName=names[0], MaxResults=100
+            HyperParameterTuningJobName=name, MaxResults=100
         )["TrainingJobSummaries"]
         rows.sort(key=lambda r: (r["CreationTime"], r["TrainingJobName"]))
         return Job(
-            name=names[0],
+            name=name,
             warm_start_type=warm.get("WarmStartType"),
             parents=tuple(
                 p["HyperParameterTuningJobName"] for p in warm.get("ParentHyperParameterTuningJobs", [])
@@ -205,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--seeds and --trials must be at least 1")
     for key, value in FAKE_AWS.items():
         os.environ.setdefault(key, value)
+    # With metrics switched off Powertools never flushes, so a warm handler's dimensions pile up.
+    warnings.filterwarnings("ignore", message="Dimension .* has already been added")
 
     from amtflow.local.engine import sagemaker as local_engine
     from amtflow.local.twin import ManualClock, Twin

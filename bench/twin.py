@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -255,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--runs, --trials and --rounds must be at least 1")
     for key, value in FAKE_AWS.items():
         os.environ.setdefault(key, value)
+    # With metrics switched off Powertools never flushes, so a warm handler's dimensions pile up.
+    warnings.filterwarnings("ignore", message="Dimension .* has already been added")
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="amtflow-bench-twin-") as tmp:

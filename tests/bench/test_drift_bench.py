@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from bench_support import BENCH
+from bench_support import BENCH, run_bench
 
 
 def _load_bench(name: str) -> Any:
@@ -27,6 +29,25 @@ Job = _bench.Job
 profile = _bench.profile
 trials_ratio = _bench.trials_ratio
 trials_to_reach = _bench.trials_to_reach
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
+    target = tmp_path / "drift.json"
+
+    result = run_bench("drift", "--quick", "--trials", "2", "--json", str(target), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(target.read_text())
+    assert set(data) == {"moderate", "severe"}
+    for shift in ("moderate", "severe"):
+        assert set(data[shift]) == {"trials_ratio"}
+        # Trials needed are launch indices in 1..budget + 1 (budget 2 here).
+        assert 1 / 3 <= data[shift]["trials_ratio"] <= 3.0
+    out = result.stdout
+    assert "moderate seed 0: cold best" in out
+    assert "severe seed 0: cold best" in out
+    assert "warm (from amtf-drift-" in out
 
 
 def _job(objectives: tuple[float | None, ...]) -> Job:
