@@ -141,6 +141,47 @@ def test_bayesian_spreads_parallel_suggestions_instead_of_repeating_one() -> Non
     assert min(distances) > 0.05
 
 
+def run_parallel(strategy_name: str, seed: int, budget: int, parallelism: int) -> float:
+    """Asynchronous: ``parallelism`` suggestions before any result, then one more per result."""
+    s = make_strategy({**QUADRATIC_CONFIG, "Strategy": strategy_name}, seed)
+    pending: list[dict[str, Any]] = []
+    best, issued, told = float("inf"), 0, 0
+    while told < budget:
+        while len(pending) < parallelism and issued < budget:
+            c = s.suggest()
+            assert c is not None
+            pending.append(c)
+            issued += 1
+        c = pending.pop(0)
+        v = quadratic(c)
+        s.on_result(c, v)
+        told += 1
+        best = min(best, v)
+    return best
+
+
+@pytest.mark.slow
+def test_bayesian_with_four_trials_in_flight_still_beats_random_search() -> None:
+    seeds = range(5)
+    bayes = [run_parallel("Bayesian", s, 16, 4) for s in seeds]
+    rand = [run_parallel("Random", s, 16, 4) for s in seeds]
+    assert float(np.median(bayes)) < 0.05
+    assert float(np.median(bayes)) < float(np.median(rand)) / 10
+
+
+def test_transfer_learning_parents_results_steer_the_first_suggestions() -> None:
+    # Parents saw the same bowl shifted a little: the new job should start near (1.2, -0.7), not at random.
+    s = make_strategy(QUADRATIC_CONFIG, seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        x, y = rng.uniform(-5, 5, size=2)
+        s.add_related({"x": float(x), "y": float(y)}, 10.0 + (x - 1.5) ** 2 + (y + 0.4) ** 2)
+    c = s.suggest()
+    assert c is not None
+    assert len(s.observed) == 0  # the parents' values are not results of this job
+    assert quadratic(c) < 3.0
+
+
 def test_maximize_objective_is_maximised() -> None:
     config = {**QUADRATIC_CONFIG, "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "m"}}
     s = make_strategy(config, seed=2)
