@@ -337,3 +337,39 @@ def test_a_lock_whose_holder_runs_is_not_taken_over(app: Twin, sagemaker: SageMa
     )["Item"]
     assert lock["owner"]["S"] == holder.name
     assert sagemaker.calls.count(CREATE) == 1
+
+
+def test_an_exhausted_quota_queues_the_run_notifies_once_and_resumes(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    """ResourceLimitExceeded on CreateHyperParameterTuningJob: one 'queued: quota' notice, waits (10 min,
+    scaled), tries again, and the run ends with its own outcome notification once the quota frees up."""
+    refusals = {"left": 2}
+    create = sagemaker._CreateHyperParameterTuningJob
+
+    def limited(params: dict[str, Any]) -> dict[str, Any]:
+        if refusals["left"] > 0:
+            refusals["left"] -= 1
+            from botocore.exceptions import ClientError
+
+            raise ClientError(
+                {"Error": {"Code": "ResourceLimitExceeded", "Message": "concurrent tuning jobs: 100"}},
+                "CreateHyperParameterTuningJob",
+            )
+        return create(params)
+
+    sagemaker._CreateHyperParameterTuningJob = limited  # type: ignore[method-assign]
+    upload_version(app)
+    (execution,) = app.wait_for_executions()
+
+    assert execution.status is ExecutionStatus.SUCCEEDED, execution.cause
+    assert execution.states.count("WaitForQuota") == 2
+    assert execution.states.count("NotifyQueuedForQuota") == 1
+    assert sagemaker.calls.count(CREATE) == 3
+    assert len(sagemaker.jobs) == 1
+    queued, outcome = app.notifications()
+    assert queued.attributes == {"model": MODEL, "outcome": "queued"}
+    assert queued.subject == f"amtflow: {MODEL} - queued: quota"
+    assert "quota" in queued.message
+    assert outcome.attributes["outcome"] == "succeeded"
+    assert_released(app)

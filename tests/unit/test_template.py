@@ -78,7 +78,8 @@ def test_substitutions_are_keyed_logical_id_and_attribute() -> None:
             logical, attribute = value["Fn::GetAtt"]
             assert key == f"{logical}{attribute}"
         else:
-            assert key == f"{value['Ref']}Name"
+            # Ref gives a name, or an ARN for resources such as SNS topics (NotificationTopicArn)
+            assert key in (f"{value['Ref']}Name", f"{value['Ref']}Arn")
 
 
 def test_every_transition_target_exists_and_every_state_is_reachable() -> None:
@@ -127,8 +128,14 @@ def test_every_failure_path_notifies_and_releases_the_lock() -> None:
                 # a failed evaluation of the champion is not the run's failure: promotion keeps the champion
                 assert catch["Next"] == "Promote"
                 assert catch["ResultPath"] == "$.championEvaluation"
+            elif name == "StartTuning" and catch["ErrorEquals"] == ["QuotaExceededError"]:
+                # an exhausted quota queues the run (notify once, wait, try again) instead of failing it
+                assert catch["Next"] == "QueuedForQuota"
+            elif name == "NotifyQueuedForQuota":
+                assert catch["Next"] == "StartQuotaWaits"  # a lost interim notice does not fail the run
             elif name not in ("NotifyFailure", "ReleaseLock", "ReleaseLockAfterFailure"):
                 assert catch["Next"] == "NotifyFailure", name
+    assert states["QuotaStillExhausted"]["Next"] == "NotifyFailure"
     assert states["NotifyFailure"]["Next"] == "HasLockAfterFailure"
     assert states["HasLockAfterFailure"]["Choices"][0]["Next"] == "ReleaseLockAfterFailure"
     assert states["Notify"]["Next"] == "HasLock"
