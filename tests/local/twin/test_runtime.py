@@ -109,3 +109,62 @@ def test_a_missing_handler_module_is_reported_as_the_functions_error(tmp_path: P
 def test_unknown_functions_resolve_to_none(tmp_path: Path, name: str) -> None:
     runtime, _ = _runtime(tmp_path)
     assert runtime.resolve(name) is None
+
+
+def test_while_pinned_another_thread_copying_the_environment_never_sees_a_name_vanish(tmp_path: Path) -> None:
+    # botocore copies os.environ whenever it builds a client; a name popped mid-copy raised KeyError
+    import threading
+
+    runtime, _ = _runtime(tmp_path)
+    function = runtime.resolve("WorkFunction")
+    assert function is not None
+    assert "TABLE" not in os.environ
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def copy_forever() -> None:
+        while not stop.is_set():
+            try:
+                dict(os.environ)
+            except BaseException as e:  # any failure is the finding
+                errors.append(e)
+                return
+
+    with runtime.pin_environment():
+        assert os.environ["TABLE"] == ""  # a name the process lacked is present, empty (unset to settings)
+        copier = threading.Thread(target=copy_forever)
+        copier.start()
+        try:
+            for _ in range(300):
+                payload, errored = runtime.invoke(function, {}, source="test")
+                assert not errored
+                assert json.loads(payload)["table"] == "t-1"
+                assert os.environ["TABLE"] == ""
+        finally:
+            stop.set()
+            copier.join()
+
+    assert errors == []
+    assert "TABLE" not in os.environ  # the block leaves the process as it found it
+    assert "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
+
+
+def test_pinning_keeps_the_values_the_process_had_and_a_usable_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TABLE", "outer")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    runtime, _ = _runtime(tmp_path)
+    function = runtime.resolve("WorkFunction")
+    assert function is not None
+
+    with runtime.pin_environment():
+        # an empty region would break every boto3 client built between invocations
+        assert os.environ["AWS_REGION"] == os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+        payload, _ = runtime.invoke(function, {}, source="test")
+        assert json.loads(payload)["table"] == "t-1"
+        assert os.environ["TABLE"] == "outer"
+
+    assert os.environ["TABLE"] == "outer"
+    assert "AWS_REGION" not in os.environ

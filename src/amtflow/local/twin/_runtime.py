@@ -2,8 +2,13 @@
 
 Invocations are serialised (one at a time, re-entrant for a handler that invokes another synchronously);
 the function's environment variables are applied to ``os.environ`` only for the duration of the call and
-restored afterwards. Handler modules are imported on first use, under the function's environment, and
-kept (a warm execution environment). A handler exception becomes a Lambda function error payload
+restored afterwards. While the twin's other threads run (executions, deliveries, the engine), the set of
+variable names must not change under them: ``dict(os.environ)``, which botocore runs whenever it builds a
+client, fails with a ``KeyError`` if a name disappears mid-copy. :meth:`FunctionRuntime.pin_environment`
+therefore sets every name a function may use for the twin's lifetime (an empty value where the process had
+none, which settings treat as unset; the twin's region for the region variables) and invocations only
+change values. Handler modules are imported on first use, under the function's environment, and kept (a
+warm execution environment). A handler exception becomes a Lambda function error payload
 (``errorType`` = the exception's class name, ``errorMessage``, ``stackTrace``), as the Python runtime
 reports. Timeouts are not enforced (a thread cannot be stopped), but a call that runs longer than the
 function's ``Timeout`` is reported.
@@ -92,6 +97,7 @@ class FunctionRuntime:
         self._modules: dict[str, ModuleType] = {}
         self._records: list[Invocation] = []
         self._records_lock = threading.Lock()
+        self._baseline: dict[str, str] | None = None
 
     def resolve(self, name_or_arn: str) -> DeployedFunction | None:
         """The deployed function a name, an ARN (optionally qualified) or a logical id refers to."""
@@ -182,8 +188,29 @@ class FunctionRuntime:
         return handler  # type: ignore[no-any-return]
 
     @contextmanager
-    def _environment(self, function: DeployedFunction) -> Iterator[None]:
-        overlay = {
+    def pin_environment(self) -> Iterator[None]:
+        """Keep every name any function's environment uses in ``os.environ`` until the block ends.
+
+        Between and during invocations only values change, so another thread copying ``os.environ``
+        never sees a name vanish; names the process did not have are removed when the block ends.
+        """
+        with self._lock:
+            names = {key for function in self._by_logical.values() for key in self._overlay(function)}
+            absent = {key for key in names if key not in os.environ}
+            # an empty region would break every client built meanwhile; the twin's region is the sane default
+            defaults = {"AWS_REGION": self._region, "AWS_DEFAULT_REGION": self._region}
+            self._baseline = {key: os.environ.get(key, defaults.get(key, "")) for key in names}
+            os.environ.update({key: self._baseline[key] for key in absent})
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._baseline = None
+                for key in absent:
+                    os.environ.pop(key, None)
+
+    def _overlay(self, function: DeployedFunction) -> dict[str, str]:
+        return {
             "AWS_REGION": self._region,
             "AWS_DEFAULT_REGION": self._region,
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
@@ -193,6 +220,14 @@ class FunctionRuntime:
             "POWERTOOLS_TRACE_DISABLED": "true",
             **function.environment,
         }
+
+    @contextmanager
+    def _environment(self, function: DeployedFunction) -> Iterator[None]:
+        overlay = self._overlay(function)
+        baseline = self._baseline
+        if baseline is not None:
+            # pinned: names no function defines stay as they are; the others start from the baseline
+            os.environ.update({k: v for k, v in baseline.items() if k not in overlay})
         saved = {k: os.environ.get(k) for k in overlay}
         code_dir = str(function.source.code_dir)
         os.environ.update(overlay)

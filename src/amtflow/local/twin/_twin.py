@@ -226,6 +226,9 @@ class Twin:
             twin._patch_moto(stack)
             _scale_asl_time(stack, asl_time_scale)
             twin._deploy(parameters or {})
+            # before any other thread starts: from here on names in os.environ only change value
+            assert twin._runtime is not None
+            stack.enter_context(twin._runtime.pin_environment())
             twin._start_dispatcher(stack)
             factory = sagemaker or twin._default_sagemaker(engine_options or {})
             stack.enter_context(factory(twin.put_event_entry))
