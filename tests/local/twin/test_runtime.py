@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import sys
+import threading
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,8 +116,6 @@ def test_unknown_functions_resolve_to_none(tmp_path: Path, name: str) -> None:
 
 def test_while_pinned_another_thread_copying_the_environment_never_sees_a_name_vanish(tmp_path: Path) -> None:
     # botocore copies os.environ whenever it builds a client; a name popped mid-copy raised KeyError
-    import threading
-
     runtime, _ = _runtime(tmp_path)
     function = runtime.resolve("WorkFunction")
     assert function is not None
@@ -168,3 +169,52 @@ def test_pinning_keeps_the_values_the_process_had_and_a_usable_region(
 
     assert os.environ["TABLE"] == "outer"
     assert "AWS_REGION" not in os.environ
+
+
+OUTER = """
+import os
+import twin_nested_call
+
+def handler(event, context):
+    inner = twin_nested_call.invoke()
+    own = os.environ.get("OUTER_ONLY")
+    return {"inner": inner, "own_after": own, "fn": os.environ["AWS_LAMBDA_FUNCTION_NAME"]}
+"""
+
+INNER = """
+import os
+
+def handler(event, context):
+    return {"outer_seen": os.environ.get("OUTER_ONLY"), "fn": os.environ["AWS_LAMBDA_FUNCTION_NAME"]}
+"""
+
+
+def test_a_nested_call_sees_only_its_own_variables_and_the_caller_gets_its_own_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a handler that invokes another function synchronously (the twin's Lambda Invoke) re-enters the runtime
+    functions = {}
+    for logical, code, env in (("OuterFunction", OUTER, {"OUTER_ONLY": "o-1"}), ("InnerFunction", INNER, {})):
+        code_dir = tmp_path / logical
+        code_dir.mkdir()
+        (code_dir / f"{logical.lower()}.py").write_text(code)
+        source = FunctionSource(logical, code_dir, f"{logical.lower()}.handler", timeout=3)
+        functions[logical] = DeployedFunction(
+            source, f"stack-{logical}", f"arn:aws:lambda:us-east-1:1:function:{logical}", env
+        )
+    runtime = FunctionRuntime(
+        functions, region="us-east-1", now=lambda: datetime(2026, 1, 1, tzinfo=UTC), monotonic=lambda: 0.0
+    )
+    hook = types.ModuleType("twin_nested_call")
+    hook.invoke = lambda: json.loads(runtime.invoke(functions["InnerFunction"], {}, source="test")[0])  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "twin_nested_call", hook)
+
+    with runtime.pin_environment():
+        payload, errored = runtime.invoke(functions["OuterFunction"], {}, source="test")
+
+    assert not errored
+    result = json.loads(payload)
+    assert result["inner"] == {"outer_seen": "", "fn": "stack-InnerFunction"}
+    assert result["own_after"] == "o-1"
+    assert result["fn"] == "stack-OuterFunction"
+    assert "OUTER_ONLY" not in os.environ

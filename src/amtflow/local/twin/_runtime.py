@@ -224,10 +224,9 @@ class FunctionRuntime:
     @contextmanager
     def _environment(self, function: DeployedFunction) -> Iterator[None]:
         overlay = self._overlay(function)
-        baseline = self._baseline
-        if baseline is not None:
-            # pinned: names no function defines stay as they are; the others start from the baseline
-            os.environ.update({k: v for k, v in baseline.items() if k not in overlay})
+        if self._baseline is not None:
+            # pinned: another function's names (a caller's, for a nested call) read as the baseline
+            overlay = {**self._baseline, **overlay}
         saved = {k: os.environ.get(k) for k in overlay}
         code_dir = str(function.source.code_dir)
         os.environ.update(overlay)
