@@ -282,7 +282,7 @@ class DatasetProfile:
                 reference=ReferenceCounts.from_dict(data["reference"]) if data.get("reference") else None,
                 version=version,
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise InvalidInputError(
                 f"dataset profile is malformed ({type(e).__name__}: {e}); re-profile the dataset.",
                 field="profile",

@@ -274,6 +274,9 @@ def test_malformed_stored_profile_is_a_clear_error() -> None:
             json.dumps({"version": 99, "fingerprint": "x", "rows": 1, "sample_rows": 1, "columns": []})
         )
     assert err.value.field == "version"
+    with pytest.raises(InvalidInputError) as err:
+        DatasetProfile.from_json('{"version": Infinity}')  # Python's json reads it; int() cannot
+    assert err.value.field == "profile"
 
 
 def test_reservoir_is_uniform_over_file_position() -> None:
