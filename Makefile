@@ -12,7 +12,7 @@ DEMO_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo test check lint typecheck validate security unit bench clean lock
+.PHONY: install demo test check lint typecheck validate security unit bench clean lock layer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 \
 		--generate-hashes --excludes src/runtime-provided.txt --custom-compile-command 'make lock' \
 		--output-file src/requirements.lock
+
+## The CoreLayer as `sam build` makes it (src/Makefile), without Docker, into out/layer/.
+layer: $(STAMP)
+	rm -rf out/layer
+	$(MAKE) -C src build-CoreLayer ARTIFACTS_DIR=$(CURDIR)/out/layer PYTHON=$(CURDIR)/$(BIN)/python
+	@find out/layer -type f -printf '%s\n' | awk '{n += $$1} END {printf "out/layer: %.1f MB unzipped\n", n / 1e6}'
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from layer_support import (
     FUNCTIONS,
+    ROOT,
+    SRC,
     lock,
     lock_lines,
     parse_pin,
@@ -12,6 +14,7 @@ from layer_support import (
     runtime_provided,
 )
 from packaging.utils import canonicalize_name
+from samtranslator.yaml_helper import yaml_parse
 
 
 def test_every_runtime_dependency_is_locked_at_a_version_pyproject_allows() -> None:
@@ -56,6 +59,20 @@ def test_every_line_of_the_lock_is_an_exact_pin_with_its_hashes() -> None:
 def test_a_loose_or_unhashed_line_is_refused(line: str) -> None:
     with pytest.raises(ValueError, match="pin"):
         parse_pin(line)
+
+
+def test_the_template_builds_the_core_layer_with_the_makefile_next_to_its_code() -> None:
+    layer = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]["CoreLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["x86_64"]
+    content = ROOT / layer["Properties"]["ContentUri"]
+    assert content.resolve() == SRC
+    makefile = (content / "Makefile").read_text()
+    assert "\nbuild-CoreLayer:" in makefile
+    for flag in ("--require-hashes", "--no-deps", "--only-binary=:all:", "--python-version 3.12"):
+        assert flag in makefile, flag
+    assert "amtflow/local" in makefile
 
 
 def test_the_handlers_import_only_the_shipped_core() -> None:
