@@ -12,7 +12,7 @@ DEMO_ARGS ?=
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install demo test check lint typecheck validate security unit bench clean
+.PHONY: install demo test check lint typecheck validate security unit bench clean lock layer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,20 @@ security: $(STAMP) $(SECSTAMP)
 	$(BIN)/python tests/security/render_template.py out/security/cloudformation.json
 	BC_SKIP_MAPPING=TRUE $(SECVENV)/bin/checkov --config-file .checkov.yaml \
 		-f template.yaml -f out/security/cloudformation.json
+
+## The Lambda layer's dependencies, pinned with hashes for CPython 3.12 on Linux x86_64 (the Lambda target):
+## pyproject's [project.dependencies] without what the runtime brings (src/runtime-provided.txt).
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q 'uv>=0.5'
+	$(BIN)/uv pip compile pyproject.toml --quiet --python-version 3.12 --python-platform x86_64-manylinux_2_28 \
+		--generate-hashes --excludes src/runtime-provided.txt --custom-compile-command 'make lock' \
+		--output-file src/requirements.lock
+
+## The CoreLayer as `sam build` makes it (src/Makefile), without Docker, into out/layer/.
+layer: $(STAMP)
+	rm -rf out/layer
+	$(MAKE) -C src build-CoreLayer ARTIFACTS_DIR=$(CURDIR)/out/layer PYTHON=$(CURDIR)/$(BIN)/python
+	@find out/layer -type f -printf '%s\n' | awk '{n += $$1} END {printf "out/layer: %.1f MB unzipped\n", n / 1e6}'
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
