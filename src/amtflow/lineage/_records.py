@@ -51,7 +51,7 @@ class SpendBasis(StrEnum):
     ESTIMATE = "estimate"
     """The planner's estimate: the run is pending or running, or its job ended unpriced."""
     NONE = "none"
-    """Nothing was spent: the run was skipped or ended before SageMaker ran a job."""
+    """Nothing was spent: the run was skipped, or SageMaker did not run (or has not yet run) its job."""
 
 
 class ObjectiveType(StrEnum):
@@ -132,8 +132,9 @@ class RunRecord:
 
     ``signature`` and ``job_status`` describe the tuning job (if any) so later runs can choose it as a
     warm-start parent; ``cost_usd`` is the actual cost once known (billable seconds of its training jobs,
-    ``billable_s``, priced per instance type), ``cost_estimate_usd`` the planner's. ``launched`` says whether
-    SageMaker accepted the run's job (``None``: not known, e.g. a record stored before it was kept).
+    ``billable_s``, priced per instance-hour at ``hourly_usd``, the prices the planner estimated with),
+    ``cost_estimate_usd`` the planner's. ``launched`` says whether SageMaker accepted the run's job
+    (``None``: not known yet, or a record stored before it was kept).
     """
 
     model: str
@@ -158,6 +159,7 @@ class RunRecord:
     finished_at: datetime | None = None
     launched: bool | None = None
     billable_s: int | None = None
+    hourly_usd: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", utc(self.started_at, "started_at"))
@@ -190,7 +192,7 @@ class RunRecord:
         """What :attr:`spend_usd` is: the actual cost, the estimate (the job may still run), or nothing."""
         if self.cost_usd is not None:
             return SpendBasis.ACTUAL
-        if self.outcome is RunOutcome.SKIPPED:
+        if self.outcome is RunOutcome.SKIPPED or self.launched is False:
             return SpendBasis.NONE
         if self.outcome is RunOutcome.PENDING or self.was_launched:
             return SpendBasis.ESTIMATE
@@ -198,9 +200,10 @@ class RunRecord:
 
     @property
     def spend_usd(self) -> float:
-        """What the run counts towards the month: the actual cost once known; the estimate while it is
-        pending (planned, queued or running) or when it ran but its cost could not be priced; nothing for a
-        run that ended without a job (skipped, rejected by preflight or SageMaker, never launched)."""
+        """What the run counts towards the month: the actual cost once known; the estimate while its job may
+        run (planned, running) or when it ran but its cost could not be priced; nothing for a run without a
+        job (skipped, rejected by preflight or SageMaker, failed before the create call, queued for quota
+        and not launched)."""
         basis = self.spend_basis
         if basis is SpendBasis.ACTUAL:
             return float(self.cost_usd or 0.0)
@@ -243,6 +246,7 @@ class RunRecord:
             "finished_at": iso(self.finished_at) if self.finished_at else None,
             "launched": self.launched,
             "billable_s": self.billable_s,
+            "hourly_usd": dict(self.hourly_usd),
         }
 
     @classmethod
@@ -270,6 +274,7 @@ class RunRecord:
             finished_at=parse_iso(data["finished_at"]) if data.get("finished_at") else None,
             launched=None if data.get("launched") is None else bool(data["launched"]),
             billable_s=None if data.get("billable_s") is None else int(data["billable_s"]),
+            hourly_usd={str(k): float(v) for k, v in (data.get("hourly_usd") or {}).items()},
         )
 
 
