@@ -340,3 +340,60 @@ def test_a_description_of_a_tuning_job_is_enough_without_a_trial_source() -> Non
     _closer(flow, trials=False).on_state_change(plan.job_name, "Stopped")
     run = flow.run(plan)
     assert (run.outcome, run.cost_usd, run.spend_usd) == (RunOutcome.STOPPED, None, run.cost_estimate_usd)
+
+
+class _SeenMonth:
+    """The profile catalog, noting the month-to-date spend preflight is given."""
+
+    def __init__(self) -> None:
+        self.inner = profiles()
+        self.seen: list[float | None] = []
+
+    def get(self, model: str, overrides: Mapping[str, Any] | None = None) -> Any:
+        spec, seen = self.inner.get(model, overrides), self.seen
+
+        class Spy:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(spec, name)
+
+            def preflight(self, request: Mapping[str, Any], **kw: Any) -> Any:
+                seen.append(kw.get("month_to_date_usd"))
+                return spec.preflight(request, **kw)
+
+        return Spy()
+
+    def models(self) -> Any:
+        return self.inner.models()
+
+
+def test_preflight_counts_the_month_the_lineage_shows() -> None:
+    flow = Flow()
+    big = flow.plan("exec-big", BIG)
+    with pytest.raises(PreflightRejectedError):
+        flow.starter.start(big, TOKEN)
+    flow.done(big)
+    first = flow.plan("exec-1")
+    flow.starter.start(first, TOKEN)
+    assert first.job_name is not None
+    _finish_tuning(flow, first, 2)
+    _closer(flow).on_state_change(first.job_name, "Completed")
+    flow.done(first)
+
+    catalog = _SeenMonth()
+    starter = StartTuning(
+        profiles=catalog,
+        sagemaker=flow.sm,
+        tokens=flow.table,
+        clock=Clock(),
+        role_arn=ROLE,
+        lineage=flow.lineage,
+    )
+    second = flow.plan("exec-2")
+    starter.start(second, TOKEN)
+    (given,) = catalog.seen
+    # Preflight is given the month without this run, and its cap rule adds this run's estimate.
+    assert given is not None
+    shown = flow.lineage.month_to_date_spend(MODEL, T0)
+    assert given + flow.run(second).cost_estimate_usd == pytest.approx(shown)
+    assert shown == pytest.approx(flow.run(first).spend_usd + flow.run(second).cost_estimate_usd)
+    assert flow.run(first).spend_basis is SpendBasis.ACTUAL
