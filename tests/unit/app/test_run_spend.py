@@ -397,3 +397,12 @@ def test_preflight_counts_the_month_the_lineage_shows() -> None:
     assert given + flow.run(second).cost_estimate_usd == pytest.approx(shown)
     assert shown == pytest.approx(flow.run(first).spend_usd + flow.run(second).cost_estimate_usd)
     assert flow.run(first).spend_basis is SpendBasis.ACTUAL
+
+
+def test_plan_records_the_hourly_prices_its_estimate_used() -> None:
+    flow = Flow()
+    priced = flow.plan("exec-1", {"budget": {"prices": {"ml.m5.xlarge": 1.5}}})
+    assert flow.run(priced).hourly_usd == {"ml.m5.xlarge": 1.5}
+    flow.done(priced)
+    shipped = flow.plan("exec-2")
+    assert flow.run(shipped).hourly_usd == {"ml.m5.xlarge": M5}
