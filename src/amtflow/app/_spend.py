@@ -63,7 +63,7 @@ def price(usage: Usage, hourly_usd: Mapping[str, float]) -> Cost:
     seconds = 0
     usd: float | None = 0.0
     for job in usage.described:
-        billed = int(job.billable_seconds or 0)
+        billed = _billed_seconds(job)
         seconds += billed
         if billed == 0 or usd is None:
             continue
@@ -77,6 +77,14 @@ def price(usage: Usage, hourly_usd: Mapping[str, float]) -> Cost:
     if usd is None or not math.isfinite(usd):
         return Cost(billable_s=total_s, usd=None)
     return Cost(billable_s=total_s, usd=round(usd * scale, 4))
+
+
+def _billed_seconds(job: TrainingJobDetails) -> int:
+    """``BillableTimeInSeconds``; a job that reports only ``TrainingTimeInSeconds`` is billed for that (the
+    on-demand figure: never less than what spot would bill), a job that reports neither never ran."""
+    if job.billable_seconds is not None:
+        return max(0, int(job.billable_seconds))
+    return max(0, int(job.training_seconds or 0))
 
 
 def hourly_prices(request: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, float]:

@@ -32,10 +32,11 @@ from amtflow.app import (
     RunLedger,
     StartTraining,
     StartTuning,
+    TrainingJobDetails,
     TuningJobDescription,
     TuningJobStatus,
 )
-from amtflow.app._spend import MAX_DESCRIBED
+from amtflow.app._spend import MAX_DESCRIBED, Usage, price
 from amtflow.app.compose import job_namer
 from amtflow.drift import Action as DriftAction
 from amtflow.drift import Decision, Rule
@@ -406,3 +407,10 @@ def test_plan_records_the_hourly_prices_its_estimate_used() -> None:
     flow.done(priced)
     shipped = flow.plan("exec-2")
     assert flow.run(shipped).hourly_usd == {"ml.m5.xlarge": M5}
+
+
+def test_a_job_without_billable_time_is_billed_its_training_time_and_one_that_never_ran_nothing() -> None:
+    ran = TrainingJobDetails("a", "Completed", None, None, 100, {}, instance_type="ml.m5.xlarge")
+    never = TrainingJobDetails("b", "Failed", None, None, None, {}, instance_type="ml.unknown")
+    cost = price(Usage(described=[ran, never], jobs=2), {"ml.m5.xlarge": 3.6})
+    assert (cost.billable_s, cost.usd) == (100, pytest.approx(0.1))
