@@ -32,7 +32,7 @@ _OUTCOMES = {
 
 
 class RunLedger:
-    """Records the end of the run that launched a parked job (``parked.execution`` is the run's id)."""
+    """Records whether a run's job launched and how it ended (``parked.execution`` is the run's id)."""
 
     def __init__(self, *, lineage: LineageStore, clock: Clock) -> None:
         self._lineage = lineage

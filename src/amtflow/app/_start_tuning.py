@@ -10,12 +10,7 @@ from typing import Any
 
 from amtflow.app._ports import Clock, ParkedJob, ProfileCatalog, TokenStore, TuningService
 from amtflow.app._run_ledger import RunLedger
-from amtflow.errors import (
-    AmtflowError,
-    ConflictError,
-    InvalidInputError,
-    PreflightRejectedError,
-)
+from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, PreflightRejectedError
 from amtflow.lineage import LineageStore, RunRecord
 from amtflow.messages import Action, Plan, WarmStartType
 from amtflow.preflight import Finding
