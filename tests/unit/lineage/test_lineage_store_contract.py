@@ -253,7 +253,13 @@ def test_month_to_date_spend_is_what_was_spent(store: LineageStore) -> None:
     store.add_run(_run("running", NOW - timedelta(hours=1), cost_estimate_usd=4.0, launched=True))
     store.add_run(_run("queued", NOW - timedelta(hours=1), cost_estimate_usd=3.0))
     # Finished: its actual cost from billable time, whatever the estimate said.
-    done = _run("done", NOW - timedelta(days=1), cost_estimate_usd=80.0, launched=True)
+    done = _run(
+        "done",
+        NOW - timedelta(days=1),
+        cost_estimate_usd=80.0,
+        launched=True,
+        hourly_usd={"ml.m5.xlarge": 0.23},
+    )
     store.add_run(done)
     store.update_run(replace(done, outcome=RunOutcome.COMPLETED, billable_s=3600, cost_usd=1.25))
     # Finished but unpriced (no price for its instance type): the estimate stays.
@@ -263,6 +269,7 @@ def test_month_to_date_spend_is_what_was_spent(store: LineageStore) -> None:
     got = store.get_run("churn", "done")
     assert got is not None
     assert (got.billable_s, got.cost_usd, got.launched) == (3600, 1.25, True)
+    assert got.hourly_usd == {"ml.m5.xlarge": 0.23}
     assert store.get_run("churn", "rejected") == _run(
         "rejected", NOW - timedelta(days=3), outcome=RunOutcome.FAILED, launched=False
     )
