@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -24,7 +24,7 @@ from amtflow.lineage import (
     Trigger,
 )
 from amtflow.local.cli import main
-from amtflow.local.cli_lineage import render_lineage
+from amtflow.local.cli_lineage import lineage_document, render_lineage
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 TABLE = "amtflow-state"
@@ -61,6 +61,53 @@ def fill(store: InMemoryLineageStore | DynamoDBLineageStore) -> None:
             outcome=RunOutcome.COMPLETED,
         )
     )
+    store.add_run(
+        RunRecord(
+            model="churn",
+            run_id="churn-v3-rejected",
+            started_at=T0 + timedelta(hours=1),
+            trigger=Trigger.MANUAL,
+            dataset_version="v3",
+            data_fingerprint="sha256:cc",
+            decision=Decision(Action.TUNE, Rule.SEVERE_DRIFT, "severe drift", max_jobs=30),
+            tuning_job="amtf-churn-33333333",
+            cost_estimate_usd=168.91,
+            launched=False,
+            outcome=RunOutcome.FAILED,
+        )
+    )
+    store.add_run(
+        RunRecord(
+            model="churn",
+            run_id="churn-v3-0002",
+            started_at=T0 + timedelta(hours=2),
+            trigger=Trigger.MANUAL,
+            dataset_version="v3",
+            data_fingerprint="sha256:cc",
+            decision=Decision(Action.TUNE, Rule.SEVERE_DRIFT, "severe drift", max_jobs=30),
+            tuning_job="amtf-churn-44444444",
+            cost_estimate_usd=1.38,
+            launched=True,
+            billable_s=2400,
+            cost_usd=0.1533,
+            training_jobs=30,
+            outcome=RunOutcome.COMPLETED,
+        )
+    )
+    store.add_run(
+        RunRecord(
+            model="churn",
+            run_id="churn-v4-0003",
+            started_at=T0 + timedelta(hours=3),
+            trigger=Trigger.MANUAL,
+            dataset_version="v4",
+            data_fingerprint="sha256:dd",
+            decision=Decision(Action.TUNE, Rule.SEVERE_DRIFT, "severe drift", max_jobs=30),
+            tuning_job="amtf-churn-55555555",
+            cost_estimate_usd=1.38,
+            launched=True,
+        )
+    )
     store.set_champion(
         Champion(
             model="churn",
@@ -83,24 +130,44 @@ def fill(store: InMemoryLineageStore | DynamoDBLineageStore) -> None:
 def test_the_text_names_datasets_runs_decisions_drift_parents_cost_and_the_champion() -> None:
     store = InMemoryLineageStore()
     fill(store)
-    text = render_lineage(store, "churn")
+    text = render_lineage(store, "churn", now=T0)
     assert "v1" in text
     assert "sha256:" in text
     assert "100 rows, 2 columns" in text
     assert "tune (TransferLearning from amtf-churn-11111111), budget 15 -> completed" in text
     assert "why: moderate drift (c1 PSI 0.180)" in text
     assert "drift: moderate (c1 0.180, c0 0.020)" in text
-    assert "job: amtf-churn-22222222 640s best amtf-churn-22222222-004-aa = 0.93; cost ~$1.25 est." in text
+    assert "job: amtf-churn-22222222 640s best amtf-churn-22222222-004-aa = 0.93" in text
+    assert text.splitlines()[-2].startswith("month to date (2026-11): $")
+
+
+def test_each_run_shows_its_estimate_beside_its_actual_cost_and_what_the_month_counts() -> None:
+    store = InMemoryLineageStore()
+    fill(store)
+    text = render_lineage(store, "churn", now=T0 + timedelta(days=1))
+    # finished before runs recorded their billable time: its estimate stays what it counts
+    assert "cost: estimate $1.25, actual unknown (not priced); counts $1.25 (estimate)" in text
+    # rejected by preflight: nothing ran, nothing counts
+    assert "cost: estimate $168.91, actual $0.00 (no job ran); counts $0.00 (none)" in text
+    # finished and priced from its billable time
+    assert "cost: estimate $1.38, actual $0.15 for 2400s billable; counts $0.15 (actual)" in text
+    # still running: its estimate counts until it ends
+    assert "cost: estimate $1.38, actual - (job not ended); counts $1.38 (estimate)" in text
+    # the month's figure is the store's, the one preflight checks against the monthly cap
+    assert "month to date (2026-11): $2.78 (what preflight checks against budget.max_usd_per_month)" in text
+    assert store.month_to_date_spend("churn", T0 + timedelta(days=1)) == pytest.approx(1.25 + 0.1533 + 1.38)
     assert text.splitlines()[-1].startswith(
         "champion: amtf-churn-22222222-004-aa validation:auc=0.93 (data v2"
     )
 
 
 def test_an_unknown_model_has_an_empty_lineage() -> None:
-    assert render_lineage(InMemoryLineageStore(), "nobody").splitlines() == [
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    assert render_lineage(InMemoryLineageStore(), "nobody", now=now).splitlines() == [
         "model nobody",
         "datasets (0):",
         "runs (0, newest first):",
+        "month to date (2026-12): $0.00 (what preflight checks against budget.max_usd_per_month)",
         "champion: none",
     ]
 
@@ -146,8 +213,31 @@ def test_the_command_prints_json(table: DynamoDBLineageStore, capsys: pytest.Cap
     assert main(["lineage", "churn", "--table", TABLE, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [d["version"] for d in doc["datasets"]] == ["v1"]
-    assert doc["runs"][0]["decision"]["parents"] == ["amtf-churn-11111111"]
+    assert doc["runs"][-1]["decision"]["parents"] == ["amtf-churn-11111111"]
     assert doc["champion"]["training_job"] == "amtf-churn-22222222-004-aa"
+    assert set(doc["month_to_date"]) == {"month", "as_of", "usd"}
+    assert doc["month_to_date"]["usd"] == table.month_to_date_spend("churn", datetime.now(UTC))
+
+
+def test_the_json_has_estimate_and_actual_per_run_and_the_month_preflight_counts(
+    table: DynamoDBLineageStore,
+) -> None:
+    now = T0 + timedelta(days=1)
+    doc = lineage_document(table, "churn", now=now)
+    runs = {r["run_id"]: r for r in doc["runs"]}
+    costs = {
+        k: (r["cost_estimate_usd"], r["cost_usd"], r["billable_s"], r["spend_usd"], r["spend_basis"])
+        for k, r in runs.items()
+    }
+    assert costs == {
+        "churn-v2-0001": (1.25, None, None, 1.25, "estimate"),
+        "churn-v3-rejected": (168.91, None, None, 0.0, "none"),
+        "churn-v3-0002": (1.38, 0.1533, 2400, 0.1533, "actual"),
+        "churn-v4-0003": (1.38, None, None, 1.38, "estimate"),
+    }
+    assert doc["month_to_date"]["month"] == "2026-11"
+    assert doc["month_to_date"]["usd"] == pytest.approx(table.month_to_date_spend("churn", now))
+    assert doc["month_to_date"]["usd"] == pytest.approx(sum(r["spend_usd"] for r in doc["runs"]))
 
 
 def test_without_a_table_the_command_says_how_to_name_one(

@@ -93,11 +93,13 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "iam:PassRole": TRAINING_ROLE,
         "dynamodb:PutItem": STATE_TABLE,
         "dynamodb:DeleteItem": STATE_TABLE,
+        "dynamodb:GetItem": STATE_TABLE,  # the run's lineage record: whether its job launched (put)
     },
     # job events: describe the job (tuning or retraining), claim the token (delete), re-park it if the
-    # callback fails (put)
+    # callback fails (put); a finished tuning job's trials (list, describe) give its billable time
     "JobEventsFunction": {
         "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob": TUNING_JOBS,
         "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
         "dynamodb:DeleteItem": STATE_TABLE,
         "dynamodb:PutItem": STATE_TABLE,
@@ -111,6 +113,7 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
         # a job whose run no longer waits for it (aborted, timed out) is stopped, not left running
         "sagemaker:StopHyperParameterTuningJob": TUNING_JOBS,
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob": TUNING_JOBS,
         "sagemaker:DescribeTrainingJob": TRAINING_JOBS,
         "dynamodb:DeleteItem": STATE_TABLE,
         "dynamodb:PutItem": STATE_TABLE,

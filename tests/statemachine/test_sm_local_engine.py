@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sm_support import MODEL, PROFILE, ROOT
 
+from amtflow.lineage import DynamoDBLineageStore, SpendBasis
 from amtflow.local.twin import ExecutionStatus, Twin
 
 
@@ -51,3 +53,14 @@ def test_a_dataset_version_is_really_tuned_evaluated_and_notified(tmp_path: Path
         assert values == sorted(values, reverse=True)
         assert 0.5 < evaluation["best"]["objectiveValue"] <= 1.0
         assert evaluation["best"]["modelArtifacts"].endswith("model.tar.gz")
+
+        # The run's cost is its trials' billable time as the engine reports it, at the profile's price.
+        store = DynamoDBLineageStore(twin.client("dynamodb"), twin.physical_id("StateTable"))
+        (record,) = store.list_runs(MODEL)
+        assert record.launched is True
+        assert record.spend_basis is SpendBasis.ACTUAL
+        assert record.billable_s is not None
+        assert record.billable_s >= 2
+        hourly = record.hourly_usd["ml.m5.xlarge"]
+        assert record.cost_usd == pytest.approx(record.billable_s * hourly / 3600, abs=1e-4)
+        assert store.month_to_date_spend(MODEL, datetime.now(UTC)) == pytest.approx(record.cost_usd)

@@ -117,6 +117,7 @@ class SageMakerTuning:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"describing training job {name}") from e
         seconds = raw.get("TrainingTimeInSeconds")
+        resources = raw.get("ResourceConfig") or {}
         return TrainingJobDetails(
             name=name,
             status=str(raw.get("TrainingJobStatus", "")),
@@ -133,7 +134,22 @@ class SageMakerTuning:
             ended_at=_aware(raw.get("TrainingEndTime")),
             billable_seconds=raw.get("BillableTimeInSeconds"),
             tuning_job_arn=raw.get("TuningJobArn"),
+            instance_type=resources.get("InstanceType"),
+            instance_count=int(resources.get("InstanceCount") or 1),
         )
+
+    def training_job_names(self, tuning_job: str, *, limit: int) -> Sequence[str]:
+        """At most ``limit`` (1-100: one page) training jobs of a tuning job, oldest first."""
+        try:
+            response = self._sm.list_training_jobs_for_hyper_parameter_tuning_job(
+                HyperParameterTuningJobName=tuning_job,
+                SortBy="CreationTime",
+                SortOrder="Ascending",
+                MaxResults=max(1, min(limit, 100)),
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"listing the training jobs of {tuning_job}") from e
+        return [str(s["TrainingJobName"]) for s in response.get("TrainingJobSummaries", [])][:limit]
 
     def create_training_job(self, request: Mapping[str, Any]) -> str:
         name = request.get("TrainingJobName", "?")

@@ -27,6 +27,7 @@ from amtflow.app._ports import (
     TuningService,
 )
 from amtflow.app._run_ledger import RunLedger
+from amtflow.app._spend import TrialSource, tuning_job_usage
 from amtflow.errors import AmtflowError, NotFoundError
 from amtflow.messages import TrialSummary, TuningResult
 
@@ -113,7 +114,9 @@ class CloseTuningJobs:
         training: TrainingJobCloser | None = None,
         ledger: RunLedger | None = None,
         stop_job: JobStopper | None = None,
+        trials: TrialSource | None = None,
     ) -> None:
+        self._trials = trials
         self._stop_job = stop_job
         self._training = training
         self._ledger = ledger
@@ -203,8 +206,11 @@ class CloseTuningJobs:
 
     def _complete(self, parked: ParkedJob, job: TuningJobDescription) -> CloseResult:
         if self._ledger is not None:
+            trials = self._trials
+            jobs = sum(job.training_jobs.values())
             self._ledger.record_end(
                 parked,
+                usage=(lambda: tuning_job_usage(trials, job.name, jobs=jobs)) if trials is not None else None,
                 status=job.status.value,
                 runtime_s=job.runtime_seconds,
                 training_jobs=sum(job.training_jobs.values()),

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from amtflow.app._ports import Clock, DatasetCatalog, DatasetReader, LockStore, ModelSpec, ProfileCatalog
+from amtflow.app._spend import hourly_prices
 from amtflow.drift import (
     Action as DriftAction,
 )
@@ -447,6 +448,7 @@ class PlanRun:
                 signature=TuningJobSignature.from_request(cold, fingerprint) if tuning else None,
                 job_status=TuningJobStatus.IN_PROGRESS if tuning else None,
                 cost_estimate_usd=_cost_estimate(cold, decision, prices),
+                hourly_usd=hourly_prices(cold, prices) if decision.action is not DriftAction.SKIP else {},
                 finished_at=now if decision.action is DriftAction.SKIP else None,
                 outcome=_initial_outcome(decision),
             )

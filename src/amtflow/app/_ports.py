@@ -81,6 +81,8 @@ class TrainingJobDetails:
     ended_at: datetime | None = None
     billable_seconds: int | None = None
     tuning_job_arn: str | None = None
+    instance_type: str | None = None
+    instance_count: int = 1
 
 
 class JobKind(StrEnum):

@@ -54,6 +54,7 @@ def with_plan(request: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
 
 
 def _own_estimate(history: Sequence[RunRecord], run_id: str) -> float:
+    """What this run itself counts in the month-to-date spend (the cap rule adds its estimate anew)."""
     return sum(r.spend_usd for r in history if r.run_id == run_id)
 
 
@@ -92,6 +93,18 @@ class StartTuning:
         self._lint = lint
 
     def start(self, plan: Plan, task_token: str) -> StartedJob:
+        ledger = RunLedger(lineage=self._lineage, clock=self._clock) if self._lineage is not None else None
+        try:
+            started = self._start(plan, task_token)
+        except AmtflowError as e:
+            if ledger is not None:
+                ledger.record_start(plan.model, plan.execution.name, plan.job_name, e)
+            raise
+        if ledger is not None:
+            ledger.record_start(plan.model, plan.execution.name, plan.job_name, None)
+        return started
+
+    def _start(self, plan: Plan, task_token: str) -> StartedJob:
         if not task_token:
             raise InvalidInputError("taskToken is empty: StartTuning must be invoked with $$.Task.Token")
         if plan.action is not Action.TUNE or not plan.job_name or not plan.data_uri or not plan.output_uri:
@@ -124,10 +137,6 @@ class StartTuning:
                 spend = max(0.0, spend - _own_estimate(runs, plan.execution.name))
             findings = list(spec.preflight(request, month_to_date_usd=spend, history=history, now=now))
         if any(f.is_error for f in findings):
-            if self._lineage is not None:
-                RunLedger(lineage=self._lineage, clock=self._clock).record_failure(
-                    plan.model, plan.execution.name, plan.job_name
-                )
             raise PreflightRejectedError(rejection_message(plan.job_name, findings))
         warnings = tuple(str(f) for f in findings)
 

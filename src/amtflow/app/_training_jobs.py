@@ -28,7 +28,9 @@ from amtflow.app._ports import (
     TrainingJobDetails,
 )
 from amtflow.app._run_ledger import RunLedger
+from amtflow.app._spend import Usage
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
+from amtflow.lineage import LineageStore
 from amtflow.messages import Action, Plan, TrialSummary, TuningResult
 from amtflow.profile import compile_training_request
 
@@ -76,12 +78,14 @@ class StartTraining:
         tokens: TokenStore,
         clock: Clock,
         role_arn: str,
+        lineage: LineageStore | None = None,
     ) -> None:
         self._profiles = profiles
         self._sagemaker = sagemaker
         self._tokens = tokens
         self._clock = clock
         self._role_arn = role_arn
+        self._ledger = RunLedger(lineage=lineage, clock=clock) if lineage is not None else None
 
     def request_for(self, plan: Plan) -> dict[str, Any]:
         """The ``CreateTrainingJob`` request of a ``retrain`` plan."""
@@ -111,6 +115,19 @@ class StartTraining:
         )
 
     def start(self, plan: Plan, task_token: str) -> StartedTraining:
+        """Create (or adopt) the job; the lineage records whether SageMaker accepted it, so a run whose job
+        never launched spends nothing."""
+        try:
+            started = self._start(plan, task_token)
+        except AmtflowError as e:
+            if self._ledger is not None:
+                self._ledger.record_start(plan.model, plan.execution.name, plan.job_name, e)
+            raise
+        if self._ledger is not None:
+            self._ledger.record_start(plan.model, plan.execution.name, plan.job_name, None)
+        return started
+
+    def _start(self, plan: Plan, task_token: str) -> StartedTraining:
         if not task_token:
             raise InvalidInputError(
                 "taskToken is empty: StartTraining must be invoked with $$.Task.Token", field="taskToken"
@@ -248,6 +265,7 @@ class CloseTrainingJobs:
                 best_training_job=job.name if value is not None else None,
                 best_objective=value,
                 ended_at=job.ended_at,
+                usage=lambda: Usage(described=[job], jobs=1),
             )
         try:
             if job.status == "Completed":

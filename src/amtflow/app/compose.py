@@ -183,6 +183,7 @@ def start_training(settings: Settings | None = None) -> StartTraining:
             tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
             clock=utc_now,
             role_arn=s.sagemaker_role_arn,
+            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
         )
 
     return _once("start_training", settings, build)
@@ -214,6 +215,7 @@ def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:
             clock=utc_now,
             job_prefix=s.job_prefix,
             stop_job=SageMakerJobStopper(clients.sagemaker()).stop_tuning_job,
+            trials=SageMakerTuning(clients.sagemaker()),
         )
 
     return _once("close_tuning_jobs", settings, build)

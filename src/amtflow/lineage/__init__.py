@@ -21,6 +21,7 @@ from amtflow.lineage._records import (
     ObjectiveType,
     RunOutcome,
     RunRecord,
+    SpendBasis,
     Trigger,
 )
 from amtflow.lineage._registry import (
@@ -51,6 +52,7 @@ __all__ = [
     "RegistryConfig",
     "RunOutcome",
     "RunRecord",
+    "SpendBasis",
     "Trigger",
     "build_model_package_request",
     "client_token",

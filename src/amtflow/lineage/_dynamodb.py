@@ -203,10 +203,16 @@ class DynamoDBLineageStore:
                 # '$' sorts after '#', so every run id started at ``now`` is included.
                 ":hi": {"S": f"RUN#{iso(now)}$"},
             },
-            "ProjectionExpression": "spend_usd",
+            # The record, not only the stored figure: the spend rule of RunRecord applies to every item,
+            # also to those written before the rule knew a run that never launched spends nothing.
+            "ProjectionExpression": "spend_usd, #record",
+            "ExpressionAttributeNames": {"#record": "record"},
         }
         for item in self._paginate(paginator_args):
-            total += float(item["spend_usd"]["N"])
+            if "record" in item:
+                total += RunRecord.from_dict(json.loads(item["record"]["S"])).spend_usd
+            else:
+                total += float(item["spend_usd"]["N"])
         return total
 
     # -- champion -----------------------------------------------------------------------------------------

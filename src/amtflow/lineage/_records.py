@@ -43,6 +43,17 @@ class RunOutcome(StrEnum):
     NOT_PROMOTED = "not_promoted"
 
 
+class SpendBasis(StrEnum):
+    """What a run's month-to-date spend is based on."""
+
+    ACTUAL = "actual"
+    """Its job ended and its billable time was priced."""
+    ESTIMATE = "estimate"
+    """The planner's estimate: the run is pending or running, or its job ended unpriced."""
+    NONE = "none"
+    """Nothing was spent: the run was skipped, or SageMaker did not run (or has not yet run) its job."""
+
+
 class ObjectiveType(StrEnum):
     MAXIMIZE = "Maximize"
     MINIMIZE = "Minimize"
@@ -120,7 +131,10 @@ class RunRecord:
     """One run of the flow for a model: why it ran, what was decided, what it launched and how it ended.
 
     ``signature`` and ``job_status`` describe the tuning job (if any) so later runs can choose it as a
-    warm-start parent; ``cost_usd`` is the actual cost once known, ``cost_estimate_usd`` the planner's.
+    warm-start parent; ``cost_usd`` is the actual cost once known (billable seconds of its training jobs,
+    ``billable_s``, priced per instance-hour at ``hourly_usd``, the prices the planner estimated with),
+    ``cost_estimate_usd`` the planner's. ``launched`` says whether SageMaker accepted the run's job
+    (``None``: not known yet, or a record stored before it was kept).
     """
 
     model: str
@@ -143,6 +157,9 @@ class RunRecord:
     best_objective: float | None = None
     outcome: RunOutcome = RunOutcome.PENDING
     finished_at: datetime | None = None
+    launched: bool | None = None
+    billable_s: int | None = None
+    hourly_usd: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", utc(self.started_at, "started_at"))
@@ -163,9 +180,34 @@ class RunRecord:
         return self.decision.parents
 
     @property
+    def was_launched(self) -> bool:
+        """Whether SageMaker ran a job for this run. Records without ``launched`` tell by what their end
+        recorded: only a job that ran has training jobs or a consumed runtime."""
+        if self.launched is not None:
+            return self.launched
+        return self.training_jobs > 0 or self.consumed_runtime_s is not None or self.cost_usd is not None
+
+    @property
+    def spend_basis(self) -> SpendBasis:
+        """What :attr:`spend_usd` is: the actual cost, the estimate (the job may still run), or nothing."""
+        if self.cost_usd is not None:
+            return SpendBasis.ACTUAL
+        if self.outcome is RunOutcome.SKIPPED or self.launched is False:
+            return SpendBasis.NONE
+        if self.outcome is RunOutcome.PENDING or self.was_launched:
+            return SpendBasis.ESTIMATE
+        return SpendBasis.NONE
+
+    @property
     def spend_usd(self) -> float:
-        """The actual cost when known, otherwise the estimate."""
-        return self.cost_usd if self.cost_usd is not None else self.cost_estimate_usd
+        """What the run counts towards the month: the actual cost once known; the estimate while its job may
+        run (planned, running) or when it ran but its cost could not be priced; nothing for a run without a
+        job (skipped, rejected by preflight or SageMaker, failed before the create call, queued for quota
+        and not launched)."""
+        basis = self.spend_basis
+        if basis is SpendBasis.ACTUAL:
+            return float(self.cost_usd or 0.0)
+        return self.cost_estimate_usd if basis is SpendBasis.ESTIMATE else 0.0
 
     def parent_candidate(self) -> ParentCandidate | None:
         """This run's tuning job as a warm-start candidate (None when the run launched no tuning job)."""
@@ -202,6 +244,9 @@ class RunRecord:
             "best_objective": self.best_objective,
             "outcome": self.outcome.value,
             "finished_at": iso(self.finished_at) if self.finished_at else None,
+            "launched": self.launched,
+            "billable_s": self.billable_s,
+            "hourly_usd": dict(self.hourly_usd),
         }
 
     @classmethod
@@ -227,6 +272,9 @@ class RunRecord:
             best_objective=None if data.get("best_objective") is None else float(data["best_objective"]),
             outcome=RunOutcome(data.get("outcome", RunOutcome.PENDING.value)),
             finished_at=parse_iso(data["finished_at"]) if data.get("finished_at") else None,
+            launched=None if data.get("launched") is None else bool(data["launched"]),
+            billable_s=None if data.get("billable_s") is None else int(data["billable_s"]),
+            hourly_usd={str(k): float(v) for k, v in (data.get("hourly_usd") or {}).items()},
         )
 
 

@@ -9,7 +9,8 @@ Contract (every implementation passes ``tests/unit/lineage/test_lineage_store_co
 - ``list_runs`` returns runs newest first (by ``started_at``); ``list_dataset_versions`` oldest first.
 - ``set_champion`` is a compare-and-set on the current champion's tuning job (None: there must be none).
 - ``month_to_date_spend`` sums ``RunRecord.spend_usd`` of the model's runs started in ``now``'s UTC month,
-  up to ``now``.
+  up to ``now`` (the rule of the record itself, also for records stored before a field existed: a run that
+  ended without a job adds nothing, a finished job its actual cost, a pending one its estimate).
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@
   ``--stack NAME`` takes the table from the stack's ``StateTableName`` output.
 - ``--format json`` prints the same as a JSON document.
 
+Every run shows its cost estimate next to its actual cost (the billable time of its training jobs, once its
+job ended) and what it counts towards the month; the month-to-date figure is
+:meth:`~amtflow.lineage.LineageStore.month_to_date_spend`, the very figure preflight checks against the
+profile's ``budget.max_usd_per_month`` (AMT204/AMT205).
+
 The twin's shell (``amtflow local up``, command ``lineage``) prints the same text through
 :func:`render_lineage`.
 """
@@ -12,11 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from amtflow import clients
 from amtflow.errors import ConfigurationError
-from amtflow.lineage import DatasetVersion, DynamoDBLineageStore, LineageStore, RunRecord
+from amtflow.lineage import (
+    DatasetVersion,
+    DynamoDBLineageStore,
+    LineageStore,
+    RunOutcome,
+    RunRecord,
+    SpendBasis,
+    month_start,
+)
 from amtflow.settings import load_settings
 
 
@@ -56,14 +70,25 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0
 
 
-def lineage_document(store: LineageStore, model: str) -> dict[str, Any]:
-    """The model's lineage as one JSON document (dataset profiles summarised, not included)."""
+def lineage_document(store: LineageStore, model: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The model's lineage as one JSON document (dataset profiles summarised, not included). Each run adds
+    ``spend_usd`` and ``spend_basis`` (what it counts towards the month: ``actual``, ``estimate`` or
+    ``none``) to its record; ``month_to_date`` is the spend preflight checks against the monthly cap."""
+    now = now or datetime.now(UTC)
     champion = store.get_champion(model)
     return {
         "model": model,
         "datasets": [_dataset(d) for d in store.list_dataset_versions(model)],
-        "runs": [r.to_dict() for r in store.list_runs(model)],
+        "runs": [
+            {**r.to_dict(), "spend_usd": r.spend_usd, "spend_basis": r.spend_basis.value}
+            for r in store.list_runs(model)
+        ],
         "champion": champion.to_dict() if champion is not None else None,
+        "month_to_date": {
+            "month": f"{month_start(now):%Y-%m}",
+            "as_of": now.astimezone(UTC).isoformat(),
+            "usd": store.month_to_date_spend(model, now),
+        },
     }
 
 
@@ -78,9 +103,10 @@ def _dataset(d: DatasetVersion) -> dict[str, Any]:
     }
 
 
-def render_lineage(store: LineageStore, model: str) -> str:
+def render_lineage(store: LineageStore, model: str, *, now: datetime | None = None) -> str:
     """The readable lineage: datasets with fingerprints, runs with their decision, drift, job, parents,
-    outcome and cost, and the champion."""
+    outcome and cost (estimate, actual, what it counts), the month-to-date spend and the champion."""
+    now = now or datetime.now(UTC)
     lines = [f"model {model}"]
     datasets = store.list_dataset_versions(model)
     lines.append(f"datasets ({len(datasets)}):")
@@ -93,6 +119,10 @@ def render_lineage(store: LineageStore, model: str) -> str:
     lines.append(f"runs ({len(runs)}, newest first):")
     for run in runs:
         lines.extend(_run_lines(run))
+    lines.append(
+        f"month to date ({month_start(now):%Y-%m}): ${store.month_to_date_spend(model, now):.2f} "
+        "(what preflight checks against budget.max_usd_per_month)"
+    )
     champion = store.get_champion(model)
     if champion is None:
         lines.append("champion: none")
@@ -112,7 +142,6 @@ def _run_lines(run: RunRecord) -> list[str]:
         kind += f" ({d.warm_start_type.value} from {', '.join(d.parents)})"
     elif d.action.value == "tune":
         kind += " (cold start)"
-    cost = f"${run.cost_usd:.2f}" if run.cost_usd is not None else f"~${run.cost_estimate_usd:.2f} est."
     best = f" best {run.best_training_job} = {run.best_objective:g}" if run.best_objective is not None else ""
     runtime = f" {run.consumed_runtime_s}s" if run.consumed_runtime_s is not None else ""
     drift = ", ".join(f"{c} {v:.3f}" for c, v in sorted(run.drift_scores.items(), key=lambda kv: -kv[1])[:3])
@@ -122,5 +151,23 @@ def _run_lines(run: RunRecord) -> list[str]:
         f"{kind}, budget {d.max_jobs} -> {run.outcome.value}",
         f"      why: {d.reason} [{d.rule.value}]",
         f"      drift: {severity}{' (' + drift + ')' if drift else ''}",
-        f"      job: {run.tuning_job or '-'}{runtime}{best}; cost {cost}",
+        f"      job: {run.tuning_job or '-'}{runtime}{best}",
+        f"      cost: estimate ${run.cost_estimate_usd:.2f}, actual {_actual(run)}; counts {_counts(run)}",
     ]
+
+
+def _actual(run: RunRecord) -> str:
+    billed = f" for {run.billable_s}s billable" if run.billable_s is not None else ""
+    if run.cost_usd is not None:
+        return f"${run.cost_usd:.2f}{billed}"
+    if run.outcome is RunOutcome.SKIPPED:
+        return "$0.00 (skipped)"
+    if run.spend_basis is SpendBasis.NONE:
+        return "$0.00 (no job ran)" if run.outcome is not RunOutcome.PENDING else "$0.00 (not launched)"
+    if run.outcome is RunOutcome.PENDING:
+        return "- (job not ended)"
+    return f"unknown{billed} (not priced)"
+
+
+def _counts(run: RunRecord) -> str:
+    return f"${run.spend_usd:.2f} ({run.spend_basis.value})"

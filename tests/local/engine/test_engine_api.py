@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 from conftest import IMAGE_MAP, Harness, tuning_request
 
+from amtflow.adapters import SageMakerTuning
+from amtflow.app._spend import price, tuning_job_usage
 from amtflow.local import sagemaker
 from amtflow.local.engine import Engine, ManualClock, active_engine
 
@@ -63,6 +65,30 @@ def test_a_tuning_job_runs_to_completion_with_botocore_valid_shapes(harness: Har
     assert artifact.endswith(f"/{best['TrainingJobName']}/output/model.tar.gz")
     assert Path(artifact.removeprefix("file://")).exists()
     assert [m["MetricName"] for m in job["FinalMetricDataList"]] == ["loss"]
+
+
+def test_finished_training_jobs_report_their_billable_time_as_sagemaker_does(harness: Harness) -> None:
+    req = harness.request(TrainingJobDefinition__ResourceConfig__InstanceCount=2)
+    d = harness.run(req)
+    jobs = sum(d["TrainingJobStatusCounters"].values())
+    for summary in harness.trials("tune-1"):
+        job = harness.sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+        assert_valid(harness.sm, "DescribeTrainingJob", job)
+        billed = job["BillableTimeInSeconds"]
+        assert isinstance(billed, int)
+        assert 1 <= billed <= job["TrainingTimeInSeconds"]
+        wall = (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds()
+        assert billed <= wall + 1
+        assert job["ResourceConfig"]["InstanceType"] == "ml.m5.large"
+        assert job["ResourceConfig"]["InstanceCount"] == 2
+    # The application's adapter reads it from the engine as from SageMaker, and prices it.
+    usage = tuning_job_usage(SageMakerTuning(harness.sm), "tune-1", jobs=jobs)
+    assert len(usage.described) == jobs == 4
+    assert {(j.instance_type, j.instance_count) for j in usage.described} == {("ml.m5.large", 2)}
+    seconds = sum(j.billable_seconds or 0 for j in usage.described)
+    cost = price(usage, {"ml.m5.large": 0.36})
+    assert cost.billable_s == seconds
+    assert cost.usd == pytest.approx(seconds * 2 * 0.36 / 3600, abs=1e-4)
 
 
 def test_training_job_names_follow_the_tuning_job(harness: Harness) -> None:

@@ -144,6 +144,62 @@ def test_describe_training_job_gives_artifacts_image_and_hyperparameters(
     assert details.training_image == "img:1"
     assert details.training_seconds == 61
     assert details.hyperparameters == {"eta": "0.2"}
+    assert (details.instance_type, details.instance_count, details.billable_seconds) == (
+        "ml.m5.xlarge",
+        1,
+        None,
+    )
+
+
+def test_the_training_jobs_of_a_tuning_job_are_listed_in_one_bounded_page(
+    stubbed: tuple[SageMakerTuning, Stubber],
+) -> None:
+    sm, stub = stubbed
+    second = {**SUMMARY, "TrainingJobName": f"{JOB}-003-00000003"}
+    stub.add_response(
+        "list_training_jobs_for_hyper_parameter_tuning_job",
+        {"TrainingJobSummaries": [SUMMARY, second], "NextToken": "more"},
+        {
+            "HyperParameterTuningJobName": JOB,
+            "SortBy": "CreationTime",
+            "SortOrder": "Ascending",
+            "MaxResults": 100,
+        },
+    )
+    assert sm.training_job_names(JOB, limit=500) == [f"{JOB}-002-00000002", f"{JOB}-003-00000003"]
+    stub.assert_no_pending_responses()
+    stub.add_client_error(
+        "list_training_jobs_for_hyper_parameter_tuning_job", service_error_code="ThrottlingException"
+    )
+    with pytest.raises(TransientError, match=JOB):
+        sm.training_job_names(JOB, limit=10)
+
+
+def test_a_training_job_is_billed_for_its_billable_time_on_its_instances(
+    stubbed: tuple[SageMakerTuning, Stubber],
+) -> None:
+    sm, stub = stubbed
+    stub.add_response(
+        "describe_training_job",
+        {
+            "TrainingJobName": "t",
+            "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/t",
+            "TrainingJobStatus": "Completed",
+            "SecondaryStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": "s3://b/runs/t/output/model.tar.gz"},
+            "AlgorithmSpecification": {"TrainingImage": "img:1", "TrainingInputMode": "File"},
+            "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 3, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200},
+            "EnableManagedSpotTraining": True,
+            "CreationTime": T0,
+            "TrainingTimeInSeconds": 1000,
+            "BillableTimeInSeconds": 320,
+        },
+        {"TrainingJobName": "t"},
+    )
+    details = sm.describe_training_job("t")
+    assert (details.instance_type, details.instance_count) == ("ml.g5.xlarge", 3)
+    assert (details.training_seconds, details.billable_seconds) == (1000, 320)
 
 
 @pytest.mark.parametrize(

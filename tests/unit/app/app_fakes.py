@@ -98,6 +98,10 @@ class SageMaker:
         self.trials: dict[str, list[TrainingJobSummary]] = {}
         self.fail_create: Exception | None = None
         self.list_calls: list[tuple[str, str, int]] = []
+        # training job -> (billable seconds, instance type, instance count), as DescribeTrainingJob bills it
+        self.billing: dict[str, tuple[int, str, int]] = {}
+        self.describe_error: Exception | None = None
+        self.described: list[str] = []
 
     def create_tuning_job(self, request: Mapping[str, Any]) -> str:
         name = request["HyperParameterTuningJobName"]
@@ -135,7 +139,14 @@ class SageMaker:
         ranked.sort(key=lambda t: t.objective_value or 0.0, reverse=objective_type != "Minimize")
         return ranked[:limit]
 
+    def training_job_names(self, tuning_job: str, *, limit: int) -> Sequence[str]:
+        return [t.name for t in self.trials.get(tuning_job, [])][:limit]
+
     def describe_training_job(self, name: str) -> TrainingJobDetails:
+        self.described.append(name)
+        if self.describe_error is not None:
+            raise self.describe_error
+        billable, instance_type, count = self.billing.get(name, (61, "ml.m5.xlarge", 1))
         for trials in self.trials.values():
             for t in trials:
                 if t.name == name:
@@ -146,6 +157,9 @@ class SageMaker:
                         training_image="xgboost:1.7-1",
                         training_seconds=61,
                         hyperparameters={"objective": "binary:logistic", **t.hyperparameters},
+                        billable_seconds=billable,
+                        instance_type=instance_type,
+                        instance_count=count,
                     )
         raise NotFoundError(f"training job {name} does not exist")
 

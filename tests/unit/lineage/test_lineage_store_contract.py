@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -241,6 +242,102 @@ def test_month_to_date_spend_counts_this_month_up_to_now(store: LineageStore) ->
     assert store.month_to_date_spend("churn", datetime(2026, 12, 3, tzinfo=UTC)) == 0.0
     with pytest.raises(InvalidInputError):
         store.month_to_date_spend("churn", datetime(2026, 11, 20))
+
+
+def test_month_to_date_spend_is_what_was_spent(store: LineageStore) -> None:
+    ended = NOW - timedelta(hours=2)
+    # Rejected by preflight (or by SageMaker), skipped: no job ran, nothing was spent.
+    store.add_run(_run("rejected", NOW - timedelta(days=3), outcome=RunOutcome.FAILED, launched=False))
+    store.add_run(_run("skipped", NOW - timedelta(days=3), outcome=RunOutcome.SKIPPED, finished_at=ended))
+    # Pending (planned, queued for quota, running): the estimate counts.
+    store.add_run(_run("running", NOW - timedelta(hours=1), cost_estimate_usd=4.0, launched=True))
+    store.add_run(_run("queued", NOW - timedelta(hours=1), cost_estimate_usd=3.0))
+    # Finished: its actual cost from billable time, whatever the estimate said.
+    done = _run(
+        "done",
+        NOW - timedelta(days=1),
+        cost_estimate_usd=80.0,
+        launched=True,
+        hourly_usd={"ml.m5.xlarge": 0.23},
+    )
+    store.add_run(done)
+    store.update_run(replace(done, outcome=RunOutcome.COMPLETED, billable_s=3600, cost_usd=1.25))
+    # Finished but unpriced (no price for its instance type): the estimate stays.
+    store.add_run(_run("unpriced", NOW - timedelta(days=2), cost_estimate_usd=2.0, launched=True))
+    store.update_run(replace(store.get_run("churn", "unpriced"), outcome=RunOutcome.FAILED))  # type: ignore[arg-type]
+    assert store.month_to_date_spend("churn", NOW) == pytest.approx(4.0 + 3.0 + 1.25 + 2.0)
+    got = store.get_run("churn", "done")
+    assert got is not None
+    assert (got.billable_s, got.cost_usd, got.launched) == (3600, 1.25, True)
+    assert got.hourly_usd == {"ml.m5.xlarge": 0.23}
+    assert store.get_run("churn", "rejected") == _run(
+        "rejected", NOW - timedelta(days=3), outcome=RunOutcome.FAILED, launched=False
+    )
+
+
+LEGACY_REJECTED = {
+    # A run stored before runs recorded whether they launched: preflight rejected it, its estimate stayed.
+    "model": "churn",
+    "run_id": "legacy-rejected",
+    "started_at": "2026-11-19T08:00:00.000000Z",
+    "trigger": "s3",
+    "dataset_version": "2026-11-01",
+    "data_fingerprint": "sha256:aa",
+    "decision": _decision().to_dict(),
+    "tuning_job": "amtf-churn-legacy",
+    "job_status": "InProgress",
+    "cost_estimate_usd": 90.0,
+    "cost_usd": None,
+    "consumed_runtime_s": None,
+    "training_jobs": 0,
+    "outcome": "failed",
+    "finished_at": "2026-11-19T08:00:01.000000Z",
+}
+LEGACY_FINISHED = {
+    **LEGACY_REJECTED,
+    "run_id": "legacy-finished",
+    "tuning_job": "amtf-churn-legacy2",
+    "job_status": "Completed",
+    "cost_estimate_usd": 5.0,
+    "consumed_runtime_s": 600,
+    "training_jobs": 4,
+    "outcome": "completed",
+}
+
+
+def _store_legacy(store: LineageStore, data: dict[str, object]) -> None:
+    """Store a run item exactly as an older release wrote it (no launched/billable_s, spend = estimate)."""
+    run = RunRecord.from_dict(data)
+    store.add_run(run)
+    if isinstance(store, DynamoDBLineageStore):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                "pk": {"S": "MODEL#churn"},
+                "sk": {"S": f"RUN#{data['started_at']}#{data['run_id']}"},
+                "kind": {"S": "run"},
+                "run_id": {"S": str(data["run_id"])},
+                "outcome": {"S": str(data["outcome"])},
+                "spend_usd": {"N": repr(float(data["cost_estimate_usd"]))},  # type: ignore[arg-type]
+                "record": {"S": json.dumps(data, sort_keys=True)},
+            },
+        )
+
+
+def test_runs_stored_without_the_spend_fields_still_load_and_count_what_they_spent(
+    store: LineageStore,
+) -> None:
+    _store_legacy(store, LEGACY_REJECTED)
+    _store_legacy(store, LEGACY_FINISHED)
+    rejected = store.get_run("churn", "legacy-rejected")
+    finished = store.get_run("churn", "legacy-finished")
+    assert rejected is not None
+    assert finished is not None
+    assert (rejected.launched, rejected.billable_s, rejected.was_launched) == (None, None, False)
+    assert finished.was_launched is True
+    # The rejected run adds nothing; the finished one (no actual cost recorded then) its estimate.
+    assert store.month_to_date_spend("churn", NOW) == pytest.approx(5.0)
 
 
 def test_parent_candidates_come_from_runs_with_tuning_jobs(store: LineageStore) -> None:
