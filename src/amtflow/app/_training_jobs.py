@@ -30,7 +30,7 @@ from amtflow.app._ports import (
 from amtflow.app._run_ledger import RunLedger
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.messages import Action, Plan, TrialSummary, TuningResult
-from amtflow.profile import compile_training_request
+from amtflow.profile import TrainingNetwork, compile_training_request
 
 ERROR_TRAINING_FAILED = "TrainingJobFailed"
 ERROR_TRAINING_STOPPED = "TrainingJobStopped"
@@ -76,12 +76,14 @@ class StartTraining:
         tokens: TokenStore,
         clock: Clock,
         role_arn: str,
+        network: TrainingNetwork | None = None,
     ) -> None:
         self._profiles = profiles
         self._sagemaker = sagemaker
         self._tokens = tokens
         self._clock = clock
         self._role_arn = role_arn
+        self._network = network
 
     def request_for(self, plan: Plan) -> dict[str, Any]:
         """The ``CreateTrainingJob`` request of a ``retrain`` plan."""
@@ -108,6 +110,7 @@ class StartTraining:
             output_uri=plan.output_uri,
             role_arn=self._role_arn,
             tags=tags,
+            network=self._network,
         )
 
     def start(self, plan: Plan, task_token: str) -> StartedTraining:
