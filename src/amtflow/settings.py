@@ -8,6 +8,7 @@ and never reads ``os.environ`` itself.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from amtflow.errors import ConfigurationError
 
 ENV_PREFIX = "AMTFLOW_"
+# SageMaker's VpcConfig pattern for subnet and security-group IDs.
+_NETWORK_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,13 @@ class Settings:
     output_prefix: str = "runs/"
     region: str = ""
     leaderboard_size: int = 10
+    training_network_isolation: bool = False
+    """``EnableNetworkIsolation`` of every training job (template parameter ``TrainingNetworkIsolation``)."""
+    training_subnet_ids: tuple[str, ...] = ()
+    """``VpcConfig.Subnets`` of every training job, comma-separated in the environment; with
+    :attr:`training_security_group_ids`, or neither."""
+    training_security_group_ids: tuple[str, ...] = ()
+    """``VpcConfig.SecurityGroupIds`` of every training job, comma-separated in the environment."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def require(self, *names: str) -> None:
@@ -68,8 +78,50 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                 raise ConfigurationError(
                     f"{ENV_PREFIX}{f.name.upper()} must be an integer, got {raw!r}"
                 ) from e
+        elif f.type in ("bool", bool):
+            values[f.name] = _flag(f.name, raw)
+        elif f.type == "tuple[str, ...]":
+            values[f.name] = tuple(item.strip() for item in raw.split(",") if item.strip())
         else:
             values[f.name] = raw
     extra = {k[len(ENV_PREFIX) :].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
     settings = Settings(**values)
+    _check_training_vpc(settings)
     return replace(settings, extra=extra)
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()} must be true or false, got {raw!r}")
+    return value == "true"
+
+
+def _check_training_vpc(settings: Settings) -> None:
+    """A training job's VPC needs subnets and security groups: both, or neither."""
+    subnets, groups = settings.training_subnet_ids, settings.training_security_group_ids
+    if bool(subnets) != bool(groups):
+        given, missing = (
+            ("TRAINING_SUBNET_IDS", "TRAINING_SECURITY_GROUP_IDS")
+            if subnets
+            else ("TRAINING_SECURITY_GROUP_IDS", "TRAINING_SUBNET_IDS")
+        )
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{given} is set but {ENV_PREFIX}{missing} is empty: training jobs run in a VPC "
+            "only with both. Set the stack parameters TrainingSubnetIds and TrainingSecurityGroupIds "
+            "together, or neither."
+        )
+    for name, ids, most in (
+        ("TRAINING_SUBNET_IDS", subnets, 16),
+        ("TRAINING_SECURITY_GROUP_IDS", groups, 5),
+    ):
+        if len(ids) > most:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}{name} lists {len(ids)} IDs; SageMaker accepts at most {most}"
+            )
+        bad = [i for i in ids if not _NETWORK_ID.fullmatch(i)]
+        if bad:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}{name} has {', '.join(repr(b) for b in bad)}: give IDs such as "
+                "subnet-0abc123 or sg-0abc123, comma-separated"
+            )

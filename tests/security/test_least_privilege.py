@@ -10,6 +10,7 @@ no other action beyond the read-only metadata companions that SAM's policy templ
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from typing import Any
 
 import pytest
 from security_support import (
@@ -187,13 +188,16 @@ STAR_RESOURCE_ALLOWED = {
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
     },
-    # training images live in AWS-owned registries of other accounts; metrics are condition-scoped
+    # the registry login token and the network descriptions of a training job in a VPC support no resource
+    # scope; metrics are condition-scoped
     "SageMakerExecutionRole": {
         "ecr:GetAuthorizationToken",
-        "ecr:BatchGetImage",
-        "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchCheckLayerAvailability",
         "cloudwatch:PutMetricData",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
     },
 }
 
@@ -353,3 +357,36 @@ def test_only_basic_logging_and_tracing_managed_policies_are_attached() -> None:
         assert attached <= ALLOWED_MANAGED_POLICIES, (
             f"{logical_id} attaches {attached - ALLOWED_MANAGED_POLICIES}"
         )
+
+
+REGION_AND_ACCOUNT = "${AWS::Region}:${AWS::AccountId}:"
+
+
+def test_training_images_are_pulled_only_from_the_named_repositories() -> None:
+    granted = granted_actions(cloudformation(), "SageMakerExecutionRole")
+    assert granted["ecr:GetAuthorizationToken"] == {"*"}, "the login token supports no resource scope"
+    for action in ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"):
+        resources = granted[action]
+        assert {local_part(r) for r in resources} == {"repository/${TrainingImageRepositories}"}, action
+        assert all(r.startswith(f"arn:${{AWS::Partition}}:ecr:{REGION_AND_ACCOUNT}") for r in resources)
+
+
+def test_training_in_a_vpc_creates_interfaces_only_in_the_given_subnets_and_security_groups() -> None:
+    template = cloudformation()
+    assert template["Resources"]["SageMakerTrainingVpcPolicy"]["Condition"] == "HasTrainingVpc"
+    vpc = [g for g in grants(template) if g.policy == "SageMakerTrainingVpcPolicy"]
+    assert {g.role for g in vpc} == {"SageMakerExecutionRole"}
+    conditions: dict[str, Any] = {}
+    for g in vpc:
+        changes = [a for a in g.actions if not a.startswith("ec2:Describe")]
+        if not changes:
+            continue
+        (resource,) = g.resources
+        assert resource.startswith(f"arn:${{AWS::Partition}}:ec2:{REGION_AND_ACCOUNT}"), resource
+        conditions[local_part(resource)] = g.condition
+    assert conditions["subnet/*"] == {"StringEquals": {"ec2:SubnetID": {"Ref": "TrainingSubnetIds"}}}
+    assert conditions["security-group/*"] == {
+        "StringEquals": {"ec2:SecurityGroupID": {"Ref": "TrainingSecurityGroupIds"}}
+    }
+    assert set(conditions["network-interface/*"]["ArnLike"]) == {"ec2:Subnet"}
+    assert set(conditions) == {"subnet/*", "security-group/*", "network-interface/*"}

@@ -36,3 +36,60 @@ def test_require_names_every_missing_variable_and_the_fix() -> None:
     assert "AMTFLOW_DATA_BUCKET" in str(info.value)
     assert "AMTFLOW_TOPIC_ARN" in str(info.value)
     assert "template.yaml" in str(info.value)
+
+
+def test_the_training_network_defaults_to_no_isolation_and_no_vpc() -> None:
+    # the values the template passes with its parameters' defaults
+    env = {
+        "AMTFLOW_TRAINING_NETWORK_ISOLATION": "false",
+        "AMTFLOW_TRAINING_SUBNET_IDS": "",
+        "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": "",
+    }
+    for settings in (load_settings(env), load_settings({})):
+        assert settings.training_network_isolation is False
+        assert settings.training_subnet_ids == ()
+        assert settings.training_security_group_ids == ()
+
+
+def test_the_training_network_is_read_from_the_comma_separated_parameters() -> None:
+    settings = load_settings(
+        {
+            "AMTFLOW_TRAINING_NETWORK_ISOLATION": "true",
+            "AMTFLOW_TRAINING_SUBNET_IDS": "subnet-0a1b, subnet-0c2d",
+            "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": "sg-0e3f",
+        }
+    )
+    assert settings.training_network_isolation is True
+    assert settings.training_subnet_ids == ("subnet-0a1b", "subnet-0c2d")
+    assert settings.training_security_group_ids == ("sg-0e3f",)
+
+
+def test_a_malformed_flag_names_the_variable_and_the_values() -> None:
+    with pytest.raises(ConfigurationError, match="AMTFLOW_TRAINING_NETWORK_ISOLATION must be true or false"):
+        load_settings({"AMTFLOW_TRAINING_NETWORK_ISOLATION": "yes"})
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"AMTFLOW_TRAINING_SUBNET_IDS": "subnet-1"}, "AMTFLOW_TRAINING_SECURITY_GROUP_IDS is empty"),
+        ({"AMTFLOW_TRAINING_SECURITY_GROUP_IDS": "sg-1"}, "AMTFLOW_TRAINING_SUBNET_IDS is empty"),
+        (
+            {"AMTFLOW_TRAINING_SUBNET_IDS": "subnet-1", "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": "sg 1"},
+            "AMTFLOW_TRAINING_SECURITY_GROUP_IDS has 'sg 1'",
+        ),
+        (
+            {
+                "AMTFLOW_TRAINING_SUBNET_IDS": ",".join(f"subnet-{i}" for i in range(17)),
+                "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": "sg-1",
+            },
+            "AMTFLOW_TRAINING_SUBNET_IDS lists 17 IDs",
+        ),
+    ],
+)
+def test_a_half_or_malformed_training_vpc_names_the_variable_and_the_fix(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(env)
+    assert named in str(info.value)

@@ -6,14 +6,17 @@ import ast
 import json
 import re
 from dataclasses import fields
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
+from amtflow.app.compose import training_network
 from amtflow.local.twin import matches
-from amtflow.settings import ENV_PREFIX, Settings
+from amtflow.profile import TrainingNetwork
+from amtflow.settings import ENV_PREFIX, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
@@ -371,3 +374,175 @@ def test_functions_read_only_the_profiles_and_list_the_bucket() -> None:
             "s3:GetObject": {"Fn::Sub": "${DataBucket.Arn}/profiles/*"},
             "s3:ListBucket": {"Fn::GetAtt": ["DataBucket", "Arn"]},
         }, logical
+
+
+# --- logs, retention, network and the data's lifetime ---------------------------------------------------
+
+PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
+JOB_CREATORS = ("StartTuningFunction", "StartTrainingFunction", "StartChampionEvaluationFunction")
+
+
+def test_every_function_logs_to_its_own_group_kept_for_the_retention_parameter() -> None:
+    for logical, resource in FUNCTIONS.items():
+        group = resource["Properties"]["LoggingConfig"]["LogGroup"]
+        assert group == {"Ref": f"{logical}LogGroup"}, logical
+        props = RESOURCES[f"{logical}LogGroup"]["Properties"]
+        assert RESOURCES[f"{logical}LogGroup"]["Type"] == "AWS::Logs::LogGroup"
+        assert props["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{AWS::StackName}}/{logical}"}
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    groups = {k for k, v in RESOURCES.items() if v["Type"] == "AWS::Logs::LogGroup"}
+    assert groups == {f"{f}LogGroup" for f in FUNCTIONS} | {"StateMachineLogGroup", "TrainingJobsLogGroup"}
+    assert PARAMETERS["LogRetentionInDays"]["Default"] in PARAMETERS["LogRetentionInDays"]["AllowedValues"]
+
+
+def test_the_account_wide_training_log_group_is_created_only_on_request_and_never_deleted() -> None:
+    group = RESOURCES["TrainingJobsLogGroup"]
+    assert group["Condition"] == "CreatesTrainingJobsLogGroup"
+    assert TEMPLATE["Conditions"]["CreatesTrainingJobsLogGroup"] == {
+        "Fn::Equals": [{"Ref": "CreateTrainingJobsLogGroup"}, "true"]
+    }
+    assert PARAMETERS["CreateTrainingJobsLogGroup"]["Default"] == "false"
+    assert "exists already" in PARAMETERS["CreateTrainingJobsLogGroup"]["Description"]
+    assert group["Properties"] == {
+        "LogGroupName": "/aws/sagemaker/TrainingJobs",
+        "RetentionInDays": {"Ref": "LogRetentionInDays"},
+    }
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Retain"
+
+
+def training_role_statements() -> dict[str, dict[str, Any]]:
+    (policy,) = RESOURCES["SageMakerExecutionRole"]["Properties"]["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def test_training_images_are_pulled_only_from_the_repositories_the_parameter_names() -> None:
+    statements = training_role_statements()
+    login = statements["RegistryLogin"]
+    assert (login["Action"], login["Resource"]) == ("ecr:GetAuthorizationToken", "*")
+    pull = statements["PullTrainingImages"]
+    assert "ecr:GetAuthorizationToken" not in pull["Action"]
+    assert pull["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/"
+        "${TrainingImageRepositories}"
+    }
+    actions = {
+        sid: s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for sid, s in statements.items()
+    }
+    assert [sid for sid, a in actions.items() if any(x.startswith("ecr:") for x in a)] == [
+        "RegistryLogin",
+        "PullTrainingImages",
+    ]
+
+
+# SageMaker pulls its built-in algorithms' images with its own credentials (AlgorithmSpecification docs).
+BUILT_IN_ALGORITHM_REPOSITORIES = {"sagemaker-xgboost"}
+
+
+@pytest.mark.parametrize(
+    "profile", sorted((ROOT / "examples").glob("*/profile.yaml")), ids=lambda p: p.parent.name
+)
+def test_the_default_repositories_allow_every_example_image(profile: Path) -> None:
+    image = yaml_parse(profile.read_text())["training"]["image"]
+    repository = image.split("/", 1)[1].rsplit(":", 1)[0]
+    default = PARAMETERS["TrainingImageRepositories"]["Default"]
+    assert re.fullmatch(PARAMETERS["TrainingImageRepositories"]["AllowedPattern"], default)
+    assert fnmatchcase(repository, default) or repository in BUILT_IN_ALGORITHM_REPOSITORIES, image
+
+
+def test_training_jobs_write_only_to_the_training_jobs_log_group() -> None:
+    logs = training_role_statements()["TrainingLogs"]
+    head = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/sagemaker/TrainingJobs"
+    # CloudWatch Logs evaluates a group as its bare ARN or the ARN with :* (which also covers its streams)
+    assert logs["Resource"] == [{"Fn::Sub": head}, {"Fn::Sub": head + ":*"}]
+
+
+def test_the_network_parameters_reach_the_functions_that_create_jobs_and_settings_read_them() -> None:
+    expected = {
+        "AMTFLOW_TRAINING_NETWORK_ISOLATION": {"Ref": "TrainingNetworkIsolation"},
+        "AMTFLOW_TRAINING_SUBNET_IDS": {"Fn::Join": [",", {"Ref": "TrainingSubnetIds"}]},
+        "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": {"Fn::Join": [",", {"Ref": "TrainingSecurityGroupIds"}]},
+    }
+    known = {ENV_PREFIX + f.name.upper() for f in fields(Settings)}
+    assert set(expected) <= known
+    for logical, resource in FUNCTIONS.items():
+        env = resource["Properties"].get("Environment", {}).get("Variables", {})
+        network = {k: v for k, v in env.items() if k in expected}
+        assert network == (expected if logical in JOB_CREATORS else {}), logical
+
+
+def test_with_the_defaults_no_job_is_isolated_or_in_a_vpc() -> None:
+    assert PARAMETERS["TrainingNetworkIsolation"] == {
+        **PARAMETERS["TrainingNetworkIsolation"],
+        "Default": "false",
+        "AllowedValues": ["true", "false"],
+    }
+    for name in ("TrainingSubnetIds", "TrainingSecurityGroupIds"):
+        assert (PARAMETERS[name]["Type"], PARAMETERS[name]["Default"]) == ("CommaDelimitedList", "")
+    # the environment the defaults render to (Join of an empty list is ""), read as the settings
+    settings = load_settings(
+        {
+            "AMTFLOW_TRAINING_NETWORK_ISOLATION": PARAMETERS["TrainingNetworkIsolation"]["Default"],
+            "AMTFLOW_TRAINING_SUBNET_IDS": PARAMETERS["TrainingSubnetIds"]["Default"],
+            "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": PARAMETERS["TrainingSecurityGroupIds"]["Default"],
+        }
+    )
+    assert training_network(settings) == TrainingNetwork()
+
+
+def test_the_vpc_permissions_exist_only_with_subnets_and_security_groups() -> None:
+    policy = RESOURCES["SageMakerTrainingVpcPolicy"]
+    assert policy["Condition"] == "HasTrainingVpc"
+    assert policy["Properties"]["Roles"] == [{"Ref": "SageMakerExecutionRole"}]
+    assert TEMPLATE["Conditions"]["HasTrainingVpc"] == {
+        "Fn::And": [
+            {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "TrainingSubnetIds"}]}, ""]}]},
+            {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "TrainingSecurityGroupIds"}]}, ""]}]},
+        ]
+    }
+    (rule,) = TEMPLATE["Rules"].values()
+    assert "together" in rule["Assertions"][0]["AssertDescription"]
+
+
+def test_tables_and_buckets_outlive_the_stack_and_its_replacement() -> None:
+    for logical in ("StateTable", "IdempotencyTable", "DataBucket", "AccessLogsBucket"):
+        assert RESOURCES[logical]["DeletionPolicy"] == "Retain", logical
+        assert RESOURCES[logical]["UpdateReplacePolicy"] == "Retain", logical
+
+
+def test_the_data_bucket_logs_every_access_to_a_private_encrypted_bucket() -> None:
+    logging = RESOURCES["DataBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging == {"DestinationBucketName": {"Ref": "AccessLogsBucket"}, "LogFilePrefix": "data-bucket/"}
+    target = RESOURCES["AccessLogsBucket"]["Properties"]
+    assert target["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "AES256"}
+    assert all(target["PublicAccessBlockConfiguration"].values())
+    (expire,) = target["LifecycleConfiguration"]["Rules"]
+    assert expire["ExpirationInDays"] == {"Ref": "AccessLogRetentionInDays"}
+    policy = RESOURCES["AccessLogsBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "AccessLogsBucket"}
+    (grant,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert grant["Action"] == "s3:PutObject"
+    assert grant["Resource"] == {"Fn::Sub": "${AccessLogsBucket.Arn}/data-bucket/*"}
+    assert grant["Condition"] == {
+        "ArnLike": {"aws:SourceArn": {"Fn::GetAtt": ["DataBucket", "Arn"]}},
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    }
+
+
+def test_the_checkov_exceptions_no_longer_include_bucket_access_logging() -> None:
+    checkov = yaml_parse((ROOT / ".checkov.yaml").read_text())
+    assert "CKV_AWS_18" not in checkov.get("soft-fail-on", []) + checkov.get("skip-check", [])
+
+
+def test_noncurrent_versions_expire_and_incomplete_uploads_are_aborted() -> None:
+    (rule,) = RESOURCES["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert not {"Prefix", "Filter"} & set(rule), "the rule covers the whole bucket"
+    assert rule["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": {"Ref": "NoncurrentVersionExpirationInDays"}
+    }
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+    assert "ExpirationInDays" not in rule, "current objects stay"
+    assert PARAMETERS["NoncurrentVersionExpirationInDays"]["Default"] >= 1

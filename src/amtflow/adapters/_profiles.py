@@ -18,7 +18,13 @@ from amtflow.adapters._errors import translate
 from amtflow.app._schedule import schedule_due
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding, context_for_profile, lint_request
-from amtflow.profile import ModelProfile, ProfileStore, apply_overrides, compile_tuning_request
+from amtflow.profile import (
+    ModelProfile,
+    ProfileStore,
+    TrainingNetwork,
+    apply_overrides,
+    compile_tuning_request,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -51,6 +57,7 @@ class ProfileSpec:
         output_uri: str,
         role_arn: str,
         tags: Mapping[str, str],
+        network: TrainingNetwork | None = None,
     ) -> dict[str, Any]:
         return compile_tuning_request(
             self.profile,
@@ -59,6 +66,7 @@ class ProfileSpec:
             output_uri=output_uri,
             role_arn=role_arn,
             tags=tags,
+            network=network,
         )
 
     def preflight(

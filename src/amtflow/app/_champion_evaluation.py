@@ -29,7 +29,7 @@ from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFo
 from amtflow.lineage import Champion
 from amtflow.messages import ChampionEvaluationJob, Plan
 from amtflow.naming import check_training_job_name, short_hash, slug
-from amtflow.profile import ModelProfile, compile_training_request
+from amtflow.profile import ModelProfile, TrainingNetwork, compile_training_request
 
 EVALUATE_ONLY = "amtflow_evaluate_only"
 """The hyperparameter that puts an example training script in evaluate-only mode."""
@@ -135,10 +135,11 @@ def evaluation_request(
     output_uri: str,
     role_arn: str,
     tags: Mapping[str, str],
+    network: TrainingNetwork | None = None,
 ) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request of the evaluation job: the profile's training definition with the
     champion's hyperparameters, :data:`EVALUATE_ONLY`, and two channels (the champion's model, the new
-    validation data); no checkpoints (nothing is trained)."""
+    validation data); no checkpoints (nothing is trained). ``network`` is the deployment's."""
     request = compile_training_request(
         profile,
         job_name=job.job_name,
@@ -147,6 +148,7 @@ def evaluation_request(
         output_uri=output_uri,
         role_arn=role_arn,
         tags=tags,
+        network=network,
     )
     validation = [c for c in request["InputDataConfig"] if c["ChannelName"] == VALIDATION_CHANNEL]
     model_channel = {
@@ -190,7 +192,9 @@ class StartChampionEvaluation:
         role_arn: str,
         output_prefix: str,
         data_bucket: str,
+        network: TrainingNetwork | None = None,
     ) -> None:
+        self._network = network
         self._profiles = profiles
         self._champions = champions
         self._sagemaker = sagemaker
@@ -226,6 +230,7 @@ class StartChampionEvaluation:
                 TAG_EXECUTION: plan.execution.name[:256],
                 TAG_PURPOSE: "champion-evaluation",
             },
+            network=self._network,
         )
         now = self._clock()
         self._tokens.park(

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding
-from amtflow.profile import ModelProfile
+from amtflow.profile import ModelProfile, TrainingNetwork
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware (UTC)."""
@@ -156,8 +156,9 @@ class ModelSpec(Protocol):
         output_uri: str,
         role_arn: str,
         tags: Mapping[str, str],
+        network: TrainingNetwork | None = None,
     ) -> dict[str, Any]:
-        """The exact ``CreateHyperParameterTuningJob`` request."""
+        """The exact ``CreateHyperParameterTuningJob`` request (with the deployment's ``network``)."""
         ...
 
     def preflight(

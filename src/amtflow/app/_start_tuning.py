@@ -14,6 +14,7 @@ from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, Prefl
 from amtflow.lineage import LineageStore, RunRecord
 from amtflow.messages import Action, Plan, WarmStartType
 from amtflow.preflight import Finding
+from amtflow.profile import TrainingNetwork
 
 Linter = Callable[[Mapping[str, Any]], Sequence[Finding]]
 """Replaces the profile's own preflight (tests); by default :meth:`ModelSpec.preflight` runs."""
@@ -83,7 +84,9 @@ class StartTuning:
         role_arn: str,
         lint: Linter | None = None,
         lineage: LineageStore | None = None,
+        network: TrainingNetwork | None = None,
     ) -> None:
+        self._network = network
         self._lineage = lineage
         self._profiles = profiles
         self._sagemaker = sagemaker
@@ -123,6 +126,7 @@ class StartTuning:
             output_uri=plan.output_uri,
             role_arn=self._role_arn,
             tags=tags,
+            network=self._network,
         )
         request = with_plan(request, plan)
         if self._lint is not None:

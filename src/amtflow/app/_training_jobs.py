@@ -32,7 +32,7 @@ from amtflow.app._spend import Usage
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import LineageStore
 from amtflow.messages import Action, Plan, TrialSummary, TuningResult
-from amtflow.profile import compile_training_request
+from amtflow.profile import TrainingNetwork, compile_training_request
 
 ERROR_TRAINING_FAILED = "TrainingJobFailed"
 ERROR_TRAINING_STOPPED = "TrainingJobStopped"
@@ -79,6 +79,7 @@ class StartTraining:
         clock: Clock,
         role_arn: str,
         lineage: LineageStore | None = None,
+        network: TrainingNetwork | None = None,
     ) -> None:
         self._profiles = profiles
         self._sagemaker = sagemaker
@@ -86,6 +87,7 @@ class StartTraining:
         self._clock = clock
         self._role_arn = role_arn
         self._ledger = RunLedger(lineage=lineage, clock=clock) if lineage is not None else None
+        self._network = network
 
     def request_for(self, plan: Plan) -> dict[str, Any]:
         """The ``CreateTrainingJob`` request of a ``retrain`` plan."""
@@ -112,6 +114,7 @@ class StartTraining:
             output_uri=plan.output_uri,
             role_arn=self._role_arn,
             tags=tags,
+            network=self._network,
         )
 
     def start(self, plan: Plan, task_token: str) -> StartedTraining:

@@ -43,7 +43,7 @@ from amtflow.app._start_tuning import StartTuning
 from amtflow.app._training_jobs import CloseTrainingJobs, StartTraining
 from amtflow.lineage import DynamoDBLineageStore
 from amtflow.naming import execution_name, short_hash, tuning_job_name
-from amtflow.profile import ModelProfile, S3ProfileStore
+from amtflow.profile import ModelProfile, S3ProfileStore, TrainingNetwork
 from amtflow.settings import Settings, load_settings
 
 _T = TypeVar("_T")
@@ -159,6 +159,15 @@ def plan_run(settings: Settings | None = None) -> PlanRun:
     return _once("plan", settings, build)
 
 
+def training_network(s: Settings) -> TrainingNetwork:
+    """The network isolation and VPC every training job runs with (the stack's Training* parameters)."""
+    return TrainingNetwork(
+        isolation=s.training_network_isolation,
+        subnets=s.training_subnet_ids,
+        security_groups=s.training_security_group_ids,
+    )
+
+
 def start_tuning(settings: Settings | None = None) -> StartTuning:
     def build(s: Settings) -> StartTuning:
         s.require("data_bucket", "state_table", "sagemaker_role_arn")
@@ -169,6 +178,7 @@ def start_tuning(settings: Settings | None = None) -> StartTuning:
             clock=utc_now,
             role_arn=s.sagemaker_role_arn,
             lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
+            network=training_network(s),
         )
 
     return _once("start_tuning", settings, build)
@@ -184,6 +194,7 @@ def start_training(settings: Settings | None = None) -> StartTraining:
             clock=utc_now,
             role_arn=s.sagemaker_role_arn,
             lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
+            network=training_network(s),
         )
 
     return _once("start_training", settings, build)
@@ -257,6 +268,7 @@ def start_champion_evaluation(settings: Settings | None = None) -> StartChampion
             role_arn=s.sagemaker_role_arn,
             output_prefix=s.output_prefix,
             data_bucket=s.data_bucket,
+            network=training_network(s),
         )
 
     return _once("start_champion_evaluation", settings, build)

@@ -11,6 +11,7 @@ See ``docs/profiles.md`` for the schema reference.
 
 from amtflow.profile._compile import (
     MODEL_TAG,
+    TrainingNetwork,
     WarmStart,
     compile_training_request,
     compile_tuning_request,
@@ -103,6 +104,7 @@ __all__ = [
     "Scaling",
     "SpotConfig",
     "Strategy",
+    "TrainingNetwork",
     "TrainingSpec",
     "TuningSpec",
     "WarmStart",

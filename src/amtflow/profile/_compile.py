@@ -80,6 +80,52 @@ class WarmStart:
         }
 
 
+_NETWORK_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
+
+
+@dataclass(frozen=True)
+class TrainingNetwork:
+    """The network every training job of the deployment runs with (stack parameters, see
+    :class:`amtflow.settings.Settings`): ``EnableNetworkIsolation``, and ``VpcConfig`` when ``subnets`` and
+    ``security_groups`` are given (both, or neither). The default leaves requests as they were."""
+
+    isolation: bool = False
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subnets", tuple(self.subnets))
+        object.__setattr__(self, "security_groups", tuple(self.security_groups))
+        if bool(self.subnets) != bool(self.security_groups):
+            missing = "network.subnets" if not self.subnets else "network.security_groups"
+            raise InvalidInputError(
+                f"{missing} is empty: a VPC needs subnets and security groups; give both or neither",
+                field=missing,
+            )
+        for name, ids, most in (("subnets", self.subnets, 16), ("security_groups", self.security_groups, 5)):
+            if len(ids) > most:
+                raise InvalidInputError(
+                    f"network.{name} has {len(ids)} IDs; SageMaker accepts at most {most}",
+                    field=f"network.{name}",
+                )
+            for i, value in enumerate(ids):
+                if not isinstance(value, str) or not _NETWORK_ID.fullmatch(value):
+                    raise InvalidInputError(
+                        f"network.{name}[{i}] {value!r} is not an ID such as subnet-0abc123 or sg-0abc123",
+                        field=f"network.{name}[{i}]",
+                    )
+
+    def apply(self, spec: dict[str, Any]) -> None:
+        """Add the network members to a training definition or a ``CreateTrainingJob`` request."""
+        if self.isolation:
+            spec["EnableNetworkIsolation"] = True
+        if self.subnets:
+            spec["VpcConfig"] = {
+                "SecurityGroupIds": list(self.security_groups),
+                "Subnets": list(self.subnets),
+            }
+
+
 def _check_uri(value: str, name: str) -> str:
     if not isinstance(value, str) or not _URI.fullmatch(value):
         raise InvalidInputError(
@@ -144,7 +190,12 @@ def _channels(profile: ModelProfile, data_uri: str) -> list[dict[str, Any]]:
 
 
 def _common_training(
-    profile: ModelProfile, *, data_uri: str, output_uri: str, role_arn: str
+    profile: ModelProfile,
+    *,
+    data_uri: str,
+    output_uri: str,
+    role_arn: str,
+    network: TrainingNetwork | None = None,
 ) -> dict[str, Any]:
     """The members a tuning job's training definition and a training job share."""
     training = profile.training
@@ -180,6 +231,8 @@ def _common_training(
         spec["RetryStrategy"] = {"MaximumRetryAttempts": training.retry_attempts}
     if training.environment:
         spec["Environment"] = training.rendered_environment()
+    if network is not None:
+        network.apply(spec)
     return spec
 
 
@@ -192,13 +245,15 @@ def compile_tuning_request(
     role_arn: str,
     warm_start: WarmStart | None = None,
     tags: Mapping[str, str] | None = None,
+    network: TrainingNetwork | None = None,
 ) -> dict[str, Any]:
     """The exact ``CreateHyperParameterTuningJob`` request for ``profile``.
 
     ``data_uri`` is the dataset version's prefix (``s3://<bucket>/datasets/<model>/<version>/``); each
     channel reads ``<data_uri><channel>/``. ``output_uri`` is the run's output folder; checkpoints (when the
     profile asks for them) go to ``<output_uri>checkpoints/``. ``warm_start`` must be allowed by the profile's
-    warm-start policy. Tags get ``amtflow:model`` added. Raises :class:`InvalidInputError` naming the bad
+    warm-start policy. Tags get ``amtflow:model`` added. ``network`` (the deployment's) adds network
+    isolation and a VPC to the training definition. Raises :class:`InvalidInputError` naming the bad
     argument.
     """
     check_tuning_job_name(job_name, field="job_name")
@@ -243,7 +298,11 @@ def compile_tuning_request(
     static = profile.training.rendered_static_hyperparameters()
     if static:
         definition["StaticHyperParameters"] = static
-    definition.update(_common_training(profile, data_uri=data_uri, output_uri=output_uri, role_arn=role_arn))
+    definition.update(
+        _common_training(
+            profile, data_uri=data_uri, output_uri=output_uri, role_arn=role_arn, network=network
+        )
+    )
 
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": job_name,
@@ -289,12 +348,14 @@ def compile_training_request(
     output_uri: str,
     role_arn: str,
     tags: Mapping[str, str] | None = None,
+    network: TrainingNetwork | None = None,
 ) -> dict[str, Any]:
     """The exact ``CreateTrainingJob`` request that trains ``profile`` once with ``hyperparameters``.
 
     Used to retrain with the best known hyperparameters: ``hyperparameters`` (e.g. a best training job's
     ``HyperParameters``) are laid over the profile's static ones; AMT's internal
-    ``_tuning_objective_metric`` is dropped. Values are rendered as strings.
+    ``_tuning_objective_metric`` is dropped. Values are rendered as strings. ``network`` as for
+    :func:`compile_tuning_request`.
     """
     check_training_job_name(job_name, field="job_name")
     if not isinstance(hyperparameters, Mapping):
@@ -314,7 +375,11 @@ def compile_training_request(
     request: dict[str, Any] = {"TrainingJobName": job_name}
     if merged:
         request["HyperParameters"] = merged
-    request.update(_common_training(profile, data_uri=data_uri, output_uri=output_uri, role_arn=role_arn))
+    request.update(
+        _common_training(
+            profile, data_uri=data_uri, output_uri=output_uri, role_arn=role_arn, network=network
+        )
+    )
     request["Tags"] = _tags(profile, tags)
     return request
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +12,10 @@ from typing import Any
 
 import pytest
 
+from amtflow.app.compose import training_network
 from amtflow.local.twin import ManualClock, Twin
+from amtflow.profile import TrainingNetwork
+from amtflow.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
@@ -22,6 +27,41 @@ pytestmark = pytest.mark.skipif(
 
 def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
     return contextlib.nullcontext()
+
+
+VPC_PARAMETERS = {
+    "TrainingNetworkIsolation": "true",
+    "TrainingSubnetIds": "subnet-0a1b,subnet-0c2d",
+    "TrainingSecurityGroupIds": "sg-0e3f",
+    "CreateTrainingJobsLogGroup": "true",
+}
+
+
+# First in the module: it deploys a twin of its own before the module's twin starts (one twin at a time).
+def test_the_network_parameters_deploy_the_vpc_policy_and_reach_the_job_creators() -> None:
+    with Twin.start(ROOT, sagemaker=no_sagemaker, clock=ManualClock(T0), parameters=VPC_PARAMETERS) as t:
+        assert "SageMakerTrainingVpcPolicy" in t.resources("AWS::IAM::Policy")
+        role = t.physical_id("SageMakerExecutionRole").rsplit("/", 1)[-1]
+        document = t.client("iam").get_role_policy(RoleName=role, PolicyName="training-in-vpc")[
+            "PolicyDocument"
+        ]
+        document = json.loads(document) if isinstance(document, str) else document
+        conditions = {s["Sid"]: s.get("Condition") for s in document["Statement"]}
+        assert conditions["InterfacesOnlyInTheTrainingSubnets"] == {
+            "StringEquals": {"ec2:SubnetID": ["subnet-0a1b", "subnet-0c2d"]}
+        }
+        assert conditions["TheTrainingSubnetsInterfaces"] == {
+            "ArnLike": {
+                "ec2:Subnet": ["arn:*:ec2:*:*:subnet/subnet-0a1b", "arn:*:ec2:*:*:subnet/subnet-0c2d"]
+            }
+        }
+        (group,) = t.client("logs").describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+        assert (group["logGroupName"], group.get("retentionInDays")) == ("/aws/sagemaker/TrainingJobs", 30)
+        env = t.function_environment("StartTuningFunction")
+        settings = load_settings(env)
+        assert training_network(settings) == TrainingNetwork(
+            isolation=True, subnets=("subnet-0a1b", "subnet-0c2d"), security_groups=("sg-0e3f",)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +145,26 @@ def test_local_up_shows_the_lineage_recorded_in_the_state_table(twin: Twin) -> N
     assert "amtf-churn-1" in printed[6]
     assert "best amtf-churn-1-003-aa = 0.91" in printed[6]
     assert printed[-1] == "champion: none"
+
+
+def test_each_function_gets_its_log_group_with_the_default_retention(twin: Twin) -> None:
+    groups = twin.resources("AWS::Logs::LogGroup")
+    described = {
+        g["logGroupName"]: g.get("retentionInDays")
+        for g in twin.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    }
+    for logical_id in twin.resources("AWS::Lambda::Function"):
+        name = groups[f"{logical_id}LogGroup"]
+        assert re.fullmatch(rf"/aws/lambda/[^/]+/{logical_id}", name), name
+        assert described[name] == 30
+
+
+def test_the_defaults_deploy_no_vpc_policy_nor_the_account_wide_training_log_group(twin: Twin) -> None:
+    assert "TrainingJobsLogGroup" not in twin.resources("AWS::Logs::LogGroup")
+    assert "SageMakerTrainingVpcPolicy" not in twin.resources("AWS::IAM::Policy")
+    assert {"DataBucket", "AccessLogsBucket"} <= set(twin.resources("AWS::S3::Bucket"))
+    for logical_id in ("StartTuningFunction", "StartTrainingFunction", "StartChampionEvaluationFunction"):
+        env = twin.function_environment(logical_id)
+        assert env["AMTFLOW_TRAINING_NETWORK_ISOLATION"] == "false"
+        assert env["AMTFLOW_TRAINING_SUBNET_IDS"] == ""
+        assert env["AMTFLOW_TRAINING_SECURITY_GROUP_IDS"] == ""

@@ -18,13 +18,14 @@ from amtflow.app import (
     TrainingJobOutcome,
     evaluation_job,
     evaluation_job_name,
+    evaluation_request,
     is_evaluation_job,
 )
 from amtflow.app._champion_evaluation import CloseOutcome
 from amtflow.errors import ConflictError, NotFoundError, TransientError
 from amtflow.lineage import Champion, ObjectiveType
 from amtflow.messages import Action, ExecutionRef, Plan, Trigger
-from amtflow.profile import ModelProfile
+from amtflow.profile import ModelProfile, TrainingNetwork
 
 JOB = "amtf-cancer-xgb-0badc0de"
 CHAMPION = Champion(
@@ -129,6 +130,31 @@ def test_starting_parks_the_token_first_and_a_retried_task_adopts_the_job() -> N
     assert not again.created
     assert len(jobs.created) == 1
     assert tokens.parked[job.job_name][0].task_token == "token-2"
+
+
+def test_the_evaluation_job_runs_with_the_deployments_network() -> None:
+    jobs, tokens = Jobs(), Tokens()
+    network = TrainingNetwork(isolation=True, subnets=("subnet-0a1b",), security_groups=("sg-0e3f",))
+    job = evaluation_job(PLAN, CHAMPION, load(MODEL, {}))
+    StartChampionEvaluation(
+        profiles=load,
+        champions=lambda model: CHAMPION,
+        sagemaker=jobs,
+        tokens=tokens,
+        clock=Clock(),
+        role_arn=ROLE,
+        output_prefix="runs/",
+        data_bucket="bucket",
+        network=network,
+    ).start(PLAN, job, "token-1")
+    (request,) = jobs.created
+    assert request["EnableNetworkIsolation"] is True
+    assert request["VpcConfig"] == {"SecurityGroupIds": ["sg-0e3f"], "Subnets": ["subnet-0a1b"]}
+    default = evaluation_request(
+        load(MODEL, {}), job, hyperparameters={}, output_uri="s3://bucket/runs/x/", role_arn=ROLE, tags={}
+    )
+    assert "VpcConfig" not in default
+    assert "EnableNetworkIsolation" not in default
 
 
 def test_a_failed_creation_takes_the_token_back_and_a_changed_champion_is_a_conflict() -> None:

@@ -12,7 +12,7 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from amtflow.app import PlanRun, PlanSettings, StartTuning
-from amtflow.app.compose import job_namer
+from amtflow.app.compose import job_namer, training_network
 from amtflow.drift import Action as DriftAction
 from amtflow.drift import Decision, Rule
 from amtflow.errors import InvalidInputError, PreflightRejectedError, QuotaExceededError
@@ -20,6 +20,8 @@ from amtflow.lineage import InMemoryLineageStore, RunRecord
 from amtflow.lineage import Trigger as LineageTrigger
 from amtflow.messages import ExecutionRef, Plan, WarmStartType
 from amtflow.preflight import Finding, Severity
+from amtflow.profile import TrainingNetwork
+from amtflow.settings import load_settings
 
 TOKEN = "token-" + "x" * 600
 
@@ -222,3 +224,28 @@ def test_last_months_spend_does_not_count() -> None:
         profiles=profiles(), sagemaker=sm, tokens=table, clock=clock, role_arn=ROLE, lineage=lineage
     )
     assert starter_.start(a_plan(table), TOKEN).created
+
+
+NETWORK = TrainingNetwork(isolation=True, subnets=("subnet-0a1b",), security_groups=("sg-0e3f",))
+
+
+def test_the_deployments_network_isolation_and_vpc_reach_the_tuning_job() -> None:
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table)
+    StartTuning(
+        profiles=profiles(), sagemaker=sm, tokens=table, clock=Clock(), role_arn=ROLE, network=NETWORK
+    ).start(plan, TOKEN)
+    (request,) = sm.created
+    definition = request["TrainingJobDefinition"]
+    assert definition["EnableNetworkIsolation"] is True
+    assert definition["VpcConfig"] == {"SecurityGroupIds": ["sg-0e3f"], "Subnets": ["subnet-0a1b"]}
+
+
+def test_the_network_is_built_from_the_stack_parameters_the_settings_read() -> None:
+    env = {
+        "AMTFLOW_TRAINING_NETWORK_ISOLATION": "true",
+        "AMTFLOW_TRAINING_SUBNET_IDS": "subnet-0a1b",
+        "AMTFLOW_TRAINING_SECURITY_GROUP_IDS": "sg-0e3f",
+    }
+    assert training_network(load_settings(env)) == NETWORK
+    assert training_network(load_settings({})) == TrainingNetwork()

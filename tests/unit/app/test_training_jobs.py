@@ -26,6 +26,7 @@ from amtflow.drift import Decision, Rule
 from amtflow.errors import ConflictError, InvalidInputError, NotFoundError, QuotaExceededError
 from amtflow.lineage import InMemoryLineageStore, RunOutcome, RunRecord, Trigger
 from amtflow.messages import Action, ExecutionRef, Plan
+from amtflow.profile import TrainingNetwork
 
 JOB = "amtf-cancer-xgb-0badc0de"
 TOKEN = "token-" + "t" * 300
@@ -121,6 +122,19 @@ def test_creates_one_training_job_with_the_champions_hyperparameters_and_parks_a
     parked = table.tokens[JOB]
     assert parked.kind is JobKind.TRAINING
     assert (parked.objective_metric, parked.objective_type) == ("validation:auc", "Maximize")
+
+
+def test_the_retraining_job_runs_with_the_deployments_network() -> None:
+    trainer, table = Trainer(), StateTable()
+    network = TrainingNetwork(isolation=True, subnets=("subnet-0a1b",), security_groups=("sg-0e3f",))
+    StartTraining(
+        profiles=profiles(), sagemaker=trainer, tokens=table, clock=Clock(), role_arn=ROLE, network=network
+    ).start(retrain_plan(), TOKEN)
+    (request,) = trainer.created
+    assert request["EnableNetworkIsolation"] is True
+    assert request["VpcConfig"] == {"SecurityGroupIds": ["sg-0e3f"], "Subnets": ["subnet-0a1b"]}
+    model = get_session().get_service_model("sagemaker").operation_model("CreateTrainingJob")
+    assert not ParamValidator().validate(request, model.input_shape).has_errors()
 
 
 def test_a_retried_task_adopts_the_job_and_a_failed_create_takes_the_token_back() -> None:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from amtflow.errors import InvalidInputError
 from amtflow.profile import (
+    TrainingNetwork,
     WarmStart,
     WarmStartType,
     compile_training_request,
@@ -292,6 +293,86 @@ def test_training_request_rejects_bad_names_and_values(xgb_text: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         compile_training_request(profile, job_name="ok-1", hyperparameters={"eta": [0.1]}, **args)
     assert info.value.field == "hyperparameters.eta"
+
+
+VPC = TrainingNetwork(isolation=True, subnets=("subnet-0a1b", "subnet-0c2d"), security_groups=("sg-0e3f",))
+
+
+def test_the_deployments_network_reaches_the_tuning_and_training_requests(
+    sagemaker_model: Any, xgb_text: str
+) -> None:
+    profile = load_profile(xgb_text)
+    tuning = compile_tuning_request(
+        profile, job_name="amtf-a-1", data_uri=DATA, output_uri=OUT, role_arn=ROLE, network=VPC
+    )
+    training = compile_training_request(
+        profile,
+        job_name="amtf-a-1-retrain-01",
+        hyperparameters={},
+        data_uri=DATA,
+        output_uri=OUT,
+        role_arn=ROLE,
+        network=VPC,
+    )
+    assert_valid(sagemaker_model, "CreateHyperParameterTuningJob", tuning)
+    assert_valid(sagemaker_model, "CreateTrainingJob", training)
+    for spec in (tuning["TrainingJobDefinition"], training):
+        assert spec["EnableNetworkIsolation"] is True
+        assert spec["VpcConfig"] == {
+            "SecurityGroupIds": ["sg-0e3f"],
+            "Subnets": ["subnet-0a1b", "subnet-0c2d"],
+        }
+
+
+def test_isolation_alone_adds_no_vpc(xgb_text: str) -> None:
+    request = compile_tuning_request(
+        load_profile(xgb_text),
+        job_name="amtf-a-1",
+        data_uri=DATA,
+        output_uri=OUT,
+        role_arn=ROLE,
+        network=TrainingNetwork(isolation=True),
+    )
+    assert request["TrainingJobDefinition"]["EnableNetworkIsolation"] is True
+    assert "VpcConfig" not in request["TrainingJobDefinition"]
+
+
+def test_the_default_network_changes_nothing_in_the_requests(xgb_text: str) -> None:
+    profile = load_profile(xgb_text)
+    args: dict[str, Any] = {"data_uri": DATA, "output_uri": OUT, "role_arn": ROLE}
+    assert compile_tuning_request(
+        profile, job_name="amtf-a-1", network=TrainingNetwork(), **args
+    ) == compile_tuning_request(profile, job_name="amtf-a-1", **args)
+    training = compile_training_request(
+        profile, job_name="amtf-a-1-r", hyperparameters={}, network=TrainingNetwork(), **args
+    )
+    assert training == compile_training_request(profile, job_name="amtf-a-1-r", hyperparameters={}, **args)
+    assert "EnableNetworkIsolation" not in training
+    assert "VpcConfig" not in training
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"subnets": ("subnet-1",)}, "network.security_groups"),
+        ({"security_groups": ("sg-1",)}, "network.subnets"),
+        (
+            {"subnets": tuple(f"subnet-{i}" for i in range(17)), "security_groups": ("sg-1",)},
+            "network.subnets",
+        ),
+        (
+            {"subnets": ("subnet-1",), "security_groups": tuple(f"sg-{i}" for i in range(6))},
+            "network.security_groups",
+        ),
+        ({"subnets": ("subnet 1",), "security_groups": ("sg-1",)}, "network.subnets[0]"),
+        ({"subnets": ("subnet-1",), "security_groups": ("sg-1", "x" * 33)}, "network.security_groups[1]"),
+    ],
+)
+def test_a_bad_network_is_named(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        TrainingNetwork(**kwargs)
+    assert info.value.field == field
+    assert field.split("[")[0] in str(info.value)
 
 
 def test_preview_request_follows_the_bucket_layout(sagemaker_model: Any, xgb_text: str) -> None:

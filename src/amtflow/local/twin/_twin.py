@@ -380,14 +380,18 @@ class Twin:
             except Exception as e:
                 raise TwinDeployError(f"{logical_id}: the state machine definition is rejected: {e}") from e
 
+    def _sends_events(self, logical_id: str) -> bool:
+        """Whether the template's bucket ``logical_id`` sends its events to EventBridge."""
+        template = self._project.cloudformation["Resources"]
+        config = template.get(logical_id, {}).get("Properties", {}).get("NotificationConfiguration", {})
+        return config.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true", "True")
+
     def _apply_bucket_notifications(self) -> None:
         # moto's CloudFormation ignores NotificationConfiguration; S3 -> EventBridge is switched on here.
-        template = self._project.cloudformation["Resources"]
         for logical_id, (kind, name) in self._resources.items():
             if kind != "AWS::S3::Bucket":
                 continue
-            config = template.get(logical_id, {}).get("Properties", {}).get("NotificationConfiguration", {})
-            if config.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") in (True, "true", "True"):
+            if self._sends_events(logical_id):
                 self.client("s3").put_bucket_notification_configuration(
                     Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
                 )
@@ -696,10 +700,15 @@ class Twin:
             )
         return dict(deployed.environment)
 
-    def _only(self, resource_type: str, given: str | None, what: str) -> str:
+    def _only(
+        self, resource_type: str, given: str | None, what: str, prefer: Callable[[str], bool] | None = None
+    ) -> str:
         if given is not None:
             return self._resources[given][1] if given in self._resources else given
         found = self.resources(resource_type)
+        if len(found) > 1 and prefer is not None:
+            preferred = {k: v for k, v in found.items() if prefer(k)}
+            found = preferred if len(preferred) == 1 else found
         if len(found) != 1:
             raise InvalidInputError(
                 f"the stack has {len(found)} {what}s ({', '.join(sorted(found)) or 'none'}); name one",
@@ -708,8 +717,9 @@ class Twin:
         return next(iter(found.values()))
 
     def put_object(self, key: str, body: bytes | str, *, bucket: str | None = None) -> None:
-        """Put an object (into the stack's only bucket unless ``bucket`` names one); S3 events follow."""
-        name = self._only("AWS::S3::Bucket", bucket, "bucket")
+        """Put an object (into the stack's only bucket, or its only bucket that sends events to EventBridge,
+        unless ``bucket`` names one); S3 events follow."""
+        name = self._only("AWS::S3::Bucket", bucket, "bucket", prefer=self._sends_events)
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.client("s3").put_object(Bucket=name, Key=key, Body=data)
 
