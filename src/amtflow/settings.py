@@ -33,6 +33,7 @@ class Settings:
     output_prefix: str = "runs/"
     region: str = ""
     leaderboard_size: int = 10
+    reconcile_schedule: str = "rate(15 minutes)"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def require(self, *names: str) -> None:
