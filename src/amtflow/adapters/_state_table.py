@@ -39,6 +39,8 @@ LOCK_TTL_MARGIN_SECONDS = 366 * 24 * 3600
 """A lock item outlives its lease by a year (a Standard execution runs at most a year) before DynamoDB's TTL
 may delete it: a lock is never deleted under a run that could still be running."""
 DEFAULT_LEASE_SECONDS = lease_seconds()
+ACQUIRE_ATTEMPTS = 3
+"""Reads of the lease per acquire: a conditional write lost (the lease changed meanwhile) reads it again."""
 
 
 def lock_key(model: str) -> dict[str, Any]:
@@ -90,29 +92,28 @@ class DynamoStateTable:
 
     def acquire(self, model: str, owner: str, *, holder: str, now: datetime) -> tuple[str, str]:
         key = lock_key(model)
-        taken = (key["pk"]["S"], key["sk"]["S"])
-        for _ in range(2):  # a lease released between our failed write and our read: try the free lock again
-            if self._write(model, owner, holder, now=now, expected=None):
-                return taken
-            held = self._read(model)
-            if held is None:
-                continue
-            lease, acquired_at = held
-            if lease.owner == owner:  # a retried Plan of the holder: re-entrant, and renewed
-                if self._write(model, owner, holder, now=now, expected=lease, acquired_at=acquired_at):
-                    return taken
-                raise _busy(model, self._holder_name(model))
-            running = self._holder_running(lease.holder) if self._holder_running is not None else None
-            if running is False:
-                if self._write(model, owner, holder, now=now, expected=lease):
-                    return taken
-                raise _busy(model, self._holder_name(model))
-            if running is True and lease.expires_at < int(now.timestamp()):
-                self._write(
-                    model, lease.owner, lease.holder, now=now, expected=lease, acquired_at=acquired_at
-                )
-            raise _busy(model, lease.owner)
+        for _ in range(ACQUIRE_ATTEMPTS):
+            if self._take(model, owner, holder, now=now):
+                self._index(model, owner)
+                return key["pk"]["S"], key["sk"]["S"]
         raise _busy(model, self._holder_name(model))
+
+    def _take(self, model: str, owner: str, holder: str, *, now: datetime) -> bool:
+        """One attempt at the lease: ``True`` if ``owner`` holds it now, ``False`` if a conditional write lost
+        a race (the lease changed since it was read: read it again); :class:`ModelBusyError` if another
+        execution holds it and is not known to have ended."""
+        held = self._read(model)
+        if held is None:
+            return self._write(model, owner, holder, now=now, expected=None)
+        lease, acquired_at = held
+        if lease.owner == owner:  # a retried Plan of the holder: re-entrant, and renewed
+            return self._write(model, owner, holder, now=now, expected=lease, acquired_at=acquired_at)
+        running = self._holder_running(lease.holder) if self._holder_running is not None else None
+        if running is False:
+            return self._write(model, owner, holder, now=now, expected=lease)
+        if running is True and lease.expires_at < int(now.timestamp()):
+            self._write(model, lease.owner, lease.holder, now=now, expected=lease, acquired_at=acquired_at)
+        raise _busy(model, lease.owner)
 
     def renew(self, lease: Lease, *, now: datetime) -> bool:
         held = self._read(lease.model)
@@ -170,8 +171,6 @@ class DynamoStateTable:
             raise translate(e, f"locking model {model}") from e
         except BotoCoreError as e:
             raise translate(e, f"locking model {model}") from e
-        if expected is None or expected.owner != owner:
-            self._index(model, owner)
         return True
 
     def _index(self, model: str, owner: str) -> None:

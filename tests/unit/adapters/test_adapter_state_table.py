@@ -219,3 +219,56 @@ def test_a_lease_released_by_the_state_machine_leaves_the_index_on_the_next_swee
         )["Items"]
         == []
     )
+
+
+class RenewedAfterEachRead:
+    """A DynamoDB client under which the sweep renews the lease right after each of the first reads."""
+
+    def __init__(self, client: Any, sweep: DynamoStateTable, times: int) -> None:
+        self._client, self._sweep, self._left = client, sweep, times
+
+    def get_item(self, **kwargs: Any) -> Any:
+        response = self._client.get_item(**kwargs)
+        if self._left > 0 and "Item" in response:
+            self._left -= 1
+            [lease] = self._sweep.leases()
+            assert self._sweep.renew(lease, now=T0 + timedelta(minutes=15))
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_retried_plan_keeps_its_lease_when_the_sweep_renews_it_meanwhile(
+    table: tuple[DynamoStateTable, Any],
+) -> None:
+    """The retried Plan's write loses to the sweep's renewal: it reads the lease again, still its own."""
+    store, client = table
+    store.acquire("m", "run-a", holder=arn("run-a"), now=T0)
+    racing = DynamoStateTable(RenewedAfterEachRead(client, store, times=1), "state")
+    assert racing.acquire("m", "run-a", holder=arn("run-a"), now=T0 + timedelta(minutes=16)) == (
+        "MODEL#m",
+        "LOCK",
+    )
+    [lease] = store.leases()
+    assert (lease.owner, lease.version) == ("run-a", 3)
+
+
+def test_an_acquire_that_keeps_losing_races_reports_the_model_busy(
+    table: tuple[DynamoStateTable, Any],
+) -> None:
+    store, client = table
+    store.acquire("m", "run-a", holder=arn("run-a"), now=T0)
+    racing = DynamoStateTable(RenewedAfterEachRead(client, store, times=3), "state")
+    with pytest.raises(ModelBusyError, match="locked by run run-a"):
+        racing.acquire("m", "run-a", holder=arn("run-a"), now=T0 + timedelta(minutes=16))
+
+
+def test_a_retried_acquire_restores_a_lost_index_entry(table: tuple[DynamoStateTable, Any]) -> None:
+    """The lease is indexed on every acquire, so a Plan retried after its index write failed is swept."""
+    store, client = table
+    store.acquire("m", "run-a", holder=arn("run-a"), now=T0)
+    client.delete_item(TableName="state", Key={"pk": {"S": "LEASES"}, "sk": {"S": "m"}})
+    assert store.leases() == []
+    store.acquire("m", "run-a", holder=arn("run-a"), now=T0)
+    assert [lease.owner for lease in store.leases()] == ["run-a"]
