@@ -43,6 +43,7 @@ class Settings:
     :attr:`training_security_group_ids`, or neither."""
     training_security_group_ids: tuple[str, ...] = ()
     """``VpcConfig.SecurityGroupIds`` of every training job, comma-separated in the environment."""
+    reconcile_schedule: str = "rate(15 minutes)"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def require(self, *names: str) -> None:

@@ -109,7 +109,7 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:SendTaskFailure": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
     },
-    # reconciler: as job events, plus listing the parked jobs (query) and heartbeats
+    # reconciler: as job events, plus listing the parked jobs and the leases (query) and heartbeats
     "ReconcileFunction": {
         "sagemaker:DescribeHyperParameterTuningJob": TUNING_JOBS,
         # a job whose run no longer waits for it (aborted, timed out) is stopped, not left running
@@ -124,6 +124,8 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:SendTaskFailure": STATE_MACHINE,
         "states:SendTaskHeartbeat": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
+        # the models' leases: renewed (a conditional put) while their holder's execution still runs
+        "states:DescribeExecution": EXECUTIONS,
     },
     # evaluate: the leaderboard, the best training job and the champion's evaluation job; the diagnosis reads
     # a trial's log; promotion reads the profile, the lineage (dataset fingerprint, champion) and sets the

@@ -294,6 +294,8 @@ def test_a_second_run_of_a_busy_model_is_queued_and_the_reconciler_closes_a_miss
     sagemaker.emit_events = True
     app.advance(15 * 60)  # the reconciler closes the first run; the queued one takes the lock and runs
     executions = app.wait_for_executions()
+    sweeps = [i.result for i in app.invocations() if i.function == "ReconcileFunction"]
+    assert sweeps[0]["leases"] == {"renewed": 1}  # the holder still ran: its lease was renewed
     assert [e.status for e in executions] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.SUCCEEDED]
     assert sagemaker.calls.count(CREATE) == 2
     assert [n.attributes["outcome"] for n in app.notifications()] == ["succeeded", "succeeded"]

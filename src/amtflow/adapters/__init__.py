@@ -18,7 +18,11 @@ from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfi
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
-from amtflow.adapters._stepfunctions import StepFunctionsCallbacks, StepFunctionsExecutions
+from amtflow.adapters._stepfunctions import (
+    StepFunctionsCallbacks,
+    StepFunctionsExecutions,
+    StepFunctionsHolderProbe,
+)
 from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "SnsNotifier",
     "StepFunctionsCallbacks",
     "StepFunctionsExecutions",
+    "StepFunctionsHolderProbe",
     "StoreProfileCatalog",
     "lock_key",
     "parked_key",

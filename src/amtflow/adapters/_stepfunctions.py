@@ -83,15 +83,45 @@ class StepFunctionsExecutions:
         prefix, _, machine = self._arn.rpartition(":stateMachine:")
         return f"{prefix}:execution:{machine}:{name}"
 
-    def is_running(self, name: str) -> bool | None:
-        """Whether execution ``name`` still runs; ``False`` if it ended or never existed, ``None`` if
-        Step Functions cannot tell (throttled, no permission): the caller then assumes it runs."""
-        try:
-            response = self._sfn.describe_execution(executionArn=self.execution_arn(name))
-        except ClientError as e:
-            if error_code(e) in ("ExecutionDoesNotExist", "InvalidArn"):
-                return False
+    def is_running(self, execution: str) -> bool | None:
+        """Whether ``execution`` (an ARN, or the name of one of this state machine's executions) still runs;
+        ``False`` once it ended or if it never existed, ``None`` if Step Functions cannot tell (throttled,
+        no permission): the caller then assumes it runs."""
+        return StepFunctionsHolderProbe(self._sfn, self._arn)(execution)
+
+
+# A holder that may still act: running, or failed and waiting to be redriven (it resumes with its lock).
+RUNNING_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
+ENDED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+class StepFunctionsHolderProbe:
+    """Implements :data:`~amtflow.app.HolderProbe` with ``DescribeExecution``: whether a lease's holder (an
+    execution ARN; a bare name is taken as one of ``state_machine_arn``'s executions) still runs."""
+
+    def __init__(self, client: SFNClient, state_machine_arn: str = "") -> None:
+        self._sfn = client
+        self._machine = state_machine_arn
+
+    def _arn(self, execution: str) -> str | None:
+        if execution.startswith("arn:"):
+            return execution
+        if not self._machine:
             return None
+        prefix, _, machine = self._machine.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{execution}"
+
+    def __call__(self, execution: str) -> bool | None:
+        arn = self._arn(execution)
+        if arn is None:
+            return None
+        try:
+            response = self._sfn.describe_execution(executionArn=arn)
+        except ClientError as e:
+            return False if error_code(e) == "ExecutionDoesNotExist" else None
         except BotoCoreError:
             return None
-        return response["status"] in ("RUNNING", "PENDING_REDRIVE")
+        status = response["status"]
+        if status in RUNNING_STATUSES:
+            return True
+        return False if status in ENDED_STATUSES else None

@@ -50,6 +50,14 @@ from amtflow.app._events import (
     normalize_tags,
     parse_timestamp,
 )
+from amtflow.app._lease import (
+    DEFAULT_RECONCILE_SCHEDULE,
+    LeaseOutcome,
+    LeaseResult,
+    RenewLeases,
+    lease_seconds,
+    summarize_leases,
+)
 from amtflow.app._notify import NotifyResult, NotifyRun, RunReport, gather_report, render
 from amtflow.app._plan import (
     JobNamer,
@@ -67,7 +75,9 @@ from amtflow.app._ports import (
     DatasetReader,
     ExecutionStart,
     ExecutionStarter,
+    HolderProbe,
     JobKind,
+    Lease,
     LockStore,
     ModelSpec,
     Notification,
@@ -108,6 +118,7 @@ from amtflow.app._training_jobs import (
 
 __all__ = [
     "DEFAULT_MARKER",
+    "DEFAULT_RECONCILE_SCHEDULE",
     "DRIFT_SOURCE",
     "ERROR_JOB_FAILED",
     "ERROR_JOB_NOT_FOUND",
@@ -136,8 +147,12 @@ __all__ = [
     "ExecutionNamer",
     "ExecutionStart",
     "ExecutionStarter",
+    "HolderProbe",
     "JobKind",
     "JobNamer",
+    "Lease",
+    "LeaseOutcome",
+    "LeaseResult",
     "Linter",
     "LockStore",
     "LogReader",
@@ -154,6 +169,7 @@ __all__ = [
     "PlanSettings",
     "ProfileCatalog",
     "ReadableStream",
+    "RenewLeases",
     "RouteResult",
     "RunEvidence",
     "RunLedger",
@@ -186,6 +202,7 @@ __all__ = [
     "evaluation_request",
     "gather_report",
     "is_evaluation_job",
+    "lease_seconds",
     "normalize_tags",
     "parse_timestamp",
     "rejection_message",
@@ -194,6 +211,7 @@ __all__ = [
     "schedule_due",
     "sniff_profile_options",
     "summarize",
+    "summarize_leases",
     "training_callback_timeouts",
     "training_result",
     "tuning_result",

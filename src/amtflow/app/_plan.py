@@ -242,13 +242,9 @@ class PlanRun:
         cold = spec.compile(
             job_name=job_name, data_uri=data_uri, output_uri=output_uri, role_arn=s.role_arn, tags={}
         )
-        cold_timeout, _ = callback_timeouts(cold)
         training_timeout, _ = training_callback_timeouts(cold["TrainingJobDefinition"]["StoppingCondition"])
         pk, sk = self._locks.acquire(
-            request.model,
-            execution.name,
-            now=now,
-            ttl_seconds=max(cold_timeout, training_timeout) + CALLBACK_MARGIN_SECONDS,
+            request.model, execution.name, holder=execution.id or execution.name, now=now
         )
         try:
             decided = self._decide(request, spec, version, data_uri, cold, execution, now)

@@ -211,14 +211,46 @@ class DatasetReader(Protocol):
         ...
 
 
+HolderProbe = Callable[[str], bool | None]
+"""``execution ARN -> does it still run?``: ``True`` while it runs, ``False`` once it ended (succeeded,
+failed, timed out, aborted) or never existed, ``None`` when it cannot be told (throttled, access denied)."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A model's lock as held: by execution ``owner`` (its name: the state machine releases the lock with
+    it), whose ARN is ``holder``, until ``expires_at`` (epoch seconds) unless renewed. ``version`` is the
+    stored item's version stamp: a renewal or takeover is written only if it is unchanged."""
+
+    model: str
+    owner: str
+    holder: str
+    expires_at: int
+    version: int
+
+
 class LockStore(Protocol):
-    def acquire(self, model: str, owner: str, *, now: datetime, ttl_seconds: int) -> tuple[str, str]:
-        """Take the model's lock for ``owner`` (re-entrant for the same owner; an expired lock is taken
-        over). Returns the item's ``(pk, sk)``; raises :class:`ConflictError` naming the holder."""
+    """One run per model at a time: the model's lock is a lease of the store's duration, renewed while its
+    holder runs, taken over only once the holder is known to have ended."""
+
+    def acquire(self, model: str, owner: str, *, holder: str, now: datetime) -> tuple[str, str]:
+        """Take the model's lease for execution ``owner`` (ARN ``holder``); re-entrant for the same owner.
+        A lease held by another execution is taken over only when that execution is known to have ended;
+        when it still runs (or cannot be told) an expired lease is renewed for it and
+        :class:`ModelBusyError` names the holder. Returns the item's ``(pk, sk)``."""
         ...
 
     def release(self, model: str, owner: str) -> bool:
         """Release the lock if ``owner`` holds it; ``False`` if it did not."""
+        ...
+
+    def leases(self) -> Sequence[Lease]:
+        """Every lease currently held (the reconciler's sweep)."""
+        ...
+
+    def renew(self, lease: Lease, *, now: datetime) -> bool:
+        """Extend ``lease`` by the store's duration from ``now``, only if it is still that lease (same holder,
+        same version); ``False`` if it changed meanwhile (released, renewed or taken over)."""
         ...
 
 

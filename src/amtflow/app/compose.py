@@ -30,13 +30,16 @@ from amtflow.adapters import (
     SnsNotifier,
     StepFunctionsCallbacks,
     StepFunctionsExecutions,
+    StepFunctionsHolderProbe,
     StoreProfileCatalog,
 )
 from amtflow.app._champion_evaluation import CloseChampionEvaluation, StartChampionEvaluation
 from amtflow.app._close_job import CloseTuningJobs
 from amtflow.app._evaluate import EvaluateRun
+from amtflow.app._lease import RenewLeases, lease_seconds
 from amtflow.app._notify import NotifyRun
 from amtflow.app._plan import PlanRun, PlanSettings
+from amtflow.app._ports import HolderProbe
 from amtflow.app._run_ledger import RunLedger
 from amtflow.app._start_run import IdempotentRoute, StartRun, idempotent_route
 from amtflow.app._start_tuning import StartTuning
@@ -129,12 +132,19 @@ def start_run_once(settings: Settings | None = None) -> IdempotentRoute:
     return _once("start_run_once", resolved, build)
 
 
-def _holder_probe(s: Settings) -> Callable[[str], bool | None] | None:
-    """Asks Step Functions whether a lock's holder still runs (a run aborted from the console never
-    releases its lock); without the state machine's ARN a held lock waits for its expiry instead."""
-    if not s.state_machine_arn:
-        return None
-    return StepFunctionsExecutions(clients.stepfunctions(), s.state_machine_arn).is_running
+def _holder_probe(s: Settings) -> HolderProbe:
+    """Asks Step Functions whether a lease's holder still runs (``DescribeExecution`` on its ARN)."""
+    return StepFunctionsHolderProbe(clients.stepfunctions(), s.state_machine_arn)
+
+
+def _locks(s: Settings) -> DynamoStateTable:
+    """The models' leases, lasting what the reconciler's schedule needs between renewals."""
+    return DynamoStateTable(
+        clients.dynamodb(),
+        s.state_table,
+        holder_running=_holder_probe(s),
+        lease_seconds=lease_seconds(s.reconcile_schedule),
+    )
 
 
 def plan_run(settings: Settings | None = None) -> PlanRun:
@@ -143,7 +153,7 @@ def plan_run(settings: Settings | None = None) -> PlanRun:
         return PlanRun(
             profiles=_profiles(s),
             datasets=_datasets(s),
-            locks=DynamoStateTable(clients.dynamodb(), s.state_table, holder_running=_holder_probe(s)),
+            locks=_locks(s),
             job_namer=job_namer(s.job_prefix),
             clock=utc_now,
             settings=PlanSettings(
@@ -212,6 +222,14 @@ def close_training_jobs(settings: Settings | None = None) -> CloseTrainingJobs:
         )
 
     return _once("close_training_jobs", settings, build)
+
+
+def renew_leases(settings: Settings | None = None) -> RenewLeases:
+    def build(s: Settings) -> RenewLeases:
+        s.require("state_table")
+        return RenewLeases(locks=_locks(s), holder_running=_holder_probe(s), clock=utc_now)
+
+    return _once("renew_leases", settings, build)
 
 
 def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from amtflow.adapters import StepFunctionsCallbacks, StepFunctionsExecutions
+from amtflow.adapters import StepFunctionsCallbacks, StepFunctionsExecutions, StepFunctionsHolderProbe
 from amtflow.app import CallbackOutcome, StartOutcome
 from amtflow.errors import TransientError
 
@@ -113,3 +113,41 @@ def test_when_step_functions_cannot_tell_the_answer_is_unknown(
     client, stubber = stub
     stubber.add_client_error("describe_execution", code)
     assert StepFunctionsExecutions(client, ARN).is_running("run-a") is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "running"),
+    [
+        ("RUNNING", True),
+        ("PENDING_REDRIVE", True),
+        ("SUCCEEDED", False),
+        ("FAILED", False),
+        ("TIMED_OUT", False),
+        ("ABORTED", False),
+    ],
+)
+def test_the_holder_probe_describes_the_lease_holders_arn(
+    stub: tuple[object, Stubber], status: str, running: bool
+) -> None:
+    """The lease records its holder's ARN: the probe needs no state machine to ask about it."""
+    client, stubber = stub
+    stubber.add_response(
+        "describe_execution",
+        {"executionArn": EXECUTION, "stateMachineArn": ARN, "status": status, "startDate": datetime.now(UTC)},
+        {"executionArn": EXECUTION},
+    )
+    assert StepFunctionsHolderProbe(client)(EXECUTION) is running  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException", "InvalidArn"])
+def test_the_holder_probe_cannot_tell_when_step_functions_does_not_answer(
+    stub: tuple[object, Stubber], code: str
+) -> None:
+    client, stubber = stub
+    stubber.add_client_error("describe_execution", code)
+    assert StepFunctionsHolderProbe(client)(EXECUTION) is None  # type: ignore[arg-type]
+
+
+def test_a_bare_execution_name_needs_the_state_machine(stub: tuple[object, Stubber]) -> None:
+    client, _ = stub
+    assert StepFunctionsHolderProbe(client)("run-a") is None  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ from amtflow.adapters import StoreProfileCatalog
 from amtflow.app import (
     CallbackOutcome,
     ExecutionStart,
+    HolderProbe,
+    Lease,
     Notification,
     ParkedJob,
     StartOutcome,
@@ -19,8 +21,9 @@ from amtflow.app import (
     TrainingJobSummary,
     TuningJobDescription,
     TuningJobStatus,
+    lease_seconds,
 )
-from amtflow.errors import ConflictError, NotFoundError, TransientError
+from amtflow.errors import ConflictError, ModelBusyError, NotFoundError, TransientError
 from amtflow.profile import InMemoryProfileStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -28,6 +31,7 @@ XGB_PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()
 MODEL = "cancer-xgb"
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ROLE = "arn:aws:iam::123456789012:role/amtflow-sagemaker"
+LEASE_SECONDS = lease_seconds()
 
 
 class Clock:
@@ -56,21 +60,46 @@ class Datasets:
 
 
 class StateTable:
-    """Locks and parked tokens in dicts, with the DynamoDB adapter's semantics."""
+    """Locks (leases) and parked tokens in dicts, with the DynamoDB adapter's semantics."""
 
-    def __init__(self) -> None:
-        self.locks: dict[str, tuple[str, int]] = {}
+    def __init__(
+        self, *, holder_running: HolderProbe | None = None, lease_seconds: int = LEASE_SECONDS
+    ) -> None:
+        self.locks: dict[str, Lease] = {}
         self.tokens: dict[str, ParkedJob] = {}
+        self.holder_running = holder_running
+        self.lease_seconds = lease_seconds
 
-    def acquire(self, model: str, owner: str, *, now: datetime, ttl_seconds: int) -> tuple[str, str]:
-        held = self.locks.get(model)
-        if held and held[0] != owner and held[1] >= int(now.timestamp()):
-            raise ConflictError(f"model '{model}' is locked by run {held[0]}")
-        self.locks[model] = (owner, int(now.timestamp()) + ttl_seconds)
-        return f"MODEL#{model}", "LOCK"
+    def _write(self, model: str, owner: str, holder: str, now: datetime, expected: Lease | None) -> bool:
+        if self.locks.get(model) != expected:
+            return False
+        version = expected.version + 1 if expected is not None else 1
+        until = int(now.timestamp()) + self.lease_seconds
+        self.locks[model] = Lease(model, owner, holder, until, version)
+        return True
+
+    def acquire(self, model: str, owner: str, *, holder: str, now: datetime) -> tuple[str, str]:
+        lease = self.locks.get(model)
+        if lease is None or lease.owner == owner:
+            self._write(model, owner, holder, now, lease)
+            return f"MODEL#{model}", "LOCK"
+        running = self.holder_running(lease.holder) if self.holder_running is not None else None
+        if running is False:
+            self._write(model, owner, holder, now, lease)
+            return f"MODEL#{model}", "LOCK"
+        if running is True and lease.expires_at < int(now.timestamp()):
+            self._write(model, lease.owner, lease.holder, now, lease)
+        raise ModelBusyError(f"model '{model}' is locked by run {lease.owner}")
+
+    def leases(self) -> Sequence[Lease]:
+        return list(self.locks.values())
+
+    def renew(self, lease: Lease, *, now: datetime) -> bool:
+        return self._write(lease.model, lease.owner, lease.holder, now, lease)
 
     def release(self, model: str, owner: str) -> bool:
-        if self.locks.get(model, ("",))[0] != owner:
+        held = self.locks.get(model)
+        if held is None or held.owner != owner:
             return False
         del self.locks[model]
         return True

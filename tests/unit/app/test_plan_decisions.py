@@ -59,8 +59,7 @@ class World:
                 outcome=RunOutcome.COMPLETED,
             )
         )
-        if self.table.locks.get(MODEL, ("",))[0] == plan.execution.name:
-            self.table.release(MODEL, plan.execution.name)
+        self.table.release(MODEL, plan.execution.name)
         if promote:
             current = self.lineage.get_champion(MODEL)
             assert plan.job_name

@@ -57,7 +57,8 @@ def test_auto_request_becomes_a_cold_start_tuning_plan_holding_the_lock() -> Non
     assert plan.heartbeat_seconds < plan.timeout_seconds
     assert plan.lock is not None
     assert plan.lock.owner == EXEC.name
-    assert table.locks[MODEL][0] == EXEC.name
+    assert table.locks[MODEL].owner == EXEC.name
+    assert table.locks[MODEL].holder == EXEC.id
     assert plan.planned_at == T0
 
 

@@ -138,5 +138,6 @@ def test_notify_publishes_one_message(twin: Twin, plan: dict[str, Any]) -> None:
 
 def test_reconcile_sweeps_the_parked_jobs(twin: Twin) -> None:
     result = twin.invoke("ReconcileFunction", event("scheduled_event.json"))
-    assert set(result) == {"parked", "outcomes"}
+    assert set(result) == {"parked", "outcomes", "leases"}
     assert sum(result["outcomes"].values()) == result["parked"]
+    assert set(result["leases"]) <= {"renewed", "changed", "holder_ended", "unknown", "error"}
