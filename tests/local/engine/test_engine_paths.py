@@ -300,3 +300,10 @@ def test_names_that_become_arguments_or_variables_are_checked(
 def test_a_hyperparameter_name_with_an_equals_sign_still_trains(harness: Harness) -> None:
     harness.sm.create_training_job(**training_request(harness, "job-1", HyperParameters={"a=b": "1"}))
     assert harness.engine.wait("job-1", 60) == "Completed"
+
+
+def test_hyperparameter_values_given_as_numbers_to_the_engine_directly_still_train(harness: Harness) -> None:
+    req = training_request(harness, "job-1", HyperParameters={"epochs": 1, "x": 0.3})
+    harness.engine.handle("CreateTrainingJob", req)
+    assert harness.engine.wait("job-1", 60) == "Completed"
+    assert "epoch=1 loss=" in harness.engine.trial_log("job-1")

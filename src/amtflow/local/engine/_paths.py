@@ -51,7 +51,9 @@ _ONE_LINE = re.compile(r"[^\n\r\x00]*")
 
 
 def _show(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    # a string is shown as given, with a line break or NUL escaped (\n, \x00); anything else as its repr
+    printable = isinstance(value, str) and value.isprintable()
+    text = value if printable else repr(value)[1:-1] if isinstance(value, str) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -139,12 +141,13 @@ def check_hyperparameters(values: Any, field: str, *, names_only: bool = False) 
         )
         if names_only:
             continue
-        if not isinstance(value, str) or len(value) > HYPERPARAMETER_VALUE_MAX or "\x00" in value:
+        text = str(value)  # the engine passes every value on as a string, as SageMaker does
+        if len(text) > HYPERPARAMETER_VALUE_MAX or "\x00" in text:
             raise constraint_error(
                 value,
                 f"{field}.{key}",
-                f"Member must be a string of at most {HYPERPARAMETER_VALUE_MAX} characters without NUL",
-                "Pass the value as a string.",
+                f"Member must have at most {HYPERPARAMETER_VALUE_MAX} characters and no NUL",
+                "Shorten the value, or pass large settings through a channel instead.",
             )
 
 
