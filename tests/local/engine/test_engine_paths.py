@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import boto3
 import pytest
@@ -307,3 +308,28 @@ def test_hyperparameter_values_given_as_numbers_to_the_engine_directly_still_tra
     harness.engine.handle("CreateTrainingJob", req)
     assert harness.engine.wait("job-1", 60) == "Completed"
     assert "epoch=1 loss=" in harness.engine.trial_log("job-1")
+
+
+def test_a_tuning_trial_whose_folder_links_outside_fails_and_writes_nothing_there(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    logs = Mock()
+    req = tuning_request(HyperParameterTuningJobConfig__ResourceLimits=ONE)
+    req["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] = (tmp_path / "out").as_uri()
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    with sagemaker(
+        state_dir=tmp_path / "state", image_map=IMAGE_MAP, event_sink=lambda e: None, logs_client=logs
+    ) as engine:
+        trial = engine._training_name("tune-1", 1, 7)  # the first trial's name under RandomSeed 7
+        (engine.store.root / "training-jobs" / trial).symlink_to(outside, target_is_directory=True)
+        sm.create_hyper_parameter_tuning_job(**req)
+        assert engine.wait("tune-1", 60) == "Failed"
+        reason = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-1")["FailureReason"]
+        (summary,) = sm.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="tune-1"
+        )["TrainingJobSummaries"]
+    assert reason.startswith("All training jobs failed."), reason  # the job loop itself did not break
+    assert summary["TrainingJobName"] == trial
+    assert "would be outside the state folder" in summary["FailureReason"]
+    assert list(outside.iterdir()) == []
+    logs.put_log_events.assert_not_called()

@@ -987,7 +987,10 @@ class Engine:
         if self._logs is None:
             return
         name = doc["TrainingJobName"]
-        path = self.store.log_path(name)
+        try:
+            path = self.store.log_path(name)
+        except ServiceError:  # the trial's folder is a link elsewhere: there is no log of ours to copy
+            return
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
         group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(float(doc['CreationTime']))}"
         millis = int(float(doc.get("TrainingStartTime", doc["CreationTime"])) * 1000)
