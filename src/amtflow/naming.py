@@ -19,6 +19,8 @@ import unicodedata
 from amtflow.errors import InvalidInputError
 
 __all__ = [
+    "CHANNEL_NAME_MAX",
+    "CHANNEL_NAME_PATTERN",
     "EXECUTION_NAME_MAX",
     "EXECUTION_NAME_PATTERN",
     "TRAINING_JOB_NAME_MAX",
@@ -40,6 +42,9 @@ TRAINING_JOB_NAME_MAX = 63
 TRAINING_JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 EXECUTION_NAME_MAX = 80
 EXECUTION_NAME_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
+# A training job's input channel (``Channel.ChannelName``); it is also a folder name in the container.
+CHANNEL_NAME_MAX = 64
+CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
 
 _HASH_LEN = 8
 _PREFIX = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

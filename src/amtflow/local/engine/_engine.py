@@ -43,6 +43,15 @@ from amtflow.local.engine._model import (
     TuningJobStatus,
     validation,
 )
+from amtflow.local.engine._paths import (
+    check_channel_name,
+    check_environment,
+    check_hyperparameters,
+    check_metric_name,
+    check_training_job_name,
+    check_tuning_job_name,
+    check_uri,
+)
 from amtflow.local.engine._runner import MetricDefinition, TrialProcess, TrialSpec
 from amtflow.local.engine._space import Config, format_config
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
@@ -334,6 +343,58 @@ class Engine:
             raise validation(
                 "; ".join(f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in findings)
             )
+        definition = req["TrainingJobDefinition"]
+        self._check_definition(definition, "TrainingJobDefinition.", "StaticHyperParameters")
+        config = req["HyperParameterTuningJobConfig"]
+        objective = config.get("HyperParameterTuningJobObjective") or {}
+        if "MetricName" in objective:
+            check_metric_name(
+                objective["MetricName"],
+                "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
+            )
+        ranges = config.get("ParameterRanges") or {}
+        for kind in ("Integer", "Continuous", "Categorical"):
+            names = {str(r.get("Name")): "" for r in ranges.get(f"{kind}ParameterRanges") or []}
+            check_hyperparameters(
+                names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
+            )
+        self._check_paths(req["HyperParameterTuningJobName"], definition, tuning=True)
+
+    @staticmethod
+    def _check_definition(definition: Mapping[str, Any], prefix: str, hyperparameters: str) -> None:
+        """What becomes a path, an argument or a variable of a trial: refused unless SageMaker accepts it."""
+        for i, channel in enumerate(definition.get("InputDataConfig") or []):
+            field_ = f"{prefix}InputDataConfig[{i}]"
+            check_channel_name(channel.get("ChannelName"), f"{field_}.ChannelName")
+            source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+            check_uri(source.get("S3Uri"), f"{field_}.DataSource.S3DataSource.S3Uri")
+        check_uri(
+            (definition.get("OutputDataConfig") or {}).get("S3OutputPath"),
+            f"{prefix}OutputDataConfig.S3OutputPath",
+        )
+        checkpoint = definition.get("CheckpointConfig") or {}
+        if "S3Uri" in checkpoint:
+            check_uri(checkpoint["S3Uri"], f"{prefix}CheckpointConfig.S3Uri")
+        metrics = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+        for i, metric in enumerate(metrics):
+            check_metric_name(
+                metric.get("Name"), f"{prefix}AlgorithmSpecification.MetricDefinitions[{i}].Name"
+            )
+        check_hyperparameters(definition.get(hyperparameters) or {}, f"{prefix}{hyperparameters}")
+        check_environment(definition.get("Environment") or {}, f"{prefix}Environment")
+
+    def _check_paths(self, name: str, definition: Mapping[str, Any], *, tuning: bool) -> None:
+        """Refuse a job whose files would land outside the state folder (a symlink pointing elsewhere)."""
+        if tuning:
+            self.store.tuning_path(name)
+            self.store.path("training-jobs")
+            data_key = name
+        else:
+            self.store.training_path(name)
+            self.store.trial_root(name)
+            data_key = f"training-{name}"
+        for channel in definition.get("InputDataConfig") or []:
+            self.store.data_path(data_key, channel["ChannelName"])
 
     def _validate_parents(self, req: Mapping[str, Any]) -> list[dict[str, Any]]:
         warm = req.get("WarmStartConfig")
@@ -367,7 +428,7 @@ class Engine:
 
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
         req = copy.deepcopy(dict(req))
-        name = req["HyperParameterTuningJobName"]
+        name = check_tuning_job_name(req.get("HyperParameterTuningJobName"))
         with self._lock:
             if name.lower() in self._tuning:
                 raise ServiceError(
@@ -758,23 +819,22 @@ class Engine:
         """Fetch channels and build the runner's spec (raises ServiceError on a data or image problem)."""
         doc = trial.doc
         name = trial.name
-        root = self.store.trial_root(name)
         channels: dict[str, Path] = {}
         for i, channel in enumerate(definition.get("InputDataConfig") or []):
             source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
             uri = source.get("S3Uri", "")
-            dest = self.store.data_dir / data_key / channel["ChannelName"]
+            dest = self.store.data_path(data_key, channel["ChannelName"])
             channels[channel["ChannelName"]] = fetch_channel(
                 uri,
                 dest,
                 self._s3_client() if uri.startswith("s3://") else None,  # no client for file:// data
                 field=f"InputDataConfig[{i}].DataSource.S3DataSource.S3Uri",
             )
-        command = self.image_map.resolve(definition["AlgorithmSpecification"].get("TrainingImage", ""))
+        command = self.image_map.command(definition["AlgorithmSpecification"].get("TrainingImage", ""))
         trial.spec = TrialSpec(
             name=name,
-            command=command,
-            root=root / "opt-ml",
+            command=command.argv,
+            root=self.store.path("training-jobs", name, "opt-ml"),
             hyperparameters=doc["HyperParameters"],
             channels=channels,
             input_data_config=definition.get("InputDataConfig") or [],
@@ -783,6 +843,8 @@ class Engine:
             instance_type=(definition.get("ResourceConfig") or {}).get("InstanceType", "ml.m5.large"),
             num_cpus=max(1, (os.cpu_count() or 1) // self.max_workers),
             log_path=self.store.log_path(name),
+            inherit_env=command.inherit_env,
+            pass_aws_credentials=command.pass_aws_credentials,
         )
         trial.max_runtime = float(
             (definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400)
@@ -797,11 +859,11 @@ class Engine:
 
     def _start_trial(self, trial: _Trial, definition: Mapping[str, Any], data_key: str) -> bool:
         """Start the trial's process; on failure the trial is finished as Failed and False is returned."""
-        self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._transition(trial.doc, SecondaryStatus.DOWNLOADING, "Downloading input data")
             self.store.save_training(trial.doc)
         try:
+            self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
             self._prepare_trial(trial, definition, data_key)
             assert trial.spec is not None
             trial.process = TrialProcess(trial.spec, self.clock)
@@ -881,10 +943,15 @@ class Engine:
         if status is not TrainingJobStatus.FAILED and trial.spec is not None:
             try:
                 archive = pack_model(
-                    trial.spec.root / "model", self.store.trial_root(trial.name) / "model.tar.gz"
+                    trial.spec.root / "model", self.store.path("training-jobs", trial.name, "model.tar.gz")
                 )
                 target = doc["ModelArtifacts"]["S3ModelArtifacts"]
-                upload(archive, target, self._s3_client() if target.startswith("s3://") else None)
+                upload(
+                    archive,
+                    doc["OutputDataConfig"]["S3OutputPath"],
+                    trial.name,
+                    self._s3_client() if target.startswith("s3://") else None,
+                )
             except Exception as e:  # an unreachable bucket is the job's failure, not the engine's
                 status, secondary = TrainingJobStatus.FAILED, SecondaryStatus.FAILED
                 doc["FailureReason"] = (
@@ -920,7 +987,10 @@ class Engine:
         if self._logs is None:
             return
         name = doc["TrainingJobName"]
-        path = self.store.log_path(name)
+        try:
+            path = self.store.log_path(name)
+        except ServiceError:  # the trial's folder is a link elsewhere: there is no log of ours to copy
+            return
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
         group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(float(doc['CreationTime']))}"
         millis = int(float(doc.get("TrainingStartTime", doc["CreationTime"])) * 1000)
@@ -965,7 +1035,7 @@ class Engine:
 
     def _create_training_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
         req = copy.deepcopy(dict(req))
-        name = req["TrainingJobName"]
+        name = check_training_job_name(req.get("TrainingJobName"))
         with self._lock:
             if name.lower() in self._training:
                 raise ServiceError(
@@ -977,6 +1047,8 @@ class Engine:
                 raise validation("StoppingCondition is required: set StoppingCondition.MaxRuntimeInSeconds.")
             self.image_map.resolve(req["AlgorithmSpecification"]["TrainingImage"])
             self._metric_definitions(req, objective_required=False)
+            self._check_definition(req, "", "HyperParameters")
+            self._check_paths(name, req, tuning=False)
             doc = self._new_training_doc(
                 name, req, {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}, region, None
             )

@@ -12,13 +12,22 @@ host and ``:tag``/``@digest``), then the longest key that is a prefix of the rep
 ``{python}`` this interpreter; a leading ``python``/``python3`` also runs this interpreter (so trials use
 the same virtualenv). SageMaker's built-in XGBoost images (repository ``sagemaker-xgboost``) map to the
 bundled ``examples/xgboost/train.py`` unless the map says otherwise.
+
+A value may also be a mapping, to give the trial more of this machine's environment than the default
+(``PATH``, ``HOME``, the temporary folder, locale, ``PYTHON*``; never the host's AWS credentials)::
+
+    my-trainer:
+      command: python {here}/train.py
+      pass_aws_credentials: true        # every AWS_* variable of the host, and ~/.aws as usual
+      inherit_env: [HF_HOME, "WANDB_*"] # these names, or names with this prefix
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +38,53 @@ from amtflow.errors import ConfigurationError
 from amtflow.local.engine._model import validation
 
 DEFAULT_IMAGE_MAP: dict[str, str] = {"sagemaker-xgboost": "python {examples}/xgboost/train.py"}
+_ENTRY_KEYS = ("command", "pass_aws_credentials", "inherit_env")
+_INHERIT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\*?$")
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One image map value: the command and what of the host's environment its trials get."""
+
+    command: str
+    pass_aws_credentials: bool = False
+    inherit_env: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageCommand:
+    """A resolved image: the argv to run and the environment opt-ins of its entry."""
+
+    argv: list[str]
+    pass_aws_credentials: bool = False
+    inherit_env: tuple[str, ...] = ()
+
+
+def image_entry(key: str, value: Any, source: object = "image map") -> ImageEntry | str:
+    """An image map value: a command string, or a mapping with ``command`` and the opt-ins."""
+    if isinstance(value, str | ImageEntry):
+        return value
+    if not isinstance(value, Mapping):
+        return str(value)
+    unknown = sorted(str(k) for k in value if k not in _ENTRY_KEYS)
+    command = value.get("command")
+    inherit = value.get("inherit_env", [])
+    passing = value.get("pass_aws_credentials", False)
+    if (
+        unknown
+        or not isinstance(command, str)
+        or not isinstance(passing, bool)
+        or not isinstance(inherit, Sequence)
+        or isinstance(inherit, str)
+        or not all(isinstance(n, str) and _INHERIT.fullmatch(n) for n in inherit)
+    ):
+        raise ConfigurationError(
+            f"{source}: entry {key!r} must be a command string or a mapping with 'command' (a string), "
+            "'pass_aws_credentials' (true/false) and 'inherit_env' (variable names, or PREFIX_*)"
+            + (f"; unknown key(s): {', '.join(unknown)}" if unknown else "")
+            + "."
+        )
+    return ImageEntry(command, passing, tuple(inherit))
 
 
 def examples_dir() -> Path:
@@ -54,38 +110,46 @@ def repository_of(image: str) -> str:
 
 @dataclass(frozen=True)
 class ImageMap:
-    entries: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE_MAP))
+    entries: Mapping[str, str | ImageEntry] = field(default_factory=lambda: dict(DEFAULT_IMAGE_MAP))
     base_dir: Path | None = None
 
-    def lookup(self, image: str) -> str | None:
-        if image in self.entries:
-            return self.entries[image]
+    def lookup(self, image: str) -> ImageEntry | None:
+        key: str | None = None
         repo = repository_of(image)
-        if repo in self.entries:
-            return self.entries[repo]
-        prefixes = [k for k in self.entries if repo.startswith(k) or image.startswith(k)]
-        if prefixes:
-            return self.entries[max(prefixes, key=len)]
-        return None
+        if image in self.entries:
+            key = image
+        elif repo in self.entries:
+            key = repo
+        else:
+            prefixes = [k for k in self.entries if repo.startswith(k) or image.startswith(k)]
+            key = max(prefixes, key=len) if prefixes else None
+        if key is None:
+            return None
+        entry = self.entries[key]
+        return entry if isinstance(entry, ImageEntry) else ImageEntry(str(entry))
 
     def resolve(self, image: str, *, field: str = "AlgorithmSpecification.TrainingImage") -> list[str]:
         """The command (argv) for ``image``; a ValidationException naming the image when it is unmapped."""
-        template = self.lookup(image)
-        if template is None:
+        return self.command(image, field=field).argv
+
+    def command(self, image: str, *, field: str = "AlgorithmSpecification.TrainingImage") -> ImageCommand:
+        """The command for ``image`` with its entry's environment opt-ins."""
+        entry = self.lookup(image)
+        if entry is None:
             raise validation(
                 f"{field} {image!r} has no local command. Map it in an image map (YAML, passed as image_map= "
                 f"or --image-map, or named by AMTFLOW_IMAGE_MAP), e.g. '{repository_of(image)}: "
                 "python path/to/train.py'."
             )
         here = str(self.base_dir or Path.cwd())
-        text = template.replace("{examples}", str(examples_dir())).replace("{here}", here)
+        text = entry.command.replace("{examples}", str(examples_dir())).replace("{here}", here)
         text = text.replace("{python}", sys.executable)
         argv = shlex.split(text)
         if argv and argv[0] in ("python", "python3"):
             argv[0] = sys.executable
         if not argv:
             raise validation(f"{field} {image!r} maps to an empty command; give the command to run.")
-        return argv
+        return ImageCommand(argv, entry.pass_aws_credentials, entry.inherit_env)
 
 
 def load_image_map(source: str | Path | Mapping[str, Any] | ImageMap | None) -> ImageMap:
@@ -95,7 +159,7 @@ def load_image_map(source: str | Path | Mapping[str, Any] | ImageMap | None) -> 
     if isinstance(source, ImageMap):
         return source
     if isinstance(source, Mapping):
-        return ImageMap({**DEFAULT_IMAGE_MAP, **{str(k): str(v) for k, v in source.items()}})
+        return ImageMap({**DEFAULT_IMAGE_MAP, **{str(k): image_entry(str(k), v) for k, v in source.items()}})
     path = Path(source)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -105,11 +169,10 @@ def load_image_map(source: str | Path | Mapping[str, Any] | ImageMap | None) -> 
         raise ConfigurationError(f"image map {path}: not valid YAML ({e}).") from e
     if isinstance(data, Mapping) and isinstance(data.get("images"), Mapping):
         data = data["images"]
-    if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
+    if not isinstance(data, Mapping) or not all(isinstance(v, str | Mapping) for v in data.values()):
         raise ConfigurationError(
             f"image map {path}: expected a mapping of image URI or repository to a command string, "
             "e.g. 'sagemaker-xgboost: python {examples}/xgboost/train.py'."
         )
-    return ImageMap(
-        {**DEFAULT_IMAGE_MAP, **{str(k): v for k, v in data.items()}}, base_dir=path.resolve().parent
-    )
+    entries = {str(k): image_entry(str(k), v, f"image map {path}") for k, v in data.items()}
+    return ImageMap({**DEFAULT_IMAGE_MAP, **entries}, base_dir=path.resolve().parent)

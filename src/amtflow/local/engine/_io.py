@@ -3,7 +3,9 @@
 ``s3://`` URIs are read and written with the S3 client the engine was given (the process's boto3 client
 by default, so moto serves them in tests and in the twin). ``file://`` URIs are a local extension: a
 channel's ``file://DIR`` is linked into the trial as is, and a ``file://DIR`` output path receives the
-``model.tar.gz`` on the local disk.
+``model.tar.gz`` on the local disk. URIs are checked (:func:`~amtflow.local.engine._paths.check_uri`) and
+every local path is built with :func:`~amtflow.local.engine._paths.inside`: an S3 object whose key leads
+out of the channel's folder, or a model that would land outside the ``file://`` output folder, is refused.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import shutil
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
-from amtflow.local.engine._model import validation
+from amtflow.local.engine._model import ServiceError, validation
+from amtflow.local.engine._paths import check_uri, inside, local_path
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,16 +29,13 @@ def _split_s3(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
-def local_path(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
-
-
 def fetch_channel(uri: str, dest: Path, s3: S3Client | None, *, field: str) -> Path:
     """Make the channel's data available at ``dest`` (a directory) and return the directory to use.
 
     ``file://`` channels are used in place (no copy); ``s3://`` prefixes are downloaded once into ``dest``.
     """
     scheme = urlparse(uri).scheme
+    check_uri(uri, field)
     if scheme == "file":
         path = local_path(uri)
         if not path.exists():
@@ -48,7 +48,9 @@ def fetch_channel(uri: str, dest: Path, s3: S3Client | None, *, field: str) -> P
     if dest.exists():
         return dest
     bucket, prefix = _split_s3(uri)
-    tmp = dest.with_name(dest.name + ".partial")
+    tmp = inside(dest.parent, dest.name + ".partial", follow_last=False, what="the channel's folder")
+    if tmp.is_symlink():
+        tmp.unlink()
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     found = 0
@@ -63,10 +65,13 @@ def fetch_channel(uri: str, dest: Path, s3: S3Client | None, *, field: str) -> P
                     if prefix and not prefix.endswith("/")
                     else key[len(prefix) :]
                 )
-                target = tmp / (rel or Path(key).name)
+                target = _object_path(tmp, rel or key.rsplit("/", 1)[-1], uri, key, field)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, key, str(target))
                 found += 1
+    except ServiceError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     except Exception as e:  # botocore errors: a missing bucket, no access
         shutil.rmtree(tmp, ignore_errors=True)
         raise validation(f"{field}: cannot read {uri}: {e}") from e
@@ -75,6 +80,17 @@ def fetch_channel(uri: str, dest: Path, s3: S3Client | None, *, field: str) -> P
         raise validation(f"{field}: no objects under {uri}; upload the channel's data or fix the S3Uri.")
     os.replace(tmp, dest)
     return dest
+
+
+def _object_path(folder: Path, rel: str, uri: str, key: str, field: str) -> Path:
+    """Where the object ``key`` goes below ``folder``: refused when its key has ``.``/``..`` segments."""
+    parts = [p for p in rel.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts) or "\x00" in rel:
+        raise validation(
+            f"{field}: the object key {key!r} under {uri} has '.' or '..' segments (or no name), so it "
+            "would be written outside the channel's folder; rename the object."
+        )
+    return inside(folder, *parts, what="the channel's folder")
 
 
 def pack_model(model_dir: Path, archive: Path) -> Path:
@@ -92,10 +108,14 @@ def output_uri(s3_output_path: str, job_name: str) -> str:
     return f"{s3_output_path.rstrip('/')}/{job_name}/output/model.tar.gz"
 
 
-def upload(archive: Path, uri: str, s3: Any) -> None:
-    scheme = urlparse(uri).scheme
-    if scheme == "file":
-        target = local_path(uri)
+def upload(archive: Path, s3_output_path: str, job_name: str, s3: Any) -> None:
+    """Put ``archive`` at :func:`output_uri` (a ``file://`` target stays inside the output folder)."""
+    check_uri(s3_output_path, "OutputDataConfig.S3OutputPath")
+    uri = output_uri(s3_output_path, job_name)
+    if urlparse(uri).scheme == "file":
+        base = local_path(s3_output_path)
+        base.mkdir(parents=True, exist_ok=True)
+        target = inside(base, job_name, "output", "model.tar.gz", what="the output folder")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(archive, target)
         return

@@ -15,7 +15,10 @@ and starts the mapped command with the hyperparameters appended as ``--name valu
 ``SM_*`` environment: ``SM_MODEL_DIR``, ``SM_CHANNELS``, ``SM_CHANNEL_<NAME>``, ``SM_HPS``, ``SM_HP_<NAME>``,
 ``SM_OUTPUT_DATA_DIR``, ``SM_OUTPUT_DIR``, ``SM_INPUT_DIR``, ``SM_INPUT_CONFIG_DIR``, ``SM_NUM_CPUS``,
 ``SM_NUM_GPUS``, ``SM_HOSTS``, ``SM_CURRENT_HOST``, ``SM_RESOURCE_CONFIG``, ``SM_INPUT_DATA_CONFIG``,
-``SM_USER_ARGS``, ``SM_TRAINING_ENV`` and (a local extension) ``SM_CHECKPOINT_DIR``. The process gets its
+``SM_USER_ARGS``, ``SM_TRAINING_ENV`` and (a local extension) ``SM_CHECKPOINT_DIR``, plus the job's own
+``Environment``. Of this process's environment the trial sees only what it needs to run (see
+:func:`host_environment`): never the host's AWS credentials or profile, unless the image map entry opts in
+(``pass_aws_credentials``, ``inherit_env``). The process gets its
 own process group and, on Linux, dies with the engine (``PR_SET_PDEATHSIG``; the signal follows the
 thread that started the trial, and the job loop threads outlive their trials); every live group is killed
 when the interpreter exits.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import fnmatch
 import functools
 import json
 import os
@@ -42,8 +46,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amtflow.local.engine._model import Clock
+from amtflow.local.engine._paths import inside
 
 STOP_GRACE_SECONDS = 2.0
+
+#: Host variables a trial gets: what the interpreter and its libraries need to start and find things.
+HOST_ENV_NAMES = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "TMP", "TEMP", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV"}
+    | {"LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "SYSTEMROOT"}
+)
+HOST_ENV_PREFIXES = ("LC_", "PYTHON")
+#: Without ``pass_aws_credentials`` a trial's AWS SDK finds no credentials of the host: not in variables,
+#: not in ``~/.aws`` (the files point at the null device), not from the instance metadata service.
+NO_AWS_CREDENTIALS = {
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 _live_lock = threading.Lock()
 _live_groups: set[int] = set()
@@ -90,6 +109,25 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return set_pdeathsig
 
 
+def host_environment(
+    host: Mapping[str, str], *, inherit_env: Sequence[str] = (), pass_aws_credentials: bool = False
+) -> dict[str, str]:
+    """The part of ``host`` (this process's environment) a trial's process starts with.
+
+    Allowed: :data:`HOST_ENV_NAMES` and names starting with :data:`HOST_ENV_PREFIXES` (locale, ``PYTHON*``);
+    the names (or ``PREFIX*`` patterns) in ``inherit_env``; every ``AWS_*`` variable when
+    ``pass_aws_credentials``, else :data:`NO_AWS_CREDENTIALS` for the names not inherited.
+    """
+    env = {k: v for k, v in host.items() if k in HOST_ENV_NAMES or k.startswith(HOST_ENV_PREFIXES)}
+    env.update({k: v for k, v in host.items() if any(fnmatch.fnmatchcase(k, p) for p in inherit_env)})
+    if pass_aws_credentials:
+        env.update({k: v for k, v in host.items() if k.startswith("AWS_")})
+    else:
+        for k, v in NO_AWS_CREDENTIALS.items():
+            env.setdefault(k, v)
+    return env
+
+
 @dataclass(frozen=True)
 class MetricDefinition:
     name: str
@@ -119,6 +157,8 @@ class TrialSpec:
     instance_type: str = "ml.m5.large"
     num_cpus: int = 1
     log_path: Path | None = None
+    inherit_env: Sequence[str] = ()
+    pass_aws_credentials: bool = False
 
 
 class TrialProcess:
@@ -166,8 +206,8 @@ class TrialProcess:
         (config_dir / "inputdataconfig.json").write_text(json.dumps(input_config, indent=1, default=str))
         channel_dirs: dict[str, str] = {}
         for channel, source in s.channels.items():
-            link = root / "input" / "data" / channel
-            if not link.exists():
+            link = inside(root / "input" / "data", channel, follow_last=False, what="the trial's folder")
+            if not link.is_symlink():
                 link.symlink_to(source.resolve(), target_is_directory=True)
             channel_dirs[channel] = str(link)
         user_args = [a for k, v in hps.items() if not k.startswith("_") for a in (f"--{k}", v)]
@@ -209,7 +249,8 @@ class TrialProcess:
             env[f"SM_CHANNEL_{channel.upper().replace('-', '_').replace('.', '_')}"] = path
         for k, v in hps.items():
             if not k.startswith("_"):
-                env[f"SM_HP_{k.upper().replace('-', '_')}"] = v
+                # '=' cannot be part of a variable's name (the name is checked to hold no NUL)
+                env[f"SM_HP_{k.upper().replace('-', '_').replace('=', '_')}"] = v
         env.update(s.environment)
         return env
 
@@ -217,9 +258,12 @@ class TrialProcess:
     def start(self) -> None:
         _register_atexit()
         extra = self._layout()
-        # A training container's environment: this process's environment (PATH, the virtualenv, AWS
-        # settings) plus the SM_* contract.
-        env = {**os.environ, **extra}
+        # A training container's environment: what the interpreter needs from this process's environment
+        # (no AWS credentials unless the image map entry opts in), the SM_* contract, the job's Environment.
+        host = host_environment(
+            os.environ, inherit_env=self.spec.inherit_env, pass_aws_credentials=self.spec.pass_aws_credentials
+        )
+        env = {**host, **extra}
         user_args = [
             a for k, v in self.spec.hyperparameters.items() if not k.startswith("_") for a in (f"--{k}", v)
         ]

@@ -8,16 +8,27 @@ Layout::
     <state_dir>/data/<tuning-job>/<channel>/     channels fetched from S3, shared by the job's trials
 
 Writes are atomic (write to a temporary file, then rename), so a crash never leaves half a document. One
-engine at a time should own a state directory.
+engine at a time should own a state directory. Every path is built with
+:func:`~amtflow.local.engine._paths.inside`: a name that would lead outside ``state_dir`` (or a symlink in it
+pointing elsewhere) is refused with a ValidationException, and documents found through such a link, or
+naming a job SageMaker would refuse, are not loaded.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from amtflow.local.engine._model import ServiceError
+from amtflow.local.engine._paths import inside
+from amtflow.naming import TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN
+
+logger = logging.getLogger(__name__)
 
 
 class Store:
@@ -36,30 +47,48 @@ class Store:
             json.dump(doc, f, indent=1, sort_keys=True, default=str)
         os.replace(tmp, path)
 
-    @staticmethod
-    def _read_all(directory: Path) -> list[dict[str, Any]]:
+    def path(self, *parts: str) -> Path:
+        """``<state_dir>/<parts>``, resolved; a ValidationException if it would be outside ``state_dir``."""
+        return inside(self.root, *parts, what="the state folder")
+
+    def _read_all(self, directory: str, key: str, pattern: re.Pattern[str]) -> list[dict[str, Any]]:
         docs = []
-        for path in sorted(directory.glob("*.json")):
+        for path in sorted((self.root / directory).glob("*.json")):
             try:
-                docs.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError):
+                self.path(directory, path.name)
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, ServiceError):
                 continue
+            if not isinstance(doc, dict) or not pattern.fullmatch(str(doc.get(key))):
+                logger.warning("%s: not a job this engine wrote; skipped", path)
+                continue
+            docs.append(doc)
         return docs
 
+    def tuning_path(self, name: str) -> Path:
+        return self.path("tuning-jobs", f"{name.lower()}.json")
+
+    def training_path(self, name: str) -> Path:
+        return self.path("training-jobs", f"{name.lower()}.json")
+
     def save_tuning(self, doc: dict[str, Any]) -> None:
-        self._write(self.tuning_dir / f"{doc['HyperParameterTuningJobName'].lower()}.json", doc)
+        self._write(self.tuning_path(doc["HyperParameterTuningJobName"]), doc)
 
     def save_training(self, doc: dict[str, Any]) -> None:
-        self._write(self.training_dir / f"{doc['TrainingJobName'].lower()}.json", doc)
+        self._write(self.training_path(doc["TrainingJobName"]), doc)
 
     def load_tuning(self) -> list[dict[str, Any]]:
-        return self._read_all(self.tuning_dir)
+        return self._read_all("tuning-jobs", "HyperParameterTuningJobName", TUNING_JOB_NAME_PATTERN)
 
     def load_training(self) -> list[dict[str, Any]]:
-        return self._read_all(self.training_dir)
+        return self._read_all("training-jobs", "TrainingJobName", TRAINING_JOB_NAME_PATTERN)
 
     def trial_root(self, training_job_name: str) -> Path:
-        return self.training_dir / training_job_name
+        return self.path("training-jobs", training_job_name)
 
     def log_path(self, training_job_name: str) -> Path:
-        return self.training_dir / training_job_name / "trial.log"
+        return self.path("training-jobs", training_job_name, "trial.log")
+
+    def data_path(self, data_key: str, channel: str) -> Path:
+        """Where a channel fetched from S3 is kept (shared by the trials of one job)."""
+        return self.path("data", data_key, channel)
