@@ -132,7 +132,7 @@ def job_name(ctx: LintContext) -> Iterator[Finding]:
             why,
             f"Shorten it to {NAME_MAX} characters (amtflow.naming.tuning_job_name does this for you).",
         )
-    elif not NAME_PATTERN.match(name):
+    elif not NAME_PATTERN.fullmatch(name):
         yield _error(
             "AMT001",
             field,
@@ -953,7 +953,7 @@ def warm_start_shape(ctx: LintContext) -> Iterator[Finding]:
             f"List between 1 and {MAX_PARENTS} parents (the most relevant, most recent ones).",
         )
     for path, name in parents:
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             yield _error(
                 "AMT030",
                 f"{path}.HyperParameterTuningJobName",

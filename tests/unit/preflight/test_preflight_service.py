@@ -63,6 +63,11 @@ CASES: list[tuple[str, Callable[[Request], object], Callable[[Request], object]]
     ),
     ("AMT001", lambda r: r.pop("HyperParameterTuningJobName"), lambda r: None),
     (
+        "AMT001",
+        lambda r: r.update(HyperParameterTuningJobName="churn-xgb\n"),  # '$' alone would let it through
+        lambda r: r.update(HyperParameterTuningJobName="churn-xgb"),
+    ),
+    (
         "AMT002",
         lambda r: config(r).update(Strategy="Bayes"),
         lambda r: config(r).update(Strategy="Random"),
