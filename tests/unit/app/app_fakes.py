@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from amtflow.adapters import StoreProfileCatalog
 from amtflow.app import (
     CallbackOutcome,
@@ -21,7 +23,7 @@ from amtflow.app import (
     TuningJobStatus,
 )
 from amtflow.errors import ConflictError, NotFoundError, TransientError
-from amtflow.profile import InMemoryProfileStore
+from amtflow.profile import InMemoryProfileStore, merge_documents
 
 ROOT = Path(__file__).resolve().parents[3]
 XGB_PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()
@@ -39,6 +41,11 @@ class Clock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+def profile_text(**sections: Any) -> str:
+    """The example profile with ``sections`` deep-merged into it (a profile the owner changed and pushed)."""
+    return yaml.safe_dump(merge_documents(yaml.safe_load(XGB_PROFILE), sections), sort_keys=False)
 
 
 def profiles(*texts: str) -> StoreProfileCatalog:
