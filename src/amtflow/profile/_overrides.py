@@ -166,7 +166,8 @@ def _check(
             )
     elif rule == _VALUES:
         if not isinstance(value, list) or not value:
-            problems.append(ProfileProblem(where, f"expected a list of values, got {_describe(value)}"))
+            got = "an empty list" if value == [] else _describe(value)
+            problems.append(ProfileProblem(where, f"expected a list of one or more values, got {got}"))
             return
         problems.extend(
             ProfileProblem(f"{where}[{i}]", f"must be a string, number or boolean, not {_describe(v)}")

@@ -234,7 +234,12 @@ def test_limits_may_only_narrow(
         (
             {"tuning": {"ranges": {"tree_method": {"values": "hist"}}}},
             "overrides.tuning.ranges.tree_method.values",
-            "expected a list of values",
+            "expected a list of one or more values",
+        ),
+        (
+            {"tuning": {"ranges": {"tree_method": {"values": []}}}},
+            "overrides.tuning.ranges.tree_method.values",
+            "got an empty list",
         ),
         (
             {"tuning": {"ranges": {"tree_method": {"values": [["hist"]]}}}},
