@@ -103,24 +103,26 @@ def test_a_moderate_drift_warm_starts_from_v1s_job_with_a_reduced_budget(demo: d
     assert "reached v1's best validation:auc=" in printed or "did not reach v1's best" in printed
 
 
-def test_the_console_execution_with_a_broken_override_is_rejected_with_its_findings(
+def test_the_console_execution_whose_overrides_lift_the_budget_is_refused_naming_each_key(
     demo: dict[str, Any],
 ) -> None:
     report = demo["report"]
     (manual,) = [e for e in report["executions"] if e["input"].get("trigger") == "manual"]
     assert manual["status"] == "FAILED"
-    assert manual["error"] == "PreflightRejectedError"
-    assert "StartTuning" in manual["states"]
-    assert "Evaluate" not in manual["states"]
-    for finding in ("AMT107", "AMT123"):
-        assert finding in manual["cause"]
-    assert manual["plan"]["jobName"] not in {r["jobName"] for r in report["runs"]}
-    (note,) = [n for n in report["notifications"] if n["attributes"].get("outcome") == "rejected"]
-    assert note["subject"] == "amtflow: cancer-xgb - tuning job rejected by preflight"
+    assert manual["error"] == "OverridesRefusedError"
+    assert "StartTuning" not in manual["states"]
+    assert "overrides.budget.max_usd_per_run: not overridable" in manual["cause"]
+    (note,) = [n for n in report["notifications"] if n["attributes"].get("outcome") == "failed"]
+    assert note["subject"] == "amtflow: cancer-xgb - run failed"
     message = json.loads(note["message"])
-    assert message["error"]["type"] == "PreflightRejectedError"
-    assert "the objective 'validation:auc' is set to Minimize" in message["error"]["message"]
-    assert "matches none of the 2 line(s) of profile sample_log_lines" in message["error"]["message"]
+    assert message["error"]["type"] == "OverridesRefusedError"
+    text = message["error"]["message"]
+    text = "\n".join(text) if isinstance(text, list) else text
+    assert (
+        "overrides.budget.max_usd_per_run: not overridable — budget caps and prices come from the stored "
+        "profile; change the profile and push it"
+    ) in text
+    assert "overrides.training.instance_type: 'ml.p4d.24xlarge' is not an instance type" in text
 
 
 def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any]) -> None:
@@ -129,7 +131,7 @@ def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any])
     assert [(n["attributes"]["model"], n["attributes"]["outcome"]) for n in notes] == [
         ("cancer-xgb", "succeeded"),
         ("cancer-xgb", "succeeded"),
-        ("cancer-xgb", "rejected"),
+        ("cancer-xgb", "failed"),
         ("cancer-xgb", "succeeded"),
     ]
     runs = {r["jobName"]: r for r in report["runs"]}

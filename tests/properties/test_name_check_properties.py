@@ -27,6 +27,7 @@ from amtflow.profile import (
     apply_overrides,
     compile_tuning_request,
     load_profile,
+    merge_documents,
 )
 
 BASE = load_profile(XGB_PROFILE)
@@ -69,7 +70,7 @@ def test_job_names_are_valid_or_the_prefix_is_named(prefix: str, model: str, ver
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    "change",
     [
         {"training": {"instance_type": "ml.m5.xlarge\n"}},
         {"dataset": {"channels": {"train\n": "text/csv"}}},
@@ -77,10 +78,14 @@ def test_job_names_are_valid_or_the_prefix_is_named(prefix: str, model: str, ver
         {"schedule": "rate(7 days)\n"},
     ],
 )
-def test_a_trailing_line_break_makes_a_profile_value_invalid(overrides: dict[str, Any]) -> None:
-    error = outcome(lambda: apply_overrides(BASE, overrides))
-    assert isinstance(error, ProfileValidationError), f"{overrides} was accepted"
+def test_a_trailing_line_break_makes_a_profile_value_invalid(change: dict[str, Any]) -> None:
+    error = outcome(lambda: load_profile(merge_documents(BASE.to_document(), change)))
+    assert isinstance(error, ProfileValidationError), f"{change} was accepted"
     assert_names_a_field(error)
+    # As a run's override it is refused too (an instance type the profile does not allow, or not overridable).
+    refused = outcome(lambda: apply_overrides(BASE, change))
+    assert isinstance(refused, InvalidInputError), f"{change} was accepted as an override"
+    assert_names_a_field(refused)
 
 
 def test_a_model_name_with_a_line_break_is_not_looked_up() -> None:

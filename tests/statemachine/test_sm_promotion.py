@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sm_stand_in import SageMakerStandIn
-from sm_support import MODEL
+from sm_support import MODEL, PROFILE
 
 from amtflow.local.twin import ExecutionStatus, Twin
 
@@ -97,14 +97,12 @@ def test_with_the_threshold_fallback_new_data_is_promoted_across_datasets_and_th
     upload_version(app, "v1")
     app.wait_for_executions()
     upload_data_only(app, "v2")
-    app.start_execution(
-        {
-            "model": MODEL,
-            "action": "tune",
-            "datasetVersion": "v2",
-            "overrides": {"promotion": {"cross_dataset": "threshold", "threshold": 0.9}},
-        }
+    # The owner switches the model to the threshold fallback and pushes the profile.
+    app.put_object(
+        f"profiles/{MODEL}.yaml",
+        PROFILE.replace("promotion:\n", "promotion:\n  cross_dataset: threshold\n  threshold: 0.9\n"),
     )
+    app.start_execution({"model": MODEL, "action": "tune", "datasetVersion": "v2"})
     executions = app.wait_for_executions()
     assert [e.status for e in executions] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.SUCCEEDED]
     second = next(n for n in app.notifications() if n.json()["plan"]["datasetVersion"] == "v2")

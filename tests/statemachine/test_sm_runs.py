@@ -195,14 +195,9 @@ def test_a_manual_console_run_with_overrides(app: Twin, sagemaker: SageMakerStan
 def test_a_preflight_rejection_is_notified_and_nothing_is_launched(
     app: Twin, sagemaker: SageMakerStandIn
 ) -> None:
-    app.start_execution(
-        {
-            "model": MODEL,
-            "action": "tune",
-            "datasetVersion": "v1",
-            "overrides": {"budget": {"max_usd_per_run": 0.5}},
-        }
-    )
+    # The owner lowers the per-run cap below what 30 trials cost and pushes the profile.
+    app.put_object(f"profiles/{MODEL}.yaml", PROFILE.replace("max_usd_per_run: 10", "max_usd_per_run: 0.5"))
+    app.start_execution({"model": MODEL, "action": "tune", "datasetVersion": "v1"})
     (execution,) = app.wait_for_executions()
     assert execution.status is ExecutionStatus.FAILED
     assert execution.error == "PreflightRejectedError"
@@ -210,6 +205,42 @@ def test_a_preflight_rejection_is_notified_and_nothing_is_launched(
     (note,) = app.notifications()
     assert note.attributes["outcome"] == "rejected"
     assert "AMT202" in note.json()["error"]["message"]
+    assert_released(app)
+
+
+def test_overrides_that_lift_the_budget_are_refused_and_nothing_is_launched(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    app.start_execution(
+        {
+            "model": MODEL,
+            "action": "tune",
+            "datasetVersion": "v1",
+            "overrides": {
+                "budget": {
+                    "max_usd_per_run": None,
+                    "max_usd_per_month": None,
+                    "prices": {"ml.p4d.24xlarge": 0.0001},
+                },
+                "training": {"instance_type": "ml.p4d.24xlarge"},
+                "tuning": {"limits": {"max_jobs": 500, "max_parallel": 20}},
+            },
+        }
+    )
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "OverridesRefusedError"
+    assert "StartTuning" not in execution.states
+    assert CREATE not in sagemaker.calls
+    (note,) = app.notifications()
+    assert note.attributes["outcome"] == "failed"
+    message = note.json()["error"]["message"]
+    assert (
+        "overrides.budget.max_usd_per_run: not overridable — budget caps and prices come from the stored "
+        "profile; change the profile and push it"
+    ) in message
+    assert "overrides.training.instance_type: 'ml.p4d.24xlarge' is not an instance type" in message
+    assert "Traceback" not in message
     assert_released(app)
 
 

@@ -19,6 +19,7 @@ from amtflow.app._schedule import schedule_due
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding, context_for_profile, lint_request
 from amtflow.profile import (
+    Budget,
     ModelProfile,
     ProfileStore,
     TrainingNetwork,
@@ -31,10 +32,19 @@ if TYPE_CHECKING:
 
 
 class ProfileSpec:
-    """A validated profile (overrides applied) as the application sees it."""
+    """A validated profile (overrides applied) as the application sees it.
 
-    def __init__(self, profile: ModelProfile) -> None:
+    ``stored`` is the profile as pushed (``profile`` itself when there are no overrides): the budget caps
+    and prices come from it, whatever the overrides say.
+    """
+
+    def __init__(self, profile: ModelProfile, stored: ModelProfile | None = None) -> None:
         self.profile = profile
+        self.stored = stored if stored is not None else profile
+
+    @property
+    def budget(self) -> Budget:
+        return self.stored.budget
 
     @property
     def model(self) -> str:
@@ -78,7 +88,12 @@ class ProfileSpec:
         now: datetime | None = None,
     ) -> Sequence[Finding]:
         context = context_for_profile(
-            self.profile, request, month_to_date_usd=month_to_date_usd, history=history, now=now
+            self.profile,
+            request,
+            month_to_date_usd=month_to_date_usd,
+            history=history,
+            now=now,
+            budget=self.budget,
         )
         return lint_request(request, context, source=f"profile {self.model}", from_profile=True).findings
 
@@ -91,7 +106,8 @@ class StoreProfileCatalog:
         self._store = store
 
     def get(self, model: str, overrides: Mapping[str, Any] | None = None) -> ProfileSpec:
-        return ProfileSpec(apply_overrides(self._store.get(model), overrides))
+        stored = self._store.get(model)
+        return ProfileSpec(apply_overrides(stored, overrides), stored)
 
     def models(self) -> Sequence[str]:
         return self._store.list()

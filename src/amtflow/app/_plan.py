@@ -362,7 +362,9 @@ class PlanRun:
             policy,
         )
         summary = drift_summary(report, external, champion.dataset_version if champion else None)
-        self._record(request, version, current.fingerprint, decision, report, external, cold, execution, now)
+        self._record(
+            request, spec, version, current.fingerprint, decision, report, external, cold, execution, now
+        )
         return _Decided(decision, current.fingerprint, summary)
 
     def _profile_dataset(
@@ -417,6 +419,7 @@ class PlanRun:
     def _record(
         self,
         request: RunRequest,
+        spec: ModelSpec,
         version: str,
         fingerprint: str,
         decision: Decision,
@@ -427,7 +430,7 @@ class PlanRun:
         now: datetime,
     ) -> None:
         tuning = decision.action is DriftAction.TUNE
-        prices = dict(self._profiles.get(request.model, request.overrides).profile.budget.prices)
+        prices = dict(spec.budget.prices)  # the stored profile's, whatever the overrides say
         job = self._job_namer(request.model, version, execution.name)
         self._lineage.add_run(
             RunRecord(

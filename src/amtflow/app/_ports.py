@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding
-from amtflow.profile import ModelProfile, TrainingNetwork
+from amtflow.profile import Budget, ModelProfile, TrainingNetwork
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware (UTC)."""
@@ -142,6 +142,11 @@ class ModelSpec(Protocol):
     @property
     def marker(self) -> str:
         """The object name that marks a dataset version complete (``_READY`` by default)."""
+        ...
+
+    @property
+    def budget(self) -> Budget:
+        """The stored profile's budget caps and prices: overrides never change them."""
         ...
 
     def schedule_due(self, now: datetime, since: datetime) -> bool:

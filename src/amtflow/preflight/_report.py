@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from amtflow.lineage import RunRecord
-    from amtflow.profile import ModelProfile
+    from amtflow.profile import Budget, ModelProfile
 
 #: The tags a pre-launch lint runs (``diagnosis`` needs a finished job).
 LINT_TAGS: frozenset[str] = frozenset({"service", "practice", "budget"})
@@ -136,15 +136,19 @@ def context_for_profile(
     history: Sequence[RunRecord] = (),
     now: datetime | None = None,
     extra: Mapping[str, Any] | None = None,
+    budget: Budget | None = None,
 ) -> LintContext:
     """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines.
+
+    ``budget`` replaces the profile's own caps and prices: a run with overrides passes its stored
+    profile's budget, so that the caps and prices are always the stored ones.
 
     ``history`` is the model's lineage (``LineageStore.list_runs(model)``): it supplies the compatible
     earlier tuning jobs (AMT111), the parents' own parents (AMT112) and the earlier runs' per-job runtime
     (the expected cost) wherever ``compatible_parents`` and ``earlier_runtimes_s`` are not given, and with
     ``now`` (an aware datetime) the month-to-date spend unless ``month_to_date_usd`` is given.
     """
-    budget = profile.budget
+    budget = budget if budget is not None else profile.budget
     evidence: dict[str, Any] = dict(extra or {})
     if history:
         found = lineage_evidence(request, history, now=now)

@@ -34,7 +34,7 @@ from amtflow.profile._enums import (
     Strategy,
     WarmStartType,
 )
-from amtflow.profile._errors import ProfileProblem, ProfileValidationError
+from amtflow.profile._errors import OverridesRefusedError, ProfileProblem, ProfileValidationError
 from amtflow.profile._load import (
     apply_overrides,
     dump_profile,
@@ -93,6 +93,7 @@ __all__ = [
     "Notifications",
     "Objective",
     "Outcome",
+    "OverridesRefusedError",
     "ParameterRange",
     "ParameterType",
     "ProfileProblem",

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from amtflow.errors import ProfileError
+from amtflow.errors import InvalidInputError, ProfileError
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,21 @@ class ProfileValidationError(ProfileError):
         super().__init__(
             f"{source} is invalid ({count} {noun}):\n{lines}",
             field=self.problems[0].path if self.problems else None,
+        )
+
+
+class OverridesRefusedError(InvalidInputError):
+    """A run's ``overrides`` reach outside the allow-list (budget, image, role, environment, ...) or beyond
+    the stored profile's limits; :attr:`problems` names every refused key and the rule (docs/profiles.md)."""
+
+    def __init__(self, problems: Sequence[ProfileProblem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"overrides refused ({count} {noun}):\n{lines}",
+            field=self.problems[0].path if self.problems else "overrides",
         )
 
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from amtflow.profile._errors import ProfileProblem, ProfileValidationError, problems_from
 from amtflow.profile._model import ModelProfile
+from amtflow.profile._overrides import check_limits, check_overrides
 
 
 def parse_profile(document: Any, *, source: str = "profile") -> ModelProfile:
@@ -101,9 +102,13 @@ def merge_documents(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> di
 
 
 def apply_overrides(profile: ModelProfile, overrides: Mapping[str, Any] | None) -> ModelProfile:
-    """A copy of ``profile`` with a partial profile (same keys as the YAML) deep-merged in, re-validated.
+    """A copy of ``profile`` with a run's overrides (a partial profile, same keys as the YAML) deep-merged
+    in, re-validated.
 
-    Problems are reported as ``overrides.<path>``. The model name cannot be overridden.
+    Only the allow-list of docs/profiles.md ("Overrides") may be overridden, within the stored profile's
+    limits: anything else is refused with :class:`OverridesRefusedError` (an ``InvalidInputError``) before
+    anything is merged; a value the schema rejects raises :class:`ProfileValidationError`. Problems are
+    named ``overrides.<path>``.
     """
     if not overrides:
         return profile
@@ -112,21 +117,13 @@ def apply_overrides(profile: ModelProfile, overrides: Mapping[str, Any] | None) 
             [ProfileProblem("overrides", "must be a mapping of profile keys, e.g. {'tuning': {...}}")],
             source="overrides",
         )
-    problems: list[ProfileProblem] = []
-    if "model" in overrides and overrides["model"] != profile.model:
-        problems.append(
-            ProfileProblem(
-                "overrides.model", "the model cannot be overridden; start a run for the other model"
-            )
-        )
-    if "schema" in overrides and overrides["schema"] != profile.schema_:
-        problems.append(ProfileProblem("overrides.schema", "the schema cannot be overridden; remove it"))
-    if problems:
-        raise ProfileValidationError(problems, source="overrides")
+    check_overrides(profile, overrides)
     merged = merge_documents(profile.to_document(), overrides)
     try:
-        return ModelProfile.model_validate(merged)
+        result = ModelProfile.model_validate(merged)
     except ValidationError as e:
         raise ProfileValidationError(
             problems_from(e, ModelProfile, prefix="overrides"), source="overrides"
         ) from None
+    check_limits(profile, result)
+    return result

@@ -217,6 +217,7 @@ class TrainingSpec(_Section):
     image: str = Field(min_length=1, max_length=255)
     input_mode: Annotated[InputMode, _enum(InputMode)] = InputMode.FILE
     instance_type: str = "ml.m5.xlarge"
+    allowed_instance_types: list[str] = Field(default_factory=list, max_length=20)
     instance_count: Int = Field(default=1, ge=1, le=100)
     volume_gb: Int = Field(default=30, ge=1, le=16384)
     max_runtime_s: Int = Field(default=3600, ge=1, le=MAX_TRAINING_RUNTIME_S)
@@ -234,6 +235,7 @@ class TrainingSpec(_Section):
             issues.append(
                 ("instance_type", f"{self.instance_type!r} is not an ML instance type; e.g. 'ml.m5.xlarge'")
             )
+        issues.extend(self._check_allowed_instance_types())
         names = [m.name for m in self.metrics]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -275,6 +277,34 @@ class TrainingSpec(_Section):
                 )
         _fail(issues)
         return self
+
+    def _check_allowed_instance_types(self) -> list[tuple[str, str]]:
+        issues: list[tuple[str, str]] = []
+        allowed = self.allowed_instance_types
+        for i, itype in enumerate(allowed):
+            if not _INSTANCE_TYPE.fullmatch(itype):
+                issues.append(
+                    (
+                        f"allowed_instance_types[{i}]",
+                        f"{itype!r} is not an ML instance type; e.g. 'ml.m5.xlarge'",
+                    )
+                )
+            elif itype in allowed[:i]:
+                issues.append((f"allowed_instance_types[{i}]", f"{itype!r} is listed twice; list it once"))
+        if allowed and self.instance_type not in allowed:
+            issues.append(
+                (
+                    "allowed_instance_types",
+                    f"must contain instance_type ({self.instance_type!r}); add it to the list",
+                )
+            )
+        return issues
+
+    @property
+    def instance_types_allowed(self) -> tuple[str, ...]:
+        """The instance types a run's overrides may choose: ``allowed_instance_types``, by default just
+        ``instance_type``."""
+        return tuple(self.allowed_instance_types) or (self.instance_type,)
 
     def rendered_static_hyperparameters(self) -> dict[str, str]:
         return {k: render_scalar(v) for k, v in self.static_hyperparameters.items()}

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from amtflow.adapters import S3DatasetCatalog, SnsNotifier, StoreProfileCatalog, sns_message
 from amtflow.app import Notification
-from amtflow.errors import ProfileError, ProfileNotFoundError
+from amtflow.errors import InvalidInputError, ProfileError, ProfileNotFoundError
 from amtflow.profile import S3ProfileStore
 
 PROFILE = (Path(__file__).resolve().parents[3] / "examples" / "xgboost" / "profile.yaml").read_text()
@@ -75,7 +75,10 @@ def test_profiles_come_from_the_bucket_with_overrides_applied(aws: None) -> None
     with pytest.raises(ProfileNotFoundError, match="amtflow profiles push"):
         catalog.get("missing-model")
     with pytest.raises(ProfileError, match="overrides"):
-        catalog.get("cancer-xgb", {"tuning": {"limits": {"max_jobz": 5}}})
+        catalog.get("cancer-xgb", {"tuning": {"limits": {"max_jobs": 0}}})
+    with pytest.raises(InvalidInputError, match=r"overrides\.budget\.max_usd_per_run: not overridable"):
+        catalog.get("cancer-xgb", {"budget": {"max_usd_per_run": None}})
+    assert spec.budget == catalog.get("cancer-xgb").profile.budget
 
 
 def test_the_newest_complete_dataset_version_is_the_last_marker_written(aws: None) -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from amtflow.adapters import StoreProfileCatalog
 from amtflow.app import (
     CallbackOutcome,
@@ -24,7 +26,7 @@ from amtflow.app import (
     lease_seconds,
 )
 from amtflow.errors import ConflictError, ModelBusyError, NotFoundError, TransientError
-from amtflow.profile import InMemoryProfileStore
+from amtflow.profile import InMemoryProfileStore, merge_documents
 
 ROOT = Path(__file__).resolve().parents[3]
 XGB_PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()
@@ -43,6 +45,11 @@ class Clock:
 
     def advance(self, **kwargs: float) -> None:
         self.now += timedelta(**kwargs)
+
+
+def profile_text(**sections: Any) -> str:
+    """The example profile with ``sections`` deep-merged into it (a profile the owner changed and pushed)."""
+    return yaml.safe_dump(merge_documents(yaml.safe_load(XGB_PROFILE), sections), sort_keys=False)
 
 
 def profiles(*texts: str) -> StoreProfileCatalog:

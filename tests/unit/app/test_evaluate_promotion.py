@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, Clock, Notifier, SageMaker, profiles, trial
+from app_fakes import MODEL, Clock, Notifier, SageMaker, profile_text, profiles, trial
 
 from amtflow.app import EvaluateRequest, EvaluateRun, NotifyRun, evaluation_request
 from amtflow.lineage import Champion, DatasetVersion, InMemoryLineageStore, ObjectiveType, client_token
@@ -30,7 +30,7 @@ OLD_JOB = "amtf-cancer-xgb-01d01d01"
 T1 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
 
 
-def plan(version: str = "v2", **overrides: Any) -> Plan:
+def plan(version: str = "v2") -> Plan:
     return Plan(
         model=MODEL,
         action=Action.TUNE,
@@ -39,7 +39,6 @@ def plan(version: str = "v2", **overrides: Any) -> Plan:
         dataset_version=version,
         job_name=JOB,
         data_uri=f"s3://bucket/datasets/{MODEL}/{version}/",
-        overrides=overrides,
         execution=ExecutionRef(name="exec-2", id="arn:aws:states:us-east-1:1:execution:sm:exec-2"),
         planned_at=datetime(2026, 11, 3, tzinfo=UTC),
     )
@@ -90,6 +89,12 @@ def load(model: str, overrides: Mapping[str, Any]) -> ModelProfile:
     return profiles().get(model, overrides).profile
 
 
+def loader(**sections: Any) -> Callable[[str, Mapping[str, Any]], ModelProfile]:
+    """Loads the example profile changed by ``sections`` (as pushed by its owner)."""
+    catalog = profiles(profile_text(**sections))
+    return lambda model, overrides: catalog.get(model, overrides).profile
+
+
 def champion(value: float = 0.94, version: str = "v1", fingerprint: str = "sha256:v1") -> Champion:
     return Champion(
         model=MODEL,
@@ -114,6 +119,7 @@ class World:
     evidence: Evidence = field(default_factory=Evidence)
     sagemaker: SageMaker = field(default_factory=SageMaker)
     logs: dict[str, list[str]] = field(default_factory=dict)
+    promotion: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sagemaker.trials[JOB] = [trial(BEST.training_job_name, 0.95, eta="0.2"), trial(f"{JOB}-1", 0.9)]
@@ -125,7 +131,7 @@ class World:
             logs=lambda name: self.logs[name],
             lineage=self.lineage,
             registry=self.registry,
-            profiles=load,
+            profiles=loader(promotion=self.promotion) if self.promotion else load,
             clock=Clock(T1),
             job_prefix="amtf",
         )
@@ -172,8 +178,8 @@ def test_the_first_run_of_a_model_is_promoted_and_registered_with_its_lineage() 
 
 
 def test_a_first_run_below_the_threshold_is_not_promoted() -> None:
-    world = World()
-    evaluation = world.run().evaluate(plan(promotion={"threshold": 0.99}), TUNING)
+    world = World(promotion={"threshold": 0.99})
+    evaluation = world.run().evaluate(plan(), TUNING)
     assert evaluation.promotion is not None
     assert evaluation.promotion.outcome is PromotionOutcome.KEPT_CHAMPION
     assert "below the absolute threshold 0.99" in evaluation.promotion.reason
@@ -272,10 +278,10 @@ def test_a_failed_champion_evaluation_keeps_the_champion_and_says_why() -> None:
 
 
 def test_the_threshold_fallback_promotes_across_datasets_and_the_notification_says_so() -> None:
-    world = World()
+    world = World(promotion={"cross_dataset": "threshold", "threshold": 0.9})
     world.data("v2", "sha256:v2")
     world.lineage.set_champion(champion(0.99), expected_tuning_job=None)
-    p = plan(promotion={"cross_dataset": "threshold", "threshold": 0.9})
+    p = plan()
     evaluation = world.run().evaluate(p, TUNING)
     assert evaluation.promotion is not None
     assert evaluation.promotion.outcome is PromotionOutcome.PROMOTED
@@ -417,18 +423,16 @@ def _typed(c: Champion) -> dict[str, Any]:
     return {"objective_type": c.objective_type, "promoted_at": c.promoted_at}
 
 
-@pytest.mark.parametrize(
-    ("overrides", "expected"), [({}, "promoted"), ({"promotion": {"threshold": 0.99}}, "not_promoted")]
-)
+@pytest.mark.parametrize(("promotion", "expected"), [({}, "promoted"), ({"threshold": 0.99}, "not_promoted")])
 def test_the_runs_lineage_record_says_whether_its_model_was_promoted(
-    overrides: dict[str, Any], expected: str
+    promotion: dict[str, Any], expected: str
 ) -> None:
     from amtflow.drift import Action as DriftAction
     from amtflow.drift import Decision, Rule
     from amtflow.lineage import RunOutcome, RunRecord
     from amtflow.lineage import Trigger as RunTrigger
 
-    world = World()
+    world = World(promotion=promotion)
     world.data("v2", "sha256:v2")
     decision = Decision(action=DriftAction.TUNE, rule=Rule.NO_CHAMPION, reason="first data", max_jobs=30)
     world.lineage.add_run(
@@ -444,7 +448,7 @@ def test_the_runs_lineage_record_says_whether_its_model_was_promoted(
             outcome=RunOutcome.COMPLETED,
         )
     )
-    world.run().evaluate(plan(**overrides), TUNING)
+    world.run().evaluate(plan(), TUNING)
     run = world.lineage.get_run(MODEL, "exec-2")
     assert run is not None
     assert run.outcome.value == expected

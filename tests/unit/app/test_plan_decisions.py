@@ -6,7 +6,18 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, ROLE, Clock, DatasetFiles, Datasets, StateTable, csv_rows, profiles
+from app_fakes import (
+    MODEL,
+    ROLE,
+    XGB_PROFILE,
+    Clock,
+    DatasetFiles,
+    Datasets,
+    StateTable,
+    csv_rows,
+    profile_text,
+    profiles,
+)
 
 from amtflow.app import PlanRun, PlanSettings
 from amtflow.app.compose import job_namer
@@ -28,12 +39,13 @@ class World:
         self.table = StateTable()
         self.clock = Clock()
         self.runs = 0
+        self.profile = XGB_PROFILE
 
     def plan(self, version: str, execution: str | None = None, **request: Any) -> Plan:
         self.clock.advance(hours=1)
         self.runs += 1
         planner = PlanRun(
-            profiles=profiles(),
+            profiles=profiles(self.profile),
             datasets=Datasets(),
             locks=self.table,
             job_namer=job_namer("amtf"),
@@ -214,7 +226,8 @@ def test_a_schema_change_is_a_cold_start_naming_the_column(world: World) -> None
 def test_a_new_training_algorithm_is_a_cold_start(world: World) -> None:
     world.files.put("v2", csv_rows(seed=7))
     other = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-lightgbm:1"
-    plan = world.plan("v2", overrides={"training": {"image": other}})
+    world.profile = profile_text(training={"image": other})  # the owner pushed a new algorithm
+    plan = world.plan("v2")
     assert plan.rule == "new-algorithm"
     assert plan.warm_start is WarmStartType.COLD
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, ROLE, T0, Clock, DatasetFiles, Datasets, StateTable, profiles
+from app_fakes import MODEL, ROLE, T0, Clock, DatasetFiles, Datasets, StateTable, csv_rows, profiles
 
 from amtflow.app import PlanRun, PlanSettings, callback_timeouts
 from amtflow.app.compose import job_namer
@@ -13,6 +13,7 @@ from amtflow.errors import ConflictError, InvalidInputError, ProfileError, Profi
 from amtflow.lineage import InMemoryLineageStore
 from amtflow.messages import Action, ExecutionRef, Trigger
 from amtflow.naming import TUNING_JOB_NAME_PATTERN
+from amtflow.profile import OverridesRefusedError
 
 
 def planner(
@@ -113,18 +114,66 @@ def test_without_a_version_and_without_data_the_failure_says_where_it_looked() -
     assert e.value.field == "datasetVersion"
 
 
-def test_overrides_reach_the_compiled_limits() -> None:
+def test_overrides_reach_the_plan_within_the_stored_limits() -> None:
     request = {
         "model": MODEL,
         "datasetVersion": "v1",
-        "overrides": {"tuning": {"limits": {"max_runtime_s": 600}}},
+        "overrides": {"tuning": {"limits": {"max_jobs": 12, "max_parallel": 2}}},
     }
-    assert planner().plan(request, EXEC).timeout_seconds == 600 + 3600
+    plan = planner().plan(request, EXEC)
+    assert plan.max_jobs == 12
+    assert plan.overrides == request["overrides"]
 
 
-def test_invalid_overrides_are_a_profile_error_naming_the_key() -> None:
+def test_a_misspelt_override_is_refused_naming_the_key() -> None:
     request = {"model": MODEL, "datasetVersion": "v1", "overrides": {"tuning": {"stratgy": "Random"}}}
-    with pytest.raises(ProfileError, match="stratgy"):
+    with pytest.raises(InvalidInputError, match=r"stratgy.*did you mean 'strategy'"):
+        planner().plan(request, EXEC)
+
+
+def test_an_invalid_allowed_override_is_a_profile_error_naming_the_key() -> None:
+    request = {"model": MODEL, "datasetVersion": "v1", "overrides": {"tuning": {"strategy": "Annealing"}}}
+    with pytest.raises(ProfileError) as e:
+        planner().plan(request, EXEC)
+    assert e.value.field == "overrides.tuning.strategy"
+
+
+ATTACK = {
+    "budget": {"max_usd_per_run": None, "max_usd_per_month": None, "prices": {"ml.p4d.24xlarge": 0.0001}},
+    "training": {"instance_type": "ml.p4d.24xlarge"},
+    "tuning": {"limits": {"max_jobs": 500, "max_parallel": 20}},
+}
+
+
+def test_lifting_the_budget_with_overrides_is_refused_before_anything_is_locked_or_recorded() -> None:
+    table, lineage, files = StateTable(), InMemoryLineageStore(), DatasetFiles()
+    files.put("v1", csv_rows())
+    request = {"model": MODEL, "action": "tune", "datasetVersion": "v1", "overrides": ATTACK}
+    with pytest.raises(OverridesRefusedError) as e:
+        planner(table, lineage=lineage, files=files).plan(request, EXEC)
+    assert isinstance(e.value, InvalidInputError)
+    assert e.value.field == "overrides.budget.max_usd_per_run"
+    message = str(e.value)
+    assert (
+        "overrides.budget.max_usd_per_run: not overridable — budget caps and prices come from the stored "
+        "profile; change the profile and push it"
+    ) in message
+    assert "overrides.budget.prices" in message
+    assert "overrides.training.instance_type: 'ml.p4d.24xlarge' is not an instance type" in message
+    assert table.locks == {}
+    assert lineage.list_runs(MODEL) == []
+    assert lineage.get_dataset_version(MODEL, "v1") is None
+
+
+def test_a_deeply_nested_override_is_refused_not_a_recursion_error() -> None:
+    # Hundreds of levels: the run request itself is bounded by its payload size (256 KB).
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(500):
+        node["x"] = {}
+        node = node["x"]
+    request = {"model": MODEL, "datasetVersion": "v1", "overrides": {"training": deep}}
+    with pytest.raises(OverridesRefusedError, match=r"overrides\.training\.x: unknown key"):
         planner().plan(request, EXEC)
 
 

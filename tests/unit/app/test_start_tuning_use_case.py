@@ -84,6 +84,23 @@ def test_overrides_travel_with_the_plan_into_the_request() -> None:
     assert sm.created[0]["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 12
 
 
+def test_a_plan_carrying_overrides_that_lift_the_budget_launches_nothing() -> None:
+    # A plan recorded before the allow-list, or a hand-written state: StartTuning checks the overrides again.
+    attack = {
+        "budget": {"max_usd_per_run": None, "max_usd_per_month": None, "prices": {"ml.p4d.24xlarge": 0.0001}},
+        "training": {"instance_type": "ml.p4d.24xlarge"},
+        "tuning": {"limits": {"max_jobs": 500, "max_parallel": 20}},
+    }
+    sm, table = SageMaker(), StateTable()
+    plan = a_plan(table).model_copy(update={"overrides": attack})
+    with pytest.raises(InvalidInputError) as e:
+        starter(sm, table).start(plan, TOKEN)
+    assert e.value.field == "overrides.budget.max_usd_per_run"
+    assert "budget caps and prices come from the stored profile" in str(e.value)
+    assert sm.created == []
+    assert table.tokens == {}
+
+
 def test_an_error_finding_rejects_the_job_listing_every_finding_and_launches_nothing() -> None:
     findings = [
         Finding("R001", Severity.ERROR, "ResourceLimits", "too many parallel jobs", fix="lower max_parallel"),

@@ -21,7 +21,12 @@ from amtflow.preflight import (
     render_catalogue,
     run_rules,
 )
-from amtflow.profile import ProfileValidationError, apply_overrides, load_profile, preview_tuning_request
+from amtflow.profile import (
+    OverridesRefusedError,
+    apply_overrides,
+    load_profile,
+    preview_tuning_request,
+)
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "preflight.md"
 
@@ -193,18 +198,17 @@ def _apply(req: dict[str, Any], mutations: list[tuple[list[str], Any]]) -> None:
 
 
 def test_a_manual_runs_overrides_pass_the_schema_and_then_the_same_rules() -> None:
-    profile = load_profile(PROFILE)
-    # well-typed, so the schema accepts it; but Bayesian at 10 of 20 jobs at once, eta linear over 3 decades
+    profile = load_profile(PROFILE.replace("eta: {min: 0.01,", "eta: {min: 0.0001,"))
+    # allowed and well-typed, so accepted; but Bayesian at 2 of 10 jobs at once, eta linear over 3 decades
     broken = apply_overrides(
-        profile,
-        {"tuning": {"limits": {"max_parallel": 10}, "ranges": {"eta": {"min": 0.0001, "scaling": "linear"}}}},
+        profile, {"tuning": {"limits": {"max_jobs": 10}, "ranges": {"eta": {"scaling": "linear"}}}}
     )
     request = preview_tuning_request(broken)
     report = lint_request(request, context_for_profile(broken, request), from_profile=True)
     keys = {f["rule"]: f.get("profileKey") for f in report.to_dict()["findings"]}
     assert keys["AMT101"] == "tuning.limits.max_parallel"
     assert keys["AMT105"] == "tuning.ranges.eta.scaling"
-    with pytest.raises(ProfileValidationError) as info:
+    with pytest.raises(OverridesRefusedError) as info:
         apply_overrides(profile, {"tuning": {"limits": {"max_paralel": 10}}})
     assert (
         "overrides.tuning.limits.max_paralel: unknown key 'max_paralel'; did you mean 'max_parallel'?"

@@ -307,6 +307,21 @@ TRAINING_CASES = [
         "did you mean 'local_path'",
     ),
     ({"metrics": "validation:auc"}, "training.metrics", "expected a list"),
+    (
+        {"allowed_instance_types": ["p4d.24xlarge"]},
+        "training.allowed_instance_types[0]",
+        "not an ML instance",
+    ),
+    (
+        {"allowed_instance_types": ["ml.m5.xlarge", "ml.m5.xlarge"]},
+        "training.allowed_instance_types[1]",
+        "listed twice",
+    ),
+    (
+        {"allowed_instance_types": ["ml.m5.2xlarge"]},
+        "training.allowed_instance_types",
+        "must contain instance_type ('ml.m5.xlarge')",
+    ),
 ]
 
 
@@ -388,3 +403,9 @@ def test_too_few_or_too_many_entries_say_how_many(xgb_doc: dict[str, Any]) -> No
     found = problems(xgb_doc)
     assert found["dataset.channels"] == "needs at least 1 entry (has 0); add one"
     assert found["training.metrics"] == "takes at most 20 entries (has 21); remove some"
+
+
+def test_allowed_instance_types_default_to_the_profiles_own(xgb_doc: dict[str, Any]) -> None:
+    assert parse_profile(xgb_doc).training.instance_types_allowed == ("ml.m5.xlarge",)
+    xgb_doc["training"]["allowed_instance_types"] = ["ml.m5.xlarge", "ml.m5.2xlarge"]
+    assert parse_profile(xgb_doc).training.instance_types_allowed == ("ml.m5.xlarge", "ml.m5.2xlarge")

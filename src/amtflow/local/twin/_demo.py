@@ -9,7 +9,8 @@ order of the story:
 2. v2 lands with a moderate drift: the plan measures it against v1's data and warm-starts a
    ``TransferLearning`` tuning job from v1's job, with a reduced budget;
 3. the clock moves on an hour and the scheduled router tick finds nothing to do;
-4. a console execution with a broken override is rejected by preflight with its findings, before any job;
+4. a console execution whose overrides try to lift the budget (caps removed, a big GPU priced at nothing) is
+   refused before anything is planned, naming each key it may not change;
 5. v3 lands with a severe drift (a cold start) and the tuning job's completion event is lost: the execution
    waits until the reconciler's next sweep closes its callback.
 
@@ -402,16 +403,11 @@ class _LostEvents:
         return deliver
 
 
-BROKEN_OVERRIDES: dict[str, Any] = {
-    "tuning": {"objective": {"metric": "validation:auc", "goal": "Minimize"}},
-    "training": {
-        "metrics": [
-            {"name": "validation:auc", "regex": "validation-auc=([0-9\\.]+)"},
-            {"name": "train:auc", "regex": "train-auc:([0-9\\.]+)"},
-        ]
-    },
+BUDGET_OVERRIDES: dict[str, Any] = {
+    "budget": {"max_usd_per_run": None, "max_usd_per_month": None, "prices": {"ml.p4d.24xlarge": 0.0001}},
+    "training": {"instance_type": "ml.p4d.24xlarge"},
 }
-"""A console user's override with two mistakes: AUC minimised, a regex with ``=`` where the log has ``:``."""
+"""A console user's overrides that would lift the budget: no caps, and a GPU instance priced at nothing."""
 
 
 def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
@@ -460,7 +456,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             story.cold_start(model)
             story.drift_warm_start(model)
             schedule_outcome = story.idle_tick()
-            story.broken_override(model)
+            story.budget_override(model)
             story.lost_event(model, "v3")
 
             executions = twin.executions()
@@ -562,11 +558,11 @@ class _Story:
         self.check("idle schedule tick skipped", outcome.startswith("scheduled tick with no new data"))
         return outcome
 
-    def broken_override(self, model: str) -> None:
+    def budget_override(self, model: str) -> None:
         self.step(
-            "a console execution with a broken override -> preflight rejects it, nothing is launched",
+            "a console execution whose overrides lift the budget -> refused at Plan, nothing is launched",
         )
-        request = {"model": model, "action": "tune", "trigger": "manual", "overrides": BROKEN_OVERRIDES}
+        request = {"model": model, "action": "tune", "trigger": "manual", "overrides": BUDGET_OVERRIDES}
         jobs_before = self.job_names()
         self.tl.line(
             "console", f"StartExecution (no name: the console generates one), input {_compact(request, 400)}"
@@ -575,11 +571,18 @@ class _Story:
         self.follower.follow(self.options.timeout)
         run = next((e for e in self.twin.executions() if e.arn == arn), None)
         self.check(
-            "broken override rejected by preflight with its findings, no tuning job created",
+            "overrides outside the allow-list refused, naming each key, no tuning job created",
             run is not None
             and run.status is ExecutionStatus.FAILED
-            and run.error == "PreflightRejectedError"
-            and all(rule in str(run.cause) for rule in ("AMT107", "AMT123"))
+            and run.error == "OverridesRefusedError"
+            and all(
+                key in str(run.cause)
+                for key in (
+                    "overrides.budget.max_usd_per_run: not overridable",
+                    "overrides.budget.prices: not overridable",
+                    "overrides.training.instance_type: 'ml.p4d.24xlarge' is not an instance type",
+                )
+            )
             and self.job_names() == jobs_before,
         )
 
