@@ -49,6 +49,28 @@ class World:
         return lease
 
 
+class AtomicWrites:
+    """A DynamoDB client whose calls run one at a time. DynamoDB applies each conditional write atomically;
+    moto checks the condition and then writes, and another thread can run in between. Serialising single
+    calls restores the service's guarantee and nothing more: the adapter's read and its conditional write
+    are still two calls, so the races between them stay real."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     props = yaml_parse(TEMPLATE.read_text())["Resources"]["StateTable"]["Properties"]
@@ -66,7 +88,7 @@ def world() -> Iterator[World]:
             roleArn="arn:aws:iam::123456789012:role/amtflow-states",
         )["stateMachineArn"]
         store = DynamoStateTable(
-            db, "state", holder_running=StepFunctionsHolderProbe(sfn), lease_seconds=LEASE
+            AtomicWrites(db), "state", holder_running=StepFunctionsHolderProbe(sfn), lease_seconds=LEASE
         )
         yield World(store, sfn, machine, db)
 
