@@ -158,7 +158,8 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:SendTaskFailure": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
     },
-    "NotifyFunction": {"sns:Publish": TOPIC},
+    # notify: reads the model's profile to redact its environment values, publishes one message
+    "NotifyFunction": {**_PROFILES, "sns:Publish": TOPIC},
 }
 
 # Read-only metadata actions that SAM's S3ReadPolicy / DynamoDBCrudPolicy templates add alongside.
