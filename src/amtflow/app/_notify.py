@@ -360,6 +360,32 @@ class NotifyRun:
         message_id = self._notifier.publish(notification)
         return NotifyResult(message_id=message_id, outcome=report.outcome)
 
+    def notify_queued(self, state: Mapping[str, Any], *, execution_id: str) -> str:
+        """The one interim notice of a run queued for an exhausted SageMaker quota (``state["quota"]`` is the
+        caught error); returns the message ID."""
+        report = gather_report(state, execution_id=execution_id, clock=self._clock)
+        quota = state.get("quota")
+        _, why = _error_text(quota) if isinstance(quota, Mapping) else ("", "")
+        run = execution_id.rsplit(":", 1)[-1]
+        text = (
+            f"queued: quota. The run {run} of {report.model} waits for a SageMaker quota and tries again "
+            "every 10 minutes for up to 6 hours; raise the quota in Service Quotas to resume sooner."
+        )
+        notification = Notification(
+            subject=f"amtflow: {report.model} - queued: quota",
+            text=f"{text}\n{why}" if why else text,
+            document={
+                "model": report.model,
+                "outcome": "queued",
+                "notice": "queued: quota",
+                "execution": execution_id,
+                "reason": why,
+            },
+            attributes={"model": report.model, "outcome": "queued"},
+        )
+        secrets = secrets_in(state) | self._profile_secrets(report.model)
+        return self._notifier.publish(outgoing(notification, secrets))
+
     def _profile_secrets(self, model: str) -> frozenset[str]:
         """The stored profile's secrets; a profile that cannot be read must not stop the notification."""
         if self._profiles is None or model == "unknown":

@@ -304,3 +304,34 @@ def test_a_megabyte_diagnosis_line_is_cut_and_the_whole_message_fits_sns() -> No
     attributes = sum(len(k) + len("String") + len(v) for k, v in n.attributes.items())
     assert len(message.encode()) + attributes <= 262_144
     assert "Outcome: no_result" in json.loads(message)["email"]
+
+
+def test_the_queued_for_quota_notice_is_redacted_and_shows_no_stack_trace() -> None:
+    cause = json.dumps(
+        {
+            "errorType": "QuotaExceededError",
+            "errorMessage": f"ResourceLimitExceeded for {ACCESS_KEY}: concurrent tuning jobs: 100",
+            "stackTrace": ['  File "/var/task/app.py", line 3, in lambda_handler'],
+        }
+    )
+    state = {
+        "request": {"model": MODEL, "overrides": OVERRIDES},
+        "plan": {**PLAN, "overrides": OVERRIDES},
+        "quota": {"Error": "QuotaExceededError", "Cause": cause},
+    }
+    notifier = Notifier()
+    message_id = NotifyRun(notifier=notifier, clock=Clock(), profiles=profile_with_secret).notify_queued(
+        state, execution_id=EXECUTION
+    )
+    assert message_id == "message-1"
+    (n,) = notifier.published
+    assert n.subject == f"amtflow: {MODEL} - queued: quota"
+    assert n.attributes == {"model": MODEL, "outcome": "queued"}
+    assert "concurrent tuning jobs: 100" in n.text
+    assert "cancer-xgb-v1-0123abcd" in n.text  # the run, by its execution name
+    assert n.document["notice"] == "queued: quota"
+    seen = everything(n)
+    assert ACCESS_KEY not in seen
+    assert PASSWORD not in seen
+    assert "stackTrace" not in seen
+    assert "app.py" not in seen
