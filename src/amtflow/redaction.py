@@ -88,7 +88,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
-    """A JSON-like value with :func:`redact` applied to every string in it, mapping keys included."""
+    """A JSON-like value with :func:`redact` applied to every string in it, mapping keys included; any other
+    object becomes its redacted text."""
     known = frozenset(secrets)
     if isinstance(value, str):
         return redact(value, known)
@@ -96,7 +97,9 @@ def redact_value(value: Any, secrets: Iterable[str] = ()) -> Any:
         return {redact(str(k), known): redact_value(v, known) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(v, known) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value), known)  # anything else is written as its text (an exception, a datetime)
 
 
 def _scalar_text(value: Any) -> str | None:

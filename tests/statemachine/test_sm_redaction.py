@@ -4,9 +4,11 @@ a run's override environment and credentials printed in a trial's log never reac
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 
+import pytest
 from sm_stand_in import SageMakerStandIn
 from sm_support import MODEL, PROFILE
 
@@ -32,9 +34,13 @@ def seen(note: Notification) -> str:
     return "\n".join([note.subject or "", note.message, json.dumps(note.attributes)])
 
 
-def test_no_environment_value_or_logged_credential_reaches_a_notification(
-    app: Twin, sagemaker: SageMakerStandIn
+def test_no_environment_value_or_logged_credential_reaches_a_notification_or_the_logs(
+    app: Twin,
+    sagemaker: SageMakerStandIn,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     document = load_profile(PROFILE).to_document()
     document["training"]["environment"] = {"SERVICE_TOKEN": PROFILE_SECRET}
     app.put_object(f"profiles/{MODEL}.yaml", dump_profile(load_profile(document)))
@@ -71,3 +77,11 @@ def test_no_environment_value_or_logged_credential_reaches_a_notification(
     assert 0 < len(second_note.subject or "") < 100
     for secret in SECRETS:
         assert secret not in seen(second_note), secret
+
+    out, err = capfd.readouterr()
+    # what the functions write: Powertools' JSON lines, and the records of the core's loggers
+    core = [r.getMessage() for r in caplog.records if r.name.startswith("amtflow")]
+    logged = "\n".join([out, err, *core])
+    assert "notified" in logged  # the functions did log
+    for secret in SECRETS:
+        assert secret not in logged, secret
