@@ -28,7 +28,8 @@ MIN_SECRET_LENGTH = 4
 
 #: Key names whose values are secrets (``DB_PASSWORD``, ``apiKey``, ``github-token``, ``aws_secret``...).
 _SENSITIVE_NAME = (
-    r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
+    r"(?:password|passwd|passphrase|pwd|(?<![a-z])pass(?![a-z])|secret|token|api[_-]?key|access[_-]?key"
+    r"|private[_-]?key"
     r"|credentials?|auth[_-]?key|session[_-]?key)"
 )
 _SENSITIVE_KEY = re.compile(rf"(?i){_SENSITIVE_NAME}")

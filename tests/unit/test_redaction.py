@@ -22,6 +22,7 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
         ('{"SecretAccessKey": "' + SECRET_KEY + '"}', SECRET_KEY),
         ("connect(password=hunter2, host=db)", "hunter2"),
         ("DB_PASSWORD=correct-horse-battery", "correct-horse-battery"),
+        ("export DB_PASS=correct-horse-battery", "correct-horse-battery"),
         ('{"api_key": "sk-live-0123456789"}', "sk-live-0123456789"),
         ("github token: ghp_abcdefghijklmnop", "ghp_abcdefghijklmnop"),
         ("client_secret='s3cr3t-value'", "s3cr3t-value"),
@@ -51,6 +52,7 @@ def test_credential_like_strings_are_masked(text: str, secret: str) -> None:
         "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/x",
         "the task token of the run was not found; the run waits for the reconciler",
         "s3://data/runs/t2/model.tar.gz",
+        "bypass: the compass=north, 3 passes: ok",
         "arn:aws:sagemaker:us-east-1:123456789012:model-package/amtf-cancer-xgb/3",
     ],
 )
