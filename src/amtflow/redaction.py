@@ -34,6 +34,7 @@ _SENSITIVE_NAME = (
 )
 _SENSITIVE_KEY = re.compile(rf"(?i){_SENSITIVE_NAME}")
 _ENVIRONMENT_KEY = re.compile(r"(?i)^environment$")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # PEM private key blocks (to their END line, or to the end of a cut text)
@@ -123,8 +124,8 @@ def secrets_in(document: Any) -> frozenset[str]:
                     found.update(t for t in map(_scalar_text, child.values()) if t is not None)
                 elif _SENSITIVE_KEY.search(name):
                     text = _scalar_text(child)
-                    if text is not None:
-                        found.add(text)
+                    if text is not None and not _NUMBER.fullmatch(text.strip()):
+                        found.add(text)  # a number under such a name is a setting ("max_tokens": "512")
                 walk(child, depth + 1)
         elif isinstance(node, list | tuple):
             for child in node:

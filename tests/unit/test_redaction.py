@@ -71,7 +71,7 @@ def test_secrets_are_found_in_environment_mappings_and_under_secret_names() -> N
         "request": {"overrides": {"training": {"environment": {"DB_PASSWORD": "hunter22", "WORKERS": 4}}}},
         "plan": {"overrides": {"environment": {"API_URL": "https://internal.example"}}},
         "profile": {"training": {"Environment": {"FLAG": True, "REGION_NAME": "eu-west-1"}}},
-        "elsewhere": [{"githubToken": "ghp_0123456789"}, {"name": "not-a-secret"}],
+        "elsewhere": [{"githubToken": "ghp_0123456789"}, {"name": "not-a-secret"}, {"max_tokens": "1024"}],
     }
     assert secrets_in(state) == {"hunter22", "https://internal.example", "eu-west-1", "ghp_0123456789"}
     assert secrets_in("text") == frozenset()
