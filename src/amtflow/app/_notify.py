@@ -355,9 +355,7 @@ class NotifyRun:
 
     def notify(self, state: Mapping[str, Any], *, execution_id: str) -> NotifyResult:
         report = gather_report(state, execution_id=execution_id, clock=self._clock)
-        secrets = secrets_in(state) | self._profile_secrets(report.model)
-        notification = outgoing(render(report, region=self._region), secrets)
-        message_id = self._notifier.publish(notification)
+        message_id = self._publish(render(report, region=self._region), state, report.model)
         return NotifyResult(message_id=message_id, outcome=report.outcome)
 
     def notify_queued(self, state: Mapping[str, Any], *, execution_id: str) -> str:
@@ -383,7 +381,11 @@ class NotifyRun:
             },
             attributes={"model": report.model, "outcome": "queued"},
         )
-        secrets = secrets_in(state) | self._profile_secrets(report.model)
+        return self._publish(notification, state, report.model)
+
+    def _publish(self, notification: Notification, state: Mapping[str, Any], model: str) -> str:
+        """The one way out: redacted of the state's and the stored profile's secrets (:func:`outgoing`)."""
+        secrets = secrets_in(state) | self._profile_secrets(model)
         return self._notifier.publish(outgoing(notification, secrets))
 
     def _profile_secrets(self, model: str) -> frozenset[str]:
