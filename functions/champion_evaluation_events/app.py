@@ -11,9 +11,10 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow.app import EvaluationJobStateChange, compose
+from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
-logger = Logger()
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
 metrics = Metrics()
 

@@ -9,9 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow.app import NotifyInput, compose
+from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
-logger = Logger()
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
 metrics = Metrics()
 
@@ -21,9 +22,13 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(NotifyInput, event, what="notify input")
-    result = compose.notify_run().notify(
-        payload.state, execution_id=payload.execution.id or payload.execution.name
-    )
+    execution_id = payload.execution.id or payload.execution.name
+    if payload.notice == "queued":
+        message_id = compose.notify_run().notify_queued(payload.state, execution_id=execution_id)
+        logger.info("notified", extra={"outcome": "queued", "messageId": message_id})
+        metrics.add_metric(name="QueuedForQuota", unit=MetricUnit.Count, value=1)
+        return {"messageId": message_id, "outcome": "queued"}
+    result = compose.notify_run().notify(payload.state, execution_id=execution_id)
     logger.info("notified", extra={"outcome": result.outcome.value, "messageId": result.message_id})
     metrics.add_dimension(name="outcome", value=result.outcome.value)
     metrics.add_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1)

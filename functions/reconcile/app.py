@@ -11,8 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow.app import compose, summarize, summarize_leases
+from amtflow.log_format import RedactingFormatter
 
-logger = Logger()
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
 metrics = Metrics()
 

@@ -10,9 +10,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow.app import ChampionEvaluationRequest, compose
+from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
-logger = Logger()
+logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
 metrics = Metrics()
 

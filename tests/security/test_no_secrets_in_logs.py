@@ -3,17 +3,21 @@
 Two dataset versions of one model go through the real template, ASL and handlers with the local engine
 (and the fault injector's duplicated and lost events, so the error and retry paths log too). Every line the
 process wrote (stdout, stderr, Python logging) is scanned for the dataset's rows and for the credentials the
-handlers' clients were given.
+handlers' clients were given. Every function logs through the redacting formatter, which masks
+credential-like strings wherever they are in a record.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 from pathlib import Path
 
 import pytest
 
 from amtflow.local.twin._faults import FaultPlan, run_fault_suite
+from amtflow.log_format import RedactingFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzSecretKey"  # the handlers' (fake) secret access key
@@ -49,3 +53,42 @@ def test_a_whole_run_logs_no_data_rows_and_no_credentials(
     cells = {cell for v in range(2) for row in rows(0, v) for cell in row.split(",")[1:]}
     leaked = sorted(cell for cell in cells if cell in text)
     assert leaked == [], f"dataset values in the logs: {leaked[:5]}"
+
+
+def test_every_function_logs_through_the_redacting_formatter() -> None:
+    """All handlers share the ``amtflow`` service logger; the first one built sets its formatter, so each
+    must ask for the redacting one."""
+    handlers = sorted((ROOT / "functions").glob("*/app.py"))
+    assert len(handlers) >= 10
+    for path in handlers:
+        source = path.read_text()
+        assert "Logger(logger_formatter=RedactingFormatter())" in source, path.parent.name
+        assert source.count("Logger(") == 1, path.parent.name
+
+
+def test_the_log_format_masks_credentials_in_messages_extras_exceptions_and_core_loggers() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter())
+    service = logging.getLogger("amtflow-redaction-probe")
+    service.addHandler(handler)
+    service.setLevel(logging.INFO)
+    try:
+        service.info("denied for %s", ACCESS_KEY, extra={"why": "password=hunter2-Sup3r", "n": 3})
+        try:
+            raise ValueError(f"Authorization: Bearer {SECRET}")
+        except ValueError:
+            service.exception("failed")
+        # a core module's logger propagates to the service logger's handler
+        logging.getLogger("amtflow-redaction-probe.app._evaluate").warning("no diagnosis: token=%s", SECRET)
+    finally:
+        service.removeHandler(handler)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(records) == 3
+    written = stream.getvalue()
+    for secret in (ACCESS_KEY, SECRET, "hunter2-Sup3r"):
+        assert secret not in written, secret
+    assert records[0]["message"] == "denied for ***"
+    assert records[0]["why"] == "password=***"
+    assert records[0]["n"] == 3
+    assert "ValueError: Authorization: ***" in records[1]["exception"]

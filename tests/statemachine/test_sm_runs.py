@@ -404,5 +404,7 @@ def test_an_exhausted_quota_queues_the_run_notifies_once_and_resumes(
     assert queued.attributes == {"model": MODEL, "outcome": "queued"}
     assert queued.subject == f"amtflow: {MODEL} - queued: quota"
     assert "quota" in queued.message
+    assert "stackTrace" not in queued.message  # the quota's cause, as Notify renders it (redacted, no trace)
+    assert "concurrent tuning jobs: 100" in queued.json()["reason"]
     assert outcome.attributes["outcome"] == "succeeded"
     assert_released(app)

@@ -14,7 +14,6 @@ champion and says why).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
+from amtflow.app._close_job import failure_cause
 from amtflow.app._ports import CallbackOutcome, Clock, ParkedJob, TaskCallbacks
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import Champion
@@ -331,7 +331,7 @@ class CloseChampionEvaluation:
                 message = (
                     f"evaluation job {job.name} ended {job.status}: {job.failure_reason or 'no reason given'}"
                 )
-                cause = json.dumps({"errorType": error, "errorMessage": message, "jobName": job.name})
+                cause = failure_cause(error, message, job.name)
                 sent = self._callbacks.fail(parked.task_token, error=error, cause=cause)
                 outcome = CloseOutcome.FAILED
         except AmtflowError:

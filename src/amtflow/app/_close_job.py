@@ -30,6 +30,7 @@ from amtflow.app._run_ledger import RunLedger
 from amtflow.app._spend import TrialSource, tuning_job_usage
 from amtflow.errors import AmtflowError, NotFoundError
 from amtflow.messages import TrialSummary, TuningResult
+from amtflow.redaction import redact, truncate
 
 # Errors the waiting task fails with; the state machine's Catch routes them to a failure notification.
 ERROR_JOB_FAILED = "TuningJobFailed"
@@ -95,9 +96,14 @@ def tuning_result(job: TuningJobDescription) -> TuningResult:
     )
 
 
+MAX_FAILURE_MESSAGE = 4000
+
+
 def failure_cause(error: str, message: str, job_name: str) -> str:
-    """A cause shaped like a Lambda error payload, so one parser reads every failure."""
-    return json.dumps({"errorType": error, "errorMessage": message, "jobName": job_name})
+    """A cause shaped like a Lambda error payload, so one parser reads every failure. The message (which
+    quotes the job's failure reason) is redacted of credential-like strings and bounded."""
+    text = truncate(redact(message), MAX_FAILURE_MESSAGE)
+    return json.dumps({"errorType": error, "errorMessage": text, "jobName": job_name})
 
 
 class CloseTuningJobs:

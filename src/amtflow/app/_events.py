@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -48,6 +48,8 @@ class EvaluateInput(_Payload):
 class NotifyInput(_Payload):
     state: dict[str, Any]
     execution: ExecutionRef
+    notice: Literal["queued"] | None = None
+    """``queued``: the interim notice of a run waiting for a SageMaker quota, not the run's outcome."""
 
 
 def parse_timestamp(value: Any) -> datetime | None:

@@ -1,9 +1,15 @@
-"""Notify: one message per outcome, readable and machine-readable, filterable by model and outcome."""
+"""Notify: one message per outcome, readable and machine-readable, filterable by model and outcome.
+
+Every notification leaves through :func:`outgoing`: secrets redacted in its subject, text, JSON document
+and attributes (:mod:`amtflow.redaction`), a subject SNS accepts, every quoted text bounded.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +25,21 @@ from amtflow.messages import (
     TuningResult,
     parse_document,
 )
+from amtflow.profile import ModelProfile
+from amtflow.redaction import redact, redact_value, secrets_in, truncate
+
+logger = logging.getLogger(__name__)
 
 REJECTION_ERRORS = frozenset({"PreflightRejectedError", "PreflightRejected"})
 MAX_ERROR_TEXT = 4000
-SUBJECT_LIMIT = 100  # SNS subjects are at most 100 characters
+#: SNS: "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100
+#: characters long" (older documentation: ASCII, beginning with a letter, number or punctuation mark).
+SUBJECT_LIMIT = 99
+SUBJECT_FALLBACK = "amtflow notification"
+#: The longest string a notification's JSON document or attribute carries; longer ones are cut.
+MAX_DOCUMENT_STRING = 4000
+MAX_ATTRIBUTE = 256
+MODEL_NAME_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,7 @@ def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
                 kind = str(parsed.get("errorType") or kind)
             else:
                 message = cause
-    return kind, (message or "no details were given")[:MAX_ERROR_TEXT]
+    return kind, truncate(message or "no details were given", MAX_ERROR_TEXT)
 
 
 def gather_report(state: Mapping[str, Any], *, execution_id: str, clock: Clock) -> RunReport:
@@ -96,7 +113,7 @@ def gather_report(state: Mapping[str, Any], *, execution_id: str, clock: Clock) 
     elif plan is not None:
         duration = max(0, int((clock() - plan.planned_at).total_seconds()))
     return RunReport(
-        model=(model or "unknown")[:64],
+        model=one_line(model or "", MODEL_NAME_LIMIT) or "unknown",
         outcome=outcome,
         execution_id=execution_id,
         plan=plan,
@@ -105,6 +122,67 @@ def gather_report(state: Mapping[str, Any], *, execution_id: str, clock: Clock) 
         error_type=error_type,
         error_message=error_message,
         duration_seconds=duration,
+    )
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (control characters and line breaks become spaces), at most ``limit`` long."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return truncate(flat, limit)
+
+
+def _ascii_line(text: str) -> str:
+    """One line of printable ASCII: accents dropped, dashes and quotes simplified, the rest left out."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    flat = flat.translate(_ASCII_LOOKALIKES)
+    ascii_only = unicodedata.normalize("NFKD", flat).encode("ascii", "ignore").decode("ascii")
+    return " ".join(ascii_only.split())
+
+
+_ASCII_LOOKALIKES = {
+    0x2013: "-",
+    0x2014: "-",
+    0x2018: "'",
+    0x2019: "'",
+    0x201C: '"',
+    0x201D: '"',
+    0x2026: "...",
+}
+
+
+def subject_line(text: str) -> str:
+    """A subject SNS accepts: printable ASCII on one line, starting with a letter, digit or punctuation
+    mark, fewer than 100 characters (cut with ``...``), never empty."""
+    line = _ascii_line(text)
+    if len(line) > SUBJECT_LIMIT:
+        line = line[: SUBJECT_LIMIT - 3].rstrip() + "..."
+    return line or SUBJECT_FALLBACK
+
+
+def _bounded_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return truncate(value, MAX_DOCUMENT_STRING)
+    if isinstance(value, Mapping):
+        return {str(k): _bounded_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_bounded_strings(v) for v in value]
+    return value
+
+
+def outgoing(notification: Notification, secrets: Iterable[str] = ()) -> Notification:
+    """The notification as it may leave amtflow: every secret and credential-like string redacted (subject,
+    text, JSON document, attributes), a subject SNS accepts, attribute values on one line and bounded, no
+    string in the document longer than :data:`MAX_DOCUMENT_STRING`."""
+    known = frozenset(secrets)
+    attributes = {
+        name: one_line(redact(value, known), MAX_ATTRIBUTE) or "-"
+        for name, value in notification.attributes.items()
+    }
+    return Notification(
+        subject=subject_line(redact(notification.subject, known)),
+        text=redact(notification.text, known),
+        document=_bounded_strings(redact_value(notification.document, known)),
+        attributes=attributes,
     )
 
 
@@ -143,11 +221,14 @@ def render(report: RunReport, *, region: str = "") -> Notification:
         Outcome.REJECTED: "tuning job rejected by preflight",
         Outcome.FAILED: "run failed",
     }[report.outcome]
-    subject = f"amtflow: {report.model} - {headline}"[:SUBJECT_LIMIT]
+    suffix = f" - {headline}"
+    model = _ascii_line(report.model)
+    room = SUBJECT_LIMIT - len("amtflow: ") - len(suffix)
+    subject = f"amtflow: {model if len(model) <= room else model[: room - 3] + '...'}{suffix}"
     lines = [f"Model: {report.model}", f"Outcome: {report.outcome.value} ({headline})"]
     if plan is not None:
         lines.append(f"Trigger: {plan.trigger.value}; dataset version: {plan.dataset_version or '-'}")
-        lines.append(f"Decision: {plan.action.value} — {plan.reason}")
+        lines.append(f"Decision: {plan.action.value} — {truncate(plan.reason, MAX_DOCUMENT_STRING)}")
         if plan.job_name:
             lines.append(f"Tuning job: {plan.job_name}")
     if report.error_type:
@@ -164,14 +245,15 @@ def render(report: RunReport, *, region: str = "") -> Notification:
             if best.model_artifacts:
                 lines.append(f"Model artifacts: {best.model_artifacts}")
         if evaluation.reason and evaluation.outcome is not Outcome.SUCCEEDED:
-            lines.append(evaluation.reason)
+            lines.append(truncate(evaluation.reason, MAX_DOCUMENT_STRING))
         lines.extend(_promotion_lines(evaluation.promotion, evaluation.objective_metric))
         if evaluation.diagnosis:
             lines.append(f"Diagnosis ({len(evaluation.diagnosis)} finding(s)):")
             for finding in evaluation.diagnosis:
-                lines.append(f"  [{finding.severity}] {finding.rule} {finding.field}: {finding.message}")
+                message = truncate(finding.message, MAX_DOCUMENT_STRING)
+                lines.append(f"  [{finding.severity}] {finding.rule} {finding.field}: {message}")
                 if finding.fix:
-                    lines.append(f"      fix: {finding.fix}")
+                    lines.append(f"      fix: {truncate(finding.fix, MAX_DOCUMENT_STRING)}")
         if evaluation.leaderboard:
             lines.append(
                 f"Leaderboard ({evaluation.objective_type or ''} {evaluation.objective_metric or ''}):"
@@ -254,12 +336,66 @@ class NotifyResult:
 
 
 class NotifyRun:
-    def __init__(self, *, notifier: Notifier, clock: Clock, region: str = "") -> None:
+    """Publishes one run's outcome. ``profiles(model)`` reads the model's stored profile, whose environment
+    values are redacted along with those found in the run's state; without it (or when the profile cannot
+    be read) only the state's values and credential-like strings are."""
+
+    def __init__(
+        self,
+        *,
+        notifier: Notifier,
+        clock: Clock,
+        region: str = "",
+        profiles: Callable[[str], ModelProfile] | None = None,
+    ) -> None:
         self._notifier = notifier
         self._clock = clock
         self._region = region
+        self._profiles = profiles
 
     def notify(self, state: Mapping[str, Any], *, execution_id: str) -> NotifyResult:
         report = gather_report(state, execution_id=execution_id, clock=self._clock)
-        message_id = self._notifier.publish(render(report, region=self._region))
+        message_id = self._publish(render(report, region=self._region), state, report.model)
         return NotifyResult(message_id=message_id, outcome=report.outcome)
+
+    def notify_queued(self, state: Mapping[str, Any], *, execution_id: str) -> str:
+        """The one interim notice of a run queued for an exhausted SageMaker quota (``state["quota"]`` is the
+        caught error); returns the message ID."""
+        report = gather_report(state, execution_id=execution_id, clock=self._clock)
+        quota = state.get("quota")
+        _, why = _error_text(quota) if isinstance(quota, Mapping) else ("", "")
+        run = execution_id.rsplit(":", 1)[-1]
+        text = (
+            f"queued: quota. The run {run} of {report.model} waits for a SageMaker quota and tries again "
+            "every 10 minutes for up to 6 hours; raise the quota in Service Quotas to resume sooner."
+        )
+        notification = Notification(
+            subject=f"amtflow: {report.model} - queued: quota",
+            text=f"{text}\n{why}" if why else text,
+            document={
+                "model": report.model,
+                "outcome": "queued",
+                "notice": "queued: quota",
+                "execution": execution_id,
+                "reason": why,
+            },
+            attributes={"model": report.model, "outcome": "queued"},
+        )
+        return self._publish(notification, state, report.model)
+
+    def _publish(self, notification: Notification, state: Mapping[str, Any], model: str) -> str:
+        """The one way out: redacted of the state's and the stored profile's secrets (:func:`outgoing`)."""
+        secrets = secrets_in(state) | self._profile_secrets(model)
+        return self._notifier.publish(outgoing(notification, secrets))
+
+    def _profile_secrets(self, model: str) -> frozenset[str]:
+        """The stored profile's secrets; a profile that cannot be read must not stop the notification."""
+        if self._profiles is None or model == "unknown":
+            return frozenset()
+        try:
+            return secrets_in(self._profiles(model).to_document())
+        except AmtflowError as e:
+            logger.warning(
+                "the profile of %s could not be read to redact its values: %s", model, type(e).__name__
+            )
+            return frozenset()

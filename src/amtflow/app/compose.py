@@ -308,6 +308,12 @@ def close_champion_evaluations(settings: Settings | None = None) -> CloseChampio
 def notify_run(settings: Settings | None = None) -> NotifyRun:
     def build(s: Settings) -> NotifyRun:
         s.require("topic_arn")
-        return NotifyRun(notifier=SnsNotifier(clients.sns(), s.topic_arn), clock=utc_now, region=s.region)
+        catalog = _profiles(s) if s.data_bucket else None
+        return NotifyRun(
+            notifier=SnsNotifier(clients.sns(), s.topic_arn),
+            clock=utc_now,
+            region=s.region,
+            profiles=(lambda model: catalog.get(model).profile) if catalog is not None else None,
+        )
 
     return _once("notify", settings, build)

@@ -4,6 +4,10 @@
 (``ListTrainingJobsForHyperParameterTuningJob`` summaries) and a way to read one trial's log, and returns
 findings for the run's notification. The rules are registered in the catalogue like every other rule and
 read their evidence from ``LintContext.extra["diagnosis"]``; without it they stay silent.
+
+A finding that quotes a trial's log line or failure reason quotes it through :func:`amtflow.redaction.quote`:
+redacted (the job's environment values and anything credential-like), on one line, at most
+:data:`~amtflow.redaction.QUOTE_LIMIT` characters.
 """
 
 from __future__ import annotations
@@ -27,14 +31,13 @@ from amtflow.preflight._request import (
     max_parallel,
     strategy,
 )
+from amtflow.redaction import quote, secrets_in
 
 DIAGNOSIS = ("diagnosis",)
 EVIDENCE_KEY = "diagnosis"
 
 #: A best value within this share of the range's width (in its scaling's space) of a bound is "at" it.
 BOUNDARY_SHARE = 0.02
-_LOG_LINES_SHOWN = 3
-
 LogReader = Callable[[str], Sequence[str]]
 
 
@@ -45,6 +48,10 @@ class RunEvidence:
     describe: Mapping[str, Any]
     training_jobs: Sequence[Mapping[str, Any]]
     logs: LogReader
+
+    def quote(self, text: str) -> str:
+        """``text`` (from a log or a failure reason) as a finding may show it, the job's secrets redacted."""
+        return quote(text, secrets_in(self.describe))
 
 
 def diagnose(
@@ -82,7 +89,7 @@ def _read_log(evidence: RunEvidence, job_name: str) -> tuple[list[str], str | No
     try:
         return [line for line in evidence.logs(job_name) if isinstance(line, str)], None
     except Exception as e:  # a missing or unreadable log must not hide the other findings
-        return [], f"{type(e).__name__}: {e}"
+        return [], evidence.quote(f"{type(e).__name__}: {e}")
 
 
 @rule("AMT401", Severity.ERROR, "Empty leaderboard: no trial reported the objective", tags=DIAGNOSIS)
@@ -142,9 +149,10 @@ def empty_leaderboard(ctx: LintContext) -> Iterator[Finding]:
             continue
         matched = [line for line in lines if m.compiled.search(line)]
         if matched and m.is_objective:
-            sample = matched[-1].strip()
+            sample = evidence.quote(matched[-1])
             group = m.compiled.search(matched[-1])
             captured = group.group(1) if group is not None and m.compiled.groups >= 1 else None
+            captured = evidence.quote(captured) if captured is not None else None
             yield Finding(
                 "AMT401",
                 Severity.ERROR,
@@ -157,6 +165,7 @@ def empty_leaderboard(ctx: LintContext) -> Iterator[Finding]:
             )
         elif not matched:
             near = nearest_line(m.source, lines)
+            near = evidence.quote(near) if near else near
             yield Finding(
                 "AMT401",
                 Severity.ERROR if m.is_objective else Severity.WARNING,
@@ -178,7 +187,7 @@ def all_trials_failed(ctx: LintContext) -> Iterator[Finding]:
     jobs = evidence.training_jobs
     if not all(_status(j) == "Failed" for j in jobs):
         return
-    reasons = Counter(_first_line(j.get("FailureReason")) for j in jobs)
+    reasons = Counter(evidence.quote(_first_line(j.get("FailureReason"))) for j in jobs)
     grouped = "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common(5))
     more = len(reasons) - 5
     yield Finding(

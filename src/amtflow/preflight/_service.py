@@ -1175,6 +1175,20 @@ WARM_START_FIXED_MEMBERS = (
 )
 
 
+def _difference(member: str, parent: Mapping[str, Any], child: Mapping[str, Any]) -> str:
+    """How ``member`` differs; for Environment only the names of the variables, never their values."""
+    theirs, mine = parent.get(member), child.get(member)
+    if member != "Environment":
+        return f"{_show(theirs)} there, {_show(mine)} here"
+    theirs = theirs if isinstance(theirs, Mapping) else {}
+    mine = mine if isinstance(mine, Mapping) else {}
+    names = sorted(k for k in set(theirs) | set(mine) if theirs.get(k) != mine.get(k))
+    shown = ", ".join(str(n) for n in names[:10]) + (
+        f" and {len(names) - 10} more" if len(names) > 10 else ""
+    )
+    return f"variable(s) {shown} set differently; their values are not shown"
+
+
 def _normalised(value: Any) -> Any:
     """An absent member equals its empty or false value (Describe responses fill in defaults)."""
     return None if value in (None, False, {}, []) else value
@@ -1205,8 +1219,7 @@ def warm_start_fixed_members(ctx: LintContext) -> Iterator[Finding]:
             yield _error(
                 "AMT037",
                 mine.field(member),
-                f"{member} differs from parent {name!r}'s ({_show(pview.body.get(member))} there, "
-                f"{_show(mine.body.get(member))} here).",
+                f"{member} differs from parent {name!r}'s ({_difference(member, pview.body, mine.body)}).",
                 "SageMaker lets a warm-start child change only its algorithm, data, output, static "
                 "hyperparameters, role, resources, stopping condition, VPC, spot and checkpoint settings.",
                 f"Keep {member} as the parent had it, or start cold.",

@@ -55,7 +55,28 @@ def test_an_oversized_document_is_cut_to_its_essentials() -> None:
     big = Notification("s", "t" * 300_000, {"model": "m", "outcome": "failed", "blob": "x" * 300_000}, {})
     message = sns_message(big)
     assert len(message.encode()) <= 256 * 1024
-    assert json.loads(json.loads(message)["default"]) == {"model": "m", "outcome": "failed"}
+    assert json.loads(json.loads(message)["default"]) == {
+        "model": "m",
+        "outcome": "failed",
+        "truncated": True,
+    }
+
+
+def test_an_oversized_text_loses_its_tail_and_keeps_the_outcome_and_decision() -> None:
+    text = "Model: m\nOutcome: failed (run failed)\nDecision: tune — new data\n" + "é\n" * 200_000
+    plan = {"action": "tune", "reason": "new data", "overrides": {"blob": "x" * 200_000}}
+    document = {"model": "m", "outcome": "failed", "plan": plan, "error": {"type": "E", "message": "m"}}
+    attributes = {"model": "m" * 256, "outcome": "failed"}
+    message = sns_message(Notification("s", text, document, attributes))
+    # SNS counts the body and the message attributes together
+    assert len(message.encode()) + sum(len(k) + len(v) + 6 for k, v in attributes.items()) <= 262_144
+    body = json.loads(message)
+    assert body["email"].startswith("Model: m\nOutcome: failed (run failed)\nDecision: tune — new data")
+    assert "cut to fit" in body["email"]
+    essentials = json.loads(body["default"])
+    assert essentials["plan"] == {"action": "tune", "reason": "new data"}
+    assert essentials["error"] == {"type": "E", "message": "m"}
+    assert essentials["truncated"] is True
 
 
 def s3_with(objects: dict[str, str]) -> Any:

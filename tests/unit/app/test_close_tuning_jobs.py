@@ -66,6 +66,18 @@ def test_a_failed_or_stopped_job_fails_the_task_with_its_reason(status: TuningJo
     assert "AlgorithmError: exit code 1" in parsed["errorMessage"]
 
 
+def test_the_failure_reason_copied_into_the_cause_is_redacted_and_bounded() -> None:
+    reason = "AlgorithmError: S3 denied AKIAIOSFODNN7EXAMPLE; password=hunter2-Sup3r " + "x" * 50_000
+    closer, _, _, callbacks, _ = setup(TuningJobStatus.FAILED, failure_reason=reason)
+    closer.on_state_change(JOB, "Failed")
+    ((_, _, (_, cause)),) = callbacks.sent
+    message = json.loads(cause)["errorMessage"]
+    assert "AlgorithmError: S3 denied ***; password=***" in message
+    assert "AKIAIOSFODNN7EXAMPLE" not in cause
+    assert "hunter2-Sup3r" not in cause
+    assert len(message) <= 4000
+
+
 def test_a_duplicated_event_completes_the_task_once() -> None:
     closer, _, _, callbacks, _ = setup()
     closer.on_state_change(JOB, "Completed")

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from app_fakes import MODEL, T0, Clock, Notifier
 
-from amtflow.app import NotifyRun
+from amtflow.adapters import sns_message
+from amtflow.app import Notification, NotifyRun
+from amtflow.app._notify import subject_line
+from amtflow.errors import ProfileNotFoundError
 from amtflow.messages import Outcome
+from amtflow.profile import ModelProfile, load_profile
+
+PROFILE_YAML = (Path(__file__).resolve().parents[3] / "examples" / "xgboost" / "profile.yaml").read_text()
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:sm:cancer-xgb-v1-0123abcd"
 PLAN = {
@@ -157,3 +165,173 @@ def test_a_malformed_state_still_notifies_a_failure() -> None:
     (n,) = notifier.published
     assert n.attributes["model"] == "unknown"
     assert "IncompleteRun" in n.text
+
+
+# --- what leaves carries no secret ---------------------------------------------------------------------
+
+PASSWORD = "hunter2-Sup3r-Secret"
+PROFILE_SECRET = "profile-env-token-0042"
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+OVERRIDES = {"training": {"environment": {"DB_PASSWORD": PASSWORD}}}
+
+
+def everything(n: Notification) -> str:
+    """Every part a subscriber can see: subject, text, JSON document and attributes."""
+    return "\n".join([n.subject, n.text, json.dumps(n.document), json.dumps(dict(n.attributes))])
+
+
+def secret_state(outcome: str) -> dict[str, Any]:
+    plan = {**PLAN, "overrides": OVERRIDES}
+    if outcome == "failed":
+        cause = json.dumps(
+            {
+                "errorType": "TuningJobFailed",
+                "errorMessage": "AlgorithmError: could not connect with "
+                f"DB_PASSWORD={PASSWORD} as {ACCESS_KEY} (token {PROFILE_SECRET}, password {PASSWORD})",
+            }
+        )
+        return {
+            "request": {"model": MODEL, "overrides": OVERRIDES},
+            "plan": plan,
+            "error": {"Error": "TuningJobFailed", "Cause": cause},
+        }
+    evaluation = {
+        **EVALUATION,
+        "reason": f"echo {PASSWORD}",
+        "best": {**EVALUATION["best"], "hyperparameters": {"eta": "0.2", "note": PROFILE_SECRET}},
+    }
+    return {
+        "request": {"model": MODEL, "overrides": OVERRIDES},
+        "plan": plan,
+        "tuning": TUNING,
+        "evaluation": evaluation,
+    }
+
+
+def profile_with_secret(model: str) -> ModelProfile:
+    document = load_profile(PROFILE_YAML).to_document()
+    document["training"]["environment"] = {"SERVICE_TOKEN": PROFILE_SECRET}
+    return load_profile(document)
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+def test_no_environment_value_or_credential_reaches_any_part_of_the_notification(outcome: str) -> None:
+    notifier = Notifier()
+    result = NotifyRun(
+        notifier=notifier, clock=Clock(), region="us-east-1", profiles=profile_with_secret
+    ).notify(secret_state(outcome), execution_id=EXECUTION)
+    assert result.outcome.value == outcome
+    (n,) = notifier.published
+    seen = everything(n)
+    for secret in (PASSWORD, PROFILE_SECRET, ACCESS_KEY):
+        assert secret not in seen, secret
+    assert "***" in n.text
+    assert n.attributes == {"model": MODEL, "outcome": outcome}
+    if outcome == "failed":
+        assert "AlgorithmError: could not connect" in n.document["error"]["message"]
+    else:
+        assert n.document["plan"]["overrides"]["training"]["environment"]["DB_PASSWORD"] == "***"
+
+
+def test_an_unreadable_profile_still_notifies_with_the_state_s_values_redacted() -> None:
+    def missing(model: str) -> ModelProfile:
+        raise ProfileNotFoundError(f"no profile for {model}")
+
+    notifier = Notifier()
+    NotifyRun(notifier=notifier, clock=Clock(), profiles=missing).notify(
+        secret_state("failed"), execution_id=EXECUTION
+    )
+    (n,) = notifier.published
+    assert PASSWORD not in everything(n)
+    assert ACCESS_KEY not in everything(n)
+
+
+def test_an_aws_key_in_an_error_message_is_redacted_even_without_known_values() -> None:
+    cause = json.dumps({"errorType": "AccessDenied", "errorMessage": f"key {ACCESS_KEY} is not allowed"})
+    _, notifier = notify({"plan": PLAN, "error": {"Error": "AccessDenied", "Cause": cause}})
+    (n,) = notifier.published
+    assert ACCESS_KEY not in everything(n)
+    assert "key *** is not allowed" in n.text
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "churn\nSubject: forged",
+        "churn\r\n\tx\x00\x1b[31m",
+        "m" * 300,
+        "modèle—“x”",
+        "\n\n",
+        "",
+    ],
+)
+def test_a_model_name_with_line_breaks_or_any_length_gives_a_subject_sns_accepts(model: str) -> None:
+    cause = json.dumps({"errorType": "InvalidInputError", "errorMessage": "bad\nrequest"})
+    _, notifier = notify(
+        {"request": {"model": model}, "error": {"Error": "InvalidInputError", "Cause": cause}}
+    )
+    (n,) = notifier.published
+    assert 0 < len(n.subject) < 100
+    assert all(" " <= c <= "~" for c in n.subject), n.subject
+    assert n.subject[0] != " "
+    assert n.subject.endswith("run failed")  # the outcome survives a long model name
+    assert n.attributes["model"]
+    assert "\n" not in n.attributes["model"]
+    assert n.text.splitlines()[0].startswith("Model: ")
+    assert not any(line.startswith("Subject: forged") for line in n.text.splitlines())
+
+
+def test_subject_line_cuts_with_an_ellipsis_and_is_never_empty() -> None:
+    assert subject_line("a" * 150) == "a" * 96 + "..."
+    assert subject_line("\x00\n\t") == "amtflow notification"
+    assert subject_line("amtflow: m — run failed") == "amtflow: m - run failed"
+
+
+def test_a_megabyte_diagnosis_line_is_cut_and_the_whole_message_fits_sns() -> None:
+    finding = {
+        "rule": "AMT401",
+        "severity": "error",
+        "field": "x.Regex",
+        "message": "nearest line is " + "z" * 1_000_000,
+        "fix": "adjust the regex",
+    }
+    evaluation = {"outcome": "no_result", "reason": "no objective", "diagnosis": [finding] * 10}
+    _, notifier = notify({"plan": PLAN, "tuning": TUNING, "evaluation": evaluation})
+    (n,) = notifier.published
+    assert all(len(line) < 5000 for line in n.text.splitlines())
+    assert all(len(f["message"]) <= 4000 for f in n.document["evaluation"]["diagnosis"])
+    message = sns_message(n)
+    attributes = sum(len(k) + len("String") + len(v) for k, v in n.attributes.items())
+    assert len(message.encode()) + attributes <= 262_144
+    assert "Outcome: no_result" in json.loads(message)["email"]
+
+
+def test_the_queued_for_quota_notice_is_redacted_and_shows_no_stack_trace() -> None:
+    cause = json.dumps(
+        {
+            "errorType": "QuotaExceededError",
+            "errorMessage": f"ResourceLimitExceeded for {ACCESS_KEY}: concurrent tuning jobs: 100",
+            "stackTrace": ['  File "/var/task/app.py", line 3, in lambda_handler'],
+        }
+    )
+    state = {
+        "request": {"model": MODEL, "overrides": OVERRIDES},
+        "plan": {**PLAN, "overrides": OVERRIDES},
+        "quota": {"Error": "QuotaExceededError", "Cause": cause},
+    }
+    notifier = Notifier()
+    message_id = NotifyRun(notifier=notifier, clock=Clock(), profiles=profile_with_secret).notify_queued(
+        state, execution_id=EXECUTION
+    )
+    assert message_id == "message-1"
+    (n,) = notifier.published
+    assert n.subject == f"amtflow: {MODEL} - queued: quota"
+    assert n.attributes == {"model": MODEL, "outcome": "queued"}
+    assert "concurrent tuning jobs: 100" in n.text
+    assert "cancer-xgb-v1-0123abcd" in n.text  # the run, by its execution name
+    assert n.document["notice"] == "queued: quota"
+    seen = everything(n)
+    assert ACCESS_KEY not in seen
+    assert PASSWORD not in seen
+    assert "stackTrace" not in seen
+    assert "app.py" not in seen

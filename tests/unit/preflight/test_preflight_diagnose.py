@@ -153,3 +153,53 @@ def test_a_bayesian_job_that_ran_fully_parallel_is_flagged() -> None:
 
 def test_diagnosis_rules_are_silent_in_a_pre_launch_lint() -> None:
     assert run_rules(LintContext(request=base_request()), tags={"diagnosis"}) == []
+
+
+DB_PASSWORD = "hunter2-Sup3r-Secret"
+
+
+def describe_with_environment() -> dict[str, Any]:
+    req = base_request()
+    req["TrainingJobDefinition"]["Environment"] = {"DB_PASSWORD": DB_PASSWORD}
+    return parent_description("churn-xgb-2026-11", req)
+
+
+def test_a_megabyte_log_line_is_quoted_cut_and_on_one_line() -> None:
+    huge = "[0]\ttrain-auc:0.81\tvalid-auc:0.78 " + "x" * 1_000_000
+    found = diagnose(describe(), [trial(1)], logs_of([huge, f"{huge}\nsecond line"]))
+    (objective,) = [f for f in found if f.rule == "AMT401" and f.is_error]
+    assert "valid-auc:0.78" in objective.message
+    assert len(objective.message) < 1000
+    assert "…" in objective.message
+    assert "\n" not in objective.message
+
+    matching = "[0]\ttrain-auc:0.81\tvalidation-auc:0.78 " + "x" * 1_000_000
+    found = diagnose(describe(), [trial(1)], logs_of([matching]))
+    (objective,) = [f for f in found if f.rule == "AMT401" and f.is_error]
+    assert "validation-auc:0.78" in objective.message
+    assert len(objective.message) < 1000
+
+
+def test_quoted_log_lines_and_failure_reasons_carry_no_secret() -> None:
+    line = f"[0]\tvalid-auc:0.78 connecting with {DB_PASSWORD} key AKIAIOSFODNN7EXAMPLE"
+    found = diagnose(describe_with_environment(), [trial(1)], logs_of([line]))
+    (objective,) = [f for f in found if f.rule == "AMT401" and f.is_error]
+    assert "valid-auc:0.78" in objective.message
+    assert DB_PASSWORD not in objective.message
+    assert "AKIAIOSFODNN7EXAMPLE" not in objective.message
+
+    reason = f"AlgorithmError: login failed for password={DB_PASSWORD} (ASIAY34FZKBOKMUTVV7A)"
+    failed = diagnose(describe_with_environment(), [trial(1, "Failed", FailureReason=reason)], logs_of([]))
+    (f,) = [f for f in failed if f.rule == "AMT402"]
+    assert "login failed for password=***" in f.message
+    assert DB_PASSWORD not in f.message
+    assert "ASIAY34FZKBOKMUTVV7A" not in f.message
+
+
+def test_an_unreadable_log_s_error_is_quoted_bounded() -> None:
+    def broken(name: str) -> list[str]:
+        raise OSError("token=abcdef0123 " + "y" * 100_000)
+
+    (f,) = [f for f in diagnose(describe(), [trial(1)], broken) if f.rule == "AMT401"]
+    assert "abcdef0123" not in f.message
+    assert len(f.message) < 1000

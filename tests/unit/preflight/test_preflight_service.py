@@ -549,3 +549,19 @@ def test_absurdly_large_numbers_are_findings_with_short_messages() -> None:
     found = service(req)
     assert {"AMT002", "AMT010", "AMT019"} <= {f.rule for f in found}
     assert all(len(f.message) < 300 for f in found)
+
+
+def test_a_warm_start_environment_change_names_the_variables_never_their_values() -> None:
+    parent_request = base_request()
+    definition(parent_request)["Environment"] = {"DB_CONN": "old-conn-0042", "THREADS": "4"}
+    req = base_request()
+    definition(req)["Environment"] = {"DB_CONN": "new-conn-0042", "THREADS": "4", "EXTRA": "x-value-9"}
+    req["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p1"}],
+        "WarmStartType": "TransferLearning",
+    }
+    found = service(req, parents={"p1": parent_description("p1", parent_request)})
+    (f,) = [f for f in found if f.rule == "AMT037"]
+    assert "DB_CONN, EXTRA" in f.message
+    for value in ("old-conn-0042", "new-conn-0042", "x-value-9"):
+        assert value not in f.message
