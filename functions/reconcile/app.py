@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import compose, summarize
+from amtflow.app import compose, function_account, summarize
 
 logger = Logger()
 tracer = Tracer()
@@ -19,8 +19,11 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    results = compose.close_tuning_jobs().reconcile()
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    results, ignored = compose.close_tuning_jobs().on_sweep_event(event, account=function_account(context))
+    if ignored:
+        logger.info("nothing swept", extra={"why": ignored})
+        return {"parked": 0, "outcomes": {}, "ignored": ignored}
     for r in results:
         logger.info("reconciled", extra={"job": r.job_name, "outcome": r.outcome.value, "why": r.reason})
     counts = summarize(results)

@@ -47,8 +47,11 @@ from amtflow.app._events import (
     StartTuningInput,
     TrainingJobStateChange,
     TuningJobStateChange,
+    function_account,
     normalize_tags,
+    parse_event,
     parse_timestamp,
+    read_event,
 )
 from amtflow.app._notify import NotifyResult, NotifyRun, RunReport, gather_report, render
 from amtflow.app._plan import (
@@ -92,7 +95,10 @@ from amtflow.app._start_run import (
     ExecutionNamer,
     RouteResult,
     StartRun,
+    TriggerEvent,
+    read_trigger,
     route_event,
+    route_trigger,
 )
 from amtflow.app._start_tuning import Linter, StartedJob, StartTuning, rejection_message
 from amtflow.app._training_jobs import (
@@ -175,6 +181,7 @@ __all__ = [
     "TrainingJobStateChange",
     "TrainingJobSummary",
     "TrainingService",
+    "TriggerEvent",
     "TuningJobDescription",
     "TuningJobStateChange",
     "TuningJobStatus",
@@ -184,13 +191,18 @@ __all__ = [
     "evaluation_job",
     "evaluation_job_name",
     "evaluation_request",
+    "function_account",
     "gather_report",
     "is_evaluation_job",
     "normalize_tags",
+    "parse_event",
     "parse_timestamp",
+    "read_event",
+    "read_trigger",
     "rejection_message",
     "render",
     "route_event",
+    "route_trigger",
     "schedule_due",
     "sniff_profile_options",
     "summarize",
