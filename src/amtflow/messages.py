@@ -112,8 +112,13 @@ class RunRequest(_Document):
     source: EventSource | None = None
 
 
+EXECUTION_REF_NAME_PATTERN = r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$"
+"""What Step Functions accepts as an execution name: 1-80 characters, no whitespace, brackets, wildcards,
+``"#%\\^|~`$&,;:/`` or control characters."""
+
+
 class ExecutionRef(_Document):
-    name: str
+    name: str = Field(pattern=EXECUTION_REF_NAME_PATTERN)
     id: str = ""
 
 
