@@ -8,8 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import NotifyInput, compose
-from amtflow.messages import parse_document
+from amtflow.app import compose, parse_notify_input
 
 logger = Logger()
 tracer = Tracer()
@@ -20,7 +19,7 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    payload = parse_document(NotifyInput, event, what="notify input")
+    payload = parse_notify_input(event)
     result = compose.notify_run().notify(
         payload.state, execution_id=payload.execution.id or payload.execution.name
     )

@@ -344,6 +344,27 @@ def check_depth(raw: object, *, what: str, prefix: str = "") -> None:
     )
 
 
+TOO_DEEP = "(nested too deep: removed)"
+
+
+def clip_depth(raw: Any, *, depth: int = MAX_INPUT_DEPTH) -> Any:
+    """``raw`` with every value nested deeper than ``depth`` replaced by :data:`TOO_DEEP`: for the readers
+    that must go on with a malformed document (a failure notification), where the others refuse it."""
+    if _too_deep(raw) is None:
+        return raw
+
+    def clip(value: Any, level: int) -> Any:
+        if not isinstance(value, Mapping | list | tuple):
+            return value
+        if level >= depth:
+            return TOO_DEEP
+        if isinstance(value, Mapping):
+            return {k: clip(v, level + 1) for k, v in value.items()}
+        return [clip(v, level + 1) for v in value]
+
+    return clip(raw, 0)
+
+
 def check_size(raw: object, *, what: str) -> None:
     """Refuse a document over 256 KB: Step Functions and EventBridge could not carry it."""
     try:

@@ -62,7 +62,7 @@ def _nest(depth: int, leaf: Any, shape: str) -> Any:
 
 deep_values = st.builds(
     _nest,
-    st.integers(min_value=20, max_value=600),
+    st.integers(min_value=20, max_value=800),
     st.none() | st.integers() | st.text(max_size=5),
     st.sampled_from(["dict", "list", "mixed"]),
 )
@@ -202,3 +202,20 @@ def test_an_event_from_another_account_is_ignored_with_the_reason(
     assert isinstance(result, dict), result
     reason = result.get("ignored") or result.get("reason")
     assert "account" in str(reason)
+
+
+@settings(EDGE, max_examples=200)
+@given(
+    state=st.dictionaries(st.text(max_size=12), any_json, max_size=4)
+    | st.sampled_from(VALID["notify"])
+    .map(lambda payload: payload["state"])
+    .flatmap(lambda state: changed(state))
+    .filter(lambda s: isinstance(s, dict))
+)
+def test_a_run_is_told_whatever_its_state_holds(fresh_world: Any, state: dict[str, Any]) -> None:
+    # Notify is also the failure path (NotifyFailure): refusing a malformed state would silence the failure
+    world: World = fresh_world()
+    result = invoke("notify", {"state": state, "execution": {"name": "run-1", "id": "arn:x"}})
+    assert isinstance(result, dict), result
+    assert result["messageId"]
+    assert len(world.notifier.published) == 1

@@ -50,6 +50,7 @@ from amtflow.app._events import (
     function_account,
     normalize_tags,
     parse_event,
+    parse_notify_input,
     parse_timestamp,
     read_event,
 )
@@ -196,6 +197,7 @@ __all__ = [
     "is_evaluation_job",
     "normalize_tags",
     "parse_event",
+    "parse_notify_input",
     "parse_timestamp",
     "read_event",
     "read_trigger",

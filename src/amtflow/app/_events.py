@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from amtflow.errors import InvalidInputError
 from amtflow.messages import (
     DATASET_VERSION_PATTERN,
+    MAX_INPUT_DEPTH,
     MODEL_NAME_PATTERN,
     ExecutionRef,
     Plan,
     TuningResult,
     check_document,
+    clip_depth,
     explain_validation_error,
     known_severity,
     parse_document,
@@ -55,6 +57,15 @@ class EvaluateInput(_Payload):
 class NotifyInput(_Payload):
     state: dict[str, Any]
     execution: ExecutionRef
+
+
+def parse_notify_input(raw: object) -> NotifyInput:
+    """The Notify function's input. Its ``state`` is the run's whole state, whatever the run was given:
+    parts nested deeper than the limit are clipped, not refused, so the failure of a run whose request was
+    malformed is still told (every other input is refused by :func:`~amtflow.messages.check_document`)."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("state"), Mapping):
+        raw = {**raw, "state": clip_depth(raw["state"], depth=MAX_INPUT_DEPTH - 1)}
+    return parse_document(NotifyInput, raw, what="notify input")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
