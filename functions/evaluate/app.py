@@ -19,7 +19,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="plan.execution.name")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(EvaluateRequest, event, what="evaluate input")
     evaluation = compose.evaluate_run().run(payload)
     promotion = evaluation.promotion.outcome.value if evaluation.promotion else None

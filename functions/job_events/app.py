@@ -19,7 +19,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = compose.close_tuning_jobs().on_event(event, account=function_account(context))
     logger.info(
         "job event handled",

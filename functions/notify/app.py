@@ -18,7 +18,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="execution.name")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_notify_input(event)
     result = compose.notify_run().notify(
         payload.state, execution_id=payload.execution.id or payload.execution.name

@@ -19,7 +19,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="execution.name")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(PlanInput, event, what="plan input")
     plan = compose.plan_run().plan(payload.request, payload.execution)
     logger.info("planned", extra={"model": plan.model, "action": plan.action.value, "reason": plan.reason})

@@ -20,7 +20,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="plan.execution.name")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(ChampionEvaluationRequest, event, what="champion-evaluation input")
     started = compose.start_champion_evaluation().start(payload.plan, payload.job, payload.task_token)
     logger.info("champion evaluation started", extra={"job": started.job_name, "jobCreated": started.created})

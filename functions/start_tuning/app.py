@@ -19,7 +19,7 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="plan.execution.name")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(StartTuningInput, event, what="start-tuning input")
     started = compose.start_tuning().start(payload.plan, payload.task_token)
     logger.info("tuning job started", extra={"job": started.job_name, "jobCreated": started.created})
