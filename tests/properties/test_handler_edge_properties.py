@@ -25,7 +25,7 @@ from handlers_support import (
     invoke,
     valid_inputs,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from properties_support import json_values
 
@@ -39,7 +39,6 @@ EDGE = settings(
     max_examples=500,
     deadline=None,
     derandomize=_IN_CI,
-    suppress_health_check=[HealthCheck.too_slow],
 )
 VALID = valid_inputs()
 
