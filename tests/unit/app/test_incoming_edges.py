@@ -279,3 +279,15 @@ def test_a_well_formed_job_event_is_read_as_before() -> None:
     assert result.outcome.value == "not_terminal"
     assert JOB in table.tokens
     assert callbacks.sent == []
+
+
+def test_an_input_over_256_kb_is_refused_saying_where_large_data_belongs() -> None:
+    big = "x" * 262_144
+    with pytest.raises(InvalidInputError, match="keep large data in S3"):
+        parse_document(
+            PlanInput,
+            {"request": {"model": MODEL, "note": big}, "execution": {"name": "r"}},
+            what="plan input",
+        )
+    with pytest.raises(InvalidInputError, match="keep large data in S3"):
+        parse_event(event("tuning_job_completed.json", detail={"HyperParameterTuningJobName": big}))
