@@ -7,12 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import EvaluationJobStateChange, compose
+from amtflow.app import compose, function_account
 from amtflow.log_format import RedactingFormatter
-from amtflow.messages import parse_document
 
 logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
@@ -23,11 +21,10 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = parse_document(EvaluationJobStateChange, EventBridgeEvent(event).detail, what="detail")
-    result = compose.close_champion_evaluations().on_state_change(change.job_name, change.status)
+    result = compose.close_champion_evaluations().on_event(event, account=function_account(context))
     logger.info(
         "training job event handled",
-        extra={"job": result.job_name, "status": change.status, "outcome": result.outcome.value},
+        extra={"job": result.job_name, "outcome": result.outcome.value, "why": result.reason},
     )
     metrics.add_dimension(name="outcome", value=result.outcome.value)
     metrics.add_metric(name="ChampionEvaluationEvents", unit=MetricUnit.Count, value=1)

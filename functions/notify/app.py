@@ -8,9 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import NotifyInput, compose
+from amtflow.app import compose, parse_notify_input
 from amtflow.log_format import RedactingFormatter
-from amtflow.messages import parse_document
 
 logger = Logger(logger_formatter=RedactingFormatter())
 tracer = Tracer()
@@ -21,7 +20,7 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    payload = parse_document(NotifyInput, event, what="notify input")
+    payload = parse_notify_input(event)
     execution_id = payload.execution.id or payload.execution.name
     if payload.notice == "queued":
         message_id = compose.notify_run().notify_queued(payload.state, execution_id=execution_id)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import compose, summarize, summarize_leases
+from amtflow.app import compose, function_account, summarize, summarize_leases
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -22,6 +22,10 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    results, ignored = compose.close_tuning_jobs().on_sweep_event(event, account=function_account(context))
+    if ignored:
+        logger.info("nothing swept", extra={"why": ignored})
+        return {"parked": 0, "outcomes": {}, "ignored": ignored}
     leases = compose.renew_leases().renew()
     for lease in leases:
         logger.info(
@@ -33,7 +37,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 "why": lease.reason,
             },
         )
-    results = compose.close_tuning_jobs().reconcile()
     for r in results:
         logger.info("reconciled", extra={"job": r.job_name, "outcome": r.outcome.value, "why": r.reason})
     counts = summarize(results)

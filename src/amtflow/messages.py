@@ -14,10 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
-from amtflow.errors import InvalidInputError
+from amtflow.drift import DriftSeverity
+from amtflow.errors import AmtflowError, InvalidInputError
 
 MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 DATASET_VERSION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._=-]{0,126}[A-Za-z0-9])?$"
@@ -73,9 +74,22 @@ class _Document(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def known_severity(value: str) -> str:
+    """A drift severity as ``none``, ``moderate`` or ``severe`` (``low``, ``medium``, ``high`` and any case
+    accepted); anything else raises ``ValueError`` (which the models turn into an error naming the field)."""
+    try:
+        return DriftSeverity.parse(value).value
+    except AmtflowError as e:
+        raise ValueError(
+            f"{value!r} is not a drift severity: use one of none, moderate, severe (or low, medium, high)"
+        ) from e
+
+
 class DriftInfo(_Document):
     severity: str = Field(min_length=1, max_length=32)
     score: float | None = None
+
+    _severity = field_validator("severity")(known_severity)
 
 
 class EventSource(_Document):
@@ -98,8 +112,13 @@ class RunRequest(_Document):
     source: EventSource | None = None
 
 
+EXECUTION_REF_NAME_PATTERN = r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$"
+"""What Step Functions accepts as an execution name: 1-80 characters, no whitespace, brackets, wildcards,
+``"#%\\^|~`$&,;:/`` or control characters."""
+
+
 class ExecutionRef(_Document):
-    name: str
+    name: str = Field(pattern=EXECUTION_REF_NAME_PATTERN)
     id: str = ""
 
 
@@ -279,6 +298,8 @@ def explain_validation_error(error: ValidationError, *, what: str, prefix: str =
         elif kind == "enum":
             expected = (item.get("ctx") or {}).get("expected", "")
             problems.append(f"'{name}' = {item.get('input')!r} is not allowed: use one of {expected}")
+        elif kind == "value_error" and (item.get("ctx") or {}).get("error") is not None:
+            problems.append(f"'{name}': {item['ctx']['error']}")
         else:
             problems.append(f"'{name}': {item['msg']}")
     return InvalidInputError(f"invalid {what}: " + "; ".join(problems), field=first_field)
@@ -287,12 +308,68 @@ def explain_validation_error(error: ValidationError, *, what: str, prefix: str =
 MAX_INPUT_BYTES = 262_144
 """Step Functions' limit on an execution input (and EventBridge's on an event)."""
 
+MAX_INPUT_DEPTH = 32
+"""How deeply an incoming document may nest; amtflow's own documents stay under 10 levels."""
+
+
+def _too_deep(raw: object) -> tuple[str, ...] | None:
+    """The path of the first value nested deeper than :data:`MAX_INPUT_DEPTH` (walked without recursion)."""
+    stack: list[tuple[object, tuple[str, ...]]] = [(raw, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, Mapping):
+            children: list[tuple[str, object]] = [(str(k), v) for k, v in value.items()]
+        elif isinstance(value, list | tuple):
+            children = [(str(i), v) for i, v in enumerate(value)]
+        else:
+            continue
+        if len(path) >= MAX_INPUT_DEPTH and children:
+            return path
+        stack.extend((v, (*path, k)) for k, v in children if isinstance(v, Mapping | list | tuple))
+    return None
+
+
+def check_depth(raw: object, *, what: str, prefix: str = "") -> None:
+    """Refuse a document nested deeper than :data:`MAX_INPUT_DEPTH` levels, naming where it gets too deep."""
+    path = _too_deep(raw)
+    if path is None:
+        return
+    name = prefix + ".".join(path)
+    if len(name) > 200:
+        name = name[:200] + "..."
+    raise InvalidInputError(
+        f"invalid {what}: '{name}' nests deeper than {MAX_INPUT_DEPTH} levels; "
+        "flatten it (no amtflow document nests that deep)",
+        field=name,
+    )
+
+
+TOO_DEEP = "(nested too deep: removed)"
+
+
+def clip_depth(raw: Any, *, depth: int = MAX_INPUT_DEPTH) -> Any:
+    """``raw`` with every value nested deeper than ``depth`` replaced by :data:`TOO_DEEP`: for the readers
+    that must go on with a malformed document (a failure notification), where the others refuse it."""
+    if _too_deep(raw) is None:
+        return raw
+
+    def clip(value: Any, level: int) -> Any:
+        if not isinstance(value, Mapping | list | tuple):
+            return value
+        if level >= depth:
+            return TOO_DEEP
+        if isinstance(value, Mapping):
+            return {k: clip(v, level + 1) for k, v in value.items()}
+        return [clip(v, level + 1) for v in value]
+
+    return clip(raw, 0)
+
 
 def check_size(raw: object, *, what: str) -> None:
     """Refuse a document over 256 KB: Step Functions and EventBridge could not carry it."""
     try:
         size = len(json.dumps(raw, default=str).encode("utf-8"))
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:
         raise InvalidInputError(f"invalid {what}: not JSON ({e})", field="(input)") from e
     if size > MAX_INPUT_BYTES:
         raise InvalidInputError(
@@ -302,9 +379,16 @@ def check_size(raw: object, *, what: str) -> None:
         )
 
 
+def check_document(raw: object, *, what: str, prefix: str = "") -> None:
+    """The guard every incoming document passes before anything reads it: at most
+    :data:`MAX_INPUT_DEPTH` levels deep, at most 256 KB. Raises :class:`InvalidInputError`."""
+    check_depth(raw, what=what, prefix=prefix)
+    check_size(raw, what=what)
+
+
 def parse_run_request(raw: object) -> RunRequest:
     """Validate an execution input; a bad input raises :class:`InvalidInputError` naming each field."""
-    check_size(raw, what="run request")
+    check_document(raw, what="run request")
     if not isinstance(raw, Mapping):
         raise InvalidInputError(
             "invalid run request: the execution input must be a JSON object such as "
@@ -318,7 +402,9 @@ def parse_run_request(raw: object) -> RunRequest:
 
 
 def parse_document(model: type[_D], raw: object, *, what: str) -> _D:
-    """Validate a document handed over by an earlier state."""
+    """Validate a document handed over by an earlier state (or an event's part): within
+    :func:`check_document`'s limits, a JSON object, of ``model``'s shape."""
+    check_document(raw, what=what, prefix=f"{what}.")
     if not isinstance(raw, Mapping):
         raise InvalidInputError(
             f"invalid {what}: expected a JSON object, got {type(raw).__name__}", field=what

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
 from amtflow.app._close_job import failure_cause
+from amtflow.app._events import read_event
 from amtflow.app._ports import CallbackOutcome, Clock, ParkedJob, TaskCallbacks
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import Champion
@@ -271,8 +272,11 @@ class CloseOutcome(StrEnum):
     NOT_PARKED = "not_parked"
     NOT_FOUND = "not_found"
     TASK_GONE = "task_gone"
+    IGNORED = "ignored"
+    """The event is not for this stack (another account, another detail-type)."""
 
 
+TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 
 
@@ -304,6 +308,17 @@ class CloseChampionEvaluation:
         self._tokens = tokens
         self._callbacks = callbacks
         self._prefix = job_prefix
+
+    def on_event(self, event: object, *, account: str | None = None) -> ClosedEvaluation:
+        """Handle one raw EventBridge event: a malformed one raises
+        :class:`~amtflow.errors.InvalidInputError` naming the field; one from another account than
+        ``account`` (the function's own) or of another detail-type is ignored, with the reason."""
+        incoming = read_event(
+            event, account=account, details={TRAINING_JOB_STATE_CHANGE: EvaluationJobStateChange}
+        )
+        if not isinstance(incoming.detail, EvaluationJobStateChange):
+            return ClosedEvaluation("", CloseOutcome.IGNORED, incoming.ignored)
+        return self.on_state_change(incoming.detail.job_name, incoming.detail.status)
 
     def on_state_change(self, job_name: str, status: str | None) -> ClosedEvaluation:
         if not job_name.startswith(f"{self._prefix}-") or not is_evaluation_job(job_name):

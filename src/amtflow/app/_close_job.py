@@ -15,6 +15,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from amtflow.app._events import (
+    SCHEDULED_EVENT,
+    ScheduledEventDetail,
+    TrainingJobStateChange,
+    TuningJobStateChange,
+    read_event,
+)
 from amtflow.app._ports import (
     CallbackOutcome,
     Clock,
@@ -41,9 +48,19 @@ ERROR_JOB_NOT_FOUND = "TuningJobNotFound"
 NOT_FOUND_GRACE = timedelta(minutes=15)
 
 
+TUNING_JOB_STATE_CHANGE = "SageMaker HyperParameter Tuning Job State Change"
+TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
+
+
 class TrainingJobCloser(Protocol):
     def close_parked(self, parked: ParkedJob) -> CloseResult:
         """Close (or heartbeat) one parked training job (``amtflow.app.CloseTrainingJobs``)."""
+        ...
+
+    def on_state_change(
+        self, job_name: str, status: str | None, tuning_job_arn: str | None = None
+    ) -> CloseResult:
+        """Handle one "Training Job State Change" event (``amtflow.app.CloseTrainingJobs``)."""
         ...
 
 
@@ -64,6 +81,8 @@ class CloseOutcome(StrEnum):
     """The task no longer waits (its execution ended: aborted, timed out past the job's limits plus the
     margin) while the job still ran: the job was stopped so it does not run unattended."""
     NOT_FOUND = "not_found"
+    IGNORED = "ignored"
+    """The event is not for this stack (another account, a detail-type this function does not handle)."""
     ERROR = "error"
 
 
@@ -135,6 +154,28 @@ class CloseTuningJobs:
     def is_ours(self, job_name: str) -> bool:
         return job_name.startswith(self._job_prefix + "-")
 
+    def on_event(self, event: object, *, account: str | None = None) -> CloseResult:
+        """Handle one raw EventBridge event: a tuning job's state change, or a retraining job's (handed to
+        ``training``). A malformed event raises :class:`~amtflow.errors.InvalidInputError` naming the field;
+        one from another account than ``account`` (the function's own) or of another detail-type is
+        ignored, with the reason."""
+        incoming = read_event(
+            event,
+            account=account,
+            details={
+                TUNING_JOB_STATE_CHANGE: TuningJobStateChange,
+                TRAINING_JOB_STATE_CHANGE: TrainingJobStateChange,
+            },
+        )
+        detail = incoming.detail
+        if isinstance(detail, TuningJobStateChange):
+            return self.on_state_change(detail.job_name, detail.status)
+        if isinstance(detail, TrainingJobStateChange) and self._training is not None:
+            return self._training.on_state_change(detail.job_name, detail.status, detail.tuning_job_arn)
+        return CloseResult(
+            "", CloseOutcome.IGNORED, incoming.ignored or "retraining jobs are not closed here"
+        )
+
     def on_state_change(self, job_name: str, status: str | None) -> CloseResult:
         """Handle one "Tuning Job State Change" event."""
         if not self.is_ours(job_name):
@@ -157,6 +198,15 @@ class CloseTuningJobs:
         if parked is None:
             return CloseResult(job_name, CloseOutcome.NOT_PARKED, "no parked token (already closed)")
         return self._complete(parked, job)
+
+    def on_sweep_event(self, event: object, *, account: str | None = None) -> tuple[list[CloseResult], str]:
+        """The reconciler's schedule: ``(results of reconcile(), "")``, or ``([], why)`` for an event that is
+        not its schedule (another account, another detail-type). A malformed event raises
+        :class:`~amtflow.errors.InvalidInputError` and sweeps nothing."""
+        incoming = read_event(event, account=account, details={SCHEDULED_EVENT: ScheduledEventDetail})
+        if incoming.detail is None:
+            return [], incoming.ignored
+        return self.reconcile(), ""
 
     def reconcile(self) -> list[CloseResult]:
         """Sweep every parked job: close the ended ones, send heartbeats for the running ones. Parked

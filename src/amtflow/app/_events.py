@@ -6,18 +6,27 @@ The handlers validate their input with these models at the edge; a malformed inp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from amtflow.errors import InvalidInputError
 from amtflow.messages import (
     DATASET_VERSION_PATTERN,
+    MAX_INPUT_DEPTH,
     MODEL_NAME_PATTERN,
     ExecutionRef,
     Plan,
     TuningResult,
+    check_document,
+    clip_depth,
+    explain_validation_error,
+    known_severity,
+    parse_document,
 )
 
 
@@ -50,6 +59,15 @@ class NotifyInput(_Payload):
     execution: ExecutionRef
     notice: Literal["queued"] | None = None
     """``queued``: the interim notice of a run waiting for a SageMaker quota, not the run's outcome."""
+
+
+def parse_notify_input(raw: object) -> NotifyInput:
+    """The Notify function's input. Its ``state`` is the run's whole state, whatever the run was given:
+    parts nested deeper than the limit are clipped, not refused, so the failure of a run whose request was
+    malformed is still told (every other input is refused by :func:`~amtflow.messages.check_document`)."""
+    if isinstance(raw, Mapping) and isinstance(raw.get("state"), Mapping):
+        raw = {**raw, "state": clip_depth(raw["state"], depth=MAX_INPUT_DEPTH - 1)}
+    return parse_document(NotifyInput, raw, what="notify input")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -144,3 +162,94 @@ class DriftDetected(BaseModel):
     model: str = Field(pattern=MODEL_NAME_PATTERN)
     dataset_version: str = Field(alias="datasetVersion", pattern=DATASET_VERSION_PATTERN)
     severity: str = Field(min_length=1, max_length=32)
+    """``none``, ``moderate`` or ``severe`` (``low``/``medium``/``high`` accepted and translated)."""
+
+    _severity = field_validator("severity")(known_severity)
+
+
+# --- the EventBridge envelope ------------------------------------------------------------------------------
+
+_LAMBDA_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:(\d{12}):")
+
+
+def function_account(context: object) -> str | None:
+    """The account a function runs in, from its Lambda context's ``invoked_function_arn`` (the twin's
+    context carries one too); ``None`` without a context (a direct call), when no account is checked."""
+    arn = getattr(context, "invoked_function_arn", None)
+    match = _LAMBDA_ARN.match(arn) if isinstance(arn, str) else None
+    return match.group(1) if match else None
+
+
+class EventEnvelope(BaseModel):
+    """An EventBridge event as its targets receive it: who sent it, what it is, and its ``detail`` (left
+    raw; the handler that acts on the event validates it with its detail-type's model)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    id: str = ""
+    source: str = Field(min_length=1)
+    detail_type: str = Field(alias="detail-type", min_length=1)
+    account: str = Field(min_length=1)
+    time: str | None = None
+    resources: list[str] = Field(default_factory=list)
+    detail: Any = None
+
+    def not_for(self, account: str | None) -> str:
+        """Why this event is not for a function running in ``account`` ("" when it is)."""
+        if account is not None and self.account != account:
+            return f"event from account {self.account}, not this stack's account {account}"
+        return ""
+
+
+def parse_event(raw: object) -> EventEnvelope:
+    """Validate an EventBridge event's envelope: within the size and depth limits, a JSON object with
+    ``source``, ``detail-type`` and ``account``; a malformed one raises :class:`InvalidInputError` naming
+    the field."""
+    check_document(raw, what="event")
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(
+            "invalid event: expected an EventBridge event (a JSON object with source, detail-type, account "
+            f"and detail), got {type(raw).__name__}",
+            field="(event)",
+        )
+    try:
+        return EventEnvelope.model_validate(dict(raw))
+    except ValidationError as e:
+        raise explain_validation_error(e, what="event") from e
+
+
+SCHEDULED_EVENT = "Scheduled Event"
+
+
+class ScheduledEventDetail(BaseModel):
+    """The ``detail`` of a schedule rule's "Scheduled Event" (``{}``: the event's ``time`` is what counts)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """An EventBridge event read at the edge: its detail, validated with its detail-type's model, or, for
+    an event that is not for this function (another account, another detail-type), ``ignored``."""
+
+    detail_type: str = ""
+    detail: BaseModel | None = None
+    ignored: str = ""
+
+
+def read_event(raw: object, *, account: str | None, details: Mapping[str, type[BaseModel]]) -> IncomingEvent:
+    """Read one event for a function that acts on the detail-types in ``details`` (detail-type -> model
+    of its ``detail``). Malformed input raises :class:`InvalidInputError` naming the field and the fix;
+    nothing is acted on before this returns."""
+    envelope = parse_event(raw)
+    foreign = envelope.not_for(account)
+    if foreign:
+        return IncomingEvent(envelope.detail_type, ignored=foreign)
+    model = details.get(envelope.detail_type)
+    if model is None:
+        expected = ", ".join(repr(d) for d in details) or "none"
+        return IncomingEvent(
+            envelope.detail_type,
+            ignored=f"detail-type {envelope.detail_type!r} is not handled here (expected {expected})",
+        )
+    return IncomingEvent(envelope.detail_type, parse_document(model, envelope.detail, what="detail"))

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, S3EventBridgeNotificationEvent
+from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
 
-from amtflow.app._events import DriftDetected, parse_timestamp
+from amtflow.app._events import DriftDetected, function_account, parse_event, parse_timestamp
 from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
 from amtflow.errors import AmtflowError, InvalidInputError, ProfileError, ProfileNotFoundError
 from amtflow.messages import (
@@ -30,7 +30,6 @@ from amtflow.messages import (
     RequestedAction,
     RunRequest,
     Trigger,
-    check_size,
     parse_document,
     parse_run_request,
 )
@@ -159,9 +158,8 @@ class StartRun:
 DRIFT_SOURCE = "amtflow.drift"
 
 
-def _s3_location(event: Mapping[str, Any]) -> tuple[str, str]:
-    """``(bucket, key)`` of an S3 "Object Created" event; a missing field is named."""
-    detail = event.get("detail")
+def _s3_location(detail: Any) -> tuple[str, str]:
+    """``(bucket, key)`` of an S3 "Object Created" event's ``detail``; a missing field is named."""
     if not isinstance(detail, Mapping):
         raise InvalidInputError(
             "S3 event without 'detail': expected EventBridge's S3 event shape", field="detail"
@@ -174,36 +172,71 @@ def _s3_location(event: Mapping[str, Any]) -> tuple[str, str]:
             raise InvalidInputError(
                 f"S3 event without 'detail.{section}.{name}'", field=f"detail.{section}.{name}"
             )
-    s3 = S3EventBridgeNotificationEvent(dict(event))
+    s3 = S3EventBridgeNotificationEvent({"detail": dict(detail)})
     return s3.detail.bucket.name, s3.detail.object.key
 
 
-def route_event(router: StartRun, event: Mapping[str, Any]) -> RouteResult:
-    """Dispatch one EventBridge event to the router by its source and detail type.
+@dataclass(frozen=True)
+class TriggerEvent:
+    """An event the router acts on, validated: exactly one of ``s3``, ``schedule``, ``drift`` is set, or
+    ``ignored`` says why the event is not for the router."""
 
-    S3 keys are URL-decoded (``+`` and ``%xx``), as the Powertools data class does, so a version folder
-    with a space in its name is seen as written.
+    event_id: str = ""
+    s3: tuple[str, str] | None = None
+    schedule: tuple[datetime, str] | None = None
+    drift: DriftDetected | None = None
+    ignored: str = ""
+
+
+def read_trigger(event: object, *, account: str | None = None) -> TriggerEvent:
+    """Validate one EventBridge event for the router, before anything is started or recorded.
+
+    A malformed event raises :class:`InvalidInputError` naming the field; an event from another account
+    (``account`` is the function's own; ``None`` checks none) or of an unsupported source or detail-type
+    comes back with ``ignored``. S3 keys are URL-decoded (``+`` and ``%xx``), as the Powertools data class
+    does, so a version folder with a space in its name is seen as written.
     """
-    check_size(event, what="event")
-    envelope = EventBridgeEvent(dict(event))
-    source, detail_type = envelope.get("source"), envelope.get("detail-type")
-    event_id = str(envelope.get("id") or "")
+    envelope = parse_event(event)
+    foreign = envelope.not_for(account)
+    if foreign:
+        return TriggerEvent(envelope.id, ignored=foreign)
+    source, detail_type = envelope.source, envelope.detail_type
     if source == "aws.s3" and detail_type == "Object Created":
-        bucket, key = _s3_location(event)
-        return router.on_object_created(bucket, key, event_id)
+        return TriggerEvent(envelope.id, s3=_s3_location(envelope.detail))
     if source == "aws.events" and detail_type == "Scheduled Event":
         try:
-            when = parse_timestamp(envelope.get("time"))
+            when = parse_timestamp(envelope.time)
         except ValueError as e:
             raise InvalidInputError(f"scheduled event with a bad 'time': {e}", field="time") from e
         if when is None:
             raise InvalidInputError("scheduled event without 'time'", field="time")
-        resources = envelope.get("resources") or []
-        return router.on_schedule(when, rule=str(resources[0]) if resources else "")
+        rule = envelope.resources[0] if envelope.resources else ""
+        return TriggerEvent(envelope.id, schedule=(when, rule))
     if source == DRIFT_SOURCE:
-        drift = parse_document(DriftDetected, envelope.get("detail"), what="detail")
-        return router.on_drift(drift.model, drift.dataset_version, drift.severity, event_id)
-    return RouteResult(ignored=f"unsupported event: source {source!r}, detail-type {detail_type!r}")
+        drift = parse_document(DriftDetected, envelope.detail, what="detail")
+        return TriggerEvent(envelope.id, drift=drift)
+    return TriggerEvent(
+        envelope.id, ignored=f"unsupported event: source {source!r}, detail-type {detail_type!r}"
+    )
+
+
+def route_trigger(router: StartRun, trigger: TriggerEvent) -> RouteResult:
+    """Act on an event :func:`read_trigger` validated."""
+    if trigger.s3 is not None:
+        return router.on_object_created(*trigger.s3, trigger.event_id)
+    if trigger.schedule is not None:
+        when, rule = trigger.schedule
+        return router.on_schedule(when, rule=rule)
+    if trigger.drift is not None:
+        drift = trigger.drift
+        return router.on_drift(drift.model, drift.dataset_version, drift.severity, trigger.event_id)
+    return RouteResult(ignored=trigger.ignored)
+
+
+def route_event(router: StartRun, event: object, *, account: str | None = None) -> RouteResult:
+    """Dispatch one EventBridge event to the router by its source and detail type
+    (:func:`read_trigger`, then :func:`route_trigger`)."""
+    return route_trigger(router, read_trigger(event, account=account))
 
 
 def route_summary(result: RouteResult) -> dict[str, Any]:
@@ -214,7 +247,7 @@ def route_summary(result: RouteResult) -> dict[str, Any]:
     }
 
 
-IdempotentRoute = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+IdempotentRoute = Callable[[object, Any], dict[str, Any]]
 """``(event, lambda context or None) -> route summary``."""
 
 # EventBridge retries a target for up to 24 hours (the rules' MaximumEventAgeInSeconds): a delivery of the
@@ -234,24 +267,31 @@ def idempotent_route(
     the same moment. The first delivery routes it; the others get the stored answer without starting,
     listing or reading anything. A different event for the same dataset version (the marker uploaded again)
     has another ``id``; the deterministic execution name still makes it a duplicate. Without a store (no
-    idempotency table configured) every delivery is routed.
+    idempotency table configured) every delivery is routed. The event is validated first
+    (:func:`read_trigger`, against the account in the Lambda context): a malformed event, or one that is
+    not for this stack, writes no idempotency record.
     """
 
     def route(event: Mapping[str, Any]) -> dict[str, Any]:
-        return route_summary(route_event(router, event))
+        return route_summary(route_trigger(router, read_trigger(event)))
 
-    if persistence_store is None:
-        return lambda event, context: route(event)
     config = IdempotencyConfig(
         event_key_jmespath="id",
         raise_on_no_idempotency_key=False,
         expires_after_seconds=expires_after_seconds,
     )
-    once = idempotent_function(
-        data_keyword_argument="event", persistence_store=persistence_store, config=config
-    )(route)
+    once = (
+        idempotent_function(
+            data_keyword_argument="event", persistence_store=persistence_store, config=config
+        )(route)
+        if persistence_store is not None
+        else None
+    )
 
-    def call(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    def call(event: object, context: Any) -> dict[str, Any]:
+        trigger = read_trigger(event, account=function_account(context))
+        if trigger.ignored or once is None or not isinstance(event, Mapping):
+            return route_summary(route_trigger(router, trigger))
         if context is not None:
             config.register_lambda_context(context)
         result: dict[str, Any] = once(event=dict(event))
