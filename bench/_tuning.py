@@ -47,10 +47,15 @@ def write_dataset(
 def tuning_request(
     example: str, job_name: str, data_uri: str, output_uri: str, overrides: Mapping[str, Any], **kw: Any
 ) -> dict[str, Any]:
-    """The ``CreateHyperParameterTuningJob`` request of an example profile with overrides."""
-    from amtflow.profile import apply_overrides, compile_tuning_request, load_profile_file
+    """The ``CreateHyperParameterTuningJob`` request of an example profile with ``overrides`` merged in.
 
-    profile = apply_overrides(load_profile_file(EXAMPLES / example / "profile.yaml"), overrides)
+    A benchmark edits the example profile as its author would (training settings, runtime limits, Hyperband
+    bounds), so the merged document is validated as a whole profile, not as a console run's overrides, which
+    may only narrow what the stored profile allows."""
+    from amtflow.profile import compile_tuning_request, load_profile_file, merge_documents, parse_profile
+
+    example_profile = load_profile_file(EXAMPLES / example / "profile.yaml")
+    profile = parse_profile(merge_documents(example_profile.to_document(), overrides), source=example)
     return compile_tuning_request(
         profile, job_name=job_name, data_uri=data_uri, output_uri=output_uri, role_arn=ROLE, **kw
     )
