@@ -165,15 +165,25 @@ def test_lifting_the_budget_with_overrides_is_refused_before_anything_is_locked_
     assert lineage.get_dataset_version(MODEL, "v1") is None
 
 
-def test_a_deeply_nested_override_is_refused_not_a_recursion_error() -> None:
-    # Hundreds of levels: the run request itself is bounded by its payload size (256 KB).
+@pytest.mark.parametrize(
+    ("levels", "error", "message"),
+    [
+        # Within the edge's depth limit: the allow-list walk refuses the first key it does not know.
+        (20, OverridesRefusedError, r"overrides\.training\.x: unknown key"),
+        # Hundreds of levels: the edge refuses the document before anything walks it.
+        (500, InvalidInputError, r"'overrides\.training\.x\.x.*' nests deeper than 32 levels"),
+    ],
+)
+def test_a_deeply_nested_override_is_refused_not_a_recursion_error(
+    levels: int, error: type[Exception], message: str
+) -> None:
     deep: dict[str, Any] = {}
     node = deep
-    for _ in range(500):
+    for _ in range(levels):
         node["x"] = {}
         node = node["x"]
     request = {"model": MODEL, "datasetVersion": "v1", "overrides": {"training": deep}}
-    with pytest.raises(OverridesRefusedError, match=r"overrides\.training\.x: unknown key"):
+    with pytest.raises(error, match=message):
         planner().plan(request, EXEC)
 
 

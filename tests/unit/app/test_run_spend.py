@@ -17,6 +17,7 @@ from app_fakes import (
     Datasets,
     SageMaker,
     StateTable,
+    profile_text,
     profiles,
     trial,
 )
@@ -47,19 +48,21 @@ from amtflow.preflight import default_prices
 
 TOKEN = "token-" + "s" * 300
 M5 = default_prices().price("ml.m5.xlarge") or 0.0
-# The example profile caps a run at $10 and a month at $100; these instances cost ~$169 for the plan.
+# The example profile caps a run at $10 and a month at $100; these instances cost ~$169 for the plan. The
+# owner allows them, so a console run may pick them, and preflight's caps then refuse the run.
 BIG = {"training": {"instance_type": "ml.p3.16xlarge"}}
+ALLOWS_BIG = profile_text(training={"allowed_instance_types": ["ml.m5.xlarge", "ml.p3.16xlarge"]})
 
 
 class Flow:
     """Plan and StartTuning over one lineage, as the state machine chains them."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: str = ALLOWS_BIG) -> None:
         self.lineage = InMemoryLineageStore()
         self.table = StateTable()
         self.sm = SageMaker()
         self.planner = PlanRun(
-            profiles=profiles(),
+            profiles=profiles(profile),
             datasets=Datasets({MODEL: "v1"}),
             locks=self.table,
             job_namer=job_namer("amtf"),
@@ -69,7 +72,7 @@ class Flow:
             dataset_reader=DatasetFiles(),
         )
         self.starter = StartTuning(
-            profiles=profiles(),
+            profiles=profiles(profile),
             sagemaker=self.sm,
             tokens=self.table,
             clock=Clock(),
@@ -401,12 +404,10 @@ def test_preflight_counts_the_month_the_lineage_shows() -> None:
 
 
 def test_plan_records_the_hourly_prices_its_estimate_used() -> None:
-    flow = Flow()
-    priced = flow.plan("exec-1", {"budget": {"prices": {"ml.m5.xlarge": 1.5}}})
-    assert flow.run(priced).hourly_usd == {"ml.m5.xlarge": 1.5}
-    flow.done(priced)
-    shipped = flow.plan("exec-2")
-    assert flow.run(shipped).hourly_usd == {"ml.m5.xlarge": M5}
+    flow = Flow(profile_text(budget={"prices": {"ml.m5.xlarge": 1.5}}))
+    assert flow.run(flow.plan("exec-1")).hourly_usd == {"ml.m5.xlarge": 1.5}
+    shipped = Flow()
+    assert shipped.run(shipped.plan("exec-2")).hourly_usd == {"ml.m5.xlarge": M5}
 
 
 def test_a_job_without_billable_time_is_billed_its_training_time_and_one_that_never_ran_nothing() -> None:
