@@ -85,6 +85,14 @@ def known_severity(value: str) -> str:
         ) from e
 
 
+def objective_direction(value: str | None) -> str | None:
+    """``HyperParameterTuningJobObjective.Type`` as SageMaker spells it, or nothing; anything else raises
+    ``ValueError`` (which the models turn into an error naming the field)."""
+    if value is None or value in ("Maximize", "Minimize"):
+        return value
+    raise ValueError(f"{value!r} is not an objective type: use Maximize or Minimize")
+
+
 class DriftInfo(_Document):
     severity: str = Field(min_length=1, max_length=32)
     score: float | None = None
@@ -203,6 +211,8 @@ class TuningResult(_Document):
     runtime_seconds: int | None = None
     ended_at: datetime | None = None
 
+    _objective_type = field_validator("objective_type")(objective_direction)
+
 
 class BestModel(_Document):
     training_job_name: str
@@ -270,6 +280,8 @@ class Evaluation(_Document):
     reason: str = ""
     diagnosis: list[DiagnosisFinding] = Field(default_factory=list)
     promotion: Promotion | None = None
+
+    _objective_type = field_validator("objective_type")(objective_direction)
 
 
 _D = TypeVar("_D", bound=BaseModel)
@@ -350,8 +362,8 @@ TOO_DEEP = "(nested too deep: removed)"
 def clip_depth(raw: Any, *, depth: int = MAX_INPUT_DEPTH) -> Any:
     """``raw`` with every value nested deeper than ``depth`` replaced by :data:`TOO_DEEP`: for the readers
     that must go on with a malformed document (a failure notification), where the others refuse it."""
-    if _too_deep(raw) is None:
-        return raw
+    if depth >= MAX_INPUT_DEPTH and _too_deep(raw) is None:
+        return raw  # within the limit: nothing to clip (a smaller depth is for a part of a document)
 
     def clip(value: Any, level: int) -> Any:
         if not isinstance(value, Mapping | list | tuple):

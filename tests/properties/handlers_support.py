@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import ModuleType
@@ -37,6 +37,7 @@ from amtflow.app import (
     CloseTuningJobs,
     EvaluateRun,
     ExecutionStart,
+    Lease,
     Notification,
     NotifyRun,
     ParkedJob,
@@ -57,7 +58,7 @@ from amtflow.app import (
     evaluation_job_name,
 )
 from amtflow.app._start_run import idempotent_route
-from amtflow.errors import AmtflowError, ConflictError, NotFoundError
+from amtflow.errors import AmtflowError, ConflictError, ModelBusyError, NotFoundError
 from amtflow.lineage import Champion, InMemoryLineageStore, ObjectiveType
 from amtflow.messages import Plan
 from amtflow.naming import execution_name
@@ -159,21 +160,39 @@ class DatasetFiles:
 
 
 class StateTable:
-    """Locks and parked tokens (tuning, training and evaluation jobs) with the adapters' semantics."""
+    """Leases and parked tokens (tuning, training and evaluation jobs) with the adapters' semantics; no
+    holder probe, so a lease another run holds is never taken over."""
+
+    LEASE_SECONDS = 3900
 
     def __init__(self) -> None:
-        self.locks: dict[str, tuple[str, int]] = {}
+        self.locks: dict[str, Lease] = {}
         self.tokens: dict[str, ParkedJob] = {}
 
-    def acquire(self, model: str, owner: str, *, now: datetime, ttl_seconds: int) -> tuple[str, str]:
+    def acquire(self, model: str, owner: str, *, holder: str, now: datetime) -> tuple[str, str]:
         held = self.locks.get(model)
-        if held and held[0] != owner and held[1] >= int(now.timestamp()):
-            raise ConflictError(f"model '{model}' is locked by run {held[0]}")
-        self.locks[model] = (owner, int(now.timestamp()) + ttl_seconds)
+        if held is not None and held.owner != owner:
+            raise ModelBusyError(f"model '{model}' is locked by run {held.owner}")
+        version = held.version + 1 if held is not None else 1
+        until = int(now.timestamp()) + self.LEASE_SECONDS
+        self.locks[model] = Lease(model=model, owner=owner, holder=holder, expires_at=until, version=version)
         return f"MODEL#{model}", "LOCK"
 
+    def leases(self) -> list[Lease]:
+        return list(self.locks.values())
+
+    def renew(self, lease: Lease, *, now: datetime) -> bool:
+        held = self.locks.get(lease.model)
+        if held != lease:
+            return False
+        self.locks[lease.model] = replace(
+            lease, expires_at=int(now.timestamp()) + self.LEASE_SECONDS, version=lease.version + 1
+        )
+        return True
+
     def release(self, model: str, owner: str) -> bool:
-        if self.locks.get(model, ("",))[0] != owner:
+        held = self.locks.get(model)
+        if held is None or held.owner != owner:
             return False
         del self.locks[model]
         return True

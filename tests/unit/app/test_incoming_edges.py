@@ -29,6 +29,8 @@ from amtflow.errors import InvalidInputError
 from amtflow.messages import (
     MAX_INPUT_DEPTH,
     TOO_DEEP,
+    Evaluation,
+    TuningResult,
     check_document,
     parse_document,
     parse_run_request,
@@ -273,6 +275,13 @@ def test_a_failure_is_told_even_when_the_state_nests_too_deep() -> None:
     assert payload.state["error"] == {"Error": "InvalidInputError"}
 
 
+@pytest.mark.parametrize("levels", [MAX_INPUT_DEPTH - 1, MAX_INPUT_DEPTH])
+def test_a_state_at_the_depth_limit_is_clipped_where_the_notify_input_would_exceed_it(levels: int) -> None:
+    # The state itself is within the limit, but under the notify input's own key it would be one too deep.
+    payload = parse_notify_input({"state": {"a": nested(levels)}, "execution": {"name": "run-1"}})
+    assert "a" in payload.state
+
+
 def test_a_well_formed_job_event_is_read_as_before() -> None:
     closer, table, callbacks = closers()
     result = closer.on_event(event("tuning_job_in_progress.json"), account=ACCOUNT)
@@ -291,3 +300,14 @@ def test_an_input_over_256_kb_is_refused_saying_where_large_data_belongs() -> No
         )
     with pytest.raises(InvalidInputError, match="keep large data in S3"):
         parse_event(event("tuning_job_completed.json", detail={"HyperParameterTuningJobName": big}))
+
+
+@pytest.mark.parametrize("model", [TuningResult, Evaluation])
+@pytest.mark.parametrize("value", [" ", "maximize", "Max"])
+def test_an_objective_type_sagemaker_does_not_use_is_refused_naming_the_field(
+    model: type[TuningResult | Evaluation], value: str
+) -> None:
+    raw: dict[str, Any] = {"objectiveType": value}
+    raw |= {"jobName": "amtf-x", "status": "Completed"} if model is TuningResult else {"outcome": "no_result"}
+    with pytest.raises(InvalidInputError, match=r"objectiveType.*use Maximize or Minimize"):
+        parse_document(model, raw, what="tuning")
