@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from amtflow.local.twin._faults import FaultPlan, run_fault_suite
+from amtflow.local.apps.faults import FaultPlan, run_fault_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzSecretKey"  # the handlers' (fake) secret access key
