@@ -3,7 +3,7 @@
 Many models times dataset versions go through the real template, ASL and handlers, with the local AMT engine
 behind SageMaker (a tiny stand-in training script, small budgets) while every event is delivered three
 times, 10% of SageMaker's events are lost, 20% of SageMaker call attempts are throttled and 5% of trials
-crash (``amtflow.local.twin._faults``). The reconciler's schedule runs until every execution has ended.
+crash (``amtflow.local.apps.faults``). The reconciler's schedule runs until every execution has ended.
 
 Prints exactly the issue's figures as JSON (``--json PATH`` also writes them) and exits 1 unless every
 count of a failure is zero; what was injected goes to stderr.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _common import base_parser, write_json
 
-from amtflow.local.twin._faults import REPORT_KEYS, FaultPlan, run_fault_suite
+from amtflow.local.apps.faults import REPORT_KEYS, FaultPlan, run_fault_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 FAILURE_KEYS = tuple(k for k in REPORT_KEYS if k not in ("dataset_versions", "runs"))

@@ -3,13 +3,20 @@
 Order of precedence: an explicit argument, then the environment variable (``AMTFLOW_`` prefix), then the
 default. Handlers call :func:`load_settings` once per invocation; the core receives a :class:`Settings`
 and never reads ``os.environ`` itself.
+
+The environment is ``os.environ``, unless a caller running a function in-process (the local twin) set the
+invocation's own variables with :func:`invocation_environment`: those are read first, in the current
+context only (a ``contextvars`` variable), so one function's settings are never visible to another's.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -18,6 +25,11 @@ from amtflow.errors import ConfigurationError
 ENV_PREFIX = "AMTFLOW_"
 # SageMaker's VpcConfig pattern for subnet and security-group IDs.
 _NETWORK_ID = re.compile(r"[-0-9a-zA-Z]{1,32}")
+# The variables of the invocation running in this context (set by an in-process runtime), read before
+# os.environ.
+_INVOCATION_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "amtflow_invocation_environ", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -57,9 +69,24 @@ class Settings:
             )
 
 
+@contextmanager
+def invocation_environment(environ: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, in this context only, :func:`load_settings` reads ``environ`` before ``os.environ``.
+
+    For a runtime that runs functions in-process (the local twin): each invocation's variables reach its
+    settings without being put into the process environment, where every other thread would see them.
+    """
+    token = _INVOCATION_ENVIRON.set(dict(environ))
+    try:
+        yield
+    finally:
+        _INVOCATION_ENVIRON.reset(token)
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build :class:`Settings` from explicit ``overrides``, then ``environ`` (default ``os.environ``)."""
-    env = os.environ if environ is None else environ
+    """Build :class:`Settings` from explicit ``overrides``, then ``environ`` (default: the invocation's
+    variables if :func:`invocation_environment` set them, then ``os.environ``)."""
+    env = _default_environ() if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields(Settings):
         if f.name == "extra":
@@ -89,6 +116,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings = Settings(**values)
     _check_training_vpc(settings)
     return replace(settings, extra=extra)
+
+
+def _default_environ() -> Mapping[str, str]:
+    invocation = _INVOCATION_ENVIRON.get()
+    return os.environ if invocation is None else ChainMap(dict(invocation), os.environ)
 
 
 def _flag(name: str, raw: str) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from amtflow.local.twin._faults import FaultPlan, run_fault_suite
+from amtflow.local.apps.faults import FaultPlan, run_fault_suite
 from amtflow.log_format import RedactingFormatter
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
+import threading
+
 import pytest
 
 from amtflow.errors import ConfigurationError
-from amtflow.settings import load_settings
+from amtflow.settings import invocation_environment, load_settings
 
 
 def test_environment_fills_settings_and_explicit_arguments_win() -> None:
@@ -93,3 +96,32 @@ def test_a_half_or_malformed_training_vpc_names_the_variable_and_the_fix(
     with pytest.raises(ConfigurationError) as info:
         load_settings(env)
     assert named in str(info.value)
+
+
+def test_an_invocations_variables_are_read_first_and_only_within_its_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AMTFLOW_DATA_BUCKET", "process")
+    monkeypatch.setenv("AMTFLOW_JOB_PREFIX", "proc")
+    monkeypatch.delenv("AMTFLOW_TOPIC_ARN", raising=False)
+
+    with invocation_environment({"AMTFLOW_DATA_BUCKET": "function", "AMTFLOW_TOPIC_ARN": "arn:t"}):
+        inside = load_settings()
+        assert "AMTFLOW_TOPIC_ARN" not in os.environ  # never put into the process environment
+
+    assert (inside.data_bucket, inside.topic_arn, inside.job_prefix) == ("function", "arn:t", "proc")
+    assert inside.extra["topic_arn"] == "arn:t"
+    after = load_settings()
+    assert (after.data_bucket, after.topic_arn) == ("process", "")
+
+
+def test_an_invocations_variables_are_not_seen_by_another_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AMTFLOW_DATA_BUCKET", raising=False)
+    seen: list[str] = []
+    with invocation_environment({"AMTFLOW_DATA_BUCKET": "mine"}):
+        other = threading.Thread(target=lambda: seen.append(load_settings().data_bucket))
+        other.start()
+        other.join()
+        assert load_settings().data_bucket == "mine"
+
+    assert seen == [""]

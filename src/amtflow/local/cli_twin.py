@@ -46,14 +46,16 @@ def _project(path: str) -> Path:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from amtflow.local.twin import DemoOptions, run_demo
+    from amtflow.local.apps.demo import DemoOptions, run_demo
 
     result = run_demo(DemoOptions(_project(args.project), Path(args.out), quick=args.quick), out=sys.stdout)
     return 0 if result.succeeded else 1
 
 
 def _up(args: argparse.Namespace) -> int:
-    from amtflow.local.twin import Shell, Twin, load_examples_data
+    from amtflow.local.apps.demo import load_examples_data
+    from amtflow.local.apps.shell import Shell
+    from amtflow.local.twin import Twin
 
     root = _project(args.project)
     options: dict[str, Any] = {"image_map": root / "examples" / "image-map.yaml", "max_workers": 2}

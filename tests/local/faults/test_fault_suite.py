@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from amtflow.local.twin._faults import REPORT_KEYS, FaultPlan, run_fault_suite
+from amtflow.local.apps.faults import REPORT_KEYS, FaultPlan, run_fault_suite
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from amtflow.errors import InvalidInputError
-from amtflow.local.twin._faults import FaultInjector, FaultPlan, RunView, chance, fault_report
+from amtflow.local.apps.faults._faults import FaultInjector, FaultPlan, RunView, chance, fault_report
 
 
 def test_decisions_are_reproducible_and_near_their_rate() -> None:

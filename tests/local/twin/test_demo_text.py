@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from amtflow.errors import ConfigurationError
-from amtflow.local.twin._demo import (
-    Timeline,
-    _abridged,
-    _first_line,
-    _state_summary,
-    load_examples_data,
-)
+from amtflow.local.apps.demo import Timeline, load_examples_data
+from amtflow.local.apps.demo._timeline import _abridged, _first_line, _state_summary
 
 
 def test_timeline_stamps_and_indents_continuation_lines() -> None:

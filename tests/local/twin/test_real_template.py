@@ -112,7 +112,7 @@ def test_local_up_shows_the_lineage_recorded_in_the_state_table(twin: Twin) -> N
 
     from amtflow.drift import Action, Decision, DriftSeverity, Rule
     from amtflow.lineage import DynamoDBLineageStore, RunOutcome, RunRecord, Trigger
-    from amtflow.local.twin import Shell
+    from amtflow.local.apps.shell import Shell
 
     store = DynamoDBLineageStore(twin.client("dynamodb"), twin.physical_id("StateTable"))
     store.add_run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from amtflow.local.twin._report import (
+from amtflow.local.apps.report import (
     Trial,
     TuningRun,
     decision_text,

@@ -218,3 +218,52 @@ def test_a_nested_call_sees_only_its_own_variables_and_the_caller_gets_its_own_b
     assert result["own_after"] == "o-1"
     assert result["fn"] == "stack-OuterFunction"
     assert "OUTER_ONLY" not in os.environ
+
+
+SETTINGS_HANDLER = """
+import os
+import twin_settings_call
+from amtflow.settings import load_settings
+
+def handler(event, context):
+    inner = twin_settings_call.invoke() if event.get("call") else None
+    return {
+        "bucket": load_settings().data_bucket,
+        "in_process_environment": os.environ.get("AMTFLOW_DATA_BUCKET"),
+        "inner": inner,
+    }
+"""
+
+
+def test_a_function_does_not_see_another_functions_amtflow_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AMTFLOW_DATA_BUCKET", raising=False)
+    functions = {}
+    for logical, env in (("OwnerFunction", {"AMTFLOW_DATA_BUCKET": "owners-bucket"}), ("OtherFunction", {})):
+        code_dir = tmp_path / logical
+        code_dir.mkdir()
+        (code_dir / "app.py").write_text(SETTINGS_HANDLER)
+        source = FunctionSource(logical, code_dir, "app.handler", timeout=3)
+        functions[logical] = DeployedFunction(
+            source, f"stack-{logical}", f"arn:aws:lambda:us-east-1:1:function:{logical}", env
+        )
+    runtime = FunctionRuntime(
+        functions, region="us-east-1", now=lambda: datetime(2026, 1, 1, tzinfo=UTC), monotonic=lambda: 0.0
+    )
+    hook = types.ModuleType("twin_settings_call")
+    hook.invoke = lambda: json.loads(runtime.invoke(functions["OtherFunction"], {}, source="test")[0])  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "twin_settings_call", hook)
+
+    with runtime.pin_environment():
+        assert "AMTFLOW_DATA_BUCKET" not in os.environ  # settings are not pinned into the process
+        owner = json.loads(runtime.invoke(functions["OwnerFunction"], {"call": True}, source="test")[0])
+        other = json.loads(runtime.invoke(functions["OtherFunction"], {}, source="test")[0])
+
+    # the owner reads its setting through load_settings, without it ever entering os.environ
+    assert owner["bucket"] == "owners-bucket"
+    assert owner["in_process_environment"] is None
+    # another function (called on its own, or synchronously from the owner's handler) sees none of it
+    assert owner["inner"] == {"bucket": "", "in_process_environment": None, "inner": None}
+    assert other == {"bucket": "", "in_process_environment": None, "inner": None}
+    assert "AMTFLOW_DATA_BUCKET" not in os.environ

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from amtflow.errors import InvalidInputError
+from amtflow.local.apps.shell import Shell, parse_duration
 from amtflow.local.twin import ManualClock, Twin
-from amtflow.local.twin._shell import Shell, parse_duration
 
 FIXTURE = Path(__file__).parent / "fixtures" / "app"
 

@@ -25,7 +25,6 @@ Public API: :class:`Twin` (``start``, ``put_object``, ``start_execution``, ``wai
 ``wait_idle``, ``is_idle``, ``pending_deliveries``, ``advance``, ``now``, ``executions``,
 ``notifications``, ``invocations``, ``errors``, ``outputs``, ``physical_id``, ``resources``,
 ``function_environment``, ``invoke``, ``put_events``, ``put_event_entry``, ``client``),
-the demo (:func:`run_demo`, :class:`DemoOptions`) and ``local up``'s command loop (:class:`Shell`),
 the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notification` and
 :class:`Invocation`, the clock :class:`ManualClock`, the pattern matcher :func:`matches`, and the errors
 :class:`TwinDeployError`, :class:`TwinTimeoutError`, :class:`FunctionError`.
@@ -39,28 +38,30 @@ URL-encoded). EventBridge Scheduler targets (SAM ``ScheduleV2``) receive their `
 schedules (SAM ``Schedule``) receive the "Scheduled Event" envelope unless the target sets ``Input``. The
 state machine's own waiting (``Retry`` intervals, ``Wait`` states) runs at ``asl_time_scale`` of real time.
 IAM is not enforced, nor are Lambda timeouts (an overrun is reported). One twin per process.
+
+The package is the twin only: its parts are the stack (``_stack``), deliveries and schedules
+(``_delivery``), the functions' runtime (``_runtime``, which passes each invocation its ``AMTFLOW_*``
+settings without the process environment) and every reach into moto's internals (``_moto_seam``).
+Applications built on it (the demo, ``local up``'s command loop, the report, the fault suite) live in
+:mod:`amtflow.local.apps`.
 """
 
-from amtflow.local.twin._demo import DemoOptions, DemoResult, load_examples_data, run_demo
 from amtflow.local.twin._patterns import matches
-from amtflow.local.twin._runtime import Invocation
-from amtflow.local.twin._schedules import ManualClock, parse_schedule
-from amtflow.local.twin._shell import Shell
-from amtflow.local.twin._template import TwinDeployError, compile_project
-from amtflow.local.twin._twin import (
+from amtflow.local.twin._records import (
     EventSink,
     Execution,
     ExecutionStatus,
     FunctionError,
     Notification,
     SageMakerFactory,
-    Twin,
     TwinTimeoutError,
 )
+from amtflow.local.twin._runtime import Invocation
+from amtflow.local.twin._schedules import ManualClock, parse_schedule
+from amtflow.local.twin._template import TwinDeployError, compile_project
+from amtflow.local.twin._twin import Twin
 
 __all__ = [
-    "DemoOptions",
-    "DemoResult",
     "EventSink",
     "Execution",
     "ExecutionStatus",
@@ -69,13 +70,26 @@ __all__ = [
     "ManualClock",
     "Notification",
     "SageMakerFactory",
-    "Shell",
     "Twin",
     "TwinDeployError",
     "TwinTimeoutError",
     "compile_project",
-    "load_examples_data",
     "matches",
     "parse_schedule",
-    "run_demo",
 ]
+
+
+_MOVED = {
+    "DemoOptions": "amtflow.local.apps.demo",
+    "DemoResult": "amtflow.local.apps.demo",
+    "load_examples_data": "amtflow.local.apps.demo",
+    "run_demo": "amtflow.local.apps.demo",
+    "Shell": "amtflow.local.apps.shell",
+}
+
+
+def __getattr__(name: str) -> object:
+    # the applications moved out of the twin; say where to, instead of a bare AttributeError
+    if name in _MOVED:
+        raise AttributeError(f"{name} moved: import it from {_MOVED[name]} (the twin is only the twin)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,17 +1,30 @@
 """In-process Lambda: run the handler a function's template names, with that function's environment.
 
-Invocations are serialised (one at a time, re-entrant for a handler that invokes another synchronously);
-the function's environment variables are applied to ``os.environ`` only for the duration of the call and
-restored afterwards. While the twin's other threads run (executions, deliveries, the engine), the set of
-variable names must not change under them: ``dict(os.environ)``, which botocore runs whenever it builds a
+Invocations are serialised (one at a time, re-entrant for a handler that invokes another synchronously).
+
+A function's environment reaches its handler in two ways:
+
+- its **amtflow settings** (every ``AMTFLOW_*`` variable) are passed per invocation, never through the
+  process environment: the call runs inside :func:`amtflow.settings.invocation_environment` with the
+  function's whole environment, so ``load_settings()`` (the one place the core reads settings) sees them in
+  the invocation's context only. Moto runs each execution and delivery in its own thread and a new thread
+  starts with an empty context, so one function's settings are never visible to another function, nor to
+  the twin's other threads;
+- **everything else** (the runtime's ``AWS_REGION``/``AWS_DEFAULT_REGION`` that boto3 reads,
+  ``AWS_LAMBDA_FUNCTION_NAME``/``_VERSION``/``_MEMORY_SIZE``/``AWS_LAMBDA_LOG_GROUP_NAME`` and the
+  ``POWERTOOLS_*`` variables that Powertools reads, and any other non-amtflow variable the template sets)
+  is third-party configuration read from ``os.environ`` directly, so it is applied to ``os.environ`` for
+  the duration of the call and restored afterwards.
+
+While the twin's other threads run (executions, deliveries, the engine), the set of variable names in
+``os.environ`` must not change under them: ``dict(os.environ)``, which botocore runs whenever it builds a
 client, fails with a ``KeyError`` if a name disappears mid-copy. :meth:`FunctionRuntime.pin_environment`
-therefore sets every name a function may use for the twin's lifetime (an empty value where the process had
-none, which settings treat as unset; the twin's region for the region variables) and invocations only
-change values. Handler modules are imported on first use, under the function's environment, and kept (a
-warm execution environment). A handler exception becomes a Lambda function error payload
-(``errorType`` = the exception's class name, ``errorMessage``, ``stackTrace``), as the Python runtime
-reports. Timeouts are not enforced (a thread cannot be stopped), but a call that runs longer than the
-function's ``Timeout`` is reported.
+therefore sets every such name a function may use for the twin's lifetime (an empty value where the process
+had none; the twin's region for the region variables) and invocations only change values. Handler modules
+are imported on first use, under the function's environment, and kept (a warm execution environment). A
+handler exception becomes a Lambda function error payload (``errorType`` = the exception's class name,
+``errorMessage``, ``stackTrace``), as the Python runtime reports. Timeouts are not enforced (a thread
+cannot be stopped), but a call that runs longer than the function's ``Timeout`` is reported.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from types import ModuleType
 from typing import Any
 
 from amtflow.local.twin._template import FunctionSource, TwinDeployError
+from amtflow.settings import ENV_PREFIX, invocation_environment
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,7 @@ class FunctionRuntime:
         never sees a name vanish; names the process did not have are removed when the block ends.
         """
         with self._lock:
-            names = {key for function in self._by_logical.values() for key in self._overlay(function)}
+            names = {key for function in self._by_logical.values() for key in self._process_overlay(function)}
             absent = {key for key in names if key not in os.environ}
             # an empty region would break every client built meanwhile; the twin's region is the sane default
             defaults = {"AWS_REGION": self._region, "AWS_DEFAULT_REGION": self._region}
@@ -221,9 +235,13 @@ class FunctionRuntime:
             **function.environment,
         }
 
+    def _process_overlay(self, function: DeployedFunction) -> dict[str, str]:
+        """The variables third-party code reads from ``os.environ``: all but the amtflow settings."""
+        return {k: v for k, v in self._overlay(function).items() if not k.startswith(ENV_PREFIX)}
+
     @contextmanager
     def _environment(self, function: DeployedFunction) -> Iterator[None]:
-        overlay = self._overlay(function)
+        overlay = self._process_overlay(function)
         if self._baseline is not None:
             # pinned: another function's names (a caller's, for a nested call) read as the baseline
             overlay = {**self._baseline, **overlay}
@@ -232,7 +250,8 @@ class FunctionRuntime:
         os.environ.update(overlay)
         sys.path.insert(0, code_dir)
         try:
-            yield
+            with invocation_environment(self._overlay(function)):
+                yield
         finally:
             if code_dir in sys.path:
                 sys.path.remove(code_dir)

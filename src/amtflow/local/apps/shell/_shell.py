@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import yaml
 
 from amtflow.errors import AmtflowError, InvalidInputError
-from amtflow.local.twin._twin import Twin
+from amtflow.local.twin import Twin
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -39,9 +39,7 @@ from typing import Any
 from unittest import mock
 
 from amtflow.errors import InvalidInputError
-
-EventSink = Callable[[Mapping[str, Any]], None]
-SageMakerFactory = Callable[[EventSink], AbstractContextManager[object]]
+from amtflow.local.twin import EventSink, SageMakerFactory
 
 FAULT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amtflow-faults:1"
 """The training image of :func:`fault_profile`; map it to :data:`TRIAL_SCRIPT` in the engine's image map."""
@@ -176,7 +174,7 @@ class FaultInjector:
     @contextmanager
     def duplicated_deliveries(self) -> Iterator[None]:
         """Every rule-target delivery of the twin happens ``event_copies`` times, with the same event."""
-        from amtflow.local.twin._twin import Twin
+        from amtflow.local.twin import Twin
 
         original = Twin._enqueue_delivery
         copies = self.plan.event_copies
@@ -428,8 +426,7 @@ def run_fault_suite(
     import time
 
     from amtflow.local.engine import sagemaker as local_sagemaker
-    from amtflow.local.twin._schedules import ManualClock
-    from amtflow.local.twin._twin import ExecutionStatus, Twin
+    from amtflow.local.twin import ExecutionStatus, ManualClock, Twin
 
     plan = plan or FaultPlan()
     injector = FaultInjector(plan)

@@ -1,0 +1,59 @@
+"""The twin's patches of moto: each replaced attribute still exists, with the parameters the patch relies on.
+
+A moto upgrade that moves or reshapes one of them fails here, by name, instead of quietly changing a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import pytest
+
+from amtflow.local.twin import _moto_seam
+
+PATCHES = sorted(_moto_seam.PATCHED)
+
+
+def _resolve(module: str, attribute: str) -> Any:
+    target: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        assert hasattr(target, part), f"moto moved {module}.{attribute}: {part!r} is gone"
+        target = getattr(target, part)
+    return target
+
+
+@pytest.mark.parametrize("patch", PATCHES)
+def test_the_attributes_a_patch_replaces_still_exist_with_a_compatible_signature(patch: str) -> None:
+    for module, attribute, parameters in _moto_seam.PATCHED[patch]:
+        target = _resolve(module, attribute)
+        if not parameters:  # a module attribute (retrier_decl.time): its use is checked below
+            continue
+        names = tuple(inspect.signature(target).parameters)
+        assert names[: len(parameters)] == parameters, f"{module}.{attribute} now takes {names}"
+
+
+def test_retries_still_sleep_through_the_retrier_modules_time() -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    assert "time.sleep(" in inspect.getsource(retrier_decl)
+
+
+def test_every_patch_function_is_listed_and_applied_by_install() -> None:
+    patch_functions = {
+        name
+        for name, value in vars(_moto_seam).items()
+        if inspect.isfunction(value)
+        and value.__module__ == _moto_seam.__name__
+        and "mock.patch.object" in inspect.getsource(value)
+    }
+    assert patch_functions == set(_moto_seam.PATCHED)
+    install = inspect.getsource(_moto_seam.install)
+    assert all(f"{name}(" in install for name in patch_functions)
+
+
+def test_the_plain_state_machine_backend_still_describes_by_arn() -> None:
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    assert tuple(inspect.signature(StepFunctionBackend.describe_state_machine).parameters) == ("self", "arn")
