@@ -52,6 +52,7 @@ from amtflow.local.engine._paths import (
     check_tuning_job_name,
     check_uri,
 )
+from amtflow.local.engine._records import TRAINING_REQUEST_KEYS, TrainingJob, TuningJob, counters
 from amtflow.local.engine._runner import MetricDefinition, TrialProcess, TrialSpec
 from amtflow.local.engine._space import Config, format_config
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
@@ -115,11 +116,11 @@ def _page(items: list[dict[str, Any]], params: Mapping[str, Any], key: str) -> d
     return out
 
 
-@dataclass
+@dataclass(eq=False)
 class _Trial:
     """One training job the engine runs (alone or for a tuning job)."""
 
-    doc: dict[str, Any]
+    job: TrainingJob
     spec: TrialSpec | None = None
     process: TrialProcess | None = None
     config: Config = field(default_factory=dict)
@@ -131,7 +132,7 @@ class _Trial:
 
     @property
     def name(self) -> str:
-        return str(self.doc["TrainingJobName"])
+        return self.job.name
 
 
 class Engine:
@@ -166,8 +167,8 @@ class Engine:
         self._slots = threading.BoundedSemaphore(self.max_workers)
         self.stop_grace_seconds = stop_grace_seconds
         self._lock = threading.RLock()
-        self._tuning: dict[str, dict[str, Any]] = {}
-        self._training: dict[str, dict[str, Any]] = {}
+        self._tuning: dict[str, TuningJob] = {}
+        self._training: dict[str, TrainingJob] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._stop_flags: dict[str, threading.Event] = {}
         self._shutdown = threading.Event()
@@ -183,32 +184,26 @@ class Engine:
         loads them.
         """
         if self.read_only:
-            self._training = {d["TrainingJobName"].lower(): d for d in self.store.load_training()}
-            self._tuning = {d["HyperParameterTuningJobName"].lower(): d for d in self.store.load_tuning()}
+            self._training = {job.key: job for job in self.store.load_training()}
+            self._tuning = {job.key: job for job in self.store.load_tuning()}
             return
         now = self.clock.now().timestamp()
-        for doc in self.store.load_training():
-            if doc.get("TrainingJobStatus") in ("InProgress", "Stopping"):
-                doc.update(
-                    TrainingJobStatus="Failed",
-                    SecondaryStatus="Failed",
-                    FailureReason=ENGINE_RESTARTED,
-                    TrainingEndTime=now,
-                    LastModifiedTime=now,
-                )
-                doc["_local"]["objective_status"] = self._objective_status(doc, final=True).value
-                self.store.save_training(doc)
-            self._training[doc["TrainingJobName"].lower()] = doc
-        for doc in self.store.load_tuning():
-            if doc.get("HyperParameterTuningJobStatus") in ("InProgress", "Stopping"):
-                doc.update(
-                    HyperParameterTuningJobStatus="Failed",
-                    FailureReason=ENGINE_RESTARTED,
-                    HyperParameterTuningEndTime=now,
-                    LastModifiedTime=now,
-                )
-                self.store.save_tuning(doc)
-            self._tuning[doc["HyperParameterTuningJobName"].lower()] = doc
+        for job in self.store.load_training():
+            if job.status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING):
+                job.status = TrainingJobStatus.FAILED
+                job.secondary_status = SecondaryStatus.FAILED
+                job.failure_reason = ENGINE_RESTARTED
+                job.end_time = job.last_modified_time = now
+                job.objective_status = job.final_objective_status()
+                self.store.save_training(job)
+            self._training[job.key] = job
+        for tuning in self.store.load_tuning():
+            if tuning.status in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING):
+                tuning.status = TuningJobStatus.FAILED
+                tuning.failure_reason = ENGINE_RESTARTED
+                tuning.end_time = tuning.last_modified_time = now
+                self.store.save_tuning(tuning)
+            self._tuning[tuning.key] = tuning
 
     # ---------------------------------------------------------------- events
     def _emit(self, detail_type: str, resource: str, detail: dict[str, Any], region: str) -> None:
@@ -233,29 +228,25 @@ class Engine:
     def _ms(ts: Any) -> str:
         return str(int(float(ts) * 1000)) if ts is not None else ""
 
-    def _emit_tuning(self, doc: dict[str, Any]) -> None:
-        counters = self._counters(doc)
+    def _emit_tuning(self, job: TuningJob) -> None:
+        training, objective = counters(self._trials_of(job))
         detail = {
-            "HyperParameterTuningJobName": doc["HyperParameterTuningJobName"],
-            "HyperParameterTuningJobArn": doc["HyperParameterTuningJobArn"],
-            "TrainingJobDefinition": doc.get("TrainingJobDefinition", {}),
-            "HyperParameterTuningJobStatus": doc["HyperParameterTuningJobStatus"],
-            "CreationTime": self._ms(doc["CreationTime"]),
-            "LastModifiedTime": self._ms(doc.get("LastModifiedTime")),
-            "TrainingJobStatusCounters": counters[0],
-            "ObjectiveStatusCounters": counters[1],
-            "Tags": {t["Key"]: t.get("Value", "") for t in doc.get("Tags", [])},
+            "HyperParameterTuningJobName": job.name,
+            "HyperParameterTuningJobArn": job.arn,
+            "TrainingJobDefinition": job.request.get("TrainingJobDefinition", {}),
+            "HyperParameterTuningJobStatus": job.status.value,
+            "CreationTime": self._ms(job.creation_time),
+            "LastModifiedTime": self._ms(job.last_modified_time),
+            "TrainingJobStatusCounters": training,
+            "ObjectiveStatusCounters": objective,
+            "Tags": {t["Key"]: t.get("Value", "") for t in job.tags},
         }
-        if doc.get("FailureReason"):
-            detail["FailureReason"] = doc["FailureReason"]
-        self._emit(
-            "SageMaker HyperParameter Tuning Job State Change",
-            doc["HyperParameterTuningJobArn"],
-            detail,
-            doc["_local"]["region"],
-        )
+        if job.failure_reason:
+            detail["FailureReason"] = job.failure_reason
+        self._emit("SageMaker HyperParameter Tuning Job State Change", job.arn, detail, job.region)
 
-    def _emit_training(self, doc: dict[str, Any]) -> None:
+    def _emit_training(self, job: TrainingJob) -> None:
+        doc = job.to_doc()
         keys = (
             "TrainingJobName",
             "TrainingJobArn",
@@ -277,10 +268,8 @@ class Engine:
             if doc.get(k) is not None:
                 detail[k] = self._ms(doc[k])
         detail["SecondaryStatusTransitions"] = []
-        detail["Tags"] = {t["Key"]: t.get("Value", "") for t in doc.get("Tags", [])}
-        self._emit(
-            "SageMaker Training Job State Change", doc["TrainingJobArn"], detail, doc["_local"]["region"]
-        )
+        detail["Tags"] = {t["Key"]: t.get("Value", "") for t in job.tags}
+        self._emit("SageMaker Training Job State Change", job.arn, detail, job.region)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, operation: str, params: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
@@ -302,28 +291,24 @@ class Engine:
         return handlers[operation](params, region)
 
     # ---------------------------------------------------------------- lookups
-    def _tuning_doc(self, name: str) -> dict[str, Any]:
-        doc = self._tuning.get(str(name).lower())
-        if doc is None:
+    def _tuning_job(self, name: str) -> TuningJob:
+        job = self._tuning.get(str(name).lower())
+        if job is None:
             raise ServiceError(
                 ErrorCode.RESOURCE_NOT_FOUND, f"Amazon SageMaker can't find a tuning job with name {name}"
             )
-        return doc
+        return job
 
-    def _training_doc(self, name: str) -> dict[str, Any]:
-        doc = self._training.get(str(name).lower())
-        if doc is None:
+    def _training_job(self, name: str) -> TrainingJob:
+        job = self._training.get(str(name).lower())
+        if job is None:
             raise ServiceError(
                 ErrorCode.RESOURCE_NOT_FOUND, f"Requested resource not found: training job {name}"
             )
-        return doc
+        return job
 
-    def _trials_of(self, tuning_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [
-            self._training[n.lower()]
-            for n in tuning_doc["_local"]["training_jobs"]
-            if n.lower() in self._training
-        ]
+    def _trials_of(self, tuning: TuningJob) -> list[TrainingJob]:
+        return [self._training[n.lower()] for n in tuning.training_jobs if n.lower() in self._training]
 
     # ---------------------------------------------------------------- tuning jobs
     def _validate_tuning_request(self, req: Mapping[str, Any]) -> None:
@@ -396,7 +381,7 @@ class Engine:
         for channel in definition.get("InputDataConfig") or []:
             self.store.data_path(data_key, channel["ChannelName"])
 
-    def _validate_parents(self, req: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _validate_parents(self, req: Mapping[str, Any]) -> list[TuningJob]:
         warm = req.get("WarmStartConfig")
         if not warm:
             return []
@@ -405,25 +390,25 @@ class Engine:
         for i, p in enumerate(warm.get("ParentHyperParameterTuningJobs") or []):
             name = p.get("HyperParameterTuningJobName", "")
             field_ = f"WarmStartConfig.ParentHyperParameterTuningJobs[{i}]"
-            doc = self._tuning.get(name.lower())
-            if doc is None:
+            parent = self._tuning.get(name.lower())
+            if parent is None:
                 raise validation(
                     f"{field_}: parent tuning job {name!r} does not exist; name an existing job."
                 )
-            status = TuningJobStatus(doc["HyperParameterTuningJobStatus"])
+            status = parent.status
             if not status.is_terminal():
                 raise validation(
                     f"{field_}: parent tuning job {name!r} is {status.value}; a parent must be Completed, "
                     "Stopped or Failed. Wait for it to end (or stop it) first."
                 )
-            parent_obj = doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
+            parent_obj = parent.objective
             if parent_obj.get("MetricName") != objective.get("MetricName"):
                 raise validation(
                     f"{field_}: parent {name!r} optimised {parent_obj.get('MetricName')!r} but this job "
                     "optimises "
                     f"{objective.get('MetricName')!r}; warm start needs the same objective metric."
                 )
-            parents.append(doc)
+            parents.append(parent)
         return parents
 
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -446,9 +431,7 @@ class Engine:
             )
             self._metric_definitions(definition, objective_required=True, config=config)
             parents = self._validate_parents(req)
-            active = sum(
-                1 for d in self._tuning.values() if d["HyperParameterTuningJobStatus"] == "InProgress"
-            )
+            active = sum(1 for t in self._tuning.values() if t.status is TuningJobStatus.IN_PROGRESS)
             if active >= MAX_CONCURRENT_TUNING_JOBS:
                 raise ServiceError(
                     ErrorCode.RESOURCE_LIMIT_EXCEEDED,
@@ -456,46 +439,41 @@ class Engine:
                     "hyperparameter tuning jobs is reached; wait for one to end.",
                 )
             now = self.clock.now().timestamp()
-            doc: dict[str, Any] = {
-                **req,
-                "HyperParameterTuningJobArn": tuning_arn(region, name),
-                "HyperParameterTuningJobStatus": TuningJobStatus.IN_PROGRESS.value,
-                "CreationTime": now,
-                "LastModifiedTime": now,
-                "_local": {
-                    "region": region,
-                    "seed": seed,
-                    "training_jobs": [],
-                    "started": self.clock.monotonic(),
-                    "completion": {},
-                },
-            }
-            self._tuning[name.lower()] = doc
-            self.store.save_tuning(doc)
+            job = TuningJob(
+                name=name,
+                arn=tuning_arn(region, name),
+                region=region,
+                request=dict(req),
+                creation_time=now,
+                last_modified_time=now,
+                seed=seed,
+                started=self.clock.monotonic(),
+            )
+            self._tuning[job.key] = job
+            self.store.save_tuning(job)
             self._seed_from_parents(strategy, req, parents)
             stop_flag = threading.Event()
             self._stop_flags[name.lower()] = stop_flag
             thread = threading.Thread(
                 target=self._run_tuning_job,
-                args=(doc, strategy, stop_flag),
+                args=(job, strategy, stop_flag),
                 daemon=True,
                 name=f"tuning-{name}",
             )
             self._threads[name.lower()] = thread
-        self._emit_tuning(doc)
+        self._emit_tuning(job)
         thread.start()
-        return {"HyperParameterTuningJobArn": doc["HyperParameterTuningJobArn"]}
+        return {"HyperParameterTuningJobArn": job.arn}
 
-    def _parent_results(self, parent: Mapping[str, Any]) -> list[tuple[dict[str, str], float]]:
+    def _parent_results(self, parent: TuningJob) -> list[tuple[dict[str, str], float]]:
         out = []
         for t in self._trials_of(parent):
-            obj = t["_local"].get("objective")
-            if obj is not None and t["_local"].get("objective_status") == ObjectiveStatus.SUCCEEDED.value:
-                out.append((t["_local"]["tuned"], float(obj)))
+            if t.objective is not None and t.objective_status is ObjectiveStatus.SUCCEEDED:
+                out.append((t.tuned, float(t.objective)))
         return out
 
     def _seed_from_parents(
-        self, strategy: Strategy, req: Mapping[str, Any], parents: list[dict[str, Any]]
+        self, strategy: Strategy, req: Mapping[str, Any], parents: list[TuningJob]
     ) -> None:
         """Warm start: parents' trials become history (IdenticalDataAndAlgorithm) or hints (TransferLearning).
 
@@ -530,103 +508,19 @@ class Engine:
         for config, value in results:
             strategy.add_related(config, value)
 
-    def _counters(self, doc: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
-        training = {
-            "Completed": 0,
-            "InProgress": 0,
-            "RetryableError": 0,
-            "NonRetryableError": 0,
-            "Stopped": 0,
-        }
-        objective = {"Succeeded": 0, "Pending": 0, "Failed": 0}
-        for t in self._trials_of(doc):
-            status = t["TrainingJobStatus"]
-            if status == "Failed":
-                training["RetryableError" if t["_local"].get("retried") else "NonRetryableError"] += 1
-            elif status in ("InProgress", "Stopping"):
-                training["InProgress"] += 1
-            else:
-                training[status] += 1
-            objective[t["_local"].get("objective_status", "Pending")] += 1
-        return training, objective
-
-    def _summary(self, t: Mapping[str, Any]) -> dict[str, Any]:
-        local = t["_local"]
-        out: dict[str, Any] = {
-            "TrainingJobName": t["TrainingJobName"],
-            "TrainingJobArn": t["TrainingJobArn"],
-            "CreationTime": t["CreationTime"],
-            "TrainingJobStatus": t["TrainingJobStatus"],
-            "TunedHyperParameters": local.get("tuned", {}),
-            "ObjectiveStatus": local.get("objective_status", "Pending"),
-        }
-        if local.get("tuning_job"):
-            out["TuningJobName"] = local["tuning_job"]
-        for k in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
-            if t.get(k) is not None:
-                out[k] = t[k]
-        if local.get("objective") is not None:
-            out["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                "Type": local["objective_type"],
-                "MetricName": local["objective_metric"],
-                "Value": float(local["objective"]),
-            }
-        return out
-
-    def _best(self, docs: list[dict[str, Any]], maximize: bool) -> dict[str, Any] | None:
-        scored = [
-            t
-            for t in docs
-            if t["_local"].get("objective") is not None and t["_local"].get("objective_status") == "Succeeded"
-        ]
-        if not scored:
-            return None
-        return (max if maximize else min)(scored, key=lambda t: float(t["_local"]["objective"]))
-
-    @staticmethod
-    def _maximize(doc: Mapping[str, Any]) -> bool:
-        obj = doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-        return obj.get("Type") == "Maximize"
-
     def _describe_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            doc = self._tuning_doc(params["HyperParameterTuningJobName"])
-            out = {k: v for k, v in doc.items() if not k.startswith("_") and k not in ("Tags",)}
-            training, objective = self._counters(doc)
-            out["TrainingJobStatusCounters"] = training
-            out["ObjectiveStatusCounters"] = objective
-            maximize = self._maximize(doc)
-            trials = self._trials_of(doc)
-            best = self._best(trials, maximize)
-            if best is not None:
-                out["BestTrainingJob"] = self._summary(best)
-            warm = doc.get("WarmStartConfig") or {}
-            if warm.get("WarmStartType") == "IdenticalDataAndAlgorithm":
-                pool = list(trials)
-                for p in warm.get("ParentHyperParameterTuningJobs", []):
-                    parent = self._tuning.get(p["HyperParameterTuningJobName"].lower())
-                    if parent is not None:
-                        pool.extend(self._trials_of(parent))
-                overall = self._best(pool, maximize)
-                if overall is not None:
-                    out["OverallBestTrainingJob"] = self._summary(overall)
-            completion = doc["_local"].get("completion") or {}
-            details: dict[str, Any] = {}
-            if "not_improving" in completion:
-                details["NumberOfTrainingJobsObjectiveNotImproving"] = completion["not_improving"]
-            if completion.get("converged_at"):
-                details["ConvergenceDetectedTime"] = completion["converged_at"]
-            if details:
-                out["TuningJobCompletionDetails"] = details
-            end = doc.get("HyperParameterTuningEndTime") or self.clock.now().timestamp()
-            out["ConsumedResources"] = {
-                "RuntimeInSeconds": int(max(0.0, float(end) - float(doc["CreationTime"])))
-            }
-            return out
+            job = self._tuning_job(params["HyperParameterTuningJobName"])
+            parent_trials: list[TrainingJob] = []
+            for p in job.warm_start.get("ParentHyperParameterTuningJobs", []):
+                parent = self._tuning.get(p["HyperParameterTuningJobName"].lower())
+                if parent is not None:
+                    parent_trials.extend(self._trials_of(parent))
+            return job.to_api(self._trials_of(job), parent_trials, self.clock.now().timestamp())
 
     def _list_tuning_jobs(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            docs = list(self._tuning.values())
+            jobs = list(self._tuning.values())
             contains = (params.get("NameContains") or "").lower()
             status = params.get("StatusEquals")
             bounds = [
@@ -636,33 +530,34 @@ class Engine:
                 ("LastModifiedTimeBefore", "LastModifiedTime", -1),
             ]
             rows = []
-            for d in docs:
-                if contains and contains not in d["HyperParameterTuningJobName"].lower():
+            for job in jobs:
+                if contains and contains not in job.name.lower():
                     continue
-                if status and d["HyperParameterTuningJobStatus"] != status:
+                if status and job.status.value != status:
                     continue
+                times = {"CreationTime": job.creation_time, "LastModifiedTime": job.last_modified_time}
                 ok = True
                 for param, key, sign in bounds:
                     if params.get(param) is not None:
-                        edge, value = float(params[param]), float(d.get(key) or d["CreationTime"])
+                        edge, value = float(params[param]), float(times[key] or job.creation_time)
                         ok = ok and (value > edge if sign > 0 else value < edge)
                 if not ok:
                     continue
-                training, objective = self._counters(d)
-                config = d["HyperParameterTuningJobConfig"]
+                training, objective = counters(self._trials_of(job))
+                config = job.config
                 row = {
-                    "HyperParameterTuningJobName": d["HyperParameterTuningJobName"],
-                    "HyperParameterTuningJobArn": d["HyperParameterTuningJobArn"],
-                    "HyperParameterTuningJobStatus": d["HyperParameterTuningJobStatus"],
+                    "HyperParameterTuningJobName": job.name,
+                    "HyperParameterTuningJobArn": job.arn,
+                    "HyperParameterTuningJobStatus": job.status.value,
                     "Strategy": config["Strategy"],
-                    "CreationTime": d["CreationTime"],
-                    "LastModifiedTime": d.get("LastModifiedTime"),
+                    "CreationTime": job.creation_time,
+                    "LastModifiedTime": job.last_modified_time,
                     "TrainingJobStatusCounters": training,
                     "ObjectiveStatusCounters": objective,
                     "ResourceLimits": config["ResourceLimits"],
                 }
-                if d.get("HyperParameterTuningEndTime"):
-                    row["HyperParameterTuningEndTime"] = d["HyperParameterTuningEndTime"]
+                if job.end_time:
+                    row["HyperParameterTuningEndTime"] = job.end_time
                 rows.append(row)
             sort_by = params.get("SortBy") or "Name"
             key_of: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -677,8 +572,8 @@ class Engine:
 
     def _list_training_jobs_for_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            doc = self._tuning_doc(params["HyperParameterTuningJobName"])
-            rows = [self._summary(t) for t in self._trials_of(doc)]
+            job = self._tuning_job(params["HyperParameterTuningJobName"])
+            rows = [t.summary() for t in self._trials_of(job)]
             if params.get("StatusEquals"):
                 rows = [r for r in rows if r["TrainingJobStatus"] == params["StatusEquals"]]
             sort_by = params.get("SortBy") or "Name"
@@ -698,17 +593,17 @@ class Engine:
 
     def _stop_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            doc = self._tuning_doc(params["HyperParameterTuningJobName"])
-            if doc["HyperParameterTuningJobStatus"] != TuningJobStatus.IN_PROGRESS.value:
+            job = self._tuning_job(params["HyperParameterTuningJobName"])
+            if job.status is not TuningJobStatus.IN_PROGRESS:
                 raise validation(
-                    f"The hyperparameter tuning job {doc['HyperParameterTuningJobName']} is "
-                    f"{doc['HyperParameterTuningJobStatus']}; only an InProgress job can be stopped."
+                    f"The hyperparameter tuning job {job.name} is "
+                    f"{job.status.value}; only an InProgress job can be stopped."
                 )
-            doc["HyperParameterTuningJobStatus"] = TuningJobStatus.STOPPING.value
-            doc["LastModifiedTime"] = self.clock.now().timestamp()
-            self.store.save_tuning(doc)
-            self._stop_flags[doc["HyperParameterTuningJobName"].lower()].set()
-        self._emit_tuning(doc)
+            job.status = TuningJobStatus.STOPPING
+            job.last_modified_time = self.clock.now().timestamp()
+            self.store.save_tuning(job)
+            self._stop_flags[job.key].set()
+        self._emit_tuning(job)
         return {}
 
     # ---------------------------------------------------------------- training jobs
@@ -738,46 +633,32 @@ class Engine:
                 )
         return out
 
-    def _new_training_doc(
+    def _new_training_job(
         self,
         name: str,
         definition: Mapping[str, Any],
         hyperparameters: dict[str, str],
         region: str,
-        tuning_doc: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
+        tuning: TuningJob | None,
+    ) -> TrainingJob:
         now = self.clock.now().timestamp()
-        keys = (
-            "AlgorithmSpecification",
-            "RoleArn",
-            "InputDataConfig",
-            "OutputDataConfig",
-            "ResourceConfig",
-            "StoppingCondition",
-            "VpcConfig",
-            "CheckpointConfig",
-            "EnableManagedSpotTraining",
-            "EnableNetworkIsolation",
-            "EnableInterContainerTrafficEncryption",
-            "RetryStrategy",
-            "Environment",
-            "Tags",
-        )
-        doc: dict[str, Any] = {k: copy.deepcopy(definition[k]) for k in keys if k in definition}
-        if tuning_doc is not None and tuning_doc.get("Tags"):
-            doc["Tags"] = copy.deepcopy(tuning_doc["Tags"])
-        doc.update(
-            TrainingJobName=name,
-            TrainingJobArn=training_arn(region, name),
-            TrainingJobStatus=TrainingJobStatus.IN_PROGRESS.value,
-            SecondaryStatus=SecondaryStatus.STARTING.value,
-            HyperParameters=hyperparameters,
-            CreationTime=now,
-            LastModifiedTime=now,
-            ModelArtifacts={
+        kept = {k: copy.deepcopy(definition[k]) for k in TRAINING_REQUEST_KEYS if k in definition}
+        if tuning is not None and tuning.tags:
+            kept["Tags"] = copy.deepcopy(tuning.tags)
+        kept.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+        kept["AlgorithmSpecification"].setdefault("TrainingInputMode", "File")
+        job = TrainingJob(
+            name=name,
+            arn=training_arn(region, name),
+            region=region,
+            definition=kept,
+            hyperparameters=hyperparameters,
+            creation_time=now,
+            last_modified_time=now,
+            model_artifacts={
                 "S3ModelArtifacts": output_uri(definition["OutputDataConfig"]["S3OutputPath"], name)
             },
-            SecondaryStatusTransitions=[
+            transitions=[
                 {
                     "Status": "Starting",
                     "StartTime": now,
@@ -785,39 +666,16 @@ class Engine:
                 }
             ],
         )
-        doc.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
-        doc["AlgorithmSpecification"].setdefault("TrainingInputMode", "File")
-        doc["_local"] = {
-            "region": region,
-            "tuning_job": None,
-            "tuned": {},
-            "objective_status": "Pending",
-            "metrics": [],
-        }
-        if tuning_doc is not None:
-            objective = (
-                tuning_doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-            )
-            doc["TuningJobArn"] = tuning_doc["HyperParameterTuningJobArn"]
-            doc["_local"].update(
-                tuning_job=tuning_doc["HyperParameterTuningJobName"],
-                objective_metric=objective.get("MetricName"),
-                objective_type=objective.get("Type", "Minimize"),
-            )
-        return doc
-
-    def _transition(self, doc: dict[str, Any], secondary: SecondaryStatus, message: str) -> None:
-        now = self.clock.now().timestamp()
-        transitions = doc.setdefault("SecondaryStatusTransitions", [])
-        if transitions and "EndTime" not in transitions[-1]:
-            transitions[-1]["EndTime"] = now
-        transitions.append({"Status": secondary.value, "StartTime": now, "StatusMessage": message})
-        doc["SecondaryStatus"] = secondary.value
-        doc["LastModifiedTime"] = now
+        if tuning is not None:
+            objective = tuning.objective
+            job.tuning_job_arn = tuning.arn
+            job.tuning_job = tuning.name
+            job.objective_metric = objective.get("MetricName")
+            job.objective_type = objective.get("Type", "Minimize")
+        return job
 
     def _prepare_trial(self, trial: _Trial, definition: Mapping[str, Any], data_key: str) -> None:
         """Fetch channels and build the runner's spec (raises ServiceError on a data or image problem)."""
-        doc = trial.doc
         name = trial.name
         channels: dict[str, Path] = {}
         for i, channel in enumerate(definition.get("InputDataConfig") or []):
@@ -835,7 +693,7 @@ class Engine:
             name=name,
             command=command.argv,
             root=self.store.path("training-jobs", name, "opt-ml"),
-            hyperparameters=doc["HyperParameters"],
+            hyperparameters=trial.job.hyperparameters,
             channels=channels,
             input_data_config=definition.get("InputDataConfig") or [],
             metric_definitions=self._metric_definitions(definition, objective_required=False),
@@ -860,8 +718,10 @@ class Engine:
     def _start_trial(self, trial: _Trial, definition: Mapping[str, Any], data_key: str) -> bool:
         """Start the trial's process; on failure the trial is finished as Failed and False is returned."""
         with self._lock:
-            self._transition(trial.doc, SecondaryStatus.DOWNLOADING, "Downloading input data")
-            self.store.save_training(trial.doc)
+            trial.job.transition(
+                SecondaryStatus.DOWNLOADING, "Downloading input data", self.clock.now().timestamp()
+            )
+            self.store.save_training(trial.job)
         try:
             self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
             self._prepare_trial(trial, definition, data_key)
@@ -873,38 +733,32 @@ class Engine:
             self._finish_trial(trial, exit_code=None, failure=reason)
             return False
         with self._lock:
-            trial.doc["TrainingStartTime"] = self.clock.now().timestamp()
-            self._transition(
-                trial.doc,
-                SecondaryStatus.TRAINING,
-                "Training image download completed. Training in progress.",
+            now = self.clock.now().timestamp()
+            trial.job.start_time = now
+            trial.job.transition(
+                SecondaryStatus.TRAINING, "Training image download completed. Training in progress.", now
             )
-            self.store.save_training(trial.doc)
-            self._live[trial.name.lower()] = trial
-        self._emit_training(trial.doc)
+            self.store.save_training(trial.job)
+            self._live[trial.job.key] = trial
+        self._emit_training(trial.job)
         return True
-
-    def _objective_status(self, doc: Mapping[str, Any], *, final: bool) -> ObjectiveStatus:
-        if doc["_local"].get("objective") is not None:
-            return ObjectiveStatus.SUCCEEDED
-        return ObjectiveStatus.FAILED if final else ObjectiveStatus.PENDING
 
     def _record_metrics(self, trial: _Trial) -> None:
         if trial.process is None:
             return
         points = trial.process.metric_snapshot()
-        local = trial.doc["_local"]
-        local["metrics"] = [[p.name, p.value, p.step, p.timestamp] for p in points]
+        job = trial.job
+        job.metrics = [[p.name, p.value, p.step, p.timestamp] for p in points]
         last: dict[str, Any] = {}
         for p in points:
             last[p.name] = {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp}
-        trial.doc["FinalMetricDataList"] = list(last.values())
-        metric = local.get("objective_metric")
+        job.final_metrics = list(last.values())
+        metric = job.objective_metric
         if metric and metric in last:
-            local["objective"] = last[metric]["Value"]
+            job.objective = last[metric]["Value"]
 
     def objective_points(self, trial: _Trial) -> list[float]:
-        metric = trial.doc["_local"].get("objective_metric")
+        metric = trial.job.objective_metric
         if trial.process is None or not metric:
             return []
         return [p.value for p in trial.process.metric_snapshot() if p.name == metric]
@@ -924,17 +778,17 @@ class Engine:
         if trial.done:
             return
         trial.done = True
-        doc = trial.doc
+        job = trial.job
         self._record_metrics(trial)
         status, secondary = TrainingJobStatus.COMPLETED, SecondaryStatus.COMPLETED
         if failure is None and exit_code is not None and trial.stop_cause is None and exit_code != 0:
             failure = self._failure_reason(trial, exit_code)
         if failure is not None:
             status, secondary = TrainingJobStatus.FAILED, SecondaryStatus.FAILED
-            doc["FailureReason"] = failure
+            job.failure_reason = failure
         elif trial.stop_cause is StopCause.MAX_RUNTIME:
             status, secondary = TrainingJobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED
-            doc["FailureReason"] = (
+            job.failure_reason = (
                 f"MaxRuntimeExceeded: the training job ran longer than "
                 f"StoppingCondition.MaxRuntimeInSeconds={int(trial.max_runtime)}"
             )
@@ -945,55 +799,55 @@ class Engine:
                 archive = pack_model(
                     trial.spec.root / "model", self.store.path("training-jobs", trial.name, "model.tar.gz")
                 )
-                target = doc["ModelArtifacts"]["S3ModelArtifacts"]
+                target = self._model_uri(job)
                 upload(
                     archive,
-                    doc["OutputDataConfig"]["S3OutputPath"],
+                    job.output_path,
                     trial.name,
                     self._s3_client() if target.startswith("s3://") else None,
                 )
             except Exception as e:  # an unreachable bucket is the job's failure, not the engine's
                 status, secondary = TrainingJobStatus.FAILED, SecondaryStatus.FAILED
-                doc["FailureReason"] = (
-                    f"ClientError: cannot upload the model to "
-                    f"{doc['ModelArtifacts']['S3ModelArtifacts']}: {e}"
-                )
+                job.failure_reason = f"ClientError: cannot upload the model to {self._model_uri(job)}: {e}"
         with self._lock:
             now = self.clock.now().timestamp()
             if status is not TrainingJobStatus.FAILED and trial.stop_cause is None:
-                self._transition(doc, SecondaryStatus.UPLOADING, "Uploading generated training model")
-            self._transition(doc, secondary, f"Training job {status.value.lower()}")
-            doc["SecondaryStatusTransitions"][-1]["EndTime"] = doc["SecondaryStatusTransitions"][-1][
-                "StartTime"
-            ]
-            doc["TrainingJobStatus"] = status.value
-            doc["TrainingEndTime"] = now
-            start = doc.get("TrainingStartTime", now)
-            doc["TrainingTimeInSeconds"] = doc["BillableTimeInSeconds"] = max(1, math.ceil(now - start))
-            doc["_local"]["objective_status"] = self._objective_status(doc, final=True).value
-            self._live.pop(trial.name.lower(), None)
-            self.store.save_training(doc)
+                job.transition(SecondaryStatus.UPLOADING, "Uploading generated training model", now)
+            job.transition(secondary, f"Training job {status.value.lower()}", now)
+            job.transitions[-1]["EndTime"] = job.transitions[-1]["StartTime"]
+            job.status = status
+            job.end_time = now
+            start = job.start_time if job.start_time is not None else now
+            job.training_seconds = max(1, math.ceil(now - start))
+            job.objective_status = job.final_objective_status()
+            self._live.pop(job.key, None)
+            self.store.save_training(job)
         if trial.slot_held:
             self._slots.release()
             trial.slot_held = False
-        self._put_log(doc)
-        self._emit_training(doc)
+        self._put_log(job)
+        self._emit_training(job)
 
-    def _put_log(self, doc: Mapping[str, Any]) -> None:
+    @staticmethod
+    def _model_uri(job: TrainingJob) -> str:
+        return str((job.model_artifacts or {}).get("S3ModelArtifacts", ""))
+
+    def _put_log(self, job: TrainingJob) -> None:
         """Copy the trial's log to CloudWatch Logs, as SageMaker does, when a logs client was given.
 
         Group ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<creation epoch seconds>``; best effort.
         """
         if self._logs is None:
             return
-        name = doc["TrainingJobName"]
+        name = job.name
         try:
             path = self.store.log_path(name)
         except ServiceError:  # the trial's folder is a link elsewhere: there is no log of ours to copy
             return
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
-        group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(float(doc['CreationTime']))}"
-        millis = int(float(doc.get("TrainingStartTime", doc["CreationTime"])) * 1000)
+        group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(job.creation_time)}"
+        start = job.start_time if job.start_time is not None else job.creation_time
+        millis = int(start * 1000)
         try:
             with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
                 self._logs.create_log_group(logGroupName=group)
@@ -1026,10 +880,12 @@ class Engine:
         if trial.stop_cause is None:
             trial.stop_cause = cause
         with self._lock:
-            if trial.doc["TrainingJobStatus"] == TrainingJobStatus.IN_PROGRESS.value:
-                trial.doc["TrainingJobStatus"] = TrainingJobStatus.STOPPING.value
-                self._transition(trial.doc, SecondaryStatus.STOPPING, "Stopping the training job")
-                self.store.save_training(trial.doc)
+            if trial.job.status is TrainingJobStatus.IN_PROGRESS:
+                trial.job.status = TrainingJobStatus.STOPPING
+                trial.job.transition(
+                    SecondaryStatus.STOPPING, "Stopping the training job", self.clock.now().timestamp()
+                )
+                self.store.save_training(trial.job)
         if trial.process is not None and wait:
             trial.process.stop(cause.value, grace=self.stop_grace_seconds)
 
@@ -1049,20 +905,20 @@ class Engine:
             self._metric_definitions(req, objective_required=False)
             self._check_definition(req, "", "HyperParameters")
             self._check_paths(name, req, tuning=False)
-            doc = self._new_training_doc(
+            job = self._new_training_job(
                 name, req, {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}, region, None
             )
-            self._training[name.lower()] = doc
-            self.store.save_training(doc)
-            trial = _Trial(doc)
-            self._live[name.lower()] = trial
-        self._emit_training(doc)
+            self._training[job.key] = job
+            self.store.save_training(job)
+            trial = _Trial(job)
+            self._live[job.key] = trial
+        self._emit_training(job)
         thread = threading.Thread(
             target=self._run_training_job, args=(trial, req), daemon=True, name=f"training-{name}"
         )
         self._threads[f"training:{name.lower()}"] = thread
         thread.start()
-        return {"TrainingJobArn": doc["TrainingJobArn"]}
+        return {"TrainingJobArn": job.arn}
 
     def _run_training_job(self, trial: _Trial, definition: Mapping[str, Any]) -> None:
         while not self._slots.acquire(timeout=TICK_SECONDS):
@@ -1083,21 +939,21 @@ class Engine:
 
     def _describe_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            doc = self._training_doc(params["TrainingJobName"])
-            live = self._live.get(doc["TrainingJobName"].lower())
+            job = self._training_job(params["TrainingJobName"])
+            live = self._live.get(job.key)
             if live is not None and live.process is not None and not live.done:
                 self._record_metrics(live)
-            return {k: v for k, v in doc.items() if not k.startswith("_") and k != "Tags"}
+            return job.to_api()
 
     def _stop_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            doc = self._training_doc(params["TrainingJobName"])
-            if doc["TrainingJobStatus"] != TrainingJobStatus.IN_PROGRESS.value:
+            job = self._training_job(params["TrainingJobName"])
+            if job.status is not TrainingJobStatus.IN_PROGRESS:
                 raise validation(
-                    f"The training job {doc['TrainingJobName']} is {doc['TrainingJobStatus']}; only an "
+                    f"The training job {job.name} is {job.status.value}; only an "
                     "InProgress job can be stopped."
                 )
-            trial = self._live.get(doc["TrainingJobName"].lower())
+            trial = self._live.get(job.key)
         if trial is not None:
             self._request_stop(trial, StopCause.USER)
             if trial.process is not None:
@@ -1109,25 +965,24 @@ class Engine:
         digest = hashlib.sha256(f"{tuning_name}/{index}/{seed}".encode()).hexdigest()[:8]
         return f"{tuning_name}-{index:03d}-{digest}"
 
-    def _run_tuning_job(self, doc: dict[str, Any], strategy: Strategy, stop_flag: threading.Event) -> None:
+    def _run_tuning_job(self, job: TuningJob, strategy: Strategy, stop_flag: threading.Event) -> None:
         try:
-            _TuningLoop(self, doc, strategy, stop_flag).run()
+            _TuningLoop(self, job, strategy, stop_flag).run()
         except Exception as e:  # a bug in the loop fails the job with a reason instead of hanging it
-            logger.exception("tuning job %s failed", doc["HyperParameterTuningJobName"])
-            self._end_tuning(doc, TuningJobStatus.FAILED, f"InternalServerError: {type(e).__name__}: {e}")
+            logger.exception("tuning job %s failed", job.name)
+            self._end_tuning(job, TuningJobStatus.FAILED, f"InternalServerError: {type(e).__name__}: {e}")
 
-    def _end_tuning(self, doc: dict[str, Any], status: TuningJobStatus, reason: str | None = None) -> None:
+    def _end_tuning(self, job: TuningJob, status: TuningJobStatus, reason: str | None = None) -> None:
         with self._lock:
-            if TuningJobStatus(doc["HyperParameterTuningJobStatus"]).is_terminal():
+            if job.status.is_terminal():
                 return
             now = self.clock.now().timestamp()
-            doc["HyperParameterTuningJobStatus"] = status.value
-            doc["HyperParameterTuningEndTime"] = now
-            doc["LastModifiedTime"] = now
+            job.status = status
+            job.end_time = job.last_modified_time = now
             if reason:
-                doc["FailureReason"] = reason[:1024]
-            self.store.save_tuning(doc)
-        self._emit_tuning(doc)
+                job.failure_reason = reason[:1024]
+            self.store.save_tuning(job)
+        self._emit_tuning(job)
 
     # ---------------------------------------------------------------- helpers for callers
     def wait(self, name: str, timeout: float | None = None) -> str:
@@ -1138,23 +993,21 @@ class Engine:
             thread.join(timeout)
         with self._lock:
             if key in self._tuning:
-                return str(self._tuning[key]["HyperParameterTuningJobStatus"])
-            return str(self._training_doc(name)["TrainingJobStatus"])
+                return self._tuning[key].status.value
+            return self._training_job(name).status.value
 
     def trial_log(self, training_job_name: str) -> str:
         """The captured stdout and stderr of a training job ('' before it started)."""
         with self._lock:
-            name = self._training_doc(training_job_name)["TrainingJobName"]
+            name = self._training_job(training_job_name).name
         path = self.store.log_path(name)
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def tuning_jobs(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                self._describe_tuning_job(
-                    {"HyperParameterTuningJobName": d["HyperParameterTuningJobName"]}, ""
-                )
-                for d in self._tuning.values()
+                self._describe_tuning_job({"HyperParameterTuningJobName": job.name}, "")
+                for job in self._tuning.values()
             ]
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -1171,14 +1024,14 @@ class _TuningLoop:
     rules and completion criteria, and ends the job."""
 
     def __init__(
-        self, engine: Engine, doc: dict[str, Any], strategy: Strategy, stop_flag: threading.Event
+        self, engine: Engine, job: TuningJob, strategy: Strategy, stop_flag: threading.Event
     ) -> None:
         self.engine = engine
-        self.doc = doc
+        self.job = job
         self.strategy = strategy
         self.stop_flag = stop_flag
-        config = doc["HyperParameterTuningJobConfig"]
-        self.definition = doc["TrainingJobDefinition"]
+        config = job.config
+        self.definition = job.definition
         limits = config["ResourceLimits"]
         self.max_parallel = int(limits["MaxParallelTrainingJobs"])
         default_budget = getattr(strategy, "size", DEFAULT_MAX_TRAINING_JOBS)
@@ -1209,18 +1062,18 @@ class _TuningLoop:
         while True:
             if self.stop_flag.is_set():
                 self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.doc, TuningJobStatus.STOPPED)
+                engine._end_tuning(self.job, TuningJobStatus.STOPPED)
                 return
             if self.max_runtime is not None and engine.clock.monotonic() - self.started >= float(
                 self.max_runtime
             ):
                 self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.doc, TuningJobStatus.COMPLETED)
+                engine._end_tuning(self.job, TuningJobStatus.COMPLETED)
                 return
             reason = self._watch_trials()
             if reason is not None:
                 self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.doc, TuningJobStatus.COMPLETED)
+                engine._end_tuning(self.job, TuningJobStatus.COMPLETED)
                 return
             self._launch()
             if (
@@ -1233,14 +1086,14 @@ class _TuningLoop:
             engine.clock.sleep(TICK_SECONDS)
 
     def _finish(self) -> None:
-        trials = self.engine._trials_of(self.doc)
-        if trials and all(t["TrainingJobStatus"] == TrainingJobStatus.FAILED.value for t in trials):
-            first = next((t.get("FailureReason") for t in trials if t.get("FailureReason")), "unknown")
+        trials = self.engine._trials_of(self.job)
+        if trials and all(t.status is TrainingJobStatus.FAILED for t in trials):
+            first = next((t.failure_reason for t in trials if t.failure_reason), "unknown")
             self.engine._end_tuning(
-                self.doc, TuningJobStatus.FAILED, f"All training jobs failed. First failure: {first}"
+                self.job, TuningJobStatus.FAILED, f"All training jobs failed. First failure: {first}"
             )
             return
-        self.engine._end_tuning(self.doc, TuningJobStatus.COMPLETED)
+        self.engine._end_tuning(self.job, TuningJobStatus.COMPLETED)
 
     def _stop_all(self, cause: StopCause) -> None:
         for trial in self.running:
@@ -1286,14 +1139,14 @@ class _TuningLoop:
                 return
 
     def _after_trial(self, trial: _Trial, *, record: bool) -> CompletionReason | None:
-        doc = trial.doc
-        value = doc["_local"].get("objective")
-        failed = doc["TrainingJobStatus"] == TrainingJobStatus.FAILED.value
-        attempts = int(doc["_local"].get("attempt", 0))
+        job = trial.job
+        value = job.objective
+        failed = job.status is TrainingJobStatus.FAILED
+        attempts = job.attempt or 0
         if record and failed and attempts < self.retries_allowed and not self.stop_flag.is_set():
             with self.engine._lock:
-                doc["_local"]["retried"] = True
-                self.engine.store.save_training(doc)
+                job.retried = True
+                self.engine.store.save_training(job)
             self.retry_queue.append((trial.config, attempts + 1))
             return None
         self.strategy.on_result(trial.config, None if failed else value)
@@ -1304,13 +1157,13 @@ class _TuningLoop:
             return None
         reason = self.completion.observe(None if value is None else float(value))
         with self.engine._lock:
-            completion = self.doc["_local"]["completion"]
-            completion["not_improving"] = self.completion.not_improving
+            completion = self.job.completion
+            completion.not_improving = self.completion.not_improving
             if reason is CompletionReason.CONVERGED:
-                completion["converged_at"] = self.engine.clock.now().timestamp()
+                completion.converged_at = self.engine.clock.now().timestamp()
             if reason is not None:
-                completion["reason"] = reason.value
-            self.engine.store.save_tuning(self.doc)
+                completion.reason = reason.value
+            self.engine.store.save_tuning(self.job)
         return reason
 
     def _launch(self) -> None:
@@ -1333,27 +1186,23 @@ class _TuningLoop:
                 config, attempt = suggestion, 0
                 self.launched += 1
             self.index += 1
-            name = engine._training_name(
-                self.doc["HyperParameterTuningJobName"], self.index, int(self.doc["_local"]["seed"])
-            )
+            name = engine._training_name(self.job.name, self.index, self.job.seed)
             tuned = format_config(config)
             hps = {**self.static, **tuned}
             if self.objective.get("MetricName"):
                 hps["_tuning_objective_metric"] = str(self.objective["MetricName"])
             with engine._lock:
-                tdoc = engine._new_training_doc(
-                    name, self.definition, hps, self.doc["_local"]["region"], self.doc
-                )
-                tdoc["_local"]["tuned"] = tuned
-                tdoc["_local"]["attempt"] = attempt
-                engine._training[name.lower()] = tdoc
-                self.doc["_local"]["training_jobs"].append(name)
-                self.doc["LastModifiedTime"] = engine.clock.now().timestamp()
-                engine.store.save_training(tdoc)
-                engine.store.save_tuning(self.doc)
-            trial = _Trial(tdoc, config=config, slot_held=True)
-            engine._emit_training(tdoc)
-            if engine._start_trial(trial, self.definition, self.doc["HyperParameterTuningJobName"]):
+                tjob = engine._new_training_job(name, self.definition, hps, self.job.region, self.job)
+                tjob.tuned = tuned
+                tjob.attempt = attempt
+                engine._training[tjob.key] = tjob
+                self.job.training_jobs.append(name)
+                self.job.last_modified_time = engine.clock.now().timestamp()
+                engine.store.save_training(tjob)
+                engine.store.save_tuning(self.job)
+            trial = _Trial(tjob, config=config, slot_held=True)
+            engine._emit_training(tjob)
+            if engine._start_trial(trial, self.definition, self.job.name):
                 self.running.append(trial)
             else:
                 self._after_trial(trial, record=True)
