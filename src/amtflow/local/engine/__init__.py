@@ -9,7 +9,8 @@ Layers: strategies decide (:func:`make_strategy`, :class:`Strategy`), the runner
 processes, the job loop in :class:`Engine` coordinates; time comes from an injectable :class:`Clock`.
 """
 
-from amtflow.local.engine._engine import OPERATIONS, Engine, EventSink
+from amtflow.local.engine._engine import OPERATIONS, Engine
+from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._hook import active_engine, sagemaker
 from amtflow.local.engine._images import DEFAULT_IMAGE_MAP, ImageMap, load_image_map
 from amtflow.local.engine._model import (

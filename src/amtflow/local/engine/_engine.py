@@ -15,7 +15,6 @@ import base64
 import contextlib
 import copy
 import hashlib
-import json
 import logging
 import math
 import os
@@ -29,8 +28,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from amtflow.local.engine._events import EventPublisher, EventSink
 from amtflow.local.engine._images import ImageMap, load_image_map
 from amtflow.local.engine._io import fetch_channel, output_uri, pack_model, upload
+from amtflow.local.engine._logs import copy_log
 from amtflow.local.engine._model import (
     ACCOUNT_ID,
     Clock,
@@ -64,8 +65,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
-
-EventSink = Callable[[dict[str, Any]], None]
 
 MAX_CONCURRENT_TUNING_JOBS = 100
 DEFAULT_MAX_TRAINING_JOBS = 750  # the service's per-tuning-job limit, used when no budget is given
@@ -159,7 +158,7 @@ class Engine:
         self.store = Store(Path(state_dir).resolve())
         self.image_map = load_image_map(image_map)
         self.clock: Clock = clock or SystemClock()
-        self._event_sink = event_sink
+        self._events = EventPublisher(event_sink, self.clock)
         self._s3 = s3_client
         self._logs = logs_client
         self._seed_source = seed_source or (lambda: secrets.randbelow(2**31))
@@ -206,70 +205,11 @@ class Engine:
             self._tuning[tuning.key] = tuning
 
     # ---------------------------------------------------------------- events
-    def _emit(self, detail_type: str, resource: str, detail: dict[str, Any], region: str) -> None:
-        entry = {
-            "Source": "aws.sagemaker",
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail, default=str),
-            "Resources": [resource],
-            "Time": self.clock.now(),
-        }
-        try:
-            if self._event_sink is not None:
-                self._event_sink(entry)
-            else:
-                from amtflow import clients
-
-                clients.events().put_events(Entries=[entry])  # type: ignore[list-item]
-        except Exception:  # events are best effort, as SageMaker's are
-            logger.warning("could not deliver %s for %s", detail_type, resource, exc_info=True)
-
-    @staticmethod
-    def _ms(ts: Any) -> str:
-        return str(int(float(ts) * 1000)) if ts is not None else ""
-
     def _emit_tuning(self, job: TuningJob) -> None:
-        training, objective = counters(self._trials_of(job))
-        detail = {
-            "HyperParameterTuningJobName": job.name,
-            "HyperParameterTuningJobArn": job.arn,
-            "TrainingJobDefinition": job.request.get("TrainingJobDefinition", {}),
-            "HyperParameterTuningJobStatus": job.status.value,
-            "CreationTime": self._ms(job.creation_time),
-            "LastModifiedTime": self._ms(job.last_modified_time),
-            "TrainingJobStatusCounters": training,
-            "ObjectiveStatusCounters": objective,
-            "Tags": {t["Key"]: t.get("Value", "") for t in job.tags},
-        }
-        if job.failure_reason:
-            detail["FailureReason"] = job.failure_reason
-        self._emit("SageMaker HyperParameter Tuning Job State Change", job.arn, detail, job.region)
+        self._events.tuning_job_changed(job, self._trials_of(job))
 
     def _emit_training(self, job: TrainingJob) -> None:
-        doc = job.to_doc()
-        keys = (
-            "TrainingJobName",
-            "TrainingJobArn",
-            "TrainingJobStatus",
-            "SecondaryStatus",
-            "HyperParameters",
-            "AlgorithmSpecification",
-            "RoleArn",
-            "InputDataConfig",
-            "OutputDataConfig",
-            "ResourceConfig",
-            "StoppingCondition",
-            "ModelArtifacts",
-            "FailureReason",
-            "TuningJobArn",
-        )
-        detail: dict[str, Any] = {k: doc[k] for k in keys if k in doc}
-        for k in ("CreationTime", "TrainingStartTime", "TrainingEndTime", "LastModifiedTime"):
-            if doc.get(k) is not None:
-                detail[k] = self._ms(doc[k])
-        detail["SecondaryStatusTransitions"] = []
-        detail["Tags"] = {t["Key"]: t.get("Value", "") for t in job.tags}
-        self._emit("SageMaker Training Job State Change", job.arn, detail, job.region)
+        self._events.training_job_changed(job)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, operation: str, params: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
@@ -833,33 +773,8 @@ class Engine:
         return str((job.model_artifacts or {}).get("S3ModelArtifacts", ""))
 
     def _put_log(self, job: TrainingJob) -> None:
-        """Copy the trial's log to CloudWatch Logs, as SageMaker does, when a logs client was given.
-
-        Group ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<creation epoch seconds>``; best effort.
-        """
-        if self._logs is None:
-            return
-        name = job.name
-        try:
-            path = self.store.log_path(name)
-        except ServiceError:  # the trial's folder is a link elsewhere: there is no log of ours to copy
-            return
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
-        group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(job.creation_time)}"
-        start = job.start_time if job.start_time is not None else job.creation_time
-        millis = int(start * 1000)
-        try:
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_group(logGroupName=group)
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            for start in range(0, len(lines), 1000):
-                events = [
-                    {"timestamp": millis, "message": line or " "} for line in lines[start : start + 1000]
-                ]
-                self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
-        except Exception:  # the log on disk stays the reference
-            logger.warning("could not copy the log of %s to CloudWatch Logs", name, exc_info=True)
+        if self._logs is not None:
+            copy_log(self._logs, self.store, job)
 
     def _tick_trial(self, trial: _Trial) -> bool:
         """Advance a running trial (exit, runtime limit, stop request); True once it has ended."""

@@ -26,7 +26,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 
 from amtflow.errors import ConfigurationError
-from amtflow.local.engine._engine import OPERATIONS, Engine, EventSink
+from amtflow.local.engine._engine import OPERATIONS, Engine
+from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import Clock, ServiceError
 from amtflow.settings import load_settings
