@@ -18,7 +18,6 @@ import hashlib
 import logging
 import math
 import os
-import re
 import secrets
 import signal
 import threading
@@ -45,21 +44,22 @@ from amtflow.local.engine._model import (
     validation,
 )
 from amtflow.local.engine._paths import (
-    check_channel_name,
-    check_environment,
-    check_hyperparameters,
-    check_metric_name,
     check_training_job_name,
     check_tuning_job_name,
-    check_uri,
 )
 from amtflow.local.engine._records import TRAINING_REQUEST_KEYS, TrainingJob, TuningJob, counters
-from amtflow.local.engine._runner import MetricDefinition, TrialProcess, TrialSpec
+from amtflow.local.engine._runner import TrialProcess, TrialSpec
 from amtflow.local.engine._space import Config, format_config
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
 from amtflow.local.engine._store import Store
 from amtflow.local.engine._strategies import Decision, Strategy, make_strategy
-from amtflow.preflight import LintContext, run_rules
+from amtflow.local.engine._validation import (
+    check_definition,
+    check_paths,
+    metric_definitions,
+    validate_parents,
+    validate_tuning_request,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -251,106 +251,6 @@ class Engine:
         return [self._training[n.lower()] for n in tuning.training_jobs if n.lower() in self._training]
 
     # ---------------------------------------------------------------- tuning jobs
-    def _validate_tuning_request(self, req: Mapping[str, Any]) -> None:
-        if req.get("TrainingJobDefinitions"):
-            raise validation(
-                "TrainingJobDefinitions (multi-algorithm tuning) is not supported by the local engine; "
-                "give one TrainingJobDefinition."
-            )
-        if not req.get("TrainingJobDefinition"):
-            raise validation("TrainingJobDefinition is required: give the training job to tune.")
-        if req.get("Autotune"):
-            raise validation(
-                "Autotune is not supported by the local engine; set Strategy and ParameterRanges."
-            )
-        findings = [f for f in run_rules(LintContext(request=req), tags={"service"}) if f.is_error]
-        if findings:
-            raise validation(
-                "; ".join(f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in findings)
-            )
-        definition = req["TrainingJobDefinition"]
-        self._check_definition(definition, "TrainingJobDefinition.", "StaticHyperParameters")
-        config = req["HyperParameterTuningJobConfig"]
-        objective = config.get("HyperParameterTuningJobObjective") or {}
-        if "MetricName" in objective:
-            check_metric_name(
-                objective["MetricName"],
-                "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
-            )
-        ranges = config.get("ParameterRanges") or {}
-        for kind in ("Integer", "Continuous", "Categorical"):
-            names = {str(r.get("Name")): "" for r in ranges.get(f"{kind}ParameterRanges") or []}
-            check_hyperparameters(
-                names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
-            )
-        self._check_paths(req["HyperParameterTuningJobName"], definition, tuning=True)
-
-    @staticmethod
-    def _check_definition(definition: Mapping[str, Any], prefix: str, hyperparameters: str) -> None:
-        """What becomes a path, an argument or a variable of a trial: refused unless SageMaker accepts it."""
-        for i, channel in enumerate(definition.get("InputDataConfig") or []):
-            field_ = f"{prefix}InputDataConfig[{i}]"
-            check_channel_name(channel.get("ChannelName"), f"{field_}.ChannelName")
-            source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
-            check_uri(source.get("S3Uri"), f"{field_}.DataSource.S3DataSource.S3Uri")
-        check_uri(
-            (definition.get("OutputDataConfig") or {}).get("S3OutputPath"),
-            f"{prefix}OutputDataConfig.S3OutputPath",
-        )
-        checkpoint = definition.get("CheckpointConfig") or {}
-        if "S3Uri" in checkpoint:
-            check_uri(checkpoint["S3Uri"], f"{prefix}CheckpointConfig.S3Uri")
-        metrics = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-        for i, metric in enumerate(metrics):
-            check_metric_name(
-                metric.get("Name"), f"{prefix}AlgorithmSpecification.MetricDefinitions[{i}].Name"
-            )
-        check_hyperparameters(definition.get(hyperparameters) or {}, f"{prefix}{hyperparameters}")
-        check_environment(definition.get("Environment") or {}, f"{prefix}Environment")
-
-    def _check_paths(self, name: str, definition: Mapping[str, Any], *, tuning: bool) -> None:
-        """Refuse a job whose files would land outside the state folder (a symlink pointing elsewhere)."""
-        if tuning:
-            self.store.tuning_path(name)
-            self.store.path("training-jobs")
-            data_key = name
-        else:
-            self.store.training_path(name)
-            self.store.trial_root(name)
-            data_key = f"training-{name}"
-        for channel in definition.get("InputDataConfig") or []:
-            self.store.data_path(data_key, channel["ChannelName"])
-
-    def _validate_parents(self, req: Mapping[str, Any]) -> list[TuningJob]:
-        warm = req.get("WarmStartConfig")
-        if not warm:
-            return []
-        parents = []
-        objective = req["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-        for i, p in enumerate(warm.get("ParentHyperParameterTuningJobs") or []):
-            name = p.get("HyperParameterTuningJobName", "")
-            field_ = f"WarmStartConfig.ParentHyperParameterTuningJobs[{i}]"
-            parent = self._tuning.get(name.lower())
-            if parent is None:
-                raise validation(
-                    f"{field_}: parent tuning job {name!r} does not exist; name an existing job."
-                )
-            status = parent.status
-            if not status.is_terminal():
-                raise validation(
-                    f"{field_}: parent tuning job {name!r} is {status.value}; a parent must be Completed, "
-                    "Stopped or Failed. Wait for it to end (or stop it) first."
-                )
-            parent_obj = parent.objective
-            if parent_obj.get("MetricName") != objective.get("MetricName"):
-                raise validation(
-                    f"{field_}: parent {name!r} optimised {parent_obj.get('MetricName')!r} but this job "
-                    "optimises "
-                    f"{objective.get('MetricName')!r}; warm start needs the same objective metric."
-                )
-            parents.append(parent)
-        return parents
-
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
         req = copy.deepcopy(dict(req))
         name = check_tuning_job_name(req.get("HyperParameterTuningJobName"))
@@ -360,7 +260,7 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE,
                     f"Hyperparameter tuning job with name {name} already exists; choose another name.",
                 )
-            self._validate_tuning_request(req)
+            validate_tuning_request(req, self.store)
             config = req["HyperParameterTuningJobConfig"]
             definition = req["TrainingJobDefinition"]
             seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else self._seed_source()
@@ -369,8 +269,8 @@ class Engine:
                 definition["AlgorithmSpecification"].get("TrainingImage", ""),
                 field="TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
             )
-            self._metric_definitions(definition, objective_required=True, config=config)
-            parents = self._validate_parents(req)
+            metric_definitions(definition, objective_required=True, config=config)
+            parents = validate_parents(req, lambda n: self._tuning.get(n.lower()))
             active = sum(1 for t in self._tuning.values() if t.status is TuningJobStatus.IN_PROGRESS)
             if active >= MAX_CONCURRENT_TUNING_JOBS:
                 raise ServiceError(
@@ -547,32 +447,6 @@ class Engine:
         return {}
 
     # ---------------------------------------------------------------- training jobs
-    def _metric_definitions(
-        self,
-        definition: Mapping[str, Any],
-        *,
-        objective_required: bool,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[MetricDefinition]:
-        out = []
-        for i, m in enumerate(definition.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []):
-            try:
-                out.append(MetricDefinition(m["Name"], re.compile(m["Regex"])))
-            except re.error as e:
-                raise validation(
-                    f"AlgorithmSpecification.MetricDefinitions[{i}].Regex {m['Regex']!r} is not a valid "
-                    f"regular expression ({e}); fix it so that its first group captures the number."
-                ) from None
-        if objective_required and config is not None:
-            objective = (config.get("HyperParameterTuningJobObjective") or {}).get("MetricName")
-            if objective and objective not in {d.name for d in out}:
-                raise validation(
-                    f"HyperParameterTuningJobObjective.MetricName {objective!r} has no MetricDefinitions "
-                    "entry; add {Name, Regex} for it to "
-                    "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions."
-                )
-        return out
-
     def _new_training_job(
         self,
         name: str,
@@ -636,7 +510,7 @@ class Engine:
             hyperparameters=trial.job.hyperparameters,
             channels=channels,
             input_data_config=definition.get("InputDataConfig") or [],
-            metric_definitions=self._metric_definitions(definition, objective_required=False),
+            metric_definitions=metric_definitions(definition, objective_required=False),
             environment=definition.get("Environment") or {},
             instance_type=(definition.get("ResourceConfig") or {}).get("InstanceType", "ml.m5.large"),
             num_cpus=max(1, (os.cpu_count() or 1) // self.max_workers),
@@ -817,9 +691,9 @@ class Engine:
             if "StoppingCondition" not in req:
                 raise validation("StoppingCondition is required: set StoppingCondition.MaxRuntimeInSeconds.")
             self.image_map.resolve(req["AlgorithmSpecification"]["TrainingImage"])
-            self._metric_definitions(req, objective_required=False)
-            self._check_definition(req, "", "HyperParameters")
-            self._check_paths(name, req, tuning=False)
+            metric_definitions(req, objective_required=False)
+            check_definition(req, "", "HyperParameters")
+            check_paths(self.store, name, req, tuning=False)
             job = self._new_training_job(
                 name, req, {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}, region, None
             )
