@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from amtflow.local.engine._events import EventPublisher, EventSink
 from amtflow.local.engine._images import ImageMap, load_image_map
 from amtflow.local.engine._io import fetch_channel, output_uri, pack_model, upload
+from amtflow.local.engine._jobs import JobBook
 from amtflow.local.engine._logs import copy_log
 from amtflow.local.engine._model import (
     ACCOUNT_ID,
@@ -69,7 +70,6 @@ logger = logging.getLogger(__name__)
 MAX_CONCURRENT_TUNING_JOBS = 100
 DEFAULT_MAX_TRAINING_JOBS = 750  # the service's per-tuning-job limit, used when no budget is given
 TICK_SECONDS = 0.02  # how often a job's loop looks at its trials (an idle look costs microseconds)
-ENGINE_RESTARTED = "engine restarted: the local engine stopped while this job was running"
 
 OPERATIONS = frozenset(
     {
@@ -158,58 +158,20 @@ class Engine:
         self.store = Store(Path(state_dir).resolve())
         self.image_map = load_image_map(image_map)
         self.clock: Clock = clock or SystemClock()
-        self._events = EventPublisher(event_sink, self.clock)
         self._s3 = s3_client
         self._logs = logs_client
         self._seed_source = seed_source or (lambda: secrets.randbelow(2**31))
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
         self._slots = threading.BoundedSemaphore(self.max_workers)
         self.stop_grace_seconds = stop_grace_seconds
-        self._lock = threading.RLock()
-        self._tuning: dict[str, TuningJob] = {}
-        self._training: dict[str, TrainingJob] = {}
+        self.jobs = JobBook(self.store, self.clock, EventPublisher(event_sink, self.clock))
+        self._lock = self.jobs.lock
         self._threads: dict[str, threading.Thread] = {}
         self._stop_flags: dict[str, threading.Event] = {}
         self._shutdown = threading.Event()
         self._live: dict[str, _Trial] = {}
         self.read_only = read_only
-        self._recover()
-
-    # ---------------------------------------------------------------- persistence and recovery
-    def _recover(self) -> None:
-        """Load the jobs on disk; jobs left running by an engine that ended are marked Failed.
-
-        A read-only engine (``amtflow jobs``/``describe`` while another process may be running jobs) only
-        loads them.
-        """
-        if self.read_only:
-            self._training = {job.key: job for job in self.store.load_training()}
-            self._tuning = {job.key: job for job in self.store.load_tuning()}
-            return
-        now = self.clock.now().timestamp()
-        for job in self.store.load_training():
-            if job.status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING):
-                job.status = TrainingJobStatus.FAILED
-                job.secondary_status = SecondaryStatus.FAILED
-                job.failure_reason = ENGINE_RESTARTED
-                job.end_time = job.last_modified_time = now
-                job.objective_status = job.final_objective_status()
-                self.store.save_training(job)
-            self._training[job.key] = job
-        for tuning in self.store.load_tuning():
-            if tuning.status in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING):
-                tuning.status = TuningJobStatus.FAILED
-                tuning.failure_reason = ENGINE_RESTARTED
-                tuning.end_time = tuning.last_modified_time = now
-                self.store.save_tuning(tuning)
-            self._tuning[tuning.key] = tuning
-
-    # ---------------------------------------------------------------- events
-    def _emit_tuning(self, job: TuningJob) -> None:
-        self._events.tuning_job_changed(job, self._trials_of(job))
-
-    def _emit_training(self, job: TrainingJob) -> None:
-        self._events.training_job_changed(job)
+        self.jobs.load(recover=not read_only)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, operation: str, params: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
@@ -230,32 +192,12 @@ class Engine:
             raise validation(f"{operation}: this engine only reads {self.store.root}; it runs no jobs.")
         return handlers[operation](params, region)
 
-    # ---------------------------------------------------------------- lookups
-    def _tuning_job(self, name: str) -> TuningJob:
-        job = self._tuning.get(str(name).lower())
-        if job is None:
-            raise ServiceError(
-                ErrorCode.RESOURCE_NOT_FOUND, f"Amazon SageMaker can't find a tuning job with name {name}"
-            )
-        return job
-
-    def _training_job(self, name: str) -> TrainingJob:
-        job = self._training.get(str(name).lower())
-        if job is None:
-            raise ServiceError(
-                ErrorCode.RESOURCE_NOT_FOUND, f"Requested resource not found: training job {name}"
-            )
-        return job
-
-    def _trials_of(self, tuning: TuningJob) -> list[TrainingJob]:
-        return [self._training[n.lower()] for n in tuning.training_jobs if n.lower() in self._training]
-
     # ---------------------------------------------------------------- tuning jobs
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
         req = copy.deepcopy(dict(req))
         name = check_tuning_job_name(req.get("HyperParameterTuningJobName"))
         with self._lock:
-            if name.lower() in self._tuning:
+            if self.jobs.find_tuning(name) is not None:
                 raise ServiceError(
                     ErrorCode.RESOURCE_IN_USE,
                     f"Hyperparameter tuning job with name {name} already exists; choose another name.",
@@ -270,8 +212,8 @@ class Engine:
                 field="TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
             )
             metric_definitions(definition, objective_required=True, config=config)
-            parents = validate_parents(req, lambda n: self._tuning.get(n.lower()))
-            active = sum(1 for t in self._tuning.values() if t.status is TuningJobStatus.IN_PROGRESS)
+            parents = validate_parents(req, self.jobs.find_tuning)
+            active = sum(1 for t in self.jobs.tuning_jobs() if t.status is TuningJobStatus.IN_PROGRESS)
             if active >= MAX_CONCURRENT_TUNING_JOBS:
                 raise ServiceError(
                     ErrorCode.RESOURCE_LIMIT_EXCEEDED,
@@ -289,8 +231,7 @@ class Engine:
                 seed=seed,
                 started=self.clock.monotonic(),
             )
-            self._tuning[job.key] = job
-            self.store.save_tuning(job)
+            self.jobs.add_tuning(job)
             self._seed_from_parents(strategy, req, parents)
             stop_flag = threading.Event()
             self._stop_flags[name.lower()] = stop_flag
@@ -301,13 +242,13 @@ class Engine:
                 name=f"tuning-{name}",
             )
             self._threads[name.lower()] = thread
-        self._emit_tuning(job)
+        self.jobs.tuning_changed(job)
         thread.start()
         return {"HyperParameterTuningJobArn": job.arn}
 
     def _parent_results(self, parent: TuningJob) -> list[tuple[dict[str, str], float]]:
         out = []
-        for t in self._trials_of(parent):
+        for t in self.jobs.trials_of(parent):
             if t.objective is not None and t.objective_status is ObjectiveStatus.SUCCEEDED:
                 out.append((t.tuned, float(t.objective)))
         return out
@@ -350,17 +291,17 @@ class Engine:
 
     def _describe_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            job = self._tuning_job(params["HyperParameterTuningJobName"])
+            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
             parent_trials: list[TrainingJob] = []
             for p in job.warm_start.get("ParentHyperParameterTuningJobs", []):
-                parent = self._tuning.get(p["HyperParameterTuningJobName"].lower())
+                parent = self.jobs.find_tuning(p["HyperParameterTuningJobName"])
                 if parent is not None:
-                    parent_trials.extend(self._trials_of(parent))
-            return job.to_api(self._trials_of(job), parent_trials, self.clock.now().timestamp())
+                    parent_trials.extend(self.jobs.trials_of(parent))
+            return job.to_api(self.jobs.trials_of(job), parent_trials, self.clock.now().timestamp())
 
     def _list_tuning_jobs(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            jobs = list(self._tuning.values())
+            jobs = self.jobs.tuning_jobs()
             contains = (params.get("NameContains") or "").lower()
             status = params.get("StatusEquals")
             bounds = [
@@ -383,7 +324,7 @@ class Engine:
                         ok = ok and (value > edge if sign > 0 else value < edge)
                 if not ok:
                     continue
-                training, objective = counters(self._trials_of(job))
+                training, objective = counters(self.jobs.trials_of(job))
                 config = job.config
                 row = {
                     "HyperParameterTuningJobName": job.name,
@@ -412,8 +353,8 @@ class Engine:
 
     def _list_training_jobs_for_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            job = self._tuning_job(params["HyperParameterTuningJobName"])
-            rows = [t.summary() for t in self._trials_of(job)]
+            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
+            rows = [t.summary() for t in self.jobs.trials_of(job)]
             if params.get("StatusEquals"):
                 rows = [r for r in rows if r["TrainingJobStatus"] == params["StatusEquals"]]
             sort_by = params.get("SortBy") or "Name"
@@ -433,7 +374,7 @@ class Engine:
 
     def _stop_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            job = self._tuning_job(params["HyperParameterTuningJobName"])
+            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
             if job.status is not TuningJobStatus.IN_PROGRESS:
                 raise validation(
                     f"The hyperparameter tuning job {job.name} is "
@@ -441,9 +382,9 @@ class Engine:
                 )
             job.status = TuningJobStatus.STOPPING
             job.last_modified_time = self.clock.now().timestamp()
-            self.store.save_tuning(job)
+            self.jobs.save_tuning(job)
             self._stop_flags[job.key].set()
-        self._emit_tuning(job)
+        self.jobs.tuning_changed(job)
         return {}
 
     # ---------------------------------------------------------------- training jobs
@@ -535,7 +476,7 @@ class Engine:
             trial.job.transition(
                 SecondaryStatus.DOWNLOADING, "Downloading input data", self.clock.now().timestamp()
             )
-            self.store.save_training(trial.job)
+            self.jobs.save_training(trial.job)
         try:
             self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
             self._prepare_trial(trial, definition, data_key)
@@ -552,9 +493,9 @@ class Engine:
             trial.job.transition(
                 SecondaryStatus.TRAINING, "Training image download completed. Training in progress.", now
             )
-            self.store.save_training(trial.job)
+            self.jobs.save_training(trial.job)
             self._live[trial.job.key] = trial
-        self._emit_training(trial.job)
+        self.jobs.training_changed(trial.job)
         return True
 
     def _record_metrics(self, trial: _Trial) -> None:
@@ -635,12 +576,12 @@ class Engine:
             job.training_seconds = max(1, math.ceil(now - start))
             job.objective_status = job.final_objective_status()
             self._live.pop(job.key, None)
-            self.store.save_training(job)
+            self.jobs.save_training(job)
         if trial.slot_held:
             self._slots.release()
             trial.slot_held = False
         self._put_log(job)
-        self._emit_training(job)
+        self.jobs.training_changed(job)
 
     @staticmethod
     def _model_uri(job: TrainingJob) -> str:
@@ -674,7 +615,7 @@ class Engine:
                 trial.job.transition(
                     SecondaryStatus.STOPPING, "Stopping the training job", self.clock.now().timestamp()
                 )
-                self.store.save_training(trial.job)
+                self.jobs.save_training(trial.job)
         if trial.process is not None and wait:
             trial.process.stop(cause.value, grace=self.stop_grace_seconds)
 
@@ -682,7 +623,7 @@ class Engine:
         req = copy.deepcopy(dict(req))
         name = check_training_job_name(req.get("TrainingJobName"))
         with self._lock:
-            if name.lower() in self._training:
+            if self.jobs.has_training(name):
                 raise ServiceError(
                     ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
                 )
@@ -697,11 +638,10 @@ class Engine:
             job = self._new_training_job(
                 name, req, {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}, region, None
             )
-            self._training[job.key] = job
-            self.store.save_training(job)
+            self.jobs.add_training(job)
             trial = _Trial(job)
             self._live[job.key] = trial
-        self._emit_training(job)
+        self.jobs.training_changed(job)
         thread = threading.Thread(
             target=self._run_training_job, args=(trial, req), daemon=True, name=f"training-{name}"
         )
@@ -728,7 +668,7 @@ class Engine:
 
     def _describe_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            job = self._training_job(params["TrainingJobName"])
+            job = self.jobs.training(params["TrainingJobName"])
             live = self._live.get(job.key)
             if live is not None and live.process is not None and not live.done:
                 self._record_metrics(live)
@@ -736,7 +676,7 @@ class Engine:
 
     def _stop_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            job = self._training_job(params["TrainingJobName"])
+            job = self.jobs.training(params["TrainingJobName"])
             if job.status is not TrainingJobStatus.IN_PROGRESS:
                 raise validation(
                     f"The training job {job.name} is {job.status.value}; only an "
@@ -759,19 +699,7 @@ class Engine:
             _TuningLoop(self, job, strategy, stop_flag).run()
         except Exception as e:  # a bug in the loop fails the job with a reason instead of hanging it
             logger.exception("tuning job %s failed", job.name)
-            self._end_tuning(job, TuningJobStatus.FAILED, f"InternalServerError: {type(e).__name__}: {e}")
-
-    def _end_tuning(self, job: TuningJob, status: TuningJobStatus, reason: str | None = None) -> None:
-        with self._lock:
-            if job.status.is_terminal():
-                return
-            now = self.clock.now().timestamp()
-            job.status = status
-            job.end_time = job.last_modified_time = now
-            if reason:
-                job.failure_reason = reason[:1024]
-            self.store.save_tuning(job)
-        self._emit_tuning(job)
+            self.jobs.end_tuning(job, TuningJobStatus.FAILED, f"InternalServerError: {type(e).__name__}: {e}")
 
     # ---------------------------------------------------------------- helpers for callers
     def wait(self, name: str, timeout: float | None = None) -> str:
@@ -781,14 +709,15 @@ class Engine:
         if thread is not None:
             thread.join(timeout)
         with self._lock:
-            if key in self._tuning:
-                return self._tuning[key].status.value
-            return self._training_job(name).status.value
+            tuning = self.jobs.find_tuning(name)
+            if tuning is not None:
+                return tuning.status.value
+            return self.jobs.training(name).status.value
 
     def trial_log(self, training_job_name: str) -> str:
         """The captured stdout and stderr of a training job ('' before it started)."""
         with self._lock:
-            name = self._training_job(training_job_name).name
+            name = self.jobs.training(training_job_name).name
         path = self.store.log_path(name)
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
@@ -796,7 +725,7 @@ class Engine:
         with self._lock:
             return [
                 self._describe_tuning_job({"HyperParameterTuningJobName": job.name}, "")
-                for job in self._tuning.values()
+                for job in self.jobs.tuning_jobs()
             ]
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -851,18 +780,18 @@ class _TuningLoop:
         while True:
             if self.stop_flag.is_set():
                 self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.job, TuningJobStatus.STOPPED)
+                engine.jobs.end_tuning(self.job, TuningJobStatus.STOPPED)
                 return
             if self.max_runtime is not None and engine.clock.monotonic() - self.started >= float(
                 self.max_runtime
             ):
                 self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.job, TuningJobStatus.COMPLETED)
+                engine.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
                 return
             reason = self._watch_trials()
             if reason is not None:
                 self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.job, TuningJobStatus.COMPLETED)
+                engine.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
                 return
             self._launch()
             if (
@@ -875,14 +804,14 @@ class _TuningLoop:
             engine.clock.sleep(TICK_SECONDS)
 
     def _finish(self) -> None:
-        trials = self.engine._trials_of(self.job)
+        trials = self.engine.jobs.trials_of(self.job)
         if trials and all(t.status is TrainingJobStatus.FAILED for t in trials):
             first = next((t.failure_reason for t in trials if t.failure_reason), "unknown")
-            self.engine._end_tuning(
+            self.engine.jobs.end_tuning(
                 self.job, TuningJobStatus.FAILED, f"All training jobs failed. First failure: {first}"
             )
             return
-        self.engine._end_tuning(self.job, TuningJobStatus.COMPLETED)
+        self.engine.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
 
     def _stop_all(self, cause: StopCause) -> None:
         for trial in self.running:
@@ -935,7 +864,7 @@ class _TuningLoop:
         if record and failed and attempts < self.retries_allowed and not self.stop_flag.is_set():
             with self.engine._lock:
                 job.retried = True
-                self.engine.store.save_training(job)
+                self.engine.jobs.save_training(job)
             self.retry_queue.append((trial.config, attempts + 1))
             return None
         self.strategy.on_result(trial.config, None if failed else value)
@@ -952,7 +881,7 @@ class _TuningLoop:
                 completion.converged_at = self.engine.clock.now().timestamp()
             if reason is not None:
                 completion.reason = reason.value
-            self.engine.store.save_tuning(self.job)
+            self.engine.jobs.save_tuning(self.job)
         return reason
 
     def _launch(self) -> None:
@@ -984,13 +913,9 @@ class _TuningLoop:
                 tjob = engine._new_training_job(name, self.definition, hps, self.job.region, self.job)
                 tjob.tuned = tuned
                 tjob.attempt = attempt
-                engine._training[tjob.key] = tjob
-                self.job.training_jobs.append(name)
-                self.job.last_modified_time = engine.clock.now().timestamp()
-                engine.store.save_training(tjob)
-                engine.store.save_tuning(self.job)
+                engine.jobs.add_training(tjob, self.job)
             trial = _Trial(tjob, config=config, slot_held=True)
-            engine._emit_training(tjob)
+            engine.jobs.training_changed(tjob)
             if engine._start_trial(trial, self.definition, self.job.name):
                 self.running.append(trial)
             else:
