@@ -13,11 +13,14 @@ Timestamps are epoch seconds (floats), as in the documents.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from amtflow.local.engine._io import output_uri
 from amtflow.local.engine._model import (
+    ACCOUNT_ID,
     ObjectiveStatus,
     SecondaryStatus,
     TrainingJobStatus,
@@ -429,3 +432,49 @@ def best(trials: Sequence[TrainingJob], maximize: bool) -> TrainingJob | None:
     if not scored:
         return None
     return (max if maximize else min)(scored, key=lambda t: float(t.objective or 0.0))
+
+
+def tuning_arn(region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:hyper-parameter-tuning-job/{name.lower()}"
+
+
+def training_arn(region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
+
+
+def new_training_job(
+    name: str,
+    definition: Mapping[str, Any],
+    hyperparameters: dict[str, str],
+    region: str,
+    tuning: TuningJob | None,
+    now: float,
+) -> TrainingJob:
+    """A training job created at ``now`` from ``definition`` (with ``tuning``: as one of its trials)."""
+    kept = {k: copy.deepcopy(definition[k]) for k in TRAINING_REQUEST_KEYS if k in definition}
+    if tuning is not None and tuning.tags:
+        kept["Tags"] = copy.deepcopy(tuning.tags)
+    kept.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+    kept["AlgorithmSpecification"].setdefault("TrainingInputMode", "File")
+    job = TrainingJob(
+        name=name,
+        arn=training_arn(region, name),
+        region=region,
+        definition=kept,
+        hyperparameters=hyperparameters,
+        creation_time=now,
+        last_modified_time=now,
+        model_artifacts={
+            "S3ModelArtifacts": output_uri(definition["OutputDataConfig"]["S3OutputPath"], name)
+        },
+        transitions=[
+            {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}
+        ],
+    )
+    if tuning is not None:
+        objective = tuning.objective
+        job.tuning_job_arn = tuning.arn
+        job.tuning_job = tuning.name
+        job.objective_metric = objective.get("MetricName")
+        job.objective_type = objective.get("Type", "Minimize")
+    return job
