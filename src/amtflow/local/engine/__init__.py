@@ -9,7 +9,7 @@ Layers: strategies decide (:func:`make_strategy`, :class:`Strategy`), the runner
 processes, the job loop in :class:`Engine` coordinates; time comes from an injectable :class:`Clock`.
 """
 
-from amtflow.local.engine._engine import OPERATIONS, Engine
+from amtflow.local.engine._engine import Engine
 from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._hook import active_engine, sagemaker
 from amtflow.local.engine._images import DEFAULT_IMAGE_MAP, ImageMap, load_image_map
@@ -25,6 +25,7 @@ from amtflow.local.engine._model import (
     TuningJobStatus,
 )
 from amtflow.local.engine._runner import live_process_groups
+from amtflow.local.engine._service import OPERATIONS
 from amtflow.local.engine._space import Config, SearchSpace
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
 from amtflow.local.engine._strategies import (

@@ -11,7 +11,6 @@ service would send, so the hook can run them through botocore's own parser. Refu
 
 from __future__ import annotations
 
-import base64
 import copy
 import logging
 import os
@@ -46,11 +45,15 @@ from amtflow.local.engine._paths import (
 )
 from amtflow.local.engine._process_backend import SubprocessBackend
 from amtflow.local.engine._records import (
-    TrainingJob,
     TuningJob,
-    counters,
     new_training_job,
     tuning_arn,
+)
+from amtflow.local.engine._service import (
+    describe_training_job,
+    describe_tuning_job,
+    list_training_jobs_for_tuning_job,
+    list_tuning_jobs,
 )
 from amtflow.local.engine._store import Store
 from amtflow.local.engine._strategies import Strategy, make_strategy
@@ -68,34 +71,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_CONCURRENT_TUNING_JOBS = 100
-
-OPERATIONS = frozenset(
-    {
-        "CreateHyperParameterTuningJob",
-        "DescribeHyperParameterTuningJob",
-        "ListHyperParameterTuningJobs",
-        "StopHyperParameterTuningJob",
-        "ListTrainingJobsForHyperParameterTuningJob",
-        "CreateTrainingJob",
-        "DescribeTrainingJob",
-        "StopTrainingJob",
-    }
-)
-
-
-def _page(items: list[dict[str, Any]], params: Mapping[str, Any], key: str) -> dict[str, Any]:
-    max_results = int(params.get("MaxResults") or 10)
-    start = 0
-    token = params.get("NextToken")
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise validation(f"NextToken {token!r} is not a token this service returned.") from None
-    out: dict[str, Any] = {key: items[start : start + max_results]}
-    if start + max_results < len(items):
-        out["NextToken"] = base64.urlsafe_b64encode(str(start + max_results).encode()).decode()
-    return out
 
 
 class Engine:
@@ -148,9 +123,11 @@ class Engine:
         handlers: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
             "CreateHyperParameterTuningJob": self._create_tuning_job,
             "DescribeHyperParameterTuningJob": self._describe_tuning_job,
-            "ListHyperParameterTuningJobs": self._list_tuning_jobs,
+            "ListHyperParameterTuningJobs": lambda params, _: list_tuning_jobs(self.jobs, params),
             "StopHyperParameterTuningJob": self._stop_tuning_job,
-            "ListTrainingJobsForHyperParameterTuningJob": self._list_training_jobs_for_tuning_job,
+            "ListTrainingJobsForHyperParameterTuningJob": (
+                lambda params, _: list_training_jobs_for_tuning_job(self.jobs, params)
+            ),
             "CreateTrainingJob": self._create_training_job,
             "DescribeTrainingJob": self._describe_training_job,
             "StopTrainingJob": self._stop_training_job,
@@ -216,87 +193,7 @@ class Engine:
         return {"HyperParameterTuningJobArn": job.arn}
 
     def _describe_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
-            parent_trials: list[TrainingJob] = []
-            for p in job.warm_start.get("ParentHyperParameterTuningJobs", []):
-                parent = self.jobs.find_tuning(p["HyperParameterTuningJobName"])
-                if parent is not None:
-                    parent_trials.extend(self.jobs.trials_of(parent))
-            return job.to_api(self.jobs.trials_of(job), parent_trials, self.clock.now().timestamp())
-
-    def _list_tuning_jobs(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            jobs = self.jobs.tuning_jobs()
-            contains = (params.get("NameContains") or "").lower()
-            status = params.get("StatusEquals")
-            bounds = [
-                ("CreationTimeAfter", "CreationTime", 1),
-                ("CreationTimeBefore", "CreationTime", -1),
-                ("LastModifiedTimeAfter", "LastModifiedTime", 1),
-                ("LastModifiedTimeBefore", "LastModifiedTime", -1),
-            ]
-            rows = []
-            for job in jobs:
-                if contains and contains not in job.name.lower():
-                    continue
-                if status and job.status.value != status:
-                    continue
-                times = {"CreationTime": job.creation_time, "LastModifiedTime": job.last_modified_time}
-                ok = True
-                for param, key, sign in bounds:
-                    if params.get(param) is not None:
-                        edge, value = float(params[param]), float(times[key] or job.creation_time)
-                        ok = ok and (value > edge if sign > 0 else value < edge)
-                if not ok:
-                    continue
-                training, objective = counters(self.jobs.trials_of(job))
-                config = job.config
-                row = {
-                    "HyperParameterTuningJobName": job.name,
-                    "HyperParameterTuningJobArn": job.arn,
-                    "HyperParameterTuningJobStatus": job.status.value,
-                    "Strategy": config["Strategy"],
-                    "CreationTime": job.creation_time,
-                    "LastModifiedTime": job.last_modified_time,
-                    "TrainingJobStatusCounters": training,
-                    "ObjectiveStatusCounters": objective,
-                    "ResourceLimits": config["ResourceLimits"],
-                }
-                if job.end_time:
-                    row["HyperParameterTuningEndTime"] = job.end_time
-                rows.append(row)
-            sort_by = params.get("SortBy") or "Name"
-            key_of: dict[str, Callable[[dict[str, Any]], Any]] = {
-                "Name": lambda r: r["HyperParameterTuningJobName"].lower(),
-                "Status": lambda r: r["HyperParameterTuningJobStatus"],
-                "CreationTime": lambda r: r["CreationTime"],
-            }
-            rows.sort(
-                key=key_of.get(sort_by, key_of["Name"]), reverse=params.get("SortOrder") == "Descending"
-            )
-            return _page(rows, params, "HyperParameterTuningJobSummaries")
-
-    def _list_training_jobs_for_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
-            rows = [t.summary() for t in self.jobs.trials_of(job)]
-            if params.get("StatusEquals"):
-                rows = [r for r in rows if r["TrainingJobStatus"] == params["StatusEquals"]]
-            sort_by = params.get("SortBy") or "Name"
-            if sort_by == "FinalObjectiveMetricValue":
-                rows = [r for r in rows if "FinalHyperParameterTuningJobObjectiveMetric" in r]
-                rows.sort(key=lambda r: r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
-            else:
-                key_of: dict[str, Callable[[dict[str, Any]], Any]] = {
-                    "Name": lambda r: r["TrainingJobName"],
-                    "CreationTime": lambda r: r["CreationTime"],
-                    "Status": lambda r: r["TrainingJobStatus"],
-                }
-                rows.sort(key=key_of.get(sort_by, key_of["Name"]))
-            if params.get("SortOrder") == "Descending":
-                rows.reverse()
-            return _page(rows, params, "TrainingJobSummaries")
+        return describe_tuning_job(self.jobs, params, self.clock.now().timestamp())
 
     def _stop_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
@@ -349,11 +246,10 @@ class Engine:
 
     def _describe_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            job = self.jobs.training(params["TrainingJobName"])
-            live = self.backend.live(job.name)
+            live = self.backend.live(self.jobs.training(params["TrainingJobName"]).name)
             if live is not None:
                 self.backend.refresh(live)
-            return job.to_api()
+            return describe_training_job(self.jobs, params)
 
     def _stop_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
