@@ -5,8 +5,9 @@ Entry point: :func:`sagemaker` (also exported as ``amtflow.local.sagemaker``)::
     with amtflow.local.sagemaker(state_dir=".amtflow/engine", image_map="examples/image-map.yaml"):
         boto3.client("sagemaker").create_hyper_parameter_tuning_job(**request)
 
-Layers: strategies decide (:func:`make_strategy`, :class:`Strategy`), the runner executes trials as
-processes, the job loop in :class:`Engine` coordinates; time comes from an injectable :class:`Clock`.
+Layers: strategies decide (:func:`make_strategy`, :class:`Strategy`), a trial backend runs trials (the
+runner's processes), a job loop per job coordinates them, and :class:`Engine` serves the API over typed job
+records; time comes from an injectable :class:`Clock`.
 """
 
 from amtflow.local.engine._engine import Engine

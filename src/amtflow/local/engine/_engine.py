@@ -1,12 +1,19 @@
-"""The engine: SageMaker's tuning and training API served in-process, with a job loop per tuning job.
+"""The engine: SageMaker's tuning and training API served in-process, with a job loop per job.
 
-Roles (Syne Tune style): a :class:`~amtflow.local.engine._strategies.Strategy` decides what to run and
-whether a running trial continues; the runner (:mod:`._runner`) executes a training job as a process; the
-job loop here coordinates them under the request's limits and completion criteria, on an injectable clock.
+Roles (Syne Tune style), each in its own module:
 
-Requests arrive as the JSON the service would receive (:meth:`Engine.handle`); answers are the JSON the
-service would send, so the hook can run them through botocore's own parser. Refusals are
-:class:`ServiceError` with the service's error code.
+- a :class:`~amtflow.local.engine._strategies.Strategy` decides what to run and whether a running trial
+  continues;
+- a :class:`~amtflow.local.engine._backend.TrialBackend` runs trials
+  (:class:`~amtflow.local.engine._process_backend.SubprocessBackend`: local processes);
+- the job loops (:mod:`._loop`) coordinate the two under the request's limits and completion criteria;
+- :class:`~amtflow.local.engine._jobs.JobBook` keeps the job records (:mod:`._records`), saves them
+  (:mod:`._store`) and sends their events (:mod:`._events`);
+- the service surface (:mod:`._service`, :mod:`._validation`) answers and checks requests.
+
+:class:`Engine` puts them together on an injectable clock. Requests arrive as the JSON the service would
+receive (:meth:`Engine.handle`); answers are the JSON the service would send, so the hook can run them
+through botocore's own parser. Refusals are :class:`ServiceError` with the service's error code.
 """
 
 from __future__ import annotations
