@@ -65,10 +65,9 @@ from amtflow.local.engine._service import (
 from amtflow.local.engine._store import Store
 from amtflow.local.engine._strategies import Strategy, make_strategy
 from amtflow.local.engine._validation import (
-    check_definition,
-    check_paths,
     metric_definitions,
     validate_parents,
+    validate_training_request,
     validate_tuning_request,
 )
 
@@ -226,14 +225,7 @@ class Engine:
                 raise ServiceError(
                     ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
                 )
-            if "AlgorithmSpecification" not in req or not req["AlgorithmSpecification"].get("TrainingImage"):
-                raise validation("AlgorithmSpecification.TrainingImage is required by the local engine.")
-            if "StoppingCondition" not in req:
-                raise validation("StoppingCondition is required: set StoppingCondition.MaxRuntimeInSeconds.")
-            self.image_map.resolve(req["AlgorithmSpecification"]["TrainingImage"])
-            metric_definitions(req, objective_required=False)
-            check_definition(req, "", "HyperParameters")
-            check_paths(self.store, name, req, tuning=False)
+            validate_training_request(req, name, self.store, self.image_map)
             hyperparameters = {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}
             now = self.clock.now().timestamp()
             job = new_training_job(name, req, hyperparameters, region, None, now)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._paths import (
     check_channel_name,
@@ -57,6 +58,18 @@ def validate_tuning_request(req: Mapping[str, Any], store: Store) -> None:
             names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
         )
     check_paths(store, req["HyperParameterTuningJobName"], definition, tuning=True)
+
+
+def validate_training_request(req: Mapping[str, Any], name: str, store: Store, image_map: ImageMap) -> None:
+    """Refuse a CreateTrainingJob request (for the checked job ``name``) the service would refuse."""
+    if "AlgorithmSpecification" not in req or not req["AlgorithmSpecification"].get("TrainingImage"):
+        raise validation("AlgorithmSpecification.TrainingImage is required by the local engine.")
+    if "StoppingCondition" not in req:
+        raise validation("StoppingCondition is required: set StoppingCondition.MaxRuntimeInSeconds.")
+    image_map.resolve(req["AlgorithmSpecification"]["TrainingImage"])
+    metric_definitions(req, objective_required=False)
+    check_definition(req, "", "HyperParameters")
+    check_paths(store, name, req, tuning=False)
 
 
 def check_definition(definition: Mapping[str, Any], prefix: str, hyperparameters: str) -> None:
