@@ -5,11 +5,13 @@ Entry point: :func:`sagemaker` (also exported as ``amtflow.local.sagemaker``)::
     with amtflow.local.sagemaker(state_dir=".amtflow/engine", image_map="examples/image-map.yaml"):
         boto3.client("sagemaker").create_hyper_parameter_tuning_job(**request)
 
-Layers: strategies decide (:func:`make_strategy`, :class:`Strategy`), the runner executes trials as
-processes, the job loop in :class:`Engine` coordinates; time comes from an injectable :class:`Clock`.
+Layers: strategies decide (:func:`make_strategy`, :class:`Strategy`), a trial backend runs trials (the
+runner's processes), a job loop per job coordinates them, and :class:`Engine` serves the API over typed job
+records; time comes from an injectable :class:`Clock`.
 """
 
-from amtflow.local.engine._engine import OPERATIONS, Engine, EventSink
+from amtflow.local.engine._engine import Engine
+from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._hook import active_engine, sagemaker
 from amtflow.local.engine._images import DEFAULT_IMAGE_MAP, ImageMap, load_image_map
 from amtflow.local.engine._model import (
@@ -24,6 +26,7 @@ from amtflow.local.engine._model import (
     TuningJobStatus,
 )
 from amtflow.local.engine._runner import live_process_groups
+from amtflow.local.engine._service import OPERATIONS
 from amtflow.local.engine._space import Config, SearchSpace
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
 from amtflow.local.engine._strategies import (

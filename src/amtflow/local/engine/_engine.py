@@ -1,42 +1,45 @@
-"""The engine: SageMaker's tuning and training API served in-process, with a job loop per tuning job.
+"""The engine: SageMaker's tuning and training API served in-process, with a job loop per job.
 
-Roles (Syne Tune style): a :class:`~amtflow.local.engine._strategies.Strategy` decides what to run and
-whether a running trial continues; the runner (:mod:`._runner`) executes a training job as a process; the
-job loop here coordinates them under the request's limits and completion criteria, on an injectable clock.
+Roles (Syne Tune style), each in its own module:
 
-Requests arrive as the JSON the service would receive (:meth:`Engine.handle`); answers are the JSON the
-service would send, so the hook can run them through botocore's own parser. Refusals are
-:class:`ServiceError` with the service's error code.
+- a :class:`~amtflow.local.engine._strategies.Strategy` decides what to run and whether a running trial
+  continues;
+- a :class:`~amtflow.local.engine._backend.TrialBackend` runs trials
+  (:class:`~amtflow.local.engine._process_backend.SubprocessBackend`: local processes);
+- the job loops (:mod:`._loop`) coordinate the two under the request's limits and completion criteria;
+- :class:`~amtflow.local.engine._jobs.JobBook` keeps the job records (:mod:`._records`), saves them
+  (:mod:`._store`) and sends their events (:mod:`._events`);
+- the service surface (:mod:`._service`, :mod:`._validation`) answers and checks requests.
+
+:class:`Engine` puts them together on an injectable clock. Requests arrive as the JSON the service would
+receive (:meth:`Engine.handle`); answers are the JSON the service would send, so the hook can run them
+through botocore's own parser. Refusals are :class:`ServiceError` with the service's error code.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import copy
-import hashlib
-import json
 import logging
-import math
 import os
-import re
 import secrets
-import signal
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from amtflow.local.engine._backend import StopCause, Trial
+from amtflow.local.engine._events import EventPublisher, EventSink
 from amtflow.local.engine._images import ImageMap, load_image_map
-from amtflow.local.engine._io import fetch_channel, output_uri, pack_model, upload
+from amtflow.local.engine._jobs import JobBook
+from amtflow.local.engine._loop import (
+    TuningLoop,
+    run_training_job,
+    seed_from_parents,
+    training_name,
+)
 from amtflow.local.engine._model import (
-    ACCOUNT_ID,
     Clock,
     ErrorCode,
-    ObjectiveStatus,
-    SecondaryStatus,
     ServiceError,
     SystemClock,
     TrainingJobStatus,
@@ -44,94 +47,36 @@ from amtflow.local.engine._model import (
     validation,
 )
 from amtflow.local.engine._paths import (
-    check_channel_name,
-    check_environment,
-    check_hyperparameters,
-    check_metric_name,
     check_training_job_name,
     check_tuning_job_name,
-    check_uri,
 )
-from amtflow.local.engine._runner import MetricDefinition, TrialProcess, TrialSpec
-from amtflow.local.engine._space import Config, format_config
-from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
+from amtflow.local.engine._process_backend import SubprocessBackend
+from amtflow.local.engine._records import (
+    TuningJob,
+    new_training_job,
+    tuning_arn,
+)
+from amtflow.local.engine._service import (
+    describe_training_job,
+    describe_tuning_job,
+    list_training_jobs_for_tuning_job,
+    list_tuning_jobs,
+)
 from amtflow.local.engine._store import Store
-from amtflow.local.engine._strategies import Decision, Strategy, make_strategy
-from amtflow.preflight import LintContext, run_rules
+from amtflow.local.engine._strategies import Strategy, make_strategy
+from amtflow.local.engine._validation import (
+    metric_definitions,
+    validate_parents,
+    validate_training_request,
+    validate_tuning_request,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
 
-EventSink = Callable[[dict[str, Any]], None]
-
 MAX_CONCURRENT_TUNING_JOBS = 100
-DEFAULT_MAX_TRAINING_JOBS = 750  # the service's per-tuning-job limit, used when no budget is given
-TICK_SECONDS = 0.02  # how often a job's loop looks at its trials (an idle look costs microseconds)
-ENGINE_RESTARTED = "engine restarted: the local engine stopped while this job was running"
-
-OPERATIONS = frozenset(
-    {
-        "CreateHyperParameterTuningJob",
-        "DescribeHyperParameterTuningJob",
-        "ListHyperParameterTuningJobs",
-        "StopHyperParameterTuningJob",
-        "ListTrainingJobsForHyperParameterTuningJob",
-        "CreateTrainingJob",
-        "DescribeTrainingJob",
-        "StopTrainingJob",
-    }
-)
-
-
-class StopCause(StrEnum):
-    USER = "user"
-    EARLY_STOPPING = "early-stopping"
-    MAX_RUNTIME = "max-runtime"
-    TUNING_JOB_ENDED = "tuning-job-ended"
-
-
-def tuning_arn(region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:hyper-parameter-tuning-job/{name.lower()}"
-
-
-def training_arn(region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name.lower()}"
-
-
-def _page(items: list[dict[str, Any]], params: Mapping[str, Any], key: str) -> dict[str, Any]:
-    max_results = int(params.get("MaxResults") or 10)
-    start = 0
-    token = params.get("NextToken")
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise validation(f"NextToken {token!r} is not a token this service returned.") from None
-    out: dict[str, Any] = {key: items[start : start + max_results]}
-    if start + max_results < len(items):
-        out["NextToken"] = base64.urlsafe_b64encode(str(start + max_results).encode()).decode()
-    return out
-
-
-@dataclass
-class _Trial:
-    """One training job the engine runs (alone or for a tuning job)."""
-
-    doc: dict[str, Any]
-    spec: TrialSpec | None = None
-    process: TrialProcess | None = None
-    config: Config = field(default_factory=dict)
-    max_runtime: float = 86400.0
-    stop_cause: StopCause | None = None
-    reported: int = 0  # objective points already passed to the deciders
-    slot_held: bool = False
-    done: bool = False
-
-    @property
-    def name(self) -> str:
-        return str(self.doc["TrainingJobName"])
 
 
 class Engine:
@@ -158,129 +103,25 @@ class Engine:
         self.store = Store(Path(state_dir).resolve())
         self.image_map = load_image_map(image_map)
         self.clock: Clock = clock or SystemClock()
-        self._event_sink = event_sink
         self._s3 = s3_client
-        self._logs = logs_client
         self._seed_source = seed_source or (lambda: secrets.randbelow(2**31))
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
-        self._slots = threading.BoundedSemaphore(self.max_workers)
         self.stop_grace_seconds = stop_grace_seconds
-        self._lock = threading.RLock()
-        self._tuning: dict[str, dict[str, Any]] = {}
-        self._training: dict[str, dict[str, Any]] = {}
+        self.jobs = JobBook(self.store, self.clock, EventPublisher(event_sink, self.clock))
+        self._lock = self.jobs.lock
         self._threads: dict[str, threading.Thread] = {}
         self._stop_flags: dict[str, threading.Event] = {}
         self._shutdown = threading.Event()
-        self._live: dict[str, _Trial] = {}
+        self.backend = SubprocessBackend(
+            self.jobs,
+            self.image_map,
+            max_workers=self.max_workers,
+            stop_grace_seconds=stop_grace_seconds,
+            s3_client=self._s3_client,
+            logs_client=logs_client,
+        )
         self.read_only = read_only
-        self._recover()
-
-    # ---------------------------------------------------------------- persistence and recovery
-    def _recover(self) -> None:
-        """Load the jobs on disk; jobs left running by an engine that ended are marked Failed.
-
-        A read-only engine (``amtflow jobs``/``describe`` while another process may be running jobs) only
-        loads them.
-        """
-        if self.read_only:
-            self._training = {d["TrainingJobName"].lower(): d for d in self.store.load_training()}
-            self._tuning = {d["HyperParameterTuningJobName"].lower(): d for d in self.store.load_tuning()}
-            return
-        now = self.clock.now().timestamp()
-        for doc in self.store.load_training():
-            if doc.get("TrainingJobStatus") in ("InProgress", "Stopping"):
-                doc.update(
-                    TrainingJobStatus="Failed",
-                    SecondaryStatus="Failed",
-                    FailureReason=ENGINE_RESTARTED,
-                    TrainingEndTime=now,
-                    LastModifiedTime=now,
-                )
-                doc["_local"]["objective_status"] = self._objective_status(doc, final=True).value
-                self.store.save_training(doc)
-            self._training[doc["TrainingJobName"].lower()] = doc
-        for doc in self.store.load_tuning():
-            if doc.get("HyperParameterTuningJobStatus") in ("InProgress", "Stopping"):
-                doc.update(
-                    HyperParameterTuningJobStatus="Failed",
-                    FailureReason=ENGINE_RESTARTED,
-                    HyperParameterTuningEndTime=now,
-                    LastModifiedTime=now,
-                )
-                self.store.save_tuning(doc)
-            self._tuning[doc["HyperParameterTuningJobName"].lower()] = doc
-
-    # ---------------------------------------------------------------- events
-    def _emit(self, detail_type: str, resource: str, detail: dict[str, Any], region: str) -> None:
-        entry = {
-            "Source": "aws.sagemaker",
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail, default=str),
-            "Resources": [resource],
-            "Time": self.clock.now(),
-        }
-        try:
-            if self._event_sink is not None:
-                self._event_sink(entry)
-            else:
-                from amtflow import clients
-
-                clients.events().put_events(Entries=[entry])  # type: ignore[list-item]
-        except Exception:  # events are best effort, as SageMaker's are
-            logger.warning("could not deliver %s for %s", detail_type, resource, exc_info=True)
-
-    @staticmethod
-    def _ms(ts: Any) -> str:
-        return str(int(float(ts) * 1000)) if ts is not None else ""
-
-    def _emit_tuning(self, doc: dict[str, Any]) -> None:
-        counters = self._counters(doc)
-        detail = {
-            "HyperParameterTuningJobName": doc["HyperParameterTuningJobName"],
-            "HyperParameterTuningJobArn": doc["HyperParameterTuningJobArn"],
-            "TrainingJobDefinition": doc.get("TrainingJobDefinition", {}),
-            "HyperParameterTuningJobStatus": doc["HyperParameterTuningJobStatus"],
-            "CreationTime": self._ms(doc["CreationTime"]),
-            "LastModifiedTime": self._ms(doc.get("LastModifiedTime")),
-            "TrainingJobStatusCounters": counters[0],
-            "ObjectiveStatusCounters": counters[1],
-            "Tags": {t["Key"]: t.get("Value", "") for t in doc.get("Tags", [])},
-        }
-        if doc.get("FailureReason"):
-            detail["FailureReason"] = doc["FailureReason"]
-        self._emit(
-            "SageMaker HyperParameter Tuning Job State Change",
-            doc["HyperParameterTuningJobArn"],
-            detail,
-            doc["_local"]["region"],
-        )
-
-    def _emit_training(self, doc: dict[str, Any]) -> None:
-        keys = (
-            "TrainingJobName",
-            "TrainingJobArn",
-            "TrainingJobStatus",
-            "SecondaryStatus",
-            "HyperParameters",
-            "AlgorithmSpecification",
-            "RoleArn",
-            "InputDataConfig",
-            "OutputDataConfig",
-            "ResourceConfig",
-            "StoppingCondition",
-            "ModelArtifacts",
-            "FailureReason",
-            "TuningJobArn",
-        )
-        detail: dict[str, Any] = {k: doc[k] for k in keys if k in doc}
-        for k in ("CreationTime", "TrainingStartTime", "TrainingEndTime", "LastModifiedTime"):
-            if doc.get(k) is not None:
-                detail[k] = self._ms(doc[k])
-        detail["SecondaryStatusTransitions"] = []
-        detail["Tags"] = {t["Key"]: t.get("Value", "") for t in doc.get("Tags", [])}
-        self._emit(
-            "SageMaker Training Job State Change", doc["TrainingJobArn"], detail, doc["_local"]["region"]
-        )
+        self.jobs.load(recover=not read_only)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, operation: str, params: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
@@ -288,9 +129,11 @@ class Engine:
         handlers: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
             "CreateHyperParameterTuningJob": self._create_tuning_job,
             "DescribeHyperParameterTuningJob": self._describe_tuning_job,
-            "ListHyperParameterTuningJobs": self._list_tuning_jobs,
+            "ListHyperParameterTuningJobs": lambda params, _: list_tuning_jobs(self.jobs, params),
             "StopHyperParameterTuningJob": self._stop_tuning_job,
-            "ListTrainingJobsForHyperParameterTuningJob": self._list_training_jobs_for_tuning_job,
+            "ListTrainingJobsForHyperParameterTuningJob": (
+                lambda params, _: list_training_jobs_for_tuning_job(self.jobs, params)
+            ),
             "CreateTrainingJob": self._create_training_job,
             "DescribeTrainingJob": self._describe_training_job,
             "StopTrainingJob": self._stop_training_job,
@@ -301,141 +144,17 @@ class Engine:
             raise validation(f"{operation}: this engine only reads {self.store.root}; it runs no jobs.")
         return handlers[operation](params, region)
 
-    # ---------------------------------------------------------------- lookups
-    def _tuning_doc(self, name: str) -> dict[str, Any]:
-        doc = self._tuning.get(str(name).lower())
-        if doc is None:
-            raise ServiceError(
-                ErrorCode.RESOURCE_NOT_FOUND, f"Amazon SageMaker can't find a tuning job with name {name}"
-            )
-        return doc
-
-    def _training_doc(self, name: str) -> dict[str, Any]:
-        doc = self._training.get(str(name).lower())
-        if doc is None:
-            raise ServiceError(
-                ErrorCode.RESOURCE_NOT_FOUND, f"Requested resource not found: training job {name}"
-            )
-        return doc
-
-    def _trials_of(self, tuning_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-        return [
-            self._training[n.lower()]
-            for n in tuning_doc["_local"]["training_jobs"]
-            if n.lower() in self._training
-        ]
-
     # ---------------------------------------------------------------- tuning jobs
-    def _validate_tuning_request(self, req: Mapping[str, Any]) -> None:
-        if req.get("TrainingJobDefinitions"):
-            raise validation(
-                "TrainingJobDefinitions (multi-algorithm tuning) is not supported by the local engine; "
-                "give one TrainingJobDefinition."
-            )
-        if not req.get("TrainingJobDefinition"):
-            raise validation("TrainingJobDefinition is required: give the training job to tune.")
-        if req.get("Autotune"):
-            raise validation(
-                "Autotune is not supported by the local engine; set Strategy and ParameterRanges."
-            )
-        findings = [f for f in run_rules(LintContext(request=req), tags={"service"}) if f.is_error]
-        if findings:
-            raise validation(
-                "; ".join(f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in findings)
-            )
-        definition = req["TrainingJobDefinition"]
-        self._check_definition(definition, "TrainingJobDefinition.", "StaticHyperParameters")
-        config = req["HyperParameterTuningJobConfig"]
-        objective = config.get("HyperParameterTuningJobObjective") or {}
-        if "MetricName" in objective:
-            check_metric_name(
-                objective["MetricName"],
-                "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
-            )
-        ranges = config.get("ParameterRanges") or {}
-        for kind in ("Integer", "Continuous", "Categorical"):
-            names = {str(r.get("Name")): "" for r in ranges.get(f"{kind}ParameterRanges") or []}
-            check_hyperparameters(
-                names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
-            )
-        self._check_paths(req["HyperParameterTuningJobName"], definition, tuning=True)
-
-    @staticmethod
-    def _check_definition(definition: Mapping[str, Any], prefix: str, hyperparameters: str) -> None:
-        """What becomes a path, an argument or a variable of a trial: refused unless SageMaker accepts it."""
-        for i, channel in enumerate(definition.get("InputDataConfig") or []):
-            field_ = f"{prefix}InputDataConfig[{i}]"
-            check_channel_name(channel.get("ChannelName"), f"{field_}.ChannelName")
-            source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
-            check_uri(source.get("S3Uri"), f"{field_}.DataSource.S3DataSource.S3Uri")
-        check_uri(
-            (definition.get("OutputDataConfig") or {}).get("S3OutputPath"),
-            f"{prefix}OutputDataConfig.S3OutputPath",
-        )
-        checkpoint = definition.get("CheckpointConfig") or {}
-        if "S3Uri" in checkpoint:
-            check_uri(checkpoint["S3Uri"], f"{prefix}CheckpointConfig.S3Uri")
-        metrics = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
-        for i, metric in enumerate(metrics):
-            check_metric_name(
-                metric.get("Name"), f"{prefix}AlgorithmSpecification.MetricDefinitions[{i}].Name"
-            )
-        check_hyperparameters(definition.get(hyperparameters) or {}, f"{prefix}{hyperparameters}")
-        check_environment(definition.get("Environment") or {}, f"{prefix}Environment")
-
-    def _check_paths(self, name: str, definition: Mapping[str, Any], *, tuning: bool) -> None:
-        """Refuse a job whose files would land outside the state folder (a symlink pointing elsewhere)."""
-        if tuning:
-            self.store.tuning_path(name)
-            self.store.path("training-jobs")
-            data_key = name
-        else:
-            self.store.training_path(name)
-            self.store.trial_root(name)
-            data_key = f"training-{name}"
-        for channel in definition.get("InputDataConfig") or []:
-            self.store.data_path(data_key, channel["ChannelName"])
-
-    def _validate_parents(self, req: Mapping[str, Any]) -> list[dict[str, Any]]:
-        warm = req.get("WarmStartConfig")
-        if not warm:
-            return []
-        parents = []
-        objective = req["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-        for i, p in enumerate(warm.get("ParentHyperParameterTuningJobs") or []):
-            name = p.get("HyperParameterTuningJobName", "")
-            field_ = f"WarmStartConfig.ParentHyperParameterTuningJobs[{i}]"
-            doc = self._tuning.get(name.lower())
-            if doc is None:
-                raise validation(
-                    f"{field_}: parent tuning job {name!r} does not exist; name an existing job."
-                )
-            status = TuningJobStatus(doc["HyperParameterTuningJobStatus"])
-            if not status.is_terminal():
-                raise validation(
-                    f"{field_}: parent tuning job {name!r} is {status.value}; a parent must be Completed, "
-                    "Stopped or Failed. Wait for it to end (or stop it) first."
-                )
-            parent_obj = doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-            if parent_obj.get("MetricName") != objective.get("MetricName"):
-                raise validation(
-                    f"{field_}: parent {name!r} optimised {parent_obj.get('MetricName')!r} but this job "
-                    "optimises "
-                    f"{objective.get('MetricName')!r}; warm start needs the same objective metric."
-                )
-            parents.append(doc)
-        return parents
-
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
         req = copy.deepcopy(dict(req))
         name = check_tuning_job_name(req.get("HyperParameterTuningJobName"))
         with self._lock:
-            if name.lower() in self._tuning:
+            if self.jobs.find_tuning(name) is not None:
                 raise ServiceError(
                     ErrorCode.RESOURCE_IN_USE,
                     f"Hyperparameter tuning job with name {name} already exists; choose another name.",
                 )
-            self._validate_tuning_request(req)
+            validate_tuning_request(req, self.store)
             config = req["HyperParameterTuningJobConfig"]
             definition = req["TrainingJobDefinition"]
             seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else self._seed_source()
@@ -444,11 +163,9 @@ class Engine:
                 definition["AlgorithmSpecification"].get("TrainingImage", ""),
                 field="TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
             )
-            self._metric_definitions(definition, objective_required=True, config=config)
-            parents = self._validate_parents(req)
-            active = sum(
-                1 for d in self._tuning.values() if d["HyperParameterTuningJobStatus"] == "InProgress"
-            )
+            metric_definitions(definition, objective_required=True, config=config)
+            parents = validate_parents(req, self.jobs.find_tuning)
+            active = sum(1 for t in self.jobs.tuning_jobs() if t.status is TuningJobStatus.IN_PROGRESS)
             if active >= MAX_CONCURRENT_TUNING_JOBS:
                 raise ServiceError(
                     ErrorCode.RESOURCE_LIMIT_EXCEEDED,
@@ -456,399 +173,113 @@ class Engine:
                     "hyperparameter tuning jobs is reached; wait for one to end.",
                 )
             now = self.clock.now().timestamp()
-            doc: dict[str, Any] = {
-                **req,
-                "HyperParameterTuningJobArn": tuning_arn(region, name),
-                "HyperParameterTuningJobStatus": TuningJobStatus.IN_PROGRESS.value,
-                "CreationTime": now,
-                "LastModifiedTime": now,
-                "_local": {
-                    "region": region,
-                    "seed": seed,
-                    "training_jobs": [],
-                    "started": self.clock.monotonic(),
-                    "completion": {},
-                },
-            }
-            self._tuning[name.lower()] = doc
-            self.store.save_tuning(doc)
-            self._seed_from_parents(strategy, req, parents)
+            job = TuningJob(
+                name=name,
+                arn=tuning_arn(region, name),
+                region=region,
+                request=dict(req),
+                creation_time=now,
+                last_modified_time=now,
+                seed=seed,
+                started=self.clock.monotonic(),
+            )
+            self.jobs.add_tuning(job)
+            seed_from_parents(strategy, req, parents, self.jobs)
             stop_flag = threading.Event()
             self._stop_flags[name.lower()] = stop_flag
             thread = threading.Thread(
                 target=self._run_tuning_job,
-                args=(doc, strategy, stop_flag),
+                args=(job, strategy, stop_flag),
                 daemon=True,
                 name=f"tuning-{name}",
             )
             self._threads[name.lower()] = thread
-        self._emit_tuning(doc)
+        self.jobs.tuning_changed(job)
         thread.start()
-        return {"HyperParameterTuningJobArn": doc["HyperParameterTuningJobArn"]}
-
-    def _parent_results(self, parent: Mapping[str, Any]) -> list[tuple[dict[str, str], float]]:
-        out = []
-        for t in self._trials_of(parent):
-            obj = t["_local"].get("objective")
-            if obj is not None and t["_local"].get("objective_status") == ObjectiveStatus.SUCCEEDED.value:
-                out.append((t["_local"]["tuned"], float(obj)))
-        return out
-
-    def _seed_from_parents(
-        self, strategy: Strategy, req: Mapping[str, Any], parents: list[dict[str, Any]]
-    ) -> None:
-        """Warm start: parents' trials become history (IdenticalDataAndAlgorithm) or hints (TransferLearning).
-
-        IdenticalDataAndAlgorithm: every parent trial with an objective, whose hyperparameters lie in the new
-        ranges, is given to the strategy as an observation (``add_history``). TransferLearning: the parents'
-        best configurations (up to ``max(3, MaxParallelTrainingJobs)``, best first, within the new ranges) are
-        given as a prior (``add_prior``): they are proposed first and, for Bayesian search, bias part of the
-        candidates towards them; every parent result is also given as a related observation
-        (``add_related``): Bayesian search models the new results as residuals around the parents' model,
-        standardised on its own. Parents' objective values are never results on the new data.
-        """
-        if not parents:
-            return
-        space = strategy.space
-        warm_type = req["WarmStartConfig"].get("WarmStartType")
-        raw = [r for p in parents for r in self._parent_results(p)]
-        results = [(space.parse(h), v) for h, v in raw if space.contains(h)]
-        if warm_type == "IdenticalDataAndAlgorithm":
-            for config, value in results:
-                strategy.add_history(config, value)
-            return
-        limits = req["HyperParameterTuningJobConfig"]["ResourceLimits"]
-        k = max(3, int(limits.get("MaxParallelTrainingJobs", 1)))
-        results.sort(key=lambda r: -r[1] if strategy.maximize else r[1])
-        prior: list[Config] = []
-        for config, _ in results:
-            if config not in prior:
-                prior.append(config)
-            if len(prior) >= k:
-                break
-        strategy.add_prior(prior)
-        for config, value in results:
-            strategy.add_related(config, value)
-
-    def _counters(self, doc: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
-        training = {
-            "Completed": 0,
-            "InProgress": 0,
-            "RetryableError": 0,
-            "NonRetryableError": 0,
-            "Stopped": 0,
-        }
-        objective = {"Succeeded": 0, "Pending": 0, "Failed": 0}
-        for t in self._trials_of(doc):
-            status = t["TrainingJobStatus"]
-            if status == "Failed":
-                training["RetryableError" if t["_local"].get("retried") else "NonRetryableError"] += 1
-            elif status in ("InProgress", "Stopping"):
-                training["InProgress"] += 1
-            else:
-                training[status] += 1
-            objective[t["_local"].get("objective_status", "Pending")] += 1
-        return training, objective
-
-    def _summary(self, t: Mapping[str, Any]) -> dict[str, Any]:
-        local = t["_local"]
-        out: dict[str, Any] = {
-            "TrainingJobName": t["TrainingJobName"],
-            "TrainingJobArn": t["TrainingJobArn"],
-            "CreationTime": t["CreationTime"],
-            "TrainingJobStatus": t["TrainingJobStatus"],
-            "TunedHyperParameters": local.get("tuned", {}),
-            "ObjectiveStatus": local.get("objective_status", "Pending"),
-        }
-        if local.get("tuning_job"):
-            out["TuningJobName"] = local["tuning_job"]
-        for k in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
-            if t.get(k) is not None:
-                out[k] = t[k]
-        if local.get("objective") is not None:
-            out["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                "Type": local["objective_type"],
-                "MetricName": local["objective_metric"],
-                "Value": float(local["objective"]),
-            }
-        return out
-
-    def _best(self, docs: list[dict[str, Any]], maximize: bool) -> dict[str, Any] | None:
-        scored = [
-            t
-            for t in docs
-            if t["_local"].get("objective") is not None and t["_local"].get("objective_status") == "Succeeded"
-        ]
-        if not scored:
-            return None
-        return (max if maximize else min)(scored, key=lambda t: float(t["_local"]["objective"]))
-
-    @staticmethod
-    def _maximize(doc: Mapping[str, Any]) -> bool:
-        obj = doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-        return obj.get("Type") == "Maximize"
+        return {"HyperParameterTuningJobArn": job.arn}
 
     def _describe_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            doc = self._tuning_doc(params["HyperParameterTuningJobName"])
-            out = {k: v for k, v in doc.items() if not k.startswith("_") and k not in ("Tags",)}
-            training, objective = self._counters(doc)
-            out["TrainingJobStatusCounters"] = training
-            out["ObjectiveStatusCounters"] = objective
-            maximize = self._maximize(doc)
-            trials = self._trials_of(doc)
-            best = self._best(trials, maximize)
-            if best is not None:
-                out["BestTrainingJob"] = self._summary(best)
-            warm = doc.get("WarmStartConfig") or {}
-            if warm.get("WarmStartType") == "IdenticalDataAndAlgorithm":
-                pool = list(trials)
-                for p in warm.get("ParentHyperParameterTuningJobs", []):
-                    parent = self._tuning.get(p["HyperParameterTuningJobName"].lower())
-                    if parent is not None:
-                        pool.extend(self._trials_of(parent))
-                overall = self._best(pool, maximize)
-                if overall is not None:
-                    out["OverallBestTrainingJob"] = self._summary(overall)
-            completion = doc["_local"].get("completion") or {}
-            details: dict[str, Any] = {}
-            if "not_improving" in completion:
-                details["NumberOfTrainingJobsObjectiveNotImproving"] = completion["not_improving"]
-            if completion.get("converged_at"):
-                details["ConvergenceDetectedTime"] = completion["converged_at"]
-            if details:
-                out["TuningJobCompletionDetails"] = details
-            end = doc.get("HyperParameterTuningEndTime") or self.clock.now().timestamp()
-            out["ConsumedResources"] = {
-                "RuntimeInSeconds": int(max(0.0, float(end) - float(doc["CreationTime"])))
-            }
-            return out
-
-    def _list_tuning_jobs(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            docs = list(self._tuning.values())
-            contains = (params.get("NameContains") or "").lower()
-            status = params.get("StatusEquals")
-            bounds = [
-                ("CreationTimeAfter", "CreationTime", 1),
-                ("CreationTimeBefore", "CreationTime", -1),
-                ("LastModifiedTimeAfter", "LastModifiedTime", 1),
-                ("LastModifiedTimeBefore", "LastModifiedTime", -1),
-            ]
-            rows = []
-            for d in docs:
-                if contains and contains not in d["HyperParameterTuningJobName"].lower():
-                    continue
-                if status and d["HyperParameterTuningJobStatus"] != status:
-                    continue
-                ok = True
-                for param, key, sign in bounds:
-                    if params.get(param) is not None:
-                        edge, value = float(params[param]), float(d.get(key) or d["CreationTime"])
-                        ok = ok and (value > edge if sign > 0 else value < edge)
-                if not ok:
-                    continue
-                training, objective = self._counters(d)
-                config = d["HyperParameterTuningJobConfig"]
-                row = {
-                    "HyperParameterTuningJobName": d["HyperParameterTuningJobName"],
-                    "HyperParameterTuningJobArn": d["HyperParameterTuningJobArn"],
-                    "HyperParameterTuningJobStatus": d["HyperParameterTuningJobStatus"],
-                    "Strategy": config["Strategy"],
-                    "CreationTime": d["CreationTime"],
-                    "LastModifiedTime": d.get("LastModifiedTime"),
-                    "TrainingJobStatusCounters": training,
-                    "ObjectiveStatusCounters": objective,
-                    "ResourceLimits": config["ResourceLimits"],
-                }
-                if d.get("HyperParameterTuningEndTime"):
-                    row["HyperParameterTuningEndTime"] = d["HyperParameterTuningEndTime"]
-                rows.append(row)
-            sort_by = params.get("SortBy") or "Name"
-            key_of: dict[str, Callable[[dict[str, Any]], Any]] = {
-                "Name": lambda r: r["HyperParameterTuningJobName"].lower(),
-                "Status": lambda r: r["HyperParameterTuningJobStatus"],
-                "CreationTime": lambda r: r["CreationTime"],
-            }
-            rows.sort(
-                key=key_of.get(sort_by, key_of["Name"]), reverse=params.get("SortOrder") == "Descending"
-            )
-            return _page(rows, params, "HyperParameterTuningJobSummaries")
-
-    def _list_training_jobs_for_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            doc = self._tuning_doc(params["HyperParameterTuningJobName"])
-            rows = [self._summary(t) for t in self._trials_of(doc)]
-            if params.get("StatusEquals"):
-                rows = [r for r in rows if r["TrainingJobStatus"] == params["StatusEquals"]]
-            sort_by = params.get("SortBy") or "Name"
-            if sort_by == "FinalObjectiveMetricValue":
-                rows = [r for r in rows if "FinalHyperParameterTuningJobObjectiveMetric" in r]
-                rows.sort(key=lambda r: r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
-            else:
-                key_of: dict[str, Callable[[dict[str, Any]], Any]] = {
-                    "Name": lambda r: r["TrainingJobName"],
-                    "CreationTime": lambda r: r["CreationTime"],
-                    "Status": lambda r: r["TrainingJobStatus"],
-                }
-                rows.sort(key=key_of.get(sort_by, key_of["Name"]))
-            if params.get("SortOrder") == "Descending":
-                rows.reverse()
-            return _page(rows, params, "TrainingJobSummaries")
+        return describe_tuning_job(self.jobs, params, self.clock.now().timestamp())
 
     def _stop_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:
-            doc = self._tuning_doc(params["HyperParameterTuningJobName"])
-            if doc["HyperParameterTuningJobStatus"] != TuningJobStatus.IN_PROGRESS.value:
+            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
+            if job.status is not TuningJobStatus.IN_PROGRESS:
                 raise validation(
-                    f"The hyperparameter tuning job {doc['HyperParameterTuningJobName']} is "
-                    f"{doc['HyperParameterTuningJobStatus']}; only an InProgress job can be stopped."
+                    f"The hyperparameter tuning job {job.name} is "
+                    f"{job.status.value}; only an InProgress job can be stopped."
                 )
-            doc["HyperParameterTuningJobStatus"] = TuningJobStatus.STOPPING.value
-            doc["LastModifiedTime"] = self.clock.now().timestamp()
-            self.store.save_tuning(doc)
-            self._stop_flags[doc["HyperParameterTuningJobName"].lower()].set()
-        self._emit_tuning(doc)
+            job.status = TuningJobStatus.STOPPING
+            job.last_modified_time = self.clock.now().timestamp()
+            self.jobs.save_tuning(job)
+            self._stop_flags[job.key].set()
+        self.jobs.tuning_changed(job)
         return {}
 
     # ---------------------------------------------------------------- training jobs
-    def _metric_definitions(
-        self,
-        definition: Mapping[str, Any],
-        *,
-        objective_required: bool,
-        config: Mapping[str, Any] | None = None,
-    ) -> list[MetricDefinition]:
-        out = []
-        for i, m in enumerate(definition.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []):
-            try:
-                out.append(MetricDefinition(m["Name"], re.compile(m["Regex"])))
-            except re.error as e:
-                raise validation(
-                    f"AlgorithmSpecification.MetricDefinitions[{i}].Regex {m['Regex']!r} is not a valid "
-                    f"regular expression ({e}); fix it so that its first group captures the number."
-                ) from None
-        if objective_required and config is not None:
-            objective = (config.get("HyperParameterTuningJobObjective") or {}).get("MetricName")
-            if objective and objective not in {d.name for d in out}:
-                raise validation(
-                    f"HyperParameterTuningJobObjective.MetricName {objective!r} has no MetricDefinitions "
-                    "entry; add {Name, Regex} for it to "
-                    "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions."
+    def _create_training_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
+        req = copy.deepcopy(dict(req))
+        name = check_training_job_name(req.get("TrainingJobName"))
+        with self._lock:
+            if self.jobs.has_training(name):
+                raise ServiceError(
+                    ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
                 )
-        return out
+            validate_training_request(req, name, self.store, self.image_map)
+            hyperparameters = {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}
+            now = self.clock.now().timestamp()
+            job = new_training_job(name, req, hyperparameters, region, None, now)
+            self.jobs.add_training(job)
+            trial = Trial(job)
+            self.backend.track(trial)
+        self.jobs.training_changed(job)
+        thread = threading.Thread(
+            target=run_training_job,
+            args=(trial, req, self.backend, self._shutdown, self.jobs),
+            daemon=True,
+            name=f"training-{name}",
+        )
+        self._threads[f"training:{name.lower()}"] = thread
+        thread.start()
+        return {"TrainingJobArn": job.arn}
 
-    def _new_training_doc(
-        self,
-        name: str,
-        definition: Mapping[str, Any],
-        hyperparameters: dict[str, str],
-        region: str,
-        tuning_doc: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
-        now = self.clock.now().timestamp()
-        keys = (
-            "AlgorithmSpecification",
-            "RoleArn",
-            "InputDataConfig",
-            "OutputDataConfig",
-            "ResourceConfig",
-            "StoppingCondition",
-            "VpcConfig",
-            "CheckpointConfig",
-            "EnableManagedSpotTraining",
-            "EnableNetworkIsolation",
-            "EnableInterContainerTrafficEncryption",
-            "RetryStrategy",
-            "Environment",
-            "Tags",
-        )
-        doc: dict[str, Any] = {k: copy.deepcopy(definition[k]) for k in keys if k in definition}
-        if tuning_doc is not None and tuning_doc.get("Tags"):
-            doc["Tags"] = copy.deepcopy(tuning_doc["Tags"])
-        doc.update(
-            TrainingJobName=name,
-            TrainingJobArn=training_arn(region, name),
-            TrainingJobStatus=TrainingJobStatus.IN_PROGRESS.value,
-            SecondaryStatus=SecondaryStatus.STARTING.value,
-            HyperParameters=hyperparameters,
-            CreationTime=now,
-            LastModifiedTime=now,
-            ModelArtifacts={
-                "S3ModelArtifacts": output_uri(definition["OutputDataConfig"]["S3OutputPath"], name)
-            },
-            SecondaryStatusTransitions=[
-                {
-                    "Status": "Starting",
-                    "StartTime": now,
-                    "StatusMessage": "Preparing the instances for training",
-                }
-            ],
-        )
-        doc.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
-        doc["AlgorithmSpecification"].setdefault("TrainingInputMode", "File")
-        doc["_local"] = {
-            "region": region,
-            "tuning_job": None,
-            "tuned": {},
-            "objective_status": "Pending",
-            "metrics": [],
-        }
-        if tuning_doc is not None:
-            objective = (
-                tuning_doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
-            )
-            doc["TuningJobArn"] = tuning_doc["HyperParameterTuningJobArn"]
-            doc["_local"].update(
-                tuning_job=tuning_doc["HyperParameterTuningJobName"],
-                objective_metric=objective.get("MetricName"),
-                objective_type=objective.get("Type", "Minimize"),
-            )
-        return doc
+    def _describe_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        with self._lock:
+            live = self.backend.live(self.jobs.training(params["TrainingJobName"]).name)
+            if live is not None:
+                self.backend.refresh(live)
+            return describe_training_job(self.jobs, params)
 
-    def _transition(self, doc: dict[str, Any], secondary: SecondaryStatus, message: str) -> None:
-        now = self.clock.now().timestamp()
-        transitions = doc.setdefault("SecondaryStatusTransitions", [])
-        if transitions and "EndTime" not in transitions[-1]:
-            transitions[-1]["EndTime"] = now
-        transitions.append({"Status": secondary.value, "StartTime": now, "StatusMessage": message})
-        doc["SecondaryStatus"] = secondary.value
-        doc["LastModifiedTime"] = now
+    def _stop_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        with self._lock:
+            job = self.jobs.training(params["TrainingJobName"])
+            if job.status is not TrainingJobStatus.IN_PROGRESS:
+                raise validation(
+                    f"The training job {job.name} is {job.status.value}; only an "
+                    "InProgress job can be stopped."
+                )
+            trial = self.backend.live(job.name)
+        if trial is not None:
+            self.backend.stop(trial, StopCause.USER)
+            if trial.started:
+                self.backend.poll(trial)
+        return {}
 
-    def _prepare_trial(self, trial: _Trial, definition: Mapping[str, Any], data_key: str) -> None:
-        """Fetch channels and build the runner's spec (raises ServiceError on a data or image problem)."""
-        doc = trial.doc
-        name = trial.name
-        channels: dict[str, Path] = {}
-        for i, channel in enumerate(definition.get("InputDataConfig") or []):
-            source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
-            uri = source.get("S3Uri", "")
-            dest = self.store.data_path(data_key, channel["ChannelName"])
-            channels[channel["ChannelName"]] = fetch_channel(
-                uri,
-                dest,
-                self._s3_client() if uri.startswith("s3://") else None,  # no client for file:// data
-                field=f"InputDataConfig[{i}].DataSource.S3DataSource.S3Uri",
-            )
-        command = self.image_map.command(definition["AlgorithmSpecification"].get("TrainingImage", ""))
-        trial.spec = TrialSpec(
-            name=name,
-            command=command.argv,
-            root=self.store.path("training-jobs", name, "opt-ml"),
-            hyperparameters=doc["HyperParameters"],
-            channels=channels,
-            input_data_config=definition.get("InputDataConfig") or [],
-            metric_definitions=self._metric_definitions(definition, objective_required=False),
-            environment=definition.get("Environment") or {},
-            instance_type=(definition.get("ResourceConfig") or {}).get("InstanceType", "ml.m5.large"),
-            num_cpus=max(1, (os.cpu_count() or 1) // self.max_workers),
-            log_path=self.store.log_path(name),
-            inherit_env=command.inherit_env,
-            pass_aws_credentials=command.pass_aws_credentials,
-        )
-        trial.max_runtime = float(
-            (definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400)
-        )
+    # ---------------------------------------------------------------- the tuning job loop
+    def _training_name(self, tuning_name: str, index: int, seed: int) -> str:
+        return training_name(tuning_name, index, seed)
+
+    def _run_tuning_job(self, job: TuningJob, strategy: Strategy, stop_flag: threading.Event) -> None:
+        try:
+            TuningLoop(job, strategy, stop_flag, jobs=self.jobs, backend=self.backend).run()
+        except Exception as e:  # a bug in the loop fails the job with a reason instead of hanging it
+            logger.exception("tuning job %s failed", job.name)
+            self.jobs.end_tuning(job, TuningJobStatus.FAILED, f"InternalServerError: {type(e).__name__}: {e}")
+
+    # ---------------------------------------------------------------- helpers for callers
+    def objective_points(self, trial: Trial) -> list[float]:
+        """The objective values a running trial has reported so far."""
+        return self.backend.objective_points(trial)
 
     def _s3_client(self) -> Any:
         if self._s3 is None:
@@ -857,279 +288,6 @@ class Engine:
             self._s3 = clients.s3()
         return self._s3
 
-    def _start_trial(self, trial: _Trial, definition: Mapping[str, Any], data_key: str) -> bool:
-        """Start the trial's process; on failure the trial is finished as Failed and False is returned."""
-        with self._lock:
-            self._transition(trial.doc, SecondaryStatus.DOWNLOADING, "Downloading input data")
-            self.store.save_training(trial.doc)
-        try:
-            self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
-            self._prepare_trial(trial, definition, data_key)
-            assert trial.spec is not None
-            trial.process = TrialProcess(trial.spec, self.clock)
-            trial.process.start()
-        except (ServiceError, OSError) as e:
-            reason = e.message if isinstance(e, ServiceError) else f"cannot start the training command: {e}"
-            self._finish_trial(trial, exit_code=None, failure=reason)
-            return False
-        with self._lock:
-            trial.doc["TrainingStartTime"] = self.clock.now().timestamp()
-            self._transition(
-                trial.doc,
-                SecondaryStatus.TRAINING,
-                "Training image download completed. Training in progress.",
-            )
-            self.store.save_training(trial.doc)
-            self._live[trial.name.lower()] = trial
-        self._emit_training(trial.doc)
-        return True
-
-    def _objective_status(self, doc: Mapping[str, Any], *, final: bool) -> ObjectiveStatus:
-        if doc["_local"].get("objective") is not None:
-            return ObjectiveStatus.SUCCEEDED
-        return ObjectiveStatus.FAILED if final else ObjectiveStatus.PENDING
-
-    def _record_metrics(self, trial: _Trial) -> None:
-        if trial.process is None:
-            return
-        points = trial.process.metric_snapshot()
-        local = trial.doc["_local"]
-        local["metrics"] = [[p.name, p.value, p.step, p.timestamp] for p in points]
-        last: dict[str, Any] = {}
-        for p in points:
-            last[p.name] = {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp}
-        trial.doc["FinalMetricDataList"] = list(last.values())
-        metric = local.get("objective_metric")
-        if metric and metric in last:
-            local["objective"] = last[metric]["Value"]
-
-    def objective_points(self, trial: _Trial) -> list[float]:
-        metric = trial.doc["_local"].get("objective_metric")
-        if trial.process is None or not metric:
-            return []
-        return [p.value for p in trial.process.metric_snapshot() if p.name == metric]
-
-    def _failure_reason(self, trial: _Trial, exit_code: int) -> str:
-        failure_file = trial.spec.root / "output" / "failure" if trial.spec else None
-        text = ""
-        if failure_file is not None and failure_file.exists():
-            text = failure_file.read_text(encoding="utf-8", errors="replace").strip()
-        if not text and trial.process is not None:
-            text = trial.process.stderr_tail()
-        reason = f"AlgorithmError: {text or 'the training script failed'} (exit code {exit_code})"
-        return reason[-1024:]
-
-    def _finish_trial(self, trial: _Trial, *, exit_code: int | None, failure: str | None = None) -> None:
-        """Record a trial's end: status, metrics, model upload, event. Idempotent."""
-        if trial.done:
-            return
-        trial.done = True
-        doc = trial.doc
-        self._record_metrics(trial)
-        status, secondary = TrainingJobStatus.COMPLETED, SecondaryStatus.COMPLETED
-        if failure is None and exit_code is not None and trial.stop_cause is None and exit_code != 0:
-            failure = self._failure_reason(trial, exit_code)
-        if failure is not None:
-            status, secondary = TrainingJobStatus.FAILED, SecondaryStatus.FAILED
-            doc["FailureReason"] = failure
-        elif trial.stop_cause is StopCause.MAX_RUNTIME:
-            status, secondary = TrainingJobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED
-            doc["FailureReason"] = (
-                f"MaxRuntimeExceeded: the training job ran longer than "
-                f"StoppingCondition.MaxRuntimeInSeconds={int(trial.max_runtime)}"
-            )
-        elif trial.stop_cause is not None:
-            status, secondary = TrainingJobStatus.STOPPED, SecondaryStatus.STOPPED
-        if status is not TrainingJobStatus.FAILED and trial.spec is not None:
-            try:
-                archive = pack_model(
-                    trial.spec.root / "model", self.store.path("training-jobs", trial.name, "model.tar.gz")
-                )
-                target = doc["ModelArtifacts"]["S3ModelArtifacts"]
-                upload(
-                    archive,
-                    doc["OutputDataConfig"]["S3OutputPath"],
-                    trial.name,
-                    self._s3_client() if target.startswith("s3://") else None,
-                )
-            except Exception as e:  # an unreachable bucket is the job's failure, not the engine's
-                status, secondary = TrainingJobStatus.FAILED, SecondaryStatus.FAILED
-                doc["FailureReason"] = (
-                    f"ClientError: cannot upload the model to "
-                    f"{doc['ModelArtifacts']['S3ModelArtifacts']}: {e}"
-                )
-        with self._lock:
-            now = self.clock.now().timestamp()
-            if status is not TrainingJobStatus.FAILED and trial.stop_cause is None:
-                self._transition(doc, SecondaryStatus.UPLOADING, "Uploading generated training model")
-            self._transition(doc, secondary, f"Training job {status.value.lower()}")
-            doc["SecondaryStatusTransitions"][-1]["EndTime"] = doc["SecondaryStatusTransitions"][-1][
-                "StartTime"
-            ]
-            doc["TrainingJobStatus"] = status.value
-            doc["TrainingEndTime"] = now
-            start = doc.get("TrainingStartTime", now)
-            doc["TrainingTimeInSeconds"] = doc["BillableTimeInSeconds"] = max(1, math.ceil(now - start))
-            doc["_local"]["objective_status"] = self._objective_status(doc, final=True).value
-            self._live.pop(trial.name.lower(), None)
-            self.store.save_training(doc)
-        if trial.slot_held:
-            self._slots.release()
-            trial.slot_held = False
-        self._put_log(doc)
-        self._emit_training(doc)
-
-    def _put_log(self, doc: Mapping[str, Any]) -> None:
-        """Copy the trial's log to CloudWatch Logs, as SageMaker does, when a logs client was given.
-
-        Group ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<creation epoch seconds>``; best effort.
-        """
-        if self._logs is None:
-            return
-        name = doc["TrainingJobName"]
-        try:
-            path = self.store.log_path(name)
-        except ServiceError:  # the trial's folder is a link elsewhere: there is no log of ours to copy
-            return
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
-        group, stream = "/aws/sagemaker/TrainingJobs", f"{name}/algo-1-{int(float(doc['CreationTime']))}"
-        millis = int(float(doc.get("TrainingStartTime", doc["CreationTime"])) * 1000)
-        try:
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_group(logGroupName=group)
-            with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-                self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            for start in range(0, len(lines), 1000):
-                events = [
-                    {"timestamp": millis, "message": line or " "} for line in lines[start : start + 1000]
-                ]
-                self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
-        except Exception:  # the log on disk stays the reference
-            logger.warning("could not copy the log of %s to CloudWatch Logs", name, exc_info=True)
-
-    def _tick_trial(self, trial: _Trial) -> bool:
-        """Advance a running trial (exit, runtime limit, stop request); True once it has ended."""
-        if trial.done:
-            return True
-        if trial.process is None:
-            return False
-        code = trial.process.poll()
-        if code is None:
-            if trial.stop_cause is None and trial.process.elapsed() > trial.max_runtime:
-                self._request_stop(trial, StopCause.MAX_RUNTIME)
-                return self._tick_trial(trial)
-            return False
-        self._finish_trial(trial, exit_code=code)
-        return True
-
-    def _request_stop(self, trial: _Trial, cause: StopCause, *, wait: bool = True) -> None:
-        if trial.stop_cause is None:
-            trial.stop_cause = cause
-        with self._lock:
-            if trial.doc["TrainingJobStatus"] == TrainingJobStatus.IN_PROGRESS.value:
-                trial.doc["TrainingJobStatus"] = TrainingJobStatus.STOPPING.value
-                self._transition(trial.doc, SecondaryStatus.STOPPING, "Stopping the training job")
-                self.store.save_training(trial.doc)
-        if trial.process is not None and wait:
-            trial.process.stop(cause.value, grace=self.stop_grace_seconds)
-
-    def _create_training_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
-        req = copy.deepcopy(dict(req))
-        name = check_training_job_name(req.get("TrainingJobName"))
-        with self._lock:
-            if name.lower() in self._training:
-                raise ServiceError(
-                    ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
-                )
-            if "AlgorithmSpecification" not in req or not req["AlgorithmSpecification"].get("TrainingImage"):
-                raise validation("AlgorithmSpecification.TrainingImage is required by the local engine.")
-            if "StoppingCondition" not in req:
-                raise validation("StoppingCondition is required: set StoppingCondition.MaxRuntimeInSeconds.")
-            self.image_map.resolve(req["AlgorithmSpecification"]["TrainingImage"])
-            self._metric_definitions(req, objective_required=False)
-            self._check_definition(req, "", "HyperParameters")
-            self._check_paths(name, req, tuning=False)
-            doc = self._new_training_doc(
-                name, req, {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}, region, None
-            )
-            self._training[name.lower()] = doc
-            self.store.save_training(doc)
-            trial = _Trial(doc)
-            self._live[name.lower()] = trial
-        self._emit_training(doc)
-        thread = threading.Thread(
-            target=self._run_training_job, args=(trial, req), daemon=True, name=f"training-{name}"
-        )
-        self._threads[f"training:{name.lower()}"] = thread
-        thread.start()
-        return {"TrainingJobArn": doc["TrainingJobArn"]}
-
-    def _run_training_job(self, trial: _Trial, definition: Mapping[str, Any]) -> None:
-        while not self._slots.acquire(timeout=TICK_SECONDS):
-            if trial.stop_cause is not None or self._shutdown.is_set():
-                trial.stop_cause = trial.stop_cause or StopCause.USER
-                self._finish_trial(trial, exit_code=None)
-                return
-        trial.slot_held = True
-        if trial.stop_cause is not None:
-            self._finish_trial(trial, exit_code=None)
-            return
-        if not self._start_trial(trial, definition, f"training-{trial.name}"):
-            return
-        while not self._tick_trial(trial):
-            if self._shutdown.is_set():
-                self._request_stop(trial, StopCause.USER)
-            self.clock.sleep(TICK_SECONDS)
-
-    def _describe_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            doc = self._training_doc(params["TrainingJobName"])
-            live = self._live.get(doc["TrainingJobName"].lower())
-            if live is not None and live.process is not None and not live.done:
-                self._record_metrics(live)
-            return {k: v for k, v in doc.items() if not k.startswith("_") and k != "Tags"}
-
-    def _stop_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
-        with self._lock:
-            doc = self._training_doc(params["TrainingJobName"])
-            if doc["TrainingJobStatus"] != TrainingJobStatus.IN_PROGRESS.value:
-                raise validation(
-                    f"The training job {doc['TrainingJobName']} is {doc['TrainingJobStatus']}; only an "
-                    "InProgress job can be stopped."
-                )
-            trial = self._live.get(doc["TrainingJobName"].lower())
-        if trial is not None:
-            self._request_stop(trial, StopCause.USER)
-            if trial.process is not None:
-                self._tick_trial(trial)
-        return {}
-
-    # ---------------------------------------------------------------- the tuning job loop
-    def _training_name(self, tuning_name: str, index: int, seed: int) -> str:
-        digest = hashlib.sha256(f"{tuning_name}/{index}/{seed}".encode()).hexdigest()[:8]
-        return f"{tuning_name}-{index:03d}-{digest}"
-
-    def _run_tuning_job(self, doc: dict[str, Any], strategy: Strategy, stop_flag: threading.Event) -> None:
-        try:
-            _TuningLoop(self, doc, strategy, stop_flag).run()
-        except Exception as e:  # a bug in the loop fails the job with a reason instead of hanging it
-            logger.exception("tuning job %s failed", doc["HyperParameterTuningJobName"])
-            self._end_tuning(doc, TuningJobStatus.FAILED, f"InternalServerError: {type(e).__name__}: {e}")
-
-    def _end_tuning(self, doc: dict[str, Any], status: TuningJobStatus, reason: str | None = None) -> None:
-        with self._lock:
-            if TuningJobStatus(doc["HyperParameterTuningJobStatus"]).is_terminal():
-                return
-            now = self.clock.now().timestamp()
-            doc["HyperParameterTuningJobStatus"] = status.value
-            doc["HyperParameterTuningEndTime"] = now
-            doc["LastModifiedTime"] = now
-            if reason:
-                doc["FailureReason"] = reason[:1024]
-            self.store.save_tuning(doc)
-        self._emit_tuning(doc)
-
-    # ---------------------------------------------------------------- helpers for callers
     def wait(self, name: str, timeout: float | None = None) -> str:
         """Block until the tuning (or standalone training) job's thread ends; return its status."""
         key = name.lower()
@@ -1137,24 +295,23 @@ class Engine:
         if thread is not None:
             thread.join(timeout)
         with self._lock:
-            if key in self._tuning:
-                return str(self._tuning[key]["HyperParameterTuningJobStatus"])
-            return str(self._training_doc(name)["TrainingJobStatus"])
+            tuning = self.jobs.find_tuning(name)
+            if tuning is not None:
+                return tuning.status.value
+            return self.jobs.training(name).status.value
 
     def trial_log(self, training_job_name: str) -> str:
         """The captured stdout and stderr of a training job ('' before it started)."""
         with self._lock:
-            name = self._training_doc(training_job_name)["TrainingJobName"]
+            name = self.jobs.training(training_job_name).name
         path = self.store.log_path(name)
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def tuning_jobs(self) -> list[dict[str, Any]]:
         with self._lock:
             return [
-                self._describe_tuning_job(
-                    {"HyperParameterTuningJobName": d["HyperParameterTuningJobName"]}, ""
-                )
-                for d in self._tuning.values()
+                self._describe_tuning_job({"HyperParameterTuningJobName": job.name}, "")
+                for job in self.jobs.tuning_jobs()
             ]
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -1164,196 +321,3 @@ class Engine:
             flag.set()
         for thread in list(self._threads.values()):
             thread.join(timeout)
-
-
-class _TuningLoop:
-    """Coordinates one tuning job: launches trials the strategy suggests, watches them, applies stopping
-    rules and completion criteria, and ends the job."""
-
-    def __init__(
-        self, engine: Engine, doc: dict[str, Any], strategy: Strategy, stop_flag: threading.Event
-    ) -> None:
-        self.engine = engine
-        self.doc = doc
-        self.strategy = strategy
-        self.stop_flag = stop_flag
-        config = doc["HyperParameterTuningJobConfig"]
-        self.definition = doc["TrainingJobDefinition"]
-        limits = config["ResourceLimits"]
-        self.max_parallel = int(limits["MaxParallelTrainingJobs"])
-        default_budget = getattr(strategy, "size", DEFAULT_MAX_TRAINING_JOBS)
-        self.max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or default_budget)
-        self.max_runtime = limits.get("MaxRuntimeInSeconds")
-        self.median = (
-            MedianStoppingRule(maximize=strategy.maximize)
-            if config.get("TrainingJobEarlyStoppingType") == "Auto" and config["Strategy"] != "Hyperband"
-            else None
-        )
-        self.completion = CompletionTracker(
-            strategy.maximize, config.get("TuningJobCompletionCriteria") or {}
-        )
-        self.retries_allowed = int(
-            (self.definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
-        )
-        self.retry_queue: list[tuple[Config, int]] = []
-        self.running: list[_Trial] = []
-        self.launched = 0  # trials launched (retries not counted)
-        self.index = 0  # training jobs created (retries counted)
-        self.exhausted = False
-        self.objective = config.get("HyperParameterTuningJobObjective") or {}
-        self.static = {k: str(v) for k, v in (self.definition.get("StaticHyperParameters") or {}).items()}
-        self.started = engine.clock.monotonic()
-
-    def run(self) -> None:
-        engine = self.engine
-        while True:
-            if self.stop_flag.is_set():
-                self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.doc, TuningJobStatus.STOPPED)
-                return
-            if self.max_runtime is not None and engine.clock.monotonic() - self.started >= float(
-                self.max_runtime
-            ):
-                self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.doc, TuningJobStatus.COMPLETED)
-                return
-            reason = self._watch_trials()
-            if reason is not None:
-                self._stop_all(StopCause.TUNING_JOB_ENDED)
-                engine._end_tuning(self.doc, TuningJobStatus.COMPLETED)
-                return
-            self._launch()
-            if (
-                not self.running
-                and not self.retry_queue
-                and (self.exhausted or self.launched >= self.max_jobs)
-            ):
-                self._finish()
-                return
-            engine.clock.sleep(TICK_SECONDS)
-
-    def _finish(self) -> None:
-        trials = self.engine._trials_of(self.doc)
-        if trials and all(t["TrainingJobStatus"] == TrainingJobStatus.FAILED.value for t in trials):
-            first = next((t.get("FailureReason") for t in trials if t.get("FailureReason")), "unknown")
-            self.engine._end_tuning(
-                self.doc, TuningJobStatus.FAILED, f"All training jobs failed. First failure: {first}"
-            )
-            return
-        self.engine._end_tuning(self.doc, TuningJobStatus.COMPLETED)
-
-    def _stop_all(self, cause: StopCause) -> None:
-        for trial in self.running:
-            if trial.stop_cause is None:
-                trial.stop_cause = cause
-            self.engine._request_stop(trial, cause, wait=False)
-            if trial.process is not None and trial.process.pid is not None:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(trial.process.pid, signal.SIGTERM)
-        for trial in self.running:
-            if trial.process is not None:
-                trial.process.stop(cause.value, grace=self.engine.stop_grace_seconds)
-            self.engine._finish_trial(
-                trial, exit_code=None if trial.process is None else trial.process.poll()
-            )
-            self._after_trial(trial, record=False)
-        self.running = []
-
-    def _watch_trials(self) -> CompletionReason | None:
-        reason: CompletionReason | None = None
-        for trial in list(self.running):
-            self._report_intermediate(trial)
-            if not self.engine._tick_trial(trial):
-                continue
-            self.running.remove(trial)
-            self._report_intermediate(trial)
-            found = self._after_trial(trial, record=True)
-            reason = reason or found
-        return reason
-
-    def _report_intermediate(self, trial: _Trial) -> None:
-        if trial.stop_cause is not None or trial.process is None:
-            return
-        points = self.engine.objective_points(trial)
-        for step in range(trial.reported + 1, len(points) + 1):
-            trial.reported = step
-            value = points[step - 1]
-            decision = self.strategy.on_report(trial.name, step, value)
-            if self.median is not None and self.median.on_report(trial.name, step, value) is Decision.STOP:
-                decision = Decision.STOP
-            if decision is Decision.STOP and trial.process.poll() is None:
-                self.engine._request_stop(trial, StopCause.EARLY_STOPPING)
-                return
-
-    def _after_trial(self, trial: _Trial, *, record: bool) -> CompletionReason | None:
-        doc = trial.doc
-        value = doc["_local"].get("objective")
-        failed = doc["TrainingJobStatus"] == TrainingJobStatus.FAILED.value
-        attempts = int(doc["_local"].get("attempt", 0))
-        if record and failed and attempts < self.retries_allowed and not self.stop_flag.is_set():
-            with self.engine._lock:
-                doc["_local"]["retried"] = True
-                self.engine.store.save_training(doc)
-            self.retry_queue.append((trial.config, attempts + 1))
-            return None
-        self.strategy.on_result(trial.config, None if failed else value)
-        self.strategy.on_trial_end(trial.name)
-        if self.median is not None:
-            self.median.on_trial_end(trial.name)
-        if not record or failed:
-            return None
-        reason = self.completion.observe(None if value is None else float(value))
-        with self.engine._lock:
-            completion = self.doc["_local"]["completion"]
-            completion["not_improving"] = self.completion.not_improving
-            if reason is CompletionReason.CONVERGED:
-                completion["converged_at"] = self.engine.clock.now().timestamp()
-            if reason is not None:
-                completion["reason"] = reason.value
-            self.engine.store.save_tuning(self.doc)
-        return reason
-
-    def _launch(self) -> None:
-        engine = self.engine
-        while len(self.running) < self.max_parallel:
-            retry = self.retry_queue[0] if self.retry_queue else None
-            if retry is None and (self.exhausted or self.launched >= self.max_jobs):
-                return
-            if not engine._slots.acquire(blocking=False):
-                return
-            if retry is not None:
-                self.retry_queue.pop(0)
-                config, attempt = retry
-            else:
-                suggestion = self.strategy.suggest()
-                if suggestion is None:
-                    engine._slots.release()
-                    self.exhausted = True
-                    return
-                config, attempt = suggestion, 0
-                self.launched += 1
-            self.index += 1
-            name = engine._training_name(
-                self.doc["HyperParameterTuningJobName"], self.index, int(self.doc["_local"]["seed"])
-            )
-            tuned = format_config(config)
-            hps = {**self.static, **tuned}
-            if self.objective.get("MetricName"):
-                hps["_tuning_objective_metric"] = str(self.objective["MetricName"])
-            with engine._lock:
-                tdoc = engine._new_training_doc(
-                    name, self.definition, hps, self.doc["_local"]["region"], self.doc
-                )
-                tdoc["_local"]["tuned"] = tuned
-                tdoc["_local"]["attempt"] = attempt
-                engine._training[name.lower()] = tdoc
-                self.doc["_local"]["training_jobs"].append(name)
-                self.doc["LastModifiedTime"] = engine.clock.now().timestamp()
-                engine.store.save_training(tdoc)
-                engine.store.save_tuning(self.doc)
-            trial = _Trial(tdoc, config=config, slot_held=True)
-            engine._emit_training(tdoc)
-            if engine._start_trial(trial, self.definition, self.doc["HyperParameterTuningJobName"]):
-                self.running.append(trial)
-            else:
-                self._after_trial(trial, record=True)

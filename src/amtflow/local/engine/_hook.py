@@ -26,9 +26,11 @@ from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 
 from amtflow.errors import ConfigurationError
-from amtflow.local.engine._engine import OPERATIONS, Engine, EventSink
+from amtflow.local.engine._engine import Engine
+from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import Clock, ServiceError
+from amtflow.local.engine._service import OPERATIONS
 from amtflow.settings import load_settings
 
 _HANDLER_ID = "amtflow-local-engine"

@@ -358,6 +358,13 @@ class TrialProcess:
             self._proc.wait()
         self.poll()
 
+    def terminate(self) -> None:
+        """SIGTERM the trial's process group without waiting (:meth:`stop` then waits for it)."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGTERM)
+
     # -- observing ----------------------------------------------------------------------------------
     def metric_snapshot(self) -> list[MetricPoint]:
         with self._lock:

@@ -1,5 +1,7 @@
 """Jobs on disk: one JSON document per tuning job and per training job under ``state_dir``.
 
+The documents are the records' :meth:`~amtflow.local.engine._records.TuningJob.to_doc` renderings.
+
 Layout::
 
     <state_dir>/tuning-jobs/<name-lower>.json
@@ -21,14 +23,18 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from amtflow.local.engine._model import ServiceError
 from amtflow.local.engine._paths import inside
+from amtflow.local.engine._records import TrainingJob, TuningJob
 from amtflow.naming import TRAINING_JOB_NAME_PATTERN, TUNING_JOB_NAME_PATTERN
 
 logger = logging.getLogger(__name__)
+
+_R = TypeVar("_R")
 
 
 class Store:
@@ -71,17 +77,28 @@ class Store:
     def training_path(self, name: str) -> Path:
         return self.path("training-jobs", f"{name.lower()}.json")
 
-    def save_tuning(self, doc: dict[str, Any]) -> None:
-        self._write(self.tuning_path(doc["HyperParameterTuningJobName"]), doc)
+    def save_tuning(self, job: TuningJob) -> None:
+        self._write(self.tuning_path(job.name), job.to_doc())
 
-    def save_training(self, doc: dict[str, Any]) -> None:
-        self._write(self.training_path(doc["TrainingJobName"]), doc)
+    def save_training(self, job: TrainingJob) -> None:
+        self._write(self.training_path(job.name), job.to_doc())
 
-    def load_tuning(self) -> list[dict[str, Any]]:
-        return self._read_all("tuning-jobs", "HyperParameterTuningJobName", TUNING_JOB_NAME_PATTERN)
+    def load_tuning(self) -> list[TuningJob]:
+        docs = self._read_all("tuning-jobs", "HyperParameterTuningJobName", TUNING_JOB_NAME_PATTERN)
+        return [job for doc in docs if (job := self._record(TuningJob.from_doc, doc)) is not None]
 
-    def load_training(self) -> list[dict[str, Any]]:
-        return self._read_all("training-jobs", "TrainingJobName", TRAINING_JOB_NAME_PATTERN)
+    def load_training(self) -> list[TrainingJob]:
+        docs = self._read_all("training-jobs", "TrainingJobName", TRAINING_JOB_NAME_PATTERN)
+        return [job for doc in docs if (job := self._record(TrainingJob.from_doc, doc)) is not None]
+
+    @staticmethod
+    def _record(parse: Callable[[dict[str, Any]], _R], doc: dict[str, Any]) -> _R | None:
+        try:
+            return parse(doc)
+        except (KeyError, ValueError, TypeError, AttributeError):
+            name = doc.get("HyperParameterTuningJobName") or doc.get("TrainingJobName")
+            logger.warning("job %s: not a document this engine can read; skipped", name)
+            return None
 
     def trial_root(self, training_job_name: str) -> Path:
         return self.path("training-jobs", training_job_name)

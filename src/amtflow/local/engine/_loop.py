@@ -1,0 +1,283 @@
+"""The job loops: one thread per tuning job (and per standalone training job) coordinating its trials.
+
+A :class:`TuningLoop` asks the strategy for configurations, has the trial backend run them under the
+request's limits (``MaxParallelTrainingJobs``, ``MaxNumberOfTrainingJobs``, ``MaxRuntimeInSeconds``, the
+engine's slots), passes the objective's intermediate values to the strategy and the median stopping rule,
+retries failed trials (``RetryStrategy``), applies the completion criteria and ends the job. It acts on
+trials only through :class:`~amtflow.local.engine._backend.TrialBackend` and on jobs only through
+:class:`~amtflow.local.engine._jobs.JobBook`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from amtflow.local.engine._backend import StopCause, Trial, TrialBackend
+from amtflow.local.engine._jobs import JobBook
+from amtflow.local.engine._model import ObjectiveStatus, TrainingJobStatus, TuningJobStatus
+from amtflow.local.engine._records import TuningJob, new_training_job
+from amtflow.local.engine._space import Config, format_config
+from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
+from amtflow.local.engine._strategies import Decision, Strategy
+
+DEFAULT_MAX_TRAINING_JOBS = 750  # the service's per-tuning-job limit, used when no budget is given
+TICK_SECONDS = 0.02  # how often a job's loop looks at its trials (an idle look costs microseconds)
+
+
+def training_name(tuning_name: str, index: int, seed: int) -> str:
+    """The name of a tuning job's ``index``-th training job (1-based; retries count)."""
+    digest = hashlib.sha256(f"{tuning_name}/{index}/{seed}".encode()).hexdigest()[:8]
+    return f"{tuning_name}-{index:03d}-{digest}"
+
+
+def seed_from_parents(
+    strategy: Strategy, request: Mapping[str, Any], parents: list[TuningJob], jobs: JobBook
+) -> None:
+    """Warm start: parents' trials become history (IdenticalDataAndAlgorithm) or hints (TransferLearning).
+
+    IdenticalDataAndAlgorithm: every parent trial with an objective, whose hyperparameters lie in the new
+    ranges, is given to the strategy as an observation (``add_history``). TransferLearning: the parents'
+    best configurations (up to ``max(3, MaxParallelTrainingJobs)``, best first, within the new ranges) are
+    given as a prior (``add_prior``): they are proposed first and, for Bayesian search, bias part of the
+    candidates towards them; every parent result is also given as a related observation
+    (``add_related``): Bayesian search models the new results as residuals around the parents' model,
+    standardised on its own. Parents' objective values are never results on the new data.
+    """
+    if not parents:
+        return
+    space = strategy.space
+    warm_type = request["WarmStartConfig"].get("WarmStartType")
+    raw = [
+        (t.tuned, float(t.objective))
+        for p in parents
+        for t in jobs.trials_of(p)
+        if t.objective is not None and t.objective_status is ObjectiveStatus.SUCCEEDED
+    ]
+    results = [(space.parse(h), v) for h, v in raw if space.contains(h)]
+    if warm_type == "IdenticalDataAndAlgorithm":
+        for config, value in results:
+            strategy.add_history(config, value)
+        return
+    limits = request["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    k = max(3, int(limits.get("MaxParallelTrainingJobs", 1)))
+    results.sort(key=lambda r: -r[1] if strategy.maximize else r[1])
+    prior: list[Config] = []
+    for config, _ in results:
+        if config not in prior:
+            prior.append(config)
+        if len(prior) >= k:
+            break
+    strategy.add_prior(prior)
+    for config, value in results:
+        strategy.add_related(config, value)
+
+
+def run_training_job(
+    trial: Trial,
+    definition: Mapping[str, Any],
+    backend: TrialBackend,
+    shutdown: threading.Event,
+    jobs: JobBook,
+) -> None:
+    """A standalone training job: wait for a slot (or a stop), run the trial to its end."""
+    while not backend.reserve(timeout=TICK_SECONDS):
+        if trial.stop_cause is not None or shutdown.is_set():
+            trial.stop_cause = trial.stop_cause or StopCause.USER
+            backend.finish(trial)
+            return
+    trial.slot_held = True
+    if trial.stop_cause is not None:
+        backend.finish(trial)
+        return
+    if not backend.start(trial, definition, f"training-{trial.name}"):
+        return
+    while not backend.poll(trial):
+        if shutdown.is_set():
+            backend.stop(trial, StopCause.USER)
+        jobs.clock.sleep(TICK_SECONDS)
+
+
+class TuningLoop:
+    """Coordinates one tuning job: launches trials the strategy suggests, watches them, applies stopping
+    rules and completion criteria, and ends the job."""
+
+    def __init__(
+        self,
+        job: TuningJob,
+        strategy: Strategy,
+        stop_flag: threading.Event,
+        *,
+        jobs: JobBook,
+        backend: TrialBackend,
+    ) -> None:
+        self.job = job
+        self.strategy = strategy
+        self.stop_flag = stop_flag
+        self.jobs = jobs
+        self.backend = backend
+        self.clock = jobs.clock
+        config = job.config
+        self.definition = job.definition
+        limits = config["ResourceLimits"]
+        self.max_parallel = int(limits["MaxParallelTrainingJobs"])
+        default_budget = getattr(strategy, "size", DEFAULT_MAX_TRAINING_JOBS)
+        self.max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or default_budget)
+        self.max_runtime = limits.get("MaxRuntimeInSeconds")
+        self.median = (
+            MedianStoppingRule(maximize=strategy.maximize)
+            if config.get("TrainingJobEarlyStoppingType") == "Auto" and config["Strategy"] != "Hyperband"
+            else None
+        )
+        self.completion = CompletionTracker(
+            strategy.maximize, config.get("TuningJobCompletionCriteria") or {}
+        )
+        self.retries_allowed = int(
+            (self.definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
+        )
+        self.retry_queue: list[tuple[Config, int]] = []
+        self.running: list[Trial] = []
+        self.launched = 0  # trials launched (retries not counted)
+        self.index = 0  # training jobs created (retries counted)
+        self.exhausted = False
+        self.objective = config.get("HyperParameterTuningJobObjective") or {}
+        self.static = {k: str(v) for k, v in (self.definition.get("StaticHyperParameters") or {}).items()}
+        self.started = self.clock.monotonic()
+
+    def run(self) -> None:
+        while True:
+            if self.stop_flag.is_set():
+                self._stop_all(StopCause.TUNING_JOB_ENDED)
+                self.jobs.end_tuning(self.job, TuningJobStatus.STOPPED)
+                return
+            if self.max_runtime is not None and self.clock.monotonic() - self.started >= float(
+                self.max_runtime
+            ):
+                self._stop_all(StopCause.TUNING_JOB_ENDED)
+                self.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
+                return
+            reason = self._watch_trials()
+            if reason is not None:
+                self._stop_all(StopCause.TUNING_JOB_ENDED)
+                self.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
+                return
+            self._launch()
+            if (
+                not self.running
+                and not self.retry_queue
+                and (self.exhausted or self.launched >= self.max_jobs)
+            ):
+                self._finish()
+                return
+            self.clock.sleep(TICK_SECONDS)
+
+    def _finish(self) -> None:
+        trials = self.jobs.trials_of(self.job)
+        if trials and all(t.status is TrainingJobStatus.FAILED for t in trials):
+            first = next((t.failure_reason for t in trials if t.failure_reason), "unknown")
+            self.jobs.end_tuning(
+                self.job, TuningJobStatus.FAILED, f"All training jobs failed. First failure: {first}"
+            )
+            return
+        self.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
+
+    def _stop_all(self, cause: StopCause) -> None:
+        for trial in self.running:  # signal them all first, then wait for each
+            self.backend.stop(trial, cause, wait=False)
+        for trial in self.running:
+            self.backend.finish(trial)
+            self._after_trial(trial, record=False)
+        self.running = []
+
+    def _watch_trials(self) -> CompletionReason | None:
+        reason: CompletionReason | None = None
+        for trial in list(self.running):
+            self._report_intermediate(trial)
+            if not self.backend.poll(trial):
+                continue
+            self.running.remove(trial)
+            self._report_intermediate(trial)
+            found = self._after_trial(trial, record=True)
+            reason = reason or found
+        return reason
+
+    def _report_intermediate(self, trial: Trial) -> None:
+        if trial.stop_cause is not None or not trial.started:
+            return
+        points = self.backend.objective_points(trial)
+        for step in range(trial.reported + 1, len(points) + 1):
+            trial.reported = step
+            value = points[step - 1]
+            decision = self.strategy.on_report(trial.name, step, value)
+            if self.median is not None and self.median.on_report(trial.name, step, value) is Decision.STOP:
+                decision = Decision.STOP
+            if decision is Decision.STOP and not self.backend.has_exited(trial):
+                self.backend.stop(trial, StopCause.EARLY_STOPPING)
+                return
+
+    def _after_trial(self, trial: Trial, *, record: bool) -> CompletionReason | None:
+        job = trial.job
+        value = job.objective
+        failed = job.status is TrainingJobStatus.FAILED
+        attempts = job.attempt or 0
+        if record and failed and attempts < self.retries_allowed and not self.stop_flag.is_set():
+            with self.jobs.lock:
+                job.retried = True
+                self.jobs.save_training(job)
+            self.retry_queue.append((trial.config, attempts + 1))
+            return None
+        self.strategy.on_result(trial.config, None if failed else value)
+        self.strategy.on_trial_end(trial.name)
+        if self.median is not None:
+            self.median.on_trial_end(trial.name)
+        if not record or failed:
+            return None
+        reason = self.completion.observe(None if value is None else float(value))
+        with self.jobs.lock:
+            completion = self.job.completion
+            completion.not_improving = self.completion.not_improving
+            if reason is CompletionReason.CONVERGED:
+                completion.converged_at = self.clock.now().timestamp()
+            if reason is not None:
+                completion.reason = reason.value
+            self.jobs.save_tuning(self.job)
+        return reason
+
+    def _launch(self) -> None:
+        while len(self.running) < self.max_parallel:
+            retry = self.retry_queue[0] if self.retry_queue else None
+            if retry is None and (self.exhausted or self.launched >= self.max_jobs):
+                return
+            if not self.backend.reserve():
+                return
+            if retry is not None:
+                self.retry_queue.pop(0)
+                config, attempt = retry
+            else:
+                suggestion = self.strategy.suggest()
+                if suggestion is None:
+                    self.backend.release()
+                    self.exhausted = True
+                    return
+                config, attempt = suggestion, 0
+                self.launched += 1
+            self.index += 1
+            name = training_name(self.job.name, self.index, self.job.seed)
+            tuned = format_config(config)
+            hps = {**self.static, **tuned}
+            if self.objective.get("MetricName"):
+                hps["_tuning_objective_metric"] = str(self.objective["MetricName"])
+            with self.jobs.lock:
+                now = self.clock.now().timestamp()
+                tjob = new_training_job(name, self.definition, hps, self.job.region, self.job, now)
+                tjob.tuned = tuned
+                tjob.attempt = attempt
+                self.jobs.add_training(tjob, self.job)
+            trial = Trial(tjob, config=config, slot_held=True)
+            self.jobs.training_changed(tjob)
+            if self.backend.start(trial, self.definition, self.job.name):
+                self.running.append(trial)
+            else:
+                self._after_trial(trial, record=True)

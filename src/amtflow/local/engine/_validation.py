@@ -1,0 +1,165 @@
+"""Requests checked as the service checks them, before anything is created.
+
+Every refusal is a ValidationException naming the field and the fix. What becomes a path, a command-line
+argument or an environment variable of a trial is refused unless SageMaker accepts it
+(:mod:`~amtflow.local.engine._paths`), and so is a job whose files would land outside the state folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from amtflow.local.engine._images import ImageMap
+from amtflow.local.engine._model import validation
+from amtflow.local.engine._paths import (
+    check_channel_name,
+    check_environment,
+    check_hyperparameters,
+    check_metric_name,
+    check_uri,
+)
+from amtflow.local.engine._records import TuningJob
+from amtflow.local.engine._runner import MetricDefinition
+from amtflow.local.engine._store import Store
+from amtflow.preflight import LintContext, run_rules
+
+
+def validate_tuning_request(req: Mapping[str, Any], store: Store) -> None:
+    """Refuse a CreateHyperParameterTuningJob request the service (or the local engine) would refuse."""
+    if req.get("TrainingJobDefinitions"):
+        raise validation(
+            "TrainingJobDefinitions (multi-algorithm tuning) is not supported by the local engine; "
+            "give one TrainingJobDefinition."
+        )
+    if not req.get("TrainingJobDefinition"):
+        raise validation("TrainingJobDefinition is required: give the training job to tune.")
+    if req.get("Autotune"):
+        raise validation("Autotune is not supported by the local engine; set Strategy and ParameterRanges.")
+    findings = [f for f in run_rules(LintContext(request=req), tags={"service"}) if f.is_error]
+    if findings:
+        raise validation(
+            "; ".join(f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in findings)
+        )
+    definition = req["TrainingJobDefinition"]
+    check_definition(definition, "TrainingJobDefinition.", "StaticHyperParameters")
+    config = req["HyperParameterTuningJobConfig"]
+    objective = config.get("HyperParameterTuningJobObjective") or {}
+    if "MetricName" in objective:
+        check_metric_name(
+            objective["MetricName"],
+            "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
+        )
+    ranges = config.get("ParameterRanges") or {}
+    for kind in ("Integer", "Continuous", "Categorical"):
+        names = {str(r.get("Name")): "" for r in ranges.get(f"{kind}ParameterRanges") or []}
+        check_hyperparameters(
+            names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
+        )
+    check_paths(store, req["HyperParameterTuningJobName"], definition, tuning=True)
+
+
+def validate_training_request(req: Mapping[str, Any], name: str, store: Store, image_map: ImageMap) -> None:
+    """Refuse a CreateTrainingJob request (for the checked job ``name``) the service would refuse."""
+    if "AlgorithmSpecification" not in req or not req["AlgorithmSpecification"].get("TrainingImage"):
+        raise validation("AlgorithmSpecification.TrainingImage is required by the local engine.")
+    if "StoppingCondition" not in req:
+        raise validation("StoppingCondition is required: set StoppingCondition.MaxRuntimeInSeconds.")
+    image_map.resolve(req["AlgorithmSpecification"]["TrainingImage"])
+    metric_definitions(req, objective_required=False)
+    check_definition(req, "", "HyperParameters")
+    check_paths(store, name, req, tuning=False)
+
+
+def check_definition(definition: Mapping[str, Any], prefix: str, hyperparameters: str) -> None:
+    """What becomes a path, an argument or a variable of a trial: refused unless SageMaker accepts it."""
+    for i, channel in enumerate(definition.get("InputDataConfig") or []):
+        field_ = f"{prefix}InputDataConfig[{i}]"
+        check_channel_name(channel.get("ChannelName"), f"{field_}.ChannelName")
+        source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+        check_uri(source.get("S3Uri"), f"{field_}.DataSource.S3DataSource.S3Uri")
+    check_uri(
+        (definition.get("OutputDataConfig") or {}).get("S3OutputPath"),
+        f"{prefix}OutputDataConfig.S3OutputPath",
+    )
+    checkpoint = definition.get("CheckpointConfig") or {}
+    if "S3Uri" in checkpoint:
+        check_uri(checkpoint["S3Uri"], f"{prefix}CheckpointConfig.S3Uri")
+    metrics = (definition.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+    for i, metric in enumerate(metrics):
+        check_metric_name(metric.get("Name"), f"{prefix}AlgorithmSpecification.MetricDefinitions[{i}].Name")
+    check_hyperparameters(definition.get(hyperparameters) or {}, f"{prefix}{hyperparameters}")
+    check_environment(definition.get("Environment") or {}, f"{prefix}Environment")
+
+
+def check_paths(store: Store, name: str, definition: Mapping[str, Any], *, tuning: bool) -> None:
+    """Refuse a job whose files would land outside the state folder (a symlink pointing elsewhere)."""
+    if tuning:
+        store.tuning_path(name)
+        store.path("training-jobs")
+        data_key = name
+    else:
+        store.training_path(name)
+        store.trial_root(name)
+        data_key = f"training-{name}"
+    for channel in definition.get("InputDataConfig") or []:
+        store.data_path(data_key, channel["ChannelName"])
+
+
+def validate_parents(
+    req: Mapping[str, Any], find_tuning: Callable[[str], TuningJob | None]
+) -> list[TuningJob]:
+    """The warm-start parents of a tuning request: existing, ended jobs with the same objective metric."""
+    warm = req.get("WarmStartConfig")
+    if not warm:
+        return []
+    parents = []
+    objective = req["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
+    for i, p in enumerate(warm.get("ParentHyperParameterTuningJobs") or []):
+        name = p.get("HyperParameterTuningJobName", "")
+        field_ = f"WarmStartConfig.ParentHyperParameterTuningJobs[{i}]"
+        parent = find_tuning(name)
+        if parent is None:
+            raise validation(f"{field_}: parent tuning job {name!r} does not exist; name an existing job.")
+        status = parent.status
+        if not status.is_terminal():
+            raise validation(
+                f"{field_}: parent tuning job {name!r} is {status.value}; a parent must be Completed, "
+                "Stopped or Failed. Wait for it to end (or stop it) first."
+            )
+        parent_obj = parent.objective
+        if parent_obj.get("MetricName") != objective.get("MetricName"):
+            raise validation(
+                f"{field_}: parent {name!r} optimised {parent_obj.get('MetricName')!r} but this job "
+                "optimises "
+                f"{objective.get('MetricName')!r}; warm start needs the same objective metric."
+            )
+        parents.append(parent)
+    return parents
+
+
+def metric_definitions(
+    definition: Mapping[str, Any],
+    *,
+    objective_required: bool,
+    config: Mapping[str, Any] | None = None,
+) -> list[MetricDefinition]:
+    out = []
+    for i, m in enumerate(definition.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []):
+        try:
+            out.append(MetricDefinition(m["Name"], re.compile(m["Regex"])))
+        except re.error as e:
+            raise validation(
+                f"AlgorithmSpecification.MetricDefinitions[{i}].Regex {m['Regex']!r} is not a valid "
+                f"regular expression ({e}); fix it so that its first group captures the number."
+            ) from None
+    if objective_required and config is not None:
+        objective = (config.get("HyperParameterTuningJobObjective") or {}).get("MetricName")
+        if objective and objective not in {d.name for d in out}:
+            raise validation(
+                f"HyperParameterTuningJobObjective.MetricName {objective!r} has no MetricDefinitions "
+                "entry; add {Name, Regex} for it to "
+                "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions."
+            )
+    return out
