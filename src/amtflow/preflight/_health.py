@@ -199,22 +199,22 @@ class Stall:
     """The evidence of a metric that did not improve in one trial."""
 
     first: float
-    best_late: float
+    last: float
 
 
 def not_improving(values: Sequence[float], *, maximize: bool) -> Stall | None:
-    """The best value of the tail improves on the mean of the series' first part by less than
-    :data:`NO_PROGRESS_SHARE` of its magnitude. A constant or non-finite series is :func:`degenerate`'s."""
+    """The mean of the tail improves on the mean of the series' first part (as long as the tail) by less
+    than :data:`NO_PROGRESS_SHARE` of its magnitude. Constant or non-finite series are :func:`degenerate`'s.
+    """
     if len(values) < MIN_POINTS or not _finite(values) or degenerate(values) is not None:
         return None
-    size = max(1, math.ceil(len(values) * TAIL_SHARE))
-    first = statistics.fmean(values[:size])
     late = tail(values)
-    best_late = max(late) if maximize else min(late)
-    gain = best_late - first if maximize else first - best_late
+    first = statistics.fmean(values[: len(late)])
+    last = statistics.fmean(late)
+    gain = last - first if maximize else first - last
     if gain >= NO_PROGRESS_SHARE * max(abs(first), 1e-12):
         return None
-    return Stall(first, best_late)
+    return Stall(first, last)
 
 
 class Degeneracy(StrEnum):
@@ -536,8 +536,8 @@ def overfit(ctx: LintContext) -> Iterator[Finding]:
 
 @rule("AMT302", Severity.WARNING, "The objective (loss) does not improve over a trial", tags=HEALTH)
 def loss_not_decreasing(ctx: LintContext) -> Iterator[Finding]:
-    """The best value of the last third of a trial's objective (or train metric) series improves on the mean
-    of its first third by less than 0.1% (Debugger's LossNotDecreasing rule)."""
+    """The mean of the last third of a trial's objective (or train metric) series improves on the mean of
+    its first third by less than 0.1% (Debugger's LossNotDecreasing rule)."""
     evidence = _health(ctx)
     if evidence is None:
         return
@@ -560,8 +560,8 @@ def loss_not_decreasing(ctx: LintContext) -> Iterator[Finding]:
             evidence.fields[metric],
             f"{metric} did not improve in {len(found)} of {evidence.examined()}: "
             f"{_named([n for n, _ in found])}. "
-            f"In {first} it started around {_fmt(stall.first)} and its best late value was "
-            f"{_fmt(stall.best_late)}" + (f" ({hps})." if hps else "."),
+            f"In {first} it averaged {_fmt(stall.first)} over the first third of the run and "
+            f"{_fmt(stall.last)} over the last" + (f" ({hps})." if hps else "."),
             "A trial whose metric does not move learns nothing and spends its whole runtime doing so.",
             "Check the learning rate's range (too low does nothing, too high bounces: search it on a "
             "Logarithmic scale), that features and labels line up and are scaled, and that regularisation "
