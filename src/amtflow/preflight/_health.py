@@ -571,40 +571,43 @@ def loss_not_decreasing(ctx: LintContext) -> Iterator[Finding]:
 
 @rule("AMT303", Severity.WARNING, "A metric is constant or NaN/inf", tags=HEALTH)
 def constant_or_nan(ctx: LintContext) -> Iterator[Finding]:
-    """A metric series holds nan/inf values, or 6 or more values that are all the same."""
+    """A metric series holds nan/inf values, or 6 or more values that are all the same. One finding per
+    kind, naming each metric and its trials."""
     evidence = _health(ctx)
     if evidence is None:
         return
-    for metric in evidence.fields:
-        by_kind: dict[Degeneracy, list[str]] = {}
-        for t in evidence.trials:
-            kind = degenerate(t.series.get(metric, ()))
-            if kind is not None:
-                by_kind.setdefault(kind, []).append(t.name)
-        for kind, names in by_kind.items():
-            if kind is Degeneracy.NON_FINITE:
-                message = (
-                    f"{metric} reached nan/inf in {len(names)} of {evidence.examined()}: {_named(names)}"
-                    + (f" ({_hps(evidence, names[0])})." if _hps(evidence, names[0]) else ".")
-                )
-                why = (
-                    "The training diverged; SageMaker drops nan/inf values, so AMT ranks such a trial on an "
-                    "earlier value or not at all."
-                )
-                fix = (
-                    "Lower the learning rate's upper bound (search it on a Logarithmic scale), clip "
-                    "gradients, and check the input data for nan/inf and unscaled features."
-                )
-            else:
-                message = (
-                    f"{metric} stayed constant in {len(names)} of {evidence.examined()}: {_named(names)}."
-                )
-                why = "A constant metric gives AMT nothing to compare, or the script prints a stale value."
-                fix = (
-                    "Check that the script prints the metric computed in that epoch (not a stale variable), "
-                    "that the learning rate is not zero or tiny, and that the labels are not all the same."
-                )
-            yield Finding("AMT303", Severity.WARNING, evidence.fields[metric], message, why, fix)
+    metrics = sorted(evidence.fields, key=lambda m: m != evidence.objective)  # the objective first
+    for kind in Degeneracy:
+        hits: dict[str, list[str]] = {}
+        for metric in metrics:
+            names = [t.name for t in evidence.trials if degenerate(t.series.get(metric, ())) is kind]
+            if names:
+                hits[metric] = names
+        if not hits:
+            continue
+        first_metric, first_names = next(iter(hits.items()))
+        parts = "; ".join(f"{metric} in {len(names)} ({_named(names)})" for metric, names in hits.items())
+        hps = _hps(evidence, first_names[0])
+        if kind is Degeneracy.NON_FINITE:
+            message = f"nan/inf values among {evidence.examined()}: {parts}" + (
+                f". {first_names[0]} had {hps}." if hps else "."
+            )
+            why = (
+                "The training diverged; SageMaker drops nan/inf values, so AMT ranks such a trial on an "
+                "earlier value or not at all."
+            )
+            fix = (
+                "Lower the learning rate's upper bound (search it on a Logarithmic scale), clip "
+                "gradients, and check the input data for nan/inf and unscaled features."
+            )
+        else:
+            message = f"a metric stayed constant among {evidence.examined()}: {parts}."
+            why = "A constant metric gives AMT nothing to compare, or the script prints a stale value."
+            fix = (
+                "Check that the script prints the metric computed in that epoch (not a stale variable), "
+                "that the learning rate is not zero or tiny, and that the labels are not all the same."
+            )
+        yield Finding("AMT303", Severity.WARNING, evidence.fields[first_metric], message, why, fix)
 
 
 @rule("AMT304", Severity.WARNING, "Trials far slower than their peers", tags=HEALTH)

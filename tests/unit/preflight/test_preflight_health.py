@@ -230,20 +230,21 @@ def test_a_stalled_objective_is_named_with_its_hyperparameters() -> None:
 
 def test_nan_values_the_regex_cannot_capture_are_reported() -> None:
     diverged = [*HEALTHY[:4], "[4]\ttrain-auc:nan\tvalidation-auc:nan"]
-    found = by_rule(diagnose(describe(), [trial(1)], lambda name: diverged), "AMT303")
-    assert {f.field.rsplit(".", 1)[0][-len("MetricDefinitions[0]") :] for f in found} == {
-        "MetricDefinitions[0]",
-        "MetricDefinitions[1]",
-    }
-    assert all("nan/inf" in f.message for f in found)
-    assert all("learning rate" in f.fix for f in found)
+    (f,) = by_rule(diagnose(describe(), [trial(1, eta="0.9")], lambda name: diverged), "AMT303")
+    assert f.field.endswith("MetricDefinitions[0].Regex")  # the objective's
+    assert "nan/inf values" in f.message
+    assert f"validation:auc in 1 ({NAME}-001-abcdef12)" in f.message
+    assert f"train:auc in 1 ({NAME}-001-abcdef12)" in f.message
+    assert "eta=0.9" in f.message
+    assert "learning rate" in f.fix
 
 
 def test_a_constant_metric_is_reported() -> None:
     flat = xgb_log([0.5] * 8, [0.5] * 8)
-    found = by_rule(diagnose(describe(), [trial(1)], lambda name: flat), "AMT303")
-    assert found
-    assert all("stayed constant" in f.message for f in found)
+    (f,) = by_rule(diagnose(describe(), [trial(1)], lambda name: flat), "AMT303")
+    assert "stayed constant" in f.message
+    assert "validation:auc in 1" in f.message
+    assert "train:auc in 1" in f.message
     assert "AMT302" not in {f.rule for f in diagnose(describe(), [trial(1)], lambda name: flat)}
 
 
