@@ -206,7 +206,7 @@ def not_improving(values: Sequence[float], *, maximize: bool) -> Stall | None:
     """The mean of the tail improves on the mean of the series' first part (as long as the tail) by less
     than :data:`NO_PROGRESS_SHARE` of its magnitude. Constant or non-finite series are :func:`degenerate`'s.
     """
-    if len(values) < MIN_POINTS or not _finite(values) or degenerate(values) is not None:
+    if len(values) < MIN_POINTS or not _finite(values) or _flat(values):
         return None
     late = tail(values)
     first = statistics.fmean(values[: len(late)])
@@ -217,17 +217,23 @@ def not_improving(values: Sequence[float], *, maximize: bool) -> Stall | None:
     return Stall(first, last)
 
 
+def _flat(values: Sequence[float]) -> bool:
+    return max(values) - min(values) <= 1e-12 * max(1.0, abs(values[0]))
+
+
 class Degeneracy(StrEnum):
     NON_FINITE = "nan/inf"
     CONSTANT = "constant"
 
 
 def degenerate(values: Sequence[float]) -> Degeneracy | None:
-    """A series holding ``nan``/``inf`` (any length), or :data:`MIN_POINTS` or more identical values."""
+    """A series holding ``nan``/``inf`` (any length), or :data:`MIN_POINTS` or more identical values other
+    than exactly 0 or 1 (a saturated metric: a train AUC or accuracy of 1, an error of 0, is a perfect fit,
+    not a broken one)."""
     if not _finite(values):
         return Degeneracy.NON_FINITE
-    if len(values) >= MIN_POINTS and max(values) - min(values) <= 1e-12 * max(1.0, abs(values[0])):
-        return Degeneracy.CONSTANT
+    if len(values) >= MIN_POINTS and _flat(values):
+        return None if values[0] in (0.0, 1.0) else Degeneracy.CONSTANT
     return None
 
 
@@ -571,8 +577,8 @@ def loss_not_decreasing(ctx: LintContext) -> Iterator[Finding]:
 
 @rule("AMT303", Severity.WARNING, "A metric is constant or NaN/inf", tags=HEALTH)
 def constant_or_nan(ctx: LintContext) -> Iterator[Finding]:
-    """A metric series holds nan/inf values, or 6 or more values that are all the same. One finding per
-    kind, naming each metric and its trials."""
+    """A metric series holds nan/inf values, or 6 or more values that are all the same (other than a
+    saturated 0 or 1). One finding per kind, naming each metric and its trials."""
     evidence = _health(ctx)
     if evidence is None:
         return

@@ -67,7 +67,8 @@ def test_a_loss_that_does_not_decrease_is_flagged() -> None:
 def test_a_loss_that_decreases_is_not_flagged() -> None:
     assert not_improving(DECREASING, maximize=False) is None
     assert not_improving(U_SHAPED, maximize=False) is None  # it did improve (overfitting is AMT301's)
-    assert not_improving([1.0] * 8, maximize=False) is None  # constant is AMT303's
+    assert not_improving([0.5] * 8, maximize=False) is None  # constant is AMT303's
+    assert not_improving([1.0] * 8, maximize=True) is None  # saturated: nothing left to improve
     assert not_improving([1.0, 0.9], maximize=False) is None  # too short
 
 
@@ -80,6 +81,8 @@ def test_constant_and_non_finite_series_are_degenerate() -> None:
 def test_moving_or_short_series_are_not_degenerate() -> None:
     assert degenerate(DECREASING) is None
     assert degenerate([0.5] * (MIN_POINTS - 1)) is None
+    assert degenerate([1.0] * 20) is None  # a train AUC saturated at 1: a perfect fit
+    assert degenerate([0.0] * 20) is None  # a train error of 0
     assert degenerate([]) is None
 
 
