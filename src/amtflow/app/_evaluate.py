@@ -228,8 +228,9 @@ class EvaluateRun:
 
     def _diagnose(self, plan: Plan, tuning: TuningResult) -> list[DiagnosisFinding]:
         """Findings about the finished tuning job (empty leaderboard, every trial failed, best at a range
-        bound, Bayesian run fully parallel). Unavailable evidence leaves the diagnosis empty; a throttle
-        propagates so the state machine retries."""
+        bound, Bayesian run fully parallel) and its trials' training health (overfitting, no progress,
+        constant or nan/inf metrics, runaway trials: a bounded sample of trial logs is read). Unavailable
+        evidence leaves the diagnosis empty; a throttle propagates so the state machine retries."""
         if self._evidence is None or plan.action is not Action.TUNE:
             return []
         try:

@@ -1,8 +1,9 @@
 """Preflight: the rule catalogue that keeps a misconfigured tuning job from costing money.
 
 Importing the package registers every rule: the service constraints (tag ``service``, also the local
-engine's request validation), the AMT best practices (tag ``practice``), the cost caps (tag ``budget``)
-and the post-run diagnosis (tag ``diagnosis``). See ``docs/preflight.md`` for the catalogue.
+engine's request validation), the AMT best practices (tag ``practice``), the cost caps (tag ``budget``),
+the post-run diagnosis (tag ``diagnosis``) and the trials' training health (tag ``health``). See
+``docs/preflight.md`` for the catalogue.
 
 Typical use::
 

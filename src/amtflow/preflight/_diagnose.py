@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from amtflow.preflight._findings import Finding, LintContext, Severity, rule, run_rules
+from amtflow.preflight._health import HEALTH, HEALTH_KEY, collect_health
 from amtflow.preflight._metrics import metric_regexes, nearest_line
 from amtflow.preflight._request import (
     LIMITS,
@@ -60,10 +61,12 @@ def diagnose(
     logs: LogReader,
 ) -> list[Finding]:
     """Findings about a finished tuning job: empty leaderboard, all trials failed, best value at a range
-    bound, Bayesian search that ran fully parallel. ``logs(training_job_name)`` returns that trial's log."""
+    bound, Bayesian search that ran fully parallel, and the trials' training health (tag ``health``: read
+    from a bounded sample of their logs). ``logs(training_job_name)`` returns that trial's log."""
     evidence = RunEvidence(describe_response, list(training_jobs), logs)
-    context = LintContext(request=describe_response, extra={EVIDENCE_KEY: evidence})
-    return run_rules(context, tags=DIAGNOSIS)
+    health = collect_health(describe_response, evidence.training_jobs, logs)
+    context = LintContext(request=describe_response, extra={EVIDENCE_KEY: evidence, HEALTH_KEY: health})
+    return run_rules(context, tags=(*DIAGNOSIS, *HEALTH))
 
 
 def _evidence(ctx: LintContext) -> RunEvidence | None:

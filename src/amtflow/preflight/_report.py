@@ -35,6 +35,7 @@ _TAG_TITLES = {
     "practice": "AMT best practices",
     "budget": "Budget",
     "diagnosis": "Diagnosis after a run",
+    "health": "Training health after a run",
 }
 
 

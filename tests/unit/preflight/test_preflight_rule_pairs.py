@@ -186,6 +186,18 @@ def best_with(eta: str) -> dict[str, Any]:
     return best
 
 
+def xgb_log(train: Sequence[float], validation: Sequence[float]) -> list[str]:
+    return [
+        f"[{i}]\ttrain-auc:{t}\tvalidation-auc:{v}"
+        for i, (t, v) in enumerate(zip(train, validation, strict=True))
+    ]
+
+
+RISING = [0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
+VALIDATION_PEAKS = [0.7, 0.78, 0.82, 0.84, 0.85, 0.84, 0.82, 0.8, 0.78]
+VALIDATION_RISES = [0.7, 0.76, 0.8, 0.83, 0.85, 0.86, 0.87, 0.875, 0.88]
+
+
 # --- the pairs ---------------------------------------------------------------------------------------------
 
 EVIDENCE_PAIRS: list[Pair] = [
@@ -410,6 +422,31 @@ EVIDENCE_PAIRS: list[Pair] = [
             )
         ),
         lambda: lint(mutated(lambda r: config(r)["ResourceLimits"].pop("MaxNumberOfTrainingJobs"))),
+    ),
+    # training health after a run
+    Pair(
+        "AMT301",
+        run([trial(1, value=0.8)], xgb_log(RISING, VALIDATION_PEAKS)),
+        run([trial(1, value=0.8)], xgb_log(RISING, VALIDATION_RISES)),
+        "train AUC rising while validation AUC falls from its best",
+    ),
+    Pair(
+        "AMT302",
+        run([trial(1, value=0.8)], xgb_log(RISING, [0.8, 0.81, 0.8, 0.79, 0.8, 0.8, 0.81, 0.79, 0.8])),
+        run([trial(1, value=0.8)], xgb_log(RISING, [0.8, 0.81, 0.8, 0.79, 0.8, 0.8, 0.81, 0.8, 0.82])),
+        "validation AUC flat within noise against a last third 0.1% better",
+    ),
+    Pair(
+        "AMT303",
+        run([trial(1, value=0.8)], xgb_log(RISING, [0.8] * 9)),
+        run([trial(1, value=0.8)], xgb_log(RISING, [0.8] * 8 + [0.81])),
+        "a constant validation metric",
+    ),
+    Pair(
+        "AMT304",
+        run([timed(1, 0, 5), timed(2, 0, 5), timed(3, 0, 6), timed(4, 0, 5), timed(5, 0, 16)]),
+        run([timed(1, 0, 5), timed(2, 0, 5), timed(3, 0, 6), timed(4, 0, 5), timed(5, 0, 14)]),
+        "3.2x the median trial against 2.8x",
     ),
     # diagnosis after a run
     Pair(
