@@ -226,13 +226,34 @@ class Callbacks:
 
 @dataclass
 class Executions:
+    """Executions of one state machine, as ``StartExecution`` answers: a name is used once; starting it again
+    with the same input while it runs is answered like the first start (Step Functions' idempotency),
+    anything else under that name is a duplicate."""
+
     started: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:amtflow-tuning"
 
     def start(self, name: str, run_input: Mapping[str, Any]) -> ExecutionStart:
-        if name in self.started:
+        if name in self.started and (name in self.ended or dict(run_input) != dict(self.started[name])):
             return ExecutionStart(name=name, outcome=StartOutcome.DUPLICATE)
         self.started[name] = run_input
-        return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=f"arn:execution:{name}")
+        return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=self.execution_arn(name))
+
+    def end(self, name: str) -> None:
+        """The execution ``name`` ended (succeeded, failed, timed out or was stopped)."""
+        self.ended.add(name)
+
+    def execution_arn(self, name: str) -> str:
+        prefix, _, machine = self.state_machine_arn.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{name}"
+
+    def is_running(self, execution: str) -> bool | None:
+        """Whether ``execution`` (an ARN, or the name of one of this state machine's executions) runs."""
+        name = execution.rpartition(":")[2] if execution.startswith("arn:") else execution
+        if execution.startswith("arn:") and execution != self.execution_arn(name):
+            return False
+        return name in self.started and name not in self.ended
 
 
 @dataclass
