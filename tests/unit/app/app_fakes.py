@@ -218,7 +218,8 @@ class Callbacks:
         return self._send("success", token, dict(output))
 
     def fail(self, token: str, *, error: str, cause: str) -> CallbackOutcome:
-        return self._send("failure", token, (error, cause))
+        # SendTaskFailure takes an error of at most 256 characters and a cause of at most 32768
+        return self._send("failure", token, (error[:256], cause[:32768]))
 
     def heartbeat(self, token: str) -> CallbackOutcome:
         return self._send("heartbeat", token, None)
