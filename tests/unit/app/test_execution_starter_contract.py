@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from amtflow.adapters import StepFunctionsExecutions, StepFunctionsHolderProbe
 from amtflow.app import StartOutcome
-from amtflow.errors import ConfigurationError, TransientError
+from amtflow.errors import ConfigurationError, QuotaExceededError, TransientError
 
 ROLE = "arn:aws:iam::123456789012:role/amtflow-state-machine"
 DEFINITION = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}})
@@ -132,6 +132,8 @@ def test_the_holder_probe_counts_a_failed_execution_awaiting_redrive_as_running(
     ("code", "error"),
     [
         ("ThrottlingException", TransientError),
+        ("KmsThrottlingException", TransientError),
+        ("ExecutionLimitExceeded", QuotaExceededError),
         ("AccessDeniedException", ConfigurationError),
     ],
 )

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from amtflow.adapters import SnsNotifier
 from amtflow.app import Notification
-from amtflow.errors import NotFoundError, TransientError
+from amtflow.errors import ConfigurationError, NotFoundError, TransientError
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:amtflow-notifications"
 
@@ -102,7 +102,9 @@ def test_a_topic_that_does_not_exist_is_not_found() -> None:
     [
         ("Throttling", 400, TransientError),
         ("InternalError", 500, TransientError),
+        ("KMSThrottling", 400, TransientError),
         ("NotFound", 404, NotFoundError),
+        ("AuthorizationError", 403, ConfigurationError),
     ],
 )
 def test_a_publish_sns_refuses_is_a_domain_error(code: str, status: int, error: type[Exception]) -> None:

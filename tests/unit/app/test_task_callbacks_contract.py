@@ -164,7 +164,10 @@ def test_a_failure_is_cut_to_what_step_functions_accepts(world: World) -> None:
     assert (error, cause) == ("E" * 256, "c" * 32768)
 
 
-@pytest.mark.parametrize(("code", "error"), [("AccessDeniedException", ConfigurationError)])
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [("AccessDeniedException", ConfigurationError), ("KmsThrottlingException", TransientError)],
+)
 def test_a_callback_step_functions_refuses_is_a_domain_error(code: str, error: type[Exception]) -> None:
     client = boto3.client("stepfunctions", region_name="us-east-1")
     with Stubber(client) as stub:
