@@ -12,6 +12,7 @@ import yaml
 
 from amtflow.adapters import StoreProfileCatalog
 from amtflow.app import (
+    DEFAULT_MARKER,
     CallbackOutcome,
     ExecutionStart,
     HolderProbe,
@@ -60,9 +61,15 @@ def profiles(*texts: str) -> StoreProfileCatalog:
 
 @dataclass
 class Datasets:
+    """The newest complete dataset version per model; ``markers`` names the object that completed it when
+    it is not ``_READY`` (a version is complete only for the marker it was completed with)."""
+
     versions: dict[str, str] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
 
     def latest_version(self, model: str, marker: str) -> str | None:
+        if self.markers.get(model, DEFAULT_MARKER) != marker:
+            return None
         return self.versions.get(model)
 
 
@@ -295,12 +302,19 @@ class DatasetFiles:
     def put(self, version: str, *parts: bytes, channel: str = "train") -> None:
         self.files[(version, channel)] = list(parts)
 
+    def _parts(self, version: str, channel: str) -> list[bytes]:
+        return self.files.get((version, channel), [self.default] if self.default else [])
+
     def channel_objects(self, model: str, version: str, channel: str) -> Sequence[str]:
-        parts = self.files.get((version, channel), [self.default] if self.default else [])
-        return [f"datasets/{model}/{version}/{channel}/part-{i}.csv" for i in range(len(parts))]
+        """As S3 lists them: sorted by key, empty objects left out."""
+        parts = self._parts(version, channel)
+        return sorted(f"datasets/{model}/{version}/{channel}/part-{i}.csv" for i, p in enumerate(parts) if p)
 
     def open(self, key: str) -> Any:
-        _, _model, version, channel, name = key.split("/")
+        try:
+            _, _model, version, channel, name = key.split("/")
+            part = self._parts(version, channel)[int(name.removeprefix("part-").removesuffix(".csv"))]
+        except (ValueError, IndexError):
+            raise NotFoundError(f"reading {key}: not found (NoSuchKey)") from None
         self.opened.append(key)
-        parts = self.files.get((version, channel), [self.default])
-        return self._io.BytesIO(parts[int(name.removeprefix("part-").removesuffix(".csv"))])
+        return self._io.BytesIO(part)
