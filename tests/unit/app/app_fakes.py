@@ -161,10 +161,25 @@ class SageMaker:
             objective_metric=objective["MetricName"],
             objective_type=objective["Type"],
         )
-        return f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
+        return self.arn(name)
+
+    @staticmethod
+    def arn(name: str) -> str:
+        """SageMaker's ARNs hold the job's name lower-cased."""
+        return f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name.lower()}"
+
+    def _known(self, name: str) -> None:
+        if name not in self.jobs and name not in self.trials:
+            raise NotFoundError(f"tuning job {name} does not exist")
 
     def finish(self, name: str, status: TuningJobStatus, **changes: Any) -> None:
         self.jobs[name] = replace(self.jobs[name], status=status, **changes)
+
+    def stop_tuning_job(self, name: str) -> None:
+        """StopHyperParameterTuningJob as the reconciler calls it: a job that ended, or none, is no error."""
+        job = self.jobs.get(name)
+        if job is not None and not job.status.is_terminal():
+            self.jobs[name] = replace(job, status=TuningJobStatus.STOPPED)
 
     def add(self, job: TuningJobDescription) -> None:
         self.jobs[job.name] = job
@@ -178,11 +193,13 @@ class SageMaker:
         self, name: str, *, objective_type: str, limit: int
     ) -> Sequence[TrainingJobSummary]:
         self.list_calls.append((name, objective_type, limit))
+        self._known(name)
         ranked = [t for t in self.trials.get(name, []) if t.objective_value is not None]
         ranked.sort(key=lambda t: t.objective_value or 0.0, reverse=objective_type != "Minimize")
         return ranked[:limit]
 
     def training_job_names(self, tuning_job: str, *, limit: int) -> Sequence[str]:
+        self._known(tuning_job)
         return [t.name for t in self.trials.get(tuning_job, [])][:limit]
 
     def describe_training_job(self, name: str) -> TrainingJobDetails:
@@ -190,9 +207,11 @@ class SageMaker:
         if self.describe_error is not None:
             raise self.describe_error
         billable, instance_type, count = self.billing.get(name, (61, "ml.m5.xlarge", 1))
-        for trials in self.trials.values():
+        for tuning_job, trials in self.trials.items():
+            job = self.jobs.get(tuning_job)
             for t in trials:
                 if t.name == name:
+                    metric = job.objective_metric if job is not None else None
                     return TrainingJobDetails(
                         name=name,
                         status="Completed",
@@ -203,6 +222,10 @@ class SageMaker:
                         billable_seconds=billable,
                         instance_type=instance_type,
                         instance_count=count,
+                        final_metrics=(
+                            {metric: t.objective_value} if metric and t.objective_value is not None else {}
+                        ),
+                        tuning_job_arn=self.arn(tuning_job),
                     )
         raise NotFoundError(f"training job {name} does not exist")
 
