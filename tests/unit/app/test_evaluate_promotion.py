@@ -62,11 +62,23 @@ TUNING = TuningResult(
 
 @dataclass
 class Registry:
+    """The Model Registry: each registration is the next version of its group; a retried one (same
+    ``ClientToken``) is the registration it repeats."""
+
     requests: list[Mapping[str, Any]] = field(default_factory=list)
+    arns: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def register(self, request: Mapping[str, Any]) -> str:
+        group = str(request["ModelPackageGroupName"])
+        retried = (group, str(request.get("ClientToken", ""))) if request.get("ClientToken") else None
+        if retried in self.arns:
+            return self.arns[retried]
         self.requests.append(request)
-        return f"arn:aws:sagemaker:us-east-1:1:model-package/{request['ModelPackageGroupName']}/1"
+        version = sum(1 for r in self.requests if r["ModelPackageGroupName"] == group)
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group.lower()}/{version}"
+        if retried is not None:
+            self.arns[retried] = arn
+        return arn
 
 
 @dataclass
