@@ -158,3 +158,26 @@ def test_a_listing_s3_refuses_is_a_domain_error(code: str, status: int, error: t
             S3DatasetCatalog(client, BUCKET).latest_version(MODEL, "_READY")
         with pytest.raises(error):
             S3DatasetReader(client, BUCKET).channel_objects(MODEL, "v1", "train")
+
+
+def test_listings_read_every_page() -> None:
+    """ListObjectsV2 answers at most 1000 keys a page: a version's marker or parts on a later page count."""
+    client = boto3.client("s3", region_name="us-east-1")
+    first = {"IsTruncated": True, "NextContinuationToken": "page-2", "KeyCount": 1}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_objects_v2",
+            {**first, "Contents": [{"Key": f"datasets/{MODEL}/v1/train/part-1.csv", "Size": 5}]},
+            {"Bucket": BUCKET, "Prefix": f"datasets/{MODEL}/v1/train/"},
+        )
+        stub.add_response(
+            "list_objects_v2",
+            {
+                "IsTruncated": False,
+                "KeyCount": 1,
+                "Contents": [{"Key": f"datasets/{MODEL}/v1/train/part-0.csv", "Size": 5}],
+            },
+            {"Bucket": BUCKET, "Prefix": f"datasets/{MODEL}/v1/train/", "ContinuationToken": "page-2"},
+        )
+        keys = S3DatasetReader(client, BUCKET).channel_objects(MODEL, "v1", "train")
+    assert keys == [f"datasets/{MODEL}/v1/train/part-{i}.csv" for i in (0, 1)]
