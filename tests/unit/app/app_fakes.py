@@ -341,3 +341,19 @@ class DatasetFiles:
             raise NotFoundError(f"reading {key}: not found (NoSuchKey)") from None
         self.opened.append(key)
         return self._io.BytesIO(part)
+
+
+class TrialLogs:
+    """Training jobs' log lines in a dict (a :data:`~amtflow.app.LogReader`), as CloudWatch Logs gives them:
+    the first ``max_lines`` from the head; a job without a log is :class:`NotFoundError`."""
+
+    def __init__(self, lines: Mapping[str, Sequence[str]] | None = None, *, max_lines: int = 5000) -> None:
+        self.lines = lines if lines is not None else {}
+        self.max_lines = max_lines
+
+    def __call__(self, training_job: str) -> Sequence[str]:
+        if training_job not in self.lines:
+            raise NotFoundError(
+                f"no log stream /aws/sagemaker/TrainingJobs/{training_job}/* in CloudWatch Logs"
+            )
+        return list(self.lines[training_job])[: self.max_lines]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, Clock, Notifier, SageMaker, profile_text, profiles, trial
+from app_fakes import MODEL, Clock, Notifier, SageMaker, TrialLogs, profile_text, profiles, trial
 
 from amtflow.app import EvaluateRequest, EvaluateRun, NotifyRun, evaluation_request
 from amtflow.lineage import Champion, DatasetVersion, InMemoryLineageStore, ObjectiveType, client_token
@@ -140,7 +140,7 @@ class World:
         return EvaluateRun(
             sagemaker=self.sagemaker,
             evidence=self.evidence,
-            logs=lambda name: self.logs[name],
+            logs=TrialLogs(self.logs),
             lineage=self.lineage,
             registry=self.registry,
             profiles=loader(promotion=self.promotion) if self.promotion else load,
