@@ -32,9 +32,11 @@ TRANSIENT_CODES = frozenset(
         "ServiceException",
         "LimitExceededException",
         "TransactionConflictException",
+        "KMSThrottling",
+        "KmsThrottlingException",
     }
 )
-QUOTA_CODES = frozenset({"ResourceLimitExceeded"})
+QUOTA_CODES = frozenset({"ResourceLimitExceeded", "ExecutionLimitExceeded"})
 CONFLICT_CODES = frozenset(
     {"ResourceInUse", "ResourceInUseException", "ConflictException", "ConditionalCheckFailedException"}
 )
@@ -42,7 +44,9 @@ NOT_FOUND_CODES = frozenset(
     {"ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "NotFound", "404", "NoSuchBucket"}
 )
 INVALID_CODES = frozenset({"ValidationException", "ValidationError", "InvalidParameterException"})
-ACCESS_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+ACCESS_CODES = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+)
 
 
 def error_code(error: ClientError) -> str:

@@ -12,6 +12,7 @@ import yaml
 
 from amtflow.adapters import StoreProfileCatalog
 from amtflow.app import (
+    DEFAULT_MARKER,
     CallbackOutcome,
     ExecutionStart,
     HolderProbe,
@@ -60,9 +61,15 @@ def profiles(*texts: str) -> StoreProfileCatalog:
 
 @dataclass
 class Datasets:
+    """The newest complete dataset version per model; ``markers`` names the object that completed it when
+    it is not ``_READY`` (a version is complete only for the marker it was completed with)."""
+
     versions: dict[str, str] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
 
     def latest_version(self, model: str, marker: str) -> str | None:
+        if self.markers.get(model, DEFAULT_MARKER) != marker:
+            return None
         return self.versions.get(model)
 
 
@@ -154,10 +161,25 @@ class SageMaker:
             objective_metric=objective["MetricName"],
             objective_type=objective["Type"],
         )
-        return f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
+        return self.arn(name)
+
+    @staticmethod
+    def arn(name: str) -> str:
+        """SageMaker's ARNs hold the job's name lower-cased."""
+        return f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name.lower()}"
+
+    def _known(self, name: str) -> None:
+        if name not in self.jobs and name not in self.trials:
+            raise NotFoundError(f"tuning job {name} does not exist")
 
     def finish(self, name: str, status: TuningJobStatus, **changes: Any) -> None:
         self.jobs[name] = replace(self.jobs[name], status=status, **changes)
+
+    def stop_tuning_job(self, name: str) -> None:
+        """StopHyperParameterTuningJob as the reconciler calls it: a job that ended, or none, is no error."""
+        job = self.jobs.get(name)
+        if job is not None and not job.status.is_terminal():
+            self.jobs[name] = replace(job, status=TuningJobStatus.STOPPED)
 
     def add(self, job: TuningJobDescription) -> None:
         self.jobs[job.name] = job
@@ -171,11 +193,13 @@ class SageMaker:
         self, name: str, *, objective_type: str, limit: int
     ) -> Sequence[TrainingJobSummary]:
         self.list_calls.append((name, objective_type, limit))
+        self._known(name)
         ranked = [t for t in self.trials.get(name, []) if t.objective_value is not None]
         ranked.sort(key=lambda t: t.objective_value or 0.0, reverse=objective_type != "Minimize")
         return ranked[:limit]
 
     def training_job_names(self, tuning_job: str, *, limit: int) -> Sequence[str]:
+        self._known(tuning_job)
         return [t.name for t in self.trials.get(tuning_job, [])][:limit]
 
     def describe_training_job(self, name: str) -> TrainingJobDetails:
@@ -183,9 +207,11 @@ class SageMaker:
         if self.describe_error is not None:
             raise self.describe_error
         billable, instance_type, count = self.billing.get(name, (61, "ml.m5.xlarge", 1))
-        for trials in self.trials.values():
+        for tuning_job, trials in self.trials.items():
+            job = self.jobs.get(tuning_job)
             for t in trials:
                 if t.name == name:
+                    metric = job.objective_metric if job is not None else None
                     return TrainingJobDetails(
                         name=name,
                         status="Completed",
@@ -196,6 +222,10 @@ class SageMaker:
                         billable_seconds=billable,
                         instance_type=instance_type,
                         instance_count=count,
+                        final_metrics=(
+                            {metric: t.objective_value} if metric and t.objective_value is not None else {}
+                        ),
+                        tuning_job_arn=self.arn(tuning_job),
                     )
         raise NotFoundError(f"training job {name} does not exist")
 
@@ -218,7 +248,8 @@ class Callbacks:
         return self._send("success", token, dict(output))
 
     def fail(self, token: str, *, error: str, cause: str) -> CallbackOutcome:
-        return self._send("failure", token, (error, cause))
+        # SendTaskFailure takes an error of at most 256 characters and a cause of at most 32768
+        return self._send("failure", token, (error[:256], cause[:32768]))
 
     def heartbeat(self, token: str) -> CallbackOutcome:
         return self._send("heartbeat", token, None)
@@ -226,13 +257,34 @@ class Callbacks:
 
 @dataclass
 class Executions:
+    """Executions of one state machine, as ``StartExecution`` answers: a name is used once; starting it again
+    with the same input while it runs is answered like the first start (Step Functions' idempotency),
+    anything else under that name is a duplicate."""
+
     started: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:amtflow-tuning"
 
     def start(self, name: str, run_input: Mapping[str, Any]) -> ExecutionStart:
-        if name in self.started:
+        if name in self.started and (name in self.ended or dict(run_input) != dict(self.started[name])):
             return ExecutionStart(name=name, outcome=StartOutcome.DUPLICATE)
         self.started[name] = run_input
-        return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=f"arn:execution:{name}")
+        return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=self.execution_arn(name))
+
+    def end(self, name: str) -> None:
+        """The execution ``name`` ended (succeeded, failed, timed out or was stopped)."""
+        self.ended.add(name)
+
+    def execution_arn(self, name: str) -> str:
+        prefix, _, machine = self.state_machine_arn.rpartition(":stateMachine:")
+        return f"{prefix}:execution:{machine}:{name}"
+
+    def is_running(self, execution: str) -> bool | None:
+        """Whether ``execution`` (an ARN, or the name of one of this state machine's executions) runs."""
+        name = execution.rpartition(":")[2] if execution.startswith("arn:") else execution
+        if execution.startswith("arn:") and execution != self.execution_arn(name):
+            return False
+        return name in self.started and name not in self.ended
 
 
 @dataclass
@@ -273,12 +325,35 @@ class DatasetFiles:
     def put(self, version: str, *parts: bytes, channel: str = "train") -> None:
         self.files[(version, channel)] = list(parts)
 
+    def _parts(self, version: str, channel: str) -> list[bytes]:
+        return self.files.get((version, channel), [self.default] if self.default else [])
+
     def channel_objects(self, model: str, version: str, channel: str) -> Sequence[str]:
-        parts = self.files.get((version, channel), [self.default] if self.default else [])
-        return [f"datasets/{model}/{version}/{channel}/part-{i}.csv" for i in range(len(parts))]
+        """As S3 lists them: sorted by key, empty objects left out."""
+        parts = self._parts(version, channel)
+        return sorted(f"datasets/{model}/{version}/{channel}/part-{i}.csv" for i, p in enumerate(parts) if p)
 
     def open(self, key: str) -> Any:
-        _, _model, version, channel, name = key.split("/")
+        try:
+            _, _model, version, channel, name = key.split("/")
+            part = self._parts(version, channel)[int(name.removeprefix("part-").removesuffix(".csv"))]
+        except (ValueError, IndexError):
+            raise NotFoundError(f"reading {key}: not found (NoSuchKey)") from None
         self.opened.append(key)
-        parts = self.files.get((version, channel), [self.default])
-        return self._io.BytesIO(parts[int(name.removeprefix("part-").removesuffix(".csv"))])
+        return self._io.BytesIO(part)
+
+
+class TrialLogs:
+    """Training jobs' log lines in a dict (a :data:`~amtflow.app.LogReader`), as CloudWatch Logs gives them:
+    the first ``max_lines`` from the head; a job without a log is :class:`NotFoundError`."""
+
+    def __init__(self, lines: Mapping[str, Sequence[str]] | None = None, *, max_lines: int = 5000) -> None:
+        self.lines = lines if lines is not None else {}
+        self.max_lines = max_lines
+
+    def __call__(self, training_job: str) -> Sequence[str]:
+        if training_job not in self.lines:
+            raise NotFoundError(
+                f"no log stream /aws/sagemaker/TrainingJobs/{training_job}/* in CloudWatch Logs"
+            )
+        return list(self.lines[training_job])[: self.max_lines]

@@ -80,10 +80,12 @@ class Jobs:
     def create_training_job(self, request: Mapping[str, Any]) -> str:
         if self.fail_create is not None:
             raise self.fail_create
-        if any(r["TrainingJobName"] == request["TrainingJobName"] for r in self.created):
+        name = request["TrainingJobName"]
+        if any(r["TrainingJobName"] == name for r in self.created):
             raise ConflictError("exists")
         self.created.append(request)
-        return "arn"
+        self.outcomes.setdefault(name, TrainingJobOutcome(name, "InProgress"))
+        return f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name.lower()}"
 
     def describe_outcome(self, name: str) -> TrainingJobOutcome:
         if name not in self.outcomes:

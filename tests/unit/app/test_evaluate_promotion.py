@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from app_fakes import MODEL, Clock, Notifier, SageMaker, profile_text, profiles, trial
+from app_fakes import MODEL, Clock, Notifier, SageMaker, TrialLogs, profile_text, profiles, trial
 
 from amtflow.app import EvaluateRequest, EvaluateRun, NotifyRun, evaluation_request
 from amtflow.lineage import Champion, DatasetVersion, InMemoryLineageStore, ObjectiveType, client_token
@@ -62,11 +62,23 @@ TUNING = TuningResult(
 
 @dataclass
 class Registry:
+    """The Model Registry: each registration is the next version of its group; a retried one (same
+    ``ClientToken``) is the registration it repeats."""
+
     requests: list[Mapping[str, Any]] = field(default_factory=list)
+    arns: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def register(self, request: Mapping[str, Any]) -> str:
+        group = str(request["ModelPackageGroupName"])
+        retried = (group, str(request.get("ClientToken", ""))) if request.get("ClientToken") else None
+        if retried in self.arns:
+            return self.arns[retried]
         self.requests.append(request)
-        return f"arn:aws:sagemaker:us-east-1:1:model-package/{request['ModelPackageGroupName']}/1"
+        version = sum(1 for r in self.requests if r["ModelPackageGroupName"] == group)
+        arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{group.lower()}/{version}"
+        if retried is not None:
+            self.arns[retried] = arn
+        return arn
 
 
 @dataclass
@@ -128,7 +140,7 @@ class World:
         return EvaluateRun(
             sagemaker=self.sagemaker,
             evidence=self.evidence,
-            logs=lambda name: self.logs[name],
+            logs=TrialLogs(self.logs),
             lineage=self.lineage,
             registry=self.registry,
             profiles=loader(promotion=self.promotion) if self.promotion else load,

@@ -68,7 +68,9 @@ def test_a_minimized_objective_ranks_ascending() -> None:
 
 
 def test_no_objective_reported_is_no_result_with_a_diagnosis() -> None:
-    evaluation = EvaluateRun(sagemaker=SageMaker()).evaluate(PLAN, tuning())
+    sm = SageMaker()
+    sm.trials[JOB] = []  # the job exists and none of its trials reported the objective
+    evaluation = EvaluateRun(sagemaker=sm).evaluate(PLAN, tuning())
     assert evaluation.outcome is Outcome.NO_RESULT
     assert evaluation.best is None
     assert evaluation.leaderboard == []

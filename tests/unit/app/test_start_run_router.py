@@ -115,6 +115,10 @@ def test_the_schedule_starts_each_due_profile_once_per_slot() -> None:
     request = RunRequest.model_validate(executions.started[started.name])
     assert request.trigger is Trigger.SCHEDULE
     assert request.dataset_version == "2026-11-01"
+    (again,) = route_event(r, event("scheduled_event.json")).executions  # while it runs: the same answer
+    assert (again.outcome, again.arn) == (StartOutcome.STARTED, started.arn)
+    assert len(executions.started) == 1
+    executions.end(started.name)
     assert route_event(r, event("scheduled_event.json")).executions[0].outcome is StartOutcome.DUPLICATE
 
 

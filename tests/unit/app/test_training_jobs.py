@@ -48,7 +48,7 @@ class Trainer:
             raise ConflictError(f"training job {name} exists")
         self.created.append(request)
         self.jobs[name] = TrainingJobDetails(name, "InProgress", None, None, None, request["HyperParameters"])
-        return f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}"
+        return f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name.lower()}"
 
     def finish(self, name: str, status: str, **changes: Any) -> None:
         self.jobs[name] = replace(self.jobs[name], status=status, **changes)
