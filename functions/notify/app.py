@@ -34,7 +34,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     with single_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1) as outcome:
         outcome.add_dimension(name="model", value=result.model)
         outcome.add_dimension(name="outcome", value=result.outcome.value)
-    metrics.add_dimension(name="model", value=result.model)
+    if result.has_figures:  # Powertools keeps the dimensions of a flush without metrics for the next one
+        metrics.add_dimension(name="model", value=result.model)
     if result.trials_completed is not None:
         metrics.add_metric(name="TrialsCompleted", unit=MetricUnit.Count, value=result.trials_completed)
     if result.trials_failed is not None:

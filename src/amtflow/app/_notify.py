@@ -349,6 +349,18 @@ class NotifyResult:
     run_cost_usd: float | None = None
     month_to_date_usd: float | None = None
 
+    @property
+    def has_figures(self) -> bool:
+        """Whether any of the run's figures is known."""
+        figures = (
+            self.trials_completed,
+            self.trials_failed,
+            self.data_to_notification_seconds,
+            self.run_cost_usd,
+            self.month_to_date_usd,
+        )
+        return any(f is not None for f in figures)
+
 
 #: ``TrainingJobStatusCounters`` (and a retraining job's status) that count as failed trials.
 FAILED_TRIAL_STATUSES = ("NonRetryableError", "RetryableError", "Failed")
