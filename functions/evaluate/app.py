@@ -34,11 +34,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     metrics.add_dimension(name="model", value=payload.plan.model)
-    if evaluation.best is not None and evaluation.best.objective_value is not None:
+    first = payload.evaluation is None  # not again after the champion's evaluation job: once per run
+    if first and evaluation.best is not None and evaluation.best.objective_value is not None:
         metrics.add_metric(
             name="BestObjective", unit=MetricUnit.NoUnit, value=evaluation.best.objective_value
         )
-    if payload.tuning.runtime_seconds is not None and payload.evaluation is None:
+    if first and payload.tuning.runtime_seconds is not None:
         metrics.add_metric(
             name="TuningRuntime", unit=MetricUnit.Seconds, value=payload.tuning.runtime_seconds
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow.app import compose, parse_notify_input
@@ -29,6 +29,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"messageId": message_id, "outcome": "queued"}
     result = compose.notify_run().notify(payload.state, execution_id=execution_id)
     logger.info("notified", extra={"outcome": result.outcome.value, "messageId": result.message_id})
-    metrics.add_dimension(name="outcome", value=result.outcome.value)
-    metrics.add_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1)
+    # One flush shares its dimensions: the run's figures are per model, its outcome count per model and
+    # outcome (a flush of its own).
+    with single_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1) as outcome:
+        outcome.add_dimension(name="model", value=result.model)
+        outcome.add_dimension(name="outcome", value=result.outcome.value)
+    if result.has_figures:  # Powertools keeps the dimensions of a flush without metrics for the next one
+        metrics.add_dimension(name="model", value=result.model)
+    if result.trials_completed is not None:
+        metrics.add_metric(name="TrialsCompleted", unit=MetricUnit.Count, value=result.trials_completed)
+    if result.trials_failed is not None:
+        metrics.add_metric(name="TrialsFailed", unit=MetricUnit.Count, value=result.trials_failed)
+    if result.data_to_notification_seconds is not None:
+        metrics.add_metric(
+            name="DataToNotificationSeconds",
+            unit=MetricUnit.Seconds,
+            value=result.data_to_notification_seconds,
+        )
+    if result.run_cost_usd is not None:
+        metrics.add_metric(name="RunCostUsd", unit=MetricUnit.NoUnit, value=result.run_cost_usd)
+    if result.month_to_date_usd is not None:
+        metrics.add_metric(name="MonthToDateUsd", unit=MetricUnit.NoUnit, value=result.month_to_date_usd)
     return {"messageId": result.message_id, "outcome": result.outcome.value}

@@ -165,7 +165,13 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "sqs:SendMessage": FAILED_EVENTS,
     },
     # notify: reads the model's profile to redact its environment values, publishes one message
-    "NotifyFunction": {**_PROFILES, "sns:Publish": TOPIC},
+    # publishes the outcome; reads the run's spend and the model's month to date for its metrics
+    "NotifyFunction": {
+        **_PROFILES,
+        "sns:Publish": TOPIC,
+        "dynamodb:GetItem": STATE_TABLE,
+        "dynamodb:Query": STATE_TABLE,
+    },
 }
 
 # Read-only metadata actions that SAM's S3ReadPolicy / DynamoDBCrudPolicy templates add alongside.

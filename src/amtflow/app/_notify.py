@@ -11,10 +11,13 @@ import logging
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from amtflow.app._events import parse_timestamp
 from amtflow.app._ports import Clock, Notification, Notifier
 from amtflow.errors import AmtflowError
+from amtflow.lineage import LineageStore
 from amtflow.messages import (
     Action,
     Evaluation,
@@ -331,8 +334,56 @@ def _promotion_lines(promotion: Promotion | None, metric: str | None) -> list[st
 
 @dataclass(frozen=True)
 class NotifyResult:
+    """The published message and the run's figures the Notify function reports as metrics (``None``: not
+    known for this run). ``run_cost_usd`` is what the run counts towards its model's month (the actual cost
+    once known, else the estimate while its job may run, 0 without a job), ``month_to_date_usd`` the
+    model's month so far; ``data_to_notification_seconds`` runs from the data's arrival (the trigger
+    event's time, else the plan's) to this notification."""
+
     message_id: str
     outcome: Outcome
+    model: str = "unknown"
+    trials_completed: int | None = None
+    trials_failed: int | None = None
+    data_to_notification_seconds: int | None = None
+    run_cost_usd: float | None = None
+    month_to_date_usd: float | None = None
+
+    @property
+    def has_figures(self) -> bool:
+        """Whether any of the run's figures is known."""
+        figures = (
+            self.trials_completed,
+            self.trials_failed,
+            self.data_to_notification_seconds,
+            self.run_cost_usd,
+            self.month_to_date_usd,
+        )
+        return any(f is not None for f in figures)
+
+
+#: ``TrainingJobStatusCounters`` (and a retraining job's status) that count as failed trials.
+FAILED_TRIAL_STATUSES = ("NonRetryableError", "RetryableError", "Failed")
+
+
+def _trials(tuning: TuningResult | None) -> tuple[int | None, int | None]:
+    if tuning is None or not tuning.training_jobs:
+        return None, None
+    jobs = tuning.training_jobs
+    return jobs.get("Completed", 0), sum(jobs.get(status, 0) for status in FAILED_TRIAL_STATUSES)
+
+
+def _data_time(state: Mapping[str, Any], plan: Plan | None) -> datetime | None:
+    request = state.get("request")
+    source = request.get("source") if isinstance(request, Mapping) else None
+    if isinstance(source, Mapping) and source.get("time"):
+        try:
+            when = parse_timestamp(source["time"])
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return when
+    return plan.planned_at if plan is not None else None
 
 
 class NotifyRun:
@@ -347,16 +398,46 @@ class NotifyRun:
         clock: Clock,
         region: str = "",
         profiles: Callable[[str], ModelProfile] | None = None,
+        lineage: LineageStore | None = None,
     ) -> None:
         self._notifier = notifier
         self._clock = clock
         self._region = region
         self._profiles = profiles
+        self._lineage = lineage
 
     def notify(self, state: Mapping[str, Any], *, execution_id: str) -> NotifyResult:
         report = gather_report(state, execution_id=execution_id, clock=self._clock)
         message_id = self._publish(render(report, region=self._region), state, report.model)
-        return NotifyResult(message_id=message_id, outcome=report.outcome)
+        completed, failed = _trials(report.tuning)
+        data_time = _data_time(state, report.plan)
+        since_data = None
+        if data_time is not None:
+            since_data = max(0, int((self._clock() - data_time).total_seconds()))
+        cost, month = self._spend(report.plan)
+        return NotifyResult(
+            message_id=message_id,
+            outcome=report.outcome,
+            model=report.model,
+            trials_completed=completed,
+            trials_failed=failed,
+            data_to_notification_seconds=since_data,
+            run_cost_usd=cost,
+            month_to_date_usd=month,
+        )
+
+    def _spend(self, plan: Plan | None) -> tuple[float | None, float | None]:
+        """The run's spend and its model's month to date from the lineage; best effort (the notification
+        is out already, a lineage that cannot be read leaves both unknown)."""
+        if self._lineage is None or plan is None:
+            return None, None
+        try:
+            run = self._lineage.get_run(plan.model, plan.execution.name)
+            month = self._lineage.month_to_date_spend(plan.model, self._clock())
+        except AmtflowError as e:
+            logger.warning("the spend of run %s could not be read: %s", plan.execution.name, type(e).__name__)
+            return None, None
+        return (run.spend_usd if run is not None else None), month
 
     def notify_queued(self, state: Mapping[str, Any], *, execution_id: str) -> str:
         """The one interim notice of a run queued for an exhausted SageMaker quota (``state["quota"]`` is the

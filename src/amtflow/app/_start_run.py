@@ -82,7 +82,8 @@ class StartRun:
             # that says the profile is missing or broken, instead of the upload being silently ignored.
             return DEFAULT_MARKER
 
-    def on_object_created(self, bucket: str, key: str, event_id: str) -> RouteResult:
+    def on_object_created(self, bucket: str, key: str, event_id: str, time: str | None = None) -> RouteResult:
+        """``time`` is the event's (when the marker was written): the run's data time."""
         if bucket != self._bucket:
             return RouteResult(ignored=f"bucket {bucket} is not the data bucket {self._bucket}")
         if not key.startswith(self._prefix):
@@ -101,7 +102,7 @@ class StartRun:
             action=RequestedAction.AUTO,
             dataset_version=version,
             trigger=Trigger.S3,
-            source=EventSource(bucket=bucket, key=key, event_id=event_id),
+            source=EventSource(bucket=bucket, key=key, event_id=event_id, time=time or None),
         )
         return RouteResult(executions=(self._start(self._namer(model, version), request),))
 
@@ -186,6 +187,7 @@ class TriggerEvent:
     schedule: tuple[datetime, str] | None = None
     drift: DriftDetected | None = None
     ignored: str = ""
+    time: str = ""
 
 
 def read_trigger(event: object, *, account: str | None = None) -> TriggerEvent:
@@ -202,7 +204,7 @@ def read_trigger(event: object, *, account: str | None = None) -> TriggerEvent:
         return TriggerEvent(envelope.id, ignored=foreign)
     source, detail_type = envelope.source, envelope.detail_type
     if source == "aws.s3" and detail_type == "Object Created":
-        return TriggerEvent(envelope.id, s3=_s3_location(envelope.detail))
+        return TriggerEvent(envelope.id, s3=_s3_location(envelope.detail), time=envelope.time or "")
     if source == "aws.events" and detail_type == "Scheduled Event":
         try:
             when = parse_timestamp(envelope.time)
@@ -223,7 +225,7 @@ def read_trigger(event: object, *, account: str | None = None) -> TriggerEvent:
 def route_trigger(router: StartRun, trigger: TriggerEvent) -> RouteResult:
     """Act on an event :func:`read_trigger` validated."""
     if trigger.s3 is not None:
-        return router.on_object_created(*trigger.s3, trigger.event_id)
+        return router.on_object_created(*trigger.s3, trigger.event_id, trigger.time or None)
     if trigger.schedule is not None:
         when, rule = trigger.schedule
         return router.on_schedule(when, rule=rule)

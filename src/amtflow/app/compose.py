@@ -314,6 +314,7 @@ def notify_run(settings: Settings | None = None) -> NotifyRun:
             clock=utc_now,
             region=s.region,
             profiles=(lambda model: catalog.get(model).profile) if catalog is not None else None,
+            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table) if s.state_table else None,
         )
 
     return _once("notify", settings, build)

@@ -168,3 +168,63 @@ def test_the_defaults_deploy_no_vpc_policy_nor_the_account_wide_training_log_gro
         assert env["AMTFLOW_TRAINING_NETWORK_ISOLATION"] == "false"
         assert env["AMTFLOW_TRAINING_SUBNET_IDS"] == ""
         assert env["AMTFLOW_TRAINING_SECURITY_GROUP_IDS"] == ""
+
+
+def test_cloudwatch_accepts_the_alarms_and_the_dashboard_as_the_stack_resolves_them(twin: Twin) -> None:
+    # moto's CloudFormation skips alarms and dashboards, so each goes through CloudWatch's own API (botocore
+    # validates every field), resolved as CloudFormation would resolve it in this stack.
+    from amtflow.local.twin import compile_project
+
+    cfn = compile_project(ROOT, region="us-east-1").cloudformation
+    parameters = {k: v.get("Default") for k, v in cfn["Parameters"].items()}
+
+    def physical(logical: str, attribute: str | None = None) -> str:
+        value = twin.physical_id(logical)
+        return value.rsplit("/", 1)[-1] if attribute == "QueueName" else value
+
+    def substitute(text: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            name = m[1]
+            if name == "AWS::StackName":
+                return "amtflow"
+            if name == "AWS::Region":
+                return "us-east-1"
+            logical, _, attribute = name.partition(".")
+            return physical(logical, attribute or None)
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            (fn, arg), *_ = node.items()
+            if fn == "Ref":
+                return parameters[arg] if arg in parameters else physical(arg)
+            if fn == "Fn::GetAtt":
+                return physical(arg[0], arg[1])
+            if fn == "Fn::Sub":
+                return substitute(arg)
+        if isinstance(node, dict):
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    cloudwatch = twin.client("cloudwatch")
+    topic = twin.physical_id("OperationsTopic")
+    alarms = {k: v for k, v in cfn["Resources"].items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    for resource in alarms.values():
+        props = resolve(resource["Properties"])
+        props["Threshold"] = float(props["Threshold"])
+        if "Period" in props:
+            props["Period"] = int(props["Period"])
+        cloudwatch.put_metric_alarm(**props)
+    described = cloudwatch.describe_alarms(AlarmNamePrefix="amtflow-", MaxRecords=100)["MetricAlarms"]
+    assert len(described) == len(alarms)
+    assert all(a["AlarmActions"] == [topic] for a in described)
+
+    dashboard = resolve(cfn["Resources"]["OperationsDashboard"]["Properties"])
+    answer = cloudwatch.put_dashboard(**dashboard)
+    assert answer.get("DashboardValidationMessages", []) == []
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="amtflow-operations")["DashboardBody"])
+    queues = {row[3] for w in body["widgets"] for row in w["properties"]["metrics"] if row[0] == "AWS/SQS"}
+    assert queues == {physical(q, "QueueName") for q in twin.resources("AWS::SQS::Queue")}

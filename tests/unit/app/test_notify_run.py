@@ -337,3 +337,102 @@ def test_the_queued_for_quota_notice_is_redacted_and_shows_no_stack_trace() -> N
     assert PASSWORD not in seen
     assert "stackTrace" not in seen
     assert "app.py" not in seen
+
+
+# --- the run's figures (the Notify function's metrics) -------------------------------------------------
+
+
+def _run(run_id: str, cost: float | None, estimate: float) -> Any:
+    from amtflow.drift import Action as DriftAction
+    from amtflow.drift import Decision, Rule
+    from amtflow.lineage import RunOutcome, RunRecord, Trigger
+
+    return RunRecord(
+        model=MODEL,
+        run_id=run_id,
+        started_at=T0,
+        trigger=Trigger.S3,
+        dataset_version="v1",
+        data_fingerprint="sha256:11",
+        decision=Decision(DriftAction.TUNE, Rule.NO_CHAMPION, "first run"),
+        tuning_job=f"amtf-{run_id}",
+        cost_estimate_usd=estimate,
+        cost_usd=cost,
+        outcome=RunOutcome.COMPLETED if cost is not None else RunOutcome.PENDING,
+        launched=True,
+    )
+
+
+class BrokenLineage:
+    def get_run(self, model: str, run_id: str) -> Any:
+        from amtflow.errors import TransientError
+
+        raise TransientError("throttled")
+
+    def month_to_date_spend(self, model: str, now: Any) -> float:
+        raise AssertionError("not reached")
+
+
+def test_the_result_carries_the_runs_trials_latency_cost_and_month_to_date() -> None:
+    from amtflow.lineage import InMemoryLineageStore
+
+    lineage = InMemoryLineageStore()
+    lineage.add_run(_run("cancer-xgb-v1-0123abcd", cost=1.25, estimate=2.0))
+    lineage.add_run(_run("earlier", cost=None, estimate=0.5))
+    clock = Clock(T0 + timedelta(hours=2))
+    tuning = {
+        **TUNING,
+        "trainingJobs": {"Completed": 5, "NonRetryableError": 2, "RetryableError": 1, "Stopped": 4},
+    }
+    arrived = (T0 - timedelta(minutes=10)).isoformat()
+    state = {
+        "request": {"model": MODEL, "source": {"time": arrived}},
+        "plan": PLAN,
+        "tuning": tuning,
+        "evaluation": EVALUATION,
+    }
+    result = NotifyRun(notifier=Notifier(), clock=clock, lineage=lineage).notify(
+        state, execution_id=EXECUTION
+    )
+    assert (result.model, result.trials_completed, result.trials_failed) == (MODEL, 5, 3)
+    assert result.data_to_notification_seconds == 2 * 3600 + 600  # from the data's arrival, not the plan
+    assert (result.run_cost_usd, result.month_to_date_usd) == (
+        1.25,
+        1.75,
+    )  # actual cost + the other's estimate
+    assert result.has_figures
+
+
+def test_without_a_data_time_the_latency_runs_from_the_plan_and_a_bad_time_is_ignored() -> None:
+    clock = Clock(T0 + timedelta(minutes=5))
+    for source in (None, {"time": "yesterday"}, {"time": ""}):
+        request = {"model": MODEL, **({"source": source} if source else {})}
+        result = NotifyRun(notifier=Notifier(), clock=clock).notify(
+            {"request": request, "plan": PLAN, "evaluation": EVALUATION}, execution_id=EXECUTION
+        )
+        assert result.data_to_notification_seconds == 300
+        assert (result.trials_completed, result.trials_failed, result.run_cost_usd) == (None, None, None)
+
+
+def test_a_lineage_that_cannot_be_read_leaves_the_spend_unknown_and_still_notifies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    notifier = Notifier()
+    result = NotifyRun(notifier=notifier, clock=Clock(), lineage=BrokenLineage()).notify(  # type: ignore[arg-type]
+        {"plan": PLAN, "tuning": TUNING, "evaluation": EVALUATION}, execution_id=EXECUTION
+    )
+    assert len(notifier.published) == 1
+    assert (result.run_cost_usd, result.month_to_date_usd) == (None, None)
+    assert result.trials_completed == 3
+    assert "TransientError" in caplog.text
+
+
+def test_a_run_that_never_planned_has_no_figures() -> None:
+    from amtflow.lineage import InMemoryLineageStore
+
+    result = NotifyRun(notifier=Notifier(), clock=Clock(), lineage=InMemoryLineageStore()).notify(
+        {"request": {"model": MODEL}, "error": {"Error": "InvalidInputError", "Cause": "bad"}},
+        execution_id=EXECUTION,
+    )
+    assert result.outcome is Outcome.FAILED
+    assert not result.has_figures

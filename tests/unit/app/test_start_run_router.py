@@ -47,6 +47,7 @@ def test_the_marker_object_starts_one_execution_named_after_the_version() -> Non
     assert request.trigger is Trigger.S3
     assert request.source is not None
     assert request.source.key == "datasets/cancer-xgb/2026-11-01/_READY"
+    assert request.source.time == "2026-11-01T12:00:00Z"  # the data's arrival, for Notify's latency metric
 
 
 def test_a_duplicated_marker_event_is_a_duplicate_not_a_second_run() -> None:
