@@ -25,12 +25,13 @@ from pydantic import Field as PydanticField
 
 from amtflow.app._close_job import failure_cause
 from amtflow.app._events import read_event
-from amtflow.app._ports import CallbackOutcome, Clock, ParkedJob, TaskCallbacks
+from amtflow.app._ports import CallbackOutcome, ParkedJob, TaskCallbacks
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import Champion
 from amtflow.messages import ChampionEvaluationJob, Plan
 from amtflow.naming import check_training_job_name, short_hash, slug
 from amtflow.profile import ModelProfile, TrainingNetwork, compile_training_request
+from amtflow.vocabulary import Now
 
 EVALUATE_ONLY = "amtflow_evaluate_only"
 """The hyperparameter that puts an example training script in evaluate-only mode."""
@@ -189,7 +190,7 @@ class StartChampionEvaluation:
         champions: Callable[[str], Champion | None],
         sagemaker: TrainingJobs,
         tokens: EvaluationTokens,
-        clock: Clock,
+        clock: Now,
         role_arn: str,
         output_prefix: str,
         data_bucket: str,

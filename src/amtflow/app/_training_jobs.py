@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from amtflow.app._close_job import CloseOutcome, CloseResult, failure_cause
 from amtflow.app._ports import (
     CallbackOutcome,
-    Clock,
     JobKind,
     ParkedJob,
     ProfileCatalog,
@@ -31,8 +30,9 @@ from amtflow.app._run_ledger import RunLedger
 from amtflow.app._spend import Usage
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import LineageStore
-from amtflow.messages import Action, Plan, TrialSummary, TuningResult
+from amtflow.messages import Plan, TrialSummary, TuningResult
 from amtflow.profile import TrainingNetwork, compile_training_request
+from amtflow.vocabulary import Action, Now, TrainingJobStatus
 
 ERROR_TRAINING_FAILED = "TrainingJobFailed"
 ERROR_TRAINING_STOPPED = "TrainingJobStopped"
@@ -43,7 +43,7 @@ TAG_DATASET_VERSION = "amtflow:dataset-version"
 TAG_EXECUTION = "amtflow:execution"
 TAG_PURPOSE = "amtflow:purpose"
 
-TERMINAL_TRAINING_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+TERMINAL_TRAINING_STATUSES = frozenset(s.value for s in TrainingJobStatus if s.is_terminal())
 
 
 class TrainingService(Protocol):
@@ -76,7 +76,7 @@ class StartTraining:
         profiles: ProfileCatalog,
         sagemaker: TrainingService,
         tokens: TokenStore,
-        clock: Clock,
+        clock: Now,
         role_arn: str,
         lineage: LineageStore | None = None,
         network: TrainingNetwork | None = None,
