@@ -32,7 +32,13 @@ from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFo
 from amtflow.lineage import LineageStore
 from amtflow.messages import Plan, TrialSummary, TuningResult
 from amtflow.profile import TrainingNetwork, compile_training_request
-from amtflow.vocabulary import Action, Now, TrainingJobStatus
+from amtflow.vocabulary import (
+    TRAINING_JOB_NAME_MAX,
+    TRAINING_JOB_NAME_PATTERN,
+    Action,
+    Now,
+    TrainingJobStatus,
+)
 
 ERROR_TRAINING_FAILED = "TrainingJobFailed"
 ERROR_TRAINING_STOPPED = "TrainingJobStopped"
@@ -52,7 +58,8 @@ class TrainingService(Protocol):
         ...
 
     def describe_training_job(self, name: str) -> TrainingJobDetails:
-        """:class:`NotFoundError` (or SageMaker's ``ValidationException``) if there is no such job."""
+        """:class:`NotFoundError` if there is no such job; SageMaker may instead answer a well-formed name it
+        does not know with ``ValidationException`` (an :class:`InvalidInputError`), see :func:`_describe`."""
         ...
 
 
@@ -183,9 +190,22 @@ def training_result(job: TrainingJobDetails, parked: ParkedJob) -> TuningResult:
     )
 
 
-def _not_found(e: AmtflowError) -> bool:
-    text = str(e).lower()
-    return isinstance(e, NotFoundError) or "not found" in text or "does not exist" in text
+def _describe(sagemaker: TrainingService, name: str) -> TrainingJobDetails | None:
+    """The training job ``name``, or None when SageMaker does not know it.
+
+    Its API documents ``ResourceNotFound`` (a :class:`NotFoundError`), but it also answers
+    ``ValidationException`` (an :class:`InvalidInputError`) for an unknown job. The name is the request's only
+    parameter, so for a well-formed name that answer can only mean the same; for any other name it is
+    raised.
+    """
+    try:
+        return sagemaker.describe_training_job(name)
+    except NotFoundError:
+        return None
+    except InvalidInputError:
+        if len(name) <= TRAINING_JOB_NAME_MAX and TRAINING_JOB_NAME_PATTERN.fullmatch(name):
+            return None
+        raise
 
 
 class CloseTrainingJobs:
@@ -223,12 +243,9 @@ class CloseTrainingJobs:
             )
         if status and status not in TERMINAL_TRAINING_STATUSES:
             return CloseResult(job_name, CloseOutcome.NOT_TERMINAL, f"status {status} is not terminal")
-        try:
-            job = self._sagemaker.describe_training_job(job_name)
-        except AmtflowError as e:
-            if _not_found(e):
-                return CloseResult(job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
-            raise
+        job = _describe(self._sagemaker, job_name)
+        if job is None:
+            return CloseResult(job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
         if job.status not in TERMINAL_TRAINING_STATUSES:
             return CloseResult(
                 job_name, CloseOutcome.STILL_RUNNING, f"event out of order: the job is {job.status}"
@@ -240,11 +257,8 @@ class CloseTrainingJobs:
 
     def close_parked(self, parked: ParkedJob) -> CloseResult:
         """The reconciler's step for a parked training job: close it if it ended, else heartbeat."""
-        try:
-            job = self._sagemaker.describe_training_job(parked.job_name)
-        except AmtflowError as e:
-            if not _not_found(e):
-                raise
+        job = _describe(self._sagemaker, parked.job_name)
+        if job is None:
             return CloseResult(parked.job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
         if job.status not in TERMINAL_TRAINING_STATUSES:
             if self._callbacks.heartbeat(parked.task_token) is CallbackOutcome.GONE:

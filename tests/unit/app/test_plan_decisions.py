@@ -22,7 +22,7 @@ from app_fakes import (
 from amtflow.app import PlanRun, PlanSettings
 from amtflow.app.compose import job_namer
 from amtflow.drift import TuningJobStatus
-from amtflow.errors import ConflictError, InvalidInputError
+from amtflow.errors import ConflictError, DatasetRejectedError, InvalidInputError
 from amtflow.lineage import Champion, InMemoryLineageStore, ObjectiveType, RunOutcome
 from amtflow.messages import Action, ExecutionRef, Plan, WarmStartMode
 
@@ -314,3 +314,22 @@ def test_a_header_row_is_recognised_and_named_columns_are_compared() -> None:
     assert recorded.profile is not None
     assert [c.name for c in recorded.profile.columns] == ["label", "age", "city"]
     assert plan.action is Action.TUNE
+
+
+@pytest.mark.parametrize(
+    ("parts", "fragment"),
+    [
+        ((b"\xff\xfe\x00bad",), "s3://data/datasets/cancer-xgb/v9/train/"),  # a file the profiler refuses
+        ((b"\n\n",), "no data rows"),  # the dataset as a whole refused
+    ],
+)
+def test_a_refused_dataset_is_a_dataset_error_said_once_and_seen_as_invalid_input(
+    parts: tuple[bytes, ...], fragment: str
+) -> None:
+    w = World()
+    w.files.put("v9", *parts)
+    with pytest.raises(DatasetRejectedError) as e:
+        w.plan("v9")
+    assert fragment in str(e.value)
+    assert str(e.value).count("nothing was launched") == 1
+    assert e.value.error_type == "InvalidInputError"
