@@ -50,11 +50,6 @@ class ProfileError(InvalidInputError):
     error_type = "ProfileError"
 
 
-class DatasetRejectedError(InvalidInputError):
-    """A dataset version cannot be used (no data, unreadable, ragged rows); the message names the file and
-    says that nothing was launched. The state machine sees it as an ``InvalidInputError``."""
-
-
 class ProfileNotFoundError(AmtflowError):
     """No profile is stored for the model a trigger or an execution names."""
 

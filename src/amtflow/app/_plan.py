@@ -34,7 +34,7 @@ from amtflow.drift import (
     decide,
     decision_policy_from_profile,
 )
-from amtflow.errors import AmtflowError, DatasetRejectedError, InvalidInputError
+from amtflow.errors import AmtflowError, InvalidInputError
 from amtflow.lineage import DatasetVersion, LineageStore, RunOutcome, RunRecord, parent_candidates
 from amtflow.messages import (
     ColumnScore,
@@ -368,7 +368,7 @@ class PlanRun:
         folder = f"{self._settings.datasets_uri(model)}{version}/{channel}/"
         keys = self._reader.channel_objects(model, version, channel)
         if not keys:
-            raise DatasetRejectedError(
+            raise InvalidInputError(
                 f"dataset version {version} of {model} has no data in {folder}: upload its CSV files there "
                 "before the marker object (nothing was launched)",
                 field="datasetVersion",
@@ -377,26 +377,30 @@ class PlanRun:
         head = first.read(SNIFF_BYTES)
         options = sniff_profile_options(head)
         profiler = DatasetProfiler(options)
+        refused: tuple[str, InvalidInputError] | None = None  # a file the profiler refused, and why
         try:
             for key, stream in self._streams(keys, _Prepended(head, first)):
                 try:
                     profiler.feed(stream)
                 except InvalidInputError as e:
-                    raise DatasetRejectedError(
-                        f"dataset version {version} of {model}: s3://{self._settings.data_bucket}/{key}: {e} "
-                        "(nothing was launched)",
-                        field=e.field or "datasetVersion",
-                    ) from e
-            current = profiler.finish(baseline)
-        except DatasetRejectedError:
-            raise
+                    refused = (key, e)
+                    break
+            if refused is None:
+                current = profiler.finish(baseline)
         except InvalidInputError as e:
-            raise DatasetRejectedError(
+            raise InvalidInputError(
                 f"dataset version {version} of {model} in {folder}: {e} (nothing was launched)",
                 field=e.field or "datasetVersion",
             ) from e
+        if refused is not None:
+            key, error = refused
+            raise InvalidInputError(
+                f"dataset version {version} of {model}: s3://{self._settings.data_bucket}/{key}: {error} "
+                "(nothing was launched)",
+                field=error.field or "datasetVersion",
+            ) from error
         if current.ragged_rows:
-            raise DatasetRejectedError(
+            raise InvalidInputError(
                 f"dataset version {version} of {model} in {folder}: {current.ragged_rows} of {current.rows} "
                 f"rows do not have the {len(current.columns)} columns of the first row; fix the CSV (every "
                 "row needs the same number of fields) and publish it as a new version (nothing was launched)",
