@@ -285,7 +285,7 @@ class CloseTrainingJobs:
                 usage=lambda: Usage(described=[job], jobs=1),
             )
         try:
-            if job.status == "Completed":
+            if job.status == TrainingJobStatus.COMPLETED:
                 sent = self._callbacks.succeed(parked.task_token, training_result(job, parked).to_json())
                 outcome, reason = CloseOutcome.SUCCEEDED, "task succeeded"
             else:
