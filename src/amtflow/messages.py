@@ -19,39 +19,16 @@ from pydantic.alias_generators import to_camel
 
 from amtflow.drift import DriftSeverity
 from amtflow.errors import AmtflowError, InvalidInputError
-
-MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
-DATASET_VERSION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._=-]{0,126}[A-Za-z0-9])?$"
-
-
-class RequestedAction(StrEnum):
-    """What the run request asks for; ``auto`` lets the planner decide."""
-
-    AUTO = "auto"
-    TUNE = "tune"
-    RETRAIN = "retrain"
-    SKIP = "skip"
-
-
-class Action(StrEnum):
-    """What the planner decided; the state machine's Choice routes on it."""
-
-    TUNE = "tune"
-    RETRAIN = "retrain"
-    SKIP = "skip"
-
-
-class Trigger(StrEnum):
-    S3 = "s3"
-    SCHEDULE = "schedule"
-    DRIFT = "drift"
-    MANUAL = "manual"
-
-
-class WarmStartType(StrEnum):
-    COLD = "cold"
-    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
-    TRANSFER_LEARNING = "TransferLearning"
+from amtflow.vocabulary import (
+    DATASET_VERSION_PATTERN,
+    MODEL_NAME_MAX,
+    MODEL_NAME_PATTERN,
+    Action,
+    PromotionOutcome,
+    RequestedAction,
+    Trigger,
+    WarmStartMode,
+)
 
 
 class Outcome(StrEnum):
@@ -111,7 +88,7 @@ class EventSource(_Document):
 class RunRequest(_Document):
     """The execution input (see docs/architecture.md, "The run request")."""
 
-    model: str = Field(pattern=MODEL_NAME_PATTERN)
+    model: str = Field(max_length=MODEL_NAME_MAX, pattern=MODEL_NAME_PATTERN)
     action: RequestedAction = RequestedAction.AUTO
     dataset_version: str | None = Field(default=None, pattern=DATASET_VERSION_PATTERN)
     trigger: Trigger = Trigger.MANUAL
@@ -172,7 +149,7 @@ class Plan(_Document):
     trigger: Trigger
     dataset_version: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
-    warm_start: WarmStartType = WarmStartType.COLD
+    warm_start: WarmStartMode = WarmStartMode.COLD
     parents: list[str] = Field(default_factory=list)
     max_jobs: int | None = Field(default=None, ge=1)
     rule: str | None = None
@@ -231,14 +208,6 @@ class DiagnosisFinding(_Document):
     field: str
     message: str
     fix: str = ""
-
-
-class PromotionOutcome(StrEnum):
-    """What promotion decided (the ``promotion`` message attribute)."""
-
-    PROMOTED = "promoted"
-    KEPT_CHAMPION = "kept_champion"
-    NEEDS_EVALUATION = "needs_evaluation"
 
 
 class ChampionEvaluationJob(_Document):

@@ -17,6 +17,17 @@ import re
 import unicodedata
 
 from amtflow.errors import InvalidInputError
+from amtflow.vocabulary import (
+    CHANNEL_NAME_MAX,
+    CHANNEL_NAME_PATTERN,
+    EXECUTION_NAME_MAX,
+    EXECUTION_NAME_PATTERN,
+    MODEL_NAME_PATTERN,
+    TRAINING_JOB_NAME_MAX,
+    TRAINING_JOB_NAME_PATTERN,
+    TUNING_JOB_NAME_MAX,
+    TUNING_JOB_NAME_PATTERN,
+)
 
 __all__ = [
     "CHANNEL_NAME_MAX",
@@ -36,18 +47,8 @@ __all__ = [
     "tuning_job_name",
 ]
 
-TUNING_JOB_NAME_MAX = 32
-TUNING_JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
-TRAINING_JOB_NAME_MAX = 63
-TRAINING_JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-EXECUTION_NAME_MAX = 80
-EXECUTION_NAME_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,80}$")
-# A training job's input channel (``Channel.ChannelName``); it is also a folder name in the container.
-CHANNEL_NAME_MAX = 64
-CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
-
 _HASH_LEN = 8
-_PREFIX = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_PREFIX = re.compile(MODEL_NAME_PATTERN)  # the same slug rule as model names
 _HEX8 = re.compile(r"^[0-9a-f]{8}$")
 # Longest model slug kept in an execution name; the version slug gets the rest.
 _EXECUTION_MODEL_MAX = 40

@@ -74,7 +74,6 @@ from amtflow.app._plan import (
 )
 from amtflow.app._ports import (
     CallbackOutcome,
-    Clock,
     DatasetCatalog,
     DatasetReader,
     ExecutionStart,
@@ -95,7 +94,6 @@ from amtflow.app._ports import (
     TrainingJobDetails,
     TrainingJobSummary,
     TuningJobDescription,
-    TuningJobStatus,
     TuningService,
 )
 from amtflow.app._run_ledger import RunLedger
@@ -122,6 +120,7 @@ from amtflow.app._training_jobs import (
     TrainingService,
     training_result,
 )
+from amtflow.vocabulary import Clock, Now, TuningJobStatus
 
 __all__ = [
     "DEFAULT_MARKER",
@@ -170,6 +169,7 @@ __all__ = [
     "NotifyInput",
     "NotifyResult",
     "NotifyRun",
+    "Now",
     "ParkedJob",
     "PlanInput",
     "PlanRun",

@@ -25,12 +25,13 @@ from pydantic import Field as PydanticField
 
 from amtflow.app._close_job import failure_cause
 from amtflow.app._events import read_event
-from amtflow.app._ports import CallbackOutcome, Clock, ParkedJob, TaskCallbacks
+from amtflow.app._ports import CallbackOutcome, ParkedJob, TaskCallbacks
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import Champion
 from amtflow.messages import ChampionEvaluationJob, Plan
 from amtflow.naming import check_training_job_name, short_hash, slug
 from amtflow.profile import ModelProfile, TrainingNetwork, compile_training_request
+from amtflow.vocabulary import Now, TrainingJobStatus
 
 EVALUATE_ONLY = "amtflow_evaluate_only"
 """The hyperparameter that puts an example training script in evaluate-only mode."""
@@ -189,7 +190,7 @@ class StartChampionEvaluation:
         champions: Callable[[str], Champion | None],
         sagemaker: TrainingJobs,
         tokens: EvaluationTokens,
-        clock: Clock,
+        clock: Now,
         role_arn: str,
         output_prefix: str,
         data_bucket: str,
@@ -277,7 +278,7 @@ class CloseOutcome(StrEnum):
 
 
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
-TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
+TERMINAL = frozenset(s.value for s in TrainingJobStatus if s.is_terminal())
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class CloseChampionEvaluation:
         if parked is None:
             return ClosedEvaluation(job_name, CloseOutcome.NOT_PARKED, "no parked token (already closed)")
         try:
-            if job.status == "Completed":
+            if job.status == TrainingJobStatus.COMPLETED:
                 output = {"jobName": job.name, "status": job.status, "finalMetrics": dict(job.final_metrics)}
                 sent = self._callbacks.succeed(parked.task_token, output)
                 outcome = CloseOutcome.SUCCEEDED

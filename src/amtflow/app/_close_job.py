@@ -24,13 +24,11 @@ from amtflow.app._events import (
 )
 from amtflow.app._ports import (
     CallbackOutcome,
-    Clock,
     JobKind,
     ParkedJob,
     TaskCallbacks,
     TokenStore,
     TuningJobDescription,
-    TuningJobStatus,
     TuningService,
 )
 from amtflow.app._run_ledger import RunLedger
@@ -38,6 +36,7 @@ from amtflow.app._spend import TrialSource, tuning_job_usage
 from amtflow.errors import AmtflowError, NotFoundError
 from amtflow.messages import TrialSummary, TuningResult
 from amtflow.redaction import redact, truncate
+from amtflow.vocabulary import Now, TuningJobStatus
 
 # Errors the waiting task fails with; the state machine's Catch routes them to a failure notification.
 ERROR_JOB_FAILED = "TuningJobFailed"
@@ -134,7 +133,7 @@ class CloseTuningJobs:
         sagemaker: TuningService,
         tokens: TokenStore,
         callbacks: TaskCallbacks,
-        clock: Clock,
+        clock: Now,
         job_prefix: str,
         training: TrainingJobCloser | None = None,
         ledger: RunLedger | None = None,

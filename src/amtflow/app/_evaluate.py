@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from amtflow.app._champion_evaluation import ProfileLoader, evaluation_job
-from amtflow.app._ports import Clock, TuningService
+from amtflow.app._ports import TuningService
 from amtflow.errors import AmtflowError, InvalidInputError, TransientError
 from amtflow.lineage import (
     Challenger,
@@ -28,7 +28,6 @@ from amtflow.lineage import (
     LineageStore,
     ObjectiveType,
     PromotionDecision,
-    PromotionOutcome,
     RegistryConfig,
     RunOutcome,
     build_model_package_request,
@@ -39,7 +38,6 @@ from amtflow.lineage import (
 )
 from amtflow.lineage import Evaluation as ChampionScore
 from amtflow.messages import (
-    Action,
     BestModel,
     ChampionEvaluationJob,
     DiagnosisFinding,
@@ -49,11 +47,10 @@ from amtflow.messages import (
     Promotion,
     TrialSummary,
     TuningResult,
-    WarmStartType,
 )
-from amtflow.messages import PromotionOutcome as PromotionResult
 from amtflow.preflight import diagnose
 from amtflow.profile import ModelProfile
+from amtflow.vocabulary import Action, Now, PromotionOutcome, PromotionVerdict, WarmStartMode
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +129,7 @@ class EvaluateRun:
         lineage: LineageStore | None = None,
         registry: ModelRegistry | None = None,
         profiles: ProfileLoader | None = None,
-        clock: Clock | None = None,
+        clock: Now | None = None,
         job_prefix: str = "",
     ) -> None:
         if not 1 <= leaderboard_size <= 100:
@@ -272,7 +269,7 @@ class EvaluateRun:
             promotion = self._summary(
                 challenger,
                 None,
-                PromotionResult.PROMOTED,
+                PromotionOutcome.PROMOTED,
                 "this run's model is already the champion (a retried evaluation): nothing registered twice",
                 model_package_arn=champion.model_package_arn or None,
             )
@@ -285,7 +282,7 @@ class EvaluateRun:
         try:
             if failure is not None and not policy.threshold_fallback:
                 decision = PromotionDecision(
-                    PromotionOutcome.KEEP_CHAMPION,
+                    PromotionVerdict.KEEP_CHAMPION,
                     f"{failure}; without a like-with-like comparison "
                     f"{champion.training_job if champion else 'the champion'} stays champion",
                     challenger.objective_value,
@@ -297,27 +294,27 @@ class EvaluateRun:
                     decision = _with_note(decision, failure)
         except InvalidInputError as e:
             decision = PromotionDecision(
-                PromotionOutcome.KEEP_CHAMPION,
+                PromotionVerdict.KEEP_CHAMPION,
                 f"{e}",
                 challenger.objective_value,
                 champion.objective_value if champion else None,
             )
-        if decision.outcome is PromotionOutcome.NEEDS_EVALUATION and champion is not None:
+        if decision.outcome is PromotionVerdict.NEEDS_EVALUATION and champion is not None:
             return evaluation.model_copy(
                 update={"promotion": self._needs_evaluation(plan, challenger, champion, decision, profile)}
             )
-        if decision.outcome is PromotionOutcome.PROMOTE:
+        if decision.outcome is PromotionVerdict.PROMOTE:
             promotion = self._promote(plan, challenger, champion, decision, profile, score)
         else:
             promotion = self._summary(
                 challenger,
                 champion,
-                PromotionResult.KEPT_CHAMPION,
+                PromotionOutcome.KEPT_CHAMPION,
                 decision.reason,
                 decision=decision,
                 score=score,
             )
-        self._record_outcome(plan, promotion.outcome is PromotionResult.PROMOTED)
+        self._record_outcome(plan, promotion.outcome is PromotionOutcome.PROMOTED)
         return evaluation.model_copy(update={"promotion": promotion})
 
     def _record_outcome(self, plan: Plan, promoted: bool) -> None:
@@ -395,14 +392,14 @@ class EvaluateRun:
             return self._summary(
                 challenger,
                 champion,
-                PromotionResult.KEPT_CHAMPION,
+                PromotionOutcome.KEPT_CHAMPION,
                 f"{decision.reason}; the champion cannot be evaluated on the new data: {e}",
                 decision=decision,
             )
         return self._summary(
             challenger,
             champion,
-            PromotionResult.NEEDS_EVALUATION,
+            PromotionOutcome.NEEDS_EVALUATION,
             f"{decision.reason}: evaluating {champion.training_job} on dataset {challenger.dataset_version} "
             f"with {job.job_name}",
             decision=decision,
@@ -438,7 +435,7 @@ class EvaluateRun:
             request = build_model_package_request(
                 challenger,
                 config,
-                warm_start_type=plan.warm_start.value if plan.warm_start is not WarmStartType.COLD else None,
+                warm_start_type=plan.warm_start.value if plan.warm_start is not WarmStartMode.COLD else None,
                 reason=decision.reason,
                 generated_by=plan.execution.id or plan.execution.name,
             )
@@ -451,7 +448,7 @@ class EvaluateRun:
         return self._summary(
             challenger,
             champion,
-            PromotionResult.PROMOTED,
+            PromotionOutcome.PROMOTED,
             decision.reason,
             decision=decision,
             score=score,
@@ -464,7 +461,7 @@ class EvaluateRun:
     def _summary(
         challenger: Challenger,
         champion: Champion | None,
-        outcome: PromotionResult,
+        outcome: PromotionOutcome,
         reason: str,
         *,
         decision: PromotionDecision | None = None,

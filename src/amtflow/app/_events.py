@@ -16,9 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from amtflow.errors import InvalidInputError
 from amtflow.messages import (
-    DATASET_VERSION_PATTERN,
     MAX_INPUT_DEPTH,
-    MODEL_NAME_PATTERN,
     ExecutionRef,
     Plan,
     TuningResult,
@@ -28,6 +26,7 @@ from amtflow.messages import (
     known_severity,
     parse_document,
 )
+from amtflow.vocabulary import DATASET_VERSION_PATTERN, MODEL_NAME_MAX, MODEL_NAME_PATTERN
 
 
 class _Payload(BaseModel):
@@ -159,7 +158,7 @@ class DriftDetected(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    model: str = Field(pattern=MODEL_NAME_PATTERN)
+    model: str = Field(max_length=MODEL_NAME_MAX, pattern=MODEL_NAME_PATTERN)
     dataset_version: str = Field(alias="datasetVersion", pattern=DATASET_VERSION_PATTERN)
     severity: str = Field(min_length=1, max_length=32)
     """``none``, ``moderate`` or ``severe`` (``low``/``medium``/``high`` accepted and translated)."""

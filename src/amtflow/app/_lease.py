@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from amtflow.app._ports import Clock, HolderProbe, LockStore
+from amtflow.app._ports import HolderProbe, LockStore
 from amtflow.errors import AmtflowError, ConfigurationError
+from amtflow.vocabulary import Now
 
 DEFAULT_RECONCILE_SCHEDULE = "rate(15 minutes)"
 RECONCILE_TIMEOUT_SECONDS = 300
@@ -67,7 +68,7 @@ class LeaseResult:
 class RenewLeases:
     """The reconciler's half of the lease: renew the lease of every holder that still runs."""
 
-    def __init__(self, *, locks: LockStore, holder_running: HolderProbe, clock: Clock) -> None:
+    def __init__(self, *, locks: LockStore, holder_running: HolderProbe, clock: Now) -> None:
         self._locks = locks
         self._holder_running = holder_running
         self._clock = clock

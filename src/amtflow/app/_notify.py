@@ -15,21 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from amtflow.app._events import parse_timestamp
-from amtflow.app._ports import Clock, Notification, Notifier
+from amtflow.app._ports import Notification, Notifier
 from amtflow.errors import AmtflowError
 from amtflow.lineage import LineageStore
 from amtflow.messages import (
-    Action,
     Evaluation,
     Outcome,
     Plan,
     Promotion,
-    PromotionOutcome,
     TuningResult,
     parse_document,
 )
 from amtflow.profile import ModelProfile
 from amtflow.redaction import redact, redact_value, secrets_in, truncate
+from amtflow.vocabulary import Action, Now, PromotionOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def _error_text(error: Mapping[str, Any]) -> tuple[str, str]:
     return kind, truncate(message or "no details were given", MAX_ERROR_TEXT)
 
 
-def gather_report(state: Mapping[str, Any], *, execution_id: str, clock: Clock) -> RunReport:
+def gather_report(state: Mapping[str, Any], *, execution_id: str, clock: Now) -> RunReport:
     """Read the state leniently: a notification must go out even when part of the state is malformed."""
 
     def optional(model: Any, key: str) -> Any:
@@ -395,7 +394,7 @@ class NotifyRun:
         self,
         *,
         notifier: Notifier,
-        clock: Clock,
+        clock: Now,
         region: str = "",
         profiles: Callable[[str], ModelProfile] | None = None,
         lineage: LineageStore | None = None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from amtflow.app._ports import Clock, DatasetCatalog, DatasetReader, LockStore, ModelSpec, ProfileCatalog
+from amtflow.app._ports import DatasetCatalog, DatasetReader, LockStore, ModelSpec, ProfileCatalog
 from amtflow.app._spend import hourly_prices
 from amtflow.drift import (
     Action as DriftAction,
@@ -30,30 +30,23 @@ from amtflow.drift import (
     DriftSeverity,
     ProfileOptions,
     TuningJobSignature,
-    TuningJobStatus,
     compare_profiles,
     decide,
     decision_policy_from_profile,
 )
-from amtflow.drift import (
-    RequestedAction as DriftRequest,
-)
 from amtflow.errors import AmtflowError, InvalidInputError
 from amtflow.lineage import DatasetVersion, LineageStore, RunOutcome, RunRecord, parent_candidates
-from amtflow.lineage import Trigger as LineageTrigger
 from amtflow.messages import (
-    Action,
     ColumnScore,
     DriftSummary,
     ExecutionRef,
     LockRef,
     Plan,
-    RequestedAction,
     RunRequest,
-    WarmStartType,
     parse_run_request,
 )
 from amtflow.preflight import estimate_cost
+from amtflow.vocabulary import Action, Now, RequestedAction, TuningJobStatus, WarmStartMode
 
 JobNamer = Callable[[str, str, str], str]
 """``(model, dataset_version, attempt) -> job name`` (see :mod:`amtflow.naming`)."""
@@ -199,7 +192,7 @@ class PlanRun:
         datasets: DatasetCatalog,
         locks: LockStore,
         job_namer: JobNamer,
-        clock: Clock,
+        clock: Now,
         settings: PlanSettings,
         lineage: LineageStore,
         dataset_reader: DatasetReader,
@@ -286,9 +279,9 @@ class PlanRun:
             {
                 **common,
                 "action": Action.TUNE,
-                "warm_start": WarmStartType(decision.warm_start_type.value)
+                "warm_start": WarmStartMode(decision.warm_start_type.value)
                 if decision.warm_start_type is not None and decision.parents
-                else WarmStartType.COLD,
+                else WarmStartMode.COLD,
                 "parents": list(decision.parents),
                 "max_jobs": decision.max_jobs,
                 "timeout_seconds": timeout,
@@ -356,7 +349,7 @@ class PlanRun:
                 champion=champion,
                 drift=report,
                 external_severity=external,
-                requested=DriftRequest(request.action.value),
+                requested=request.action,
                 history=parent_candidates(self._lineage, model),
             ),
             policy,
@@ -384,24 +377,28 @@ class PlanRun:
         head = first.read(SNIFF_BYTES)
         options = sniff_profile_options(head)
         profiler = DatasetProfiler(options)
+        refused: tuple[str, InvalidInputError] | None = None  # a file the profiler refused, and why
         try:
             for key, stream in self._streams(keys, _Prepended(head, first)):
                 try:
                     profiler.feed(stream)
                 except InvalidInputError as e:
-                    raise InvalidInputError(
-                        f"dataset version {version} of {model}: s3://{self._settings.data_bucket}/{key}: {e} "
-                        "(nothing was launched)",
-                        field=e.field or "datasetVersion",
-                    ) from e
-            current = profiler.finish(baseline)
+                    refused = (key, e)
+                    break
+            if refused is None:
+                current = profiler.finish(baseline)
         except InvalidInputError as e:
-            if "nothing was launched" in str(e):
-                raise
             raise InvalidInputError(
                 f"dataset version {version} of {model} in {folder}: {e} (nothing was launched)",
                 field=e.field or "datasetVersion",
             ) from e
+        if refused is not None:
+            key, error = refused
+            raise InvalidInputError(
+                f"dataset version {version} of {model}: s3://{self._settings.data_bucket}/{key}: {error} "
+                "(nothing was launched)",
+                field=error.field or "datasetVersion",
+            ) from error
         if current.ragged_rows:
             raise InvalidInputError(
                 f"dataset version {version} of {model} in {folder}: {current.ragged_rows} of {current.rows} "
@@ -437,7 +434,7 @@ class PlanRun:
                 model=request.model,
                 run_id=execution.name,
                 started_at=now,
-                trigger=LineageTrigger(request.trigger.value),
+                trigger=request.trigger,
                 dataset_version=version,
                 data_fingerprint=fingerprint,
                 decision=decision,

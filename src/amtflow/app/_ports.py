@@ -15,23 +15,7 @@ from typing import Any, Protocol
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding
 from amtflow.profile import Budget, ModelProfile, TrainingNetwork
-
-Clock = Callable[[], datetime]
-"""Returns the current time, timezone-aware (UTC)."""
-
-
-class TuningJobStatus(StrEnum):
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-    DELETING = "Deleting"
-    DELETE_FAILED = "DeleteFailed"
-
-    def is_terminal(self) -> bool:
-        """Terminal for orchestration: the job will not produce more trials."""
-        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.FAILED, TuningJobStatus.STOPPED)
+from amtflow.vocabulary import TuningJobStatus
 
 
 class StartOutcome(StrEnum):

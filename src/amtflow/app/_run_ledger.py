@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from amtflow.app._ports import Clock, ParkedJob
+from amtflow.app._ports import ParkedJob
 from amtflow.app._spend import Usage, price
 from amtflow.drift import TuningJobStatus
 from amtflow.errors import AmtflowError, TransientError
 from amtflow.lineage import LineageStore, RunOutcome, RunRecord
+from amtflow.vocabulary import Now
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ _OUTCOMES = {
 class RunLedger:
     """Records whether a run's job launched and how it ended (``parked.execution`` is the run's id)."""
 
-    def __init__(self, *, lineage: LineageStore, clock: Clock) -> None:
+    def __init__(self, *, lineage: LineageStore, clock: Now) -> None:
         self._lineage = lineage
         self._clock = clock
 

@@ -24,15 +24,12 @@ from amtflow.app._events import DriftDetected, function_account, parse_event, pa
 from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
 from amtflow.errors import AmtflowError, InvalidInputError, ProfileError, ProfileNotFoundError
 from amtflow.messages import (
-    DATASET_VERSION_PATTERN,
-    MODEL_NAME_PATTERN,
     EventSource,
-    RequestedAction,
     RunRequest,
-    Trigger,
     parse_document,
     parse_run_request,
 )
+from amtflow.vocabulary import DATASET_VERSION_PATTERN, RequestedAction, Trigger, is_model_name
 
 ExecutionNamer = Callable[[str, str], str]
 """``(model, version slug) -> execution name`` (see :mod:`amtflow.naming`)."""
@@ -92,7 +89,7 @@ class StartRun:
         if len(parts) != 3 or not all(parts):
             return RouteResult(ignored=f"key {key} is not a marker <model>/<version>/<marker>")
         model, version, name = parts
-        if not re.fullmatch(MODEL_NAME_PATTERN, model) or not re.fullmatch(DATASET_VERSION_PATTERN, version):
+        if not is_model_name(model) or not re.fullmatch(DATASET_VERSION_PATTERN, version):
             return RouteResult(ignored=f"key {key}: model or version name is not valid")
         marker = self._marker_of(model)
         if name != marker:

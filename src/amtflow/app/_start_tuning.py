@@ -8,13 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amtflow.app._ports import Clock, ParkedJob, ProfileCatalog, TokenStore, TuningService
+from amtflow.app._ports import ParkedJob, ProfileCatalog, TokenStore, TuningService
 from amtflow.app._run_ledger import RunLedger
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, PreflightRejectedError
 from amtflow.lineage import LineageStore, RunRecord
-from amtflow.messages import Action, Plan, WarmStartType
+from amtflow.messages import Plan
 from amtflow.preflight import Finding
 from amtflow.profile import TrainingNetwork
+from amtflow.vocabulary import Action, Now, WarmStartMode
 
 Linter = Callable[[Mapping[str, Any]], Sequence[Finding]]
 """Replaces the profile's own preflight (tests); by default :meth:`ModelSpec.preflight` runs."""
@@ -40,7 +41,7 @@ def with_plan(request: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
     out = copy.deepcopy(dict(request))
     if plan.max_jobs is not None:
         out["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = plan.max_jobs
-    if plan.warm_start is not WarmStartType.COLD:
+    if plan.warm_start is not WarmStartMode.COLD:
         if not plan.parents:
             raise InvalidInputError(
                 f"plan for '{plan.model}' asks for a {plan.warm_start.value} warm start without parents: "
@@ -80,7 +81,7 @@ class StartTuning:
         profiles: ProfileCatalog,
         sagemaker: TuningService,
         tokens: TokenStore,
-        clock: Clock,
+        clock: Now,
         role_arn: str,
         lint: Linter | None = None,
         lineage: LineageStore | None = None,

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from amtflow.app._close_job import CloseOutcome, CloseResult, failure_cause
 from amtflow.app._ports import (
     CallbackOutcome,
-    Clock,
     JobKind,
     ParkedJob,
     ProfileCatalog,
@@ -31,8 +30,15 @@ from amtflow.app._run_ledger import RunLedger
 from amtflow.app._spend import Usage
 from amtflow.errors import AmtflowError, ConflictError, InvalidInputError, NotFoundError
 from amtflow.lineage import LineageStore
-from amtflow.messages import Action, Plan, TrialSummary, TuningResult
+from amtflow.messages import Plan, TrialSummary, TuningResult
 from amtflow.profile import TrainingNetwork, compile_training_request
+from amtflow.vocabulary import (
+    TRAINING_JOB_NAME_MAX,
+    TRAINING_JOB_NAME_PATTERN,
+    Action,
+    Now,
+    TrainingJobStatus,
+)
 
 ERROR_TRAINING_FAILED = "TrainingJobFailed"
 ERROR_TRAINING_STOPPED = "TrainingJobStopped"
@@ -43,7 +49,7 @@ TAG_DATASET_VERSION = "amtflow:dataset-version"
 TAG_EXECUTION = "amtflow:execution"
 TAG_PURPOSE = "amtflow:purpose"
 
-TERMINAL_TRAINING_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+TERMINAL_TRAINING_STATUSES = frozenset(s.value for s in TrainingJobStatus if s.is_terminal())
 
 
 class TrainingService(Protocol):
@@ -52,7 +58,8 @@ class TrainingService(Protocol):
         ...
 
     def describe_training_job(self, name: str) -> TrainingJobDetails:
-        """:class:`NotFoundError` (or SageMaker's ``ValidationException``) if there is no such job."""
+        """:class:`NotFoundError` if there is no such job; SageMaker may instead answer a well-formed name it
+        does not know with ``ValidationException`` (an :class:`InvalidInputError`), see :func:`_describe`."""
         ...
 
 
@@ -76,7 +83,7 @@ class StartTraining:
         profiles: ProfileCatalog,
         sagemaker: TrainingService,
         tokens: TokenStore,
-        clock: Clock,
+        clock: Now,
         role_arn: str,
         lineage: LineageStore | None = None,
         network: TrainingNetwork | None = None,
@@ -183,9 +190,22 @@ def training_result(job: TrainingJobDetails, parked: ParkedJob) -> TuningResult:
     )
 
 
-def _not_found(e: AmtflowError) -> bool:
-    text = str(e).lower()
-    return isinstance(e, NotFoundError) or "not found" in text or "does not exist" in text
+def _describe(sagemaker: TrainingService, name: str) -> TrainingJobDetails | None:
+    """The training job ``name``, or None when SageMaker does not know it.
+
+    Its API documents ``ResourceNotFound`` (a :class:`NotFoundError`), but it also answers
+    ``ValidationException`` (an :class:`InvalidInputError`) for an unknown job. The name is the request's only
+    parameter, so for a well-formed name that answer can only mean the same; for any other name it is
+    raised.
+    """
+    try:
+        return sagemaker.describe_training_job(name)
+    except NotFoundError:
+        return None
+    except InvalidInputError:
+        if len(name) <= TRAINING_JOB_NAME_MAX and TRAINING_JOB_NAME_PATTERN.fullmatch(name):
+            return None
+        raise
 
 
 class CloseTrainingJobs:
@@ -223,12 +243,9 @@ class CloseTrainingJobs:
             )
         if status and status not in TERMINAL_TRAINING_STATUSES:
             return CloseResult(job_name, CloseOutcome.NOT_TERMINAL, f"status {status} is not terminal")
-        try:
-            job = self._sagemaker.describe_training_job(job_name)
-        except AmtflowError as e:
-            if _not_found(e):
-                return CloseResult(job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
-            raise
+        job = _describe(self._sagemaker, job_name)
+        if job is None:
+            return CloseResult(job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
         if job.status not in TERMINAL_TRAINING_STATUSES:
             return CloseResult(
                 job_name, CloseOutcome.STILL_RUNNING, f"event out of order: the job is {job.status}"
@@ -240,11 +257,8 @@ class CloseTrainingJobs:
 
     def close_parked(self, parked: ParkedJob) -> CloseResult:
         """The reconciler's step for a parked training job: close it if it ended, else heartbeat."""
-        try:
-            job = self._sagemaker.describe_training_job(parked.job_name)
-        except AmtflowError as e:
-            if not _not_found(e):
-                raise
+        job = _describe(self._sagemaker, parked.job_name)
+        if job is None:
             return CloseResult(parked.job_name, CloseOutcome.NOT_FOUND, "SageMaker does not know this job")
         if job.status not in TERMINAL_TRAINING_STATUSES:
             if self._callbacks.heartbeat(parked.task_token) is CallbackOutcome.GONE:
@@ -271,7 +285,7 @@ class CloseTrainingJobs:
                 usage=lambda: Usage(described=[job], jobs=1),
             )
         try:
-            if job.status == "Completed":
+            if job.status == TrainingJobStatus.COMPLETED:
                 sent = self._callbacks.succeed(parked.task_token, training_result(job, parked).to_json())
                 outcome, reason = CloseOutcome.SUCCEEDED, "task succeeded"
             else:

@@ -7,20 +7,15 @@ drift compares two profiles, and :func:`decide` applies the decision table docum
 from amtflow.drift._decision import (
     DECISION_TABLE,
     MAX_PARENTS,
-    Action,
     Decision,
     DecisionInput,
     DecisionPolicy,
     Incumbent,
-    NoDriftAction,
     ParameterKind,
     ParentCandidate,
     ParentSelection,
-    RequestedAction,
     Rule,
     TuningJobSignature,
-    TuningJobStatus,
-    WarmStartType,
     decide,
     image_repository,
     select_parents,
@@ -53,6 +48,7 @@ from amtflow.drift._profile import (
     profile_csv,
     quantile_edges,
 )
+from amtflow.vocabulary import Action, NoDriftAction, RequestedAction, TuningJobStatus, WarmStartType
 
 __all__ = [
     "DECISION_TABLE",

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from amtflow.drift._drift import DriftReport, DriftSeverity, DriftThresholds
 from amtflow.errors import InvalidInputError
+from amtflow.vocabulary import Action, NoDriftAction, RequestedAction, TuningJobStatus, WarmStartType
 
 MAX_PARENTS = 5
 """AWS allows at most five parent tuning jobs in a ``WarmStartConfig``."""
@@ -30,50 +31,6 @@ MAX_TRAINING_JOBS_PER_TUNING_JOB = 750
 """The default AMT limit; the parents' training jobs count against the child's (see aws-facts 1.5)."""
 
 MAX_STATIC_TUNABLE_SWITCHES = 10
-
-
-class Action(StrEnum):
-    SKIP = "skip"
-    RETRAIN = "retrain"
-    TUNE = "tune"
-
-
-class RequestedAction(StrEnum):
-    """The run request's ``action``: ``auto`` lets the table decide."""
-
-    AUTO = "auto"
-    TUNE = "tune"
-    RETRAIN = "retrain"
-    SKIP = "skip"
-
-
-class WarmStartType(StrEnum):
-    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
-    TRANSFER_LEARNING = "TransferLearning"
-
-
-class NoDriftAction(StrEnum):
-    """What to do with new data that did not drift: train once with the champion's hyperparameters, or
-    nothing."""
-
-    RETRAIN = "retrain"
-    SKIP = "skip"
-
-
-class TuningJobStatus(StrEnum):
-    """``HyperParameterTuningJobStatus`` as SageMaker reports it."""
-
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-    DELETING = "Deleting"
-    DELETE_FAILED = "DeleteFailed"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.STOPPED, TuningJobStatus.FAILED)
 
 
 class ParameterKind(StrEnum):
@@ -231,7 +188,7 @@ def select_parents(
         if cand.tuning_job in seen:
             continue
         seen.add(cand.tuning_job)
-        if not cand.status.is_terminal:
+        if not cand.status.is_terminal():
             skipped.append((cand.tuning_job, f"status {cand.status.value} is not terminal"))
             continue
         if cand.status is TuningJobStatus.FAILED and not cand.has_best_job:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from amtflow.drift._decision import DecisionPolicy, NoDriftAction, WarmStartType
+from amtflow.drift._decision import DecisionPolicy
 from amtflow.drift._drift import DriftThresholds
+from amtflow.vocabulary import NoDriftAction, WarmStartType
 
 if TYPE_CHECKING:
     from amtflow.profile import ModelProfile

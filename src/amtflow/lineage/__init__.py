@@ -11,7 +11,6 @@ from amtflow.lineage._promotion import (
     Challenger,
     Evaluation,
     PromotionDecision,
-    PromotionOutcome,
     PromotionPolicy,
     decide_promotion,
 )
@@ -22,7 +21,6 @@ from amtflow.lineage._records import (
     RunOutcome,
     RunRecord,
     SpendBasis,
-    Trigger,
 )
 from amtflow.lineage._registry import (
     ApprovalStatus,
@@ -35,6 +33,11 @@ from amtflow.lineage._registry import (
     register_model_package,
 )
 from amtflow.lineage._store import InMemoryLineageStore, LineageStore, month_start, parent_candidates
+from amtflow.vocabulary import PromotionVerdict, Trigger
+
+PromotionOutcome = PromotionVerdict
+"""The name this package has long exported for :class:`~amtflow.vocabulary.PromotionVerdict` (what the rule
+decides); what promotion did, as a run reports it, is :class:`amtflow.vocabulary.PromotionOutcome`."""
 
 __all__ = [
     "ApprovalStatus",
@@ -49,6 +52,7 @@ __all__ = [
     "PromotionDecision",
     "PromotionOutcome",
     "PromotionPolicy",
+    "PromotionVerdict",
     "RegistryConfig",
     "RunOutcome",
     "RunRecord",

@@ -12,17 +12,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from amtflow.errors import InvalidInputError
 from amtflow.lineage._records import Champion, ObjectiveType
-
-
-class PromotionOutcome(StrEnum):
-    PROMOTE = "promote"
-    KEEP_CHAMPION = "keep_champion"
-    NEEDS_EVALUATION = "needs_evaluation"
+from amtflow.vocabulary import PromotionVerdict
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,7 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    outcome: PromotionOutcome
+    outcome: PromotionVerdict
     reason: str
     challenger_value: float
     champion_value: float | None = None
@@ -122,7 +116,7 @@ class PromotionDecision:
 
     @property
     def promote(self) -> bool:
-        return self.outcome is PromotionOutcome.PROMOTE
+        return self.outcome is PromotionVerdict.PROMOTE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -160,13 +154,13 @@ def decide_promotion(
     if pol.absolute_threshold is not None and not _meets(kind, ch.objective_value, pol.absolute_threshold):
         word = "below" if kind is ObjectiveType.MAXIMIZE else "above"
         return PromotionDecision(
-            PromotionOutcome.KEEP_CHAMPION,
+            PromotionVerdict.KEEP_CHAMPION,
             f"challenger {metric} is {word} the absolute threshold {pol.absolute_threshold:g}",
             ch.objective_value,
         )
     if champion is None:
         return PromotionDecision(
-            PromotionOutcome.PROMOTE,
+            PromotionVerdict.PROMOTE,
             f"no champion yet: challenger {metric} becomes the champion",
             ch.objective_value,
         )
@@ -198,7 +192,7 @@ def decide_promotion(
     why = "the data changed" if not same_data else "the objective metric changed"
     if pol.threshold_fallback and pol.absolute_threshold is not None:
         return PromotionDecision(
-            PromotionOutcome.PROMOTE,
+            PromotionVerdict.PROMOTE,
             f"{why} since the champion ({champion.dataset_version}) and no evaluation of the "
             f"champion on the new data was supplied: the comparison crosses datasets, so challenger "
             f"{metric} was held to the absolute threshold {pol.absolute_threshold:g} and meets it",
@@ -207,7 +201,7 @@ def decide_promotion(
             crossed_datasets=True,
         )
     return PromotionDecision(
-        PromotionOutcome.NEEDS_EVALUATION,
+        PromotionVerdict.NEEDS_EVALUATION,
         f"{why} since the champion ({champion.dataset_version}): its objective "
         f"{champion.objective_metric} {champion.objective_value:.6g} is not comparable. "
         f"Evaluate the champion ({champion.training_job}) on the challenger's validation data, or set "
@@ -230,14 +224,14 @@ def _compare(
     )
     if gain > 0 and measure >= pol.min_improvement:
         return PromotionDecision(
-            PromotionOutcome.PROMOTE,
+            PromotionVerdict.PROMOTE,
             f"{text}, at least the required {need}",
             ch.objective_value,
             champion_value,
             gain,
         )
     return PromotionDecision(
-        PromotionOutcome.KEEP_CHAMPION,
+        PromotionVerdict.KEEP_CHAMPION,
         f"{text}, short of the required {need} (the challenger must be strictly better); "
         f"{champion.training_job} stays champion",
         ch.objective_value,

@@ -22,13 +22,7 @@ from amtflow.drift import (
     TuningJobStatus,
 )
 from amtflow.errors import InvalidInputError
-
-
-class Trigger(StrEnum):
-    S3 = "s3"
-    SCHEDULE = "schedule"
-    DRIFT = "drift"
-    MANUAL = "manual"
+from amtflow.vocabulary import Trigger
 
 
 class RunOutcome(StrEnum):

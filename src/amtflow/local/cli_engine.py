@@ -25,6 +25,9 @@ from typing import Any, TextIO
 
 from amtflow.errors import ConfigurationError
 from amtflow.settings import load_settings
+from amtflow.vocabulary import TuningJobStatus
+
+_TERMINAL = frozenset(s.value for s in TuningJobStatus if s.is_terminal())
 
 DEFAULT_STATE_DIR = Path(".amtflow") / "engine"
 
@@ -204,7 +207,7 @@ def _tune(args: argparse.Namespace, out: TextIO | None = None) -> int:
                     out.write(line + "\n")
                     out.flush()
                     last = line.split("]", 1)[1]
-                if describe["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped"):
+                if describe["HyperParameterTuningJobStatus"] in _TERMINAL:
                     break
                 time.sleep(0.25)
         except KeyboardInterrupt:
@@ -215,7 +218,7 @@ def _tune(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print_leaderboard(engine, name, out)
         if describe.get("FailureReason"):
             out.write(f"failure reason: {describe['FailureReason']}\n")
-        return 0 if describe["HyperParameterTuningJobStatus"] == "Completed" else 1
+        return 0 if describe["HyperParameterTuningJobStatus"] == TuningJobStatus.COMPLETED else 1
 
 
 def _reader(state_dir: Path) -> Any:

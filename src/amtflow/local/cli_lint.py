@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,12 @@ from amtflow.profile import (
     preview_tuning_request,
 )
 from amtflow.settings import load_settings
+from amtflow.vocabulary import (
+    TRAINING_JOB_NAME_MAX,
+    TRAINING_JOB_NAME_PATTERN,
+    TUNING_JOB_NAME_MAX,
+    TUNING_JOB_NAME_PATTERN,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -63,8 +70,10 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _CANARY_ROLE = "arn:aws:iam::123456789012:role/amtflow-canary"
 
 
-class _Unreadable(Exception):
+class _Unreadable(AmtflowError):
     """FILE (or a log it names) could not be read or parsed; the message says why."""
+
+    error_type = "LintInputUnreadable"
 
 
 def register(subparsers: Any) -> None:
@@ -305,7 +314,7 @@ class AwsTrialLogs:
             )
             return [dict(row) for page in pages for row in page["TrainingJobSummaries"]]
         except ClientError as e:
-            if _not_found(e):
+            if _not_found(e, tuning_job, TUNING_JOB_NAME_PATTERN, TUNING_JOB_NAME_MAX):
                 return None
             raise _Unreadable(f"cannot list the trials of {tuning_job}: {_aws_reason(e)}") from e
         except BotoCoreError as e:
@@ -315,7 +324,7 @@ class AwsTrialLogs:
         try:
             doc = self._sm.describe_training_job(TrainingJobName=training_job)
         except ClientError as e:
-            if _not_found(e):
+            if _not_found(e, training_job, TRAINING_JOB_NAME_PATTERN, TRAINING_JOB_NAME_MAX):
                 return None
             raise _Unreadable(f"cannot describe {training_job}: {_aws_reason(e)}") from e
         except BotoCoreError as e:
@@ -353,12 +362,16 @@ class AwsTrialLogs:
         return lines[:budget]
 
 
-def _not_found(error: ClientError) -> bool:
+def _not_found(error: ClientError, name: str, pattern: re.Pattern[str], max_length: int) -> bool:
+    """Whether SageMaker answered that ``name`` does not exist.
+
+    Its API documents ``ResourceNotFound``; it also answers ``ValidationException`` for an unknown job. The
+    name is the request's only parameter, so for a well-formed name that answer can only mean the same.
+    """
     code = error.response.get("Error", {}).get("Code", "")
-    message = error.response.get("Error", {}).get("Message", "")
-    return code in ("ResourceNotFound", "ResourceNotFoundException") or (
-        code == "ValidationException" and "not found" in message.lower()
-    )
+    if code in ("ResourceNotFound", "ResourceNotFoundException"):
+        return True
+    return code == "ValidationException" and len(name) <= max_length and pattern.fullmatch(name) is not None
 
 
 def _aws_reason(error: ClientError) -> str:

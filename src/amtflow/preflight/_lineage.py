@@ -93,7 +93,7 @@ def _month_to_date(runs: Sequence[RunRecord], now: datetime) -> float:
 def _usable_parent(run: RunRecord, child: TuningJobSignature | None) -> bool:
     if child is None or run.signature is None or run.job_status is None:
         return False
-    if not run.job_status.is_terminal:
+    if not run.job_status.is_terminal():
         return False
     if run.job_status is TuningJobStatus.FAILED and run.best_training_job is None:
         return False

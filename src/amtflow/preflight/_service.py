@@ -9,7 +9,6 @@ silent when no parent was described.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,11 +32,12 @@ from amtflow.preflight._request import (
     strategy,
     tunable_kinds,
 )
+from amtflow.vocabulary import TUNING_JOB_NAME_MAX, TUNING_JOB_NAME_PATTERN, TuningJobStatus
 
 SERVICE = ("service",)
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$")
-NAME_MAX = 32
+NAME_PATTERN = TUNING_JOB_NAME_PATTERN
+NAME_MAX = TUNING_JOB_NAME_MAX
 MAX_TUNABLE = 30
 MAX_CATEGORICAL_VALUES = 30
 MAX_HYPERPARAMETERS = 100  # static + tunable, including the `_tuning_objective_metric` AMT adds
@@ -52,7 +52,7 @@ TRAINING_RUNTIME_MAX = 28 * 24 * 3600  # 2,419,200 s
 MAX_PARENTS = 5
 MAX_WARM_START_CHANGES = 10
 MAX_API_INT = 2**31 - 1  # the API's Integer shape
-TERMINAL_STATUSES = frozenset({"Completed", "Stopped", "Failed"})
+TERMINAL_STATUSES = frozenset(s.value for s in TuningJobStatus if s.is_terminal())
 
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
 OBJECTIVE_TYPES = ("Maximize", "Minimize")

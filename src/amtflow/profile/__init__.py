@@ -27,12 +27,10 @@ from amtflow.profile._enums import (
     EarlyStopping,
     Goal,
     InputMode,
-    NoDriftAction,
     Outcome,
     ParameterType,
     Scaling,
     Strategy,
-    WarmStartType,
 )
 from amtflow.profile._errors import OverridesRefusedError, ProfileProblem, ProfileValidationError
 from amtflow.profile._load import (
@@ -68,6 +66,7 @@ from amtflow.profile._model import (
     schedule_problem,
 )
 from amtflow.profile._store import InMemoryProfileStore, ProfileStore, S3ProfileStore, profile_key
+from amtflow.vocabulary import NoDriftAction, WarmStartType
 
 __all__ = [
     "MODEL_TAG",

@@ -20,7 +20,7 @@ from amtflow.naming import (
     check_tuning_job_name,
     tuning_job_name,
 )
-from amtflow.profile._enums import ParameterType, Scaling, Strategy, WarmStartType, coerce_enum
+from amtflow.profile._enums import ParameterType, Scaling, Strategy, coerce_enum
 from amtflow.profile._model import (
     MAX_PARENTS,
     ModelProfile,
@@ -28,6 +28,7 @@ from amtflow.profile._model import (
     render_scalar,
     rendered_ranges,
 )
+from amtflow.vocabulary import WarmStartType
 
 _URI = re.compile(r"^(s3|https|file)://[^/]+.*$|^file:///.+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")

@@ -84,13 +84,6 @@ class Compression(StrEnum):
     GZIP = "Gzip"
 
 
-class WarmStartType(StrEnum):
-    """``WarmStartType`` (API spelling)."""
-
-    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
-    TRANSFER_LEARNING = "TransferLearning"
-
-
 class Approval(StrEnum):
     """``ModelApprovalStatus`` given to a promoted model package."""
 
@@ -107,13 +100,6 @@ class CrossDataset(StrEnum):
 
     EVALUATE = "evaluate"
     THRESHOLD = "threshold"
-
-
-class NoDriftAction(StrEnum):
-    """What a run does when the new data shows no meaningful drift."""
-
-    RETRAIN = "retrain"
-    SKIP = "skip"
 
 
 class Outcome(StrEnum):

@@ -24,21 +24,25 @@ from amtflow.profile._enums import (
     EarlyStopping,
     Goal,
     InputMode,
-    NoDriftAction,
     Outcome,
     ParameterType,
     Scaling,
     Strategy,
-    WarmStartType,
     coerce_enum,
+)
+from amtflow.vocabulary import (
+    CHANNEL_NAME_MAX,
+    CHANNEL_NAME_PATTERN,
+    MODEL_NAME_MAX,
+    MODEL_NAME_PATTERN,
+    MODEL_PACKAGE_GROUP_NAME_PATTERN,
+    NoDriftAction,
+    WarmStartType,
 )
 
 SCHEMA_VERSION = "amtflow/v1"
 
-MODEL_NAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-MODEL_NAME_MAX = 48
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
-_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
 _ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
@@ -167,7 +171,7 @@ class DatasetSpec(_Section):
                 "a channel name has 1-64 letters, digits, '.', '-' or '_'; rename the folder",
             )
             for name in self.channels
-            if not _CHANNEL_NAME.fullmatch(name)
+            if len(name) > CHANNEL_NAME_MAX or not CHANNEL_NAME_PATTERN.fullmatch(name)
         ]
         if "/" in self.marker:
             issues.append(("marker", "the marker is one object name, not a path; e.g. '_READY'"))
@@ -555,7 +559,7 @@ class PromotionRule(_Section):
     threshold: Float | None = None
     approval: Annotated[Approval, _enum(Approval)] = Approval.PENDING_MANUAL_APPROVAL
     cross_dataset: Annotated[CrossDataset, _enum(CrossDataset)] = CrossDataset.EVALUATE
-    model_package_group: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    model_package_group: str | None = Field(default=None, pattern=MODEL_PACKAGE_GROUP_NAME_PATTERN)
 
     @model_validator(mode="after")
     def _check(self) -> PromotionRule:

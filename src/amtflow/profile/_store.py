@@ -18,7 +18,8 @@ from amtflow.errors import (
     TransientError,
 )
 from amtflow.profile._load import load_profile
-from amtflow.profile._model import MODEL_NAME_MAX, MODEL_NAME_PATTERN, ModelProfile
+from amtflow.profile._model import ModelProfile
+from amtflow.vocabulary import MODEL_NAME_MAX, MODEL_NAME_PATTERN
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

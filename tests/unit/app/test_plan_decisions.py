@@ -24,7 +24,7 @@ from amtflow.app.compose import job_namer
 from amtflow.drift import TuningJobStatus
 from amtflow.errors import ConflictError, InvalidInputError
 from amtflow.lineage import Champion, InMemoryLineageStore, ObjectiveType, RunOutcome
-from amtflow.messages import Action, ExecutionRef, Plan, WarmStartType
+from amtflow.messages import Action, ExecutionRef, Plan, WarmStartMode
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 CHAMPION_HPS = {"eta": "0.1", "max_depth": "4"}
@@ -101,7 +101,7 @@ def world() -> World:
     w = World()
     first = w.plan("v1")
     assert first.action is Action.TUNE
-    assert first.warm_start is WarmStartType.COLD
+    assert first.warm_start is WarmStartMode.COLD
     w.finish(first)
     return w
 
@@ -161,7 +161,7 @@ def test_same_data_with_tune_requested_is_an_identical_data_warm_start(world: Wo
     (champion_run,) = world.lineage.list_runs(MODEL)
     plan = world.plan("v1-copy", action="tune")
     assert plan.action is Action.TUNE
-    assert plan.warm_start is WarmStartType.IDENTICAL_DATA_AND_ALGORITHM
+    assert plan.warm_start is WarmStartMode.IDENTICAL_DATA_AND_ALGORITHM
     assert plan.parents == [champion_run.tuning_job]
     assert plan.max_jobs == 20
 
@@ -186,7 +186,7 @@ def test_moderate_drift_is_a_transfer_learning_warm_start_from_the_lineage(world
     plan = world.plan("v2")
     assert plan.action is Action.TUNE
     assert plan.rule == "moderate-drift"
-    assert plan.warm_start is WarmStartType.TRANSFER_LEARNING
+    assert plan.warm_start is WarmStartMode.TRANSFER_LEARNING
     assert plan.parents == [parent.tuning_job]
     assert plan.max_jobs == 15  # half of the profile's 30
     assert plan.drift is not None
@@ -208,7 +208,7 @@ def test_severe_drift_is_a_cold_start_with_the_full_budget(world: World) -> None
     assert (plan.action, plan.rule, plan.warm_start, plan.parents) == (
         Action.TUNE,
         "severe-drift",
-        WarmStartType.COLD,
+        WarmStartMode.COLD,
         [],
     )
     assert plan.max_jobs == 30
@@ -219,7 +219,7 @@ def test_a_schema_change_is_a_cold_start_naming_the_column(world: World) -> None
     world.files.put("v2", b"".join(line + b",1\n" for line in csv_rows(seed=3).splitlines()))
     plan = world.plan("v2")
     assert plan.rule == "schema-change"
-    assert plan.warm_start is WarmStartType.COLD
+    assert plan.warm_start is WarmStartMode.COLD
     assert "c3" in plan.reason
 
 
@@ -229,7 +229,7 @@ def test_a_new_training_algorithm_is_a_cold_start(world: World) -> None:
     world.profile = profile_text(training={"image": other})  # the owner pushed a new algorithm
     plan = world.plan("v2")
     assert plan.rule == "new-algorithm"
-    assert plan.warm_start is WarmStartType.COLD
+    assert plan.warm_start is WarmStartMode.COLD
 
 
 def test_a_severe_drift_event_wins_over_a_calm_measurement(world: World) -> None:
@@ -245,7 +245,7 @@ def test_a_moderate_drift_event_warm_starts(world: World) -> None:
     world.files.put("v2", csv_rows(seed=7))
     plan = world.plan("v2", trigger="drift", drift={"severity": "moderate"})
     assert plan.rule == "moderate-drift"
-    assert plan.warm_start is WarmStartType.TRANSFER_LEARNING
+    assert plan.warm_start is WarmStartMode.TRANSFER_LEARNING
 
 
 def test_a_manual_action_wins_over_the_table(world: World) -> None:
@@ -314,3 +314,22 @@ def test_a_header_row_is_recognised_and_named_columns_are_compared() -> None:
     assert recorded.profile is not None
     assert [c.name for c in recorded.profile.columns] == ["label", "age", "city"]
     assert plan.action is Action.TUNE
+
+
+@pytest.mark.parametrize(
+    ("parts", "fragment"),
+    [
+        ((b"\xff\xfe\x00bad",), "s3://data/datasets/cancer-xgb/v9/train/"),  # a file the profiler refuses
+        ((b"\n\n",), "no data rows"),  # the dataset as a whole refused
+    ],
+)
+def test_a_refused_dataset_says_once_that_nothing_was_launched(
+    parts: tuple[bytes, ...], fragment: str
+) -> None:
+    w = World()
+    w.files.put("v9", *parts)
+    with pytest.raises(InvalidInputError) as e:
+        w.plan("v9")
+    assert type(e.value) is InvalidInputError  # what the state machine sees as the error name
+    assert fragment in str(e.value)
+    assert str(e.value).count("nothing was launched") == 1

@@ -18,7 +18,7 @@ from amtflow.drift import Decision, Rule
 from amtflow.errors import InvalidInputError, PreflightRejectedError, QuotaExceededError
 from amtflow.lineage import InMemoryLineageStore, RunRecord
 from amtflow.lineage import Trigger as LineageTrigger
-from amtflow.messages import ExecutionRef, Plan, WarmStartType
+from amtflow.messages import ExecutionRef, Plan, WarmStartMode
 from amtflow.preflight import Finding, Severity
 from amtflow.profile import TrainingNetwork
 from amtflow.settings import load_settings
@@ -176,7 +176,7 @@ def test_a_warm_start_plan_becomes_the_requests_warm_start_config_and_budget() -
     sm, table = SageMaker(), StateTable()
     plan = a_plan(table).model_copy(
         update={
-            "warm_start": WarmStartType.TRANSFER_LEARNING,
+            "warm_start": WarmStartMode.TRANSFER_LEARNING,
             "parents": ["amtf-cancer-xgb-0badc0de", "amtf-cancer-xgb-1badc0de"],
             "max_jobs": 15,
         }
@@ -197,7 +197,7 @@ def test_a_warm_start_plan_becomes_the_requests_warm_start_config_and_budget() -
 
 def test_a_warm_start_plan_without_parents_is_refused() -> None:
     table = StateTable()
-    plan = a_plan(table).model_copy(update={"warm_start": WarmStartType.TRANSFER_LEARNING, "parents": []})
+    plan = a_plan(table).model_copy(update={"warm_start": WarmStartMode.TRANSFER_LEARNING, "parents": []})
     with pytest.raises(InvalidInputError, match="without parents") as e:
         starter(SageMaker(), table).start(plan, TOKEN)
     assert e.value.field == "plan.parents"

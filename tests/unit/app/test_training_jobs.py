@@ -282,3 +282,30 @@ def test_the_ledger_ignores_jobs_the_run_did_not_launch() -> None:
     run = store.get_run(MODEL, "run-2")
     assert run is not None
     assert run.outcome is RunOutcome.PENDING
+
+
+class SaysValidationForUnknown(Trainer):
+    """SageMaker as it answers in practice: ``ValidationException`` (an ``InvalidInputError``) for a job it
+    does not know, in words that say nothing about "not found"."""
+
+    def describe_training_job(self, name: str) -> TrainingJobDetails:
+        if name not in self.jobs:
+            raise InvalidInputError("describing training job: AWS rejected the request (ValidationException)")
+        return self.jobs[name]
+
+
+def test_an_unknown_job_is_not_found_by_the_answers_type_whatever_its_words() -> None:
+    trainer, table, calls = SaysValidationForUnknown(), StateTable(), Callbacks()
+    starter(trainer, table).start(retrain_plan(), TOKEN)
+    close = closer(trainer, table, calls)
+    assert close.on_state_change("amtf-unknown-job", "Completed").outcome.value == "not_found"
+    parked = table.tokens[JOB]
+    del trainer.jobs[JOB]
+    assert close.close_parked(parked).outcome.value == "not_found"
+    assert calls.sent == []
+
+
+def test_a_rejected_describe_of_a_malformed_name_is_raised_not_taken_for_not_found() -> None:
+    trainer, table, calls = SaysValidationForUnknown(), StateTable(), Callbacks()
+    with pytest.raises(InvalidInputError, match="ValidationException"):
+        closer(trainer, table, calls).on_state_change("amtf-" + "x" * 70, "Completed")

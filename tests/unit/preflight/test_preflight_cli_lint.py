@@ -17,6 +17,7 @@ from botocore.validate import validate_parameters
 from moto import mock_aws
 from preflight_requests import base_request
 
+from amtflow.errors import AmtflowError
 from amtflow.local import cli_lint
 from amtflow.local.cli import main
 from amtflow.profile import load_profile
@@ -475,3 +476,31 @@ def test_a_canary_request_is_a_capped_on_demand_trial_botocore_accepts() -> None
     assert request["HyperParameters"]["max_depth"] == "6"
     model = botocore.session.get_session().get_service_model("sagemaker")
     validate_parameters(request, model.operation_model("CreateTrainingJob").input_shape)
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "found"),
+    [
+        ("ResourceNotFound", "tj-gone", False),
+        ("ValidationException", "tj-gone", False),  # SageMaker's answer in practice, worded any way
+        ("ValidationException", "tj_not_a_job_name", None),  # a malformed name: the refusal is reported
+        ("AccessDeniedException", "tj-gone", None),
+    ],
+)
+def test_a_missing_aws_job_is_recognised_by_the_answers_code_not_its_words(
+    code: str, name: str, found: bool | None
+) -> None:
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_client_error("list_training_jobs_for_hyper_parameter_tuning_job", code, "request refused")
+    stub.add_client_error("describe_training_job", code, "request refused")
+    stub.activate()
+    logs = cli_lint.AwsTrialLogs(client, boto3.client("logs", region_name="us-east-1"))
+    if found is None:
+        with pytest.raises(AmtflowError, match="cannot list the trials"):
+            logs.trials_of(name)
+        with pytest.raises(AmtflowError, match="cannot describe"):
+            logs.status_of(name)
+    else:
+        assert logs.trials_of(name) is None
+        assert logs.status_of(name) is None
