@@ -34,10 +34,6 @@ CLASSES = {
 }
 CONSTANTS = {name for name in vocabulary.__all__ if name.isupper()}
 
-# Packages that still carry their own copies of some words until they move to the vocabulary (the local
-# engine's statuses and clock, the twin's clock). Emptying this list is the next step.
-NOT_YET_MIGRATED = ("local/engine", "local/twin")
-
 
 def _pattern_texts() -> set[str]:
     texts: set[str] = set()
@@ -51,11 +47,7 @@ def _pattern_texts() -> set[str]:
 
 
 def _core_modules() -> list[Path]:
-    return [
-        path
-        for path in sorted(SRC.rglob("*.py"))
-        if path != HOME and not path.relative_to(SRC).as_posix().startswith(NOT_YET_MIGRATED)
-    ]
+    return [path for path in sorted(SRC.rglob("*.py")) if path != HOME]
 
 
 def test_each_word_of_the_vocabulary_is_defined_only_in_the_vocabulary() -> None:

@@ -22,6 +22,7 @@ from amtflow.local.engine._records import TuningJob, new_training_job
 from amtflow.local.engine._space import Config, format_config
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
 from amtflow.local.engine._strategies import Decision, Strategy
+from amtflow.vocabulary import WarmStartType
 
 DEFAULT_MAX_TRAINING_JOBS = 750  # the service's per-tuning-job limit, used when no budget is given
 TICK_SECONDS = 0.02  # how often a job's loop looks at its trials (an idle look costs microseconds)
@@ -57,7 +58,7 @@ def seed_from_parents(
         if t.objective is not None and t.objective_status is ObjectiveStatus.SUCCEEDED
     ]
     results = [(space.parse(h), v) for h, v in raw if space.contains(h)]
-    if warm_type == "IdenticalDataAndAlgorithm":
+    if warm_type == WarmStartType.IDENTICAL_DATA_AND_ALGORITHM:
         for config, value in results:
             strategy.add_history(config, value)
         return

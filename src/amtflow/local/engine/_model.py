@@ -1,38 +1,28 @@
-"""Statuses, the service error, and the clock the engine runs on."""
+"""Statuses, the service error, and the clock the engine runs on (job statuses and the clocks are the core's
+vocabulary, re-exported here for the engine's modules)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-import time
 from enum import StrEnum
-from typing import Protocol
 
 from amtflow.errors import AmtflowError
+from amtflow.vocabulary import Clock, ManualClock, SystemClock, TrainingJobStatus, TuningJobStatus
+
+__all__ = [
+    "ACCOUNT_ID",
+    "Clock",
+    "ErrorCode",
+    "ManualClock",
+    "ObjectiveStatus",
+    "SecondaryStatus",
+    "ServiceError",
+    "SystemClock",
+    "TrainingJobStatus",
+    "TuningJobStatus",
+    "validation",
+]
 
 ACCOUNT_ID = "123456789012"  # the account moto and the AWS docs use; the engine has no account of its own
-
-
-class TuningJobStatus(StrEnum):
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-
-    def is_terminal(self) -> bool:
-        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.FAILED, TuningJobStatus.STOPPED)
-
-
-class TrainingJobStatus(StrEnum):
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-
-    def is_terminal(self) -> bool:
-        return self in (TrainingJobStatus.COMPLETED, TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
 
 
 class SecondaryStatus(StrEnum):
@@ -74,55 +64,3 @@ class ServiceError(AmtflowError):
 
 def validation(message: str) -> ServiceError:
     return ServiceError(ErrorCode.VALIDATION, message)
-
-
-class Clock(Protocol):
-    """Time as the engine sees it: wall-clock timestamps, a monotonic counter and a way to wait."""
-
-    def now(self) -> dt.datetime: ...
-
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-class ManualClock:
-    """A clock that moves only when told to (tests, simulations).
-
-    ``sleep`` waits a little real time (trials are real processes that need it) without advancing the
-    clock, so runtime limits fire exactly when a test calls :meth:`advance`.
-    """
-
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self._now = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-        self._mono = 0.0
-        self._lock = threading.Lock()
-
-    def now(self) -> dt.datetime:
-        with self._lock:
-            return self._now
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._mono
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(min(seconds, 0.01))
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += dt.timedelta(seconds=seconds)
-            self._mono += seconds

@@ -26,6 +26,7 @@ from amtflow.local.engine._model import (
     TrainingJobStatus,
     TuningJobStatus,
 )
+from amtflow.vocabulary import WarmStartType
 
 #: The request fields a training job keeps from its definition (a CreateTrainingJob request or a tuning
 #: job's TrainingJobDefinition).
@@ -393,7 +394,7 @@ class TuningJob:
         top = best(trials, self.maximize)
         if top is not None:
             out["BestTrainingJob"] = top.summary()
-        if self.warm_start.get("WarmStartType") == "IdenticalDataAndAlgorithm":
+        if self.warm_start.get("WarmStartType") == WarmStartType.IDENTICAL_DATA_AND_ALGORITHM:
             overall = best([*trials, *parent_trials], self.maximize)
             if overall is not None:
                 out["OverallBestTrainingJob"] = overall.summary()

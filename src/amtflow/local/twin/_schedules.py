@@ -1,4 +1,4 @@
-"""Schedule expressions (``rate(...)``, ``cron(...)``) and the twin's clock.
+"""Schedule expressions (``rate(...)``, ``cron(...)``); the twin's clock is the core's :class:`ManualClock`.
 
 Cron follows EventBridge's six fields ``minutes hours day-of-month month day-of-week year`` (UTC), with
 ``*``, ``?``, lists, ranges, ``/`` increments and month/day names; day-of-week counts 1-7 from Sunday.
@@ -8,13 +8,14 @@ Cron follows EventBridge's six fields ``minutes hours day-of-month month day-of-
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
 
 from amtflow.errors import InvalidInputError
+from amtflow.vocabulary import Clock, ManualClock
+
+__all__ = ["Clock", "ManualClock", "Schedule", "parse_schedule"]
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
@@ -22,33 +23,6 @@ _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
 _DAYS = {d: i + 1 for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
-
-
-class Clock(Protocol):
-    """What the twin needs from a clock: the current time (timezone-aware, UTC)."""
-
-    def now(self) -> datetime: ...
-
-
-class ManualClock:
-    """A clock that moves only when told to: schedules fire as the twin advances it."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        start = start or datetime.now(UTC).replace(microsecond=0)
-        if start.tzinfo is None:
-            raise InvalidInputError("clock start must be timezone-aware (use tzinfo=UTC)", field="clock")
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, when: datetime) -> None:
-        """Move the clock to ``when`` (never backwards)."""
-        with self._lock:
-            if when > self._now:
-                self._now = when
 
 
 @dataclass(frozen=True)

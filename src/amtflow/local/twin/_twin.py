@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,7 @@ class Twin:
             twin = cls(
                 project,
                 session=session,
-                clock=clock or ManualClock(),
+                clock=clock or ManualClock(datetime.now(UTC).replace(microsecond=0)),
                 rng=random.Random(seed),  # noqa: S311 - ids, not secrets
                 region=region,
                 stack_name=stack_name,

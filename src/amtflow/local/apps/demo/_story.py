@@ -39,6 +39,7 @@ from amtflow.errors import ConfigurationError
 from amtflow.local.apps.demo._timeline import Follower, Timeline, compact
 from amtflow.local.apps.report import Trial, TuningRun, collect_runs, write_report
 from amtflow.local.twin import EventSink, Execution, ExecutionStatus, ManualClock, Twin
+from amtflow.vocabulary import TuningJobStatus
 
 DEMO_START = datetime(2026, 11, 4, 22, 0, tzinfo=UTC)
 _QUIET = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -113,7 +114,7 @@ def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
 class _LostEvents:
     """Wraps the engine's event sink; drops the next terminal tuning-job event when armed."""
 
-    _TERMINAL = ("Completed", "Failed", "Stopped")
+    _TERMINAL = frozenset(s.value for s in TuningJobStatus if s.is_terminal())
 
     def __init__(self, timeline: Timeline) -> None:
         self._tl = timeline

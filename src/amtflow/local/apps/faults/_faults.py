@@ -40,6 +40,7 @@ from unittest import mock
 
 from amtflow.errors import InvalidInputError
 from amtflow.local.twin import EventSink, SageMakerFactory
+from amtflow.vocabulary import TuningJobStatus
 
 FAULT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/amtflow-faults:1"
 """The training image of :func:`fault_profile`; map it to :data:`TRIAL_SCRIPT` in the engine's image map."""
@@ -290,7 +291,7 @@ def dataset_csv(model_index: int, version_index: int, rows: int = 60) -> str:
 TAG_MODEL = "amtflow:model"
 TAG_DATASET_VERSION = "amtflow:dataset-version"
 TAG_EXECUTION = "amtflow:execution"
-TERMINAL_JOB_STATUSES = ("Completed", "Failed", "Stopped")
+TERMINAL_JOB_STATUSES = frozenset(s.value for s in TuningJobStatus if s.is_terminal())
 
 
 def tuning_jobs(sagemaker: Any, created: Mapping[str, Mapping[str, str]]) -> list[dict[str, Any]]:
