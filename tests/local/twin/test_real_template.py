@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from amtflow.app.compose import training_network
 from amtflow.local.twin import ManualClock, Twin
 from amtflow.profile import TrainingNetwork
 from amtflow.settings import load_settings
+from amtflow.wiring import training_network
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
