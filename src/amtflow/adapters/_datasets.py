@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import translate
-from amtflow.app._ports import ReadableStream
+from amtflow.app import ReadableStream
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

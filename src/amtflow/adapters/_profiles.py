@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import translate
-from amtflow.app._schedule import schedule_due
+from amtflow.app import schedule_due
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding, context_for_profile, lint_request
 from amtflow.profile import (
