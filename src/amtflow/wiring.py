@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from amtflow import clients
 from amtflow.adapters import (
     CloudWatchTrialLogs,
+    DynamoDBLineageStore,
     DynamoEvaluationTokens,
     DynamoStateTable,
     S3DatasetCatalog,
@@ -59,7 +60,6 @@ from amtflow.app import (
     route_summary,
     route_trigger,
 )
-from amtflow.lineage import DynamoDBLineageStore
 from amtflow.naming import execution_name, short_hash, tuning_job_name
 from amtflow.profile import ModelProfile, S3ProfileStore, TrainingNetwork
 from amtflow.settings import Settings, load_settings

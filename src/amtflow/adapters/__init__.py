@@ -14,6 +14,7 @@ from amtflow.adapters._evaluation import (
     SageMakerRunEvidence,
     SageMakerTrainingJobs,
 )
+from amtflow.adapters._lineage import DynamoDBLineageStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
@@ -27,6 +28,7 @@ from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
     "CloudWatchTrialLogs",
+    "DynamoDBLineageStore",
     "DynamoEvaluationTokens",
     "DynamoStateTable",
     "ProfileSpec",

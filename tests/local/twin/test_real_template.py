@@ -110,8 +110,9 @@ def test_the_schedules_fire_their_functions(twin: Twin) -> None:
 def test_local_up_shows_the_lineage_recorded_in_the_state_table(twin: Twin) -> None:
     import io
 
+    from amtflow.adapters import DynamoDBLineageStore
     from amtflow.drift import Action, Decision, DriftSeverity, Rule
-    from amtflow.lineage import DynamoDBLineageStore, RunOutcome, RunRecord, Trigger
+    from amtflow.lineage import RunOutcome, RunRecord, Trigger
     from amtflow.local.twin import Shell
 
     store = DynamoDBLineageStore(twin.client("dynamodb"), twin.physical_id("StateTable"))

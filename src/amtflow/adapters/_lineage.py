@@ -32,8 +32,17 @@ from amtflow.errors import (
     NotFoundError,
     TransientError,
 )
-from amtflow.lineage._records import Champion, DatasetVersion, RunRecord, iso, utc
-from amtflow.lineage._store import _check_champion, _check_same_start, _dataset_conflict, month_start
+from amtflow.lineage import (
+    Champion,
+    DatasetVersion,
+    RunRecord,
+    check_champion,
+    check_same_start,
+    dataset_conflict,
+    iso,
+    month_start,
+    utc,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -93,7 +102,7 @@ class DynamoDBLineageStore:
         except _ConditionFailed:
             existing = self.get_dataset_version(record.model, record.version)
             if existing is not None and existing.fingerprint != record.fingerprint:
-                raise _dataset_conflict(existing, record) from None
+                raise dataset_conflict(existing, record) from None
             return False
         return True
 
@@ -159,7 +168,7 @@ class DynamoDBLineageStore:
         if sk is not None and sk != _run_sk(run):
             recorded = self.get_run(run.model, run.run_id)
             if recorded is not None:
-                _check_same_start(recorded.started_at, run)
+                check_same_start(recorded.started_at, run)
         if sk is None:
             raise NotFoundError(
                 f"run {run.run_id!r} of model {run.model!r} was never recorded; add_run it first."
@@ -250,7 +259,7 @@ class DynamoDBLineageStore:
         try:
             self._call("transact_write_items", TransactItems=[{"Put": put}, {"Put": history}])
         except _ConditionFailed:
-            _check_champion(self.get_champion(champion.model), champion, expected_tuning_job)
+            check_champion(self.get_champion(champion.model), champion, expected_tuning_job)
             raise ConflictError(
                 f"champion of model {champion.model!r} changed while promoting {champion.tuning_job}; "
                 "re-evaluate against the current champion."
