@@ -16,6 +16,7 @@ from amtflow.adapters._evaluation import (
 )
 from amtflow.adapters._lineage import DynamoDBLineageStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
+from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
@@ -44,8 +45,10 @@ __all__ = [
     "StepFunctionsExecutions",
     "StepFunctionsHolderProbe",
     "StoreProfileCatalog",
+    "ensure_model_package_group",
     "lock_key",
     "parked_key",
+    "register_model_package",
     "sns_message",
     "strip_quotes",
     "token_key",

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amtflow.adapters._errors import error_code, translate
+from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.app import ParkedJob, TrainingJobOutcome
 from amtflow.errors import NotFoundError
-from amtflow.lineage import ensure_model_package_group, register_model_package
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

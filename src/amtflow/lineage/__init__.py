@@ -2,8 +2,8 @@
 
 The :class:`LineageStore` port has an in-memory implementation here and a DynamoDB one (the state table)
 in :mod:`amtflow.adapters`; both pass one contract suite. :func:`decide_promotion` compares challenger and
-champion like with like, and :func:`build_model_package_request` / :func:`register_model_package` register
-the winner.
+champion like with like, and :func:`build_model_package_request` builds the winner's registration (sent
+by :mod:`amtflow.adapters`).
 """
 
 from amtflow.lineage._policy import promotion_policy_from_profile, registry_config_from_profile
@@ -31,10 +31,8 @@ from amtflow.lineage._registry import (
     RegistryConfig,
     build_model_package_request,
     client_token,
-    ensure_model_package_group,
     metadata_value,
     model_package_group_name,
-    register_model_package,
 )
 from amtflow.lineage._store import (
     InMemoryLineageStore,
@@ -69,14 +67,12 @@ __all__ = [
     "client_token",
     "dataset_conflict",
     "decide_promotion",
-    "ensure_model_package_group",
     "iso",
     "metadata_value",
     "model_package_group_name",
     "month_start",
     "parent_candidates",
     "promotion_policy_from_profile",
-    "register_model_package",
     "registry_config_from_profile",
     "utc",
 ]
