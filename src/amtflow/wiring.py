@@ -28,6 +28,7 @@ from amtflow.adapters import (
     DynamoStateTable,
     S3DatasetCatalog,
     S3DatasetReader,
+    S3ProfileStore,
     SageMakerJobStopper,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
@@ -61,7 +62,7 @@ from amtflow.app import (
     route_trigger,
 )
 from amtflow.naming import execution_name, short_hash, tuning_job_name
-from amtflow.profile import ModelProfile, S3ProfileStore, TrainingNetwork
+from amtflow.profile import ModelProfile, TrainingNetwork
 from amtflow.settings import Settings, load_settings
 
 _T = TypeVar("_T")

@@ -15,6 +15,7 @@ from amtflow.adapters._evaluation import (
     SageMakerTrainingJobs,
 )
 from amtflow.adapters._lineage import DynamoDBLineageStore
+from amtflow.adapters._profile_store import S3ProfileStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
@@ -35,6 +36,7 @@ __all__ = [
     "ProfileSpec",
     "S3DatasetCatalog",
     "S3DatasetReader",
+    "S3ProfileStore",
     "SageMakerJobStopper",
     "SageMakerModelRegistry",
     "SageMakerRunEvidence",

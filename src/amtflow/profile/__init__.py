@@ -44,6 +44,7 @@ from amtflow.profile._load import (
     parse_profile,
 )
 from amtflow.profile._model import (
+    MODEL_NAME_PATTERN,
     SCHEMA_VERSION,
     Budget,
     ChannelSpec,
@@ -67,9 +68,10 @@ from amtflow.profile._model import (
     render_scalar,
     schedule_problem,
 )
-from amtflow.profile._store import InMemoryProfileStore, ProfileStore, S3ProfileStore, profile_key
+from amtflow.profile._store import InMemoryProfileStore, ProfileStore, profile_key
 
 __all__ = [
+    "MODEL_NAME_PATTERN",
     "MODEL_TAG",
     "SCHEMA_VERSION",
     "Approval",
@@ -101,7 +103,6 @@ __all__ = [
     "ProfileValidationError",
     "PromotionRule",
     "ResourceLimits",
-    "S3ProfileStore",
     "Scaling",
     "SpotConfig",
     "Strategy",
