@@ -6,7 +6,7 @@ strings into enums.
 """
 
 from amtflow.adapters._datasets import S3DatasetReader
-from amtflow.adapters._errors import translate
+from amtflow.adapters._errors import aws_call, translate
 from amtflow.adapters._evaluation import (
     CloudWatchTrialLogs,
     DynamoEvaluationTokens,
@@ -47,6 +47,7 @@ __all__ = [
     "StepFunctionsExecutions",
     "StepFunctionsHolderProbe",
     "StoreProfileCatalog",
+    "aws_call",
     "ensure_model_package_group",
     "lock_key",
     "parked_key",
