@@ -24,14 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from amtflow.adapters._errors import aws_call, error_code
 from amtflow.drift import DatasetProfile
-from amtflow.errors import (
-    AmtflowError,
-    ConfigurationError,
-    ConflictError,
-    NotFoundError,
-    TransientError,
-)
+from amtflow.errors import ConfigurationError, ConflictError, NotFoundError, TransientError
 from amtflow.lineage import (
     Champion,
     DatasetVersion,
@@ -46,17 +41,6 @@ from amtflow.lineage import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
 
 
 def _pk(model: str) -> str:
@@ -315,28 +299,23 @@ class DynamoDBLineageStore:
             args = {**args, "ExclusiveStartKey": last}
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._client, operation)(**kwargs)
-        except ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                raise _ConditionFailed(code) from e
-            if code == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise _ConditionFailed(code) from e
-                raise TransientError(
-                    f"lineage write to {self._table} was cancelled ({reasons}); retry."
-                ) from e
-            if code in _TRANSIENT:
-                raise TransientError(
-                    f"DynamoDB {operation} on {self._table} was throttled ({code}); retry."
-                ) from e
-            if code == "ResourceNotFoundException":
-                raise ConfigurationError(
+        with aws_call(
+            f"DynamoDB {operation} on {self._table}",
+            errors={
+                "ConditionalCheckFailedException": lambda e: _ConditionFailed(error_code(e)),
+                "TransactionCanceledException": self._cancelled,
+                "ResourceNotFoundException": lambda e: ConfigurationError(
                     f"state table {self._table!r} does not exist; check AMTFLOW_STATE_TABLE and the stack."
-                ) from e
-            raise AmtflowError(f"DynamoDB {operation} on {self._table} failed: {code}") from e
+                ),
+            },
+        ):
+            return getattr(self._client, operation)(**kwargs)
+
+    def _cancelled(self, error: ClientError) -> Exception:
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" in reasons:
+            return _ConditionFailed(error_code(error))
+        return TransientError(f"lineage write to {self._table} was cancelled ({reasons}); retry.")
 
 
 class _ConditionFailed(Exception):

@@ -6,14 +6,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.errors import (
-    AmtflowError,
-    ConfigurationError,
-    ProfileNotFoundError,
-    TransientError,
-)
+from amtflow.adapters._errors import ErrorFor, aws_call
+from amtflow.errors import ConfigurationError, ProfileNotFoundError
 from amtflow.profile import MODEL_NAME_PATTERN, ModelProfile, load_profile, profile_key
 
 if TYPE_CHECKING:
@@ -21,9 +15,8 @@ if TYPE_CHECKING:
 
 _MODEL = re.compile(MODEL_NAME_PATTERN)
 _SUFFIX = ".yaml"
-_THROTTLING = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
-)
+_NO_SUCH_KEY = ("NoSuchKey", "404", "NotFound")
+_ACCESS_DENIED = ("AccessDenied", "403", "Forbidden")
 
 
 def _folder(prefix: str) -> str:
@@ -46,18 +39,13 @@ class S3ProfileStore:
     def get(self, model: str) -> ModelProfile:
         key = profile_key(model, self._prefix)
         uri = f"s3://{self._bucket}/{key}"
-        try:
+        missing = ProfileNotFoundError(
+            f"no profile for model {model!r}: looked at {uri}; push one with "
+            f"`amtflow profiles push <file> --bucket {self._bucket}`"
+        )
+        errors = {**self._errors(uri), **dict.fromkeys(_NO_SUCH_KEY, lambda e: missing)}
+        with aws_call(f"reading {uri}", errors=errors):
             body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-        except ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchKey", "404", "NotFound"):
-                raise ProfileNotFoundError(
-                    f"no profile for model {model!r}: looked at {uri}; push one with "
-                    f"`amtflow profiles push <file> --bucket {self._bucket}`"
-                ) from e
-            raise self._translate(e, uri) from e
-        except BotoCoreError as e:
-            raise TransientError(f"could not read {uri}: {e}; retry") from e
         profile = load_profile(body, source=uri)
         if profile.model != model:
             raise ProfileNotFoundError(
@@ -68,7 +56,8 @@ class S3ProfileStore:
 
     def list(self) -> list[str]:
         models: list[str] = []
-        try:
+        uri = f"s3://{self._bucket}/{self._prefix}"
+        with aws_call(f"listing {uri}", errors=self._errors(uri)):
             paginator = self._s3.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self._bucket, Prefix=self._prefix):
                 for obj in page.get("Contents", []):
@@ -78,38 +67,25 @@ class S3ProfileStore:
                     name = rest[: -len(_SUFFIX)]
                     if _MODEL.fullmatch(name):
                         models.append(name)
-        except ClientError as e:
-            raise self._translate(e, f"s3://{self._bucket}/{self._prefix}") from e
-        except BotoCoreError as e:
-            raise TransientError(f"could not list s3://{self._bucket}/{self._prefix}: {e}; retry") from e
         return sorted(models)
 
     def put(self, profile_text: str) -> ModelProfile:
         profile = load_profile(profile_text)
         key = profile_key(profile.model, self._prefix)
-        try:
+        uri = f"s3://{self._bucket}/{key}"
+        with aws_call(f"writing {uri}", errors=self._errors(uri)):
             self._s3.put_object(
                 Bucket=self._bucket,
                 Key=key,
                 Body=profile_text.encode("utf-8"),
                 ContentType="application/yaml",
             )
-        except ClientError as e:
-            raise self._translate(e, f"s3://{self._bucket}/{key}") from e
-        except BotoCoreError as e:
-            raise TransientError(f"could not write s3://{self._bucket}/{key}: {e}; retry") from e
         return profile
 
-    def _translate(self, error: ClientError, uri: str) -> Exception:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "NoSuchBucket":
-            return ConfigurationError(
-                f"bucket {self._bucket!r} does not exist ({uri}); check AMTFLOW_DATA_BUCKET or --bucket"
-            )
-        if code in ("AccessDenied", "403", "Forbidden"):
-            return ConfigurationError(
-                f"access denied to {uri}; grant s3:GetObject/PutObject/ListBucket on it"
-            )
-        if code in _THROTTLING or code.startswith("5"):
-            return TransientError(f"S3 is busy ({code}) for {uri}; retry")
-        return AmtflowError(f"S3 error {code or 'unknown'} for {uri}: {error}")
+    def _errors(self, uri: str) -> dict[str, ErrorFor]:
+        """A missing bucket and a refused access are the store's configuration, named for the user."""
+        no_bucket = ConfigurationError(
+            f"bucket {self._bucket!r} does not exist ({uri}); check AMTFLOW_DATA_BUCKET or --bucket"
+        )
+        denied = ConfigurationError(f"access denied to {uri}; grant s3:GetObject/PutObject/ListBucket on it")
+        return {"NoSuchBucket": lambda e: no_bucket, **dict.fromkeys(_ACCESS_DENIED, lambda e: denied)}

@@ -8,56 +8,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from amtflow.errors import (
-    AmtflowError,
-    ConflictError,
-    InvalidInputError,
-    QuotaExceededError,
-    TransientError,
-)
+from amtflow.adapters._errors import aws_call
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
-
-def _map_error(e: ClientError, what: str) -> AmtflowError:
-    code = e.response.get("Error", {}).get("Code", "")
-    message = e.response.get("Error", {}).get("Message", "")
-    if code == "ConflictException":
-        return ConflictError(f"{what}: {message or code}")
-    if code == "ResourceLimitExceeded":
-        return QuotaExceededError(f"{what}: model registry limit reached ({message}); retry later.")
-    if code in ("ThrottlingException", "InternalFailure", "ServiceUnavailable"):
-        return TransientError(f"{what}: {code}; retry.")
-    if code == "ValidationException":
-        return InvalidInputError(f"{what} was rejected: {message}", field="model_package")
-    return AmtflowError(f"{what} failed: {code} {message}".strip())
+# The codes DescribeModelPackageGroup answers for a group that does not exist.
+_NO_GROUP = frozenset({"ValidationException", "ResourceNotFound"})
 
 
 def ensure_model_package_group(client: SageMakerClient, group: str, description: str = "") -> None:
     """Create the model package group unless it exists."""
-    try:
+    with aws_call(f"describing model package group {group}", expected=_NO_GROUP) as call:
         client.describe_model_package_group(ModelPackageGroupName=group)
+    if call.code is None:
         return
-    except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        if code not in ("ValidationException", "ResourceNotFound"):
-            raise _map_error(e, f"describing model package group {group}") from e
-    try:
+    with aws_call(f"creating model package group {group}", field="model_package"):
         client.create_model_package_group(
             ModelPackageGroupName=group,
             ModelPackageGroupDescription=description or f"models promoted by amtflow for {group}",
         )
-    except ClientError as e:
-        raise _map_error(e, f"creating model package group {group}") from e
 
 
 def register_model_package(client: SageMakerClient, request: Mapping[str, Any]) -> str:
     """Create the model package (idempotent through ``ClientToken``); returns its ARN."""
-    try:
+    group = request.get("ModelPackageGroupName")
+    with aws_call(f"registering a model package in {group}", field="model_package"):
         resp = client.create_model_package(**request)
-    except ClientError as e:
-        raise _map_error(e, f"registering a model package in {request.get('ModelPackageGroupName')}") from e
     return str(resp["ModelPackageArn"])
