@@ -8,13 +8,13 @@ strings into enums.
 from amtflow.adapters._datasets import S3DatasetReader
 from amtflow.adapters._errors import aws_call, translate
 from amtflow.adapters._evaluation import (
-    CloudWatchTrialLogs,
     DynamoEvaluationTokens,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
     SageMakerTrainingJobs,
 )
 from amtflow.adapters._lineage import DynamoDBLineageStore
+from amtflow.adapters._logs import TRAINING_LOG_GROUP, CloudWatchTrialLogs
 from amtflow.adapters._profile_store import S3ProfileStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
@@ -29,6 +29,7 @@ from amtflow.adapters._stepfunctions import (
 from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
+    "TRAINING_LOG_GROUP",
     "CloudWatchTrialLogs",
     "DynamoDBLineageStore",
     "DynamoEvaluationTokens",

@@ -1,5 +1,6 @@
-"""What Evaluate reads and writes besides the leaderboard: run evidence, trial logs, the Model Registry, and
-the champion's evaluation job. Every adapter takes an injected client."""
+"""What Evaluate reads and writes besides the leaderboard: run evidence, the Model Registry, and the
+champion's evaluation job (trial logs: :mod:`amtflow.adapters._logs`). Every adapter takes an injected
+client."""
 
 from __future__ import annotations
 
@@ -10,16 +11,12 @@ from typing import TYPE_CHECKING, Any
 from amtflow.adapters._errors import aws_call
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.app import ParkedJob, TrainingJobOutcome
-from amtflow.errors import NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sagemaker import SageMakerClient
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 MAX_TRAINING_JOBS = 500
-MAX_LOG_LINES = 5000
 
 
 class SageMakerRunEvidence:
@@ -56,46 +53,6 @@ class SageMakerRunEvidence:
             for m in raw.get("FinalMetricDataList", [])
             if "MetricName" in m and "Value" in m
         }
-
-
-class CloudWatchTrialLogs:
-    """A training job's log lines from CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``, streams
-    ``<job>/algo-<n>-<epoch>``), the first stream's first :data:`MAX_LOG_LINES` lines. Callable as a
-    :data:`~amtflow.app.LogReader`."""
-
-    def __init__(self, client: CloudWatchLogsClient, *, max_lines: int = MAX_LOG_LINES) -> None:
-        self._logs = client
-        self._max = max_lines
-
-    def __call__(self, training_job: str) -> Sequence[str]:
-        what = f"reading the log of training job {training_job}"
-        with aws_call(what):
-            streams = self._logs.describe_log_streams(
-                logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{training_job}/"
-            ).get("logStreams", [])
-        if not streams:
-            raise NotFoundError(f"no log stream {TRAINING_LOG_GROUP}/{training_job}/* in CloudWatch Logs")
-        stream = sorted(s["logStreamName"] for s in streams)[0]
-        lines: list[str] = []
-        token: str | None = None
-        with aws_call(what):
-            while len(lines) < self._max:
-                kwargs: dict[str, Any] = {
-                    "logGroupName": TRAINING_LOG_GROUP,
-                    "logStreamName": stream,
-                    "startFromHead": True,
-                    "limit": min(10_000, self._max - len(lines)),
-                }
-                if token:
-                    kwargs["nextToken"] = token
-                page = self._logs.get_log_events(**kwargs)
-                events = page.get("events", [])
-                lines.extend(str(e.get("message", "")) for e in events)
-                next_token = page.get("nextForwardToken")
-                if not events or next_token == token:
-                    break
-                token = next_token
-        return lines[: self._max]
 
 
 class SageMakerModelRegistry:
