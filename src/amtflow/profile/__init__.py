@@ -35,6 +35,7 @@ from amtflow.profile._enums import (
     WarmStartType,
 )
 from amtflow.profile._errors import OverridesRefusedError, ProfileProblem, ProfileValidationError
+from amtflow.profile._fields import MODEL_NAME_PATTERN, SCHEMA_VERSION, render_scalar
 from amtflow.profile._load import (
     apply_overrides,
     dump_profile,
@@ -44,28 +45,27 @@ from amtflow.profile._load import (
     parse_profile,
 )
 from amtflow.profile._model import (
-    MODEL_NAME_PATTERN,
-    SCHEMA_VERSION,
-    Budget,
     ChannelSpec,
     CheckpointSpec,
     CompletionCriteria,
     DatasetSpec,
-    DriftThresholds,
     HyperbandConfig,
     MetricDefinition,
     ModelProfile,
-    Notifications,
     Objective,
     ParameterRange,
-    PromotionRule,
     ResourceLimits,
     SpotConfig,
     TrainingSpec,
     TuningSpec,
-    WarmStartPolicy,
     check_dataset_version,
-    render_scalar,
+)
+from amtflow.profile._policies import (
+    Budget,
+    DriftThresholds,
+    Notifications,
+    PromotionRule,
+    WarmStartPolicy,
     schedule_problem,
 )
 from amtflow.profile._store import InMemoryProfileStore, ProfileStore, profile_key

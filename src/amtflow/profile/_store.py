@@ -10,8 +10,9 @@ import re
 from typing import Protocol, runtime_checkable
 
 from amtflow.errors import InvalidInputError, ProfileNotFoundError
+from amtflow.profile._fields import MODEL_NAME_MAX, MODEL_NAME_PATTERN
 from amtflow.profile._load import load_profile
-from amtflow.profile._model import MODEL_NAME_MAX, MODEL_NAME_PATTERN, ModelProfile
+from amtflow.profile._model import ModelProfile
 
 _MODEL = re.compile(MODEL_NAME_PATTERN)
 _SUFFIX = ".yaml"
