@@ -8,7 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import EvaluateRequest, compose
+from amtflow import wiring
+from amtflow.app import EvaluateRequest
 from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
@@ -22,7 +23,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(EvaluateRequest, event, what="evaluate input")
-    evaluation = compose.evaluate_run().run(payload)
+    evaluation = wiring.evaluate_run().run(payload)
     promotion = evaluation.promotion.outcome.value if evaluation.promotion else None
     logger.info(
         "evaluated",

@@ -9,7 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import compose, function_account
+from amtflow import wiring
+from amtflow.app import function_account
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -21,7 +22,7 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = compose.close_tuning_jobs().on_event(event, account=function_account(context))
+    result = wiring.close_tuning_jobs().on_event(event, account=function_account(context))
     logger.info(
         "job event handled",
         extra={

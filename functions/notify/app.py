@@ -8,7 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import compose, parse_notify_input
+from amtflow import wiring
+from amtflow.app import parse_notify_input
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -23,11 +24,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     payload = parse_notify_input(event)
     execution_id = payload.execution.id or payload.execution.name
     if payload.notice == "queued":
-        message_id = compose.notify_run().notify_queued(payload.state, execution_id=execution_id)
+        message_id = wiring.notify_run().notify_queued(payload.state, execution_id=execution_id)
         logger.info("notified", extra={"outcome": "queued", "messageId": message_id})
         metrics.add_metric(name="QueuedForQuota", unit=MetricUnit.Count, value=1)
         return {"messageId": message_id, "outcome": "queued"}
-    result = compose.notify_run().notify(payload.state, execution_id=execution_id)
+    result = wiring.notify_run().notify(payload.state, execution_id=execution_id)
     logger.info("notified", extra={"outcome": result.outcome.value, "messageId": result.message_id})
     # One flush shares its dimensions: the run's figures are per model, its outcome count per model and
     # outcome (a flush of its own).

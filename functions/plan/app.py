@@ -8,7 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import PlanInput, compose
+from amtflow import wiring
+from amtflow.app import PlanInput
 from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
@@ -22,7 +23,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(PlanInput, event, what="plan input")
-    plan = compose.plan_run().plan(payload.request, payload.execution)
+    plan = wiring.plan_run().plan(payload.request, payload.execution)
     logger.info("planned", extra={"model": plan.model, "action": plan.action.value, "reason": plan.reason})
     metrics.add_dimension(name="trigger", value=plan.trigger.value)
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)

@@ -10,7 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import compose, function_account, summarize, summarize_leases
+from amtflow import wiring
+from amtflow.app import function_account, summarize, summarize_leases
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -22,11 +23,11 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    results, ignored = compose.close_tuning_jobs().on_sweep_event(event, account=function_account(context))
+    results, ignored = wiring.close_tuning_jobs().on_sweep_event(event, account=function_account(context))
     if ignored:
         logger.info("nothing swept", extra={"why": ignored})
         return {"parked": 0, "outcomes": {}, "ignored": ignored}
-    leases = compose.renew_leases().renew()
+    leases = wiring.renew_leases().renew()
     for lease in leases:
         logger.info(
             "lease",

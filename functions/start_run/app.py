@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import compose
+from amtflow import wiring
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -24,7 +24,7 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = compose.start_run_once()(event, context)
+    result = wiring.start_run_once()(event, context)
     if result["ignored"]:
         logger.info("nothing started", extra={"why": result["ignored"]})
     for started in result["executions"]:

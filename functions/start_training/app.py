@@ -9,7 +9,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import StartTrainingInput, compose
+from amtflow import wiring
+from amtflow.app import StartTrainingInput
 from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
@@ -23,7 +24,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(StartTrainingInput, event, what="start-training input")
-    started = compose.start_training().start(payload.plan, payload.task_token)
+    started = wiring.start_training().start(payload.plan, payload.task_token)
     logger.info("training job started", extra={"job": started.job_name, "jobCreated": started.created})
     metrics.add_metric(name="TrainingJobsStarted", unit=MetricUnit.Count, value=1 if started.created else 0)
     return {"jobName": started.job_name, "created": started.created}

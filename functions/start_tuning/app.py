@@ -8,7 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amtflow.app import StartTuningInput, compose
+from amtflow import wiring
+from amtflow.app import StartTuningInput
 from amtflow.log_format import RedactingFormatter
 from amtflow.messages import parse_document
 
@@ -22,7 +23,7 @@ metrics = Metrics()
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     payload = parse_document(StartTuningInput, event, what="start-tuning input")
-    started = compose.start_tuning().start(payload.plan, payload.task_token)
+    started = wiring.start_tuning().start(payload.plan, payload.task_token)
     logger.info("tuning job started", extra={"job": started.job_name, "jobCreated": started.created})
     for warning in started.warnings:
         logger.warning(warning)

@@ -12,11 +12,11 @@ import pytest
 from moto import mock_aws
 
 from amtflow import clients
+from amtflow.adapters import DynamoDBLineageStore
 from amtflow.drift import Action, Decision, DriftSeverity, ProfileOptions, Rule, WarmStartType, profile_csv
 from amtflow.lineage import (
     Champion,
     DatasetVersion,
-    DynamoDBLineageStore,
     InMemoryLineageStore,
     ObjectiveType,
     RunOutcome,

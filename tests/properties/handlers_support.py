@@ -1,7 +1,7 @@
 """Every handler (``functions/*/app.py``) run as Lambda runs it, over in-memory ports.
 
 :class:`World` builds each use case the composition root would build, on in-memory fakes (no moto, no
-network), and :func:`installed` makes ``amtflow.app.compose`` hand them out. :func:`invoke` calls a handler
+network), and :func:`installed` makes ``amtflow.wiring`` hand them out. :func:`invoke` calls a handler
 with a Lambda-like context; :meth:`World.effects` counts everything a handler could create (executions,
 locks, parked tokens, jobs, lineage runs, registrations, notifications, idempotency records), so a
 property can assert that a refused event created nothing.
@@ -29,6 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from properties_support import PROJECT_ROOT, event
 
+from amtflow import wiring
 from amtflow.adapters import StoreProfileCatalog
 from amtflow.app import (
     CallbackOutcome,
@@ -54,15 +55,14 @@ from amtflow.app import (
     TrainingJobSummary,
     TuningJobDescription,
     TuningJobStatus,
-    compose,
     evaluation_job_name,
 )
-from amtflow.app._start_run import idempotent_route
 from amtflow.errors import AmtflowError, ConflictError, ModelBusyError, NotFoundError
 from amtflow.lineage import Champion, InMemoryLineageStore, ObjectiveType
 from amtflow.messages import Plan
 from amtflow.naming import execution_name
 from amtflow.profile import InMemoryProfileStore, ModelProfile
+from amtflow.wiring import idempotent_route
 
 XGB_PROFILE = (PROJECT_ROOT / "examples" / "xgboost" / "profile.yaml").read_text(encoding="utf-8")
 MODEL = "cancer-xgb"
@@ -366,7 +366,7 @@ def _profile_store() -> InMemoryProfileStore:
 
 
 class World:
-    """Every use case of the stack on in-memory ports, as :mod:`amtflow.app.compose` would build them."""
+    """Every use case of the stack on in-memory ports, as :mod:`amtflow.wiring` would build them."""
 
     def __init__(self) -> None:
         self.clock = Clock()
@@ -395,7 +395,7 @@ class World:
             profiles=profiles,
             datasets=Datasets(),
             locks=self.table,
-            job_namer=compose.job_namer(PREFIX),
+            job_namer=wiring.job_namer(PREFIX),
             clock=self.clock,
             settings=PlanSettings(data_bucket=BUCKET, role_arn=ROLE),
             lineage=self.lineage,
@@ -501,7 +501,7 @@ class World:
 
 @contextmanager
 def installed() -> Iterator[Callable[[], World]]:
-    """Make ``amtflow.app.compose`` hand out the use cases of the current :class:`World`; yields a
+    """Make ``amtflow.wiring`` hand out the use cases of the current :class:`World`; yields a
     function that starts a fresh world (cheap: in-memory only) and returns it."""
     current: list[World] = [World()]
     builders: dict[str, Callable[[World], Any]] = {
@@ -516,7 +516,7 @@ def installed() -> Iterator[Callable[[], World]]:
         "close_champion_evaluations": lambda w: w.close_evaluations,
         "notify_run": lambda w: w.notify,
     }
-    saved = {name: getattr(compose, name) for name in builders}
+    saved = {name: getattr(wiring, name) for name in builders}
 
     def fresh() -> World:
         current[0] = World()
@@ -524,11 +524,11 @@ def installed() -> Iterator[Callable[[], World]]:
 
     try:
         for name, build in builders.items():
-            setattr(compose, name, lambda settings=None, _b=build: _b(current[0]))
+            setattr(wiring, name, lambda settings=None, _b=build: _b(current[0]))
         yield fresh
     finally:
         for name, original in saved.items():
-            setattr(compose, name, original)
+            setattr(wiring, name, original)
 
 
 def invoke(name: str, payload: Any, *, account: str = ACCOUNT) -> dict[str, Any] | AmtflowError:

@@ -1,7 +1,7 @@
 """Least privilege, proven on the IAM that SAM generates from ``template.yaml``.
 
 The table :data:`USES` says, per function, which AWS actions its handler calls (read from the use case it
-runs, see ``src/amtflow/app/compose.py`` and the adapters) and on which resources (the first one needed, any
+runs, see ``src/amtflow/wiring.py`` and the adapters) and on which resources (the first one needed, any
 other allowed). Every function must be granted what it uses (or it fails in production), and nothing else:
 no other action beyond the read-only metadata companions that SAM's policy templates add
 (:data:`READ_COMPANIONS`), and no other resource.

@@ -13,7 +13,8 @@ from sm_stand_in import T0, SageMakerStandIn, _error
 from sm_support import MODEL, PROFILE, ROOT
 from sm_support import T0 as CLOCK_T0
 
-from amtflow.lineage import DynamoDBLineageStore, RunOutcome
+from amtflow.adapters import DynamoDBLineageStore
+from amtflow.lineage import RunOutcome
 from amtflow.local.twin import ExecutionStatus, ManualClock, Twin
 
 CREATE_TUNING = "CreateHyperParameterTuningJob"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sm_support import MODEL, PROFILE, ROOT
 
-from amtflow.lineage import DynamoDBLineageStore, SpendBasis
+from amtflow.adapters import DynamoDBLineageStore
+from amtflow.lineage import SpendBasis
 from amtflow.local.twin import ExecutionStatus, Twin
 
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from amtflow.app.compose import training_network
 from amtflow.local.twin import matches
 from amtflow.profile import TrainingNetwork
 from amtflow.settings import ENV_PREFIX, Settings, load_settings
+from amtflow.wiring import training_network
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE: dict[str, Any] = yaml_parse((ROOT / "template.yaml").read_text())
@@ -188,6 +188,8 @@ def imported_modules(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "amtflow":
+            names.update(f"amtflow.{alias.name}" for alias in node.names)  # from amtflow import wiring
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
@@ -198,6 +200,7 @@ def test_handlers_are_thin(path: Path) -> None:
     modules = imported_modules(path)
     assert not {m for m in modules if m.split(".")[0] in ("boto3", "botocore", "os")}, path
     assert {m for m in modules if m.startswith("amtflow")} <= {
+        "amtflow.wiring",
         "amtflow.app",
         "amtflow.messages",
         "amtflow.log_format",

@@ -6,15 +6,18 @@ strings into enums.
 """
 
 from amtflow.adapters._datasets import S3DatasetReader
-from amtflow.adapters._errors import translate
+from amtflow.adapters._errors import aws_call, translate
 from amtflow.adapters._evaluation import (
-    CloudWatchTrialLogs,
     DynamoEvaluationTokens,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
     SageMakerTrainingJobs,
 )
+from amtflow.adapters._lineage import DynamoDBLineageStore
+from amtflow.adapters._logs import TRAINING_LOG_GROUP, CloudWatchTrialLogs
+from amtflow.adapters._profile_store import S3ProfileStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
+from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
@@ -26,12 +29,15 @@ from amtflow.adapters._stepfunctions import (
 from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
+    "TRAINING_LOG_GROUP",
     "CloudWatchTrialLogs",
+    "DynamoDBLineageStore",
     "DynamoEvaluationTokens",
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",
     "S3DatasetReader",
+    "S3ProfileStore",
     "SageMakerJobStopper",
     "SageMakerModelRegistry",
     "SageMakerRunEvidence",
@@ -42,8 +48,11 @@ __all__ = [
     "StepFunctionsExecutions",
     "StepFunctionsHolderProbe",
     "StoreProfileCatalog",
+    "aws_call",
+    "ensure_model_package_group",
     "lock_key",
     "parked_key",
+    "register_model_package",
     "sns_message",
     "strip_quotes",
     "token_key",

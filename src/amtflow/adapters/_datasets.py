@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import translate
-from amtflow.app._ports import ReadableStream
+from amtflow.adapters._errors import aws_call
+from amtflow.app import ReadableStream
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -29,7 +27,7 @@ class S3DatasetReader:
     def channel_objects(self, model: str, version: str, channel: str) -> Sequence[str]:
         folder = f"{self._prefix}{model}/{version}/{channel}/"
         keys: list[str] = []
-        try:
+        with aws_call(f"listing s3://{self._bucket}/{folder}"):
             for page in self._s3.get_paginator("list_objects_v2").paginate(
                 Bucket=self._bucket, Prefix=folder
             ):
@@ -38,13 +36,8 @@ class S3DatasetReader:
                     if key.endswith("/") or int(item.get("Size", 0)) == 0:
                         continue
                     keys.append(key)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"listing s3://{self._bucket}/{folder}") from e
         return sorted(keys)
 
     def open(self, key: str) -> ReadableStream:
-        try:
-            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"reading s3://{self._bucket}/{key}") from e
-        return body
+        with aws_call(f"reading s3://{self._bucket}/{key}"):
+            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]

@@ -1,5 +1,6 @@
-"""What Evaluate reads and writes besides the leaderboard: run evidence, trial logs, the Model Registry, and
-the champion's evaluation job. Every adapter takes an injected client."""
+"""What Evaluate reads and writes besides the leaderboard: run evidence, the Model Registry, and the
+champion's evaluation job (trial logs: :mod:`amtflow.adapters._logs`). Every adapter takes an injected
+client."""
 
 from __future__ import annotations
 
@@ -7,21 +8,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import error_code, translate
+from amtflow.adapters._errors import aws_call
+from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.app import ParkedJob, TrainingJobOutcome
-from amtflow.errors import NotFoundError
-from amtflow.lineage import ensure_model_package_group, register_model_package
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_sagemaker import SageMakerClient
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 MAX_TRAINING_JOBS = 500
-MAX_LOG_LINES = 5000
 
 
 class SageMakerRunEvidence:
@@ -32,15 +27,13 @@ class SageMakerRunEvidence:
         self._max = max_training_jobs
 
     def describe_tuning_job(self, name: str) -> Mapping[str, Any]:
-        try:
+        with aws_call(f"describing tuning job {name}"):
             return dict(self._sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"describing tuning job {name}") from e
 
     def training_jobs(self, tuning_job: str) -> Sequence[Mapping[str, Any]]:
         out: list[Mapping[str, Any]] = []
         token: str | None = None
-        try:
+        with aws_call(f"listing the training jobs of {tuning_job}"):
             while len(out) < self._max:
                 kwargs: dict[str, Any] = {"HyperParameterTuningJobName": tuning_job, "MaxResults": 100}
                 if token:
@@ -50,64 +43,16 @@ class SageMakerRunEvidence:
                 token = page.get("NextToken")
                 if not token:
                     break
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"listing the training jobs of {tuning_job}") from e
         return out[: self._max]
 
     def final_metrics(self, training_job: str) -> Mapping[str, float]:
-        try:
+        with aws_call(f"describing training job {training_job}"):
             raw = self._sm.describe_training_job(TrainingJobName=training_job)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"describing training job {training_job}") from e
         return {
             str(m["MetricName"]): float(m["Value"])
             for m in raw.get("FinalMetricDataList", [])
             if "MetricName" in m and "Value" in m
         }
-
-
-class CloudWatchTrialLogs:
-    """A training job's log lines from CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``, streams
-    ``<job>/algo-<n>-<epoch>``), the first stream's first :data:`MAX_LOG_LINES` lines. Callable as a
-    :data:`~amtflow.app.LogReader`."""
-
-    def __init__(self, client: CloudWatchLogsClient, *, max_lines: int = MAX_LOG_LINES) -> None:
-        self._logs = client
-        self._max = max_lines
-
-    def __call__(self, training_job: str) -> Sequence[str]:
-        what = f"reading the log of training job {training_job}"
-        try:
-            streams = self._logs.describe_log_streams(
-                logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{training_job}/"
-            ).get("logStreams", [])
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, what) from e
-        if not streams:
-            raise NotFoundError(f"no log stream {TRAINING_LOG_GROUP}/{training_job}/* in CloudWatch Logs")
-        stream = sorted(s["logStreamName"] for s in streams)[0]
-        lines: list[str] = []
-        token: str | None = None
-        try:
-            while len(lines) < self._max:
-                kwargs: dict[str, Any] = {
-                    "logGroupName": TRAINING_LOG_GROUP,
-                    "logStreamName": stream,
-                    "startFromHead": True,
-                    "limit": min(10_000, self._max - len(lines)),
-                }
-                if token:
-                    kwargs["nextToken"] = token
-                page = self._logs.get_log_events(**kwargs)
-                events = page.get("events", [])
-                lines.extend(str(e.get("message", "")) for e in events)
-                next_token = page.get("nextForwardToken")
-                if not events or next_token == token:
-                    break
-                token = next_token
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, what) from e
-        return lines[: self._max]
 
 
 class SageMakerModelRegistry:
@@ -129,17 +74,13 @@ class SageMakerTrainingJobs:
 
     def create_training_job(self, request: Mapping[str, Any]) -> str:
         name = request.get("TrainingJobName", "?")
-        try:
+        with aws_call(f"creating training job {name}"):
             response = self._sm.create_training_job(**request)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"creating training job {name}") from e
         return response["TrainingJobArn"]
 
     def describe_outcome(self, name: str) -> TrainingJobOutcome:
-        try:
+        with aws_call(f"describing training job {name}"):
             raw = self._sm.describe_training_job(TrainingJobName=name)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"describing training job {name}") from e
         return TrainingJobOutcome(
             name=name,
             status=str(raw.get("TrainingJobStatus", "")),
@@ -173,25 +114,21 @@ class DynamoEvaluationTokens:
             "parkedAt": {"S": job.parked_at.isoformat()},
             "expiresAt": {"N": str(expires_at)},
         }
-        try:
+        with aws_call(f"parking the task token of {job.job_name}"):
             self._db.put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"parking the task token of {job.job_name}") from e
 
     def claim(self, job_name: str) -> ParkedJob | None:
-        try:
+        with aws_call(
+            f"claiming the task token of {job_name}", expected={"ConditionalCheckFailedException"}
+        ) as call:
             response = self._db.delete_item(
                 TableName=self._table,
                 Key=evaluation_token_key(job_name),
                 ConditionExpression="attribute_exists(pk)",
                 ReturnValues="ALL_OLD",
             )
-        except ClientError as e:
-            if error_code(e) == "ConditionalCheckFailedException":
-                return None
-            raise translate(e, f"claiming the task token of {job_name}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"claiming the task token of {job_name}") from e
+        if call.code:
+            return None
         item = response.get("Attributes")
         if not item:
             return None

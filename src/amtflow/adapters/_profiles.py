@@ -12,10 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import translate
-from amtflow.app._schedule import schedule_due
+from amtflow.adapters._errors import aws_call
+from amtflow.app import schedule_due
 from amtflow.lineage import RunRecord
 from amtflow.preflight import Finding, context_for_profile, lint_request
 from amtflow.profile import (
@@ -125,7 +123,7 @@ class S3DatasetCatalog:
     def latest_version(self, model: str, marker: str) -> str | None:
         root = f"{self._prefix}{model}/"
         newest: tuple[datetime, str] | None = None
-        try:
+        with aws_call(f"listing s3://{self._bucket}/{root}"):
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=root):
                 for item in page.get("Contents", []):
                     parts = item["Key"][len(root) :].split("/")
@@ -133,6 +131,4 @@ class S3DatasetCatalog:
                         candidate = (item["LastModified"], parts[0])
                         if newest is None or candidate > newest:
                             newest = candidate
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"listing s3://{self._bucket}/{root}") from e
         return newest[1] if newest else None

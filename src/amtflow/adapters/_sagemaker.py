@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import translate
+from amtflow.adapters._errors import aws_call
 from amtflow.app import (
     TrainingJobDetails,
     TrainingJobSummary,
@@ -81,17 +79,13 @@ class SageMakerTuning:
 
     def create_tuning_job(self, request: Mapping[str, Any]) -> str:
         name = request.get("HyperParameterTuningJobName", "?")
-        try:
+        with aws_call(f"creating tuning job {name}"):
             response = self._sm.create_hyper_parameter_tuning_job(**request)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"creating tuning job {name}") from e
         return response["HyperParameterTuningJobArn"]
 
     def describe_tuning_job(self, name: str) -> TuningJobDescription:
-        try:
+        with aws_call(f"describing tuning job {name}"):
             raw = self._sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"describing tuning job {name}") from e
         return tuning_description(raw)
 
     def top_training_jobs(
@@ -100,22 +94,18 @@ class SageMakerTuning:
         order: Literal["Ascending", "Descending"] = (
             "Ascending" if objective_type == "Minimize" else "Descending"
         )
-        try:
+        with aws_call(f"listing the training jobs of {name}"):
             response = self._sm.list_training_jobs_for_hyper_parameter_tuning_job(
                 HyperParameterTuningJobName=name,
                 SortBy="FinalObjectiveMetricValue",
                 SortOrder=order,
                 MaxResults=max(1, min(limit, 100)),
             )
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"listing the training jobs of {name}") from e
         return [training_summary(s) for s in response.get("TrainingJobSummaries", [])][:limit]
 
     def describe_training_job(self, name: str) -> TrainingJobDetails:
-        try:
+        with aws_call(f"describing training job {name}"):
             raw = self._sm.describe_training_job(TrainingJobName=name)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"describing training job {name}") from e
         seconds = raw.get("TrainingTimeInSeconds")
         resources = raw.get("ResourceConfig") or {}
         return TrainingJobDetails(
@@ -140,21 +130,17 @@ class SageMakerTuning:
 
     def training_job_names(self, tuning_job: str, *, limit: int) -> Sequence[str]:
         """At most ``limit`` (1-100: one page) training jobs of a tuning job, oldest first."""
-        try:
+        with aws_call(f"listing the training jobs of {tuning_job}"):
             response = self._sm.list_training_jobs_for_hyper_parameter_tuning_job(
                 HyperParameterTuningJobName=tuning_job,
                 SortBy="CreationTime",
                 SortOrder="Ascending",
                 MaxResults=max(1, min(limit, 100)),
             )
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"listing the training jobs of {tuning_job}") from e
         return [str(s["TrainingJobName"]) for s in response.get("TrainingJobSummaries", [])][:limit]
 
     def create_training_job(self, request: Mapping[str, Any]) -> str:
         name = request.get("TrainingJobName", "?")
-        try:
+        with aws_call(f"creating training job {name}"):
             response = self._sm.create_training_job(**request)
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"creating training job {name}") from e
         return response["TrainingJobArn"]

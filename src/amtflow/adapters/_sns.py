@@ -6,9 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import translate
+from amtflow.adapters._errors import aws_call
 from amtflow.app import Notification
 
 if TYPE_CHECKING:
@@ -76,7 +74,7 @@ class SnsNotifier:
         self._topic = topic_arn
 
     def publish(self, notification: Notification) -> str:
-        try:
+        with aws_call(f"publishing to {self._topic}"):
             response = self._sns.publish(
                 TopicArn=self._topic,
                 Subject=notification.subject,
@@ -87,6 +85,4 @@ class SnsNotifier:
                     for name, value in notification.attributes.items()
                 },
             )
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"publishing to {self._topic}") from e
         return response["MessageId"]

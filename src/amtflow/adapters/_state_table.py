@@ -21,9 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import error_code, translate
+from amtflow.adapters._errors import aws_call
 from amtflow.app import HolderProbe, JobKind, Lease, ParkedJob, lease_seconds
 from amtflow.errors import AmtflowError, ModelBusyError
 
@@ -163,33 +161,23 @@ class DynamoStateTable:
             request["ExpressionAttributeNames"] = names
         if values:
             request["ExpressionAttributeValues"] = values
-        try:
+        with aws_call(f"locking model {model}", expected={"ConditionalCheckFailedException"}) as call:
             self._db.put_item(**request)
-        except ClientError as e:
-            if error_code(e) == "ConditionalCheckFailedException":
-                return False
-            raise translate(e, f"locking model {model}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"locking model {model}") from e
-        return True
+        return call.code is None
 
     def _index(self, model: str, owner: str) -> None:
-        try:
+        with aws_call(f"indexing the lease of model {model}"):
             self._db.put_item(
                 TableName=self._table,
                 Item={**lease_index_key(model), "model": {"S": model}, "owner": {"S": owner}},
             )
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"indexing the lease of model {model}") from e
 
     def _read(self, model: str) -> tuple[Lease, str | None] | None:
         """The model's lease as stored (and when it was first acquired); ``None`` if the lock is free."""
-        try:
+        with aws_call(f"reading the lock of model {model}"):
             item = self._db.get_item(TableName=self._table, Key=lock_key(model), ConsistentRead=True).get(
                 "Item"
             )
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"reading the lock of model {model}") from e
         if not item or "owner" not in item:
             return None
         owner = item["owner"]["S"]
@@ -217,7 +205,7 @@ class DynamoStateTable:
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": LEASES_PK}},
         }
-        try:
+        with aws_call("listing the models' leases"):
             while True:
                 page = self._db.query(**kwargs)
                 for entry in page.get("Items", []):
@@ -230,12 +218,12 @@ class DynamoStateTable:
                 if "LastEvaluatedKey" not in page:
                     return found
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, "listing the models' leases") from e
 
     def _forget_lease(self, model: str, owner: str) -> None:
         """Drop the index entry of a released lease (unless a new holder rewrote it meanwhile)."""
-        try:
+        with aws_call(
+            f"removing model {model} from the lease index", expected={"ConditionalCheckFailedException"}
+        ):
             self._db.delete_item(
                 TableName=self._table,
                 Key=lease_index_key(model),
@@ -243,14 +231,11 @@ class DynamoStateTable:
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
-        except ClientError as e:
-            if error_code(e) != "ConditionalCheckFailedException":
-                raise translate(e, f"removing model {model} from the lease index") from e
-        except BotoCoreError as e:
-            raise translate(e, f"removing model {model} from the lease index") from e
 
     def release(self, model: str, owner: str) -> bool:
-        try:
+        with aws_call(
+            f"releasing the lock of model {model}", expected={"ConditionalCheckFailedException"}
+        ) as call:
             self._db.delete_item(
                 TableName=self._table,
                 Key=lock_key(model),
@@ -258,12 +243,8 @@ class DynamoStateTable:
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
-        except ClientError as e:
-            if error_code(e) == "ConditionalCheckFailedException":
-                return False
-            raise translate(e, f"releasing the lock of model {model}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"releasing the lock of model {model}") from e
+        if call.code:
+            return False
         self._forget_lease(model, owner)
         return True
 
@@ -301,40 +282,34 @@ class DynamoStateTable:
 
     def park(self, job: ParkedJob) -> None:
         attributes = self._attributes(job)
-        try:
+        with aws_call(f"parking the task token of {job.job_name}"):
             self._db.transact_write_items(
                 TransactItems=[
                     {"Put": {"TableName": self._table, "Item": {**token_key(job.job_name), **attributes}}},
                     {"Put": {"TableName": self._table, "Item": {**parked_key(job.job_name), **attributes}}},
                 ]
             )
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"parking the task token of {job.job_name}") from e
 
     def claim(self, job_name: str) -> ParkedJob | None:
-        try:
+        with aws_call(
+            f"claiming the task token of {job_name}", expected={"ConditionalCheckFailedException"}
+        ) as call:
             response = self._db.delete_item(
                 TableName=self._table,
                 Key=token_key(job_name),
                 ConditionExpression="attribute_exists(pk)",
                 ReturnValues="ALL_OLD",
             )
-        except ClientError as e:
-            if error_code(e) == "ConditionalCheckFailedException":
-                self._forget_index(job_name)
-                return None
-            raise translate(e, f"claiming the task token of {job_name}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"claiming the task token of {job_name}") from e
+        if call.code:
+            self._forget_index(job_name)
+            return None
         self._forget_index(job_name)
         item = response.get("Attributes")
         return self._from_item(item) if item else None
 
     def _forget_index(self, job_name: str) -> None:
-        try:
+        with aws_call(f"removing {job_name} from the parked index"):
             self._db.delete_item(TableName=self._table, Key=parked_key(job_name))
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, f"removing {job_name} from the parked index") from e
 
     def parked(self) -> Sequence[ParkedJob]:
         jobs: list[ParkedJob] = []
@@ -343,12 +318,10 @@ class DynamoStateTable:
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": PARKED_PK}},
         }
-        try:
+        with aws_call("listing parked tuning jobs"):
             while True:
                 page = self._db.query(**kwargs)
                 jobs.extend(self._from_item(item) for item in page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
                     return jobs
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as e:
-            raise translate(e, "listing parked tuning jobs") from e

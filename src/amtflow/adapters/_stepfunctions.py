@@ -6,10 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import error_code, translate
+from amtflow.adapters._errors import aws_call
 from amtflow.app import CallbackOutcome, ExecutionStart, StartOutcome
+from amtflow.errors import AmtflowError
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -27,15 +26,9 @@ class StepFunctionsCallbacks:
         self._sfn = client
 
     def _call(self, action: str, fn: Any, **kwargs: Any) -> CallbackOutcome:
-        try:
+        with aws_call(action, expected=GONE_CODES) as call:
             fn(**kwargs)
-        except ClientError as e:
-            if error_code(e) in GONE_CODES:
-                return CallbackOutcome.GONE
-            raise translate(e, action) from e
-        except BotoCoreError as e:
-            raise translate(e, action) from e
-        return CallbackOutcome.DELIVERED
+        return CallbackOutcome.GONE if call.code else CallbackOutcome.DELIVERED
 
     def succeed(self, token: str, output: Mapping[str, Any]) -> CallbackOutcome:
         return self._call(
@@ -66,16 +59,12 @@ class StepFunctionsExecutions:
         self._arn = state_machine_arn
 
     def start(self, name: str, run_input: Mapping[str, Any]) -> ExecutionStart:
-        try:
+        with aws_call(f"starting execution {name}", expected={"ExecutionAlreadyExists"}) as call:
             response = self._sfn.start_execution(
                 stateMachineArn=self._arn, name=name, input=json.dumps(run_input, sort_keys=True)
             )
-        except ClientError as e:
-            if error_code(e) == "ExecutionAlreadyExists":
-                return ExecutionStart(name=name, outcome=StartOutcome.DUPLICATE)
-            raise translate(e, f"starting execution {name}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"starting execution {name}") from e
+        if call.code:
+            return ExecutionStart(name=name, outcome=StartOutcome.DUPLICATE)
         return ExecutionStart(name=name, outcome=StartOutcome.STARTED, arn=response["executionArn"])
 
     def execution_arn(self, name: str) -> str:
@@ -116,11 +105,12 @@ class StepFunctionsHolderProbe:
         if arn is None:
             return None
         try:
-            response = self._sfn.describe_execution(executionArn=arn)
-        except ClientError as e:
-            return False if error_code(e) == "ExecutionDoesNotExist" else None
-        except BotoCoreError:
+            with aws_call(f"describing execution {arn}", expected={"ExecutionDoesNotExist"}) as call:
+                response = self._sfn.describe_execution(executionArn=arn)
+        except AmtflowError:  # unknown: the lease stays until the probe can tell
             return None
+        if call.code:
+            return False
         status = response["status"]
         if status in RUNNING_STATUSES:
             return True

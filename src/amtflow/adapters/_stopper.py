@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amtflow.adapters._errors import error_code, translate
+from amtflow.adapters._errors import aws_call
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -23,11 +21,5 @@ class SageMakerJobStopper:
         self._sm = client
 
     def stop_tuning_job(self, name: str) -> None:
-        try:
+        with aws_call(f"stopping tuning job {name}", expected=ALREADY_ENDED_CODES):
             self._sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        except ClientError as e:
-            if error_code(e) in ALREADY_ENDED_CODES:
-                return
-            raise translate(e, f"stopping tuning job {name}") from e
-        except BotoCoreError as e:
-            raise translate(e, f"stopping tuning job {name}") from e

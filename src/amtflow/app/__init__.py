@@ -107,6 +107,7 @@ from amtflow.app._start_run import (
     TriggerEvent,
     read_trigger,
     route_event,
+    route_summary,
     route_trigger,
 )
 from amtflow.app._start_tuning import Linter, StartedJob, StartTuning, rejection_message
@@ -221,6 +222,7 @@ __all__ = [
     "rejection_message",
     "render",
     "route_event",
+    "route_summary",
     "route_trigger",
     "schedule_due",
     "sniff_profile_options",

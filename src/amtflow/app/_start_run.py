@@ -12,15 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-
-from amtflow.app._events import DriftDetected, function_account, parse_event, parse_timestamp
+from amtflow.app._events import DriftDetected, parse_event, parse_timestamp
 from amtflow.app._ports import DatasetCatalog, ExecutionStart, ExecutionStarter, ProfileCatalog, StartOutcome
 from amtflow.errors import AmtflowError, InvalidInputError, ProfileError, ProfileNotFoundError
 from amtflow.messages import (
@@ -170,8 +164,7 @@ def _s3_location(detail: Any) -> tuple[str, str]:
             raise InvalidInputError(
                 f"S3 event without 'detail.{section}.{name}'", field=f"detail.{section}.{name}"
             )
-    s3 = S3EventBridgeNotificationEvent({"detail": dict(detail)})
-    return s3.detail.bucket.name, s3.detail.object.key
+    return detail["bucket"]["name"], unquote_plus(detail["object"]["key"])
 
 
 @dataclass(frozen=True)
@@ -244,56 +237,3 @@ def route_summary(result: RouteResult) -> dict[str, Any]:
         "executions": [{"name": e.name, "outcome": e.outcome.value} for e in result.executions],
         "ignored": result.ignored,
     }
-
-
-IdempotentRoute = Callable[[object, Any], dict[str, Any]]
-"""``(event, lambda context or None) -> route summary``."""
-
-# EventBridge retries a target for up to 24 hours (the rules' MaximumEventAgeInSeconds): a delivery of the
-# same event within that window gets the first delivery's answer and starts nothing.
-IDEMPOTENCY_SECONDS = 24 * 3600
-
-
-def idempotent_route(
-    router: StartRun,
-    persistence_store: BasePersistenceLayer | None,
-    *,
-    expires_after_seconds: int = IDEMPOTENCY_SECONDS,
-) -> IdempotentRoute:
-    """:func:`route_event` made idempotent per EventBridge event ``id`` (Powertools idempotency).
-
-    EventBridge delivers at least once: the same event (same ``id``) may reach the router twice, even at
-    the same moment. The first delivery routes it; the others get the stored answer without starting,
-    listing or reading anything. A different event for the same dataset version (the marker uploaded again)
-    has another ``id``; the deterministic execution name still makes it a duplicate. Without a store (no
-    idempotency table configured) every delivery is routed. The event is validated first
-    (:func:`read_trigger`, against the account in the Lambda context): a malformed event, or one that is
-    not for this stack, writes no idempotency record.
-    """
-
-    def route(event: Mapping[str, Any]) -> dict[str, Any]:
-        return route_summary(route_trigger(router, read_trigger(event)))
-
-    config = IdempotencyConfig(
-        event_key_jmespath="id",
-        raise_on_no_idempotency_key=False,
-        expires_after_seconds=expires_after_seconds,
-    )
-    once = (
-        idempotent_function(
-            data_keyword_argument="event", persistence_store=persistence_store, config=config
-        )(route)
-        if persistence_store is not None
-        else None
-    )
-
-    def call(event: object, context: Any) -> dict[str, Any]:
-        trigger = read_trigger(event, account=function_account(context))
-        if trigger.ignored or once is None or not isinstance(event, Mapping):
-            return route_summary(route_trigger(router, trigger))
-        if context is not None:
-            config.register_lambda_context(context)
-        result: dict[str, Any] = once(event=dict(event))
-        return result
-
-    return call

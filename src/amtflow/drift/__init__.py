@@ -34,19 +34,21 @@ from amtflow.drift._drift import (
 )
 from amtflow.drift._policy import decision_policy_from_profile
 from amtflow.drift._profile import (
+    DatasetProfiler,
+    count_in_bins,
+    count_in_categories,
+    profile_csv,
+    quantile_edges,
+)
+from amtflow.drift._summary import (
     OTHER,
     CategoricalSummary,
     ColumnProfile,
     ColumnType,
     DatasetProfile,
-    DatasetProfiler,
     NumericSummary,
     ProfileOptions,
     ReferenceCounts,
-    count_in_bins,
-    count_in_categories,
-    profile_csv,
-    quantile_edges,
 )
 from amtflow.vocabulary import Action, NoDriftAction, RequestedAction, TuningJobStatus, WarmStartType
 

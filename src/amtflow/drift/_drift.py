@@ -23,12 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from amtflow.drift._profile import (
-    ColumnProfile,
-    ColumnType,
-    DatasetProfile,
-    NumericSummary,
-)
+from amtflow.drift._summary import ColumnProfile, ColumnType, DatasetProfile, NumericSummary
 from amtflow.errors import InvalidInputError
 
 

@@ -1,11 +1,11 @@
-"""Lineage: dataset versions, runs, the champion, the promotion rule and the Model Registry adapter.
+"""Lineage: dataset versions, runs, the champion, the promotion rule and Model Registry requests.
 
-The :class:`LineageStore` port has an in-memory implementation and a DynamoDB one (the state table); both
-pass one contract suite. :func:`decide_promotion` compares challenger and champion like with like, and
-:func:`build_model_package_request` / :func:`register_model_package` register the winner.
+The :class:`LineageStore` port has an in-memory implementation here and a DynamoDB one (the state table)
+in :mod:`amtflow.adapters`; both pass one contract suite. :func:`decide_promotion` compares challenger and
+champion like with like, and :func:`build_model_package_request` builds the winner's registration (sent
+by :mod:`amtflow.adapters`).
 """
 
-from amtflow.lineage._dynamodb import DynamoDBLineageStore
 from amtflow.lineage._policy import promotion_policy_from_profile, registry_config_from_profile
 from amtflow.lineage._promotion import (
     Challenger,
@@ -21,18 +21,26 @@ from amtflow.lineage._records import (
     RunOutcome,
     RunRecord,
     SpendBasis,
+    iso,
+    utc,
 )
 from amtflow.lineage._registry import (
     ApprovalStatus,
     RegistryConfig,
     build_model_package_request,
     client_token,
-    ensure_model_package_group,
     metadata_value,
     model_package_group_name,
-    register_model_package,
 )
-from amtflow.lineage._store import InMemoryLineageStore, LineageStore, month_start, parent_candidates
+from amtflow.lineage._store import (
+    InMemoryLineageStore,
+    LineageStore,
+    check_champion,
+    check_same_start,
+    dataset_conflict,
+    month_start,
+    parent_candidates,
+)
 from amtflow.vocabulary import PromotionVerdict, Trigger
 
 PromotionOutcome = PromotionVerdict
@@ -44,7 +52,6 @@ __all__ = [
     "Challenger",
     "Champion",
     "DatasetVersion",
-    "DynamoDBLineageStore",
     "Evaluation",
     "InMemoryLineageStore",
     "LineageStore",
@@ -59,14 +66,17 @@ __all__ = [
     "SpendBasis",
     "Trigger",
     "build_model_package_request",
+    "check_champion",
+    "check_same_start",
     "client_token",
+    "dataset_conflict",
     "decide_promotion",
-    "ensure_model_package_group",
+    "iso",
     "metadata_value",
     "model_package_group_name",
     "month_start",
     "parent_candidates",
     "promotion_policy_from_profile",
-    "register_model_package",
     "registry_config_from_profile",
+    "utc",
 ]

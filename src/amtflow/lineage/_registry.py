@@ -4,7 +4,7 @@
 package group per model, the objective and the lineage in ``CustomerMetadataProperties`` (values cleaned to
 the characters the API accepts and cut to 256), the approval status from the model's profile, and a
 deterministic ``ClientToken`` (uuid5 of the tuning job) so a retried registration creates nothing twice.
-:func:`register_model_package` sends it with an injected SageMaker client.
+:func:`amtflow.adapters.register_model_package` sends it with an injected SageMaker client.
 """
 
 from __future__ import annotations
@@ -15,21 +15,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from botocore.exceptions import ClientError
-
-from amtflow.errors import (
-    AmtflowError,
-    ConflictError,
-    InvalidInputError,
-    QuotaExceededError,
-    TransientError,
-)
+from amtflow.errors import InvalidInputError
 from amtflow.lineage._promotion import Challenger
-
-if TYPE_CHECKING:
-    from mypy_boto3_sagemaker import SageMakerClient
 
 CLIENT_TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "amtflow:model-package")
 _GROUP_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]){0,62}(?<!-)")
@@ -168,44 +157,3 @@ def build_model_package_request(
     if generated_by:
         request["MetadataProperties"] = {"GeneratedBy": generated_by[:1024]}
     return request
-
-
-def _map_error(e: ClientError, what: str) -> AmtflowError:
-    code = e.response.get("Error", {}).get("Code", "")
-    message = e.response.get("Error", {}).get("Message", "")
-    if code == "ConflictException":
-        return ConflictError(f"{what}: {message or code}")
-    if code == "ResourceLimitExceeded":
-        return QuotaExceededError(f"{what}: model registry limit reached ({message}); retry later.")
-    if code in ("ThrottlingException", "InternalFailure", "ServiceUnavailable"):
-        return TransientError(f"{what}: {code}; retry.")
-    if code == "ValidationException":
-        return InvalidInputError(f"{what} was rejected: {message}", field="model_package")
-    return AmtflowError(f"{what} failed: {code} {message}".strip())
-
-
-def ensure_model_package_group(client: SageMakerClient, group: str, description: str = "") -> None:
-    """Create the model package group unless it exists."""
-    try:
-        client.describe_model_package_group(ModelPackageGroupName=group)
-        return
-    except ClientError as e:
-        code = e.response.get("Error", {}).get("Code", "")
-        if code not in ("ValidationException", "ResourceNotFound"):
-            raise _map_error(e, f"describing model package group {group}") from e
-    try:
-        client.create_model_package_group(
-            ModelPackageGroupName=group,
-            ModelPackageGroupDescription=description or f"models promoted by amtflow for {group}",
-        )
-    except ClientError as e:
-        raise _map_error(e, f"creating model package group {group}") from e
-
-
-def register_model_package(client: SageMakerClient, request: Mapping[str, Any]) -> str:
-    """Create the model package (idempotent through ``ClientToken``); returns its ARN."""
-    try:
-        resp = client.create_model_package(**request)
-    except ClientError as e:
-        raise _map_error(e, f"registering a model package in {request.get('ModelPackageGroupName')}") from e
-    return str(resp["ModelPackageArn"])

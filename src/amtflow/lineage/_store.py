@@ -75,7 +75,7 @@ def parent_candidates(store: LineageStore, model: str, *, limit: int = 50) -> li
     return out
 
 
-def _check_champion(current: Champion | None, champion: Champion, expected: str | None) -> None:
+def check_champion(current: Champion | None, champion: Champion, expected: str | None) -> None:
     have = current.tuning_job if current is not None else None
     if have != expected:
         raise ConflictError(
@@ -84,7 +84,7 @@ def _check_champion(current: Champion | None, champion: Champion, expected: str 
         )
 
 
-def _check_same_start(recorded: datetime, run: RunRecord) -> None:
+def check_same_start(recorded: datetime, run: RunRecord) -> None:
     if recorded != run.started_at:
         raise InvalidInputError(
             f"run {run.run_id!r} was recorded as started at {iso(recorded)}, not {iso(run.started_at)}; "
@@ -93,7 +93,7 @@ def _check_same_start(recorded: datetime, run: RunRecord) -> None:
         )
 
 
-def _dataset_conflict(existing: DatasetVersion, record: DatasetVersion) -> ConflictError:
+def dataset_conflict(existing: DatasetVersion, record: DatasetVersion) -> ConflictError:
     return ConflictError(
         f"dataset version {record.version!r} of model {record.model!r} is already recorded with fingerprint "
         f"{existing.fingerprint}, not {record.fingerprint}; data of a version must not change. Publish the "
@@ -117,7 +117,7 @@ class InMemoryLineageStore:
             existing = self._datasets.get(key)
             if existing is not None:
                 if existing.fingerprint != record.fingerprint:
-                    raise _dataset_conflict(existing, record)
+                    raise dataset_conflict(existing, record)
                 return False
             self._datasets[key] = record
             return True
@@ -146,7 +146,7 @@ class InMemoryLineageStore:
                 raise NotFoundError(
                     f"run {run.run_id!r} of model {run.model!r} was never recorded; add_run it first."
                 )
-            _check_same_start(self._runs[key].started_at, run)
+            check_same_start(self._runs[key].started_at, run)
             self._runs[key] = run
 
     def get_run(self, model: str, run_id: str) -> RunRecord | None:
@@ -165,7 +165,7 @@ class InMemoryLineageStore:
 
     def set_champion(self, champion: Champion, *, expected_tuning_job: str | None) -> None:
         with self._lock:
-            _check_champion(self._champions.get(champion.model), champion, expected_tuning_job)
+            check_champion(self._champions.get(champion.model), champion, expected_tuning_job)
             self._champions[champion.model] = champion
             self.champion_history.append(copy.copy(champion))
 

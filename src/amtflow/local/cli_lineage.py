@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amtflow import clients
+from amtflow.adapters import DynamoDBLineageStore
 from amtflow.errors import ConfigurationError
 from amtflow.lineage import (
     DatasetVersion,
-    DynamoDBLineageStore,
     LineageStore,
     RunOutcome,
     RunRecord,

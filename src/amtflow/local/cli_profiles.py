@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 
 from amtflow import clients
+from amtflow.adapters import S3ProfileStore
 from amtflow.errors import ConfigurationError, ProfileError
 from amtflow.profile import (
     ModelProfile,
     ProfileProblem,
     ProfileValidationError,
-    S3ProfileStore,
     load_profile,
     load_profile_file,
     preview_tuning_request,

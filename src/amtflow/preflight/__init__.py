@@ -12,7 +12,15 @@ Typical use::
         raise PreflightRejectedError(report.to_text())
 """
 
-from amtflow.preflight import _budget, _diagnose, _metrics, _practice, _service  # noqa: F401  (registers rules)
+from amtflow.preflight import (  # noqa: F401  (registers rules)
+    _budget,
+    _diagnose,
+    _metrics,
+    _practice,
+    _service,
+    _service_ranges,
+    _warm_start,
+)
 from amtflow.preflight._budget import CostEstimate, PriceTable, default_prices, estimate_cost
 from amtflow.preflight._diagnose import RunEvidence, diagnose
 from amtflow.preflight._findings import (

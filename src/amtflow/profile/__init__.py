@@ -33,6 +33,7 @@ from amtflow.profile._enums import (
     Strategy,
 )
 from amtflow.profile._errors import OverridesRefusedError, ProfileProblem, ProfileValidationError
+from amtflow.profile._fields import SCHEMA_VERSION, render_scalar
 from amtflow.profile._load import (
     apply_overrides,
     dump_profile,
@@ -42,33 +43,34 @@ from amtflow.profile._load import (
     parse_profile,
 )
 from amtflow.profile._model import (
-    SCHEMA_VERSION,
-    Budget,
     ChannelSpec,
     CheckpointSpec,
     CompletionCriteria,
     DatasetSpec,
-    DriftThresholds,
     HyperbandConfig,
     MetricDefinition,
     ModelProfile,
-    Notifications,
     Objective,
     ParameterRange,
-    PromotionRule,
     ResourceLimits,
     SpotConfig,
     TrainingSpec,
     TuningSpec,
-    WarmStartPolicy,
     check_dataset_version,
-    render_scalar,
+)
+from amtflow.profile._policies import (
+    Budget,
+    DriftThresholds,
+    Notifications,
+    PromotionRule,
+    WarmStartPolicy,
     schedule_problem,
 )
-from amtflow.profile._store import InMemoryProfileStore, ProfileStore, S3ProfileStore, profile_key
-from amtflow.vocabulary import NoDriftAction, WarmStartType
+from amtflow.profile._store import InMemoryProfileStore, ProfileStore, profile_key
+from amtflow.vocabulary import MODEL_NAME_PATTERN, NoDriftAction, WarmStartType
 
 __all__ = [
+    "MODEL_NAME_PATTERN",
     "MODEL_TAG",
     "SCHEMA_VERSION",
     "Approval",
@@ -100,7 +102,6 @@ __all__ = [
     "ProfileValidationError",
     "PromotionRule",
     "ResourceLimits",
-    "S3ProfileStore",
     "Scaling",
     "SpotConfig",
     "Strategy",

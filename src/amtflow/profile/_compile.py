@@ -21,13 +21,8 @@ from amtflow.naming import (
     tuning_job_name,
 )
 from amtflow.profile._enums import ParameterType, Scaling, Strategy, coerce_enum
-from amtflow.profile._model import (
-    MAX_PARENTS,
-    ModelProfile,
-    ParameterRange,
-    render_scalar,
-    rendered_ranges,
-)
+from amtflow.profile._fields import MAX_PARENTS, render_scalar
+from amtflow.profile._model import ModelProfile, ParameterRange, rendered_ranges
 from amtflow.vocabulary import WarmStartType
 
 _URI = re.compile(r"^(s3|https|file)://[^/]+.*$|^file:///.+$")

@@ -3,138 +3,58 @@
 Structure and types are checked by pydantic (``extra="forbid"`` everywhere); rules that involve several
 fields are checked by each section's ``after`` validator, which reports every problem it finds at once with
 :func:`_fail` (the key paths are relative to the section; :mod:`._errors` turns them into full paths).
+The shared validators and limits are in :mod:`._fields`, the policy sections in :mod:`._policies`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from amtflow.errors import InvalidInputError
 from amtflow.profile._enums import (
-    Approval,
     Compression,
-    CrossDataset,
     Distribution,
     EarlyStopping,
     Goal,
     InputMode,
-    Outcome,
     ParameterType,
     Scaling,
     Strategy,
-    coerce_enum,
 )
-from amtflow.vocabulary import (
-    CHANNEL_NAME_MAX,
-    CHANNEL_NAME_PATTERN,
-    MODEL_NAME_MAX,
-    MODEL_NAME_PATTERN,
-    MODEL_PACKAGE_GROUP_NAME_PATTERN,
-    NoDriftAction,
-    WarmStartType,
+from amtflow.profile._fields import (
+    _ENV_KEY,
+    _EPOCH_KEYS,
+    _INSTANCE_TYPE,
+    MAX_CATEGORICAL_VALUES,
+    MAX_GRID_JOBS,
+    MAX_HYPERPARAMETERS,
+    MAX_METRICS,
+    MAX_TRAINING_RUNTIME_S,
+    MAX_TUNABLE,
+    MAX_TUNING_RUNTIME_S,
+    Float,
+    Int,
+    Number,
+    _early_stopping,
+    _enum,
+    _fail,
+    _is_scalar,
+    _Section,
+    render_scalar,
 )
-
-SCHEMA_VERSION = "amtflow/v1"
-
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
-_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
-_CRON = re.compile(r"^cron\((.+)\)$")
-_RATE_UNITS = {"minute", "minutes", "hour", "hours", "day", "days"}
-_EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
-
-# Service limits (aws-facts §1.2, §1.3, §1.7; the limits page where it is stricter than the API model).
-MAX_TUNABLE = 30
-MAX_CATEGORICAL_VALUES = 30
-MAX_HYPERPARAMETERS = 99  # 100 in total, one taken by AMT's _tuning_objective_metric
-MAX_METRICS = 20
-MAX_GRID_JOBS = 750
-MAX_TUNING_RUNTIME_S = 2_592_000
-MAX_TRAINING_RUNTIME_S = 2_419_200
-MAX_PARENTS = 5
-
-Scalar = str | int | float | bool
-
-
-def _fail(issues: Iterable[tuple[str, str]]) -> None:
-    """Raise every ``(relative key path, message)`` issue at once (no-op when there is none)."""
-    found = list(issues)
-    if found:
-        raise PydanticCustomError(
-            "amtflow_issues",
-            "{summary}",
-            {"summary": "; ".join(f"{p}: {m}" if p else m for p, m in found), "issues": found},
-        )
-
-
-def _enum(enum_cls: Any) -> BeforeValidator:
-    return BeforeValidator(lambda v: coerce_enum(enum_cls, v))
-
-
-def _early_stopping(value: Any) -> Any:
-    # YAML 1.1 reads a bare Off/On as a boolean.
-    if value is False:
-        return EarlyStopping.OFF
-    if value is True:
-        return EarlyStopping.AUTO
-    return coerce_enum(EarlyStopping, value)
-
-
-def render_scalar(value: Scalar) -> str:
-    """A hyperparameter value as the string SageMaker passes to the training container."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    return str(value)
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool) and not (
-        isinstance(value, float) and not math.isfinite(value)
-    )
-
-
-def _number(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise PydanticCustomError("amtflow_number", "expected a number")
-    if isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                raise PydanticCustomError("amtflow_number", "expected a number") from None
-    return value
-
-
-Number = Annotated[int | float, BeforeValidator(_number)]
-
-
-def _not_bool(value: Any) -> Any:
-    # pydantic would read true as 1; in YAML that is often a slip (yes/no/on/off are booleans too).
-    if isinstance(value, bool):
-        raise PydanticCustomError(
-            "amtflow_not_bool", "expected a number, not true/false (YAML reads yes, no, on, off as booleans)"
-        )
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_not_bool)]
-Float = Annotated[float, BeforeValidator(_not_bool)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
+from amtflow.profile._policies import (
+    Budget,
+    Notifications,
+    PromotionRule,
+    WarmStartPolicy,
+    _check_schedule,
+)
+from amtflow.vocabulary import CHANNEL_NAME_MAX, CHANNEL_NAME_PATTERN, MODEL_NAME_MAX, MODEL_NAME_PATTERN
 
 # --- dataset ---------------------------------------------------------------------------------------------
 
@@ -520,121 +440,6 @@ class TuningSpec(_Section):
             )
         _fail(issues)
         return self
-
-
-# --- policies --------------------------------------------------------------------------------------------
-
-
-class DriftThresholds(_Section):
-    """Drift scores (e.g. PSI) at which drift counts as moderate and as severe."""
-
-    moderate: Float = Field(default=0.1, ge=0)
-    severe: Float = Field(default=0.25, ge=0)
-
-    @model_validator(mode="after")
-    def _check(self) -> DriftThresholds:
-        if self.moderate >= self.severe:
-            _fail([("severe", f"must be greater than moderate ({self.moderate})")])
-        return self
-
-
-class WarmStartPolicy(_Section):
-    """When and how a run may warm-start from earlier tuning jobs of the same model."""
-
-    enabled: bool = True
-    allowed: list[Annotated[WarmStartType, _enum(WarmStartType)]] = Field(
-        default_factory=lambda: list(WarmStartType)
-    )
-    max_parents: Int = Field(default=MAX_PARENTS, ge=1, le=MAX_PARENTS)
-    drift: DriftThresholds = DriftThresholds()
-    transfer_budget_fraction: Float = Field(default=0.5, gt=0, le=1)
-    on_no_drift: Annotated[NoDriftAction, _enum(NoDriftAction)] = NoDriftAction.RETRAIN
-
-
-class PromotionRule(_Section):
-    """When a challenger replaces the champion, and with which approval status it is registered."""
-
-    metric: str | None = Field(default=None, min_length=1, max_length=255)
-    min_improvement: Float = Field(default=0.0, ge=0)
-    threshold: Float | None = None
-    approval: Annotated[Approval, _enum(Approval)] = Approval.PENDING_MANUAL_APPROVAL
-    cross_dataset: Annotated[CrossDataset, _enum(CrossDataset)] = CrossDataset.EVALUATE
-    model_package_group: str | None = Field(default=None, pattern=MODEL_PACKAGE_GROUP_NAME_PATTERN)
-
-    @model_validator(mode="after")
-    def _check(self) -> PromotionRule:
-        if self.cross_dataset is CrossDataset.THRESHOLD and self.threshold is None:
-            _fail([("threshold", "required when cross_dataset is 'threshold'; e.g. threshold: 0.8")])
-        return self
-
-
-class Budget(_Section):
-    """Spending limits in USD; ``prices`` overrides the on-demand price per instance type and hour."""
-
-    max_usd_per_run: Float | None = Field(default=None, gt=0)
-    max_usd_per_month: Float | None = Field(default=None, gt=0)
-    prices: dict[str, Float] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _check(self) -> Budget:
-        issues: list[tuple[str, str]] = []
-        for itype, price in self.prices.items():
-            if not _INSTANCE_TYPE.fullmatch(itype):
-                issues.append((f"prices.{itype}", "keys are ML instance types, e.g. ml.m5.xlarge"))
-            if not (price > 0 and math.isfinite(price)):
-                issues.append((f"prices.{itype}", "a price is a positive number of USD per hour"))
-        if (
-            self.max_usd_per_run is not None
-            and self.max_usd_per_month is not None
-            and self.max_usd_per_run > self.max_usd_per_month
-        ):
-            issues.append(("max_usd_per_run", "exceeds max_usd_per_month; lower it or raise the monthly cap"))
-        _fail(issues)
-        return self
-
-
-class Notifications(_Section):
-    """Which run outcomes are announced, and an optional e-mail subscriber."""
-
-    outcomes: list[Annotated[Outcome, _enum(Outcome)]] = Field(default_factory=lambda: list(Outcome))
-    email: str | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Notifications:
-        if self.email is not None and not _EMAIL.fullmatch(self.email):
-            _fail([("email", f"{self.email!r} is not an e-mail address")])
-        return self
-
-
-def schedule_problem(expression: str) -> str | None:
-    """Why ``expression`` is not an EventBridge ``rate(...)``/``cron(...)`` expression, or ``None``."""
-    rate = _RATE.fullmatch(expression)
-    if rate:
-        value, unit = int(rate.group(1)), rate.group(2)
-        if unit not in _RATE_UNITS or value < 1:
-            return "write rate(<n> minutes|hours|days) with n ≥ 1, e.g. rate(7 days)"
-        if (value == 1) != (not unit.endswith("s")):
-            return "use the singular unit for 1 and the plural otherwise: rate(1 day), rate(2 days)"
-        return None
-    cron = _CRON.fullmatch(expression)
-    if cron:
-        fields = cron.group(1).split()
-        if len(fields) != 6:
-            return (
-                "cron takes 6 fields (minutes hours day-of-month month day-of-week year), "
-                "e.g. cron(0 3 * * ? *)"
-            )
-        if "?" not in (fields[2], fields[4]):
-            return "one of day-of-month or day-of-week must be '?', e.g. cron(0 3 * * ? *)"
-        return None
-    return "expected rate(...) or cron(...), e.g. rate(7 days) or cron(0 3 ? * MON *)"
-
-
-def _check_schedule(expression: str) -> str:
-    problem = schedule_problem(expression)
-    if problem:
-        _fail([("", f"{expression!r}: {problem}")])
-    return expression
 
 
 # --- the profile -----------------------------------------------------------------------------------------

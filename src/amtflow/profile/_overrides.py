@@ -20,7 +20,8 @@ from typing import Any
 
 from amtflow.profile._enums import ParameterType, Strategy
 from amtflow.profile._errors import OverridesRefusedError, ProfileProblem, _describe, _keys_at
-from amtflow.profile._model import ModelProfile, ParameterRange, _is_scalar
+from amtflow.profile._fields import _is_scalar
+from amtflow.profile._model import ModelProfile, ParameterRange
 
 MAX_PROBLEMS = 20
 """At most this many problems are listed (the rest are counted), however large the document."""

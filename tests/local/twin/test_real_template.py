@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from amtflow.app.compose import training_network
 from amtflow.local.twin import ManualClock, Twin
 from amtflow.profile import TrainingNetwork
 from amtflow.settings import load_settings
+from amtflow.wiring import training_network
 
 ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
@@ -110,8 +110,9 @@ def test_the_schedules_fire_their_functions(twin: Twin) -> None:
 def test_local_up_shows_the_lineage_recorded_in_the_state_table(twin: Twin) -> None:
     import io
 
+    from amtflow.adapters import DynamoDBLineageStore
     from amtflow.drift import Action, Decision, DriftSeverity, Rule
-    from amtflow.lineage import DynamoDBLineageStore, RunOutcome, RunRecord, Trigger
+    from amtflow.lineage import RunOutcome, RunRecord, Trigger
     from amtflow.local.apps.shell import Shell
 
     store = DynamoDBLineageStore(twin.client("dynamodb"), twin.physical_id("StateTable"))

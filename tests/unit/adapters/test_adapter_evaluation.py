@@ -53,6 +53,28 @@ def test_trial_logs_are_read_from_the_training_jobs_log_group_from_the_head(aws:
         CloudWatchTrialLogs(logs)("job-2")
 
 
+def test_trial_logs_read_every_instance_of_a_job_in_order_up_to_the_limit(aws: None) -> None:
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=GROUP)
+    now = int(time.time() * 1000)
+    by_stream = {
+        "job-1/algo-2-1": ["algo-2 says 1", "algo-2 says 2"],
+        "job-1/algo-1-1": ["algo-1 says 1", "algo-1 says 2", "algo-1 says 3"],
+        "job-10/algo-1-1": ["another job"],
+    }
+    for stream, lines in by_stream.items():
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+        logs.put_log_events(
+            logGroupName=GROUP,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now + i, "message": line} for i, line in enumerate(lines)],
+        )
+    everything = by_stream["job-1/algo-1-1"] + by_stream["job-1/algo-2-1"]
+    assert list(CloudWatchTrialLogs(logs)("job-1")) == everything
+    assert list(CloudWatchTrialLogs(logs, max_lines=4)("job-1")) == everything[:4]
+    assert list(CloudWatchTrialLogs(logs, max_lines=3)("job-1")) == everything[:3]
+
+
 def test_evaluation_tokens_are_claimed_once(aws: None) -> None:
     ddb = boto3.client("dynamodb")
     ddb.create_table(

@@ -11,10 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from amtflow.adapters import S3DatasetCatalog, SnsNotifier, StoreProfileCatalog, sns_message
+from amtflow.adapters import S3DatasetCatalog, S3ProfileStore, SnsNotifier, StoreProfileCatalog, sns_message
 from amtflow.app import Notification
 from amtflow.errors import InvalidInputError, ProfileError, ProfileNotFoundError
-from amtflow.profile import S3ProfileStore
 
 PROFILE = (Path(__file__).resolve().parents[3] / "examples" / "xgboost" / "profile.yaml").read_text()
 NOTE = Notification(

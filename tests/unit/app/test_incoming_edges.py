@@ -24,7 +24,6 @@ from amtflow.app import (
     parse_notify_input,
     route_event,
 )
-from amtflow.app._start_run import idempotent_route
 from amtflow.errors import InvalidInputError
 from amtflow.messages import (
     MAX_INPUT_DEPTH,
@@ -36,6 +35,7 @@ from amtflow.messages import (
     parse_run_request,
 )
 from amtflow.naming import execution_name
+from amtflow.wiring import idempotent_route
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 ACCOUNT = "123456789012"  # the account of every fixture in events/

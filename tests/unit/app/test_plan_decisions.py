@@ -20,11 +20,11 @@ from app_fakes import (
 )
 
 from amtflow.app import PlanRun, PlanSettings
-from amtflow.app.compose import job_namer
 from amtflow.drift import TuningJobStatus
 from amtflow.errors import ConflictError, InvalidInputError
 from amtflow.lineage import Champion, InMemoryLineageStore, ObjectiveType, RunOutcome
 from amtflow.messages import Action, ExecutionRef, Plan, WarmStartMode
+from amtflow.wiring import job_namer
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 CHAMPION_HPS = {"eta": "0.1", "max_depth": "4"}

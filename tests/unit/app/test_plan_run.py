@@ -8,12 +8,12 @@ import pytest
 from app_fakes import MODEL, ROLE, T0, Clock, DatasetFiles, Datasets, StateTable, csv_rows, profiles
 
 from amtflow.app import PlanRun, PlanSettings, callback_timeouts
-from amtflow.app.compose import job_namer
 from amtflow.errors import ConflictError, InvalidInputError, ProfileError, ProfileNotFoundError
 from amtflow.lineage import InMemoryLineageStore
 from amtflow.messages import Action, ExecutionRef, Trigger
 from amtflow.naming import TUNING_JOB_NAME_PATTERN
 from amtflow.profile import OverridesRefusedError
+from amtflow.wiring import job_namer
 
 
 def planner(

@@ -38,13 +38,13 @@ from amtflow.app import (
     TuningJobStatus,
 )
 from amtflow.app._spend import MAX_DESCRIBED, Usage, price
-from amtflow.app.compose import job_namer
 from amtflow.drift import Action as DriftAction
 from amtflow.drift import Decision, Rule
 from amtflow.errors import InvalidInputError, PreflightRejectedError, QuotaExceededError, TransientError
 from amtflow.lineage import InMemoryLineageStore, RunOutcome, RunRecord, SpendBasis, Trigger
 from amtflow.messages import ExecutionRef, Plan
 from amtflow.preflight import default_prices
+from amtflow.wiring import job_namer
 
 TOKEN = "token-" + "s" * 300
 M5 = default_prices().price("ml.m5.xlarge") or 0.0

@@ -14,7 +14,7 @@ from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from amtflow.app import ExecutionStart, StartRun
-from amtflow.app._start_run import idempotent_route
+from amtflow.wiring import idempotent_route
 
 ROOT = Path(__file__).resolve().parents[3]
 PROFILE = (ROOT / "examples" / "xgboost" / "profile.yaml").read_text()

@@ -12,7 +12,6 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from amtflow.app import PlanRun, PlanSettings, StartTuning
-from amtflow.app.compose import job_namer, training_network
 from amtflow.drift import Action as DriftAction
 from amtflow.drift import Decision, Rule
 from amtflow.errors import InvalidInputError, PreflightRejectedError, QuotaExceededError
@@ -22,6 +21,7 @@ from amtflow.messages import ExecutionRef, Plan, WarmStartMode
 from amtflow.preflight import Finding, Severity
 from amtflow.profile import TrainingNetwork
 from amtflow.settings import load_settings
+from amtflow.wiring import job_namer, training_network
 
 TOKEN = "token-" + "x" * 600
 

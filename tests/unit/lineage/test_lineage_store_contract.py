@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from amtflow.adapters import DynamoDBLineageStore
 from amtflow.drift import (
     Action,
     Decision,
@@ -30,7 +31,6 @@ from amtflow.errors import ConfigurationError, ConflictError, InvalidInputError,
 from amtflow.lineage import (
     Champion,
     DatasetVersion,
-    DynamoDBLineageStore,
     InMemoryLineageStore,
     LineageStore,
     ObjectiveType,

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
+from amtflow.adapters import ensure_model_package_group, register_model_package
 from amtflow.errors import ConflictError, InvalidInputError, QuotaExceededError, TransientError
 from amtflow.lineage import (
     ApprovalStatus,
@@ -21,10 +22,8 @@ from amtflow.lineage import (
     RegistryConfig,
     build_model_package_request,
     client_token,
-    ensure_model_package_group,
     metadata_value,
     model_package_group_name,
-    register_model_package,
 )
 
 CHALLENGER = Challenger(

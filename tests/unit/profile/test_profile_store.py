@@ -10,12 +10,12 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from amtflow.adapters import S3ProfileStore
 from amtflow.errors import ConfigurationError, InvalidInputError, ProfileNotFoundError, TransientError
 from amtflow.profile import (
     InMemoryProfileStore,
     ProfileStore,
     ProfileValidationError,
-    S3ProfileStore,
     load_profile,
     profile_key,
 )

@@ -195,7 +195,7 @@ class Shell:
             )
 
     def _lineage(self, args: list[str]) -> None:
-        from amtflow.lineage import DynamoDBLineageStore
+        from amtflow.adapters import DynamoDBLineageStore
         from amtflow.local.cli_lineage import render_lineage
 
         store = DynamoDBLineageStore(self.twin.client("dynamodb"), self.twin.physical_id("StateTable"))

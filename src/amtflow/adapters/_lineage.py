@@ -24,30 +24,23 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from amtflow.adapters._errors import aws_call, error_code
 from amtflow.drift import DatasetProfile
-from amtflow.errors import (
-    AmtflowError,
-    ConfigurationError,
-    ConflictError,
-    NotFoundError,
-    TransientError,
+from amtflow.errors import ConfigurationError, ConflictError, NotFoundError, TransientError
+from amtflow.lineage import (
+    Champion,
+    DatasetVersion,
+    RunRecord,
+    check_champion,
+    check_same_start,
+    dataset_conflict,
+    iso,
+    month_start,
+    utc,
 )
-from amtflow.lineage._records import Champion, DatasetVersion, RunRecord, iso, utc
-from amtflow.lineage._store import _check_champion, _check_same_start, _dataset_conflict, month_start
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
 
 
 def _pk(model: str) -> str:
@@ -93,7 +86,7 @@ class DynamoDBLineageStore:
         except _ConditionFailed:
             existing = self.get_dataset_version(record.model, record.version)
             if existing is not None and existing.fingerprint != record.fingerprint:
-                raise _dataset_conflict(existing, record) from None
+                raise dataset_conflict(existing, record) from None
             return False
         return True
 
@@ -159,7 +152,7 @@ class DynamoDBLineageStore:
         if sk is not None and sk != _run_sk(run):
             recorded = self.get_run(run.model, run.run_id)
             if recorded is not None:
-                _check_same_start(recorded.started_at, run)
+                check_same_start(recorded.started_at, run)
         if sk is None:
             raise NotFoundError(
                 f"run {run.run_id!r} of model {run.model!r} was never recorded; add_run it first."
@@ -250,7 +243,7 @@ class DynamoDBLineageStore:
         try:
             self._call("transact_write_items", TransactItems=[{"Put": put}, {"Put": history}])
         except _ConditionFailed:
-            _check_champion(self.get_champion(champion.model), champion, expected_tuning_job)
+            check_champion(self.get_champion(champion.model), champion, expected_tuning_job)
             raise ConflictError(
                 f"champion of model {champion.model!r} changed while promoting {champion.tuning_job}; "
                 "re-evaluate against the current champion."
@@ -306,28 +299,23 @@ class DynamoDBLineageStore:
             args = {**args, "ExclusiveStartKey": last}
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._client, operation)(**kwargs)
-        except ClientError as e:
-            code = e.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                raise _ConditionFailed(code) from e
-            if code == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in e.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise _ConditionFailed(code) from e
-                raise TransientError(
-                    f"lineage write to {self._table} was cancelled ({reasons}); retry."
-                ) from e
-            if code in _TRANSIENT:
-                raise TransientError(
-                    f"DynamoDB {operation} on {self._table} was throttled ({code}); retry."
-                ) from e
-            if code == "ResourceNotFoundException":
-                raise ConfigurationError(
+        with aws_call(
+            f"DynamoDB {operation} on {self._table}",
+            errors={
+                "ConditionalCheckFailedException": lambda e: _ConditionFailed(error_code(e)),
+                "TransactionCanceledException": self._cancelled,
+                "ResourceNotFoundException": lambda e: ConfigurationError(
                     f"state table {self._table!r} does not exist; check AMTFLOW_STATE_TABLE and the stack."
-                ) from e
-            raise AmtflowError(f"DynamoDB {operation} on {self._table} failed: {code}") from e
+                ),
+            },
+        ):
+            return getattr(self._client, operation)(**kwargs)
+
+    def _cancelled(self, error: ClientError) -> Exception:
+        reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" in reasons:
+            return _ConditionFailed(error_code(error))
+        return TransientError(f"lineage write to {self._table} was cancelled ({reasons}); retry.")
 
 
 class _ConditionFailed(Exception):

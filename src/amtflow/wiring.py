@@ -1,4 +1,4 @@
-"""Composition roots: each handler's use case, built from settings and the shared clients.
+"""Composition roots: each handler's use case, built from settings, the adapters and the shared clients.
 
 Built lazily on first use and kept for the life of the execution environment (a warm Lambda reuses it);
 a change of settings (as between the local twin's deployments) builds a fresh one. Tests of the use cases
@@ -13,15 +13,22 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 
 from amtflow import clients
 from amtflow.adapters import (
     CloudWatchTrialLogs,
+    DynamoDBLineageStore,
     DynamoEvaluationTokens,
     DynamoStateTable,
     S3DatasetCatalog,
     S3DatasetReader,
+    S3ProfileStore,
     SageMakerJobStopper,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
@@ -33,20 +40,29 @@ from amtflow.adapters import (
     StepFunctionsHolderProbe,
     StoreProfileCatalog,
 )
-from amtflow.app._champion_evaluation import CloseChampionEvaluation, StartChampionEvaluation
-from amtflow.app._close_job import CloseTuningJobs
-from amtflow.app._evaluate import EvaluateRun
-from amtflow.app._lease import RenewLeases, lease_seconds
-from amtflow.app._notify import NotifyRun
-from amtflow.app._plan import PlanRun, PlanSettings
-from amtflow.app._ports import HolderProbe
-from amtflow.app._run_ledger import RunLedger
-from amtflow.app._start_run import IdempotentRoute, StartRun, idempotent_route
-from amtflow.app._start_tuning import StartTuning
-from amtflow.app._training_jobs import CloseTrainingJobs, StartTraining
-from amtflow.lineage import DynamoDBLineageStore
+from amtflow.app import (
+    CloseChampionEvaluation,
+    CloseTrainingJobs,
+    CloseTuningJobs,
+    EvaluateRun,
+    HolderProbe,
+    NotifyRun,
+    PlanRun,
+    PlanSettings,
+    RenewLeases,
+    RunLedger,
+    StartChampionEvaluation,
+    StartRun,
+    StartTraining,
+    StartTuning,
+    function_account,
+    lease_seconds,
+    read_trigger,
+    route_summary,
+    route_trigger,
+)
 from amtflow.naming import execution_name, short_hash, tuning_job_name
-from amtflow.profile import ModelProfile, S3ProfileStore, TrainingNetwork
+from amtflow.profile import ModelProfile, TrainingNetwork
 from amtflow.settings import Settings, load_settings
 
 _T = TypeVar("_T")
@@ -115,6 +131,59 @@ def start_run(settings: Settings | None = None) -> StartRun:
         )
 
     return _once("start_run", settings, build)
+
+
+IdempotentRoute = Callable[[object, Any], dict[str, Any]]
+"""``(event, lambda context or None) -> route summary``."""
+
+# EventBridge retries a target for up to 24 hours (the rules' MaximumEventAgeInSeconds): a delivery of the
+# same event within that window gets the first delivery's answer and starts nothing.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+def idempotent_route(
+    router: StartRun,
+    persistence_store: BasePersistenceLayer | None,
+    *,
+    expires_after_seconds: int = IDEMPOTENCY_SECONDS,
+) -> IdempotentRoute:
+    """:func:`route_event` made idempotent per EventBridge event ``id`` (Powertools idempotency).
+
+    EventBridge delivers at least once: the same event (same ``id``) may reach the router twice, even at
+    the same moment. The first delivery routes it; the others get the stored answer without starting,
+    listing or reading anything. A different event for the same dataset version (the marker uploaded again)
+    has another ``id``; the deterministic execution name still makes it a duplicate. Without a store (no
+    idempotency table configured) every delivery is routed. The event is validated first
+    (:func:`read_trigger`, against the account in the Lambda context): a malformed event, or one that is
+    not for this stack, writes no idempotency record.
+    """
+
+    def route(event: Mapping[str, Any]) -> dict[str, Any]:
+        return route_summary(route_trigger(router, read_trigger(event)))
+
+    config = IdempotencyConfig(
+        event_key_jmespath="id",
+        raise_on_no_idempotency_key=False,
+        expires_after_seconds=expires_after_seconds,
+    )
+    once = (
+        idempotent_function(
+            data_keyword_argument="event", persistence_store=persistence_store, config=config
+        )(route)
+        if persistence_store is not None
+        else None
+    )
+
+    def call(event: object, context: Any) -> dict[str, Any]:
+        trigger = read_trigger(event, account=function_account(context))
+        if trigger.ignored or once is None or not isinstance(event, Mapping):
+            return route_summary(route_trigger(router, trigger))
+        if context is not None:
+            config.register_lambda_context(context)
+        result: dict[str, Any] = once(event=dict(event))
+        return result
+
+    return call
 
 
 def start_run_once(settings: Settings | None = None) -> IdempotentRoute:
