@@ -13,9 +13,8 @@ import pytest
 from app_fakes import MODEL, XGB_PROFILE, profile_text, profiles
 from moto import mock_aws
 
-from amtflow.adapters import StoreProfileCatalog
+from amtflow.adapters import S3ProfileStore, StoreProfileCatalog
 from amtflow.errors import InvalidInputError, ProfileError, ProfileNotFoundError
-from amtflow.profile import S3ProfileStore
 
 BUCKET = "amtflow-data"
 OTHER = profile_text(model="churn-xgb")

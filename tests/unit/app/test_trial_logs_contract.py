@@ -1,6 +1,6 @@
 """One contract, two implementations: the in-memory trial logs the evaluation tests diagnose from behave like
-the CloudWatch Logs reader (moto): a training job's first stream read from the head, bounded, and
-NotFoundError for a job without a log."""
+the CloudWatch Logs reader (moto): every stream of a training job (one per instance) in name order, read
+from the head, bounded, and NotFoundError for a job without a log."""
 
 from __future__ import annotations
 
@@ -18,20 +18,23 @@ from amtflow.errors import NotFoundError
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 LINES = [f"[{i}]#011train-auc:0.8{i}#011validation-auc:0.7{i}" for i in range(7)]
+OTHER = "another instance"
 
 
 class World:
     def __init__(self, read: Any, write: Any) -> None:
         self.read = read
         self.write = write
-        """``(job, lines)``: the job's log as its first instance wrote it."""
+        """``(job, lines)``: the job's log as its first instance wrote it, with a second instance's line."""
 
 
 @pytest.fixture(params=["in-memory", "cloudwatch"])
 def world(request: pytest.FixtureRequest) -> Iterator[World]:
     if request.param == "in-memory":
         logs: dict[str, list[str]] = {}
-        yield World(lambda **kw: TrialLogs(logs, **kw), logs.__setitem__)
+        yield World(
+            lambda **kw: TrialLogs(logs, **kw), lambda job, lines: logs.__setitem__(job, [*lines, OTHER])
+        )
         return
     with mock_aws():
         client = boto3.client("logs", region_name="us-east-1")
@@ -43,15 +46,15 @@ def world(request: pytest.FixtureRequest) -> Iterator[World]:
                 client.create_log_stream(logGroupName=GROUP, logStreamName=stream)
                 events = [{"timestamp": now + i, "message": m} for i, m in enumerate(lines)]
                 if stream.endswith("algo-2-1700000000"):
-                    events = [{"timestamp": now, "message": "another instance"}]
+                    events = [{"timestamp": now, "message": OTHER}]
                 client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
 
         yield World(lambda **kw: CloudWatchTrialLogs(client, **kw), write)
 
 
-def test_a_trial_s_log_is_its_first_instance_s_lines_from_the_head(world: World) -> None:
+def test_a_trial_s_log_is_every_instance_s_lines_in_stream_order_from_the_head(world: World) -> None:
     world.write("amtf-m-1-001-0a1b2c3d", LINES)
-    assert list(world.read()("amtf-m-1-001-0a1b2c3d")) == LINES
+    assert list(world.read()("amtf-m-1-001-0a1b2c3d")) == [*LINES, OTHER]
 
 
 def test_a_long_log_is_cut_to_its_head(world: World) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from handler_support import MODEL
 
-from amtflow.lineage import DynamoDBLineageStore
+from amtflow.adapters import DynamoDBLineageStore
 from amtflow.local.twin import Twin
 
 EXECUTION = {
