@@ -226,3 +226,22 @@ def test_a_port_in_use_is_a_clear_error(local: LocalService, tmp_path: Path) -> 
     port = urlparse(local.url).port
     with pytest.raises(ConfigurationError, match=f"--port {port}: cannot listen there"):
         serve(tmp_path / "other", port=int(port or 0), out=io.StringIO(), stop=threading.Event())
+
+
+def test_timestamps_may_be_epoch_numbers_or_iso_text(local: LocalService, tmp_path: Path) -> None:
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    client(local).create_hyper_parameter_tuning_job(
+        **tuning_request("t", tmp_path / "data", tmp_path / "out")
+    )
+    for after, count in ((1.0, 1), ("1970-01-01T00:00:01Z", 1), ("2999-01-01T00:00:00Z", 0)):
+        body = json.dumps({"CreationTimeAfter": after}).encode()
+        status, _, answer = post(local, body, target("ListHyperParameterTuningJobs"))
+        assert status == 200, answer
+        assert len(answer["HyperParameterTuningJobSummaries"]) == count
+
+
+def test_the_command_line_refuses_a_remote_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from amtflow.local.cli import main
+
+    assert main(["local", "serve", "--host", "0.0.0.0", "--state-dir", str(tmp_path / "s")]) == 2
+    assert "--host 0.0.0.0: not a loopback address" in capsys.readouterr().err

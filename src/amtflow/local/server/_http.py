@@ -23,6 +23,7 @@ from amtflow.local.server._wire import (
     WireError,
     check_request,
     encode_answer,
+    epoch_timestamps,
     operation_of,
     parse_body,
     region_of,
@@ -79,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             operation = operation_of(self.headers.get("X-Amz-Target"))
             params = parse_body(self._read_body())
             check_request(operation, params)
+            params = epoch_timestamps(operation, params)
             region = region_of(self.headers.get("Authorization"))
             try:
                 answer = self.server.engine.handle(operation, params, region)

@@ -17,6 +17,7 @@ from typing import Any
 
 import botocore.session
 from botocore.model import ServiceModel
+from botocore.utils import parse_timestamp
 from botocore.validate import ParamValidator
 
 from amtflow.errors import AmtflowError
@@ -95,6 +96,17 @@ def check_request(operation: str, params: Mapping[str, Any]) -> None:
                 f"{field}: {value} is in S3, and amtflow local serve reads and writes only this machine's "
                 "disk; give a file:// URI (e.g. file:///path/to/data/).",
             )
+
+
+def epoch_timestamps(operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with its timestamp parameters as epoch seconds (SDKs send numbers; raw clients may send
+    ISO 8601 text, which botocore's model also accepts)."""
+    shape = _model().operation_model(operation).input_shape
+    out = dict(params)
+    for name, member in (shape.members if shape is not None else {}).items():
+        if member.type_name == "timestamp" and isinstance(out.get(name), str):
+            out[name] = parse_timestamp(out[name]).timestamp()
+    return out
 
 
 def _locations(value: Any, path: str) -> Iterator[tuple[str, Any]]:
