@@ -13,7 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import CLIENT_ENV, Service, client_env
+
+from .support import CLIENT_ENV, Service, client_env
 
 AWS = Path(sys.executable).parent / "aws"
 

@@ -14,12 +14,13 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import tuning_request
 
 from amtflow.errors import ConfigurationError
 from amtflow.local.engine import Engine
 from amtflow.local.server import LocalService, is_loopback, serve
 from amtflow.local.server._wire import MAX_BODY_BYTES, region_of
+
+from .support import tuning_request
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 import boto3
-from conftest import CLIENT_ENV, Service
 
 from amtflow.local.engine import Engine
+
+from .support import CLIENT_ENV, Service
 
 
 def _client(service: Service) -> Any:
