@@ -246,3 +246,9 @@ def test_the_command_line_refuses_a_remote_host(capsys: pytest.CaptureFixture[st
 
     assert main(["local", "serve", "--host", "0.0.0.0", "--state-dir", str(tmp_path / "s")]) == 2
     assert "--host 0.0.0.0: not a loopback address" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", [-1, 65536])
+def test_a_port_out_of_range_is_a_clear_error(tmp_path: Path, port: int) -> None:
+    with pytest.raises(ConfigurationError, match=f"--port {port}: give a port from 1 to 65535"):
+        serve(tmp_path / "state", port=port, out=io.StringIO(), stop=threading.Event())

@@ -91,6 +91,8 @@ def serve(
     """Serve until SIGINT/SIGTERM (or ``stop`` is set), then stop the running jobs and return 0."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if not 0 <= port <= 65535:
+        raise ConfigurationError(f"--port {port}: give a port from 1 to 65535, or 0 for a free one.")
     if not is_loopback(host):
         if not allow_remote:
             raise ConfigurationError(
