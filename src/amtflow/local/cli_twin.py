@@ -4,6 +4,7 @@
   with real trials → evaluate → notification; a schedule tick with nothing to do) and writes a report.
 - ``amtflow local up [--project DIR] [--state-dir DIR]`` keeps the twin running with a small command loop
   on stdin (``help`` lists the commands).
+- ``amtflow local serve`` (:mod:`amtflow.local.cli_serve`) serves the local AMT engine over SageMaker's API.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from amtflow.errors import ConfigurationError
+from amtflow.local.cli_serve import add_serve
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +36,7 @@ def register(subparsers: Any) -> None:
         "--state-dir", default=None, help="keep the engine's jobs and trials here (default: temp)"
     )
     up.set_defaults(func=_up)
+    add_serve(sub)
 
 
 def _project(path: str) -> Path:
