@@ -10,13 +10,10 @@ import pytest
 from preflight_requests import base_request, parent_description
 
 from amtflow.preflight import Finding, Severity, diagnose
-from amtflow.preflight._health import (
-    MAX_LINES_PER_TRIAL,
-    MAX_TRIALS_EXAMINED,
+from amtflow.preflight._health import MAX_LINES_PER_TRIAL, MAX_TRIALS_EXAMINED, choose_trials, collect_health
+from amtflow.preflight._health_series import (
     MIN_POINTS,
     Degeneracy,
-    choose_trials,
-    collect_health,
     degenerate,
     metric_series,
     not_improving,
