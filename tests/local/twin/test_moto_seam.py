@@ -57,3 +57,16 @@ def test_the_plain_state_machine_backend_still_describes_by_arn() -> None:
     from moto.stepfunctions.models import StepFunctionBackend
 
     assert tuple(inspect.signature(StepFunctionBackend.describe_state_machine).parameters) == ("self", "arn")
+
+
+@pytest.mark.parametrize(
+    ("url", "served"),
+    [
+        ("https://api.sagemaker.us-east-1.amazonaws.com/", True),
+        ("https://events.us-east-1.amazonaws.com/", True),
+        ("https://my-bucket.s3.amazonaws.com/key?versionId=1", True),
+        ("https://braket.us-east-1.amazonaws.com/devices", False),
+    ],
+)
+def test_serves_tells_the_urls_moto_answers(url: str, served: bool) -> None:
+    assert _moto_seam.serves("any", "Op", url) is served

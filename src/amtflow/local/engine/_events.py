@@ -1,8 +1,10 @@
 """State-change events: what SageMaker sends to EventBridge when a job changes state.
 
 Each event is a PutEvents entry (``Source``, ``DetailType``, ``Detail`` as JSON, ``Resources``, ``Time``)
-given to the engine's event sink, or put on the process's EventBridge client when there is none. Timestamps
-in the details are epoch milliseconds as strings, as SageMaker sends them. Delivery is best effort, as
+given to the engine's event sink, or put on the process's EventBridge client when there is none; that
+``PutEvents`` must be served in process (moto's EventBridge) and is refused, never sent to a real bus,
+otherwise (:data:`EVENTS_GUARD`). Timestamps in the details are epoch milliseconds as strings, as SageMaker
+sends them. Delivery is best effort, as
 SageMaker's is: a failure is logged, never raised.
 """
 
@@ -13,12 +15,21 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from amtflow.local import _guard
 from amtflow.local.engine._model import Clock
 from amtflow.local.engine._records import TrainingJob, TuningJob, counters
 
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[dict[str, Any]], None]
+
+#: The publisher's own PutEvents (no event sink) reaches a bus only when one is served in process.
+EVENTS_GUARD = _guard.Scope(
+    owner="the local AMT engine's event publisher",
+    covers=_guard.every_service,
+    advice="Pass event_sink=... to amtflow.local.sagemaker(...) to receive the state-change events, or run "
+    "the engine under moto's mock_aws (as the twin does) to put them on its EventBridge.",
+)
 
 TUNING_JOB_STATE_CHANGE = "SageMaker HyperParameter Tuning Job State Change"
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
@@ -98,6 +109,7 @@ class EventPublisher:
             else:
                 from amtflow import clients
 
-                clients.events().put_events(Entries=[entry])  # type: ignore[list-item]
+                with _guard.local_only(EVENTS_GUARD, this_context=True):
+                    clients.events().put_events(Entries=[entry])  # type: ignore[list-item]
         except Exception:  # events are best effort, as SageMaker's are
             logger.warning("could not deliver %s for %s", detail_type, resource, exc_info=True)

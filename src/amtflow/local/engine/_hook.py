@@ -8,7 +8,9 @@ lets the engine answer, and runs the answer through botocore's own JSON parser f
 shape, so callers get exactly the types a real response would give (``datetime`` timestamps, floats).
 Refusals become ``ClientError`` with the service's error code. Operations the engine does not serve
 (e.g. the Model Registry) and other services fall through untouched, so moto's ``mock_aws`` (which hooks
-``before-send``) keeps serving them. The handler is registered last, so a ``Stubber`` on a client still wins.
+``before-send``) keeps serving them; a SageMaker request nothing answers is refused by the guard
+(:mod:`amtflow.local._guard`, :data:`GUARD`) before any connection, never sent to AWS. The handler is
+registered last, so a ``Stubber`` on a client still wins.
 On exit the wrapper is removed; handlers left on clients do nothing once no engine is active.
 """
 
@@ -26,6 +28,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 
 from amtflow.errors import ConfigurationError
+from amtflow.local import _guard
 from amtflow.local.engine._engine import Engine
 from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._images import ImageMap
@@ -34,6 +37,13 @@ from amtflow.local.engine._service import OPERATIONS
 from amtflow.settings import load_settings
 
 _HANDLER_ID = "amtflow-local-engine"
+#: While the engine runs, no SageMaker request it does not answer (nor moto, when active) reaches AWS.
+GUARD = _guard.Scope(
+    owner="the local AMT engine (amtflow.local.sagemaker)",
+    covers=_guard.sagemaker_service,
+    advice=f"The engine serves only {', '.join(sorted(OPERATIONS))}; run this call against AWS outside "
+    "amtflow.local.sagemaker(...), or serve it in process with moto's mock_aws (as the twin does).",
+)
 _state_lock = threading.Lock()
 _active: Engine | None = None
 _original_make_api_call: Callable[..., Any] | None = None
@@ -100,6 +110,7 @@ def _install(engine: Engine) -> None:
                 "another."
             )
         _active = engine
+        _guard.enter(GUARD)
         _original_make_api_call = getattr(botocore.client.BaseClient, "_make_api_call")  # noqa: B009
         setattr(botocore.client.BaseClient, "_make_api_call", _patched_make_api_call)  # noqa: B010
 
@@ -110,6 +121,8 @@ def _uninstall() -> None:
         if _original_make_api_call is not None:
             setattr(botocore.client.BaseClient, "_make_api_call", _original_make_api_call)  # noqa: B010
         _original_make_api_call = None
+        if _active is not None:
+            _guard.leave(GUARD)
         _active = None
 
 

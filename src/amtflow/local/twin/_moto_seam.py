@@ -96,6 +96,20 @@ def mock_moto() -> AbstractContextManager[object]:
     return mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload,no-any-return]
 
 
+def serves(service: str, operation: str, url: str) -> bool:
+    """Whether moto's mock answers a request to ``url`` (one of the services moto mocks in process).
+
+    Reads ``moto.backend_index.backend_url_patterns``, the URL patterns moto's ``before-send`` handler
+    matches; a request to an AWS URL none matches would get moto's bare 404 "Not yet implemented".
+    """
+    from moto.backend_index import backend_url_patterns
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+
+    parsed, _ = get_equivalent_url_in_aws_domain(url)
+    clean = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
+    return any(pattern.match(clean) for _, pattern in backend_url_patterns)
+
+
 def install(
     stack: ExitStack,
     *,

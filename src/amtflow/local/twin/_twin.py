@@ -25,6 +25,7 @@ import boto3
 
 from amtflow import clients
 from amtflow.errors import InvalidInputError, NotFoundError
+from amtflow.local import _guard
 from amtflow.local.twin import _moto_seam
 from amtflow.local.twin._delivery import Deliveries, Timetable
 from amtflow.local.twin._events import iso_time
@@ -56,6 +57,15 @@ __all__ = [
 
 # One twin per process: twins would share moto's in-memory backends (and os.environ).
 _RUNNING = threading.Lock()
+
+#: While the twin runs, no AWS call of any service leaves the process: moto (or the engine) answers it, or
+#: it is refused.
+GUARD = _guard.Scope(
+    owner="the twin (moto's in-process services and the local AMT engine)",
+    covers=_guard.every_service,
+    advice="Run it against AWS outside the twin, or use a service moto mocks (twin.client(...)).",
+    serves=_moto_seam.serves,
+)
 
 
 class Twin:
@@ -175,6 +185,7 @@ class Twin:
                 environment=environment or {},
             )
             stack.enter_context(moto)
+            stack.enter_context(_guard.local_only(GUARD))
             clients.reset()
             stack.callback(clients.reset)
             deliveries = twin._deliveries
