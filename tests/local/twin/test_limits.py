@@ -112,6 +112,29 @@ def test_a_catch_that_names_data_limit_exceeded_catches_it(twin: Twin) -> None:
     assert json.loads(described["output"]) == {"caught": "States.DataLimitExceeded"}
 
 
+def test_a_fail_state_passes_on_a_caught_data_limit_error_by_its_name(twin: Twin) -> None:
+    worker = twin.client("lambda").get_function(FunctionName=twin.physical_id("WorkerFunction"))
+    states = {
+        "Produce": {
+            "Type": "Task",
+            "Resource": worker["Configuration"]["FunctionArn"],
+            "Catch": [
+                {"ErrorEquals": ["States.DataLimitExceeded"], "ResultPath": "$.error", "Next": "Failed"}
+            ],
+            "End": True,
+        },
+        "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+    }
+    arn = _machine(twin, "limits-fail", states, "Produce")
+    request = {"request": {"mode": "oversized-response", "key": "k", "size": 300_000}}
+    started = twin.client("stepfunctions").start_execution(stateMachineArn=arn, input=json.dumps(request))
+
+    described = _finished(twin, started["executionArn"])
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "States.DataLimitExceeded"  # not moto's States.Runtime
+
+
 def test_a_state_output_over_256_kib_fails_the_execution(twin: Twin) -> None:
     doubled = {"Type": "Pass", "Parameters": {"a.$": "$.blob", "b.$": "$.blob"}, "End": True}
     arn = _machine(twin, "limits-state", {"Double": doubled}, "Double")

@@ -93,6 +93,9 @@ PATCHED: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
             ("self", "env"),
         ),
     ),
+    "fail_with_any_error_name": (
+        ("moto.stepfunctions.parser.asl.component.state.fail.state_fail", "CustomErrorName", ()),
+    ),
     "enforce_sns_limits": (
         (
             "moto.sns.models",
@@ -150,6 +153,7 @@ def install(
     route_rule_targets(stack, rule_event)
     # after the routing above: the limits wrap the routed Lambda invoke and the naming start_execution
     enforce_states_payload_limits(stack)
+    fail_with_any_error_name(stack)
     enforce_sns_limits(stack)
     enforce_events_limits(stack)
     enforce_lambda_payload_limits(stack)
@@ -321,6 +325,24 @@ def enforce_states_payload_limits(stack: ExitStack) -> None:
     stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution))
     stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "send_task_success", send_task_success))
     stack.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", eval_body))
+
+
+def fail_with_any_error_name(stack: ExitStack) -> None:
+    """A ``Fail`` state whose ``ErrorPath`` yields a ``States.`` name (a caught ``States.Timeout`` or
+    ``States.DataLimitExceeded`` passed on) fails the execution with that name, as Step Functions does.
+
+    Replaces ``CustomErrorName`` in moto's ``state_fail`` module, which refuses the ``States.`` prefix there
+    and so turns the execution's error into ``States.Runtime``.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+
+    class FailErrorName(CustomErrorName):
+        def __init__(self, error_name: str | None) -> None:
+            ErrorName.__init__(self, error_name=error_name)
+
+    stack.enter_context(mock.patch.object(state_fail, "CustomErrorName", FailErrorName))
 
 
 def enforce_sns_limits(stack: ExitStack) -> None:
