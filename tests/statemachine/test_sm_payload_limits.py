@@ -15,7 +15,7 @@ import pytest
 from sm_stand_in import T0, SageMakerStandIn
 from sm_support import MODEL, PROFILE, ROOT
 from sm_support import T0 as CLOCK_T0
-from test_sm_runs import upload_version
+from test_sm_runs import assert_released, upload_version
 
 from amtflow.local.twin import ExecutionStatus, ManualClock, Twin
 
@@ -106,3 +106,22 @@ def test_a_500_trial_job_runs_to_its_notification_with_every_state_under_256_kib
     assert values == sorted(values, reverse=True)
     assert f"of {TRIALS}" in evaluation["reason"]  # how many there were, and where the whole ranking is
     assert app.errors() == []
+
+
+def test_a_state_over_the_limit_still_ends_in_a_failure_notification_and_releases_the_lock(
+    app: Twin, sagemaker: LargeJobStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # without its byte budget the leaderboard of 100 long trials overflows Evaluate's result; the
+    # terminal States.DataLimitExceeded (States.ALL does not catch it) must still reach the failure path
+    monkeypatch.setattr("amtflow.app._evaluate.within_budget", list)
+    upload_version(app)
+    (execution,) = app.wait_for_executions(timeout=300)
+
+    assert execution.status is ExecutionStatus.FAILED
+    assert execution.error == "States.DataLimitExceeded"
+    assert "NotifyFailure" in execution.states
+    assert "ReleaseLockAfterFailure" in execution.states
+    (note,) = app.notifications()
+    assert note.attributes["outcome"] == "failed"
+    assert "States.DataLimitExceeded" in note.message
+    assert_released(app)
