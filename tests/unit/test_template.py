@@ -124,6 +124,22 @@ def test_every_task_retries_transient_errors_with_jitter_and_catches_the_rest() 
             assert {"TransientError", "Lambda.ServiceException", "Lambda.TooManyRequestsException"} <= retried
 
 
+def test_a_payload_over_the_state_limit_still_notifies_and_releases_the_lock() -> None:
+    # States.ALL does not catch States.DataLimitExceeded (a terminal error): each failure path names it
+    for name, state in ASL["States"].items():
+        catches = state.get("Catch", [])
+        catch_all = [c for c in catches if c["ErrorEquals"] == ["States.ALL"]]
+        if not catch_all or catch_all[0]["Next"] not in ("NotifyFailure", "HasLockAfterFailure"):
+            continue
+        limit = [c for c in catches if c["ErrorEquals"] == ["States.DataLimitExceeded"]]
+        assert limit, f"{name}: no Catch for States.DataLimitExceeded"
+        assert catches.index(limit[0]) < catches.index(catch_all[0]), name
+        assert (limit[0]["Next"], limit[0]["ResultPath"]) == (
+            catch_all[0]["Next"],
+            catch_all[0]["ResultPath"],
+        )
+
+
 def test_every_failure_path_notifies_and_releases_the_lock() -> None:
     states = ASL["States"]
     for name, state in states.items():

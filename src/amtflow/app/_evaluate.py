@@ -59,6 +59,22 @@ LogReader = Callable[[str], Sequence[str]]
 (CloudWatch Logs, ``/aws/sagemaker/TrainingJobs``)."""
 
 MAX_DIAGNOSIS = 10
+LEADERBOARD_BYTES = 32_768
+"""The most the leaderboard may take of the run's document (JSON, UTF-8): the whole run must stay under
+Step Functions' 256 KiB state limit, so the leaderboard keeps the top trials that fit (always the best);
+the whole ranking stays with SageMaker (``ListTrainingJobsForHyperParameterTuningJob``)."""
+
+
+def within_budget(leaderboard: Sequence[TrialSummary], budget: int = LEADERBOARD_BYTES) -> list[TrialSummary]:
+    """The top of ``leaderboard`` (in its order) whose JSON fits ``budget`` bytes; the first entry always."""
+    kept: list[TrialSummary] = []
+    used = 0
+    for trial in leaderboard:
+        used += len(trial.model_dump_json(by_alias=True).encode("utf-8")) + 1
+        if kept and used > budget:
+            break
+        kept.append(trial)
+    return kept
 
 
 class EvaluateRequest(BaseModel):
@@ -188,6 +204,8 @@ class EvaluateRun:
                 )
                 if t.objective_value is not None  # a trial that never reported the objective is unranked
             ]
+        ranked = len(leaderboard)
+        leaderboard = within_budget(leaderboard)
         best_trial = tuning.best if tuning.best is not None else (leaderboard[0] if leaderboard else None)
         if best_trial is None:
             metric = tuning.objective_metric or "the objective metric"
@@ -218,8 +236,19 @@ class EvaluateRun:
             objective_type=objective_type,
             leaderboard=leaderboard,
             best=best,
-            reason=f"best of {len(leaderboard)} ranked training job(s) of {tuning.job_name} for {plan.model}",
+            reason=self._ranking_reason(plan, tuning, len(leaderboard), ranked),
         )
+
+    @staticmethod
+    def _ranking_reason(plan: Plan, tuning: TuningResult, shown: int, ranked: int) -> str:
+        total = sum(tuning.training_jobs.values()) if tuning.training_jobs else ranked
+        reason = f"best of {shown} ranked training job(s) of {tuning.job_name} for {plan.model}"
+        if total > shown:
+            reason += (
+                f"; the leaderboard shows the top {shown} of {total} (the whole ranking: SageMaker's "
+                f"ListTrainingJobsForHyperParameterTuningJob for {tuning.job_name})"
+            )
+        return reason
 
     # -- the diagnosis ------------------------------------------------------------------------------------
 

@@ -40,6 +40,12 @@ def test_retries_still_sleep_through_the_retrier_modules_time() -> None:
     assert "time.sleep(" in inspect.getsource(retrier_decl)
 
 
+def test_fail_states_still_name_their_error_through_the_modules_custom_error_name() -> None:
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+
+    assert "CustomErrorName(error_value)" in inspect.getsource(state_fail)
+
+
 def test_every_patch_function_is_listed_and_applied_by_install() -> None:
     patch_functions = {
         name

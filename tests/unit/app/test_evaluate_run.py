@@ -8,6 +8,7 @@ import pytest
 from app_fakes import MODEL, SageMaker, trial
 
 from amtflow.app import EvaluateRun
+from amtflow.app._evaluate import LEADERBOARD_BYTES, within_budget
 from amtflow.messages import Action, ExecutionRef, Outcome, Plan, TrialSummary, Trigger, TuningResult
 
 JOB = "amtf-cancer-xgb-0badc0de"
@@ -83,3 +84,37 @@ def test_no_objective_reported_is_no_result_with_a_diagnosis() -> None:
 def test_leaderboard_size_is_bounded(size: int) -> None:
     with pytest.raises(ValueError, match="leaderboard_size"):
         EvaluateRun(sagemaker=SageMaker(), leaderboard_size=size)
+
+
+def test_a_leaderboard_too_large_for_the_run_document_keeps_the_top_that_fits() -> None:
+    sm = SageMaker()
+    long_values = {f"option_{p:02d}": "v" * 200 for p in range(30)}  # 30 tuned values of 200 characters
+    sm.trials[JOB] = [trial(f"t{i:03d}", i / 100, **long_values) for i in range(100)]
+    counts = TuningResult(
+        job_name=JOB, status="Completed", objective_metric="validation:auc", training_jobs={"Completed": 500}
+    )
+
+    evaluation = EvaluateRun(sagemaker=sm, leaderboard_size=100).evaluate(PLAN, counts)
+
+    shown = evaluation.leaderboard
+    assert 1 < len(shown) < 100
+    assert [t.training_job_name for t in shown] == [f"t{i:03d}" for i in range(99, 99 - len(shown), -1)]
+    assert sum(len(t.model_dump_json(by_alias=True)) + 1 for t in shown) <= LEADERBOARD_BYTES
+    assert evaluation.best is not None
+    assert evaluation.best.training_job_name == "t099"
+    assert f"top {len(shown)} of 500" in evaluation.reason
+    assert "ListTrainingJobsForHyperParameterTuningJob" in evaluation.reason
+
+
+def test_the_best_trial_stays_on_the_leaderboard_even_when_it_alone_exceeds_the_budget() -> None:
+    huge = TrialSummary(
+        training_job_name="t1",
+        status="Completed",
+        objective_value=0.9,
+        hyperparameters={"config": "x" * (LEADERBOARD_BYTES + 1)},
+    )
+    small = TrialSummary(training_job_name="t2", status="Completed", objective_value=0.8)
+
+    assert within_budget([huge, small]) == [huge]
+    assert within_budget([small, small]) == [small, small]
+    assert within_budget([]) == []

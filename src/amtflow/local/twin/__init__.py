@@ -37,7 +37,13 @@ are listed by ``errors()``. S3 object keys in "Object Created" events are passed
 URL-encoded). EventBridge Scheduler targets (SAM ``ScheduleV2``) receive their ``Input`` as-is; rule
 schedules (SAM ``Schedule``) receive the "Scheduled Event" envelope unless the target sets ``Input``. The
 state machine's own waiting (``Retry`` intervals, ``Wait`` states) runs at ``asl_time_scale`` of real time.
-IAM is not enforced, nor are Lambda timeouts (an overrun is reported). One twin per process.
+The services' payload size limits are enforced with their errors (:mod:`._limits`): Step
+Functions' 256 KiB (``InvalidExecutionInput``, ``InvalidOutput``, ``States.DataLimitExceeded``, which
+``States.ALL`` does not catch), SNS ``Publish`` (256 KiB with attributes, subject rules:
+``InvalidParameter``), EventBridge ``PutEvents`` (256 KiB: ``ValidationException``), DynamoDB items
+(400 KB) and Lambda ``Invoke`` (6 MB, 256 KB asynchronous: ``RequestTooLargeException``). IAM is not
+enforced, nor are Lambda timeouts (an overrun is reported); account quotas (concurrency, throttling,
+training instances) are not modelled. One twin per process.
 
 The package is the twin only: its parts are the stack (``_stack``), deliveries and schedules
 (``_delivery``), the functions' runtime (``_runtime``, which passes each invocation its ``AMTFLOW_*``

@@ -76,6 +76,46 @@ PATCHED: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ),
         ("moto.stepfunctions.parser.asl.eval.callback.callback", "CallbackEndpoint.get_outcome", ("self",)),
     ),
+    "enforce_states_payload_limits": (
+        (
+            "moto.stepfunctions.parser.models",
+            "StepFunctionsParserBackend.start_execution",
+            ("self", "state_machine_arn", "name", "execution_input", "trace_header"),
+        ),
+        (
+            "moto.stepfunctions.parser.models",
+            "StepFunctionsParserBackend.send_task_success",
+            ("self", "task_token", "outcome"),
+        ),
+        (
+            "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl",
+            "ErrorEqualsDecl._eval_body",
+            ("self", "env"),
+        ),
+    ),
+    "fail_with_any_error_name": (
+        ("moto.stepfunctions.parser.asl.component.state.fail.state_fail", "CustomErrorName", ()),
+    ),
+    "enforce_sns_limits": (
+        (
+            "moto.sns.models",
+            "SNSBackend.publish",
+            ("self", "message", "arn", "phone_number", "subject", "message_attributes"),
+        ),
+    ),
+    "enforce_events_limits": (("moto.events.models", "EventsBackend.put_events", ("self", "events")),),
+    "enforce_lambda_payload_limits": (
+        (
+            "moto.awslambda_simple.models",
+            "LambdaSimpleBackend.invoke",
+            ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+        ),
+        (
+            "moto.awslambda.models",
+            "LambdaBackend.invoke",
+            ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
+        ),
+    ),
     "scale_asl_waits": (
         ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time", ()),
         (
@@ -125,6 +165,12 @@ def install(
     complete_early_callbacks(stack)
     route_lambda_invocations(stack, serves_function, invoke)
     route_rule_targets(stack, rule_event)
+    # after the routing above: the limits wrap the routed Lambda invoke and the naming start_execution
+    enforce_states_payload_limits(stack)
+    fail_with_any_error_name(stack)
+    enforce_sns_limits(stack)
+    enforce_events_limits(stack)
+    enforce_lambda_payload_limits(stack)
     # moto logs every caught ASL failure at ERROR level; the twin reports failures through executions().
     stack.enter_context(quiet_logger("moto.stepfunctions.parser"))
     scale_asl_waits(stack, asl_time_scale)
@@ -237,6 +283,188 @@ def complete_early_callbacks(stack: ExitStack) -> None:
     stack.enter_context(
         mock.patch.object(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)
     )
+
+
+def enforce_states_payload_limits(stack: ExitStack) -> None:
+    """Step Functions' 256 KiB payload limit where moto's ASL interpreter does not apply it.
+
+    Moto's interpreter already fails a state whose result or output exceeds the limit with
+    ``States.DataLimitExceeded``; the twin adds what it misses: ``StartExecution`` with a larger input is
+    refused with ``InvalidExecutionInput``, ``SendTaskSuccess`` with a larger output with ``InvalidOutput``
+    (replacing ``StepFunctionsParserBackend.start_execution`` and ``.send_task_success``), and, as in Step
+    Functions, ``States.DataLimitExceeded`` is terminal: ``States.ALL`` (or ``States.TaskFailed``) in a
+    ``Retry``/``Catch`` does not match it, only its own name does (replacing ``ErrorEqualsDecl._eval_body``).
+    """
+    from moto.stepfunctions.parser.api import InvalidExecutionInput, InvalidOutput
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from amtflow.local.twin._limits import STATES_PAYLOAD_BYTES, utf8_size
+
+    original_start = StepFunctionsParserBackend.start_execution
+    original_success = StepFunctionsParserBackend.send_task_success
+    original_eval = ErrorEqualsDecl._eval_body
+    data_limit = StatesErrorName(typ=StatesErrorNameType.StatesStatesDataLimitExceeded)
+
+    def start_execution(
+        backend: Any, arn: str, name: Any = None, execution_input: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        size = utf8_size(execution_input)
+        if size > STATES_PAYLOAD_BYTES:
+            raise InvalidExecutionInput(
+                f"Input of {size} bytes exceeds the maximum of {STATES_PAYLOAD_BYTES} bytes (256 KiB)"
+            )
+        return original_start(backend, arn, name, execution_input, *args, **kwargs)
+
+    def send_task_success(backend: Any, task_token: str, outcome: Any) -> Any:
+        size = utf8_size(outcome)
+        if size > STATES_PAYLOAD_BYTES:
+            raise InvalidOutput(
+                f"Output of {size} bytes exceeds the maximum of {STATES_PAYLOAD_BYTES} bytes (256 KiB)"
+            )
+        return original_success(backend, task_token, outcome)
+
+    def eval_body(decl: Any, env: Any) -> None:
+        error_name = env.stack[-1] if env.stack else None
+        if error_name == data_limit and data_limit not in decl.error_names:
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original_eval(decl, env)
+
+    stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution))
+    stack.enter_context(mock.patch.object(StepFunctionsParserBackend, "send_task_success", send_task_success))
+    stack.enter_context(mock.patch.object(ErrorEqualsDecl, "_eval_body", eval_body))
+
+
+def fail_with_any_error_name(stack: ExitStack) -> None:
+    """A ``Fail`` state whose ``ErrorPath`` yields a ``States.`` name (a caught ``States.Timeout`` or
+    ``States.DataLimitExceeded`` passed on) fails the execution with that name, as Step Functions does.
+
+    Replaces ``CustomErrorName`` in moto's ``state_fail`` module, which refuses the ``States.`` prefix there
+    and so turns the execution's error into ``States.Runtime``.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+
+    class FailErrorName(CustomErrorName):
+        def __init__(self, error_name: str | None) -> None:
+            ErrorName.__init__(self, error_name=error_name)
+
+    stack.enter_context(mock.patch.object(state_fail, "CustomErrorName", FailErrorName))
+
+
+def enforce_sns_limits(stack: ExitStack) -> None:
+    """SNS ``Publish`` refuses, with ``InvalidParameter``, a message whose body and attributes together
+    exceed 256 KiB and a subject of 100 characters or more, or with a line break or control character.
+
+    Replaces ``SNSBackend.publish``: moto counts characters of the body only, and refuses a long subject
+    with a plain ``ValueError``.
+    """
+    from moto.sns.exceptions import InvalidParameterValue
+    from moto.sns.models import SNSBackend
+
+    from amtflow.local.twin._limits import SNS_MESSAGE_BYTES, sns_message_size, sns_subject_problem
+
+    original_publish = SNSBackend.publish
+
+    def publish(
+        backend: Any,
+        message: str,
+        arn: str | None,
+        phone_number: str | None = None,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        problem = sns_subject_problem(subject)
+        if problem is not None:
+            raise InvalidParameterValue(f"Invalid parameter: Subject ({problem})")
+        size = sns_message_size(message, message_attributes)
+        if size > SNS_MESSAGE_BYTES:
+            raise InvalidParameterValue(
+                f"Invalid parameter: Message too long ({size} bytes with its attributes; the maximum is "
+                f"{SNS_MESSAGE_BYTES})"
+            )
+        return original_publish(
+            backend, message, arn, phone_number, subject, message_attributes, *args, **kwargs
+        )
+
+    stack.enter_context(mock.patch.object(SNSBackend, "publish", publish))
+
+
+def enforce_events_limits(stack: ExitStack) -> None:
+    """EventBridge ``PutEvents`` whose entries total more than 256 KiB (as EventBridge sizes an entry) fails
+    as a whole with ``ValidationException``, as the service does.
+
+    Replaces ``EventsBackend.put_events``, which accepts entries of any size.
+    """
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    from amtflow.local.twin._limits import EVENTS_REQUEST_BYTES, put_events_entry_size
+
+    original_put = EventsBackend.put_events
+
+    def put_events(backend: Any, events: list[dict[str, Any]]) -> Any:
+        size = sum(put_events_entry_size(e) for e in events)
+        if size > EVENTS_REQUEST_BYTES:
+            raise ValidationException(
+                f"Total size of the entries in the request is over the limit ({size} bytes; the maximum "
+                f"is {EVENTS_REQUEST_BYTES})."
+            )
+        return original_put(backend, events)
+
+    stack.enter_context(mock.patch.object(EventsBackend, "put_events", put_events))
+
+
+def enforce_lambda_payload_limits(stack: ExitStack) -> None:
+    """Lambda ``Invoke`` refuses a request payload over 6 MB (256 KB for ``InvocationType=Event``) with
+    ``RequestTooLargeException`` (HTTP 413), as Lambda does.
+
+    Replaces ``LambdaSimpleBackend.invoke`` and ``LambdaBackend.invoke`` (wrapping the twin's routing, so it
+    applies to the stack's functions and to moto's alike). A synchronous response over 6 MB already becomes
+    the function error ``Function.ResponseSizeTooLarge`` in moto's ``Invoke`` handler.
+    """
+    from moto.awslambda.exceptions import LambdaClientError
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    from amtflow.local.twin._limits import LAMBDA_ASYNC_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES, utf8_size
+
+    class RequestTooLargeException(LambdaClientError):
+        code = 413
+
+        def __init__(self, message: str) -> None:
+            super().__init__("RequestTooLargeException", message)
+
+    originals = {LambdaSimpleBackend: LambdaSimpleBackend.invoke, LambdaBackend: LambdaBackend.invoke}
+
+    def invoke(
+        backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+    ) -> Any:
+        kind = {k.lower(): v for k, v in dict(headers or {}).items()}.get(
+            "x-amz-invocation-type", "RequestResponse"
+        )
+        limit = LAMBDA_ASYNC_PAYLOAD_BYTES if kind == "Event" else LAMBDA_SYNC_PAYLOAD_BYTES
+        size = utf8_size(body)
+        if size > limit:
+            raise RequestTooLargeException(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        original = originals[
+            LambdaSimpleBackend if isinstance(backend, LambdaSimpleBackend) else LambdaBackend
+        ]
+        return original(backend, function_name, qualifier, body, headers, response_headers)
+
+    stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+    stack.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
 
 
 def scale_asl_waits(stack: ExitStack, scale: float) -> None:
