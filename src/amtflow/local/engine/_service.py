@@ -361,13 +361,22 @@ def _matches(doc: Mapping[str, Any], f: Mapping[str, Any]) -> bool:
     return _compare(actual, wanted, compare[operator])
 
 
+def _under(path: str, value: Any) -> dict[str, Any]:
+    """``value`` placed at the dotted ``path`` of an otherwise empty document."""
+    head, _, rest = path.partition(".")
+    return {head: _under(rest, value) if rest else value}
+
+
 def _satisfies(doc: Mapping[str, Any], expression: Mapping[str, Any]) -> bool:
     checks: list[bool] = [_matches(doc, f) for f in expression.get("Filters") or []]
     for nested in expression.get("NestedFilters") or []:
-        found, items = _lookup(doc, nested.get("NestedPropertyName", ""))
+        # the filters name full paths (``InputDataConfig.ChannelName``), all met by one list member
+        prop = str(nested.get("NestedPropertyName", ""))
+        found, items = _lookup(doc, prop)
         members = items if isinstance(items, list) else []
         checks.append(
-            found and any(all(_matches(m, f) for f in nested.get("Filters") or []) for m in members)
+            found
+            and any(all(_matches(_under(prop, m), f) for f in nested.get("Filters") or []) for m in members)
         )
     checks.extend(_satisfies(doc, sub) for sub in expression.get("SubExpressions") or [])
     if not checks:
