@@ -103,7 +103,12 @@ def test_an_ended_tuning_job_is_deleted_and_its_trials_stay(harness: Harness, do
     assert _code(e) == "ResourceNotFound"
     assert not harness.engine.store.tuning_path("tune-1").exists()
     assert len(harness.sm.list_training_jobs()["TrainingJobSummaries"]) == 4
-    harness.run(harness.request())  # the name is free again
+    # its trials keep their names: a new job of the same name (same trial names) is refused
+    with pytest.raises(ClientError) as e:
+        harness.sm.create_hyper_parameter_tuning_job(**harness.request())
+    assert _code(e) == "ResourceInUse"
+    assert "choose another name" in str(e.value)
+    assert len(harness.sm.list_training_jobs(StatusEquals="Completed")["TrainingJobSummaries"]) == 4
 
 
 def test_a_running_tuning_job_is_not_deleted(harness: Harness) -> None:

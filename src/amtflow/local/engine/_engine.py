@@ -178,6 +178,12 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE,
                     f"Hyperparameter tuning job with name {name} already exists; choose another name.",
                 )
+            if any((t.tuning_job or "").lower() == name.lower() for t in self.jobs.training_jobs()):
+                raise ServiceError(  # its trials would take the names of the deleted job's trials
+                    ErrorCode.RESOURCE_IN_USE,
+                    f"The training jobs of a deleted hyperparameter tuning job named {name} remain; "
+                    "choose another name.",
+                )
             validate_tuning_request(req, self.store)
             config = req["HyperParameterTuningJobConfig"]
             definition = req["TrainingJobDefinition"]
