@@ -197,6 +197,16 @@ def test_search_finds_training_jobs_by_filters_tags_and_hyperparameters(
     with pytest.raises(ClientError) as e:
         names(SearchExpression={"Filters": [{"Name": "TrainingJobName", "Operator": "Like", "Value": "x"}]})
     assert _code(e) == "ValidationException"
+    assert "Operator" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        names(SearchExpression={})
+    assert _code(e) == "ValidationException"
+    assert "at least one of Filters" in str(e.value)
+    assert names() == sorted(
+        trials,
+        key=lambda n: harness.sm.describe_training_job(TrainingJobName=n)["LastModifiedTime"],
+        reverse=True,
+    )
 
 
 def test_built_in_xgboost_images_carry_the_published_metric_definitions() -> None:

@@ -387,10 +387,17 @@ def _satisfies(doc: Mapping[str, Any], expression: Mapping[str, Any]) -> bool:
 def search(jobs: JobBook, params: Mapping[str, Any]) -> dict[str, Any] | None:
     """Search over ``TrainingJob`` resources (None for another resource): the SearchExpression's filters,
     nested filters and sub-expressions on the DescribeTrainingJob fields and ``Tags.<key>``; SortBy any
-    property (default CreationTime), SortOrder (default Descending), paging."""
+    property (default LastModifiedTime), SortOrder (default Descending), paging."""
     if params.get("Resource") != "TrainingJob":
         return None
     expression = params.get("SearchExpression") or {}
+    if "SearchExpression" in params and not any(
+        expression.get(k) for k in ("Filters", "NestedFilters", "SubExpressions")
+    ):
+        raise validation(
+            "SearchExpression: give at least one of Filters, NestedFilters or SubExpressions (or leave "
+            "SearchExpression out to list every training job)."
+        )
     with jobs.lock:
         docs = []
         for job in jobs.training_jobs():
@@ -399,7 +406,7 @@ def search(jobs: JobBook, params: Mapping[str, Any]) -> dict[str, Any] | None:
                 doc["Tags"] = job.tags
             if _satisfies(doc, expression):
                 docs.append(doc)
-    sort_by = params.get("SortBy") or "CreationTime"
+    sort_by = params.get("SortBy") or "LastModifiedTime"
 
     def sort_key(doc: Mapping[str, Any]) -> tuple[int, float | str]:
         found, value = _lookup(doc, sort_by)
