@@ -57,10 +57,15 @@ from amtflow.local.engine._records import (
     tuning_arn,
 )
 from amtflow.local.engine._service import (
+    add_tags,
+    delete_tags,
     describe_training_job,
     describe_tuning_job,
+    list_tags,
+    list_training_jobs,
     list_training_jobs_for_tuning_job,
     list_tuning_jobs,
+    search,
 )
 from amtflow.local.engine._store import Store
 from amtflow.local.engine._strategies import Strategy, make_strategy
@@ -96,6 +101,7 @@ class Engine:
         clock: Clock | None = None,
         s3_client: S3Client | None = None,
         logs_client: Any = None,
+        cloudwatch_client: Any = None,
         seed_source: Callable[[], int] | None = None,
         stop_grace_seconds: float = 2.0,
         read_only: bool = False,
@@ -119,6 +125,7 @@ class Engine:
             stop_grace_seconds=stop_grace_seconds,
             s3_client=self._s3_client,
             logs_client=logs_client,
+            cloudwatch_client=cloudwatch_client,
         )
         self.read_only = read_only
         self.jobs.load(recover=not read_only)
@@ -126,7 +133,17 @@ class Engine:
     # ---------------------------------------------------------------- dispatch
     def handle(self, operation: str, params: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:
         """Serve one SageMaker operation: request JSON in, response JSON out (or :class:`ServiceError`)."""
-        handlers: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+        answer = self.answer(operation, params, region)
+        if answer is None:
+            raise validation(f"{operation}: the resource is not one of the local engine's jobs.")
+        return answer
+
+    def answer(
+        self, operation: str, params: Mapping[str, Any], region: str = "us-east-1"
+    ) -> dict[str, Any] | None:
+        """:meth:`handle`, or None when the request is about a resource that is not the engine's (tags or
+        Search of a model package, say), for whatever serves SageMaker otherwise to answer."""
+        handlers: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any] | None]] = {
             "CreateHyperParameterTuningJob": self._create_tuning_job,
             "DescribeHyperParameterTuningJob": self._describe_tuning_job,
             "ListHyperParameterTuningJobs": lambda params, _: list_tuning_jobs(self.jobs, params),
@@ -137,10 +154,17 @@ class Engine:
             "CreateTrainingJob": self._create_training_job,
             "DescribeTrainingJob": self._describe_training_job,
             "StopTrainingJob": self._stop_training_job,
+            "UpdateTrainingJob": self._update_training_job,
+            "ListTrainingJobs": lambda params, _: list_training_jobs(self.jobs, params),
+            "DeleteHyperParameterTuningJob": self._delete_tuning_job,
+            "AddTags": lambda params, _: add_tags(self.jobs, params),
+            "ListTags": lambda params, _: list_tags(self.jobs, params),
+            "DeleteTags": lambda params, _: delete_tags(self.jobs, params),
+            "Search": lambda params, _: search(self.jobs, params),
         }
         if operation not in handlers:
             raise validation(f"{operation} is not served by the local engine.")
-        if self.read_only and operation.startswith(("Create", "Stop")):
+        if self.read_only and operation.startswith(("Create", "Stop", "Update", "Delete", "AddTags")):
             raise validation(f"{operation}: this engine only reads {self.store.root}; it runs no jobs.")
         return handlers[operation](params, region)
 
@@ -154,6 +178,12 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE,
                     f"Hyperparameter tuning job with name {name} already exists; choose another name.",
                 )
+            if any((t.tuning_job or "").lower() == name.lower() for t in self.jobs.training_jobs()):
+                raise ServiceError(  # its trials would take the names of the deleted job's trials
+                    ErrorCode.RESOURCE_IN_USE,
+                    f"The training jobs of a deleted hyperparameter tuning job named {name} remain; "
+                    "choose another name.",
+                )
             validate_tuning_request(req, self.store)
             config = req["HyperParameterTuningJobConfig"]
             definition = req["TrainingJobDefinition"]
@@ -163,7 +193,10 @@ class Engine:
                 definition["AlgorithmSpecification"].get("TrainingImage", ""),
                 field="TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
             )
-            metric_definitions(definition, objective_required=True, config=config)
+            # the request stays as given; a built-in algorithm's own metrics count for its objective
+            metric_definitions(
+                self.image_map.with_builtin_metrics(definition), objective_required=True, config=config
+            )
             parents = validate_parents(req, self.jobs.find_tuning)
             active = sum(1 for t in self.jobs.tuning_jobs() if t.status is TuningJobStatus.IN_PROGRESS)
             if active >= MAX_CONCURRENT_TUNING_JOBS:
@@ -216,6 +249,20 @@ class Engine:
         self.jobs.tuning_changed(job)
         return {}
 
+    def _delete_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        """DeleteHyperParameterTuningJob: only an ended job; its training jobs and models stay."""
+        with self._lock:
+            job = self.jobs.tuning(params["HyperParameterTuningJobName"])
+            if not job.status.is_terminal():
+                raise validation(
+                    f"The hyperparameter tuning job {job.name} is {job.status.value}; only a Completed, "
+                    "Stopped or Failed job can be deleted. Stop it and wait for it to end first."
+                )
+            self.jobs.remove_tuning(job)
+            self._stop_flags.pop(job.key, None)
+            self._threads.pop(job.key, None)
+        return {}
+
     # ---------------------------------------------------------------- training jobs
     def _create_training_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
         req = copy.deepcopy(dict(req))
@@ -226,6 +273,7 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
                 )
             validate_training_request(req, name, self.store, self.image_map)
+            req = self.image_map.with_builtin_metrics(req)  # SageMaker shows a built-in algorithm's metrics
             hyperparameters = {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}
             now = self.clock.now().timestamp()
             job = new_training_job(name, req, hyperparameters, region, None, now)
@@ -249,6 +297,36 @@ class Engine:
             if live is not None:
                 self.backend.refresh(live)
             return describe_training_job(self.jobs, params)
+
+    def _update_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
+        """UpdateTrainingJob: keeps the new profiler, rule, remote-debug and keep-alive settings (the local
+        engine has no profiler or warm pool, so they change nothing else)."""
+        updates = {
+            k: copy.deepcopy(params[k])
+            for k in ("ProfilerConfig", "ProfilerRuleConfigurations", "RemoteDebugConfig", "ResourceConfig")
+            if k in params
+        }
+        with self._lock:
+            job = self.jobs.training(params["TrainingJobName"])
+            if job.status.is_terminal() and set(updates) - {"ResourceConfig"}:
+                raise validation(
+                    f"The training job {job.name} is {job.status.value}; only the keep-alive period "
+                    "(ResourceConfig.KeepAlivePeriodInSeconds) of an ended job can be updated."
+                )
+            resources = updates.pop("ResourceConfig", None)
+            if resources is not None:
+                job.definition["ResourceConfig"] = {
+                    **(job.definition.get("ResourceConfig") or {}),
+                    **resources,
+                }
+            for key, value in updates.items():
+                if isinstance(value, dict) and isinstance(job.definition.get(key), dict):
+                    job.definition[key] = {**job.definition[key], **value}
+                else:
+                    job.definition[key] = value
+            job.last_modified_time = self.clock.now().timestamp()
+            self.jobs.save_training(job)
+            return {"TrainingJobArn": job.arn}
 
     def _stop_training_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         with self._lock:

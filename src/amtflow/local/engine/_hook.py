@@ -72,7 +72,7 @@ def _before_call(
     request = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw or "{}")
     region = str((context or {}).get("client_region") or "us-east-1")
     try:
-        answer = engine.handle(model.name, request, region)
+        answer = engine.answer(model.name, request, region)
     except ServiceError as e:
         body = json.dumps({"__type": e.code.value, "message": e.message}).encode()
         parsed = {
@@ -85,6 +85,8 @@ def _before_call(
             },
         }
         return _response(400, body), parsed
+    if answer is None:  # not one of the engine's resources: let the call go on
+        return None
     body = json.dumps(answer, default=str).encode()
     http = _response(200, body)
     parser = create_parser("json")
@@ -141,6 +143,7 @@ def sagemaker(
     clock: Clock | None = None,
     s3_client: Any = None,
     logs_client: Any = None,
+    cloudwatch_client: Any = None,
     seed_source: Callable[[], int] | None = None,
 ) -> Iterator[Engine]:
     """Serve every boto3 SageMaker tuning/training call in this process with a local engine.
@@ -152,8 +155,9 @@ def sagemaker(
     client); ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Optional:
     ``clock`` (time), ``s3_client`` (channels and models; default the process's boto3 S3 client),
     ``logs_client`` (when given, each trial's log is copied to CloudWatch Logs group
-    ``/aws/sagemaker/TrainingJobs``), ``seed_source`` (seeds for jobs without RandomSeed). Leaving the
-    block stops running jobs (they end ``Stopped``) and kills their processes.
+    ``/aws/sagemaker/TrainingJobs``), ``cloudwatch_client`` (when given, each trial's metric points are
+    put to CloudWatch namespace ``/aws/sagemaker/TrainingJobs``), ``seed_source`` (seeds for jobs without
+    RandomSeed). Leaving the block stops running jobs (they end ``Stopped``) and kills their processes.
     """
     if image_map is None:
         image_map = load_settings().extra.get("image_map") or None  # AMTFLOW_IMAGE_MAP
@@ -165,6 +169,7 @@ def sagemaker(
         clock=clock,
         s3_client=s3_client,
         logs_client=logs_client,
+        cloudwatch_client=cloudwatch_client,
         seed_source=seed_source,
     )
     _install(engine)

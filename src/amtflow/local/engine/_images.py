@@ -38,6 +38,36 @@ from amtflow.errors import ConfigurationError
 from amtflow.local.engine._model import validation
 
 DEFAULT_IMAGE_MAP: dict[str, str] = {"sagemaker-xgboost": "python {examples}/xgboost/train.py"}
+
+_XGBOOST_METRICS = (
+    "accuracy",
+    "auc",
+    "error",
+    "f1",
+    "logloss",
+    "mae",
+    "map",
+    "merror",
+    "mlogloss",
+    "mse",
+    "ndcg",
+    "rmse",
+)
+_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+#: The metric definitions SageMaker publishes for its built-in algorithms, by image repository. XGBoost
+#: prints ``[round]<TAB>train-auc:0.9<TAB>validation-auc:0.8``; CloudWatch Logs shows the tab as ``#011``
+#: (the published regexes match ``#011``); both are accepted here, since trials print real tabs.
+BUILTIN_METRIC_DEFINITIONS: dict[str, tuple[dict[str, str], ...]] = {
+    "sagemaker-xgboost": tuple(
+        {
+            "Name": f"{channel}:{metric}",
+            "Regex": rf".*\[[0-9]+\].*(?:\t|#011){channel}-{metric}:{_NUMBER}.*",
+        }
+        for channel in ("train", "validation")
+        for metric in _XGBOOST_METRICS
+    ),
+}
 _ENTRY_KEYS = ("command", "pass_aws_credentials", "inherit_env")
 _INHERIT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\*?$")
 
@@ -127,6 +157,32 @@ class ImageMap:
             return None
         entry = self.entries[key]
         return entry if isinstance(entry, ImageEntry) else ImageEntry(str(entry))
+
+    def builtin_metric_definitions(self, image: str) -> list[dict[str, str]]:
+        """The published metric definitions of a built-in algorithm image this map knows (else ``[]``)."""
+        if self.lookup(image) is None:
+            return []
+        return [dict(d) for d in BUILTIN_METRIC_DEFINITIONS.get(repository_of(image).rsplit("/", 1)[-1], ())]
+
+    def with_builtin_metrics(self, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """A training definition of a built-in algorithm image, with the algorithm's metric definitions.
+
+        SageMaker knows its built-in algorithms' metrics, so a tuning job may name ``validation:auc``
+        without ``MetricDefinitions``; definitions the request gives keep precedence. Other definitions
+        come back unchanged (as a copy).
+        """
+        out = dict(definition)
+        spec = out.get("AlgorithmSpecification")
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("TrainingImage"), str):
+            return out
+        builtin = self.builtin_metric_definitions(spec["TrainingImage"])
+        if builtin:
+            given = list(spec.get("MetricDefinitions") or [])
+            names = {m.get("Name") for m in given if isinstance(m, Mapping)}
+            extra = [m for m in builtin if m["Name"] not in names]
+            if extra:
+                out["AlgorithmSpecification"] = {**spec, "MetricDefinitions": given + extra}
+        return out
 
     def resolve(self, image: str, *, field: str = "AlgorithmSpecification.TrainingImage") -> list[str]:
         """The command (argv) for ``image``; a ValidationException naming the image when it is unmapped."""

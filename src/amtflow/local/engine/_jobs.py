@@ -95,6 +95,10 @@ class JobBook:
         with self.lock:
             return list(self._tuning.values())
 
+    def training_jobs(self) -> list[TrainingJob]:
+        with self.lock:
+            return list(self._training.values())
+
     def trials_of(self, tuning: TuningJob) -> list[TrainingJob]:
         """The tuning job's training jobs, in creation order."""
         with self.lock:
@@ -115,6 +119,12 @@ class JobBook:
                 tuning.training_jobs.append(job.name)
                 tuning.last_modified_time = self.clock.now().timestamp()
                 self.store.save_tuning(tuning)
+
+    def remove_tuning(self, job: TuningJob) -> None:
+        """Forget an ended tuning job and delete its document (its training jobs stay)."""
+        with self.lock:
+            self._tuning.pop(job.key, None)
+            self.store.delete_tuning(job.name)
 
     def save_tuning(self, job: TuningJob) -> None:
         with self.lock:

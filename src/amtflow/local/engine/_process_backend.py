@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from amtflow.local.engine._backend import StopCause, Trial
+from amtflow.local.engine._cloudwatch import publish_metrics
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._io import fetch_channel, pack_model, upload
 from amtflow.local.engine._jobs import JobBook
@@ -38,6 +39,7 @@ class SubprocessBackend:
         stop_grace_seconds: float,
         s3_client: Callable[[], Any],
         logs_client: Any = None,
+        cloudwatch_client: Any = None,
     ) -> None:
         self.jobs = jobs
         self.store = jobs.store
@@ -47,6 +49,7 @@ class SubprocessBackend:
         self.stop_grace_seconds = stop_grace_seconds
         self._s3_client = s3_client
         self._logs = logs_client
+        self._cloudwatch = cloudwatch_client
         self._slots = threading.BoundedSemaphore(max_workers)
         self._live: dict[str, Trial] = {}
 
@@ -118,6 +121,12 @@ class SubprocessBackend:
                 field=f"InputDataConfig[{i}].DataSource.S3DataSource.S3Uri",
             )
         command = self.image_map.command(definition["AlgorithmSpecification"].get("TrainingImage", ""))
+        # a built-in algorithm's trials report its metrics, and show them as SageMaker does
+        definition = self.image_map.with_builtin_metrics(definition)
+        with self.jobs.lock:
+            spec = trial.job.definition.get("AlgorithmSpecification")
+            if isinstance(spec, dict) and definition["AlgorithmSpecification"].get("MetricDefinitions"):
+                spec["MetricDefinitions"] = definition["AlgorithmSpecification"]["MetricDefinitions"]
         trial.spec = TrialSpec(
             name=name,
             command=command.argv,
@@ -259,4 +268,6 @@ class SubprocessBackend:
             trial.slot_held = False
         if self._logs is not None:
             copy_log(self._logs, self.store, job)
+        if self._cloudwatch is not None:
+            publish_metrics(self._cloudwatch, job)
         self.jobs.training_changed(job)

@@ -57,6 +57,25 @@ def _put(doc: dict[str, Any], key: str, value: Any) -> None:
         doc[key] = value
 
 
+def resource_config(definition: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``ResourceConfig`` a training definition runs with: its own, or the one SageMaker derives from
+    ``HyperParameterTuningResourceConfig`` (the instance type and count, or the first of ``InstanceConfigs``,
+    with the volume settings); None when the definition gives neither."""
+    if definition.get("ResourceConfig"):
+        return dict(definition["ResourceConfig"])
+    tuning = definition.get("HyperParameterTuningResourceConfig")
+    if not isinstance(tuning, Mapping):
+        return None
+    first = (tuning.get("InstanceConfigs") or [{}])[0]
+    out: dict[str, Any] = {
+        "InstanceType": tuning.get("InstanceType") or first.get("InstanceType"),
+        "InstanceCount": tuning.get("InstanceCount") or first.get("InstanceCount") or 1,
+        "VolumeSizeInGB": tuning.get("VolumeSizeInGB") or first.get("VolumeSizeInGB") or 30,
+    }
+    _put(out, "VolumeKmsKeyId", tuning.get("VolumeKmsKeyId"))
+    return {k: v for k, v in out.items() if v is not None}
+
+
 @dataclass(eq=False)
 class TrainingJob:
     """One training job (standalone, or a trial of a tuning job)."""
@@ -226,9 +245,17 @@ class TrainingJob:
 
     # ---------------------------------------------------------------- responses
     def to_api(self) -> dict[str, Any]:
-        """The DescribeTrainingJob response."""
+        """The DescribeTrainingJob response (with the defaults SageMaker shows for fields left out)."""
         doc = self.to_doc()
-        return {k: doc[k] for k in sorted(doc) if not k.startswith("_") and k != "Tags"}
+        out = {k: doc[k] for k in sorted(doc) if not k.startswith("_") and k != "Tags"}
+        out["OutputDataConfig"] = {"KmsKeyId": "", **out["OutputDataConfig"]}
+        for flag in (
+            "EnableNetworkIsolation",
+            "EnableInterContainerTrafficEncryption",
+            "EnableManagedSpotTraining",
+        ):
+            out.setdefault(flag, False)
+        return out
 
     def summary(self) -> dict[str, Any]:
         """The job as a TrainingJobSummary of ListTrainingJobsForHyperParameterTuningJob."""
@@ -388,6 +415,20 @@ class TuningJob:
         """
         doc = self.to_doc()
         out = {k: doc[k] for k in sorted(doc) if not k.startswith("_") and k != "Tags"}
+        # as SageMaker shows it: with the hyperparameter it adds for the objective, and the ResourceConfig
+        # its trials run with
+        definition = copy.deepcopy(out.get("TrainingJobDefinition") or {})
+        metric = self.objective.get("MetricName")
+        if metric:
+            definition["StaticHyperParameters"] = {
+                **(definition.get("StaticHyperParameters") or {}),
+                "_tuning_objective_metric": metric,
+            }
+        resources = resource_config(definition)
+        if resources is not None:
+            definition["ResourceConfig"] = resources
+        if definition:
+            out["TrainingJobDefinition"] = definition
         training, objective = counters(trials)
         out["TrainingJobStatusCounters"] = training
         out["ObjectiveStatusCounters"] = objective
@@ -453,6 +494,9 @@ def new_training_job(
 ) -> TrainingJob:
     """A training job created at ``now`` from ``definition`` (with ``tuning``: as one of its trials)."""
     kept = {k: copy.deepcopy(definition[k]) for k in TRAINING_REQUEST_KEYS if k in definition}
+    resources = resource_config(definition)
+    if resources is not None:
+        kept["ResourceConfig"] = resources
     if tuning is not None and tuning.tags:
         kept["Tags"] = copy.deepcopy(tuning.tags)
     kept.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})

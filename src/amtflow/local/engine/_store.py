@@ -83,6 +83,9 @@ class Store:
     def save_training(self, job: TrainingJob) -> None:
         self._write(self.training_path(job.name), job.to_doc())
 
+    def delete_tuning(self, name: str) -> None:
+        self.tuning_path(name).unlink(missing_ok=True)
+
     def load_tuning(self) -> list[TuningJob]:
         docs = self._read_all("tuning-jobs", "HyperParameterTuningJobName", TUNING_JOB_NAME_PATTERN)
         return [job for doc in docs if (job := self._record(TuningJob.from_doc, doc)) is not None]

@@ -220,6 +220,7 @@ class Twin:
             extra = {k: v for k, v in options.items() if k != "state_dir"}
             # trial logs reach CloudWatch Logs as on SageMaker (Evaluate reads them for the diagnosis)
             extra.setdefault("logs_client", self.client("logs"))
+            extra.setdefault("cloudwatch_client", self.client("cloudwatch"))  # trial metrics, as SageMaker
             return local_sagemaker(state_dir=state_dir, event_sink=sink, **extra)
 
         return factory
