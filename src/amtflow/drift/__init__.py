@@ -6,19 +6,13 @@ drift compares two profiles, and :func:`decide` applies the decision table docum
 
 from amtflow.drift._decision import (
     DECISION_TABLE,
-    MAX_PARENTS,
     Decision,
     DecisionInput,
     DecisionPolicy,
     Incumbent,
-    ParameterKind,
-    ParentCandidate,
-    ParentSelection,
     Rule,
-    TuningJobSignature,
     decide,
     image_repository,
-    select_parents,
 )
 from amtflow.drift._drift import (
     ColumnDrift,
@@ -31,6 +25,14 @@ from amtflow.drift._drift import (
     psi,
     rebin,
     severity_of,
+)
+from amtflow.drift._parents import (
+    MAX_PARENTS,
+    ParameterKind,
+    ParentCandidate,
+    ParentSelection,
+    TuningJobSignature,
+    select_parents,
 )
 from amtflow.drift._policy import decision_policy_from_profile
 from amtflow.drift._profile import (

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from amtflow.errors import AmtflowError
+from amtflow.adapters import TRAINING_LOG_GROUP, CloudWatchTrialLogs, aws_call
+from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
 from amtflow.naming import short_hash, slug
 from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
 from amtflow.profile import (
@@ -66,7 +67,6 @@ DEFAULT_CANARY_SECONDS = 60
 _STATUS_PREFERENCE = ("Completed", "Stopped", "Failed")
 #: At most this many lines of a CloudWatch log are read.
 MAX_LOG_LINES = 20_000
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _CANARY_ROLE = "arn:aws:iam::123456789012:role/amtflow-canary"
 
 
@@ -301,82 +301,71 @@ class EngineTrialLogs:
 
 
 class AwsTrialLogs:
-    """Trials from SageMaker, logs from CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``)."""
+    """Trials from SageMaker, logs from CloudWatch Logs (the adapters' reader of group
+    ``/aws/sagemaker/TrainingJobs``); AWS's refusals are told apart by the adapters' error types."""
 
     def __init__(self, sagemaker: SageMakerClient, logs: CloudWatchLogsClient) -> None:
         self._sm = sagemaker
-        self._logs = logs
+        self._logs = CloudWatchTrialLogs(logs, max_lines=MAX_LOG_LINES)
 
     def trials_of(self, tuning_job: str) -> list[Mapping[str, Any]] | None:
         try:
-            pages = self._sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
-                HyperParameterTuningJobName=tuning_job
-            )
-            return [dict(row) for page in pages for row in page["TrainingJobSummaries"]]
-        except ClientError as e:
+            with aws_call(f"listing the trials of tuning job {tuning_job}"):
+                pages = self._sm.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job").paginate(
+                    HyperParameterTuningJobName=tuning_job
+                )
+                return [dict(row) for page in pages for row in page["TrainingJobSummaries"]]
+        except AmtflowError as e:
             if _not_found(e, tuning_job, TUNING_JOB_NAME_PATTERN, TUNING_JOB_NAME_MAX):
                 return None
-            raise _Unreadable(f"cannot list the trials of {tuning_job}: {_aws_reason(e)}") from e
-        except BotoCoreError as e:
-            raise _Unreadable(f"cannot reach SageMaker: {e}") from e
+            raise _Unreadable(f"cannot list the trials of {tuning_job}: {e}") from e
 
     def status_of(self, training_job: str) -> tuple[str, str] | None:
         try:
-            doc = self._sm.describe_training_job(TrainingJobName=training_job)
-        except ClientError as e:
+            with aws_call(f"describing training job {training_job}"):
+                doc = self._sm.describe_training_job(TrainingJobName=training_job)
+        except AmtflowError as e:
             if _not_found(e, training_job, TRAINING_JOB_NAME_PATTERN, TRAINING_JOB_NAME_MAX):
                 return None
-            raise _Unreadable(f"cannot describe {training_job}: {_aws_reason(e)}") from e
-        except BotoCoreError as e:
-            raise _Unreadable(f"cannot reach SageMaker: {e}") from e
+            raise _Unreadable(f"cannot describe {training_job}: {e}") from e
         return str(doc.get("TrainingJobStatus", "")), str(doc.get("FailureReason", ""))
 
     def log(self, training_job: str) -> list[str]:
+        """The job's log lines; none when the job has no log stream (a trial that wrote nothing yet)."""
         try:
-            streams = self._logs.describe_log_streams(
-                logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{training_job}/"
-            )["logStreams"]
-            lines: list[str] = []
-            for stream in sorted(streams, key=lambda s: s.get("logStreamName", "")):
-                lines.extend(self._stream(stream["logStreamName"], MAX_LOG_LINES - len(lines)))
-            return lines
-        except ClientError as e:
-            raise _Unreadable(
-                f"cannot read the log of {training_job} from CloudWatch Logs {TRAINING_LOG_GROUP}: "
-                f"{_aws_reason(e)}"
-            ) from e
-        except BotoCoreError as e:
-            raise _Unreadable(f"cannot reach CloudWatch Logs: {e}") from e
-
-    def _stream(self, stream: str, budget: int) -> list[str]:
-        lines: list[str] = []
-        token: str | None = None
-        while len(lines) < budget:
-            kwargs: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamName": stream}
-            kwargs.update({"nextToken": token} if token else {"startFromHead": True})
-            page = self._logs.get_log_events(**kwargs)
-            lines.extend(event.get("message", "") for event in page["events"])
-            if not page["events"] or page.get("nextForwardToken") in (None, token):
-                break
-            token = page.get("nextForwardToken")
-        return lines[:budget]
+            return list(self._logs(training_job))
+        except NotFoundError as e:
+            if not _answered_by_aws(e):
+                return []
+            raise _Unreadable(_log_unreadable(training_job, e)) from e
+        except AmtflowError as e:
+            raise _Unreadable(_log_unreadable(training_job, e)) from e
 
 
-def _not_found(error: ClientError, name: str, pattern: re.Pattern[str], max_length: int) -> bool:
+def _not_found(error: AmtflowError, name: str, pattern: re.Pattern[str], max_length: int) -> bool:
     """Whether SageMaker answered that ``name`` does not exist.
 
-    Its API documents ``ResourceNotFound``; it also answers ``ValidationException`` for an unknown job. The
-    name is the request's only parameter, so for a well-formed name that answer can only mean the same.
+    Its API documents ``ResourceNotFound`` (a :class:`NotFoundError`); it also answers
+    ``ValidationException`` (an :class:`InvalidInputError`) for an unknown job. The name is the request's
+    only parameter, so for a well-formed name that answer can only mean the same.
     """
-    code = error.response.get("Error", {}).get("Code", "")
-    if code in ("ResourceNotFound", "ResourceNotFoundException"):
+    if isinstance(error, NotFoundError):
         return True
-    return code == "ValidationException" and len(name) <= max_length and pattern.fullmatch(name) is not None
+    return (
+        isinstance(error, InvalidInputError)
+        and len(name) <= max_length
+        and pattern.fullmatch(name) is not None
+    )
 
 
-def _aws_reason(error: ClientError) -> str:
-    err = error.response.get("Error", {})
-    return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip()
+def _answered_by_aws(error: AmtflowError) -> bool:
+    """Whether ``error`` translates an AWS answer (a ``ClientError``, e.g. a missing log group) rather than
+    the reader's own finding (a job without a log stream)."""
+    return isinstance(error.__cause__, ClientError)
+
+
+def _log_unreadable(training_job: str, error: AmtflowError) -> str:
+    return f"cannot read the log of {training_job} from CloudWatch Logs {TRAINING_LOG_GROUP}: {error}"
 
 
 def _previous_trial_log(name: str, state_dir: Path, aws: bool) -> TrialLog:

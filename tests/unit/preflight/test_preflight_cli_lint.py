@@ -17,7 +17,12 @@ from botocore.validate import validate_parameters
 from moto import mock_aws
 from preflight_requests import base_request
 
-from amtflow.errors import AmtflowError
+from amtflow.errors import (
+    AmtflowError,
+    ConfigurationError,
+    NotFoundError,
+    TransientError,
+)
 from amtflow.local import cli_lint
 from amtflow.local.cli import main
 from amtflow.profile import load_profile
@@ -504,3 +509,59 @@ def test_a_missing_aws_job_is_recognised_by_the_answers_code_not_its_words(
     else:
         assert logs.trials_of(name) is None
         assert logs.status_of(name) is None
+
+
+def test_a_trial_without_a_log_stream_is_read_as_no_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")
+        logs.create_log_group(logGroupName=LOG_GROUP)  # the group exists; the job wrote no stream
+        sagemaker, _ = stubbed_sagemaker(tuning_job_exists=False)
+        monkeypatch.setattr("amtflow.clients.sagemaker", lambda: sagemaker)
+        monkeypatch.setattr("amtflow.clients.logs", lambda: logs)
+        profile = write(tmp_path, "p.yaml", PROFILE.replace("GOAL", "Maximize"))
+        code, out, err = lint(capsys, str(profile), "--from-job", "tj-002-abc", "--aws")
+    assert code == 0, out + err
+    assert "trial log of tj-002-abc (AWS): Completed, 0 log line(s)" in out
+
+
+def test_a_cloudwatch_log_is_every_instances_stream_in_name_order_up_to_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli_lint, "MAX_LOG_LINES", 4)
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")
+        logs.create_log_group(logGroupName=LOG_GROUP)
+        now_ms = int(time.time() * 1000)
+        for stream in ("tj-002-abc/algo-2-1700000000", "tj-002-abc/algo-1-1700000000"):
+            instance = stream.split("/")[1][:6]
+            logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+            logs.put_log_events(
+                logGroupName=LOG_GROUP,
+                logStreamName=stream,
+                logEvents=[{"timestamp": now_ms + i, "message": f"{instance} {i}"} for i in range(3)],
+            )
+        reader = cli_lint.AwsTrialLogs(boto3.client("sagemaker", region_name="us-east-1"), logs)
+        assert reader.log("tj-002-abc") == ["algo-1 0", "algo-1 1", "algo-1 2", "algo-2 0"]
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ThrottlingException", TransientError),
+        ("AccessDeniedException", ConfigurationError),
+        ("ResourceNotFoundException", NotFoundError),  # no log group: AWS's answer, not a missing stream
+    ],
+)
+def test_a_refused_cloudwatch_read_is_unreadable_and_keeps_its_typed_cause(
+    code: str, error: type[AmtflowError]
+) -> None:
+    logs = boto3.client("logs", region_name="us-east-1")
+    stub = Stubber(logs)
+    stub.add_client_error("describe_log_streams", code, "request refused")
+    stub.activate()
+    reader = cli_lint.AwsTrialLogs(boto3.client("sagemaker", region_name="us-east-1"), logs)
+    with pytest.raises(cli_lint._Unreadable, match="cannot read the log of tj-002-abc") as raised:
+        reader.log("tj-002-abc")
+    assert type(raised.value.__cause__) is error
