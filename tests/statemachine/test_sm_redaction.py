@@ -3,6 +3,7 @@ a run's override environment and credentials printed in a trial's log never reac
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -13,6 +14,7 @@ from sm_stand_in import SageMakerStandIn
 from sm_support import MODEL, PROFILE
 
 from amtflow.local.twin import ExecutionStatus, Notification, Twin
+from amtflow.log_format import RedactingFormatter
 from amtflow.profile import dump_profile, load_profile
 
 PROFILE_SECRET = "profile-env-token-0042"
@@ -41,6 +43,25 @@ def test_no_environment_value_or_logged_credential_reaches_a_notification_or_the
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # What the functions' Powertools logger writes, whichever stream it was bound to when the handlers were
+    # first imported (an earlier test's captured stdout, say): a second handler with the functions' formatter.
+    functions_log = io.StringIO()
+    written = logging.StreamHandler(functions_log)
+    written.setFormatter(RedactingFormatter())
+    logging.getLogger("amtflow").addHandler(written)
+    try:
+        _run_and_check(app, sagemaker, capfd, caplog, functions_log)
+    finally:
+        logging.getLogger("amtflow").removeHandler(written)
+
+
+def _run_and_check(
+    app: Twin,
+    sagemaker: SageMakerStandIn,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    functions_log: io.StringIO,
+) -> None:
     document = load_profile(PROFILE).to_document()
     document["training"]["environment"] = {"SERVICE_TOKEN": PROFILE_SECRET}
     app.put_object(f"profiles/{MODEL}.yaml", dump_profile(load_profile(document)))
@@ -81,7 +102,7 @@ def test_no_environment_value_or_logged_credential_reaches_a_notification_or_the
     out, err = capfd.readouterr()
     # what the functions write: Powertools' JSON lines, and the records of the core's loggers
     core = [r.getMessage() for r in caplog.records if r.name.startswith("amtflow")]
-    logged = "\n".join([out, err, *core])
+    logged = "\n".join([out, err, functions_log.getvalue(), *core])
     assert "notified" in logged  # the functions did log
     for secret in SECRETS:
         assert secret not in logged, secret
