@@ -16,11 +16,10 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from amtflow.preflight._findings import Finding, LintContext, Severity, rule, run_rules
-from amtflow.preflight._health import HEALTH, HEALTH_KEY, collect_health
+from amtflow.preflight._health import HEALTH, HEALTH_KEY, as_time, collect_health
 from amtflow.preflight._metrics import metric_regexes, nearest_line
 from amtflow.preflight._request import (
     LIMITS,
@@ -271,17 +270,6 @@ def best_at_boundary(ctx: LintContext) -> Iterator[Finding]:
             )
 
 
-def _as_time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
 @rule("AMT404", Severity.WARNING, "Bayesian search ran fully parallel", tags=DIAGNOSIS)
 def bayesian_fully_parallel(ctx: LintContext) -> Iterator[Finding]:
     """Every trial started before any trial finished: Bayesian search had nothing to learn from."""
@@ -290,8 +278,8 @@ def bayesian_fully_parallel(ctx: LintContext) -> Iterator[Finding]:
         return
     jobs = evidence.training_jobs
     parallel = max_parallel(ctx.request)
-    starts = [_as_time(j.get("TrainingStartTime") or j.get("CreationTime")) for j in jobs]
-    ends = [_as_time(j.get("TrainingEndTime")) for j in jobs]
+    starts = [as_time(j.get("TrainingStartTime") or j.get("CreationTime")) for j in jobs]
+    ends = [as_time(j.get("TrainingEndTime")) for j in jobs]
     known_starts = [s for s in starts if s is not None]
     known_ends = [e for e in ends if e is not None]
     if len(known_starts) == len(jobs) and known_ends:

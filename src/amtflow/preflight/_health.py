@@ -99,7 +99,8 @@ class HealthEvidence:
 LogReader = Callable[[str], Iterable[str]]
 
 
-def _as_time(value: Any) -> datetime | None:
+def as_time(value: Any) -> datetime | None:
+    """A SageMaker timestamp (a datetime, or ISO 8601 text with Z) as a datetime; else ``None``."""
     if isinstance(value, datetime):
         return value
     if isinstance(value, str):
@@ -112,7 +113,7 @@ def _as_time(value: Any) -> datetime | None:
 
 def duration_seconds(job: Mapping[str, Any]) -> float | None:
     """``TrainingEndTime - TrainingStartTime`` of a trial summary, in seconds (``None`` when unknown)."""
-    start, end = _as_time(job.get("TrainingStartTime")), _as_time(job.get("TrainingEndTime"))
+    start, end = as_time(job.get("TrainingStartTime")), as_time(job.get("TrainingEndTime"))
     if start is None or end is None:
         return None
     try:
