@@ -159,9 +159,9 @@ def test_stop_leaves_no_process(harness: Harness) -> None:
     assert d["TrainingJobStatusCounters"]["Stopped"] == 2
     assert all(s["TrainingJobStatus"] == "Stopped" for s in harness.trials("tune-1"))
     statuses = [
-        json.loads(e["Detail"])["HyperParameterTuningJobStatus"]
+        e["detail"]["HyperParameterTuningJobStatus"]
         for e in harness.events
-        if e["DetailType"].startswith("SageMaker HyperParameter")
+        if e["detail-type"].startswith("SageMaker HyperParameter")
     ]
     assert statuses == ["InProgress", "Stopping", "Stopped"]
     with pytest.raises(ClientError) as err:

@@ -107,7 +107,8 @@ class Engine:
         self._seed_source = seed_source or (lambda: secrets.randbelow(2**31))
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
         self.stop_grace_seconds = stop_grace_seconds
-        self.jobs = JobBook(self.store, self.clock, EventPublisher(event_sink, self.clock))
+        self.events = EventPublisher(event_sink, self.clock)
+        self.jobs = JobBook(self.store, self.clock, self.events)
         self._lock = self.jobs.lock
         self._threads: dict[str, threading.Thread] = {}
         self._stop_flags: dict[str, threading.Event] = {}
@@ -294,6 +295,7 @@ class Engine:
         thread = self._threads.get(key) or self._threads.get(f"training:{key}")
         if thread is not None:
             thread.join(timeout)
+        self.events.flush(timeout or 30.0)
         with self._lock:
             tuning = self.jobs.find_tuning(name)
             if tuning is not None:
@@ -315,9 +317,11 @@ class Engine:
             ]
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop every running job (they end as Stopped) and wait for the job threads."""
+        """Stop every running job (they end as Stopped), wait for the job threads, deliver pending events."""
         self._shutdown.set()
         for flag in list(self._stop_flags.values()):
             flag.set()
         for thread in list(self._threads.values()):
             thread.join(timeout)
+        if not self.events.flush(timeout):
+            logger.warning("some state-change events were still undelivered after %ss", timeout)
