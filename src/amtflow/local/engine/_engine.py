@@ -65,6 +65,7 @@ from amtflow.local.engine._service import (
 from amtflow.local.engine._store import Store
 from amtflow.local.engine._strategies import Strategy, make_strategy
 from amtflow.local.engine._validation import (
+    check_shape,
     metric_definitions,
     validate_parents,
     validate_training_request,
@@ -143,6 +144,8 @@ class Engine:
             raise validation(f"{operation} is not served by the local engine.")
         if self.read_only and operation.startswith(("Create", "Stop")):
             raise validation(f"{operation}: this engine only reads {self.store.root}; it runs no jobs.")
+        if not operation.startswith("Create"):  # a Create handler checks its shape after its own checks
+            check_shape(operation, params)
         return handlers[operation](params, region)
 
     # ---------------------------------------------------------------- tuning jobs
@@ -155,7 +158,8 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE,
                     f"Hyperparameter tuning job with name {name} already exists; choose another name.",
                 )
-            validate_tuning_request(req, self.store)
+            validate_tuning_request(req, self.store, self.jobs.find_tuning)
+            check_shape("CreateHyperParameterTuningJob", req)
             config = req["HyperParameterTuningJobConfig"]
             definition = req["TrainingJobDefinition"]
             seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else self._seed_source()
@@ -227,6 +231,7 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
                 )
             validate_training_request(req, name, self.store, self.image_map)
+            check_shape("CreateTrainingJob", req)
             hyperparameters = {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}
             now = self.clock.now().timestamp()
             job = new_training_job(name, req, hyperparameters, region, None, now)

@@ -98,19 +98,41 @@ class Strategy(ABC):
 
 
 class RandomStrategy(Strategy):
-    """Independent draws, uniform in the scaled space."""
+    """Independent draws, uniform in the scaled space; in a space without continuous ranges, never the
+    same configuration twice (None once every one was drawn)."""
+
+    MAX_REDRAWS = 1000  # draws spent looking for a configuration not drawn yet before enumerating them
 
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
         super().__init__(space, maximize=maximize, seed=seed)
         self._queue: list[Config] = []
+        self._discrete = not any(isinstance(p, ContinuousParameter) for p in space.parameters)
+        self._drawn: list[Config] = []
 
     def add_prior(self, configs: Sequence[Mapping[str, Any]]) -> None:
         self._queue.extend(dict(c) for c in configs)
 
     def _next(self) -> Config | None:
         if self._queue:
-            return self._queue.pop(0)
-        return self.space.sample(self.rng)
+            config = self._queue.pop(0)
+        elif not self._discrete:
+            return self.space.sample(self.rng)
+        else:
+            new = self._new_discrete()
+            if new is None:
+                return None
+            config = new
+        if self._discrete:
+            self._drawn.append(dict(config))
+        return config
+
+    def _new_discrete(self) -> Config | None:
+        for _ in range(self.MAX_REDRAWS):
+            config = self.space.sample(self.rng)
+            if config not in self._drawn:
+                return config
+        left = [c for c in self.space.enumerate() if c not in self._drawn]
+        return left[int(self.rng.integers(len(left)))] if left else None
 
 
 class GridStrategy(Strategy):
