@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -435,3 +436,39 @@ def test_image_map_named_by_the_environment(tmp_path: Path, monkeypatch: pytest.
     with sagemaker(state_dir=tmp_path / "s", event_sink=lambda e: None) as engine:
         boto3.client("sagemaker").create_hyper_parameter_tuning_job(**req)
         assert engine.wait("tune-1", 60) == "Completed"
+
+
+STUBBORN = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: print("asked to stop", flush=True))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_stop_training_job_answers_at_once_with_the_job_stopping(tmp_path: Path) -> None:
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN, encoding="utf-8")
+    image_map = {**IMAGE_MAP, "stubborn": f"{sys.executable} {script}"}
+    with sagemaker(state_dir=tmp_path / "s", image_map=image_map, event_sink=lambda e: None) as engine:
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        sm.create_training_job(
+            TrainingJobName="slow-to-stop",
+            AlgorithmSpecification={"TrainingImage": "stubborn", "TrainingInputMode": "File"},
+            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            OutputDataConfig={"S3OutputPath": (tmp_path / "out").as_uri()},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 120},
+        )
+        deadline = time.monotonic() + 20
+        while "ready" not in engine.trial_log("slow-to-stop"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        asked = time.monotonic()
+        sm.stop_training_job(TrainingJobName="slow-to-stop")
+        assert time.monotonic() - asked < engine.stop_grace_seconds  # no waiting for the process
+        job = sm.describe_training_job(TrainingJobName="slow-to-stop")
+        assert job["TrainingJobStatus"] == "Stopping"
+        assert job["SecondaryStatus"] == "Stopping"
+        assert engine.wait("slow-to-stop", 30) == "Stopped"  # killed once the grace period is over
+    assert "asked to stop" in engine.trial_log("slow-to-stop")

@@ -253,14 +253,15 @@ def test_target_objective_value_completes_the_job_early(harness: Harness) -> Non
 
 
 def test_best_objective_not_improving_completes_the_job(harness: Harness) -> None:
-    # x is fixed, so every trial gives the same loss: after the first, none improves by 1%
+    # x is fixed and the script ignores z, so trials give one of 3 losses: soon none improves by 1%
     req = harness.request(
         HyperParameterTuningJobConfig__ResourceLimits={
             "MaxNumberOfTrainingJobs": 10,
             "MaxParallelTrainingJobs": 1,
         },
         HyperParameterTuningJobConfig__ParameterRanges={
-            "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "d", "e"]}]
+            "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "d", "e"]}],
+            "ContinuousParameterRanges": [{"Name": "z", "MinValue": "0", "MaxValue": "1"}],
         },
         HyperParameterTuningJobConfig__TuningJobCompletionCriteria={
             "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}
@@ -400,7 +401,7 @@ def test_warm_start_validation_errors(harness: Harness) -> None:
     )
     with pytest.raises(ClientError) as err:
         harness.sm.create_hyper_parameter_tuning_job(**other_metric)
-    assert "same objective metric" in err.value.response["Error"]["Message"]
+    assert "the objective 'acc' differs from parent 'parent-1'" in err.value.response["Error"]["Message"]
 
 
 def test_identical_data_warm_start_reports_the_overall_best(harness: Harness) -> None:

@@ -265,10 +265,8 @@ class Engine:
                     "InProgress job can be stopped."
                 )
             trial = self.backend.live(job.name)
-        if trial is not None:
-            self.backend.stop(trial, StopCause.USER)
-            if trial.started:
-                self.backend.poll(trial)
+        if trial is not None:  # as the service does: answer at once, the job Stopping, then Stopped
+            self.backend.stop(trial, StopCause.USER, wait=False)
         return {}
 
     # ---------------------------------------------------------------- the tuning job loop

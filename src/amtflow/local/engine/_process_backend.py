@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,9 @@ class SubprocessBackend:
             if trial.stop_cause is None and trial.process.elapsed() > trial.max_runtime:
                 self.stop(trial, StopCause.MAX_RUNTIME)
                 return self.poll(trial)
+            if trial.stop_deadline is not None and time.monotonic() > trial.stop_deadline:
+                trial.process.stop(str(trial.stop_cause), grace=0)  # it ignored SIGTERM: kill it
+                return self.poll(trial)
             return False
         self._end(trial, exit_code=code)
         return True
@@ -190,7 +194,9 @@ class SubprocessBackend:
             return
         if wait:
             trial.process.stop(cause.value, grace=self.stop_grace_seconds)
-        else:
+        else:  # the one polling the trial ends it (and kills it after the grace period)
+            if trial.stop_deadline is None:
+                trial.stop_deadline = time.monotonic() + self.stop_grace_seconds
             trial.process.terminate()
 
     def finish(self, trial: Trial) -> None:
