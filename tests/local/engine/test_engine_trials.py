@@ -3,6 +3,7 @@ retries, early stopping, Hyperband, completion criteria and warm start through t
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -16,6 +17,7 @@ from conftest import IMAGE_MAP, Harness, tuning_request
 
 from amtflow.local import sagemaker
 from amtflow.local.engine import ManualClock, live_process_groups
+from amtflow.local.engine._runner import TrialProcess
 
 ONE_AT_A_TIME = {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1}
 
@@ -221,7 +223,7 @@ def test_the_machine_wide_worker_cap_holds(tmp_path: Path) -> None:
     assert max_overlap(summaries) == 1
 
 
-def test_retry_strategy_reruns_failed_trials(harness: Harness) -> None:
+def test_retry_strategy_never_retries_a_script_error(harness: Harness) -> None:
     req = harness.request(
         HyperParameterTuningJobConfig__ResourceLimits={
             "MaxNumberOfTrainingJobs": 2,
@@ -231,12 +233,66 @@ def test_retry_strategy_reruns_failed_trials(harness: Harness) -> None:
         TrainingJobDefinition__RetryStrategy={"MaximumRetryAttempts": 1},
     )
     d = harness.run(req)
-    summaries = sorted(harness.trials("tune-1"), key=lambda s: s["TrainingJobName"])
-    assert len(summaries) == 4
-    # each configuration is tried twice with the same hyperparameters
-    assert summaries[0]["TunedHyperParameters"] == summaries[1]["TunedHyperParameters"]
-    assert d["TrainingJobStatusCounters"]["RetryableError"] == 2
+    summaries = harness.trials("tune-1")
+    assert len(summaries) == 2  # one training job per configuration, as on SageMaker
+    assert all(s["FailureReason"].startswith("AlgorithmError:") for s in summaries)
+    assert d["TrainingJobStatusCounters"]["RetryableError"] == 0
     assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 2
+
+
+def flaky_start(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[str]:
+    """The first ``failures`` trial processes cannot be started (the machine is out of processes)."""
+    original = TrialProcess.start
+    calls: list[str] = []
+
+    def start(self: TrialProcess) -> None:
+        calls.append(self.spec.name)
+        if len(calls) <= failures:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        original(self)
+
+    monkeypatch.setattr(TrialProcess, "start", start)
+    return calls
+
+
+def test_retry_strategy_retries_an_internal_failure_within_the_same_job(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = flaky_start(monkeypatch, failures=1)
+    req = harness.request(
+        HyperParameterTuningJobConfig__ResourceLimits={
+            "MaxNumberOfTrainingJobs": 2,
+            "MaxParallelTrainingJobs": 1,
+        },
+        TrainingJobDefinition__RetryStrategy={"MaximumRetryAttempts": 1},
+    )
+    d = harness.run(req)
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    summaries = harness.trials("tune-1")
+    assert len(summaries) == 2
+    assert all(s["TrainingJobStatus"] == "Completed" for s in summaries)
+    first = calls[0]
+    assert calls[:2] == [first, first]  # the retry ran under the same training job name
+    job = harness.sm.describe_training_job(TrainingJobName=first)
+    assert "Restarting" in [t["Status"] for t in job["SecondaryStatusTransitions"]]
+
+
+def test_an_internal_failure_without_retries_fails_as_retryable(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky_start(monkeypatch, failures=1)
+    req = harness.request(
+        HyperParameterTuningJobConfig__ResourceLimits={
+            "MaxNumberOfTrainingJobs": 2,
+            "MaxParallelTrainingJobs": 1,
+        },
+    )
+    d = harness.run(req)
+    failed = [s for s in harness.trials("tune-1") if s["TrainingJobStatus"] == "Failed"]
+    assert len(failed) == 1
+    assert failed[0]["FailureReason"].startswith("InternalServerError: cannot start the training command")
+    assert d["TrainingJobStatusCounters"]["RetryableError"] == 1
+    assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 0
 
 
 def test_target_objective_value_completes_the_job_early(harness: Harness) -> None:

@@ -41,6 +41,7 @@ class SecondaryStatus(StrEnum):
     DOWNLOADING = "Downloading"
     TRAINING = "Training"
     UPLOADING = "Uploading"
+    RESTARTING = "Restarting"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
     MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
