@@ -562,3 +562,23 @@ def test_no_trial_outlives_a_crash_of_the_engine(tmp_path: Path) -> None:
     d = engine.handle("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "tune-1"})
     assert d["HyperParameterTuningJobStatus"] == "Failed"
     assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 2
+
+
+def test_more_parallel_trials_than_the_engine_runs_is_a_visible_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    req = tuning_request(
+        HyperParameterTuningJobConfig__ResourceLimits={
+            "MaxNumberOfTrainingJobs": 2,
+            "MaxParallelTrainingJobs": 2,
+        },
+        TrainingJobDefinition__OutputDataConfig__S3OutputPath=(tmp_path / "o").as_uri(),
+    )
+    with sagemaker(
+        state_dir=tmp_path / "s", image_map=IMAGE_MAP, event_sink=lambda e: None, max_workers=1
+    ) as engine:
+        with caplog.at_level("WARNING", logger="amtflow.local.engine._engine"):
+            boto3.client("sagemaker", region_name="us-east-1").create_hyper_parameter_tuning_job(**req)
+        assert engine.wait("tune-1", 60) == "Completed"
+    assert "MaxParallelTrainingJobs is 2 but this engine runs at most 1 training processes" in caplog.text
+    assert "max_workers=2" in caplog.text

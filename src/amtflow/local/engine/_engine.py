@@ -84,7 +84,9 @@ class Engine:
     """The local AMT engine. Use it through :func:`amtflow.local.sagemaker`; tests may call it directly.
 
     ``max_workers`` caps the training processes running at once across all jobs of this engine (default
-    ``os.cpu_count()``); each tuning job also respects its own ``MaxParallelTrainingJobs``.
+    ``os.cpu_count()``): SageMaker gives each parallel trial its own instance, this machine has only its
+    cores. Each tuning job also respects its own ``MaxParallelTrainingJobs``; a job that asks for more than
+    ``max_workers`` is logged as a warning when it is created.
     """
 
     def __init__(
@@ -200,6 +202,18 @@ class Engine:
             )
             self._threads[name.lower()] = thread
         self.jobs.tuning_changed(job)
+        parallel = int(config["ResourceLimits"]["MaxParallelTrainingJobs"])
+        if parallel > self.max_workers:
+            logger.warning(
+                "tuning job %s: MaxParallelTrainingJobs is %d but this engine runs at most %d training "
+                "processes at once (max_workers, default the CPU count); up to %d of its trials run at a "
+                "time. Pass max_workers=%d to run them all at once.",
+                name,
+                parallel,
+                self.max_workers,
+                self.max_workers,
+                parallel,
+            )
         thread.start()
         return {"HyperParameterTuningJobArn": job.arn}
 
