@@ -34,9 +34,11 @@ _LOCAL_URI_PREFIX = "file://"
 
 @functools.cache
 def _input_shape(operation: str) -> Any:
-    import botocore.session
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
 
-    model = botocore.session.get_session().get_service_model("sagemaker")
+    # the model files only: no session, so no profile or configuration of the host is read
+    model = ServiceModel(create_loader().load_service_model("sagemaker", "service-2"), "sagemaker")
     return model.operation_model(operation).input_shape
 
 
