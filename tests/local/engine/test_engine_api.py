@@ -278,6 +278,7 @@ def test_a_slow_event_sink_never_holds_up_a_job(tmp_path: Path) -> None:
         release.wait(30)  # an unreachable bus retrying
         received.append(event)
 
+    before = set(threading.enumerate())
     with sagemaker(state_dir=tmp_path / "s", image_map=IMAGE_MAP, event_sink=slow_sink) as engine:
         req = tuning_request(ResourceLimits=None)
         req["HyperParameterTuningJobConfig"]["ResourceLimits"] = {
@@ -295,6 +296,7 @@ def test_a_slow_event_sink_never_holds_up_a_job(tmp_path: Path) -> None:
     statuses = [e["detail"].get("HyperParameterTuningJobStatus") for e in received]
     assert statuses[0] == "InProgress"
     assert statuses[-1] == "Completed"
+    assert not [t for t in threading.enumerate() if t.name == "engine-events" and t not in before]
 
 
 def test_jobs_persist_and_a_restart_fails_jobs_that_were_running(tmp_path: Path) -> None:

@@ -340,5 +340,5 @@ class Engine:
             flag.set()
         for thread in list(self._threads.values()):
             thread.join(timeout)
-        if not self.events.flush(timeout):
+        if not self.events.close(timeout):
             logger.warning("some state-change events were still undelivered after %ss", timeout)

@@ -80,7 +80,7 @@ class EventPublisher:
     def __init__(self, sink: EventSink | None, clock: Clock) -> None:
         self._sink = sink
         self._clock = clock
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(QUEUE_SIZE)
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(QUEUE_SIZE)
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
 
@@ -120,6 +120,19 @@ class EventPublisher:
             time.sleep(0.005)
         return True
 
+    def close(self, timeout: float = 30.0) -> bool:
+        """Deliver what is queued (:meth:`flush`), then let the worker thread end; False on timeout."""
+        delivered = self.flush(timeout)
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None and worker.is_alive():
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:  # still busy with a slow sink: the daemon worker goes on, with the process
+                return delivered
+            worker.join(timeout if delivered else 0.1)
+        return delivered
+
     def _put(self, detail_type: str, resource: str, region: str, detail: dict[str, Any]) -> None:
         event = {
             "version": "0",
@@ -148,6 +161,8 @@ class EventPublisher:
         while True:
             event = self._queue.get()
             try:
+                if event is None:  # closed: a later event starts a new worker
+                    return
                 self._deliver(event)
             finally:
                 self._queue.task_done()
