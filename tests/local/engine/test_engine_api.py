@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,7 @@ from amtflow.adapters import SageMakerTuning
 from amtflow.app._spend import price, tuning_job_usage
 from amtflow.local import sagemaker
 from amtflow.local.engine import Engine, ManualClock, active_engine
+from amtflow.local.engine._events import to_put_events_entry
 
 
 def assert_valid(client: Any, operation: str, response: dict[str, Any]) -> None:
@@ -224,33 +230,73 @@ def test_list_training_jobs_sorts_by_objective_and_filters_status(harness: Harne
 def test_state_change_events_have_aws_shapes(harness: Harness) -> None:
     harness.run(harness.request())
     tuning = [
-        e for e in harness.events if e["DetailType"] == "SageMaker HyperParameter Tuning Job State Change"
+        e for e in harness.events if e["detail-type"] == "SageMaker HyperParameter Tuning Job State Change"
     ]
-    training = [e for e in harness.events if e["DetailType"] == "SageMaker Training Job State Change"]
-    assert [json.loads(e["Detail"])["HyperParameterTuningJobStatus"] for e in tuning] == [
-        "InProgress",
-        "Completed",
-    ]
+    training = [e for e in harness.events if e["detail-type"] == "SageMaker Training Job State Change"]
+    assert [e["detail"]["HyperParameterTuningJobStatus"] for e in tuning] == ["InProgress", "Completed"]
     last = tuning[-1]
-    assert last["Source"] == "aws.sagemaker"
-    assert last["Resources"] == ["arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/tune-1"]
-    assert isinstance(last["Time"], dt.datetime)
-    detail = json.loads(last["Detail"])
+    # the EventBridge envelope, as a rule target receives it
+    assert set(last) == {
+        "version",
+        "id",
+        "detail-type",
+        "source",
+        "account",
+        "time",
+        "region",
+        "resources",
+        "detail",
+    }
+    assert last["version"] == "0"
+    assert uuid.UUID(last["id"]).version == 4
+    assert len({e["id"] for e in harness.events}) == len(harness.events)
+    assert last["source"] == "aws.sagemaker"
+    assert last["account"] == "123456789012"
+    assert last["region"] == "us-east-1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", last["time"])
+    assert last["resources"] == ["arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/tune-1"]
+    detail = last["detail"]
     assert detail["TrainingJobStatusCounters"]["Completed"] == 4
     assert detail["ObjectiveStatusCounters"]["Succeeded"] == 4
     assert detail["CreationTime"].isdigit()  # epoch milliseconds as a string, like AWS's example
-    ends = [
-        json.loads(e["Detail"])
-        for e in training
-        if json.loads(e["Detail"])["TrainingJobStatus"] == "Completed"
-    ]
+    ends = [e["detail"] for e in training if e["detail"]["TrainingJobStatus"] == "Completed"]
     assert len(ends) == 4
     assert all(d["ModelArtifacts"]["S3ModelArtifacts"].endswith("model.tar.gz") for d in ends)
-    # every entry is a valid PutEvents entry
+    # every event, put back on a bus, is a valid PutEvents entry
     events = boto3.client("events", region_name="us-east-1")
     shape = events.meta.service_model.operation_model("PutEvents").input_shape
-    report = ParamValidator().validate({"Entries": harness.events[:10]}, shape)
+    entries = [to_put_events_entry(e) for e in harness.events[:10]]
+    report = ParamValidator().validate({"Entries": entries}, shape)
     assert not report.has_errors(), report.generate_report()
+
+
+def test_a_slow_event_sink_never_holds_up_a_job(tmp_path: Path) -> None:
+    release = threading.Event()
+    received: list[dict[str, Any]] = []
+
+    def slow_sink(event: dict[str, Any]) -> None:
+        release.wait(30)  # an unreachable bus retrying
+        received.append(event)
+
+    before = set(threading.enumerate())
+    with sagemaker(state_dir=tmp_path / "s", image_map=IMAGE_MAP, event_sink=slow_sink) as engine:
+        req = tuning_request(ResourceLimits=None)
+        req["HyperParameterTuningJobConfig"]["ResourceLimits"] = {
+            "MaxNumberOfTrainingJobs": 1,
+            "MaxParallelTrainingJobs": 1,
+        }
+        req["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] = (tmp_path / "out").as_uri()
+        started = time.monotonic()
+        boto3.client("sagemaker", region_name="us-east-1").create_hyper_parameter_tuning_job(**req)
+        engine._threads["tune-1"].join(20)  # the job's own thread: it never waits for events
+        assert time.monotonic() - started < 20, "the job waited for the event sink"
+        assert received == []  # every event still waits for the sink
+        release.set()
+    # leaving the block delivered every pending event, in order
+    statuses = [e["detail"].get("HyperParameterTuningJobStatus") for e in received]
+    assert statuses[0] == "InProgress"
+    assert statuses[-1] == "Completed"
+    assert not [t for t in threading.enumerate() if t.name == "engine-events" and t not in before]
 
 
 def test_jobs_persist_and_a_restart_fails_jobs_that_were_running(tmp_path: Path) -> None:
@@ -392,3 +438,39 @@ def test_image_map_named_by_the_environment(tmp_path: Path, monkeypatch: pytest.
     with sagemaker(state_dir=tmp_path / "s", event_sink=lambda e: None) as engine:
         boto3.client("sagemaker").create_hyper_parameter_tuning_job(**req)
         assert engine.wait("tune-1", 60) == "Completed"
+
+
+STUBBORN = """
+import signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: print("asked to stop", flush=True))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_stop_training_job_answers_at_once_with_the_job_stopping(tmp_path: Path) -> None:
+    script = tmp_path / "stubborn.py"
+    script.write_text(STUBBORN, encoding="utf-8")
+    image_map = {**IMAGE_MAP, "stubborn": f"{sys.executable} {script}"}
+    with sagemaker(state_dir=tmp_path / "s", image_map=image_map, event_sink=lambda e: None) as engine:
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        sm.create_training_job(
+            TrainingJobName="slow-to-stop",
+            AlgorithmSpecification={"TrainingImage": "stubborn", "TrainingInputMode": "File"},
+            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            OutputDataConfig={"S3OutputPath": (tmp_path / "out").as_uri()},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 120},
+        )
+        deadline = time.monotonic() + 20
+        while "ready" not in engine.trial_log("slow-to-stop"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        asked = time.monotonic()
+        sm.stop_training_job(TrainingJobName="slow-to-stop")
+        assert time.monotonic() - asked < engine.stop_grace_seconds  # no waiting for the process
+        job = sm.describe_training_job(TrainingJobName="slow-to-stop")
+        assert job["TrainingJobStatus"] == "Stopping"
+        assert job["SecondaryStatus"] == "Stopping"
+        assert engine.wait("slow-to-stop", 30) == "Stopped"  # killed once the grace period is over
+    assert "asked to stop" in engine.trial_log("slow-to-stop")

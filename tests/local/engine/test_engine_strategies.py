@@ -280,3 +280,27 @@ def test_hyperband_needs_a_max_resource() -> None:
     s = make_strategy(config, seed=1, static_hyperparameters={"epochs": "9"})
     assert isinstance(s, HyperbandStrategy)
     assert s.max_resource == 9
+
+
+@pytest.mark.parametrize("strategy", ["Random", "Bayesian", "Hyperband"])
+def test_no_configuration_of_a_discrete_space_is_suggested_twice(strategy: str) -> None:
+    config: dict[str, Any] = {
+        "Strategy": strategy,
+        "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 1},
+        "ParameterRanges": {
+            "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b", "c"]}],
+            "IntegerParameterRanges": [{"Name": "n", "MinValue": "1", "MaxValue": "2"}],
+        },
+    }
+    if strategy == "Hyperband":
+        config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 9}}
+    s = make_strategy(config, seed=3)
+    seen = []
+    for _ in range(6):
+        suggestion = s.suggest()
+        assert suggestion is not None
+        assert suggestion not in seen
+        seen.append(suggestion)
+        s.on_result(suggestion, float(len(seen)))
+    assert s.suggest() is None  # every configuration was tried

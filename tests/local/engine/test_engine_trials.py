@@ -3,6 +3,7 @@ retries, early stopping, Hyperband, completion criteria and warm start through t
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -16,6 +17,7 @@ from conftest import IMAGE_MAP, Harness, tuning_request
 
 from amtflow.local import sagemaker
 from amtflow.local.engine import ManualClock, live_process_groups
+from amtflow.local.engine._runner import TrialProcess
 
 ONE_AT_A_TIME = {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1}
 
@@ -159,9 +161,9 @@ def test_stop_leaves_no_process(harness: Harness) -> None:
     assert d["TrainingJobStatusCounters"]["Stopped"] == 2
     assert all(s["TrainingJobStatus"] == "Stopped" for s in harness.trials("tune-1"))
     statuses = [
-        json.loads(e["Detail"])["HyperParameterTuningJobStatus"]
+        e["detail"]["HyperParameterTuningJobStatus"]
         for e in harness.events
-        if e["DetailType"].startswith("SageMaker HyperParameter")
+        if e["detail-type"].startswith("SageMaker HyperParameter")
     ]
     assert statuses == ["InProgress", "Stopping", "Stopped"]
     with pytest.raises(ClientError) as err:
@@ -221,7 +223,7 @@ def test_the_machine_wide_worker_cap_holds(tmp_path: Path) -> None:
     assert max_overlap(summaries) == 1
 
 
-def test_retry_strategy_reruns_failed_trials(harness: Harness) -> None:
+def test_retry_strategy_never_retries_a_script_error(harness: Harness) -> None:
     req = harness.request(
         HyperParameterTuningJobConfig__ResourceLimits={
             "MaxNumberOfTrainingJobs": 2,
@@ -231,12 +233,66 @@ def test_retry_strategy_reruns_failed_trials(harness: Harness) -> None:
         TrainingJobDefinition__RetryStrategy={"MaximumRetryAttempts": 1},
     )
     d = harness.run(req)
-    summaries = sorted(harness.trials("tune-1"), key=lambda s: s["TrainingJobName"])
-    assert len(summaries) == 4
-    # each configuration is tried twice with the same hyperparameters
-    assert summaries[0]["TunedHyperParameters"] == summaries[1]["TunedHyperParameters"]
-    assert d["TrainingJobStatusCounters"]["RetryableError"] == 2
+    summaries = harness.trials("tune-1")
+    assert len(summaries) == 2  # one training job per configuration, as on SageMaker
+    assert all(s["FailureReason"].startswith("AlgorithmError:") for s in summaries)
+    assert d["TrainingJobStatusCounters"]["RetryableError"] == 0
     assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 2
+
+
+def flaky_start(monkeypatch: pytest.MonkeyPatch, failures: int) -> list[str]:
+    """The first ``failures`` trial processes cannot be started (the machine is out of processes)."""
+    original = TrialProcess.start
+    calls: list[str] = []
+
+    def start(self: TrialProcess) -> None:
+        calls.append(self.spec.name)
+        if len(calls) <= failures:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        original(self)
+
+    monkeypatch.setattr(TrialProcess, "start", start)
+    return calls
+
+
+def test_retry_strategy_retries_an_internal_failure_within_the_same_job(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = flaky_start(monkeypatch, failures=1)
+    req = harness.request(
+        HyperParameterTuningJobConfig__ResourceLimits={
+            "MaxNumberOfTrainingJobs": 2,
+            "MaxParallelTrainingJobs": 1,
+        },
+        TrainingJobDefinition__RetryStrategy={"MaximumRetryAttempts": 1},
+    )
+    d = harness.run(req)
+    assert d["HyperParameterTuningJobStatus"] == "Completed"
+    summaries = harness.trials("tune-1")
+    assert len(summaries) == 2
+    assert all(s["TrainingJobStatus"] == "Completed" for s in summaries)
+    first = calls[0]
+    assert calls[:2] == [first, first]  # the retry ran under the same training job name
+    job = harness.sm.describe_training_job(TrainingJobName=first)
+    assert "Restarting" in [t["Status"] for t in job["SecondaryStatusTransitions"]]
+
+
+def test_an_internal_failure_without_retries_fails_as_retryable(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky_start(monkeypatch, failures=1)
+    req = harness.request(
+        HyperParameterTuningJobConfig__ResourceLimits={
+            "MaxNumberOfTrainingJobs": 2,
+            "MaxParallelTrainingJobs": 1,
+        },
+    )
+    d = harness.run(req)
+    failed = [s for s in harness.trials("tune-1") if s["TrainingJobStatus"] == "Failed"]
+    assert len(failed) == 1
+    assert failed[0]["FailureReason"].startswith("InternalServerError: cannot start the training command")
+    assert d["TrainingJobStatusCounters"]["RetryableError"] == 1
+    assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 0
 
 
 def test_target_objective_value_completes_the_job_early(harness: Harness) -> None:
@@ -253,14 +309,15 @@ def test_target_objective_value_completes_the_job_early(harness: Harness) -> Non
 
 
 def test_best_objective_not_improving_completes_the_job(harness: Harness) -> None:
-    # x is fixed, so every trial gives the same loss: after the first, none improves by 1%
+    # x is fixed and the script ignores z, so trials give one of 3 losses: soon none improves by 1%
     req = harness.request(
         HyperParameterTuningJobConfig__ResourceLimits={
             "MaxNumberOfTrainingJobs": 10,
             "MaxParallelTrainingJobs": 1,
         },
         HyperParameterTuningJobConfig__ParameterRanges={
-            "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "d", "e"]}]
+            "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "d", "e"]}],
+            "ContinuousParameterRanges": [{"Name": "z", "MinValue": "0", "MaxValue": "1"}],
         },
         HyperParameterTuningJobConfig__TuningJobCompletionCriteria={
             "BestObjectiveNotImproving": {"MaxNumberOfTrainingJobsNotImproving": 3}
@@ -400,7 +457,7 @@ def test_warm_start_validation_errors(harness: Harness) -> None:
     )
     with pytest.raises(ClientError) as err:
         harness.sm.create_hyper_parameter_tuning_job(**other_metric)
-    assert "same objective metric" in err.value.response["Error"]["Message"]
+    assert "the objective 'acc' differs from parent 'parent-1'" in err.value.response["Error"]["Message"]
 
 
 def test_identical_data_warm_start_reports_the_overall_best(harness: Harness) -> None:
@@ -505,3 +562,23 @@ def test_no_trial_outlives_a_crash_of_the_engine(tmp_path: Path) -> None:
     d = engine.handle("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": "tune-1"})
     assert d["HyperParameterTuningJobStatus"] == "Failed"
     assert d["TrainingJobStatusCounters"]["NonRetryableError"] == 2
+
+
+def test_more_parallel_trials_than_the_engine_runs_is_a_visible_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    req = tuning_request(
+        HyperParameterTuningJobConfig__ResourceLimits={
+            "MaxNumberOfTrainingJobs": 2,
+            "MaxParallelTrainingJobs": 2,
+        },
+        TrainingJobDefinition__OutputDataConfig__S3OutputPath=(tmp_path / "o").as_uri(),
+    )
+    with sagemaker(
+        state_dir=tmp_path / "s", image_map=IMAGE_MAP, event_sink=lambda e: None, max_workers=1
+    ) as engine:
+        with caplog.at_level("WARNING", logger="amtflow.local.engine._engine"):
+            boto3.client("sagemaker", region_name="us-east-1").create_hyper_parameter_tuning_job(**req)
+        assert engine.wait("tune-1", 60) == "Completed"
+    assert "MaxParallelTrainingJobs is 2 but this engine runs at most 1 training processes" in caplog.text
+    assert "max_workers=2" in caplog.text

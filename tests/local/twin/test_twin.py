@@ -158,15 +158,22 @@ def test_events_from_the_sagemaker_side_are_routed_and_async_failures_go_to_the_
 
     with Twin.start(FIXTURE, sagemaker=stand_in) as twin:
         (sink,) = sinks
-        # matched by the rule, transformed, delivered: the callback fails because no job is parked
+        # an EventBridge event (as the local engine sends them), matched by the rule, transformed,
+        # delivered: the callback fails because no job is parked
         sink(
             {
-                "Source": "fixture.worker",
-                "DetailType": "Job Finished",
-                "Detail": json.dumps({"jobId": "j9", "status": "Succeeded"}),
+                "version": "0",
+                "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+                "detail-type": "Job Finished",
+                "source": "fixture.worker",
+                "account": "123456789012",
+                "time": "2026-01-01T00:00:00Z",
+                "region": "us-east-1",
+                "resources": [],
+                "detail": {"jobId": "j9", "status": "Succeeded"},
             }
         )
-        # excluded by anything-but
+        # a PutEvents entry, excluded by anything-but
         sink(
             {
                 "Source": "fixture.worker",

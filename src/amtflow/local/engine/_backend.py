@@ -45,6 +45,7 @@ class Trial:
     stop_cause: StopCause | None = None
     done: bool = False
     max_runtime: float = 86400.0
+    stop_deadline: float | None = None  # time.monotonic() after which a stopping process is killed
     spec: TrialSpec | None = None
     process: TrialProcess | None = None
 

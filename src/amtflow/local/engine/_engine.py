@@ -70,6 +70,7 @@ from amtflow.local.engine._service import (
 from amtflow.local.engine._store import Store
 from amtflow.local.engine._strategies import Strategy, make_strategy
 from amtflow.local.engine._validation import (
+    check_shape,
     metric_definitions,
     validate_parents,
     validate_training_request,
@@ -88,7 +89,9 @@ class Engine:
     """The local AMT engine. Use it through :func:`amtflow.local.sagemaker`; tests may call it directly.
 
     ``max_workers`` caps the training processes running at once across all jobs of this engine (default
-    ``os.cpu_count()``); each tuning job also respects its own ``MaxParallelTrainingJobs``.
+    ``os.cpu_count()``): SageMaker gives each parallel trial its own instance, this machine has only its
+    cores. Each tuning job also respects its own ``MaxParallelTrainingJobs``; a job that asks for more than
+    ``max_workers`` is logged as a warning when it is created.
     """
 
     def __init__(
@@ -113,7 +116,8 @@ class Engine:
         self._seed_source = seed_source or (lambda: secrets.randbelow(2**31))
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
         self.stop_grace_seconds = stop_grace_seconds
-        self.jobs = JobBook(self.store, self.clock, EventPublisher(event_sink, self.clock))
+        self.events = EventPublisher(event_sink, self.clock)
+        self.jobs = JobBook(self.store, self.clock, self.events)
         self._lock = self.jobs.lock
         self._threads: dict[str, threading.Thread] = {}
         self._stop_flags: dict[str, threading.Event] = {}
@@ -166,6 +170,8 @@ class Engine:
             raise validation(f"{operation} is not served by the local engine.")
         if self.read_only and operation.startswith(("Create", "Stop", "Update", "Delete", "AddTags")):
             raise validation(f"{operation}: this engine only reads {self.store.root}; it runs no jobs.")
+        if not operation.startswith("Create"):  # a Create handler checks its shape after its own checks
+            check_shape(operation, params)
         return handlers[operation](params, region)
 
     # ---------------------------------------------------------------- tuning jobs
@@ -184,7 +190,8 @@ class Engine:
                     f"The training jobs of a deleted hyperparameter tuning job named {name} remain; "
                     "choose another name.",
                 )
-            validate_tuning_request(req, self.store)
+            validate_tuning_request(req, self.store, self.jobs.find_tuning)
+            check_shape("CreateHyperParameterTuningJob", req)
             config = req["HyperParameterTuningJobConfig"]
             definition = req["TrainingJobDefinition"]
             seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else self._seed_source()
@@ -228,6 +235,18 @@ class Engine:
             )
             self._threads[name.lower()] = thread
         self.jobs.tuning_changed(job)
+        parallel = int(config["ResourceLimits"]["MaxParallelTrainingJobs"])
+        if parallel > self.max_workers:
+            logger.warning(
+                "tuning job %s: MaxParallelTrainingJobs is %d but this engine runs at most %d training "
+                "processes at once (max_workers, default the CPU count); up to %d of its trials run at a "
+                "time. Pass max_workers=%d to run them all at once.",
+                name,
+                parallel,
+                self.max_workers,
+                self.max_workers,
+                parallel,
+            )
         thread.start()
         return {"HyperParameterTuningJobArn": job.arn}
 
@@ -273,6 +292,7 @@ class Engine:
                     ErrorCode.RESOURCE_IN_USE, f"Training job names must be unique; {name} exists."
                 )
             validate_training_request(req, name, self.store, self.image_map)
+            check_shape("CreateTrainingJob", req)
             req = self.image_map.with_builtin_metrics(req)  # SageMaker shows a built-in algorithm's metrics
             hyperparameters = {k: str(v) for k, v in (req.get("HyperParameters") or {}).items()}
             now = self.clock.now().timestamp()
@@ -337,10 +357,8 @@ class Engine:
                     "InProgress job can be stopped."
                 )
             trial = self.backend.live(job.name)
-        if trial is not None:
-            self.backend.stop(trial, StopCause.USER)
-            if trial.started:
-                self.backend.poll(trial)
+        if trial is not None:  # as the service does: answer at once, the job Stopping, then Stopped
+            self.backend.stop(trial, StopCause.USER, wait=False)
         return {}
 
     # ---------------------------------------------------------------- the tuning job loop
@@ -372,6 +390,7 @@ class Engine:
         thread = self._threads.get(key) or self._threads.get(f"training:{key}")
         if thread is not None:
             thread.join(timeout)
+        self.events.flush(timeout or 30.0)
         with self._lock:
             tuning = self.jobs.find_tuning(name)
             if tuning is not None:
@@ -393,9 +412,11 @@ class Engine:
             ]
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop every running job (they end as Stopped) and wait for the job threads."""
+        """Stop every running job (they end as Stopped), wait for the job threads, deliver pending events."""
         self._shutdown.set()
         for flag in list(self._stop_flags.values()):
             flag.set()
         for thread in list(self._threads.values()):
             thread.join(timeout)
+        if not self.events.close(timeout):
+            logger.warning("some state-change events were still undelivered after %ss", timeout)

@@ -3,7 +3,8 @@
 A :class:`TuningLoop` asks the strategy for configurations, has the trial backend run them under the
 request's limits (``MaxParallelTrainingJobs``, ``MaxNumberOfTrainingJobs``, ``MaxRuntimeInSeconds``, the
 engine's slots), passes the objective's intermediate values to the strategy and the median stopping rule,
-retries failed trials (``RetryStrategy``), applies the completion criteria and ends the job. It acts on
+applies the completion criteria and ends the job. (``RetryStrategy`` is the trial backend's: as on
+SageMaker, only an internal failure is retried, within the same training job.) It acts on
 trials only through :class:`~amtflow.local.engine._backend.TrialBackend` and on jobs only through
 :class:`~amtflow.local.engine._jobs.JobBook`.
 """
@@ -29,7 +30,7 @@ TICK_SECONDS = 0.02  # how often a job's loop looks at its trials (an idle look 
 
 
 def training_name(tuning_name: str, index: int, seed: int) -> str:
-    """The name of a tuning job's ``index``-th training job (1-based; retries count)."""
+    """The name of a tuning job's ``index``-th training job (1-based)."""
     digest = hashlib.sha256(f"{tuning_name}/{index}/{seed}".encode()).hexdigest()[:8]
     return f"{tuning_name}-{index:03d}-{digest}"
 
@@ -135,13 +136,9 @@ class TuningLoop:
         self.completion = CompletionTracker(
             strategy.maximize, config.get("TuningJobCompletionCriteria") or {}
         )
-        self.retries_allowed = int(
-            (self.definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0)
-        )
-        self.retry_queue: list[tuple[Config, int]] = []
         self.running: list[Trial] = []
-        self.launched = 0  # trials launched (retries not counted)
-        self.index = 0  # training jobs created (retries counted)
+        self.launched = 0  # trials launched
+        self.index = 0  # training jobs created
         self.exhausted = False
         self.objective = config.get("HyperParameterTuningJobObjective") or {}
         self.static = {k: str(v) for k, v in (self.definition.get("StaticHyperParameters") or {}).items()}
@@ -165,11 +162,7 @@ class TuningLoop:
                 self.jobs.end_tuning(self.job, TuningJobStatus.COMPLETED)
                 return
             self._launch()
-            if (
-                not self.running
-                and not self.retry_queue
-                and (self.exhausted or self.launched >= self.max_jobs)
-            ):
+            if not self.running and (self.exhausted or self.launched >= self.max_jobs):
                 self._finish()
                 return
             self.clock.sleep(TICK_SECONDS)
@@ -222,13 +215,6 @@ class TuningLoop:
         job = trial.job
         value = job.objective
         failed = job.status is TrainingJobStatus.FAILED
-        attempts = job.attempt or 0
-        if record and failed and attempts < self.retries_allowed and not self.stop_flag.is_set():
-            with self.jobs.lock:
-                job.retried = True
-                self.jobs.save_training(job)
-            self.retry_queue.append((trial.config, attempts + 1))
-            return None
         self.strategy.on_result(trial.config, None if failed else value)
         self.strategy.on_trial_end(trial.name)
         if self.median is not None:
@@ -248,22 +234,16 @@ class TuningLoop:
 
     def _launch(self) -> None:
         while len(self.running) < self.max_parallel:
-            retry = self.retry_queue[0] if self.retry_queue else None
-            if retry is None and (self.exhausted or self.launched >= self.max_jobs):
+            if self.exhausted or self.launched >= self.max_jobs:
                 return
             if not self.backend.reserve():
                 return
-            if retry is not None:
-                self.retry_queue.pop(0)
-                config, attempt = retry
-            else:
-                suggestion = self.strategy.suggest()
-                if suggestion is None:
-                    self.backend.release()
-                    self.exhausted = True
-                    return
-                config, attempt = suggestion, 0
-                self.launched += 1
+            config = self.strategy.suggest()
+            if config is None:
+                self.backend.release()
+                self.exhausted = True
+                return
+            self.launched += 1
             self.index += 1
             name = training_name(self.job.name, self.index, self.job.seed)
             tuned = format_config(config)
@@ -274,7 +254,6 @@ class TuningLoop:
                 now = self.clock.now().timestamp()
                 tjob = new_training_job(name, self.definition, hps, self.job.region, self.job, now)
                 tjob.tuned = tuned
-                tjob.attempt = attempt
                 self.jobs.add_training(tjob, self.job)
             trial = Trial(tjob, config=config, slot_held=True)
             self.jobs.training_changed(tjob)

@@ -3,7 +3,9 @@ vocabulary, re-exported here for the engine's modules)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import Any
 
 from amtflow.errors import AmtflowError
 from amtflow.vocabulary import Clock, ManualClock, SystemClock, TrainingJobStatus, TuningJobStatus
@@ -30,6 +32,7 @@ class SecondaryStatus(StrEnum):
     DOWNLOADING = "Downloading"
     TRAINING = "Training"
     UPLOADING = "Uploading"
+    RESTARTING = "Restarting"
     STOPPING = "Stopping"
     STOPPED = "Stopped"
     MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"
@@ -64,3 +67,25 @@ class ServiceError(AmtflowError):
 
 def validation(message: str) -> ServiceError:
     return ServiceError(ErrorCode.VALIDATION, message)
+
+
+def show_value(value: Any) -> str:
+    # a string is shown as given, with a line break or NUL escaped (\n, \x00); anything else as its repr
+    printable = isinstance(value, str) and value.isprintable()
+    text = value if printable else repr(value)[1:-1] if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def shape_error(violations: Sequence[tuple[Any, str, str]], fix: str = "") -> ServiceError:
+    """A ValidationException in the service's words for ``(value, field, constraint)`` violations.
+
+    ``1 validation error detected: Value '200' at 'MaxResults' failed to satisfy constraint: Member must
+    have value less than or equal to 100`` (several are joined with ``; ``, as the service joins them),
+    followed by ``fix`` when given.
+    """
+    count = len(violations)
+    text = f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(
+        f"Value '{show_value(value)}' at '{field}' failed to satisfy constraint: {constraint}"
+        for value, field, constraint in violations
+    )
+    return validation(f"{text}. {fix}" if fix else text)

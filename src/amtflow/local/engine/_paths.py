@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from amtflow.local.engine._model import ServiceError, validation
+from amtflow.local.engine._model import ServiceError, shape_error, show_value, validation
 from amtflow.naming import (
     CHANNEL_NAME_MAX,
     CHANNEL_NAME_PATTERN,
@@ -50,19 +50,9 @@ ENVIRONMENT_KEY_PATTERN = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ONE_LINE = re.compile(r"[^\n\r\x00]*")
 
 
-def _show(value: Any) -> str:
-    # a string is shown as given, with a line break or NUL escaped (\n, \x00); anything else as its repr
-    printable = isinstance(value, str) and value.isprintable()
-    text = value if printable else repr(value)[1:-1] if isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def constraint_error(value: Any, field: str, constraint: str, fix: str) -> ServiceError:
     """A ValidationException in SageMaker's words, followed by the fix."""
-    return validation(
-        f"1 validation error detected: Value '{_show(value)}' at '{field}' failed to satisfy constraint: "
-        f"{constraint}. {fix}"
-    )
+    return shape_error([(value, field, constraint)], fix)
 
 
 def _check_pattern(value: Any, field: str, pattern: re.Pattern[str], max_length: int, fix: str) -> str:
@@ -135,7 +125,7 @@ def check_hyperparameters(values: Any, field: str, *, names_only: bool = False) 
     for key, value in values.items():
         _check_text(
             key,
-            f"{field}.{_show(key)}",
+            f"{field}.{show_value(key)}",
             HYPERPARAMETER_KEY_MAX,
             f"Name the hyperparameter with at most {HYPERPARAMETER_KEY_MAX} characters on one line.",
         )
@@ -157,7 +147,7 @@ def check_environment(values: Any, field: str) -> None:
     for key, value in values.items():
         _check_pattern(
             key,
-            f"{field}.{_show(key)}",
+            f"{field}.{show_value(key)}",
             ENVIRONMENT_KEY_PATTERN,
             ENVIRONMENT_KEY_MAX,
             "Name environment variables with letters, digits and '_', not starting with a digit.",
@@ -216,9 +206,9 @@ def inside(base: Path, *parts: str, follow_last: bool = True, what: str = "the e
     except (OSError, RuntimeError, ValueError):
         ok = False
     if not ok:
-        shown = "/".join(parts)
+        shown = show_value("/".join(parts))
         raise validation(
-            f"1 validation error detected: '{_show(shown)}' would be outside {what} ({base}); the engine "
+            f"1 validation error detected: '{shown}' would be outside {what} ({base}); the engine "
             "writes only below it. Use a plain name, or remove the symlink that points elsewhere."
         )
     return target

@@ -1,10 +1,13 @@
 """The trial backend that runs each trial as a local process (:mod:`._runner`), SageMaker-style.
 
 Starting a trial fetches its channels (S3 or ``file://``, :mod:`._io`), resolves its image to a command
-(:mod:`._images`) and starts the process; its job goes Downloading, then Training. Ending it records the
-metrics, the status (Completed, Failed with the script's failure file or stderr tail, Stopped, or
-MaxRuntimeExceeded), uploads ``model.tar.gz`` to the output path, copies the log to CloudWatch Logs when a
-logs client was given (:mod:`._logs`) and gives the trial's slot back.
+(:mod:`._images`) and starts the process; its job goes Downloading, then Training. As on SageMaker,
+``RetryStrategy`` retries only an internal failure (here: the process cannot be started), within the same
+training job (secondary status Restarting); a script's error (AlgorithmError) is never retried.
+
+Ending a trial records the metrics, the status (Completed, Failed with the script's failure file or stderr
+tail, Stopped, or MaxRuntimeExceeded), uploads ``model.tar.gz`` to the output path, copies the log to
+CloudWatch Logs when a logs client was given (:mod:`._logs`) and gives the trial's slot back.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,8 @@ from amtflow.local.engine._logs import copy_log
 from amtflow.local.engine._model import SecondaryStatus, ServiceError, TrainingJobStatus
 from amtflow.local.engine._runner import TrialProcess, TrialSpec
 from amtflow.local.engine._validation import metric_definitions
+
+RETRY_WAIT_SECONDS = 0.5  # between attempts to start a trial after an internal error
 
 
 class SubprocessBackend:
@@ -85,16 +91,36 @@ class SubprocessBackend:
                 SecondaryStatus.DOWNLOADING, "Downloading input data", self.clock.now().timestamp()
             )
             self.jobs.save_training(trial.job)
-        try:
-            self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
-            self._prepare(trial, definition, data_key)
-            assert trial.spec is not None
-            trial.process = TrialProcess(trial.spec, self.clock)
-            trial.process.start()
-        except (ServiceError, OSError) as e:
-            reason = e.message if isinstance(e, ServiceError) else f"cannot start the training command: {e}"
-            self._end(trial, exit_code=None, failure=reason)
-            return False
+        retries = int((definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0))
+        for attempt in range(retries + 1):
+            try:
+                self.store.trial_root(trial.name).mkdir(parents=True, exist_ok=True)
+                self._prepare(trial, definition, data_key)
+                assert trial.spec is not None
+                trial.process = TrialProcess(trial.spec, self.clock)
+                trial.process.start()
+                break
+            except ServiceError as e:  # the request's data or image: the caller's error, never retried
+                self._end(trial, exit_code=None, failure=e.message)
+                return False
+            except OSError as e:  # the local runner failed: an internal error, retried in the same job
+                trial.process = None
+                # counted as RetryableError ("failed due to an internal service error"), retried or not
+                trial.job.retried = True
+                if attempt >= retries or trial.stop_cause is not None:
+                    reason = f"InternalServerError: cannot start the training command: {e}"
+                    self._end(trial, exit_code=None, failure=reason)
+                    return False
+                with self.jobs.lock:
+                    trial.job.attempt = attempt + 1
+                    trial.job.transition(
+                        SecondaryStatus.RESTARTING,
+                        f"Restarting the training job after an internal error (retry {attempt + 1} of "
+                        f"{retries})",
+                        self.clock.now().timestamp(),
+                    )
+                    self.jobs.save_training(trial.job)
+                time.sleep(RETRY_WAIT_SECONDS)
         with self.jobs.lock:
             now = self.clock.now().timestamp()
             trial.job.start_time = now
@@ -157,6 +183,9 @@ class SubprocessBackend:
             if trial.stop_cause is None and trial.process.elapsed() > trial.max_runtime:
                 self.stop(trial, StopCause.MAX_RUNTIME)
                 return self.poll(trial)
+            if trial.stop_deadline is not None and time.monotonic() > trial.stop_deadline:
+                trial.process.stop(str(trial.stop_cause), grace=0)  # it ignored SIGTERM: kill it
+                return self.poll(trial)
             return False
         self._end(trial, exit_code=code)
         return True
@@ -199,7 +228,9 @@ class SubprocessBackend:
             return
         if wait:
             trial.process.stop(cause.value, grace=self.stop_grace_seconds)
-        else:
+        else:  # the one polling the trial ends it (and kills it after the grace period)
+            if trial.stop_deadline is None:
+                trial.stop_deadline = time.monotonic() + self.stop_grace_seconds
             trial.process.terminate()
 
     def finish(self, trial: Trial) -> None:

@@ -13,6 +13,7 @@ and rounded, so every integer gets an equal share of the (scaled) range.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -182,6 +183,22 @@ class SearchSpace:
 
     def is_categorical_only(self) -> bool:
         return all(isinstance(p, CategoricalParameter) for p in self.parameters)
+
+    def _choices(self, p: Parameter) -> Sequence[ParamValue]:
+        if isinstance(p, CategoricalParameter):
+            return sorted(set(p.values), key=p.values.index)
+        return range(int(p.low), int(p.high) + 1)
+
+    def size(self) -> int | None:
+        """How many distinct configurations there are (None with a continuous range: no end of them)."""
+        if any(isinstance(p, ContinuousParameter) for p in self.parameters):
+            return None
+        return math.prod(len(self._choices(p)) for p in self.parameters)
+
+    def enumerate(self) -> list[Config]:
+        """Every configuration of a space without continuous ranges."""
+        choices = [self._choices(p) for p in self.parameters]
+        return [dict(zip(self.names, values, strict=True)) for values in itertools.product(*choices)]
 
     def sample(self, rng: np.random.Generator) -> Config:
         """A configuration drawn uniformly in the scaled space."""

@@ -49,6 +49,8 @@ class Decision(StrEnum):
 class Strategy(ABC):
     """The contract every strategy follows (see the module docstring for the call order)."""
 
+    MAX_REDRAWS = 1000  # draws spent looking for a configuration not suggested yet before enumerating
+
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
         self.space = space
         self.maximize = maximize
@@ -56,6 +58,8 @@ class Strategy(ABC):
         self.seed = seed
         self.pending: list[Config] = []
         self.observed: list[tuple[Config, float]] = []  # (config, value to minimize)
+        self._discrete = bool(space.parameters) and space.size() is not None
+        self._suggested: list[Config] = []  # in a discrete space: every configuration suggested so far
 
     def _loss(self, value: float) -> float:
         return -value if self.maximize else value
@@ -64,11 +68,28 @@ class Strategy(ABC):
     def _next(self) -> Config | None: ...
 
     def suggest(self) -> Config | None:
-        """The next configuration to run, or None when the strategy has nothing left to try."""
+        """The next configuration to run, or None when the strategy has nothing left to try.
+
+        In a space without continuous ranges a configuration is never suggested twice: one already
+        suggested is replaced by a random one not suggested yet, and None comes once all were suggested.
+        """
         config = self._next()
+        if config is not None and self._discrete:
+            if config in self._suggested:
+                config = self._unsuggested()
+            if config is not None:
+                self._suggested.append(dict(config))
         if config is not None:
             self.pending.append(dict(config))
         return config
+
+    def _unsuggested(self) -> Config | None:
+        for _ in range(self.MAX_REDRAWS):
+            config = self.space.sample(self.rng)
+            if config not in self._suggested:
+                return config
+        left = [c for c in self.space.enumerate() if c not in self._suggested]
+        return left[int(self.rng.integers(len(left)))] if left else None
 
     def on_result(self, config: Mapping[str, Any], value: float | None) -> None:
         """The final objective of a suggested configuration (None: the trial gave no objective)."""

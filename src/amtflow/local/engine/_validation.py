@@ -7,12 +7,13 @@ argument or an environment variable of a trial is refused unless SageMaker accep
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from amtflow.local.engine._images import ImageMap
-from amtflow.local.engine._model import validation
+from amtflow.local.engine._model import ErrorCode, ServiceError, shape_error, validation
 from amtflow.local.engine._paths import (
     check_channel_name,
     check_environment,
@@ -22,12 +23,88 @@ from amtflow.local.engine._paths import (
 )
 from amtflow.local.engine._records import TuningJob
 from amtflow.local.engine._runner import MetricDefinition
+from amtflow.local.engine._space import SearchSpace
 from amtflow.local.engine._store import Store
 from amtflow.preflight import LintContext, run_rules
+from amtflow.preflight._service import service_error_code
+
+#: URIs the engine reads and writes besides the service's ``s3://`` and ``https://`` (a local folder).
+_LOCAL_URI_PREFIX = "file://"
 
 
-def validate_tuning_request(req: Mapping[str, Any], store: Store) -> None:
-    """Refuse a CreateHyperParameterTuningJob request the service (or the local engine) would refuse."""
+@functools.cache
+def _input_shape(operation: str) -> Any:
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
+
+    # the model files only: no session, so no profile or configuration of the host is read
+    model = ServiceModel(create_loader().load_service_model("sagemaker", "service-2"), "sagemaker")
+    return model.operation_model(operation).input_shape
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:  # a Java-only construct (\p{...}): the service checks it, the engine cannot
+        return None
+
+
+def _violations(shape: Any, value: Any, field: str) -> Iterator[tuple[Any, str, str]]:
+    meta = shape.metadata
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                yield from _violations(member, value[name], f"{field}.{name}" if field else name)
+        return
+    if kind == "list" and isinstance(value, list):
+        if "max" in meta and len(value) > meta["max"]:
+            yield value, field, f"Member must have length less than or equal to {meta['max']}"
+        for i, item in enumerate(value):
+            yield from _violations(shape.member, item, f"{field}[{i}]")
+        return
+    if kind == "map" and isinstance(value, Mapping):
+        if "max" in meta and len(value) > meta["max"]:
+            yield value, field, f"Member must have length less than or equal to {meta['max']}"
+        for key, item in value.items():
+            yield from _violations(shape.key, key, f"{field}.key")
+            yield from _violations(shape.value, item, f"{field}[{key!r}]")
+        return
+    if kind == "string" and isinstance(value, str):
+        if "max" in meta and len(value) > meta["max"]:
+            yield value, field, f"Member must have length less than or equal to {meta['max']}"
+        if shape.enum and value not in shape.enum:
+            yield value, field, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+        pattern = _compiled(meta["pattern"]) if "pattern" in meta else None
+        if pattern is not None and not pattern.fullmatch(value) and not value.startswith(_LOCAL_URI_PREFIX):
+            yield value, field, f"Member must satisfy regular expression pattern: {meta['pattern']}"
+        return
+    if kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
+        if "min" in meta and value < meta["min"]:
+            yield value, field, f"Member must have value greater than or equal to {meta['min']}"
+        if "max" in meta and value > meta["max"]:
+            yield value, field, f"Member must have value less than or equal to {meta['max']}"
+
+
+def check_shape(operation: str, request: Mapping[str, Any]) -> None:
+    """Refuse a request that breaks its operation's shape constraints in botocore's model (lengths, value
+    ranges, patterns, enumerations), as the service does before anything else; botocore itself checks
+    only required members, types and minimums."""
+    violations = list(_violations(_input_shape(operation), request, ""))
+    if violations:
+        raise shape_error(violations)
+
+
+def validate_tuning_request(
+    req: Mapping[str, Any], store: Store, find_tuning: Callable[[str], TuningJob | None] | None = None
+) -> None:
+    """Refuse a CreateHyperParameterTuningJob request the service (or the local engine) would refuse.
+
+    The service's own rules (:mod:`amtflow.preflight`, tag ``service``) run with the warm-start parents
+    that ``find_tuning`` finds, so a child that changes what SageMaker keeps fixed is refused. A limit
+    answers ``ResourceLimitExceeded`` (when nothing else is wrong), as the service answers it.
+    """
     if req.get("TrainingJobDefinitions"):
         raise validation(
             "TrainingJobDefinitions (multi-algorithm tuning) is not supported by the local engine; "
@@ -37,11 +114,18 @@ def validate_tuning_request(req: Mapping[str, Any], store: Store) -> None:
         raise validation("TrainingJobDefinition is required: give the training job to tune.")
     if req.get("Autotune"):
         raise validation("Autotune is not supported by the local engine; set Strategy and ParameterRanges.")
-    findings = [f for f in run_rules(LintContext(request=req), tags={"service"}) if f.is_error]
+    context = LintContext(request=req, parents=_described_parents(req, find_tuning))
+    findings = [f for f in run_rules(context, tags={"service"}) if f.is_error]
+    invalid = [f for f in findings if service_error_code(f.rule) == ErrorCode.VALIDATION.value]
     if findings:
-        raise validation(
-            "; ".join(f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in findings)
+        code = ErrorCode.VALIDATION if invalid else ErrorCode(service_error_code(findings[0].rule))
+        raise ServiceError(
+            code,
+            "; ".join(
+                f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in invalid or findings
+            ),
         )
+    check_enough_combinations(req["HyperParameterTuningJobConfig"])
     definition = req["TrainingJobDefinition"]
     check_definition(definition, "TrainingJobDefinition.", "StaticHyperParameters")
     config = req["HyperParameterTuningJobConfig"]
@@ -58,6 +142,41 @@ def validate_tuning_request(req: Mapping[str, Any], store: Store) -> None:
             names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
         )
     check_paths(store, req["HyperParameterTuningJobName"], definition, tuning=True)
+
+
+def _described_parents(
+    req: Mapping[str, Any], find_tuning: Callable[[str], TuningJob | None] | None
+) -> dict[str, Mapping[str, Any]]:
+    """The warm-start parents that exist, as DescribeHyperParameterTuningJob shows them to the rules."""
+    if find_tuning is None:
+        return {}
+    parents: dict[str, Mapping[str, Any]] = {}
+    for p in (req.get("WarmStartConfig") or {}).get("ParentHyperParameterTuningJobs") or []:
+        name = p.get("HyperParameterTuningJobName") if isinstance(p, Mapping) else None
+        parent = find_tuning(name) if isinstance(name, str) else None
+        if parent is not None:
+            parents[parent.name] = {**parent.request, "HyperParameterTuningJobStatus": parent.status.value}
+    return parents
+
+
+def check_enough_combinations(config: Mapping[str, Any]) -> None:
+    """A search space of integer and categorical ranges only must offer at least MaxNumberOfTrainingJobs
+    distinct configurations (Grid's own count is checked by the service's rules)."""
+    if config.get("Strategy") == "Grid":
+        return
+    jobs = (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs")
+    space = SearchSpace.from_ranges(config.get("ParameterRanges"))
+    if jobs is None or not space.parameters:
+        return
+    combinations = space.size()
+    if combinations is not None and combinations < int(jobs):
+        raise validation(
+            "You don't have enough combinations of hyperparameter ranges. The total number of "
+            f"hyperparameter combinations for the provided ranges [{combinations}] must be equal or greater "
+            f"than the value of MaxNumberOfTrainingJobs, [{jobs}]. Fix: lower "
+            f"HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs to {combinations}, or "
+            "widen or add ranges."
+        )
 
 
 def validate_training_request(req: Mapping[str, Any], name: str, store: Store, image_map: ImageMap) -> None:

@@ -347,7 +347,16 @@ class Twin:
         return ids
 
     def put_event_entry(self, entry: Mapping[str, Any]) -> None:
-        """The event sink handed to the SageMaker side: one PutEvents entry."""
+        """The event sink handed to the SageMaker side: one event (an EventBridge envelope, as the local
+        engine sends, or a PutEvents entry), put on the default bus."""
+        if "detail-type" in entry:
+            entry = {
+                "Source": entry["source"],
+                "DetailType": entry["detail-type"],
+                "Detail": entry.get("detail", {}),
+                "Resources": list(entry.get("resources") or []),
+                "Time": datetime.fromisoformat(str(entry["time"]).replace("Z", "+00:00")),
+            }
         self.put_events([entry])
 
     def _entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:

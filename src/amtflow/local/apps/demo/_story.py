@@ -124,8 +124,9 @@ class _LostEvents:
 
     def wrap(self, sink: EventSink) -> EventSink:
         def deliver(entry: Mapping[str, Any]) -> None:
-            if entry.get("DetailType") == "SageMaker HyperParameter Tuning Job State Change":
-                raw = entry.get("Detail", "{}")
+            kind = entry.get("detail-type", entry.get("DetailType"))
+            if kind == "SageMaker HyperParameter Tuning Job State Change":
+                raw = entry.get("detail", entry.get("Detail", "{}"))
                 detail = json.loads(raw) if isinstance(raw, str) else dict(raw)
                 status = detail.get("HyperParameterTuningJobStatus")
                 with self._lock:

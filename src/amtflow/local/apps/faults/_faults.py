@@ -152,7 +152,7 @@ class FaultInjector:
 
     def drops(self, entry: Mapping[str, Any]) -> bool:
         """Whether SageMaker's event ``entry`` is lost (decided per job and status)."""
-        detail = entry.get("Detail")
+        detail = entry.get("detail", entry.get("Detail"))  # an EventBridge envelope or a PutEvents entry
         try:
             parsed = json.loads(detail) if isinstance(detail, str) else dict(detail or {})
         except ValueError:
