@@ -150,9 +150,9 @@ def sagemaker(
 
     ``state_dir`` holds the jobs (JSON) and trial directories; ``image_map`` maps training images to local
     commands (a YAML path, a mapping, or None: the file ``AMTFLOW_IMAGE_MAP`` names, else the defaults);
-    ``event_sink(event)`` receives each
-    state-change event as EventBridge delivers it (the full envelope; default: ``put_events`` on the
-    process's boto3 ``events`` client, served in process only); ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Optional:
+    ``event_sink(event)`` receives each state-change event as EventBridge delivers it (the full envelope;
+    default: ``put_events`` on the process's boto3 ``events`` client, served in process only);
+    ``max_workers`` caps concurrent training processes (default ``os.cpu_count()``). Optional:
     ``clock`` (time), ``s3_client`` (channels and models; default the process's boto3 S3 client),
     ``logs_client`` (when given, each trial's log is copied to CloudWatch Logs group
     ``/aws/sagemaker/TrainingJobs``), ``cloudwatch_client`` (when given, each trial's metric points are
