@@ -202,10 +202,10 @@ def run_engine_alone(work: Path, runs: Sequence[TwinRun], bucket: str) -> list[f
                 s3.put_object(Bucket=bucket, Key=key, Body=body)
         done: dict[str, threading.Event] = {}
 
-        def sink(entry: Mapping[str, Any]) -> None:
-            if entry.get("DetailType") != TUNING_EVENT:
+        def sink(event: Mapping[str, Any]) -> None:  # as EventBridge delivers it
+            if event.get("detail-type") != TUNING_EVENT:
                 return
-            raw = entry.get("Detail", "{}")
+            raw = event.get("detail", "{}")
             detail = json.loads(raw) if isinstance(raw, str) else dict(raw)
             if detail.get("HyperParameterTuningJobStatus") in TERMINAL:
                 done.setdefault(str(detail.get("HyperParameterTuningJobName")), threading.Event()).set()
