@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow import wiring
-from amtflow.app import parse_notify_input
+from amtflow.app import NotifyResult, parse_notify_input
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -30,12 +30,20 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"messageId": message_id, "outcome": "queued"}
     result = wiring.notify_run().notify(payload.state, execution_id=execution_id)
     logger.info("notified", extra={"outcome": result.outcome.value, "messageId": result.message_id})
-    # One flush shares its dimensions: the run's figures are per model, its outcome count per model and
-    # outcome (a flush of its own).
-    with single_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1) as outcome:
-        outcome.add_dimension(name="model", value=result.model)
-        outcome.add_dimension(name="outcome", value=result.outcome.value)
-    if result.has_figures:  # Powertools keeps the dimensions of a flush without metrics for the next one
+    record_figures(result)
+    return {"messageId": result.message_id, "outcome": result.outcome.value}
+
+
+def record_figures(result: NotifyResult) -> None:
+    """The run's outcome count per model and outcome, then its figures per model. One flush shares its
+    dimensions, so the outcome count is flushed on its own (a flush honours POWERTOOLS_METRICS_DISABLED,
+    which a single_metric block would not), and the model dimension is added only with figures: Powertools
+    keeps the dimensions of a flush without metrics for the next invocation."""
+    metrics.add_dimension(name="model", value=result.model)
+    metrics.add_dimension(name="outcome", value=result.outcome.value)
+    metrics.add_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    if result.has_figures:
         metrics.add_dimension(name="model", value=result.model)
     if result.trials_completed is not None:
         metrics.add_metric(name="TrialsCompleted", unit=MetricUnit.Count, value=result.trials_completed)
@@ -51,4 +59,3 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="RunCostUsd", unit=MetricUnit.NoUnit, value=result.run_cost_usd)
     if result.month_to_date_usd is not None:
         metrics.add_metric(name="MonthToDateUsd", unit=MetricUnit.NoUnit, value=result.month_to_date_usd)
-    return {"messageId": result.message_id, "outcome": result.outcome.value}

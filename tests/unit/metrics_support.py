@@ -3,7 +3,9 @@
 A handler's metrics flush together when it returns, and Powertools gives every metric of one flush the same
 dimensions: all the ``metrics.add_dimension`` calls on the path the handler took, plus ``service``
 (``POWERTOOLS_SERVICE_NAME``). A path ends at a ``return``; an ``if`` whose body returns forks one off. A
-``with single_metric(name=...) as m`` block is a flush of its own, with ``m.add_dimension`` and ``service``.
+``with single_metric(name=...) as m`` block is a flush of its own, with ``m.add_dimension`` and ``service``;
+so is what precedes ``metrics.flush_metrics()``. A call to one of the module's own functions is walked where
+it stands.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def _returns(body: list[ast.stmt]) -> bool:
 
 
 class _Scan:
-    def __init__(self) -> None:
+    def __init__(self, functions: dict[str, ast.FunctionDef] | None = None) -> None:
         self.flushes: list[tuple[list[tuple[str, str]], set[str]]] = []
+        self.functions = functions or {}
+        """The module's own functions: a call to one is walked where it stands."""
 
     def walk(self, body: list[ast.stmt], metrics: list[tuple[str, str]], dims: set[str]) -> bool:
         """Walk ``body`` adding to ``metrics`` and ``dims``; ``True`` if it ended in a return (flushed)."""
@@ -89,6 +93,17 @@ class _Scan:
                 self.walk(stmt.body, metrics, dims)
             elif isinstance(stmt, ast.For | ast.While | ast.Try):
                 self.walk(stmt.body, metrics, dims)
+            elif (
+                isinstance(stmt, ast.Expr)
+                and isinstance(stmt.value, ast.Call)
+                and isinstance(stmt.value.func, ast.Name)
+                and stmt.value.func.id in self.functions
+            ):
+                self.walk(self.functions[stmt.value.func.id].body, metrics, dims)
+            elif list(_calls(stmt, "metrics", "flush_metrics")):  # a flush of its own, then a fresh set
+                self.flushes.append((list(metrics), set(dims)))
+                metrics.clear()
+                dims.clear()
             else:
                 metrics.extend(_metric(c) for c in _calls(stmt, "metrics", "add_metric"))
                 dims.update(_keyword(c, "name") or "?" for c in _calls(stmt, "metrics", "add_dimension"))
@@ -100,8 +115,9 @@ def emitted_metrics() -> list[Emitted]:
     out: set[Emitted] = set()
     for app in sorted((ROOT / "functions").glob("*/app.py")):
         tree = ast.parse(app.read_text(encoding="utf-8"))
-        handler = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "lambda_handler")
-        scan = _Scan()
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        handler = functions.pop("lambda_handler")
+        scan = _Scan(functions)
         metrics: list[tuple[str, str]] = []
         dims: set[str] = set()
         if not scan.walk(handler.body, metrics, dims):
