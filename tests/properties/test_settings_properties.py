@@ -28,4 +28,15 @@ def test_any_environment_gives_settings_or_names_the_variable(env: dict[str, str
     for f in fields(Settings):
         raw = env.get(ENV_PREFIX + f.name.upper())
         if f.name not in ("extra", "region") and raw:
-            assert str(getattr(result, f.name)) == str(int(raw) if f.type in ("int", int) else raw)
+            assert getattr(result, f.name) == expected(f.type, raw), f.name
+
+
+def expected(kind: object, raw: str) -> object:
+    """What a setting of type ``kind`` reads from the non-empty text ``raw``."""
+    if kind in ("int", int):
+        return int(raw)
+    if kind in ("bool", bool):
+        return raw.strip().lower() == "true"
+    if kind == "tuple[str, ...]":
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return raw
