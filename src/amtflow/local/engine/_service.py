@@ -71,30 +71,37 @@ def describe_tuning_job(jobs: JobBook, params: Mapping[str, Any], now: float) ->
         return job.to_api(jobs.trials_of(job), parent_trials, now)
 
 
+_TIME_FILTERS = (
+    ("CreationTimeAfter", "CreationTime", 1),
+    ("CreationTimeBefore", "CreationTime", -1),
+    ("LastModifiedTimeAfter", "LastModifiedTime", 1),
+    ("LastModifiedTimeBefore", "LastModifiedTime", -1),
+)
+
+
+def listed(params: Mapping[str, Any], name: str, status: str, created: Any, modified: Any) -> bool:
+    """Whether a job passes a List call's ``NameContains``, ``StatusEquals`` and time filters (exclusive
+    bounds; a job not yet modified counts its creation time)."""
+    contains = (params.get("NameContains") or "").lower()
+    if contains and contains not in name.lower():
+        return False
+    wanted = params.get("StatusEquals")
+    if wanted and status != wanted:
+        return False
+    times = {"CreationTime": float(created), "LastModifiedTime": float(modified or created)}
+    return all(
+        params.get(param) is None
+        or (times[key] > float(params[param]) if sign > 0 else times[key] < float(params[param]))
+        for param, key, sign in _TIME_FILTERS
+    )
+
+
 def list_tuning_jobs(jobs: JobBook, params: Mapping[str, Any]) -> dict[str, Any]:
     """ListHyperParameterTuningJobs: filters, sorting, paging."""
     with jobs.lock:
-        contains = (params.get("NameContains") or "").lower()
-        status = params.get("StatusEquals")
-        bounds = [
-            ("CreationTimeAfter", "CreationTime", 1),
-            ("CreationTimeBefore", "CreationTime", -1),
-            ("LastModifiedTimeAfter", "LastModifiedTime", 1),
-            ("LastModifiedTimeBefore", "LastModifiedTime", -1),
-        ]
         rows = []
         for job in jobs.tuning_jobs():
-            if contains and contains not in job.name.lower():
-                continue
-            if status and job.status.value != status:
-                continue
-            times = {"CreationTime": job.creation_time, "LastModifiedTime": job.last_modified_time}
-            ok = True
-            for param, key, sign in bounds:
-                if params.get(param) is not None:
-                    edge, value = float(params[param]), float(times[key] or job.creation_time)
-                    ok = ok and (value > edge if sign > 0 else value < edge)
-            if not ok:
+            if not listed(params, job.name, job.status.value, job.creation_time, job.last_modified_time):
                 continue
             training, objective = counters(jobs.trials_of(job))
             config = job.config
@@ -154,24 +161,9 @@ def describe_training_job(jobs: JobBook, params: Mapping[str, Any]) -> dict[str,
 def list_training_jobs(jobs: JobBook, params: Mapping[str, Any]) -> dict[str, Any]:
     """ListTrainingJobs: filters, sorting (default CreationTime, Ascending), paging."""
     with jobs.lock:
-        contains = (params.get("NameContains") or "").lower()
-        status = params.get("StatusEquals")
-        bounds = [
-            ("CreationTimeAfter", "CreationTime", 1),
-            ("CreationTimeBefore", "CreationTime", -1),
-            ("LastModifiedTimeAfter", "LastModifiedTime", 1),
-            ("LastModifiedTimeBefore", "LastModifiedTime", -1),
-        ]
         rows = []
         for job in jobs.training_jobs():
-            if (contains and contains not in job.name.lower()) or (status and job.status.value != status):
-                continue
-            times = {"CreationTime": job.creation_time, "LastModifiedTime": job.last_modified_time}
-            if not all(
-                params.get(param) is None
-                or (times[key] > float(params[param]) if sign > 0 else times[key] < float(params[param]))
-                for param, key, sign in bounds
-            ):
+            if not listed(params, job.name, job.status.value, job.creation_time, job.last_modified_time):
                 continue
             row: dict[str, Any] = {
                 "TrainingJobName": job.name,
