@@ -19,6 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from amtflow.drift import DriftSeverity
 from amtflow.errors import AmtflowError, InvalidInputError
+from amtflow.lineage import ObjectiveType
 from amtflow.vocabulary import (
     DATASET_VERSION_PATTERN,
     MODEL_NAME_MAX,
@@ -65,9 +66,9 @@ def known_severity(value: str) -> str:
 def objective_direction(value: str | None) -> str | None:
     """``HyperParameterTuningJobObjective.Type`` as SageMaker spells it, or nothing; anything else raises
     ``ValueError`` (which the models turn into an error naming the field)."""
-    if value is None or value in ("Maximize", "Minimize"):
+    if value is None or value in set(ObjectiveType):
         return value
-    raise ValueError(f"{value!r} is not an objective type: use Maximize or Minimize")
+    raise ValueError(f"{value!r} is not an objective type: use {' or '.join(ObjectiveType)}")
 
 
 class DriftInfo(_Document):
