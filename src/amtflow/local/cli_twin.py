@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from amtflow.errors import ConfigurationError
+from amtflow.local.cli_build import add_check_build
 from amtflow.local.cli_serve import add_serve
 
 
@@ -37,6 +38,7 @@ def register(subparsers: Any) -> None:
     )
     up.set_defaults(func=_up)
     add_serve(sub)
+    add_check_build(sub)
 
 
 def _project(path: str) -> Path:
