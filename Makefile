@@ -29,8 +29,8 @@ BUILD_INPUTS := template.yaml samconfig.toml src/Makefile src/requirements.lock 
 # The Lambda python3.12 runtime without our layer: the stdlib plus its own boto3/botocore (and their
 # dependencies). Pinned near the SDK the runtime bundles; move it when AWS moves the runtime's SDK.
 RUNTIMEVENV := .venv-lambda
-RUNTIMESTAMP := $(RUNTIMEVENV)/.installed-stamp
-RUNTIME_SDK := boto3==1.40.4 botocore==1.40.4
+RUNTIME_SDK_VERSION := 1.40.4
+RUNTIMESTAMP := $(RUNTIMEVENV)/.installed-$(RUNTIME_SDK_VERSION)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,10 +52,11 @@ $(SECSTAMP):
 	$(SECVENV)/bin/python -m pip install -q 'checkov>=3.2,<4'
 	touch $(SECSTAMP)
 
-$(RUNTIMESTAMP): Makefile
+$(RUNTIMESTAMP):
 	$(NEED312)
 	$(PYTHON312) -m venv --clear $(RUNTIMEVENV)
-	$(RUNTIMEVENV)/bin/python -m pip install -q --no-compile $(RUNTIME_SDK)
+	$(RUNTIMEVENV)/bin/python -m pip install -q --no-compile \
+		boto3==$(RUNTIME_SDK_VERSION) botocore==$(RUNTIME_SDK_VERSION)
 	touch $(RUNTIMESTAMP)
 
 install: $(STAMP)
