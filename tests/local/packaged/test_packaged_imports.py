@@ -116,3 +116,29 @@ def test_the_guard_puts_the_import_machinery_back() -> None:
     with import_guard():
         assert builtins.__import__ is not before[0]
     assert (builtins.__import__, importlib.import_module) == before
+
+
+def test_an_installed_packages_own_imports_follow_the_version_this_process_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the layer pins wheelpkg 1.0 (no wheelpkg.extra); the process has 2.0, whose __init__ imports .extra
+    layer = {
+        "wheelpkg/__init__.py": "",
+        "wheelpkg-1.0.dist-info/RECORD": "wheelpkg/__init__.py,,\nwheelpkg-1.0.dist-info/RECORD,,\n",
+    }
+    (tmp_path / "project").mkdir()
+    root = write_project(tmp_path / "project", {"WorkFunction": ""}, layer)
+    process_site = tmp_path / "site"
+    (process_site / "wheelpkg").mkdir(parents=True)
+    (process_site / "wheelpkg" / "__init__.py").write_text("from wheelpkg import extra\n")
+    (process_site / "wheelpkg" / "extra.py").write_text("")
+    monkeypatch.syspath_prepend(str(process_site))
+    policy = PackagedImports(built_functions(root)["WorkFunction"])
+    try:
+        with import_guard():
+            run_as_handler(policy, "import wheelpkg\n")
+            with pytest.raises(ModuleNotFoundError, match="the layers ship wheelpkg without it"):
+                run_as_handler(policy, "import wheelpkg.extra\n")
+    finally:
+        sys.modules.pop("wheelpkg", None)
+        sys.modules.pop("wheelpkg.extra", None)

@@ -43,26 +43,35 @@ class PackagedImports:
         self._layer_dirs = [d.resolve() for d in function.python_dirs()]
         self._own = _top_level_names([self._code_dir])
         self._layered = _top_level_names(self._layer_dirs)
+        self._wheels = _installed_top_level_names(self._layer_dirs)
+        self._polices: dict[tuple[object, object], bool] = {}
 
     def polices(self, importer: Mapping[str, Any] | None) -> bool:
         """Whether an import made from the module whose globals are ``importer`` is the function's."""
         if not importer:
             return False
-        where = importer.get("__file__")
-        if isinstance(where, str) and Path(where).resolve().is_relative_to(self._code_dir):
-            return True
-        name = importer.get("__name__")
-        return isinstance(name, str) and self._in_layer(name)
+        key = (importer.get("__file__"), importer.get("__name__"))
+        known = self._polices.get(key)
+        if known is None:
+            where, name = key
+            known = self._polices[key] = (
+                isinstance(where, str) and Path(where).resolve().is_relative_to(self._code_dir)
+            ) or (isinstance(name, str) and self._in_layer(name))
+        return known
 
-    def refusal(self, name: str) -> ModuleNotFoundError | None:
-        """The error Lambda would raise for importing ``name`` (absolute), or None when it is there."""
+    def refusal(self, name: str, importer: str = "") -> ModuleNotFoundError | None:
+        """The error Lambda would raise for importing ``name`` (absolute), or None when it is there.
+
+        ``importer`` is the importing module's name: an installed package's imports of its own modules are
+        left to the version this process has, which may differ from the layer's pinned one.
+        """
         top = name.partition(".")[0]
         if top in REMOVED_IN_312:
             return self._missing(name, "Python 3.12 removed it from the standard library")
         if top in RUNTIME_PROVIDED or top in self._own:
             return None
         if top in self._layered:
-            if self._in_layer(name):
+            if self._in_layer(name) or (top in self._wheels and importer.partition(".")[0] == top):
                 return None
             return self._missing(name, f"the layers ship {top} without it")
         if top in sys.stdlib_module_names or top in sys.builtin_module_names:
@@ -89,6 +98,18 @@ def _top_level_names(folders: Sequence[Path]) -> frozenset[str]:
                 names.add(entry.name)
             elif entry.suffix == ".py" or entry.suffix in _EXTENSION_SUFFIXES:
                 names.add(stem)
+    return frozenset(names)
+
+
+def _installed_top_level_names(folders: Sequence[Path]) -> frozenset[str]:
+    """The top-level names that installed distributions (``*.dist-info/RECORD``) put in ``folders``."""
+    names: set[str] = set()
+    for folder in folders:
+        for record in folder.glob("*.dist-info/RECORD"):
+            for line in record.read_text(encoding="utf-8").splitlines():
+                first = line.split(",", 1)[0].split("/", 1)[0]
+                if first and not first.endswith((".dist-info", ".data")):
+                    names.add(first.split(".", 1)[0])
     return frozenset(names)
 
 
@@ -152,14 +173,15 @@ def _checked_import(original: Callable[..., Any]) -> Callable[..., Any]:
         if policy is None or not policy.polices(globals):
             return original(name, globals, locals, fromlist, level)
         assert globals is not None
+        importer = str(globals.get("__name__", ""))
         absolute = _absolute(name, globals, level)
-        if absolute and (refused := policy.refusal(absolute)):
+        if absolute and (refused := policy.refusal(absolute, importer)):
             raise refused
         module = original(name, globals, locals, fromlist, level)
         for item in fromlist or ():
             # `from package import submodule`: a submodule the layer lacks is refused like any module
             sub = f"{absolute}.{item}"
-            if absolute and item != "*" and sub in sys.modules and (refused := policy.refusal(sub)):
+            if absolute and item != "*" and sub in sys.modules and (refused := policy.refusal(sub, importer)):
                 raise refused
         return module
 
@@ -172,7 +194,7 @@ def _checked_import_module(original: Callable[..., Any]) -> Callable[..., Any]:
         caller = sys._getframe(1).f_globals
         if policy is not None and policy.polices(caller):
             absolute = importlib.util.resolve_name(name, package) if name.startswith(".") else name
-            if refused := policy.refusal(absolute):
+            if refused := policy.refusal(absolute, str(caller.get("__name__", ""))):
                 raise refused
         return original(name, package)
 
