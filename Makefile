@@ -19,8 +19,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 PYTHON312 ?= $(shell python3.12 -c 'import sys; assert sys.version_info[:2] == (3, 12); print(sys.executable)' \
 	2>/dev/null || { v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$$' | sort -V | tail -n 1); \
 	test -n "$$v" && echo "$$(pyenv prefix $$v)/bin/python3.12"; })
-NEED312 = @test -n "$(PYTHON312)" || { echo "$@ needs CPython 3.12 (what Lambda's python3.12 runs): install it \
-	(pyenv install 3.12, or your system's python3.12 package) or pass PYTHON312=/path/to/python3.12" >&2; exit 2; }
+NEED312 = @test -n "$(PYTHON312)" || { echo "make build and make import-check need CPython 3.12 (what Lambda's \
+	python3.12 runs), found neither as python3.12 nor in pyenv: install it (pyenv install 3.12, or your system's \
+	python3.12 package) or pass PYTHON312=/path/to/python3.12" >&2; exit 2; }
 BUILD_DIR := .aws-sam/build
 BUILD_STAMP := $(BUILD_DIR)/.amtflow-build-stamp
 # What the built artifacts are made of: a change to any of these rebuilds, nothing else does.

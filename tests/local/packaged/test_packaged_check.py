@@ -124,3 +124,11 @@ def test_a_project_that_was_not_built_says_to_run_make_build(tmp_path: Path) -> 
 
     with pytest.raises(ConfigurationError, match=r"GoodFunction: .*make build"):
         built_functions(root)
+
+
+def test_an_interpreter_that_cannot_run_is_named(tmp_path: Path) -> None:
+    root = write_project(tmp_path, {"GoodFunction": STDLIB_HANDLER}, LAYER)
+    missing = tmp_path / "no-such-venv" / "bin" / "python"
+
+    with pytest.raises(ConfigurationError, match=r"no-such-venv/bin/python cannot run the import check"):
+        check_imports(built_functions(root), missing)
