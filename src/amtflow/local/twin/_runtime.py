@@ -21,7 +21,9 @@ While the twin's other threads run (executions, deliveries, the engine), the set
 client, fails with a ``KeyError`` if a name disappears mid-copy. :meth:`FunctionRuntime.pin_environment`
 therefore sets every such name a function may use for the twin's lifetime (an empty value where the process
 had none; the twin's region for the region variables) and invocations only change values. Handler modules
-are imported on first use, under the function's environment, and kept (a warm execution environment). A
+are imported on first use, under the function's environment, and kept (a warm execution environment); with
+``imports`` (the twin's ``built`` mode) the import and every call run under the function's
+:class:`~amtflow.local.packaged.PackagedImports`, which refuses what Lambda's runtime and layers lack. A
 handler exception becomes a Lambda function error payload (``errorType`` = the exception's class name,
 ``errorMessage``, ``stackTrace``), as the Python runtime reports. Timeouts are not enforced (a thread
 cannot be stopped), but a call that runs longer than the function's ``Timeout`` is reported.
@@ -43,6 +45,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
+from amtflow.local.packaged import PackagedImports, enforcing
 from amtflow.local.twin._template import FunctionSource, TwinDeployError
 from amtflow.settings import ENV_PREFIX, invocation_environment
 
@@ -99,8 +102,11 @@ class FunctionRuntime:
         monotonic: Callable[[], float],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         on_overrun: Callable[[str], None] = lambda message: None,
+        imports: Mapping[str, PackagedImports] | None = None,
     ) -> None:
         self._by_logical = dict(functions)
+        # per logical id: what the function may import as packaged (``--built``); none: anything
+        self._imports = dict(imports or {})
         self._by_name = {f.name: f for f in functions.values()}
         self._region = region
         self._now = now
@@ -129,7 +135,7 @@ class FunctionRuntime:
         """Run the handler; return ``(payload, errored)`` where payload is the JSON Lambda would return."""
         request_id = self._new_id()
         started = self._now()
-        with self._lock, self._environment(function):
+        with self._lock, self._environment(function), self._packaged(function):
             began = self._monotonic()
             context = LambdaContext(
                 function_name=function.name,
@@ -238,6 +244,16 @@ class FunctionRuntime:
     def _process_overlay(self, function: DeployedFunction) -> dict[str, str]:
         """The variables third-party code reads from ``os.environ``: all but the amtflow settings."""
         return {k: v for k, v in self._overlay(function).items() if not k.startswith(ENV_PREFIX)}
+
+    @contextmanager
+    def _packaged(self, function: DeployedFunction) -> Iterator[None]:
+        """While the handler is imported and runs: only the imports Lambda would allow it (``--built``)."""
+        policy = self._imports.get(function.source.logical_id)
+        if policy is None:
+            yield
+            return
+        with enforcing(policy):
+            yield
 
     @contextmanager
     def _environment(self, function: DeployedFunction) -> Iterator[None]:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import random
@@ -24,8 +25,8 @@ from typing import Any
 import boto3
 
 from amtflow import clients
-from amtflow.errors import InvalidInputError, NotFoundError
-from amtflow.local import _guard
+from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
+from amtflow.local import _guard, packaged
 from amtflow.local.twin import _moto_seam
 from amtflow.local.twin._delivery import Deliveries, Timetable
 from amtflow.local.twin._events import iso_time
@@ -95,6 +96,7 @@ class Twin:
         self.account = "123456789012"
         self._sequence = itertools.count(1)
         self._runtime: FunctionRuntime | None = None
+        self._imports: dict[str, packaged.PackagedImports] = {}
         self._stack = DeployedStack(
             project, self.client, stack_name=stack_name, region=region, account=self.account
         )
@@ -144,6 +146,7 @@ class Twin:
         environment: Mapping[str, str] | None = None,
         session: boto3.session.Session | None = None,
         asl_time_scale: float = 0.01,
+        built: bool = False,
     ) -> Iterator[Twin]:
         """Deploy the project at ``project_root`` and yield the running twin; tear everything down on exit.
 
@@ -153,6 +156,9 @@ class Twin:
         own clients (``twin.client(...)``) come from ``session`` (default: moto's fake credentials).
         ``asl_time_scale`` scales the state machine's own waiting (``Retry`` intervals, ``Wait`` states): at
         the default 0.01 a 300-second retry interval takes 3 seconds; 1.0 waits in real time.
+        ``built`` runs each function's code from ``.aws-sam/build/<LogicalId>`` (``make build``) and, while a
+        handler runs, refuses with ``ModuleNotFoundError`` the imports that neither the python3.12 runtime
+        (stdlib, boto3/botocore) nor the function's built layers provide (:mod:`amtflow.local.packaged`).
         """
         if asl_time_scale < 0:
             raise InvalidInputError("asl_time_scale must be >= 0 (1.0 is real time)", field="asl_time_scale")
@@ -160,6 +166,7 @@ class Twin:
         moto = _moto_seam.mock_moto()
         root = Path(project_root).resolve()
         project = compile_project(root, template=template, parameters=parameters, region=region)
+        imports = _packaged_imports(project, root, template) if built else {}
         if not _RUNNING.acquire(blocking=False):
             raise TwinDeployError(
                 "a twin is already running in this process; leave its 'with Twin.start(...)' block first "
@@ -184,6 +191,9 @@ class Twin:
                 work_dir=Path(work_dir),
                 environment=environment or {},
             )
+            twin._imports = imports
+            if imports:
+                stack.enter_context(packaged.import_guard())
             stack.enter_context(moto)
             stack.enter_context(_guard.local_only(GUARD))
             clients.reset()
@@ -241,6 +251,7 @@ class Twin:
             monotonic=time.monotonic,
             new_id=self._new_id,
             on_overrun=self._deliveries.record_error,
+            imports=self._imports,
         )
         self._deliveries.runtime = self._runtime
         self._timetable.add_rule_schedules(self._stack.of_type("AWS::Events::Rule"))
@@ -454,3 +465,16 @@ class Twin:
     def errors(self) -> list[str]:
         """Asynchronous failures: handler errors of event-driven invocations, undeliverable events."""
         return self._deliveries.errors()
+
+
+def _packaged_imports(
+    project: CompiledProject, root: Path, template: str
+) -> dict[str, packaged.PackagedImports]:
+    """Point every function at its built folder; what each may import as packaged."""
+    try:
+        built = packaged.built_functions(root, template=template)
+    except AmtflowError as e:
+        raise TwinDeployError(f"built: {e}") from e
+    for logical_id, source in project.functions.items():
+        project.functions[logical_id] = dataclasses.replace(source, code_dir=built[logical_id].code_dir)
+    return {logical_id: packaged.PackagedImports(built[logical_id]) for logical_id in project.functions}

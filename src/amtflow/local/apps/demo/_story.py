@@ -53,6 +53,7 @@ class DemoOptions:
     out_dir: Path
     quick: bool = False
     seed: int = 1
+    built: bool = False  # run the functions as `make build` packaged them (Twin.start(built=True))
 
     @property
     def trials(self) -> int:
@@ -186,6 +187,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             work_dir=work,
             environment=_QUIET,
             seed=options.seed,
+            built=options.built,
         ) as twin:
             tl.line(
                 "deploy",
