@@ -494,12 +494,11 @@ def lint_file(
         return lint_request(document, context, source=str(path)), None
     try:
         profile = load_profile(document, source=str(path))
-        request = preview_tuning_request(profile)
+        preview_tuning_request(profile)
     except AmtflowError as e:
         raise _Unreadable(f"{path} is not a valid profile: {e}") from e
-    context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
     canary_log = canary_runner(profile, canary) if canary is not None else None
-    extra = dict(context.extra)
+    extra: dict[str, Any] = {}
     if canary_log is not None:
         logs[canary_log.source] = canary_log.lines
         extra["canary"] = {
@@ -508,8 +507,31 @@ def lint_file(
             "failure_reason": canary_log.failure_reason,
             "lines": len(canary_log.lines),
         }
-    context = replace(context, sample_logs={**context.sample_logs, **logs}, extra=extra)
-    return lint_request(request, context, source=str(path), from_profile=True), canary_log
+    report = lint_profile(
+        profile, source=str(path), sample_logs=logs, extra=extra, month_to_date_usd=month_to_date_usd
+    )
+    return report, canary_log
+
+
+def lint_profile(
+    profile: ModelProfile,
+    *,
+    source: str,
+    sample_logs: Mapping[str, Sequence[str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    month_to_date_usd: float | None = None,
+) -> LintReport:
+    """The preflight rules on the request ``profile`` compiles to (placeholder names and URIs), with the
+    profile's own evidence (budget caps, prices, ``sample_log_lines``) and any further logs: what
+    ``amtflow lint``, ``profiles validate`` and ``profiles push`` all report."""
+    request = preview_tuning_request(profile)
+    context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
+    context = replace(
+        context,
+        sample_logs={**context.sample_logs, **(sample_logs or {})},
+        extra={**context.extra, **(extra or {})},
+    )
+    return lint_request(request, context, source=source, from_profile=True)
 
 
 def _read_document(path: Path) -> Mapping[str, Any]:
