@@ -27,6 +27,7 @@ from amtflow import clients
 from amtflow.adapters import S3ProfileStore
 from amtflow.errors import AmtflowError, ConfigurationError
 from amtflow.local.cli_format import EXIT_FINDINGS, EXIT_OK, JSON, TEXT, add_format, output_format, write_json
+from amtflow.local.cli_import import register as import_profile
 from amtflow.local.cli_lint import lint_profile
 from amtflow.profile import (
     ModelProfile,
@@ -66,6 +67,8 @@ def register(subparsers: Any) -> None:
     push.add_argument("--bucket", default=None, help="data bucket (default AMTFLOW_DATA_BUCKET)")
     push.add_argument("--prefix", default=None, help="key prefix (default profiles/)")
     push.set_defaults(func=_push)
+
+    import_profile(sub)
 
 
 def _expand(paths: list[str]) -> list[tuple[Path, bool]]:

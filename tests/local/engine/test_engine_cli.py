@@ -11,6 +11,7 @@ from conftest import IMAGE, IMAGE_MAP, tuning_request
 
 from amtflow.local.cli import main
 from amtflow.local.cli_results import Progress, progress_line
+from amtflow.profile import compile_tuning_request, load_profile
 
 
 @pytest.fixture
@@ -284,3 +285,36 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_otherwise(
     progress.close()
     assert "\r" not in plain.getvalue()
     assert plain.getvalue().count("\n") == 1
+
+
+def test_profiles_import_from_a_local_job_compiles_back_to_its_request(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request, image_map = files
+    assert main(_tune_args(request, tmp_path, image_map, "--max-jobs", "1", "--max-parallel", "1")) == 0
+    capsys.readouterr()
+    state = str(tmp_path / "state")
+    argv = ["profiles", "import", "--from-job", "cli-1", "--state-dir", state, "--model", "quad"]
+    assert main(argv) == 0
+    profile = load_profile(capsys.readouterr().out)
+    compiled = compile_tuning_request(
+        profile,
+        job_name="cli-1",
+        data_uri="s3://not-used/",
+        output_uri="s3://not-used/out/",
+        role_arn="arn:aws:iam::123456789012:role/SageMakerRole",
+    )
+    original = json.loads(request.read_text())
+    assert compiled["HyperParameterTuningJobConfig"]["ParameterRanges"] == {
+        "ContinuousParameterRanges": [
+            {"Name": "x", "MinValue": "0.0", "MaxValue": "1.0", "ScalingType": "Linear"}
+        ],
+        "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}],
+    }
+    assert compiled["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 1
+    assert (
+        compiled["TrainingJobDefinition"]["StaticHyperParameters"]
+        == original["TrainingJobDefinition"]["StaticHyperParameters"]
+    )
+    assert main(["profiles", "import", "--from-job", "ghost", "--state-dir", state]) == 2
+    assert "ghost" in capsys.readouterr().err
