@@ -6,6 +6,10 @@
   error finding makes it invalid, a warning does not), 2 when a path does not exist.
 - ``amtflow profiles compile FILE [--version V] [--bucket B]`` prints the ``CreateHyperParameterTuningJob``
   request the profile compiles to (placeholder names and URIs following the bucket layout).
+- ``amtflow profiles schema`` prints the profile's JSON Schema (from the validating models), for editors,
+  e.g. with a ``# yaml-language-server: $schema=amtflow-profile.schema.json`` first line; rules that
+  involve several keys are checked by ``validate`` only.
+- ``amtflow profiles import`` (:mod:`amtflow.local.cli_import`) writes a profile from a tuning job.
 - ``amtflow profiles push PATH... --bucket B [--prefix profiles/]`` validates every file first (as
   ``validate`` does) and uploads nothing if any is invalid; a directory stands for the profiles
   (``*.yaml``/``*.yml`` files with a ``schema:`` key) anywhere under it.
@@ -69,6 +73,11 @@ def register(subparsers: Any) -> None:
     push.set_defaults(func=_push)
 
     import_profile(sub)
+
+    schema = sub.add_parser(
+        "schema", help="print the profile's JSON Schema (for editors' completion and checks)"
+    )
+    schema.set_defaults(func=_schema)
 
 
 def _expand(paths: list[str]) -> list[tuple[Path, bool]]:
@@ -230,6 +239,21 @@ def _validate(args: argparse.Namespace) -> int:
     elif bad:
         print(f"{bad} of {sum(1 for r in results if not r.skipped)} profile(s) invalid", file=sys.stdout)
     return EXIT_FINDINGS if bad else EXIT_OK
+
+
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a profile document, as editors read it."""
+    schema = ModelProfile.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "amtflow model profile (schema: amtflow/v1)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+def _schema(args: argparse.Namespace) -> int:
+    write_json(profile_schema(), sys.stdout)
+    return EXIT_OK
 
 
 def _compile(args: argparse.Namespace) -> int:

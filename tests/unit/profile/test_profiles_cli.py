@@ -10,12 +10,14 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from amtflow import clients
 from amtflow.errors import AmtflowError, ConfigurationError
 from amtflow.local import cli
 from amtflow.local.cli_profiles import register
+from amtflow.profile import ProfileValidationError, parse_profile
 
 BUCKET = "amtflow-data"
 
@@ -219,3 +221,41 @@ def test_directories_are_searched_and_other_yaml_files_skipped(
     # named explicitly, the same file is checked as a profile
     assert run(["profiles", "validate", str(root / "image-map.yaml")]) == 1
     assert "unknown key 'sagemaker-xgboost'" in capsys.readouterr().out
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*/profile.yaml"))
+
+
+def _schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
+    try:
+        import jsonschema
+    except ImportError:  # without jsonschema, the models the schema is generated from judge the document
+        try:
+            parse_profile(document)
+        except ProfileValidationError as e:
+            return [f"{p.path}: {p.message}" for p in e.problems]
+        return []
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_the_printed_schema_accepts_the_shipped_examples(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert _schema_errors(schema, yaml.safe_load(path.read_text())) == []
+
+
+def test_the_printed_schema_rejects_an_unknown_key_and_a_wrong_type(
+    xgb_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    xgb_doc["tuning"]["limits"]["max_paralel"] = 3
+    xgb_doc["training"]["max_runtime_s"] = "soon"
+    errors = _schema_errors(schema, xgb_doc)
+    assert any(e.startswith("['tuning', 'limits']") and "max_paralel" in e for e in errors)
+    assert any(e.startswith("['training', 'max_runtime_s']") for e in errors)
