@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from amtflow.local.apps.shell import COMMANDS, split_command
+from amtflow.local.apps.shell import COMMANDS, Shell, split_command
 from amtflow.local.cli import build_parser, main
 from amtflow.local.twin import Twin
 
@@ -116,3 +117,53 @@ def test_every_command_that_prints_results_has_a_format_option() -> None:
     for argv in (["describe", "n"], ["jobs"]):
         assert parser.parse_args([*argv, "--format", "csv"]).format == "csv"
     assert parser.parse_args(["profiles", "validate", "f", "--format", "json"]).format == "json"
+
+
+class _RecordingTwin:
+    outputs: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.started: list[tuple[Any, str | None]] = []
+
+    def start_execution(self, document: Any, *, name: str | None = None) -> str:
+        self.started.append((document, name))
+        return "arn:aws:states:us-east-1:123456789012:execution:amtflow-tuning:r1"
+
+
+def test_the_loop_starts_an_execution_from_unquoted_json() -> None:
+    twin = _RecordingTwin()
+    out = io.StringIO()
+    shell = Shell(twin, out)  # type: ignore[arg-type]
+    assert shell.handle(
+        'start {"model": "churn-xgb", "overrides": {"tuning": {"limits": {"max_jobs": 4}}}} r1'
+    )
+    assert twin.started == [
+        ({"model": "churn-xgb", "overrides": {"tuning": {"limits": {"max_jobs": 4}}}}, "r1")
+    ]
+    assert "started arn:" in out.getvalue()
+    assert "error" not in out.getvalue()
+
+
+def test_demo_json_prints_a_summary_and_tells_the_story_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import amtflow.local.apps.demo as demo
+    from amtflow.local.apps.report import Trial, TuningRun
+
+    def run_demo(options: Any, *, out: Any) -> Any:
+        print("10:00 dataset lands", file=out)
+        run = TuningRun(
+            "amtf-cancer-xgb-1", "Bayesian", "validation:auc", "Maximize", "Completed", "t-2", 0.98
+        )
+        run.trials.extend([Trial("t-1", "Completed", 0.9, {}, 1.0), Trial("t-2", "Completed", 0.98, {}, 1.0)])
+        return demo.DemoResult(tmp_path / "report", [], [{"m": 1}], [run], "skipped", [("tuned", True)])
+
+    monkeypatch.setattr(demo, "run_demo", run_demo)
+    (tmp_path / "template.yaml").write_text("Resources: {}\n")
+    assert main(["demo", "--project", str(tmp_path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "dataset lands" in captured.err
+    summary = json.loads(captured.out)
+    assert summary["succeeded"] is True
+    assert summary["runs"][0]["best_objective"] == 0.98
+    assert summary["runs"][0]["trials"] == 2

@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from amtflow.adapters import TRAINING_LOG_GROUP, CloudWatchTrialLogs, aws_call
 from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
+from amtflow.local.cli_format import write_csv
 from amtflow.naming import short_hash, slug
 from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
 from amtflow.profile import (
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
+_FINDING_COLUMNS = ("rule", "severity", "field", "profileKey", "message", "why", "fix")
 _REQUEST_KEYS = frozenset({"HyperParameterTuningJobConfig", "HyperParameterTuningJobName"})
 
 DEFAULT_STATE_DIR = Path(".amtflow") / "engine"
@@ -89,10 +91,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "csv"),
         default="text",
         help="text for people (default); json prints a list of {rule, severity, field, message, why, fix} "
-        "(and profileKey, for a profile)",
+        "(and profileKey, for a profile); csv the same as a table",
     )
     parser.add_argument(
         "--sample-log",
@@ -193,9 +195,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for log in (previous, canary_run):
         if log is not None:
-            print(log.summary(), file=sys.stderr if args.format == "json" else sys.stdout)
+            print(log.summary(), file=sys.stderr if args.format != "text" else sys.stdout)
     if args.format == "json":
         print(json.dumps(report.to_dict()["findings"], indent=2))
+    elif args.format == "csv":
+        write_csv(report.to_dict()["findings"], _FINDING_COLUMNS, sys.stdout)
     else:
         print(report.to_text())
     return EXIT_FINDINGS if report.has_errors else EXIT_CLEAN
