@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
@@ -76,7 +77,25 @@ def test_tune_then_jobs_then_describe(
     assert "  1. " in shown
 
     assert main(["describe", "cli-1", "--json", "--state-dir", str(state)]) == 0
-    assert json.loads(capsys.readouterr().out)["HyperParameterTuningJobStatus"] == "Completed"
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["HyperParameterTuningJobStatus"] == "Completed"
+    assert "--json is deprecated; use --format json" in captured.err
+
+    assert main(["describe", "cli-1", "--format", "json", "--state-dir", str(state)]) == 0
+    described = json.loads(capsys.readouterr().out)
+    trials = described["TrainingJobSummaries"]
+    assert len(trials) == 4
+    values = [t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials]
+    assert values == sorted(values)  # best (lowest loss) first
+
+    assert main(["describe", "cli-1", "--format", "csv", "--state-dir", str(state)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["rank"] for r in rows] == ["1", "2", "3", "4"]
+    assert set(json.loads(rows[0]["hyperparameters"])) == {"x", "kind"}
+
+    assert main(["jobs", "--format", "csv", "--state-dir", str(state)]) == 0
+    (job,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert (job["name"], job["status"], job["trials"]) == ("cli-1", "Completed", "4")
 
 
 def test_image_map_from_the_environment(
