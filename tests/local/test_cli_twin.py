@@ -34,6 +34,12 @@ def test_top_level_help_speaks_to_users_not_to_the_cli_s_developers(
     assert "Exit status: 0 ok, 1 findings or a failed job, 2 a usage or configuration error" in text
 
 
+def test_command_help_shows_no_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help(["lint", "--help"], capsys)
+    assert "run the preflight catalogue on a model profile" in text
+    assert "``" not in text
+
+
 def test_local_up_help_lists_the_commands_of_the_loop(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(["local", "up", "--help"], capsys)
     for name, _ in COMMANDS:

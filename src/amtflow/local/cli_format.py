@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -34,6 +35,12 @@ def add_format(parser: argparse.ArgumentParser, *, table: bool = False, json_ali
     )
     if json_alias:
         parser.add_argument("--json", action="store_true", help="deprecated: use --format json")
+
+
+def plain_text(doc: str | None) -> str:
+    """A docstring as ``--help`` shows it: without reStructuredText markup (````x````, ``:func:`x```)."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc or "")
+    return text.replace("``", "")
 
 
 def output_format(args: argparse.Namespace, err: TextIO | None = None) -> str:

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from amtflow.adapters import TRAINING_LOG_GROUP, CloudWatchTrialLogs, aws_call
 from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
-from amtflow.local.cli_format import write_csv
+from amtflow.local.cli_format import plain_text, write_csv
 from amtflow.naming import short_hash, slug
 from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
 from amtflow.profile import (
@@ -83,7 +83,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "lint",
         help="check a profile or a tuning request against the preflight rules",
-        description=__doc__,
+        description=plain_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
