@@ -6,9 +6,11 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError
 from moto import mock_aws
 
 from amtflow import clients
@@ -245,3 +247,27 @@ def test_without_a_table_the_command_says_how_to_name_one(
 ) -> None:
     assert main(["lineage", "churn"]) == 2
     assert "pass --table NAME or --stack NAME" in capsys.readouterr().err
+
+
+class _NoCredentials:
+    """A client for a machine without AWS credentials: botocore refuses to sign any call."""
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            raise NoCredentialsError()
+
+        return call
+
+
+@pytest.mark.parametrize("where", [["--stack", "amtflow"], ["--table", TABLE]])
+def test_without_credentials_the_command_says_so_without_a_traceback(
+    where: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(clients, "cloudformation", _NoCredentials)
+    monkeypatch.setattr(clients, "dynamodb", _NoCredentials)
+    assert main(["lineage", "churn", *where]) == 2
+    captured = capsys.readouterr()
+    assert "amtflow: error: no AWS credentials found; configure them" in captured.err
+    assert "Traceback" not in captured.err
+    assert "retried" not in captured.err
+    assert captured.out == ""

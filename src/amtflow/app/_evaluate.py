@@ -210,14 +210,23 @@ class EvaluateRun:
         if best_trial is None:
             metric = tuning.objective_metric or "the objective metric"
             counts = ", ".join(f"{k}={v}" for k, v in sorted(tuning.training_jobs.items())) or "none"
+            finished = sum(tuning.training_jobs.get(k, 0) for k in ("Completed", "Stopped"))
+            reason = (
+                f"no training job of {tuning.job_name} reported {metric} (training jobs: {counts}): "
+                "check that the MetricDefinitions regex matches a line of the training log"
+            )
+            if tuning.training_jobs and not finished:
+                # Every trial failed before it could report anything: their failure reasons say why
+                # (data, image, role), not the metric regex.
+                reason = (
+                    f"no training job of {tuning.job_name} finished (training jobs: {counts}): "
+                    "read the trials' failure reasons"
+                )
             return Evaluation(
                 outcome=Outcome.NO_RESULT,
                 objective_metric=tuning.objective_metric,
                 objective_type=objective_type,
-                reason=(
-                    f"no training job of {tuning.job_name} reported {metric} (training jobs: {counts}): "
-                    "check that the MetricDefinitions regex matches a line of the training log"
-                ),
+                reason=reason,
             )
         details = self._sagemaker.describe_training_job(best_trial.training_job_name)
         best = BestModel(

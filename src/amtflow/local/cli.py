@@ -11,8 +11,20 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import NoCredentialsError
+
 from amtflow import __version__
 from amtflow.errors import AmtflowError
+from amtflow.local.cli_format import EXIT_USAGE, error
+
+DESCRIPTION = (
+    "amtflow: orchestrate SageMaker Automatic Model Tuning from model profiles, and run it locally. "
+    "Exit status: 0 ok, 1 findings or a failed job, 2 a usage or configuration error."
+)
+NO_CREDENTIALS = (
+    "no AWS credentials found; configure them (aws configure, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY), or work locally ('amtflow local up', 'amtflow tune')"
+)
 
 # Modules that contribute sub-commands (each defines ``register(subparsers) -> None``; every parser sets
 # ``func=callable(args) -> int``).
@@ -26,7 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="amtflow", description=__doc__)
+    parser = argparse.ArgumentParser(prog="amtflow", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"amtflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -43,9 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(func(args))
+    except NoCredentialsError:
+        error(NO_CREDENTIALS)
+        return EXIT_USAGE
     except AmtflowError as e:
-        print(f"amtflow: error: {e}", file=sys.stderr)
-        return 2
+        error(NO_CREDENTIALS if isinstance(e.__cause__, NoCredentialsError) else str(e))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amtflow import clients
-from amtflow.adapters import DynamoDBLineageStore
+from amtflow.adapters import DynamoDBLineageStore, aws_call
 from amtflow.errors import ConfigurationError
 from amtflow.lineage import (
     DatasetVersion,
@@ -47,8 +47,8 @@ def register(subparsers: Any) -> None:
 
 def _table(args: argparse.Namespace) -> str:
     if args.stack:
-        cfn = clients.cloudformation()
-        stacks = cfn.describe_stacks(StackName=args.stack).get("Stacks", [])
+        with aws_call(f"reading the outputs of stack {args.stack}", field="--stack"):
+            stacks = clients.cloudformation().describe_stacks(StackName=args.stack).get("Stacks", [])
         outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
         if "StateTableName" not in outputs:
             raise ConfigurationError(f"stack {args.stack} has no StateTableName output: pass --table instead")

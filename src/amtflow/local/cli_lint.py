@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from amtflow.adapters import TRAINING_LOG_GROUP, CloudWatchTrialLogs, aws_call
 from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
+from amtflow.local.cli_format import plain_text, write_csv
 from amtflow.naming import short_hash, slug
 from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
 from amtflow.profile import (
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 2
 
+_FINDING_COLUMNS = ("rule", "severity", "field", "profileKey", "message", "why", "fix")
 _REQUEST_KEYS = frozenset({"HyperParameterTuningJobConfig", "HyperParameterTuningJobName"})
 
 DEFAULT_STATE_DIR = Path(".amtflow") / "engine"
@@ -81,7 +83,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "lint",
         help="check a profile or a tuning request against the preflight rules",
-        description=__doc__,
+        description=plain_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -89,10 +91,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", "csv"),
         default="text",
         help="text for people (default); json prints a list of {rule, severity, field, message, why, fix} "
-        "(and profileKey, for a profile)",
+        "(and profileKey, for a profile); csv the same as a table",
     )
     parser.add_argument(
         "--sample-log",
@@ -193,9 +195,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for log in (previous, canary_run):
         if log is not None:
-            print(log.summary(), file=sys.stderr if args.format == "json" else sys.stdout)
+            print(log.summary(), file=sys.stderr if args.format != "text" else sys.stdout)
     if args.format == "json":
         print(json.dumps(report.to_dict()["findings"], indent=2))
+    elif args.format == "csv":
+        write_csv(report.to_dict()["findings"], _FINDING_COLUMNS, sys.stdout)
     else:
         print(report.to_text())
     return EXIT_FINDINGS if report.has_errors else EXIT_CLEAN
@@ -494,12 +498,11 @@ def lint_file(
         return lint_request(document, context, source=str(path)), None
     try:
         profile = load_profile(document, source=str(path))
-        request = preview_tuning_request(profile)
+        preview_tuning_request(profile)
     except AmtflowError as e:
         raise _Unreadable(f"{path} is not a valid profile: {e}") from e
-    context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
     canary_log = canary_runner(profile, canary) if canary is not None else None
-    extra = dict(context.extra)
+    extra: dict[str, Any] = {}
     if canary_log is not None:
         logs[canary_log.source] = canary_log.lines
         extra["canary"] = {
@@ -508,8 +511,31 @@ def lint_file(
             "failure_reason": canary_log.failure_reason,
             "lines": len(canary_log.lines),
         }
-    context = replace(context, sample_logs={**context.sample_logs, **logs}, extra=extra)
-    return lint_request(request, context, source=str(path), from_profile=True), canary_log
+    report = lint_profile(
+        profile, source=str(path), sample_logs=logs, extra=extra, month_to_date_usd=month_to_date_usd
+    )
+    return report, canary_log
+
+
+def lint_profile(
+    profile: ModelProfile,
+    *,
+    source: str,
+    sample_logs: Mapping[str, Sequence[str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    month_to_date_usd: float | None = None,
+) -> LintReport:
+    """The preflight rules on the request ``profile`` compiles to (placeholder names and URIs), with the
+    profile's own evidence (budget caps, prices, ``sample_log_lines``) and any further logs: what
+    ``amtflow lint``, ``profiles validate`` and ``profiles push`` all report."""
+    request = preview_tuning_request(profile)
+    context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
+    context = replace(
+        context,
+        sample_logs={**context.sample_logs, **(sample_logs or {})},
+        extra={**context.extra, **(extra or {})},
+    )
+    return lint_request(request, context, source=source, from_profile=True)
 
 
 def _read_document(path: Path) -> Mapping[str, Any]:

@@ -1,11 +1,18 @@
 """``amtflow profiles``: validate model profiles, preview their tuning request, push them to the bucket.
 
-- ``amtflow profiles validate FILE...`` prints every problem of every file; exit 1 when any is invalid.
+- ``amtflow profiles validate FILE... [--format text|json]`` prints every problem of every file, each with
+  its key path: the schema's problems all at once, then (for a profile the schema accepts) the findings of
+  the preflight rules ``amtflow lint`` runs on the request it compiles to; exit 1 when any is invalid (an
+  error finding makes it invalid, a warning does not), 2 when a path does not exist.
 - ``amtflow profiles compile FILE [--version V] [--bucket B]`` prints the ``CreateHyperParameterTuningJob``
   request the profile compiles to (placeholder names and URIs following the bucket layout).
-- ``amtflow profiles push PATH... --bucket B [--prefix profiles/]`` validates every file first and uploads
-  nothing if any is invalid; a directory stands for the profiles (``*.yaml``/``*.yml`` files with a
-  ``schema:`` key) anywhere under it.
+- ``amtflow profiles schema`` prints the profile's JSON Schema (from the validating models), for editors,
+  e.g. with a ``# yaml-language-server: $schema=amtflow-profile.schema.json`` first line; rules that
+  involve several keys are checked by ``validate`` only.
+- ``amtflow profiles import`` (:mod:`amtflow.local.cli_import`) writes a profile from a tuning job.
+- ``amtflow profiles push PATH... --bucket B [--prefix profiles/]`` validates every file first (as
+  ``validate`` does) and uploads nothing if any is invalid; a directory stands for the profiles
+  (``*.yaml``/``*.yml`` files with a ``schema:`` key) anywhere under it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,7 +29,10 @@ import yaml
 
 from amtflow import clients
 from amtflow.adapters import S3ProfileStore
-from amtflow.errors import ConfigurationError, ProfileError
+from amtflow.errors import AmtflowError, ConfigurationError
+from amtflow.local.cli_format import EXIT_FINDINGS, EXIT_OK, JSON, TEXT, add_format, output_format, write_json
+from amtflow.local.cli_import import register as import_profile
+from amtflow.local.cli_lint import lint_profile
 from amtflow.profile import (
     ModelProfile,
     ProfileProblem,
@@ -44,6 +56,7 @@ def register(subparsers: Any) -> None:
 
     validate = sub.add_parser("validate", help="check profile files; exit 1 if any is invalid")
     validate.add_argument("files", nargs="+", metavar="FILE", help="profile YAML files (or directories)")
+    add_format(validate)
     validate.set_defaults(func=_validate)
 
     compile_ = sub.add_parser("compile", help="print the tuning request a profile compiles to")
@@ -59,6 +72,13 @@ def register(subparsers: Any) -> None:
     push.add_argument("--prefix", default=None, help="key prefix (default profiles/)")
     push.set_defaults(func=_push)
 
+    import_profile(sub)
+
+    schema = sub.add_parser(
+        "schema", help="print the profile's JSON Schema (for editors' completion and checks)"
+    )
+    schema.set_defaults(func=_schema)
+
 
 def _expand(paths: list[str]) -> list[tuple[Path, bool]]:
     """The files to check, each with whether it was found by searching a directory."""
@@ -70,6 +90,8 @@ def _expand(paths: list[str]) -> list[tuple[Path, bool]]:
             if not found:
                 raise ConfigurationError(f"{path} holds no .yaml/.yml profile; name the files instead")
             files.extend((p, True) for p in found)
+        elif not path.exists():
+            raise ConfigurationError(f"{path}: no such file or directory; check the path")
         else:
             files.append((path, False))
     return files
@@ -84,40 +106,114 @@ def _is_other_yaml(text: str) -> bool:
     return isinstance(document, dict) and "schema" not in document
 
 
-def _check_all(
-    files: list[tuple[Path, bool]], out: TextIO
-) -> tuple[list[tuple[Path, ModelProfile, str]], int]:
-    """Validate and print every file; the good ones (with their text) and the number of bad ones.
+@dataclass(frozen=True)
+class Checked:
+    """One file checked: its profile (when the schema accepts it) and every problem, errors and warnings.
 
-    A YAML file found in a directory that has no ``schema`` key is not a profile and is skipped; a file
-    named explicitly is always validated.
+    A problem is ``{key, message, severity, rule, fix}``: ``key`` the profile key path, ``rule`` the
+    preflight rule ID (empty for a schema problem).
     """
-    good: list[tuple[Path, ModelProfile, str]] = []
-    bad = 0
+
+    path: Path
+    text: str = ""
+    profile: ModelProfile | None = None
+    problems: tuple[dict[str, str], ...] = ()
+    skipped: bool = False
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return [p for p in self.problems if p["severity"] == "error"]
+
+    @property
+    def valid(self) -> bool:
+        return self.profile is not None and not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        status = "skipped" if self.skipped else "ok" if self.valid else "invalid"
+        model = self.profile.model if self.profile is not None else None
+        return {"file": str(self.path), "model": model, "status": status, "problems": list(self.problems)}
+
+
+def _problem(
+    key: str, message: str, *, severity: str = "error", rule: str = "", fix: str = ""
+) -> dict[str, str]:
+    return {"key": key, "message": message, "severity": severity, "rule": rule, "fix": fix}
+
+
+def check_file(path: Path, *, searched: bool = False) -> Checked:
+    """Validate one file: every schema problem at once; for a profile the schema accepts, every finding of
+    the preflight rules ``amtflow lint`` runs on the request it compiles to (a profile SageMaker or
+    StartTuning would refuse is invalid here too). A YAML file found in a directory that has no
+    ``schema`` key is not a profile and is skipped; a file named explicitly is always validated."""
+    try:
+        text = _read(path)
+        if searched and _is_other_yaml(text):
+            return Checked(path, text, skipped=True)
+        profile = load_profile(text, source=str(path))
+    except ProfileValidationError as e:
+        return Checked(path, problems=tuple(_problem(p.path, p.message) for p in e.problems))
+    try:
+        report = lint_profile(profile, source=str(path))
+    except AmtflowError as e:
+        return Checked(path, text, profile, (_problem(getattr(e, "field", None) or "", str(e)),))
+    problems = tuple(
+        _problem(
+            f.get("profileKey") or f["field"],
+            f["message"],
+            severity=f["severity"],
+            rule=f["rule"],
+            fix=f["fix"],
+        )
+        for f in report.to_dict()["findings"]
+    )
+    return Checked(path, text, profile, problems)
+
+
+def _problem_line(problem: Mapping[str, str]) -> str:
+    rule = f"[{problem['rule']} {problem['severity']}] " if problem["rule"] else ""
+    fix = f" Fix: {problem['fix']}" if problem["fix"] else ""
+    where = f"{problem['key']}: " if problem["key"] else ""
+    return f"  - {where}{rule}{problem['message']}{fix}"
+
+
+def _check_all(files: list[tuple[Path, bool]], out: TextIO | None) -> list[Checked]:
+    """Check every file (printing each result on ``out`` when given); a second profile of the same model
+    is invalid."""
+    results: list[Checked] = []
     seen: dict[str, Path] = {}
     for path, searched in files:
-        try:
-            text = _read(path)
-            if searched and _is_other_yaml(text):
-                print(f"skip    {path} (no 'schema:' key, not a profile)", file=out)
-                continue
-            profile = load_profile(text, source=str(path))
-        except ProfileError as e:
-            bad += 1
-            print(f"invalid {e}", file=out)
-            continue
-        if profile.model in seen:
-            bad += 1
-            print(
-                f"invalid {path}: model {profile.model!r} is also defined in {seen[profile.model]}; "
-                "keep one profile per model",
-                file=out,
+        checked = check_file(path, searched=searched)
+        if checked.profile is not None and checked.profile.model in seen:
+            message = (
+                f"model {checked.profile.model!r} is also defined in {seen[checked.profile.model]}; "
+                "keep one profile per model"
             )
-            continue
-        seen[profile.model] = path
-        good.append((path, profile, text))
-        print(f"ok      {path} (model {profile.model})", file=out)
-    return good, bad
+            checked = Checked(path, checked.text, checked.profile, (_problem("model", message),))
+        elif checked.profile is not None:
+            seen[checked.profile.model] = path
+        results.append(checked)
+        if out is not None:
+            _print_checked(checked, out)
+    return results
+
+
+def _print_checked(checked: Checked, out: TextIO) -> None:
+    path, profile = checked.path, checked.profile
+    if checked.skipped:
+        print(f"skip    {path} (no 'schema:' key, not a profile)", file=out)
+        return
+    count = len(checked.problems)
+    noun = "problem" if count == 1 else "problems"
+    if profile is None:
+        head = f"invalid {path} is invalid ({count} {noun}):"
+    elif checked.errors:
+        head = f"invalid {path} (model {profile.model}) is invalid ({count} {noun}):"
+    else:
+        warned = f", {count} warning(s)" if count else ""
+        head = f"ok      {path} (model {profile.model}){warned}"
+    print(head, file=out)
+    for problem in checked.problems:
+        print(_problem_line(problem), file=out)
 
 
 def _read(path: Path) -> str:
@@ -135,11 +231,29 @@ def _read(path: Path) -> str:
 
 def _validate(args: argparse.Namespace) -> int:
     files = _expand(args.files)
-    good, bad = _check_all(files, sys.stdout)
-    if bad:
-        print(f"{bad} of {bad + len(good)} profile(s) invalid", file=sys.stdout)
-        return 1
-    return 0
+    fmt = output_format(args)
+    results = _check_all(files, sys.stdout if fmt == TEXT else None)
+    bad = sum(1 for r in results if not r.skipped and not r.valid)
+    if fmt == JSON:
+        write_json([r.to_dict() for r in results], sys.stdout)
+    elif bad:
+        print(f"{bad} of {sum(1 for r in results if not r.skipped)} profile(s) invalid", file=sys.stdout)
+    return EXIT_FINDINGS if bad else EXIT_OK
+
+
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a profile document, as editors read it."""
+    schema = ModelProfile.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "amtflow model profile (schema: amtflow/v1)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+def _schema(args: argparse.Namespace) -> int:
+    write_json(profile_schema(), sys.stdout)
+    return EXIT_OK
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -161,10 +275,12 @@ def push_profiles(
     """Validate every profile, then upload them all (or none); the exit code."""
     out = out or sys.stdout
     files = _expand(paths)
-    good, bad = _check_all(files, out)
+    results = [r for r in _check_all(files, out) if not r.skipped]
+    bad = sum(1 for r in results if not r.valid)
     if bad:
-        print(f"nothing uploaded: {bad} of {bad + len(good)} profile(s) invalid", file=out)
-        return 1
+        print(f"nothing uploaded: {bad} of {len(results)} profile(s) invalid", file=out)
+        return EXIT_FINDINGS
+    good = [(r.path, r.profile, r.text) for r in results if r.profile is not None]
     store = S3ProfileStore(client, bucket, prefix)
     for path, profile, text in good:
         store.put(text)

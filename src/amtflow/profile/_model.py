@@ -78,9 +78,12 @@ class ChannelSpec(_Section):
 class DatasetSpec(_Section):
     """Layout of a dataset version: its channel folders and the marker object that completes it."""
 
-    channels: dict[str, Annotated[ChannelSpec, BeforeValidator(_channel_shorthand)]] = Field(
-        min_length=1, max_length=20
-    )
+    channels: dict[
+        str,
+        Annotated[
+            ChannelSpec, BeforeValidator(_channel_shorthand, json_schema_input_type=str | ChannelSpec | None)
+        ],
+    ] = Field(min_length=1, max_length=20)
     marker: str = Field(default="_READY", min_length=1, max_length=256)
 
     @model_validator(mode="after")
@@ -149,7 +152,9 @@ class TrainingSpec(_Section):
     static_hyperparameters: dict[str, Any] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict, max_length=48)
     spot: SpotConfig = SpotConfig()
-    checkpoints: Annotated[CheckpointSpec, BeforeValidator(_checkpoint_shorthand)] = CheckpointSpec()
+    checkpoints: Annotated[
+        CheckpointSpec, BeforeValidator(_checkpoint_shorthand, json_schema_input_type=bool | CheckpointSpec)
+    ] = CheckpointSpec()
     retry_attempts: Int = Field(default=0, ge=0, le=30)
 
     @model_validator(mode="after")
@@ -382,7 +387,9 @@ class TuningSpec(_Section):
     objective: Objective
     ranges: dict[str, ParameterRange] = Field(default_factory=dict)
     limits: ResourceLimits = ResourceLimits()
-    early_stopping: Annotated[EarlyStopping, BeforeValidator(_early_stopping)] = EarlyStopping.OFF
+    early_stopping: Annotated[
+        EarlyStopping, BeforeValidator(_early_stopping, json_schema_input_type=EarlyStopping | bool)
+    ] = EarlyStopping.OFF
     completion: CompletionCriteria = CompletionCriteria()
     random_seed: Int | None = Field(default=None, ge=0, le=2**31 - 1)
     hyperband: HyperbandConfig | None = None

@@ -105,3 +105,14 @@ def test_a_rejection_prints_one_finding_a_line_and_plain_text_stays_as_is() -> N
 
     assert json.loads(body)["error"] == {"type": "E", "message": ["rejected:", "- AMT107"]}
     assert _abridged("plain text") == "plain text"
+
+
+def test_a_run_whose_trials_all_failed_is_not_summarised_as_a_missing_metric() -> None:
+    from amtflow.local.apps.demo._story import _run_summary
+    from amtflow.local.apps.report import Trial, TuningRun
+
+    run = TuningRun("amtf-cancer-xgb-1", "Bayesian", "validation:auc", "Maximize", "Failed", None, None)
+    run.trials.extend(Trial(f"t-{i}", "Failed", None, {}, None) for i in range(3))
+    assert _run_summary(run) == "amtf-cancer-xgb-1: Failed, cold start, no trial finished (3 failed)"
+    run.trials[0] = Trial("t-0", "Completed", None, {}, 1.0)
+    assert _run_summary(run).endswith("no trial reported validation:auc")

@@ -118,3 +118,20 @@ def test_the_best_trial_stays_on_the_leaderboard_even_when_it_alone_exceeds_the_
     assert within_budget([huge, small]) == [huge]
     assert within_budget([small, small]) == [small, small]
     assert within_budget([]) == []
+
+
+def test_a_job_whose_every_trial_failed_is_not_blamed_on_the_metric_regex() -> None:
+    sm = SageMaker()
+    sm.trials[JOB] = []
+    failed = TuningResult(
+        job_name=JOB,
+        status="Failed",
+        objective_metric="validation:auc",
+        training_jobs={"Completed": 0, "NonRetryableError": 4},
+    )
+    evaluation = EvaluateRun(sagemaker=sm).evaluate(PLAN, failed)
+    assert evaluation.outcome is Outcome.NO_RESULT
+    assert "MetricDefinitions" not in evaluation.reason
+    assert f"no training job of {JOB} finished (training jobs: Completed=0, NonRetryableError=4)" in (
+        evaluation.reason
+    )

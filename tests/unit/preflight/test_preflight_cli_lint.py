@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from collections.abc import Iterator, Mapping
@@ -110,6 +112,19 @@ def test_json_findings_of_a_profile_name_the_profile_key(
     assert finding["rule"] == "AMT107"
     assert finding["profileKey"] == "tuning.objective.goal"
     assert finding["fix"].startswith("Set Type to Maximize")
+
+
+def test_csv_findings_are_a_table_with_the_profile_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = lint(
+        capsys, str(write(tmp_path, "p.yaml", PROFILE.replace("GOAL", "Minimize"))), "--format", "csv"
+    )
+    assert code == 1
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert row["rule"] == "AMT107"
+    assert row["profileKey"] == "tuning.objective.goal"
+    assert row["severity"] == "error"
 
 
 def test_a_raw_request_in_yaml_with_only_warnings_exits_0(

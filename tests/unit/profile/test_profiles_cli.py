@@ -10,12 +10,14 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 from amtflow import clients
 from amtflow.errors import AmtflowError, ConfigurationError
 from amtflow.local import cli
 from amtflow.local.cli_profiles import register
+from amtflow.profile import ProfileValidationError, parse_profile
 
 BUCKET = "amtflow-data"
 
@@ -83,11 +85,68 @@ def test_validate_reports_unreadable_files_and_duplicate_models(
 ) -> None:
     copy = tmp_path / "copy.yaml"
     copy.write_text(files["good"].read_text())
-    assert run(["profiles", "validate", str(files["good"]), str(copy), str(tmp_path / "nope.yaml")]) == 1
+    unreadable = tmp_path / "latin1.yaml"
+    unreadable.write_bytes("schema: amtflow/v1\ndescription: caf\xe9\n".encode("latin-1"))
+    assert run(["profiles", "validate", str(files["good"]), str(copy), str(unreadable)]) == 1
     out = capsys.readouterr().out
     assert "model 'churn-xgb' is also defined in" in out
-    assert "nope.yaml is invalid (1 problem)" in out
-    assert "cannot be read" in out
+    assert "latin1.yaml is invalid (1 problem)" in out
+    assert "not UTF-8 text" in out
+
+
+def test_a_missing_file_is_a_usage_error_on_stderr(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["profiles", "validate", str(files["good"]), str(tmp_path / "nope.yaml")]) == 2
+    captured = capsys.readouterr()
+    assert f"amtflow: error: {tmp_path / 'nope.yaml'}: no such file or directory" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+NO_GROUP = "regex: 'validation-auc:([0-9\\.]+)'"
+
+
+def test_validate_runs_the_lint_rules_on_the_compiled_request(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = files["good"].read_text()
+    assert NO_GROUP in text
+    files["good"].write_text(text.replace(NO_GROUP, "regex: 'validation-auc:[0-9\\.]+'"))
+    assert run(["profiles", "validate", str(files["good"])]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "training.metrics[0].regex: [AMT121 error] the regex of 'validation:auc' has 0 capture groups" in out
+    )
+    assert "1 of 1 profile(s) invalid" in out
+
+
+def test_validate_reports_every_finding_at_once_as_json(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = files["good"].read_text()
+    broken = text.replace(NO_GROUP, "regex: 'validation-auc:[0-9\\.]+'").replace(
+        "max_runtime_s: 7200", "max_runtime_s: 7200}\n  x: {y: 1"
+    )
+    files["good"].write_text(
+        broken.replace("max_jobs: 30, max_parallel: 3", "max_jobs: many, max_parallel: 0")
+    )
+    assert run(["profiles", "validate", str(files["good"]), str(files["other"]), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in report] == ["invalid", "ok"]
+    keys = {p["key"] for p in report[0]["problems"]}
+    assert {"tuning.limits.max_jobs", "tuning.limits.max_parallel", "tuning.x"} <= keys
+
+
+def test_push_uploads_nothing_a_lint_rule_rejects(
+    s3: Any, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    files["other"].write_text(files["other"].read_text().replace(NO_GROUP, "regex: 'validation-auc:[0-9]+'"))
+    assert run(["profiles", "push", str(files["good"]), str(files["other"]), "--bucket", BUCKET]) == 1
+    assert keys(s3) == []
+    out = capsys.readouterr().out
+    assert "AMT121" in out
+    assert "nothing uploaded: 1 of 2 profile(s) invalid" in out
 
 
 def test_compile_prints_the_request(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,3 +221,41 @@ def test_directories_are_searched_and_other_yaml_files_skipped(
     # named explicitly, the same file is checked as a profile
     assert run(["profiles", "validate", str(root / "image-map.yaml")]) == 1
     assert "unknown key 'sagemaker-xgboost'" in capsys.readouterr().out
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*/profile.yaml"))
+
+
+def _schema_errors(schema: dict[str, Any], document: Any) -> list[str]:
+    try:
+        import jsonschema
+    except ImportError:  # without jsonschema, the models the schema is generated from judge the document
+        try:
+            parse_profile(document)
+        except ProfileValidationError as e:
+            return [f"{p.path}: {p.message}" for p in e.problems]
+        return []
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_the_printed_schema_accepts_the_shipped_examples(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert _schema_errors(schema, yaml.safe_load(path.read_text())) == []
+
+
+def test_the_printed_schema_rejects_an_unknown_key_and_a_wrong_type(
+    xgb_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    xgb_doc["tuning"]["limits"]["max_paralel"] = 3
+    xgb_doc["training"]["max_runtime_s"] = "soon"
+    errors = _schema_errors(schema, xgb_doc)
+    assert any(e.startswith("['tuning', 'limits']") and "max_paralel" in e for e in errors)
+    assert any(e.startswith("['training', 'max_runtime_s']") for e in errors)

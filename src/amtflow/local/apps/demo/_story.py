@@ -541,6 +541,8 @@ def _run_summary(run: TuningRun) -> str:
     start = (
         f", {run.warm_start_type} from {', '.join(run.parents)}" if run.warm_start_type else ", cold start"
     )
+    if best is None and run.trials and not any(t.status in ("Completed", "Stopped") for t in run.trials):
+        return f"{run.job_name}: {run.status}{start}, no trial finished ({len(run.trials)} failed)"
     if best is None:
         return f"{run.job_name}: {run.status}{start}, no trial reported {run.metric}"
     return (

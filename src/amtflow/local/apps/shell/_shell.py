@@ -14,12 +14,14 @@ import shlex
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from amtflow.errors import AmtflowError, InvalidInputError
-from amtflow.local.twin import Twin
+
+if TYPE_CHECKING:
+    from amtflow.local.twin import Twin
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -33,6 +35,45 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("help", "list the commands"),
+    ("put", "put KEY FILE | put KEY --text TEXT - put an object into the data bucket"),
+    ("profile", "profile FILE - put a model profile at profiles/<model>.yaml"),
+    ("dataset", "dataset MODEL VERSION [DATASET] [SEED] - upload an example dataset version and its marker"),
+    ("start", 'start JSON [NAME] - start an execution with this input, e.g. start {"model": "churn-xgb"}'),
+    ("advance", "advance DURATION - move the clock (90, 15m, 2h, 1d), firing schedules"),
+    ("wait", "wait [SECONDS] - wait until deliveries and executions are done"),
+    ("executions", "list executions with status and states"),
+    ("jobs", "list tuning jobs and their trials"),
+    ("lineage", "lineage [MODEL] - recorded runs and the champion per model"),
+    ("notifications", "messages received on the notification topic"),
+    ("errors", "failures of event-driven invocations and deliveries"),
+    ("outputs", "the stack outputs"),
+    ("quit", "stop the twin"),
+)
+"""The commands with their one-line help (``help`` prints them, so does ``amtflow local up --help``)."""
+
+
+def commands_help() -> str:
+    """The commands as an indented two-column list."""
+    return "\n".join(f"  {name:<14} {text}" for name, text in COMMANDS)
+
+
+def split_command(line: str) -> list[str]:
+    """The words of a command line, shell-quoted; a JSON argument of ``start`` may be typed unquoted
+    (``start {"model": "churn-xgb"} NAME``) and is kept whole as the first argument."""
+    head, _, rest = line.strip().partition(" ")
+    rest = rest.strip()
+    if head.lower() == "start" and rest[:1] in ("{", "["):
+        try:
+            document, end = json.JSONDecoder().raw_decode(rest)
+        except ValueError:
+            pass  # not JSON as typed: read it as shell words (a quoted argument)
+        else:
+            return [head, json.dumps(document), *shlex.split(rest[end:])]
+    return shlex.split(line)
+
+
 class Shell:
     """Parses and runs one command line at a time against a running :class:`Twin`."""
 
@@ -40,26 +81,8 @@ class Shell:
         self.twin = twin
         self.out = out
         self._examples_data = examples_data
-        self._commands: dict[str, tuple[Callable[[list[str]], None], str]] = {
-            "help": (self._help, "list the commands"),
-            "put": (self._put, "put KEY FILE | put KEY --text TEXT - put an object into the data bucket"),
-            "profile": (self._profile, "profile FILE - put a model profile at profiles/<model>.yaml"),
-            "dataset": (
-                self._dataset,
-                "dataset MODEL VERSION [DATASET] [SEED] - upload an example dataset version and its marker",
-            ),
-            "start": (self._start, "start JSON [NAME] - start an execution with this input"),
-            "advance": (
-                self._advance,
-                "advance DURATION - move the clock (90, 15m, 2h, 1d), firing schedules",
-            ),
-            "wait": (self._wait, "wait [SECONDS] - wait until deliveries and executions are done"),
-            "executions": (self._executions, "list executions with status and states"),
-            "jobs": (self._jobs, "list tuning jobs and their trials"),
-            "lineage": (self._lineage, "lineage [MODEL] - recorded runs and the champion per model"),
-            "notifications": (self._notifications, "messages received on the notification topic"),
-            "errors": (self._errors, "failures of event-driven invocations and deliveries"),
-            "outputs": (self._outputs, "the stack outputs"),
+        self._commands: dict[str, Callable[[list[str]], None]] = {
+            name: getattr(self, f"_{name}") for name, _ in COMMANDS if name != "quit"
         }
 
     def say(self, text: str) -> None:
@@ -68,7 +91,7 @@ class Shell:
     def handle(self, line: str) -> bool:
         """Run one command; return False when the user asked to quit."""
         try:
-            words = shlex.split(line)
+            words = split_command(line)
         except ValueError as e:
             self.say(f"error: {e}")
             return True
@@ -81,7 +104,7 @@ class Shell:
             self.say(f"unknown command {name!r}; type 'help' for the list")
             return True
         try:
-            self._commands[name][0](args)
+            self._commands[name](args)
         except AmtflowError as e:
             self.say(f"error: {e}")
         except (OSError, ValueError, KeyError) as e:
@@ -105,9 +128,7 @@ class Shell:
             raise InvalidInputError(f"usage: {usage}", field="command")
 
     def _help(self, args: list[str]) -> None:
-        for name, (_, text) in self._commands.items():
-            self.say(f"  {name:<14} {text}")
-        self.say(f"  {'quit':<14} stop the twin")
+        self.say(commands_help())
 
     def _put(self, args: list[str]) -> None:
         self._need(args, 2, "put KEY FILE | put KEY --text TEXT")
