@@ -1,0 +1,66 @@
+"""Requests with several training definitions: what AMT refuses beyond each definition's own rules."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from preflight_requests import base_request
+
+from amtflow.preflight import Finding, LintContext, run_rules
+
+Request = dict[str, Any]
+
+
+def two_definitions() -> Request:
+    req = base_request()
+    single = req.pop("TrainingJobDefinition")
+    config = req["HyperParameterTuningJobConfig"]
+    objective = config.pop("HyperParameterTuningJobObjective")
+    rng = config.pop("ParameterRanges")
+    config["TrainingJobEarlyStoppingType"] = "Off"
+    req["TrainingJobDefinitions"] = [
+        {
+            **copy.deepcopy(single),
+            "DefinitionName": name,
+            "TuningObjective": objective,
+            "HyperParameterRanges": copy.deepcopy(rng),
+        }
+        for name in ("xgb", "mlp")
+    ]
+    return req
+
+
+def errors(req: Request) -> list[Finding]:
+    return [f for f in run_rules(LintContext(request=req), tags={"service"}) if f.is_error]
+
+
+def test_two_distinct_definitions_pass() -> None:
+    assert errors(two_definitions()) == []
+
+
+def test_a_repeated_definition_name_is_refused_naming_the_second() -> None:
+    req = two_definitions()
+    req["TrainingJobDefinitions"][1]["DefinitionName"] = "XGB"
+    (finding,) = errors(req)
+    assert finding.rule == "AMT002"
+    assert finding.field == "TrainingJobDefinitions[1].DefinitionName"
+    assert "TrainingJobDefinitions[0]" in finding.message
+
+
+def test_warm_start_and_early_stopping_are_refused_with_several_definitions() -> None:
+    req = two_definitions()
+    req["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-1"}],
+        "WarmStartType": "TransferLearning",
+    }
+    req["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = "Auto"
+    fields = {f.field for f in errors(req) if f.rule == "AMT002"}
+    assert fields == {"WarmStartConfig", "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType"}
+
+
+def test_more_than_ten_definitions_are_refused() -> None:
+    req = two_definitions()
+    first = req["TrainingJobDefinitions"][0]
+    req["TrainingJobDefinitions"] = [dict(first, DefinitionName=f"d{i}") for i in range(11)]
+    assert any(f.field == "TrainingJobDefinitions" for f in errors(req))
