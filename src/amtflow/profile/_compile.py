@@ -378,12 +378,14 @@ def compile_training_request(
     ``HyperParameters``) are laid over the profile's static ones; AMT's internal
     ``_tuning_objective_metric`` is dropped. Values are rendered as strings. ``network`` as for
     :func:`compile_tuning_request`. ``definition`` names the algorithm of a multi-algorithm profile to
-    train (e.g. the best training job's ``TrainingJobDefinitionName``); by default its first.
+    train (e.g. the best training job's ``TrainingJobDefinitionName``); without it, the algorithm whose
+    static and tuned hyperparameter names cover most of ``hyperparameters`` (a champion's, as its training
+    job kept them), the first one on a tie.
     """
     check_training_job_name(job_name, field="job_name")
     if not isinstance(hyperparameters, Mapping):
         raise InvalidInputError("hyperparameters must be a mapping of name to value", field="hyperparameters")
-    training = _training_of(profile, definition)
+    training = _training_of(profile, definition, hyperparameters)
     merged: dict[str, str] = training.rendered_static_hyperparameters()
     for name, value in hyperparameters.items():
         if name in _INTERNAL_HYPERPARAMETERS:
@@ -413,9 +415,17 @@ def compile_training_request(
     return request
 
 
-def _training_of(profile: ModelProfile, definition: str | None) -> TrainingSpec:
-    if definition is None or profile.algorithms is None:
+def _training_of(
+    profile: ModelProfile, definition: str | None, hyperparameters: Mapping[str, Any]
+) -> TrainingSpec:
+    if profile.algorithms is None:
         return profile.training
+    if definition is None:
+        given = set(hyperparameters)
+        return max(
+            profile.algorithms,
+            key=lambda a: len(given & (set(a.static_hyperparameters) | set(a.ranges))),
+        )
     found = algorithm_named(profile.algorithms, definition)
     if found is None:
         names = ", ".join(a.name for a in profile.algorithms)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from app_fakes import MODEL, SageMaker, trial
 
-from amtflow.app import EvaluateRun
+from amtflow.app import EvaluateRun, TrainingJobSummary
 from amtflow.app._evaluate import LEADERBOARD_BYTES, within_budget
 from amtflow.messages import Action, ExecutionRef, Outcome, Plan, TrialSummary, Trigger, TuningResult
 
@@ -118,3 +118,19 @@ def test_the_best_trial_stays_on_the_leaderboard_even_when_it_alone_exceeds_the_
     assert within_budget([huge, small]) == [huge]
     assert within_budget([small, small]) == [small, small]
     assert within_budget([]) == []
+
+
+def test_a_multi_algorithm_leaderboard_names_each_trials_algorithm_and_the_winners() -> None:
+    sm = SageMaker()
+    sm.trials[JOB] = [
+        TrainingJobSummary("t1", "Completed", 0.91, {"eta": "0.1"}, definition_name="xgboost"),
+        TrainingJobSummary("t2", "Completed", 0.95, {"alpha": "0.01"}, definition_name="mlp"),
+    ]
+    evaluation = EvaluateRun(sagemaker=sm).evaluate(PLAN, tuning())
+    assert [(t.training_job_name, t.definition_name) for t in evaluation.leaderboard] == [
+        ("t2", "mlp"),
+        ("t1", "xgboost"),
+    ]
+    assert evaluation.best is not None
+    assert evaluation.best.definition_name == "mlp"
+    assert evaluation.leaderboard[0].to_json()["definitionName"] == "mlp"

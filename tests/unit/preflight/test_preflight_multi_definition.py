@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from preflight_requests import base_request
 
-from amtflow.preflight import Finding, LintContext, run_rules
+from amtflow.preflight import Finding, LintContext, estimate_cost, run_rules
 
 Request = dict[str, Any]
 
@@ -64,3 +65,21 @@ def test_more_than_ten_definitions_are_refused() -> None:
     first = req["TrainingJobDefinitions"][0]
     req["TrainingJobDefinitions"] = [dict(first, DefinitionName=f"d{i}") for i in range(11)]
     assert any(f.field == "TrainingJobDefinitions" for f in errors(req))
+
+
+def test_the_expected_cost_prices_each_definition_on_its_own_instance() -> None:
+    req = two_definitions()
+    req["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 10
+    req["HyperParameterTuningJobConfig"]["ResourceLimits"].pop("MaxRuntimeInSeconds", None)
+    xgb, mlp = req["TrainingJobDefinitions"]
+    xgb["ResourceConfig"] = {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    mlp["ResourceConfig"] = {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    for d in (xgb, mlp):
+        d["StoppingCondition"] = {"MaxRuntimeInSeconds": 3600}
+        d.pop("EnableManagedSpotTraining", None)
+    prices = {"ml.m5.xlarge": 2.0, "ml.m5.large": 1.0}
+    estimate = estimate_cost(req, prices=prices, expected_runtime_s=1800)
+    # 5 jobs of half an hour on each: 5 * 0.5 * 2.0 + 5 * 0.5 * 1.0
+    assert estimate.expected_usd == pytest.approx(7.5)
+    assert estimate.upper_bound_usd == pytest.approx(10 * 1.0 * 2.0)  # every job on the dearest
+    assert any("xgb on 1 x ml.m5.xlarge" in a and "mlp on 1 x ml.m5.large" in a for a in estimate.assumptions)

@@ -187,3 +187,24 @@ def test_a_bad_algorithm_is_reported_once_under_its_own_key() -> None:
     doc["algorithms"][0]["ranges"] = {}
     found = problems(doc)
     assert set(found) == {"algorithms[0].name", "algorithms[0].ranges"}
+
+
+def test_retraining_without_a_name_picks_the_algorithm_whose_hyperparameters_it_was_given() -> None:
+    profile = parse_profile(multi_doc())
+    common = {
+        "job_name": "retrain-2",
+        "data_uri": "s3://b/datasets/cancer-multi/v1/",
+        "output_uri": "s3://b/runs/cancer-multi/retrain-2/",
+        "role_arn": "arn:aws:iam::123456789012:role/r",
+    }
+    champion = {"epochs": "10", "alpha": "0.01", "_tuning_objective_metric": "val_acc"}
+    mlp = compile_training_request(profile, hyperparameters=champion, **common)
+    assert mlp["AlgorithmSpecification"]["TrainingImage"] == MLP
+    xgb = compile_training_request(profile, hyperparameters={"num_round": "50", "eta": "0.1"}, **common)
+    assert xgb["AlgorithmSpecification"]["TrainingImage"] == XGB
+
+
+def test_the_planner_never_warm_starts_a_multi_algorithm_profile() -> None:
+    from amtflow.drift import decision_policy_from_profile
+
+    assert decision_policy_from_profile(parse_profile(multi_doc())).warm_start_allowed == frozenset()
