@@ -90,18 +90,18 @@ def _load_request(args: argparse.Namespace) -> dict[str, Any]:
         )
     if args.name:
         request["HyperParameterTuningJobName"] = args.name
-    definition = request.get("TrainingJobDefinition") or {}
-    if args.data is not None:
-        for channel in definition.get("InputDataConfig") or []:
-            folder = args.data.resolve() / channel["ChannelName"]
-            source = channel.setdefault("DataSource", {}).setdefault(
-                "S3DataSource", {"S3DataType": "S3Prefix"}
-            )
-            source["S3Uri"] = folder.as_uri() + "/"
     output = (args.output or args.state_dir / "output").resolve()
-    definition.setdefault("OutputDataConfig", {})["S3OutputPath"] = output.as_uri()
-    if definition.get("CheckpointConfig"):
-        definition["CheckpointConfig"]["S3Uri"] = (output / "checkpoints").as_uri()
+    for definition in request.get("TrainingJobDefinitions") or [request.get("TrainingJobDefinition") or {}]:
+        if args.data is not None:
+            for channel in definition.get("InputDataConfig") or []:
+                folder = args.data.resolve() / channel["ChannelName"]
+                source = channel.setdefault("DataSource", {}).setdefault(
+                    "S3DataSource", {"S3DataType": "S3Prefix"}
+                )
+                source["S3Uri"] = folder.as_uri() + "/"
+        definition.setdefault("OutputDataConfig", {})["S3OutputPath"] = output.as_uri()
+        if definition.get("CheckpointConfig"):
+            definition["CheckpointConfig"]["S3Uri"] = (output / "checkpoints").as_uri()
     return request
 
 
@@ -166,6 +166,8 @@ def print_leaderboard(engine: Any, name: str, out: TextIO, top: int = 10) -> Non
     for i, r in enumerate(rows, start=1):
         value = r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
         hps = " ".join(f"{k}={v}" for k, v in sorted(r["TunedHyperParameters"].items()))
+        if r.get("TrainingJobDefinitionName"):
+            hps = f"[{r['TrainingJobDefinitionName']}] {hps}"
         out.write(f"{i:>3}. {value:<12.6g} {r['TrainingJobStatus']:<9} {r['TrainingJobName']}  {hps}\n")
 
 
