@@ -208,3 +208,12 @@ def test_the_planner_never_warm_starts_a_multi_algorithm_profile() -> None:
     from amtflow.drift import decision_policy_from_profile
 
     assert decision_policy_from_profile(parse_profile(multi_doc())).warm_start_allowed == frozenset()
+
+
+def test_a_multi_algorithm_signature_has_every_definitions_hyperparameters_and_images() -> None:
+    from amtflow.drift import TuningJobSignature
+
+    signature = TuningJobSignature.from_request(preview_tuning_request(parse_profile(multi_doc())))
+    assert signature.objective_metric == "validation:accuracy"
+    assert set(signature.hyperparameters) == {"num_round", "eta", "epochs", "alpha"}
+    assert signature.training_image == f"{XGB},{MLP}"
