@@ -83,3 +83,26 @@ def test_the_expected_cost_prices_each_definition_on_its_own_instance() -> None:
     assert estimate.expected_usd == pytest.approx(7.5)
     assert estimate.upper_bound_usd == pytest.approx(10 * 1.0 * 2.0)  # every job on the dearest
     assert any("xgb on 1 x ml.m5.xlarge" in a and "mlp on 1 x ml.m5.large" in a for a in estimate.assumptions)
+
+
+def test_a_log_of_one_definition_is_not_held_against_the_other() -> None:
+    req = two_definitions()
+    xgb, mlp = req["TrainingJobDefinitions"]
+    objective = xgb["TuningObjective"]["MetricName"]
+    xgb["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": objective, "Regex": r"xgb-score:([0-9.]+)"}
+    ]
+    mlp["AlgorithmSpecification"]["MetricDefinitions"] = [
+        {"Name": objective, "Regex": r"mlp_score=([0-9.]+)"}
+    ]
+
+    def unmatched(logs: dict[str, list[str]]) -> set[str]:
+        context = LintContext(request=req, sample_logs=logs)
+        return {f.field for f in run_rules(context) if f.rule == "AMT123"}
+
+    assert unmatched({"canary of xgb": ["[3] xgb-score:0.9"], "canary of mlp": ["mlp_score=0.8"]}) == set()
+    # a log that neither definition reads is checked against both
+    assert unmatched({"typo": ["mlp-score=0.8"]}) == {
+        "TrainingJobDefinitions[0].AlgorithmSpecification.MetricDefinitions[0].Regex",
+        "TrainingJobDefinitions[1].AlgorithmSpecification.MetricDefinitions[0].Regex",
+    }

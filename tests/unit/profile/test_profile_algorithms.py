@@ -10,9 +10,11 @@ import pytest
 from amtflow.errors import InvalidInputError
 from amtflow.preflight import LintContext, run_rules
 from amtflow.profile import (
+    OverridesRefusedError,
     ProfileValidationError,
     WarmStart,
     WarmStartType,
+    apply_overrides,
     compile_training_request,
     dump_profile,
     load_profile,
@@ -217,3 +219,21 @@ def test_a_multi_algorithm_signature_has_every_definitions_hyperparameters_and_i
     assert signature.objective_metric == "validation:accuracy"
     assert set(signature.hyperparameters) == {"num_round", "eta", "epochs", "alpha"}
     assert signature.training_image == f"{XGB},{MLP}"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"training": {"instance_type": "ml.m5.xlarge"}}, "overrides.training"),
+        ({"tuning": {"ranges": {"eta": {"min": 0.05, "max": 0.3}}}}, "overrides.tuning.ranges"),
+    ],
+)
+def test_overrides_of_a_multi_algorithm_profile_keep_to_the_shared_search_limits(
+    overrides: dict[str, Any], key: str
+) -> None:
+    profile = parse_profile(multi_doc())
+    assert apply_overrides(profile, {"tuning": {"limits": {"max_jobs": 4}}}).tuning.limits.max_jobs == 4
+    with pytest.raises(OverridesRefusedError) as info:
+        apply_overrides(profile, overrides)
+    assert key in {p.path for p in info.value.problems}
+    assert "several algorithms" in str(info.value)
