@@ -40,9 +40,12 @@ class TuningJobSignature:
     hyperparameters: Mapping[str, ParameterKind]
     training_image: str = ""
     data_fingerprint: str = ""
+    definitions: int = 1  # training definitions (several: multi-algorithm tuning)
 
     def incompatibility(self, other: TuningJobSignature, *, identical: bool) -> str | None:
         """Why a job with signature ``other`` cannot be a parent of this job, or None if it can."""
+        if max(self.definitions, other.definitions) > 1:
+            return "AMT offers warm start only when tuning a single algorithm (one training definition)"
         if other.objective_metric != self.objective_metric or other.objective_type != self.objective_type:
             return (
                 f"objective {other.objective_type} {other.objective_metric} differs from "
@@ -77,6 +80,7 @@ class TuningJobSignature:
             "hyperparameters": {k: v.value for k, v in sorted(self.hyperparameters.items())},
             "training_image": self.training_image,
             "data_fingerprint": self.data_fingerprint,
+            **({"definitions": self.definitions} if self.definitions > 1 else {}),
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class TuningJobSignature:
             hyperparameters={k: ParameterKind(v) for k, v in data["hyperparameters"].items()},
             training_image=str(data.get("training_image", "")),
             data_fingerprint=str(data.get("data_fingerprint", "")),
+            definitions=int(data.get("definitions", 1)),
         )
 
     @classmethod
@@ -127,6 +132,7 @@ class TuningJobSignature:
             hyperparameters=kinds,
             training_image=",".join(images),
             data_fingerprint=data_fingerprint,
+            definitions=len(definitions),
         )
 
 

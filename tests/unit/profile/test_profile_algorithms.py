@@ -219,6 +219,17 @@ def test_a_multi_algorithm_signature_has_every_definitions_hyperparameters_and_i
     assert signature.objective_metric == "validation:accuracy"
     assert set(signature.hyperparameters) == {"num_round", "eta", "epochs", "alpha"}
     assert signature.training_image == f"{XGB},{MLP}"
+    assert TuningJobSignature.from_dict(signature.to_dict()) == signature
+    doc = multi_doc()
+    single_doc = {**doc, "training": doc["algorithms"][0], "tuning": dict(doc["tuning"])}
+    del single_doc["algorithms"]
+    single_doc["training"] = {k: v for k, v in single_doc["training"].items() if k not in ("name", "ranges")}
+    single_doc["tuning"]["ranges"] = doc["algorithms"][0]["ranges"]
+    single = TuningJobSignature.from_request(preview_tuning_request(parse_profile(single_doc)))
+    for child, parent in ((single, signature), (signature, single), (signature, signature)):
+        why = child.incompatibility(parent, identical=False)
+        assert why is not None
+        assert "single algorithm" in why
 
 
 @pytest.mark.parametrize(
