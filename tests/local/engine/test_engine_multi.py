@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from conftest import IMAGE, Harness
 
 from amtflow.local.engine._multi import DEFINITION_KEY, make_multi_strategy
+from amtflow.local.engine._strategies import Decision
 
 
 def multi_request(harness: Harness, name: str = "multi-1", **config: Any) -> dict[str, Any]:
@@ -145,3 +146,22 @@ def test_grid_runs_every_definition_grid_once_and_then_ends() -> None:
         seen.append((config[DEFINITION_KEY], dict(config)))
     assert len(seen) == 6
     assert sorted(n for n, _ in seen) == ["a", "a", "b", "b", "c", "c"]
+
+
+def test_hyperband_compares_a_trial_only_with_trials_of_its_own_definition() -> None:
+    config = {**_config("Hyperband"), "StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1}}}
+    definitions = [dict(d, StaticHyperParameters={"epochs": "9"}) for d in _definitions()[:2]]
+    strategy = make_multi_strategy(config, definitions, seed=5)
+    rungs = {name: s.rungs(0) for name, s in strategy.strategies.items()}  # type: ignore[attr-defined]
+    assert rungs == {"a": [1, 3], "b": [1, 3]}
+    for name, s in strategy.strategies.items():  # every trial in bracket 0: first rung at 1 epoch
+        s.assign_bracket(f"{name}-good", 0)  # type: ignore[attr-defined]
+        s.assign_bracket(f"{name}-bad", 0)  # type: ignore[attr-defined]
+    for trial, definition in (("a-good", "a"), ("b-good", "b"), ("a-bad", "a"), ("b-bad", "b")):
+        strategy.on_trial_start(trial, {DEFINITION_KEY: definition, definition: 0.5})
+    # 'a' trials report small values, 'b' trials large ones: each is judged within its own definition
+    assert strategy.on_report("a-good", 1, 0.1) is Decision.CONTINUE
+    assert strategy.on_report("b-good", 1, 5.0) is Decision.CONTINUE  # first at its rung for 'b'
+    assert strategy.on_report("a-bad", 1, 0.9) is Decision.STOP
+    assert strategy.on_report("b-bad", 1, 9.0) is Decision.STOP
+    assert strategy.on_report("unknown", 1, 0.0) is Decision.CONTINUE
