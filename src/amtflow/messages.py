@@ -174,6 +174,7 @@ class TrialSummary(_Document):
     status: str
     objective_value: float | None = None
     hyperparameters: dict[str, str] = Field(default_factory=dict)
+    definition_name: str | None = None  # the algorithm (TrainingJobDefinitionName) of a multi-algorithm job
 
 
 class TuningResult(_Document):
@@ -199,6 +200,7 @@ class BestModel(_Document):
     model_artifacts: str | None = None
     training_image: str | None = None
     training_seconds: int | None = None
+    definition_name: str | None = None
 
 
 class DiagnosisFinding(_Document):

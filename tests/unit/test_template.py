@@ -466,11 +466,14 @@ BUILT_IN_ALGORITHM_REPOSITORIES = {"sagemaker-xgboost"}
     "profile", sorted((ROOT / "examples").glob("*/profile.yaml")), ids=lambda p: p.parent.name
 )
 def test_the_default_repositories_allow_every_example_image(profile: Path) -> None:
-    image = yaml_parse(profile.read_text())["training"]["image"]
-    repository = image.split("/", 1)[1].rsplit(":", 1)[0]
+    document = yaml_parse(profile.read_text())
+    trainings = document.get("algorithms") or [document["training"]]  # every algorithm of the profile
     default = PARAMETERS["TrainingImageRepositories"]["Default"]
     assert re.fullmatch(PARAMETERS["TrainingImageRepositories"]["AllowedPattern"], default)
-    assert fnmatchcase(repository, default) or repository in BUILT_IN_ALGORITHM_REPOSITORIES, image
+    for training in trainings:
+        image = training["image"]
+        repository = image.split("/", 1)[1].rsplit(":", 1)[0]
+        assert fnmatchcase(repository, default) or repository in BUILT_IN_ALGORITHM_REPOSITORIES, image
 
 
 def test_training_jobs_write_only_to_the_training_jobs_log_group() -> None:

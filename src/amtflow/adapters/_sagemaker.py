@@ -44,6 +44,7 @@ def training_summary(raw: Mapping[str, Any]) -> TrainingJobSummary:
         status=str(raw.get("TrainingJobStatus", "")),
         objective_value=float(value) if value is not None else None,
         hyperparameters=_hyperparameters(raw.get("TunedHyperParameters")),
+        definition_name=raw.get("TrainingJobDefinitionName"),
     )
 
 

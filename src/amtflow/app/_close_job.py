@@ -100,6 +100,7 @@ def tuning_result(job: TuningJobDescription) -> TuningResult:
             status=job.best.status,
             objective_value=job.best.objective_value,
             hyperparameters=dict(job.best.hyperparameters),
+            definition_name=job.best.definition_name,
         )
     return TuningResult(
         job_name=job.name,

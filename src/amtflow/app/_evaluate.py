@@ -198,6 +198,7 @@ class EvaluateRun:
                     status=t.status,
                     objective_value=t.objective_value,
                     hyperparameters=dict(t.hyperparameters),
+                    definition_name=t.definition_name,
                 )
                 for t in self._sagemaker.top_training_jobs(
                     tuning.job_name, objective_type=objective_type, limit=self._size
@@ -238,6 +239,7 @@ class EvaluateRun:
             model_artifacts=details.model_artifacts,
             training_image=details.training_image,
             training_seconds=details.training_seconds,
+            definition_name=best_trial.definition_name,
         )
         return Evaluation(
             outcome=Outcome.SUCCEEDED,

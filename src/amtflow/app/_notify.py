@@ -241,6 +241,8 @@ def render(report: RunReport, *, region: str = "") -> Notification:
             best = evaluation.best
             metric = evaluation.objective_metric or "objective"
             lines.append(f"Best: {best.training_job_name} — {metric} = {best.objective_value}")
+            if best.definition_name:
+                lines.append(f"Algorithm: {best.definition_name} ({best.training_image or 'image unknown'})")
             if best.hyperparameters:
                 hps = ", ".join(f"{k}={v}" for k, v in sorted(best.hyperparameters.items()))
                 lines.append(f"Hyperparameters: {hps}")
@@ -261,9 +263,10 @@ def render(report: RunReport, *, region: str = "") -> Notification:
                 f"Leaderboard ({evaluation.objective_type or ''} {evaluation.objective_metric or ''}):"
             )
             for rank, trial in enumerate(evaluation.leaderboard, 1):
-                lines.append(
-                    f"  {rank:>2}. {trial.training_job_name}  {trial.objective_value}  {trial.status}"
-                )
+                name = trial.training_job_name
+                if trial.definition_name:
+                    name = f"{name}  [{trial.definition_name}]"
+                lines.append(f"  {rank:>2}. {name}  {trial.objective_value}  {trial.status}")
     if report.tuning is not None and report.tuning.training_jobs:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(report.tuning.training_jobs.items()))
         lines.append(f"Training jobs: {counts}")

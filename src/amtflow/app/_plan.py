@@ -91,6 +91,14 @@ def training_callback_timeouts(stopping_condition: Mapping[str, Any]) -> tuple[i
     return _with_margin(_stopping_seconds(stopping_condition) or DEFAULT_TRIAL_SECONDS)
 
 
+def _longest_stopping(request: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``StoppingCondition`` of the request's training definition (the longest one of a
+    multi-algorithm request: a retrain may run any of its algorithms)."""
+    definitions = list(request.get("TrainingJobDefinitions") or [request["TrainingJobDefinition"]])
+    stoppings = [d.get("StoppingCondition") or {} for d in definitions]
+    return max(stoppings, key=_stopping_seconds)
+
+
 def _stopping_seconds(stopping: Mapping[str, Any]) -> int:
     return int(stopping.get("MaxWaitTimeInSeconds") or stopping.get("MaxRuntimeInSeconds") or 0)
 
@@ -235,7 +243,7 @@ class PlanRun:
         cold = spec.compile(
             job_name=job_name, data_uri=data_uri, output_uri=output_uri, role_arn=s.role_arn, tags={}
         )
-        training_timeout, _ = training_callback_timeouts(cold["TrainingJobDefinition"]["StoppingCondition"])
+        training_timeout, _ = training_callback_timeouts(_longest_stopping(cold))
         pk, sk = self._locks.acquire(
             request.model, execution.name, holder=execution.id or execution.name, now=now
         )
@@ -262,7 +270,7 @@ class PlanRun:
         if decision.action is DriftAction.RETRAIN:
             timeout, heartbeat = (
                 training_timeout,
-                training_callback_timeouts(cold["TrainingJobDefinition"]["StoppingCondition"])[1],
+                training_callback_timeouts(_longest_stopping(cold))[1],
             )
             return Plan.model_validate(
                 {

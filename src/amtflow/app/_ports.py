@@ -35,6 +35,7 @@ class TrainingJobSummary:
     status: str
     objective_value: float | None
     hyperparameters: Mapping[str, str]
+    definition_name: str | None = None  # the TrainingJobDefinitionName of a multi-algorithm job's trial
 
 
 @dataclass(frozen=True)

@@ -248,8 +248,10 @@ def decide(inp: DecisionInput, policy: DecisionPolicy | None = None) -> Decision
             severity=severity,
             hyperparameters=dict(champ.hyperparameters),
         )
-    new_image = inp.child.training_image != champ.training_image
-    if new_image and image_repository(inp.child.training_image) != image_repository(champ.training_image):
+    # a multi-algorithm job's signature joins its definitions' images with ',': the champion's is one of them
+    images = inp.child.training_image.split(",")
+    new_image = champ.training_image not in images
+    if new_image and image_repository(champ.training_image) not in {image_repository(i) for i in images}:
         return _cold(
             pol,
             Rule.NEW_ALGORITHM,

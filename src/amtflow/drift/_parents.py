@@ -40,9 +40,12 @@ class TuningJobSignature:
     hyperparameters: Mapping[str, ParameterKind]
     training_image: str = ""
     data_fingerprint: str = ""
+    definitions: int = 1  # training definitions (several: multi-algorithm tuning)
 
     def incompatibility(self, other: TuningJobSignature, *, identical: bool) -> str | None:
         """Why a job with signature ``other`` cannot be a parent of this job, or None if it can."""
+        if max(self.definitions, other.definitions) > 1:
+            return "AMT offers warm start only when tuning a single algorithm (one training definition)"
         if other.objective_metric != self.objective_metric or other.objective_type != self.objective_type:
             return (
                 f"objective {other.objective_type} {other.objective_metric} differs from "
@@ -77,6 +80,7 @@ class TuningJobSignature:
             "hyperparameters": {k: v.value for k, v in sorted(self.hyperparameters.items())},
             "training_image": self.training_image,
             "data_fingerprint": self.data_fingerprint,
+            **({"definitions": self.definitions} if self.definitions > 1 else {}),
         }
 
     @classmethod
@@ -87,39 +91,48 @@ class TuningJobSignature:
             hyperparameters={k: ParameterKind(v) for k, v in data["hyperparameters"].items()},
             training_image=str(data.get("training_image", "")),
             data_fingerprint=str(data.get("data_fingerprint", "")),
+            definitions=int(data.get("definitions", 1)),
         )
 
     @classmethod
     def from_request(cls, request: Mapping[str, Any], data_fingerprint: str = "") -> TuningJobSignature:
-        """The signature of a ``CreateHyperParameterTuningJob`` request (or a Describe response)."""
+        """The signature of a ``CreateHyperParameterTuningJob`` request (or a Describe response).
+
+        A multi-algorithm request (``TrainingJobDefinitions``) has the hyperparameters of all its
+        definitions and their images joined by ``,``: it is never compatible with a single-algorithm job
+        (SageMaker offers warm start only when tuning a single algorithm)."""
         try:
             config = request["HyperParameterTuningJobConfig"]
-            objective = config["HyperParameterTuningJobObjective"]
-            definition = request["TrainingJobDefinition"]
-        except (KeyError, TypeError) as e:
+            several = request.get("TrainingJobDefinitions")
+            definitions = list(several) if several else [request["TrainingJobDefinition"]]
+            objective = config.get("HyperParameterTuningJobObjective") or definitions[0]["TuningObjective"]
+        except (KeyError, TypeError, IndexError) as e:
             raise InvalidInputError(
                 f"tuning request lacks {e}; a warm-start signature needs HyperParameterTuningJobConfig."
                 "HyperParameterTuningJobObjective and TrainingJobDefinition.",
                 field=str(e).strip("'"),
             ) from e
-        kinds: dict[str, ParameterKind] = dict.fromkeys(
-            definition.get("StaticHyperParameters", {}) or {}, ParameterKind.STATIC
-        )
-        ranges = config.get("ParameterRanges", {}) or {}
-        for key, kind in (
-            ("ContinuousParameterRanges", ParameterKind.CONTINUOUS),
-            ("IntegerParameterRanges", ParameterKind.INTEGER),
-            ("CategoricalParameterRanges", ParameterKind.CATEGORICAL),
-        ):
-            for r in ranges.get(key, []) or []:
-                kinds[str(r["Name"])] = kind
-        algo = definition.get("AlgorithmSpecification", {}) or {}
+        kinds: dict[str, ParameterKind] = {}
+        images = []
+        for definition in definitions:
+            static = definition.get("StaticHyperParameters", {}) or {}
+            kinds.update(dict.fromkeys(static, ParameterKind.STATIC))
+            own = definition.get("HyperParameterRanges") if several else config.get("ParameterRanges")
+            for key, kind in (
+                ("ContinuousParameterRanges", ParameterKind.CONTINUOUS),
+                ("IntegerParameterRanges", ParameterKind.INTEGER),
+                ("CategoricalParameterRanges", ParameterKind.CATEGORICAL),
+            ):
+                for r in (own or {}).get(key, []) or []:
+                    kinds[str(r["Name"])] = kind
+            images.append(str((definition.get("AlgorithmSpecification", {}) or {}).get("TrainingImage", "")))
         return cls(
             objective_metric=str(objective["MetricName"]),
             objective_type=str(objective["Type"]),
             hyperparameters=kinds,
-            training_image=str(algo.get("TrainingImage", "")),
+            training_image=",".join(images),
             data_fingerprint=data_fingerprint,
+            definitions=len(definitions),
         )
 
 

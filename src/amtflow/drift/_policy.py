@@ -17,7 +17,9 @@ def decision_policy_from_profile(profile: ModelProfile) -> DecisionPolicy:
     ``tuning.limits.max_jobs`` (the cold-start budget; 50 when unset) to a :class:`DecisionPolicy`."""
     ws = profile.warm_start
     defaults = DecisionPolicy()
-    allowed = frozenset(WarmStartType(t.value) for t in ws.allowed) if ws.enabled else frozenset()
+    # SageMaker offers warm start only when tuning a single algorithm
+    single = profile.algorithms is None
+    allowed = frozenset(WarmStartType(t.value) for t in ws.allowed) if ws.enabled and single else frozenset()
     max_jobs = profile.tuning.limits.max_jobs or defaults.max_jobs
     return DecisionPolicy(
         thresholds=DriftThresholds(moderate=ws.drift.moderate, severe=ws.drift.severe),

@@ -166,18 +166,18 @@ def _load_request(args: argparse.Namespace) -> tuple[dict[str, Any], Iterator[st
         )
     if args.name:
         names = iter([args.name])
-    definition = request.get("TrainingJobDefinition") or {}
-    if args.data is not None:
-        for channel in definition.get("InputDataConfig") or []:
-            folder = args.data.resolve() / channel["ChannelName"]
-            source = channel.setdefault("DataSource", {}).setdefault(
-                "S3DataSource", {"S3DataType": "S3Prefix"}
-            )
-            source["S3Uri"] = folder.as_uri() + "/"
     output = (args.output or args.state_dir / "output").resolve()
-    definition.setdefault("OutputDataConfig", {})["S3OutputPath"] = output.as_uri()
-    if definition.get("CheckpointConfig"):
-        definition["CheckpointConfig"]["S3Uri"] = (output / "checkpoints").as_uri()
+    for definition in request.get("TrainingJobDefinitions") or [request.get("TrainingJobDefinition") or {}]:
+        if args.data is not None:
+            for channel in definition.get("InputDataConfig") or []:
+                folder = args.data.resolve() / channel["ChannelName"]
+                source = channel.setdefault("DataSource", {}).setdefault(
+                    "S3DataSource", {"S3DataType": "S3Prefix"}
+                )
+                source["S3Uri"] = folder.as_uri() + "/"
+        definition.setdefault("OutputDataConfig", {})["S3OutputPath"] = output.as_uri()
+        if definition.get("CheckpointConfig"):
+            definition["CheckpointConfig"]["S3Uri"] = (output / "checkpoints").as_uri()
     return request, names
 
 

@@ -140,10 +140,12 @@ def print_leaderboard(engine: Any, name: str, out: TextIO, top: int = 10) -> Non
     for i, r in enumerate(rows, start=1):
         value = r["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
         hps = " ".join(f"{k}={v}" for k, v in sorted(r["TunedHyperParameters"].items()))
+        if r.get("TrainingJobDefinitionName"):
+            hps = f"[{r['TrainingJobDefinitionName']}] {hps}"
         out.write(f"{i:>3}. {value:<12.6g} {r['TrainingJobStatus']:<9} {r['TrainingJobName']}  {hps}\n")
 
 
-TRIAL_COLUMNS = ("rank", "name", "status", "objective", "hyperparameters", "failure_reason")
+TRIAL_COLUMNS = ("rank", "name", "algorithm", "status", "objective", "hyperparameters", "failure_reason")
 
 
 def trial_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -158,6 +160,7 @@ def trial_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             {
                 "rank": rank if metric else None,
                 "name": r["TrainingJobName"],
+                "algorithm": r.get("TrainingJobDefinitionName"),
                 "status": r["TrainingJobStatus"],
                 "objective": metric["Value"] if metric else None,
                 "hyperparameters": dict(r.get("TunedHyperParameters") or {}),
@@ -181,6 +184,7 @@ def job_summary(engine: Any, describe: Mapping[str, Any]) -> dict[str, Any]:
         "best": {
             "name": best["TrainingJobName"],
             "objective": best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+            "algorithm": best.get("TrainingJobDefinitionName"),
             "hyperparameters": best.get("TunedHyperParameters") or {},
         }
         if best

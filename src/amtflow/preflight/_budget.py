@@ -239,7 +239,9 @@ def estimate_cost(
             upper = upper_seconds / 3600 * hourly
         if jobs is not None and expected_each is not None:
             expected = jobs * expected_each / 3600 * hourly * (SPOT_PRICE_FACTOR if spot else 1.0)
-            if upper is not None:
+            if len(priced) > 1:
+                expected = _expected_across(priced, jobs, expected_runtime_s, earlier_runtimes_s, assumptions)
+            if expected is not None and upper is not None:
                 expected = min(expected, upper)
     else:
         assumptions.append(f"no price known for {itype}")
@@ -256,6 +258,36 @@ def estimate_cost(
         price_as_of=table.as_of,
         assumptions=tuple(assumptions),
     )
+
+
+def _expected_across(
+    priced: Sequence[tuple[DefinitionView, str, int, float | None]],
+    jobs: int,
+    expected_runtime_s: float | None,
+    earlier_runtimes_s: Sequence[float],
+    assumptions: list[str],
+) -> float | None:
+    """The expected cost of a multi-algorithm job: the jobs split evenly across the definitions, each on
+    its own instance for its own expected runtime (the upper bound still prices every job on the dearest)."""
+    share = jobs / len(priced)
+    total = 0.0
+    parts = []
+    for view, itype, count, price in priced:
+        each, _ = _expected_runtime(
+            as_int(view.stopping.get("MaxRuntimeInSeconds")), expected_runtime_s, earlier_runtimes_s
+        )
+        if price is None or each is None:
+            assumptions.append(f"no expected cost: {view.path} has no known price or runtime limit")
+            return None
+        factor = SPOT_PRICE_FACTOR if view.spot else 1.0
+        total += share * each / 3600 * price * count * factor
+        name = view.body.get("DefinitionName") or view.path
+        parts.append(f"{name} on {count} x {itype}")
+    assumptions.append(
+        f"{len(priced)} training definitions share the jobs evenly ({', '.join(parts)}); the upper bound "
+        "prices every job on the dearest"
+    )
+    return total
 
 
 def estimate_for_context(ctx: LintContext) -> CostEstimate:

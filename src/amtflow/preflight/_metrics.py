@@ -186,16 +186,38 @@ def regex_captures_number(ctx: LintContext) -> Iterator[Finding]:
                     break
 
 
+def _definition_of(m: MetricRegex) -> str:
+    return m.path.split(".", 1)[0]
+
+
+def _readers(regexes: list[MetricRegex], logs: Mapping[str, Sequence[str]]) -> dict[str, set[str]]:
+    """With several training definitions: for each log, the definitions (paths) of which some metric
+    regex matches one of its lines. A log that none of a definition's regexes reads is another
+    definition's (e.g. a canary of one algorithm); one that no definition reads is checked against all."""
+    return {
+        source: {
+            _definition_of(m)
+            for m in regexes
+            if m.compiled is not None and any(m.compiled.search(line) for line in lines)
+        }
+        for source, lines in logs.items()
+    }
+
+
 def _unmatched(ctx: LintContext, objective: bool, rule_id: str, severity: Severity) -> Iterator[Finding]:
     logs = {src: lines for src, lines in _logs(ctx).items() if lines}
     if not logs:
         return
-    for m in metric_regexes(ctx):
+    regexes = metric_regexes(ctx)
+    readers = _readers(regexes, logs) if len(definitions(ctx.request)) > 1 else {}
+    for m in regexes:
         if m.compiled is None or m.is_objective != objective:
             continue
         for source, lines in logs.items():
             if any(m.compiled.search(line) for line in lines):
                 continue
+            if readers.get(source) and _definition_of(m) not in readers[source]:
+                continue  # another training definition's log
             near = nearest_line(m.source, lines)
             kind = "objective" if objective else "metric"
             yield Finding(

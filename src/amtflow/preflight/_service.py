@@ -236,6 +236,43 @@ def structure(ctx: LintContext) -> Iterator[Finding]:
         yield _missing("TrainingJobDefinition", "TrainingJobDefinition", "Make it a mapping of members.")
     for view in definitions(req):
         yield from _definition_structure(view, multi is not None)
+    if multi is not None:
+        yield from _several_definitions(req, config)
+
+
+def _several_definitions(req: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[Finding]:
+    """``TrainingJobDefinitions``: distinct names; no warm start or early stopping (AWS developer guide,
+    "Tune multiple algorithms": both are available only when tuning a single algorithm)."""
+    seen: dict[str, int] = {}
+    for i, body in enumerate(as_list(req.get("TrainingJobDefinitions"))):
+        name = as_mapping(body).get("DefinitionName")
+        if not isinstance(name, str):
+            continue
+        if name.lower() in seen:
+            yield _error(
+                "AMT002",
+                f"TrainingJobDefinitions[{i}].DefinitionName",
+                f"DefinitionName {name!r} is also the name of TrainingJobDefinitions[{seen[name.lower()]}].",
+                "Trials, the best training job and the results are told apart by their definition's name.",
+                "Give each definition its own name.",
+            )
+        seen.setdefault(name.lower(), i)
+    if "WarmStartConfig" in req:
+        yield _error(
+            "AMT002",
+            "WarmStartConfig",
+            "warm start is combined with several training definitions.",
+            "AMT offers warm start only when tuning a single algorithm.",
+            "Start the multi-algorithm job cold, or tune one definition with warm start.",
+        )
+    if config.get("TrainingJobEarlyStoppingType") == "Auto":
+        yield _error(
+            "AMT002",
+            f"{CONFIG}.TrainingJobEarlyStoppingType",
+            "early stopping is combined with several training definitions.",
+            "AMT offers early stopping only when tuning a single algorithm.",
+            "Set TrainingJobEarlyStoppingType to Off.",
+        )
 
 
 def _completion_criteria(config: Mapping[str, Any]) -> Iterator[Finding]:

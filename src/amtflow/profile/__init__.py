@@ -9,6 +9,7 @@ Typical use::
 See ``docs/profiles.md`` for the schema reference.
 """
 
+from amtflow.profile._algorithms import MAX_ALGORITHMS, AlgorithmSpec
 from amtflow.profile._compile import (
     MODEL_TAG,
     TrainingNetwork,
@@ -70,9 +71,11 @@ from amtflow.profile._store import InMemoryProfileStore, ProfileStore, profile_k
 from amtflow.vocabulary import MODEL_NAME_PATTERN, NoDriftAction, WarmStartType
 
 __all__ = [
+    "MAX_ALGORITHMS",
     "MODEL_NAME_PATTERN",
     "MODEL_TAG",
     "SCHEMA_VERSION",
+    "AlgorithmSpec",
     "Approval",
     "Budget",
     "ChannelSpec",

@@ -20,9 +20,10 @@ from amtflow.naming import (
     check_tuning_job_name,
     tuning_job_name,
 )
+from amtflow.profile._algorithms import algorithm_named
 from amtflow.profile._enums import ParameterType, Scaling, Strategy, coerce_enum
 from amtflow.profile._fields import MAX_PARENTS, render_scalar
-from amtflow.profile._model import ModelProfile, ParameterRange, rendered_ranges
+from amtflow.profile._model import ModelProfile, ParameterRange, TrainingSpec, rendered_ranges
 from amtflow.vocabulary import WarmStartType
 
 _URI = re.compile(r"^(s3|https|file)://[^/]+.*$|^file:///.+$")
@@ -192,9 +193,11 @@ def _common_training(
     output_uri: str,
     role_arn: str,
     network: TrainingNetwork | None = None,
+    training: TrainingSpec | None = None,
 ) -> dict[str, Any]:
-    """The members a tuning job's training definition and a training job share."""
-    training = profile.training
+    """The members a tuning job's training definition and a training job share (``training``: one
+    algorithm of a multi-algorithm profile, by default the profile's ``training``)."""
+    training = training or profile.training
     out_folder = _folder(_check_uri(output_uri, "output_uri"))
     algorithm: dict[str, Any] = {
         "TrainingImage": training.image,
@@ -269,6 +272,8 @@ def compile_tuning_request(
         "ParameterRanges": rendered_ranges(tuning.ranges),
         "TrainingJobEarlyStoppingType": tuning.early_stopping.value,
     }
+    if profile.algorithms is not None:  # each definition has its own ranges
+        del config["ParameterRanges"]
     if tuning.strategy is Strategy.HYPERBAND and tuning.hyperband is not None:
         config["StrategyConfig"] = {
             "HyperbandStrategyConfig": {
@@ -290,21 +295,26 @@ def compile_tuning_request(
     if tuning.random_seed is not None:
         config["RandomSeed"] = tuning.random_seed
 
-    definition: dict[str, Any] = {}
-    static = profile.training.rendered_static_hyperparameters()
-    if static:
-        definition["StaticHyperParameters"] = static
-    definition.update(
-        _common_training(
-            profile, data_uri=data_uri, output_uri=output_uri, role_arn=role_arn, network=network
-        )
-    )
-
+    common = {"data_uri": data_uri, "output_uri": output_uri, "role_arn": role_arn, "network": network}
     request: dict[str, Any] = {
         "HyperParameterTuningJobName": job_name,
         "HyperParameterTuningJobConfig": config,
-        "TrainingJobDefinition": definition,
     }
+    if profile.algorithms is None:
+        request["TrainingJobDefinition"] = _definition(profile, profile.training, **common)
+    else:
+        request["TrainingJobDefinitions"] = [
+            {
+                "DefinitionName": algo.name,
+                "TuningObjective": {
+                    "Type": tuning.objective.goal.value,
+                    "MetricName": algo.objective_metric or tuning.objective.metric,
+                },
+                "HyperParameterRanges": rendered_ranges(algo.ranges),
+                **_definition(profile, algo, **common),
+            }
+            for algo in profile.algorithms
+        ]
     if warm_start is not None:
         _check_policy(profile, warm_start)
         request["WarmStartConfig"] = warm_start.to_request()
@@ -312,8 +322,23 @@ def compile_tuning_request(
     return request
 
 
+def _definition(profile: ModelProfile, training: TrainingSpec, **common: Any) -> dict[str, Any]:
+    definition: dict[str, Any] = {}
+    static = training.rendered_static_hyperparameters()
+    if static:
+        definition["StaticHyperParameters"] = static
+    definition.update(_common_training(profile, training=training, **common))
+    return definition
+
+
 def _check_policy(profile: ModelProfile, warm_start: WarmStart) -> None:
     policy = profile.warm_start
+    if profile.algorithms is not None:
+        raise InvalidInputError(
+            f"model {profile.model!r} tunes several algorithms; SageMaker offers warm start only when "
+            "tuning a single algorithm: start cold",
+            field="warm_start",
+        )
     if not policy.enabled:
         raise InvalidInputError(
             f"model {profile.model!r} has warm start disabled (warm_start.enabled: false); "
@@ -345,18 +370,23 @@ def compile_training_request(
     role_arn: str,
     tags: Mapping[str, str] | None = None,
     network: TrainingNetwork | None = None,
+    definition: str | None = None,
 ) -> dict[str, Any]:
     """The exact ``CreateTrainingJob`` request that trains ``profile`` once with ``hyperparameters``.
 
     Used to retrain with the best known hyperparameters: ``hyperparameters`` (e.g. a best training job's
     ``HyperParameters``) are laid over the profile's static ones; AMT's internal
     ``_tuning_objective_metric`` is dropped. Values are rendered as strings. ``network`` as for
-    :func:`compile_tuning_request`.
+    :func:`compile_tuning_request`. ``definition`` names the algorithm of a multi-algorithm profile to
+    train (e.g. the best training job's ``TrainingJobDefinitionName``); without it, the algorithm whose
+    static and tuned hyperparameter names cover most of ``hyperparameters`` (a champion's, as its training
+    job kept them), the first one on a tie.
     """
     check_training_job_name(job_name, field="job_name")
     if not isinstance(hyperparameters, Mapping):
         raise InvalidInputError("hyperparameters must be a mapping of name to value", field="hyperparameters")
-    merged: dict[str, str] = profile.training.rendered_static_hyperparameters()
+    training = _training_of(profile, definition, hyperparameters)
+    merged: dict[str, str] = training.rendered_static_hyperparameters()
     for name, value in hyperparameters.items():
         if name in _INTERNAL_HYPERPARAMETERS:
             continue
@@ -373,11 +403,37 @@ def compile_training_request(
         request["HyperParameters"] = merged
     request.update(
         _common_training(
-            profile, data_uri=data_uri, output_uri=output_uri, role_arn=role_arn, network=network
+            profile,
+            data_uri=data_uri,
+            output_uri=output_uri,
+            role_arn=role_arn,
+            network=network,
+            training=training,
         )
     )
     request["Tags"] = _tags(profile, tags)
     return request
+
+
+def _training_of(
+    profile: ModelProfile, definition: str | None, hyperparameters: Mapping[str, Any]
+) -> TrainingSpec:
+    if profile.algorithms is None:
+        return profile.training
+    if definition is None:
+        given = set(hyperparameters)
+        return max(
+            profile.algorithms,
+            key=lambda a: len(given & (set(a.static_hyperparameters) | set(a.ranges))),
+        )
+    found = algorithm_named(profile.algorithms, definition)
+    if found is None:
+        names = ", ".join(a.name for a in profile.algorithms)
+        raise InvalidInputError(
+            f"model {profile.model!r} has no algorithm named {definition!r} (it has {names})",
+            field="definition",
+        )
+    return found
 
 
 def preview_tuning_request(

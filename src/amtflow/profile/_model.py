@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
@@ -55,6 +55,9 @@ from amtflow.profile._policies import (
     _check_schedule,
 )
 from amtflow.vocabulary import CHANNEL_NAME_MAX, CHANNEL_NAME_PATTERN, MODEL_NAME_MAX, MODEL_NAME_PATTERN
+
+if TYPE_CHECKING:  # resolved by amtflow.profile._algorithms (ModelProfile.model_rebuild)
+    from amtflow.profile._algorithms import AlgorithmSpec
 
 # --- dataset ---------------------------------------------------------------------------------------------
 
@@ -467,10 +470,23 @@ class ModelProfile(_Section):
     schedule: Annotated[str, AfterValidator(_check_schedule)] | None = None
     notifications: Notifications = Notifications()
     sample_log_lines: list[str] = Field(default_factory=list)
+    algorithms: list[AlgorithmSpec] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        from amtflow.profile._algorithms import fill_from_algorithms
+
+        return fill_from_algorithms(data)
 
     @model_validator(mode="after")
     def _check(self) -> ModelProfile:
         issues: list[tuple[str, str]] = []
+        if self.algorithms is not None:
+            from amtflow.profile._algorithms import algorithm_issues
+
+            _fail(algorithm_issues(self))
+            return self
         metric_names = [m.name for m in self.training.metrics]
         known = ", ".join(metric_names) or "none defined"
         if self.tuning.objective.metric not in metric_names:
@@ -531,7 +547,11 @@ class ModelProfile(_Section):
 
     def to_document(self) -> dict[str, Any]:
         """The profile as a YAML-ready mapping holding what was written (defaults left out)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        document = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        if self.algorithms is not None:  # filled from the first algorithm, never written
+            document.pop("training", None)
+            document["tuning"].pop("ranges", None)
+        return document
 
 
 def _folder(root: str) -> str:

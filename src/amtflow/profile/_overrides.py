@@ -85,6 +85,18 @@ def check_overrides(profile: ModelProfile, overrides: Mapping[str, Any]) -> None
     Raises :class:`OverridesRefusedError` listing each refused key with its rule.
     """
     problems: list[ProfileProblem] = []
+    if profile.algorithms is not None:  # its training definitions and ranges are per algorithm
+        tuning = overrides.get("tuning")
+        keys = ["training"] if "training" in overrides else []
+        keys += ["tuning.ranges"] if isinstance(tuning, Mapping) and "ranges" in tuning else []
+        problems.extend(
+            ProfileProblem(
+                f"overrides.{key}",
+                f"model {profile.model!r} tunes several algorithms: their training definitions and ranges "
+                f"come from the stored profile ({_PUSH} to change them)",
+            )
+            for key in keys
+        )
     _walk(overrides, ALLOWED, (), profile, problems)
     _raise(problems)
 

@@ -252,3 +252,23 @@ def test_an_unknown_status_is_an_error_not_a_guess(stubbed: tuple[SageMakerTunin
 @pytest.mark.parametrize(("raw", "shown"), [('"hist"', "hist"), ("0.2", "0.2"), ('"', '"'), ("", "")])
 def test_json_quoted_categoricals_are_shown_bare(raw: str, shown: str) -> None:
     assert strip_quotes(raw) == shown
+
+
+def test_a_multi_algorithm_trial_carries_its_definition_name(
+    stubbed: tuple[SageMakerTuning, Stubber],
+) -> None:
+    sm, stub = stubbed
+    summary = {**SUMMARY, "TrainingJobDefinitionName": "mlp"}
+    stub.add_response(
+        "list_training_jobs_for_hyper_parameter_tuning_job",
+        {"TrainingJobSummaries": [summary, SUMMARY]},
+        {
+            "HyperParameterTuningJobName": JOB,
+            "SortBy": "FinalObjectiveMetricValue",
+            "SortOrder": "Descending",
+            "MaxResults": 5,
+        },
+    )
+    multi, single = sm.top_training_jobs(JOB, objective_type="Maximize", limit=5)
+    assert multi.definition_name == "mlp"
+    assert single.definition_name is None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from app_fakes import MODEL, SageMaker, trial
 
-from amtflow.app import EvaluateRun
+from amtflow.app import EvaluateRun, TrainingJobSummary
 from amtflow.app._evaluate import LEADERBOARD_BYTES, within_budget
 from amtflow.messages import Action, ExecutionRef, Outcome, Plan, TrialSummary, Trigger, TuningResult
 
@@ -135,3 +135,19 @@ def test_a_job_whose_every_trial_failed_is_not_blamed_on_the_metric_regex() -> N
     assert f"no training job of {JOB} finished (training jobs: Completed=0, NonRetryableError=4)" in (
         evaluation.reason
     )
+
+
+def test_a_multi_algorithm_leaderboard_names_each_trials_algorithm_and_the_winners() -> None:
+    sm = SageMaker()
+    sm.trials[JOB] = [
+        TrainingJobSummary("t1", "Completed", 0.91, {"eta": "0.1"}, definition_name="xgboost"),
+        TrainingJobSummary("t2", "Completed", 0.95, {"alpha": "0.01"}, definition_name="mlp"),
+    ]
+    evaluation = EvaluateRun(sagemaker=sm).evaluate(PLAN, tuning())
+    assert [(t.training_job_name, t.definition_name) for t in evaluation.leaderboard] == [
+        ("t2", "mlp"),
+        ("t1", "xgboost"),
+    ]
+    assert evaluation.best is not None
+    assert evaluation.best.definition_name == "mlp"
+    assert evaluation.leaderboard[0].to_json()["definitionName"] == "mlp"

@@ -436,3 +436,24 @@ def test_a_run_that_never_planned_has_no_figures() -> None:
     )
     assert result.outcome is Outcome.FAILED
     assert not result.has_figures
+
+
+def test_a_multi_algorithm_run_names_the_algorithm_of_the_best_and_of_each_ranked_trial() -> None:
+    evaluation = {
+        **EVALUATION,
+        "leaderboard": [
+            {**EVALUATION["leaderboard"][0], "definitionName": "mlp"},
+            {**EVALUATION["leaderboard"][1], "definitionName": "xgboost"},
+        ],
+        "best": {**EVALUATION["best"], "definitionName": "mlp", "trainingImage": "acct/amtflow-mlp:1.0"},
+    }
+    _, notifier = notify(
+        {"request": {"model": MODEL}, "plan": PLAN, "tuning": TUNING, "evaluation": evaluation}
+    )
+    (n,) = notifier.published
+    for fragment in (
+        "Algorithm: mlp (acct/amtflow-mlp:1.0)",
+        " 1. t2  [mlp]  0.95",
+        " 2. t1  [xgboost]  0.91",
+    ):
+        assert fragment in n.text, fragment

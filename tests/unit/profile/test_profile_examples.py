@@ -13,6 +13,7 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
+from amtflow.errors import InvalidInputError
 from amtflow.local.cli import main
 from amtflow.preflight import LintContext, context_for_profile, lint_request
 from amtflow.profile import (
@@ -96,6 +97,10 @@ def test_a_warm_started_example_is_accepted_where_the_strategy_allows_it(
 ) -> None:
     profile = load_profile_file(path)
     parents = ("amtf-parent-0a0b0c0d", "amtf-parent-1a1b1c1d")
+    if profile.algorithms is not None:  # AMT offers warm start only when tuning a single algorithm
+        with pytest.raises(InvalidInputError, match="single algorithm"):
+            preview_tuning_request(profile, warm_start=WarmStart(kind, parents))
+        return
     request = preview_tuning_request(profile, warm_start=WarmStart(kind, parents))
     assert_valid(sagemaker_model, "CreateHyperParameterTuningJob", request)
     assert request["WarmStartConfig"]["WarmStartType"] == kind.value

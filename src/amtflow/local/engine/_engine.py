@@ -46,6 +46,7 @@ from amtflow.local.engine._model import (
     TuningJobStatus,
     validation,
 )
+from amtflow.local.engine._multi import definition_config, make_multi_strategy
 from amtflow.local.engine._paths import (
     check_training_job_name,
     check_tuning_job_name,
@@ -193,17 +194,8 @@ class Engine:
             validate_tuning_request(req, self.store, self.jobs.find_tuning)
             check_shape("CreateHyperParameterTuningJob", req)
             config = req["HyperParameterTuningJobConfig"]
-            definition = req["TrainingJobDefinition"]
             seed = int(config["RandomSeed"]) if config.get("RandomSeed") is not None else self._seed_source()
-            strategy = make_strategy(config, seed, definition.get("StaticHyperParameters") or {})
-            self.image_map.resolve(
-                definition["AlgorithmSpecification"].get("TrainingImage", ""),
-                field="TrainingJobDefinition.AlgorithmSpecification.TrainingImage",
-            )
-            # the request stays as given; a built-in algorithm's own metrics count for its objective
-            metric_definitions(
-                self.image_map.with_builtin_metrics(definition), objective_required=True, config=config
-            )
+            strategy = self._strategy(req, seed)
             parents = validate_parents(req, self.jobs.find_tuning)
             active = sum(1 for t in self.jobs.tuning_jobs() if t.status is TuningJobStatus.IN_PROGRESS)
             if active >= MAX_CONCURRENT_TUNING_JOBS:
@@ -249,6 +241,27 @@ class Engine:
             )
         thread.start()
         return {"HyperParameterTuningJobArn": job.arn}
+
+    def _strategy(self, req: Mapping[str, Any], seed: int) -> Strategy:
+        """The job's strategy, once every definition's image and objective metric check out."""
+        config = req["HyperParameterTuningJobConfig"]
+        multi = req.get("TrainingJobDefinitions")
+        definitions = multi or [req["TrainingJobDefinition"]]
+        for i, definition in enumerate(definitions):
+            field = f"TrainingJobDefinitions[{i}]" if multi else "TrainingJobDefinition"
+            self.image_map.resolve(
+                definition["AlgorithmSpecification"].get("TrainingImage", ""),
+                field=f"{field}.AlgorithmSpecification.TrainingImage",
+            )
+            # the request stays as given; a built-in algorithm's own metrics count for its objective
+            metric_definitions(
+                self.image_map.with_builtin_metrics(definition),
+                objective_required=True,
+                config=definition_config(config, definition) if multi else config,
+            )
+        if multi:
+            return make_multi_strategy(config, multi, seed)
+        return make_strategy(config, seed, definitions[0].get("StaticHyperParameters") or {})
 
     def _describe_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         return describe_tuning_job(self.jobs, params, self.clock.now().timestamp())

@@ -19,6 +19,7 @@ from typing import Any
 from amtflow.local.engine._backend import StopCause, Trial, TrialBackend
 from amtflow.local.engine._jobs import JobBook
 from amtflow.local.engine._model import ObjectiveStatus, TrainingJobStatus, TuningJobStatus
+from amtflow.local.engine._multi import split
 from amtflow.local.engine._records import TuningJob, new_training_job
 from amtflow.local.engine._space import Config, format_config
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
@@ -140,8 +141,8 @@ class TuningLoop:
         self.launched = 0  # trials launched
         self.index = 0  # training jobs created
         self.exhausted = False
-        self.objective = config.get("HyperParameterTuningJobObjective") or {}
-        self.static = {k: str(v) for k, v in (self.definition.get("StaticHyperParameters") or {}).items()}
+        # a multi-algorithm job's definitions by DefinitionName (its suggestions name theirs)
+        self.definitions = {str(d["DefinitionName"]): d for d in job.definitions}
         self.started = self.clock.monotonic()
 
     def run(self) -> None:
@@ -246,18 +247,26 @@ class TuningLoop:
             self.launched += 1
             self.index += 1
             name = training_name(self.job.name, self.index, self.job.seed)
-            tuned = format_config(config)
-            hps = {**self.static, **tuned}
-            if self.objective.get("MetricName"):
-                hps["_tuning_objective_metric"] = str(self.objective["MetricName"])
+            definition, own, data_key = self.definition, dict(config), self.job.name
+            if self.definitions:
+                definition_name, own = split(config)
+                definition = self.definitions[definition_name]
+                data_key = f"{self.job.name}.{definition_name}"  # the definitions' channels may differ
+            tuned = format_config(own)
+            static = definition.get("StaticHyperParameters") or {}
+            hps = {**{k: str(v) for k, v in static.items()}, **tuned}
+            metric = self.job.objective_of(definition).get("MetricName")
+            if metric:
+                hps["_tuning_objective_metric"] = str(metric)
             with self.jobs.lock:
                 now = self.clock.now().timestamp()
-                tjob = new_training_job(name, self.definition, hps, self.job.region, self.job, now)
+                tjob = new_training_job(name, definition, hps, self.job.region, self.job, now)
                 tjob.tuned = tuned
                 self.jobs.add_training(tjob, self.job)
             trial = Trial(tjob, config=config, slot_held=True)
+            self.strategy.on_trial_start(name, config)
             self.jobs.training_changed(tjob)
-            if self.backend.start(trial, self.definition, self.job.name):
+            if self.backend.start(trial, definition, data_key):
                 self.running.append(trial)
             else:
                 self._after_trial(trial, record=True)

@@ -107,6 +107,7 @@ class TrainingJob:
     objective_type: str | None = None
     attempt: int | None = None
     retried: bool = False
+    definition_name: str | None = None  # the TrainingJobDefinitionName of a multi-algorithm trial
     extra_local: dict[str, Any] = field(default_factory=dict)
 
     _MANAGED = frozenset(
@@ -142,6 +143,7 @@ class TrainingJob:
             "objective_type",
             "attempt",
             "retried",
+            "definition_name",
         }
     )
 
@@ -206,6 +208,7 @@ class TrainingJob:
         _put(local, "attempt", self.attempt)
         if self.retried:
             local["retried"] = True
+        _put(local, "definition_name", self.definition_name)
         doc["_local"] = local
         return doc
 
@@ -240,6 +243,7 @@ class TrainingJob:
             objective_type=local.get("objective_type"),
             attempt=None if local.get("attempt") is None else int(local["attempt"]),
             retried=bool(local.get("retried")),
+            definition_name=local.get("definition_name"),
             extra_local={k: v for k, v in local.items() if k not in cls._LOCAL},
         )
 
@@ -269,6 +273,7 @@ class TrainingJob:
         }
         if self.tuning_job:
             out["TuningJobName"] = self.tuning_job
+        _put(out, "TrainingJobDefinitionName", self.definition_name)
         _put(out, "TrainingStartTime", self.start_time)
         _put(out, "TrainingEndTime", self.end_time)
         _put(out, "FailureReason", self.failure_reason)
@@ -343,11 +348,27 @@ class TuningJob:
 
     @property
     def definition(self) -> dict[str, Any]:
-        return dict(self.request["TrainingJobDefinition"])
+        """The training definition of a single-algorithm job (the first one of a multi-algorithm job)."""
+        if "TrainingJobDefinition" in self.request:
+            return dict(self.request["TrainingJobDefinition"])
+        return dict(self.definitions[0])
+
+    @property
+    def definitions(self) -> list[dict[str, Any]]:
+        """The ``TrainingJobDefinitions`` of a multi-algorithm job (empty for a single-algorithm one)."""
+        return [dict(d) for d in self.request.get("TrainingJobDefinitions") or []]
 
     @property
     def objective(self) -> dict[str, Any]:
-        return dict(self.config.get("HyperParameterTuningJobObjective") or {})
+        """The job's objective (a multi-algorithm job without one: its first definition's)."""
+        own = self.config.get("HyperParameterTuningJobObjective")
+        if own or not self.definitions:
+            return dict(own or {})
+        return dict(self.definitions[0].get("TuningObjective") or {})
+
+    def objective_of(self, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """The objective a definition's trials report: its ``TuningObjective``, else the job's."""
+        return dict(definition.get("TuningObjective") or self.objective)
 
     @property
     def maximize(self) -> bool:
@@ -404,6 +425,13 @@ class TuningJob:
         )
 
     # ---------------------------------------------------------------- responses
+    def _shown(self, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """A definition as SageMaker shows it: with the hyperparameter it adds for the objective, and the
+        ResourceConfig its trials run with."""
+        if not definition:
+            return {}
+        return _shown_definition(definition, self.objective_of(definition).get("MetricName"))
+
     def to_api(
         self, trials: Sequence[TrainingJob], parent_trials: Sequence[TrainingJob], now: float
     ) -> dict[str, Any]:
@@ -415,20 +443,12 @@ class TuningJob:
         """
         doc = self.to_doc()
         out = {k: doc[k] for k in sorted(doc) if not k.startswith("_") and k != "Tags"}
-        # as SageMaker shows it: with the hyperparameter it adds for the objective, and the ResourceConfig
-        # its trials run with
-        definition = copy.deepcopy(out.get("TrainingJobDefinition") or {})
-        metric = self.objective.get("MetricName")
-        if metric:
-            definition["StaticHyperParameters"] = {
-                **(definition.get("StaticHyperParameters") or {}),
-                "_tuning_objective_metric": metric,
-            }
-        resources = resource_config(definition)
-        if resources is not None:
-            definition["ResourceConfig"] = resources
-        if definition:
-            out["TrainingJobDefinition"] = definition
+        if "TrainingJobDefinitions" in out:
+            out["TrainingJobDefinitions"] = [self._shown(d) for d in out["TrainingJobDefinitions"]]
+        else:
+            definition = self._shown(out.get("TrainingJobDefinition") or {})
+            if definition:
+                out["TrainingJobDefinition"] = definition
         training, objective = counters(trials)
         out["TrainingJobStatusCounters"] = training
         out["ObjectiveStatusCounters"] = objective
@@ -449,6 +469,19 @@ class TuningJob:
         end = self.end_time or now
         out["ConsumedResources"] = {"RuntimeInSeconds": int(max(0.0, float(end) - self.creation_time))}
         return out
+
+
+def _shown_definition(definition: Mapping[str, Any], metric: Any) -> dict[str, Any]:
+    shown = copy.deepcopy(dict(definition))
+    if metric:
+        shown["StaticHyperParameters"] = {
+            **(shown.get("StaticHyperParameters") or {}),
+            "_tuning_objective_metric": metric,
+        }
+    resources = resource_config(shown)
+    if resources is not None:
+        shown["ResourceConfig"] = resources
+    return shown
 
 
 def counters(trials: Sequence[TrainingJob]) -> tuple[dict[str, int], dict[str, int]]:
@@ -492,7 +525,8 @@ def new_training_job(
     tuning: TuningJob | None,
     now: float,
 ) -> TrainingJob:
-    """A training job created at ``now`` from ``definition`` (with ``tuning``: as one of its trials)."""
+    """A training job created at ``now`` from ``definition`` (with ``tuning``: as one of its trials, of the
+    definition named ``DefinitionName`` in a multi-algorithm job)."""
     kept = {k: copy.deepcopy(definition[k]) for k in TRAINING_REQUEST_KEYS if k in definition}
     resources = resource_config(definition)
     if resources is not None:
@@ -517,7 +551,9 @@ def new_training_job(
         ],
     )
     if tuning is not None:
-        objective = tuning.objective
+        objective = tuning.objective_of(definition)
+        if tuning.definitions:
+            job.definition_name = definition.get("DefinitionName")
         job.tuning_job_arn = tuning.arn
         job.tuning_job = tuning.name
         job.objective_metric = objective.get("MetricName")

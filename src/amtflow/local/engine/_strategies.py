@@ -110,6 +110,9 @@ class Strategy(ABC):
     def add_related(self, config: Mapping[str, Any], value: float) -> None:  # noqa: B027 - optional hook
         """An observation made by a parent on other data (TransferLearning): never a result here."""
 
+    def on_trial_start(self, trial_id: str, config: Mapping[str, Any]) -> None:  # noqa: B027 - optional
+        """A suggested configuration runs as trial ``trial_id`` (before its first report)."""
+
     def on_report(self, trial_id: str, step: int, value: float) -> Decision:
         """An intermediate objective value of a running trial; the default never stops one."""
         return Decision.CONTINUE

@@ -14,6 +14,7 @@ from typing import Any
 
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import ErrorCode, ServiceError, shape_error, validation
+from amtflow.local.engine._multi import definition_config
 from amtflow.local.engine._paths import (
     check_channel_name,
     check_environment,
@@ -105,13 +106,10 @@ def validate_tuning_request(
     that ``find_tuning`` finds, so a child that changes what SageMaker keeps fixed is refused. A limit
     answers ``ResourceLimitExceeded`` (when nothing else is wrong), as the service answers it.
     """
-    if req.get("TrainingJobDefinitions"):
+    if not req.get("TrainingJobDefinition") and not req.get("TrainingJobDefinitions"):
         raise validation(
-            "TrainingJobDefinitions (multi-algorithm tuning) is not supported by the local engine; "
-            "give one TrainingJobDefinition."
+            "TrainingJobDefinition is required: give the training job to tune (or TrainingJobDefinitions)."
         )
-    if not req.get("TrainingJobDefinition"):
-        raise validation("TrainingJobDefinition is required: give the training job to tune.")
     if req.get("Autotune"):
         raise validation("Autotune is not supported by the local engine; set Strategy and ParameterRanges.")
     context = LintContext(request=req, parents=_described_parents(req, find_tuning))
@@ -125,6 +123,9 @@ def validate_tuning_request(
                 f"{f.field}: {f.message}" + (f" Fix: {f.fix}" if f.fix else "") for f in invalid or findings
             ),
         )
+    if req.get("TrainingJobDefinitions"):
+        _validate_definitions(req, store)
+        return
     check_enough_combinations(req["HyperParameterTuningJobConfig"])
     definition = req["TrainingJobDefinition"]
     check_definition(definition, "TrainingJobDefinition.", "StaticHyperParameters")
@@ -142,6 +143,52 @@ def validate_tuning_request(
             names, f"HyperParameterTuningJobConfig.ParameterRanges.{kind}ParameterRanges", names_only=True
         )
     check_paths(store, req["HyperParameterTuningJobName"], definition, tuning=True)
+
+
+def _validate_definitions(req: Mapping[str, Any], store: Store) -> None:
+    """What the engine needs of a multi-algorithm request beyond the service's rules: each definition's
+    own ranges (none in the job's config), one objective direction, enough configurations."""
+    config = req["HyperParameterTuningJobConfig"]
+    if config.get("ParameterRanges"):
+        raise validation(
+            "HyperParameterTuningJobConfig.ParameterRanges: with TrainingJobDefinitions the local engine "
+            "searches each definition's HyperParameterRanges only; move the ranges into the definitions."
+        )
+    definitions = req["TrainingJobDefinitions"]
+    types = {
+        str((definition_config(config, d).get("HyperParameterTuningJobObjective") or {}).get("Type"))
+        for d in definitions
+    }
+    if len(types) > 1:
+        raise validation(
+            "TrainingJobDefinitions[*].TuningObjective.Type: the definitions mix Maximize and Minimize; the "
+            "best training job is chosen across definitions, so give them all the same Type."
+        )
+    sizes = [SearchSpace.from_ranges(d.get("HyperParameterRanges")).size() for d in definitions]
+    jobs = (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs")
+    if jobs is not None and config.get("Strategy") != "Grid" and None not in sizes:
+        total = sum(int(n or 0) for n in sizes)
+        if total < int(jobs):
+            raise validation(
+                f"You don't have enough combinations of hyperparameter ranges: the definitions offer {total} "
+                f"configurations in all, fewer than MaxNumberOfTrainingJobs [{jobs}]. Fix: lower "
+                f"HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs to {total}, or widen "
+                "or add ranges."
+            )
+    name = req["HyperParameterTuningJobName"]
+    for i, definition in enumerate(definitions):
+        prefix = f"TrainingJobDefinitions[{i}]."
+        check_definition(definition, prefix, "StaticHyperParameters")
+        metric = (definition.get("TuningObjective") or {}).get("MetricName")
+        if metric:
+            check_metric_name(metric, f"{prefix}TuningObjective.MetricName")
+        ranges = definition.get("HyperParameterRanges") or {}
+        for kind in ("Integer", "Continuous", "Categorical"):
+            names = {str(r.get("Name")): "" for r in ranges.get(f"{kind}ParameterRanges") or []}
+            where = f"{prefix}HyperParameterRanges.{kind}ParameterRanges"
+            check_hyperparameters(names, where, names_only=True)
+        data_key = f"{name}.{definition['DefinitionName']}"
+        check_paths(store, name, definition, tuning=True, data_key=data_key)
 
 
 def _described_parents(
@@ -212,12 +259,14 @@ def check_definition(definition: Mapping[str, Any], prefix: str, hyperparameters
     check_environment(definition.get("Environment") or {}, f"{prefix}Environment")
 
 
-def check_paths(store: Store, name: str, definition: Mapping[str, Any], *, tuning: bool) -> None:
+def check_paths(
+    store: Store, name: str, definition: Mapping[str, Any], *, tuning: bool, data_key: str | None = None
+) -> None:
     """Refuse a job whose files would land outside the state folder (a symlink pointing elsewhere)."""
     if tuning:
         store.tuning_path(name)
         store.path("training-jobs")
-        data_key = name
+        data_key = data_key or name
     else:
         store.training_path(name)
         store.trial_root(name)
