@@ -6,7 +6,8 @@ with the argument ``serve``, as SageMaker runs ``docker run <image> serve``. The
 
 - ``SM_MODEL_DIR``: the unpacked model (``/opt/ml/model`` in a container);
 - ``SAGEMAKER_BIND_TO_PORT``: the port to listen on (a free one of this machine's loopback; a container
-  listens on 8080);
+  listens on 8080) and, a local extension, ``SAGEMAKER_BIND_TO_HOST=127.0.0.1`` (a container listens on
+  every address; here the model is not offered to the network);
 - the model's ``PrimaryContainer.Environment``, and of this process's environment only what a trial gets
   (never the host's AWS credentials unless the image map entry opts in).
 
@@ -102,6 +103,7 @@ class ServingProcess:
             {
                 "SM_MODEL_DIR": str(self.model_dir),
                 "SAGEMAKER_BIND_TO_PORT": str(self.port),
+                "SAGEMAKER_BIND_TO_HOST": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
             }
         )
