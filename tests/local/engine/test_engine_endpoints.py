@@ -176,6 +176,7 @@ def test_an_endpoint_serves_its_model_and_reports_each_status_change(hosting: Ho
     assert r["InvokedProductionVariant"] == "AllTraffic"
 
     assert hosting.statuses("churn") == ["CREATING", "IN_SERVICE"]
+    assert hosting.events[0]["detail"]["ProductionVariants"][0]["VariantName"] == "AllTraffic"
     event = hosting.events[-1]
     assert event["source"] == "aws.sagemaker"
     assert event["resources"] == [f"{ARN}:endpoint/churn"]

@@ -33,6 +33,8 @@ from amtflow.local.engine._service import page
 from amtflow.local.engine._validation import check_shape
 
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's payload limit, each way
+#: InvokeEndpoint's request headers a container receives.
+_FORWARDED = frozenset({"content-type", "accept", "x-amzn-sagemaker-custom-attributes"})
 _IN_PROGRESS = (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.DELETING)
 
 Handler = Callable[[Mapping[str, Any], str], dict[str, Any]]
@@ -207,7 +209,16 @@ class Hosting:
         with self.lock:
             if name.lower() in self.endpoints:
                 raise validation(f'Cannot create already existing endpoint "{arn}".')
-            endpoint = Endpoint(name, arn, region, config.name, now, now, tags=list(req.get("Tags") or []))
+            endpoint = Endpoint(
+                name,
+                arn,
+                region,
+                config.name,
+                now,
+                now,
+                tags=list(req.get("Tags") or []),
+                variants=config.variants,
+            )
             self.endpoints[name.lower()] = endpoint
         self._changed(endpoint)
         self.rollout.start(self.rollout.create, endpoint, config, models)
@@ -312,7 +323,7 @@ class Hosting:
                 f"TargetVariant {target} is not a production variant of endpoint {name}.",
             )
         variant, process = chosen
-        forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", "accept")}
+        forwarded = {k: v for k, v in headers.items() if k.lower() in _FORWARDED}
         try:
             status, answer, content_type = process.invoke(body, forwarded)
         except OSError as e:

@@ -121,6 +121,7 @@ class Rollout:
                     min(timeout, self.startup_seconds) if timeout else self.startup_seconds,
                     _real_monotonic,
                     _real_sleep,
+                    endpoint.cancel.is_set,
                 )
         except Exception:
             fleet.stop(self.grace)
@@ -184,6 +185,7 @@ class Rollout:
         with self.lock:
             blue, endpoint.fleet = endpoint.fleet, green
             endpoint.config_name = config.name
+            endpoint.variants = config.variants
             endpoint.deployment_config = dict(deployment) or None
             endpoint.pending, endpoint.pending_config, endpoint.pending_share = None, None, 0.0
         self._end(endpoint, EndpointStatus.IN_SERVICE, None)
