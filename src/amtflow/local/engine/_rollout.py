@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,10 @@ ALARMS_GUARD = _guard.Scope(
     advice="Pass cloudwatch_client=... to amtflow.local.sagemaker(...) (a client of moto's CloudWatch, as "
     "the twin does) to have AutoRollbackConfiguration alarms read.",
 )
+
+
+WATCH_SECONDS = 0.05  # how often (real time) a baking fleet's processes are looked at
+ALARM_READ_SECONDS = 0.5  # how often (real time) the rollback alarms are read while baking
 
 
 def traffic_steps(routing: Mapping[str, Any], green_instances: int) -> list[float]:
@@ -202,13 +207,17 @@ class Rollout:
     ) -> str | None:
         """Watch the green fleet and the alarms for ``seconds``: a reason to roll back, or None."""
         end = self.clock.monotonic() + seconds
+        next_read = 0.0
         while True:
             if endpoint.cancel.is_set():
                 return ""
             died = green.died()
             if died is not None:
                 return f"Rolled back: {died}."
-            firing = self._in_alarm(alarms)
+            firing: list[str] = []
+            if _real_monotonic() >= next_read or self.clock.monotonic() >= end:
+                firing = self._in_alarm(alarms)
+                next_read = _real_monotonic() + ALARM_READ_SECONDS
             if firing:
                 return (
                     f"Rolled back: CloudWatch alarm(s) {', '.join(firing)} in ALARM state while the new "
@@ -222,7 +231,7 @@ class Rollout:
                 )
             if self.clock.monotonic() >= end:
                 return None
-            self.clock.sleep(0.05)
+            _real_sleep(WATCH_SECONDS)
 
     def _in_alarm(self, alarms: Sequence[str]) -> list[str]:
         if not alarms:
@@ -255,7 +264,7 @@ class Rollout:
     def _retire(self, blue: Fleet | None, wait: float, endpoint: Endpoint) -> None:
         end = self.clock.monotonic() + wait
         while self.clock.monotonic() < end and not endpoint.cancel.is_set():
-            self.clock.sleep(0.05)
+            _real_sleep(WATCH_SECONDS)
         if blue is not None:
             blue.stop(self.grace)
 
@@ -270,12 +279,8 @@ class Rollout:
 
 
 def _real_monotonic() -> float:
-    import time
-
     return time.monotonic()
 
 
 def _real_sleep(seconds: float) -> None:
-    import time
-
     time.sleep(seconds)
