@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from amtflow.local import _guard
 from amtflow.local.engine._endpoints import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import Clock
+from amtflow.local.engine._paths import inside
 from amtflow.local.engine._serving import STARTUP_SECONDS, ServingFailure, ServingProcess, unpack_model
 
 logger = logging.getLogger(__name__)
@@ -105,12 +107,14 @@ class Rollout:
             for v in config.variants
         }
         fleet = Fleet(config, images, started=self.clock.now().timestamp())
+        # a folder per deployment: an update to the configuration in service must not touch its model
+        deployment = f"{config.name.lower()}-{uuid.uuid4().hex[:8]}"
         try:
             for variant in config.variants:
                 name = variant["VariantName"]
                 model = models[variant["ModelName"].lower()]
                 container = model.container
-                folder = self.root / endpoint.name.lower() / config.name.lower() / name
+                folder = inside(self.root.parent, self.root.name, endpoint.name.lower(), deployment, name)
                 process = ServingProcess(
                     f"{name} of endpoint {endpoint.name}",
                     self.image_map.command(str(container.get("Image", "")), field="PrimaryContainer.Image"),
