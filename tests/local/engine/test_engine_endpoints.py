@@ -578,3 +578,24 @@ def test_variants_share_the_calls_by_weight_and_a_call_may_name_its_variant(host
     )
     assert error["Code"] == "ValidationError"
     assert "TargetVariant c" in error["Message"]
+
+
+def test_tags_of_models_configurations_and_endpoints(hosting: Hosting) -> None:
+    hosting.sm.create_model(
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE},
+        Tags=[{"Key": "team", "Value": "a"}],
+    )
+    model_arn = f"{ARN}:model/m"
+    assert hosting.sm.list_tags(ResourceArn=model_arn)["Tags"] == [{"Key": "team", "Value": "a"}]
+    hosting.sm.add_tags(ResourceArn=model_arn, Tags=[{"Key": "stage", "Value": "prod"}])
+    hosting.sm.delete_tags(ResourceArn=model_arn, TagKeys=["team"])
+    assert hosting.sm.list_tags(ResourceArn=model_arn)["Tags"] == [{"Key": "stage", "Value": "prod"}]
+    hosting.endpoint("churn")
+    hosting.sm.add_tags(ResourceArn=f"{ARN}:endpoint/churn", Tags=[{"Key": "model", "Value": "churn"}])
+    assert hosting.sm.list_tags(ResourceArn=f"{ARN}:endpoint/churn")["Tags"] == [
+        {"Key": "model", "Value": "churn"}
+    ]
+    missing = _error(hosting.sm.list_tags, ResourceArn=f"{ARN}:endpoint-config/ghost")
+    assert missing["Code"] == "ResourceNotFound"

@@ -29,7 +29,7 @@ from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import ACCOUNT_ID, Clock, ErrorCode, ServiceError, validation
 from amtflow.local.engine._paths import check_environment, check_uri
 from amtflow.local.engine._rollout import Rollout
-from amtflow.local.engine._service import page
+from amtflow.local.engine._service import MAX_TAGS, page
 from amtflow.local.engine._validation import check_shape
 
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's payload limit, each way
@@ -297,6 +297,46 @@ class Hosting:
                 for r in records.values()
             ]
         return _sorted_page(rows, params, key, kind)
+
+    # ---------------------------------------------------------------- tags
+    def tags(self, params: Mapping[str, Any], action: str) -> dict[str, Any] | None:
+        """AddTags (``add``), ListTags (``list``), DeleteTags (``delete``) of a model, endpoint configuration
+        or endpoint; None for another kind of resource. An unknown one of these is ResourceNotFound."""
+        arn = str(params.get("ResourceArn") or "")
+        kind, _, name = arn.split(":", 5)[-1].partition("/")
+        kinds: dict[str, Mapping[str, Model | EndpointConfig | Endpoint]] = {
+            "model": self.models,
+            "endpoint-config": self.configs,
+            "endpoint": self.endpoints,
+        }
+        records = kinds.get(kind)
+        if records is None:
+            return None
+        with self.lock:
+            record = records.get(name.lower())
+            if record is None or record.arn != arn:
+                raise ServiceError(
+                    ErrorCode.RESOURCE_NOT_FOUND, f"ResourceArn {arn} does not exist; check the ARN."
+                )
+            current = record.tags if isinstance(record, Endpoint) else list(record.request.get("Tags") or [])
+            if action == "list":
+                return page(current, {"MaxResults": 50, **params}, "Tags")
+            merged = {t["Key"]: t for t in current}
+            if action == "add":
+                for tag in params.get("Tags") or []:
+                    merged[tag["Key"]] = {"Key": tag["Key"], "Value": tag.get("Value", "")}
+                if len(merged) > MAX_TAGS:
+                    raise validation(
+                        f"Tags: {arn} would have {len(merged)} tags; a resource may have at most {MAX_TAGS}. "
+                        "Delete some with DeleteTags first."
+                    )
+            else:
+                merged = {k: t for k, t in merged.items() if k not in set(params.get("TagKeys") or [])}
+            if isinstance(record, Endpoint):
+                record.tags = list(merged.values())
+            else:
+                record.request["Tags"] = list(merged.values())
+        return {"Tags": list(params.get("Tags") or [])} if action == "add" else {}
 
     # ---------------------------------------------------------------- InvokeEndpoint
     def invoke(self, name: str, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str, str]:
