@@ -599,3 +599,16 @@ def test_tags_of_models_configurations_and_endpoints(hosting: Hosting) -> None:
     ]
     missing = _error(hosting.sm.list_tags, ResourceArn=f"{ARN}:endpoint-config/ghost")
     assert missing["Code"] == "ResourceNotFound"
+
+
+@pytest.mark.parametrize("url", ["file:///nonexistent/model.tar.gz", "s3://no-such-bucket/model.tar.gz"])
+def test_a_model_whose_archive_cannot_be_read_is_refused_at_creation(hosting: Hosting, url: str) -> None:
+    error = _error(
+        hosting.sm.create_model,
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": url},
+    )
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(f"Could not access model data at {url}")
+    assert hosting.sm.list_models()["Models"] == []
