@@ -129,8 +129,8 @@ def hosting(tmp_path: Path) -> Iterator[Hosting]:
             event_sink=events.append,
             clock=clock,
             cloudwatch_client=cloudwatch,
+            serving_startup_seconds=3.0,
         ) as engine:
-            engine.hosting.rollout.startup_seconds = 3.0
             yield Hosting(
                 engine,
                 boto3.client("sagemaker", region_name="us-east-1"),
