@@ -9,7 +9,9 @@ Roles (Syne Tune style), each in its own module:
 - the job loops (:mod:`._loop`) coordinate the two under the request's limits and completion criteria;
 - :class:`~amtflow.local.engine._jobs.JobBook` keeps the job records (:mod:`._records`), saves them
   (:mod:`._store`) and sends their events (:mod:`._events`);
-- the service surface (:mod:`._service`, :mod:`._validation`) answers and checks requests.
+- the service surface (:mod:`._service`, :mod:`._validation`) answers and checks requests;
+- hosting (:mod:`._hosting`): models, endpoint configurations and endpoints, deployed by :mod:`._rollout`
+  and served by processes under the inference contract (:mod:`._serving`).
 
 :class:`Engine` puts them together on an injectable clock. Requests arrive as the JSON the service would
 receive (:meth:`Engine.handle`); answers are the JSON the service would send, so the hook can run them
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from amtflow.local.engine._backend import StopCause, Trial
 from amtflow.local.engine._events import EventPublisher, EventSink
+from amtflow.local.engine._hosting import Hosting
 from amtflow.local.engine._images import ImageMap, load_image_map
 from amtflow.local.engine._jobs import JobBook
 from amtflow.local.engine._loop import (
@@ -109,6 +112,7 @@ class Engine:
         seed_source: Callable[[], int] | None = None,
         stop_grace_seconds: float = 2.0,
         read_only: bool = False,
+        serving_startup_seconds: float | None = None,
     ) -> None:
         self.store = Store(Path(state_dir).resolve())
         self.image_map = load_image_map(image_map)
@@ -131,6 +135,16 @@ class Engine:
             s3_client=self._s3_client,
             logs_client=logs_client,
             cloudwatch_client=cloudwatch_client,
+        )
+        self.hosting = Hosting(
+            root=self.store.path("endpoints"),
+            clock=self.clock,
+            events=self.events,
+            image_map=self.image_map,
+            s3=self._s3_client,
+            cloudwatch=cloudwatch_client,
+            stop_grace_seconds=stop_grace_seconds,
+            startup_seconds=serving_startup_seconds,
         )
         self.read_only = read_only
         self.jobs.load(recover=not read_only)
@@ -162,10 +176,11 @@ class Engine:
             "UpdateTrainingJob": self._update_training_job,
             "ListTrainingJobs": lambda params, _: list_training_jobs(self.jobs, params),
             "DeleteHyperParameterTuningJob": self._delete_tuning_job,
-            "AddTags": lambda params, _: add_tags(self.jobs, params),
-            "ListTags": lambda params, _: list_tags(self.jobs, params),
-            "DeleteTags": lambda params, _: delete_tags(self.jobs, params),
+            "AddTags": lambda params, _: self._tags(params, "add", add_tags),
+            "ListTags": lambda params, _: self._tags(params, "list", list_tags),
+            "DeleteTags": lambda params, _: self._tags(params, "delete", delete_tags),
             "Search": lambda params, _: search(self.jobs, params),
+            **self.hosting.handlers(),
         }
         if operation not in handlers:
             raise validation(f"{operation} is not served by the local engine.")
@@ -174,6 +189,19 @@ class Engine:
         if not operation.startswith("Create"):  # a Create handler checks its shape after its own checks
             check_shape(operation, params)
         return handlers[operation](params, region)
+
+    def _tags(
+        self, params: Mapping[str, Any], action: str, of_jobs: Callable[[JobBook, Mapping[str, Any]], Any]
+    ) -> dict[str, Any] | None:
+        answer = self.hosting.tags(params, action)  # a hosting resource's, else a job's (or None)
+        return answer if answer is not None else of_jobs(self.jobs, params)
+
+    def invoke_endpoint(
+        self, endpoint_name: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[bytes, str, str]:
+        """sagemaker-runtime InvokeEndpoint: the answer's body and content type, and the variant that
+        answered (:class:`ServiceError` ``ValidationError`` or ``ModelError`` otherwise)."""
+        return self.hosting.invoke(endpoint_name, body, headers)
 
     # ---------------------------------------------------------------- tuning jobs
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -427,6 +455,7 @@ class Engine:
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every running job (they end as Stopped), wait for the job threads, deliver pending events."""
         self._shutdown.set()
+        self.hosting.shutdown(timeout)
         for flag in list(self._stop_flags.values()):
             flag.set()
         for thread in list(self._threads.values()):
