@@ -1,5 +1,5 @@
 """The words of amtflow, each defined once: statuses, actions, warm-start types, triggers, outcomes, the
-name rules, and the clock.
+objective's direction, the name rules, and the clock.
 
 Every other module imports these (the packages re-export them where their public API names them), so
 ``amtflow.drift.WarmStartType``, ``amtflow.profile.WarmStartType`` and ``amtflow.vocabulary.WarmStartType``

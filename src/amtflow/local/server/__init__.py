@@ -9,7 +9,8 @@ Jobs run in the service's process, so they outlive the client that created them;
 What it refuses: operations the engine does not serve (``UnknownOperationException``; nothing is ever
 forwarded to AWS), ``s3://`` data and output locations (it reads and writes only ``file://`` locations, so
 the host's AWS credentials are never used), and, unless ``--allow-remote``, any address but loopback. One
-service at a time owns a state directory.
+service at a time owns a state directory, and ``amtflow tune``, ``jobs`` and ``describe`` refuse one that a
+running service holds (:func:`refuse_if_served`): ask the service instead.
 """
 
 from __future__ import annotations
