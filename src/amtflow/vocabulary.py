@@ -1,5 +1,5 @@
 """The words of amtflow, each defined once: statuses, actions, warm-start types, triggers, outcomes, the
-name rules, and the clock.
+objective's direction, the name rules, and the clock.
 
 Every other module imports these (the packages re-export them where their public API names them), so
 ``amtflow.drift.WarmStartType``, ``amtflow.profile.WarmStartType`` and ``amtflow.vocabulary.WarmStartType``
@@ -33,10 +33,12 @@ __all__ = [
     "TUNING_JOB_NAME_MAX",
     "TUNING_JOB_NAME_PATTERN",
     "Action",
+    "ApprovalStatus",
     "Clock",
     "ManualClock",
     "NoDriftAction",
     "Now",
+    "ObjectiveType",
     "PromotionOutcome",
     "PromotionVerdict",
     "RequestedAction",
@@ -80,6 +82,14 @@ class TrainingJobStatus(StrEnum):
     def is_terminal(self) -> bool:
         """The job will not change any more."""
         return self in (TrainingJobStatus.COMPLETED, TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
+
+
+class ApprovalStatus(StrEnum):
+    """``ModelApprovalStatus`` of a model package in the Model Registry."""
+
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+    PENDING_MANUAL_APPROVAL = "PendingManualApproval"
 
 
 # --- what a run does ----------------------------------------------------------------------------------------
@@ -133,6 +143,14 @@ class WarmStartMode(StrEnum):
     COLD = "cold"
     IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
     TRANSFER_LEARNING = "TransferLearning"
+
+
+class ObjectiveType(StrEnum):
+    """Direction of the tuning objective: ``HyperParameterTuningJobObjective.Type`` (a profile's
+    ``tuning.objective.goal``, a champion's ``objective_type``)."""
+
+    MAXIMIZE = "Maximize"
+    MINIMIZE = "Minimize"
 
 
 class PromotionVerdict(StrEnum):

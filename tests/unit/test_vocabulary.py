@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import enum
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
@@ -19,9 +22,11 @@ HOME = SRC / "vocabulary.py"
 
 CLASSES = {
     "Action",
+    "ApprovalStatus",
     "Clock",
     "ManualClock",
     "NoDriftAction",
+    "ObjectiveType",
     "PromotionOutcome",
     "PromotionVerdict",
     "RequestedAction",
@@ -93,6 +98,42 @@ def test_the_packages_re_export_the_one_definition() -> None:
     assert messages.MODEL_NAME_PATTERN == vocabulary.MODEL_NAME_PATTERN
     assert naming.TUNING_JOB_NAME_PATTERN is vocabulary.TUNING_JOB_NAME_PATTERN
     assert app.Clock is vocabulary.Clock
+    assert profile.Goal is lineage.ObjectiveType is vocabulary.ObjectiveType
+    assert lineage.ApprovalStatus is vocabulary.ApprovalStatus
+    assert {a.value for a in profile.Approval} < {s.value for s in vocabulary.ApprovalStatus}
+
+
+def _core_enums() -> dict[type[enum.Enum], set[str]]:
+    """Every enum class of the core (``amtflow`` but ``amtflow.local``), with where it is imported from."""
+    found: dict[type[enum.Enum], set[str]] = {}
+    for info in pkgutil.walk_packages(amtflow.__path__, "amtflow."):
+        if info.name.startswith("amtflow.local"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, enum.Enum)
+                and value.__module__.startswith("amtflow")
+            ):
+                found.setdefault(value, set()).add(f"{info.name}.{name}")
+    return found
+
+
+def test_no_two_enums_of_the_core_spell_the_same_words() -> None:
+    """Two enums with the same values are one word defined twice: define it once (in the vocabulary when more
+    than one package speaks it) and alias it."""
+    by_values: dict[frozenset[str], list[type[enum.Enum]]] = {}
+    by_name: dict[str, list[type[enum.Enum]]] = {}
+    enums = _core_enums()
+    assert len(enums) > 20, "expected the core's enums"
+    for cls in enums:
+        by_values.setdefault(frozenset(str(m.value) for m in cls), []).append(cls)
+        by_name.setdefault(cls.__name__, []).append(cls)
+    twins = [sorted(f"{c.__module__}.{c.__qualname__}" for c in group) for group in by_values.values()]
+    namesakes = [sorted(f"{c.__module__}.{c.__qualname__}" for c in group) for group in by_name.values()]
+    assert [t for t in twins if len(t) > 1] == [], "the same values defined twice"
+    assert [n for n in namesakes if len(n) > 1] == [], "two different enums of the same name"
 
 
 def test_is_terminal_is_a_method_of_both_statuses() -> None:

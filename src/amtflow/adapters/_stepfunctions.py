@@ -6,17 +6,20 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from amtflow.adapters._errors import aws_call
+from amtflow.adapters._errors import aws_call, error_code
 from amtflow.app import CallbackOutcome, ExecutionStart, StartOutcome
-from amtflow.errors import AmtflowError
+from amtflow.errors import AmtflowError, ConfigurationError
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_stepfunctions import SFNClient
 
 # The token is no longer awaited: the task was closed, timed out, or its execution ended.
 GONE_CODES = frozenset({"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"})
 MAX_ERROR = 256
 MAX_CAUSE = 32768
+# The configured state machine is not one StartExecution can use: a setting to fix, not a run to retry.
+MACHINE_CODES = ("StateMachineDoesNotExist", "StateMachineDeleting", "InvalidArn")
 
 
 class StepFunctionsCallbacks:
@@ -58,8 +61,19 @@ class StepFunctionsExecutions:
         self._sfn = client
         self._arn = state_machine_arn
 
+    def _no_machine(self, error: ClientError) -> ConfigurationError:
+        return ConfigurationError(
+            f"starting an execution: state machine {self._arn!r} cannot run executions "
+            f"({error_code(error)}); set AMTFLOW_STATE_MACHINE_ARN to the stack's tuning state machine "
+            "(the TuningStateMachine resource's ARN)"
+        )
+
     def start(self, name: str, run_input: Mapping[str, Any]) -> ExecutionStart:
-        with aws_call(f"starting execution {name}", expected={"ExecutionAlreadyExists"}) as call:
+        with aws_call(
+            f"starting execution {name}",
+            expected={"ExecutionAlreadyExists"},
+            errors=dict.fromkeys(MACHINE_CODES, self._no_machine),
+        ) as call:
             response = self._sfn.start_execution(
                 stateMachineArn=self._arn, name=name, input=json.dumps(run_input, sort_keys=True)
             )

@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 
+from amtflow.app._close_job import CloseOutcome as CloseOutcome
 from amtflow.app._close_job import failure_cause
 from amtflow.app._events import read_event
 from amtflow.app._ports import CallbackOutcome, ParkedJob, TaskCallbacks
@@ -263,18 +263,6 @@ class EvaluationJobStateChange(BaseModel):
 
     job_name: str = PydanticField(alias="TrainingJobName", min_length=1)
     status: str | None = PydanticField(default=None, alias="TrainingJobStatus")
-
-
-class CloseOutcome(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    NOT_OURS = "not_ours"
-    NOT_TERMINAL = "not_terminal"
-    NOT_PARKED = "not_parked"
-    NOT_FOUND = "not_found"
-    TASK_GONE = "task_gone"
-    IGNORED = "ignored"
-    """The event is not for this stack (another account, another detail-type)."""
 
 
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"

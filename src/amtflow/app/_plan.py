@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from amtflow.app._plan_limits import check_retrain_hyperparameters
 from amtflow.app._ports import DatasetCatalog, DatasetReader, LockStore, ModelSpec, ProfileCatalog
 from amtflow.app._spend import hourly_prices
 from amtflow.drift import (
@@ -362,6 +363,9 @@ class PlanRun:
             ),
             policy,
         )
+        if decision.action is DriftAction.RETRAIN:
+            source = f"training job {champion.training_job}" if champion else "the champion"
+            check_retrain_hyperparameters(model, source, decision.hyperparameters)
         summary = drift_summary(report, external, champion.dataset_version if champion else None)
         self._record(
             request, spec, version, current.fingerprint, decision, report, external, cold, execution, now

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from amtflow.errors import InvalidInputError
-from amtflow.lineage._records import Champion, ObjectiveType
-from amtflow.vocabulary import PromotionVerdict
+from amtflow.lineage._records import Champion
+from amtflow.vocabulary import ObjectiveType, PromotionVerdict
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from amtflow.drift import (
     TuningJobStatus,
 )
 from amtflow.errors import InvalidInputError
+from amtflow.vocabulary import ObjectiveType as ObjectiveType
 from amtflow.vocabulary import Trigger
 
 
@@ -46,11 +47,6 @@ class SpendBasis(StrEnum):
     """The planner's estimate: the run is pending or running, or its job ended unpriced."""
     NONE = "none"
     """Nothing was spent: the run was skipped, or SageMaker did not run (or has not yet run) its job."""
-
-
-class ObjectiveType(StrEnum):
-    MAXIMIZE = "Maximize"
-    MINIMIZE = "Minimize"
 
 
 def utc(value: datetime, field_name: str) -> datetime:

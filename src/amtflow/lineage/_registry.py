@@ -14,22 +14,16 @@ import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from amtflow.errors import InvalidInputError
 from amtflow.lineage._promotion import Challenger
+from amtflow.vocabulary import ApprovalStatus as ApprovalStatus
 
 CLIENT_TOKEN_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "amtflow:model-package")
 _GROUP_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]){0,62}(?<!-)")
 _METADATA_EXTRA = frozenset("_.:/=+-@")
 _MAX_METADATA = 50
-
-
-class ApprovalStatus(StrEnum):
-    APPROVED = "Approved"
-    REJECTED = "Rejected"
-    PENDING_MANUAL_APPROVAL = "PendingManualApproval"
 
 
 @dataclass(frozen=True)

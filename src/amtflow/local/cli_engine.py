@@ -229,7 +229,9 @@ def _tune(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | Non
     import boto3
 
     from amtflow.local.engine import sagemaker
+    from amtflow.local.server import refuse_if_served
 
+    refuse_if_served(args.state_dir, "amtflow tune")
     request, names = _load_request(args)
     started = time.monotonic()
     with sagemaker(
@@ -282,13 +284,15 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield from rest
 
 
-def _reader(state_dir: Path) -> Any:
+def _reader(state_dir: Path, command: str) -> Any:
     from amtflow.local.engine import Engine
+    from amtflow.local.server import refuse_if_served
 
     if not state_dir.exists():
         raise ConfigurationError(
             f"{state_dir}: no local engine state here; run 'amtflow tune' or pass --state-dir."
         )
+    refuse_if_served(state_dir, f"amtflow {command}")
     return Engine(state_dir, read_only=True, event_sink=lambda entry: None)
 
 
@@ -298,7 +302,7 @@ _JOB_COLUMNS = ("name", "status", "strategy", "trials", "best", "created")
 def _jobs(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     fmt = output_format(args)
-    engine = _reader(args.state_dir)
+    engine = _reader(args.state_dir, "jobs")
     summaries = engine.handle("ListHyperParameterTuningJobs", {"SortBy": "CreationTime", "MaxResults": 100})[
         "HyperParameterTuningJobSummaries"
     ]
@@ -344,7 +348,7 @@ def _describe(args: argparse.Namespace, out: TextIO | None = None) -> int:
     fmt = output_format(args)
     from amtflow.local.engine import ServiceError
 
-    engine = _reader(args.state_dir)
+    engine = _reader(args.state_dir, "describe")
     try:
         d = engine.handle("DescribeHyperParameterTuningJob", {"HyperParameterTuningJobName": args.name})
     except ServiceError as e:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from amtflow.vocabulary import ApprovalStatus, ObjectiveType
+
 
 class Strategy(StrEnum):
     """AMT search strategies (SageMaker spelling)."""
@@ -19,11 +21,8 @@ class Strategy(StrEnum):
     HYPERBAND = "Hyperband"
 
 
-class Goal(StrEnum):
-    """Direction of the tuning objective."""
-
-    MAXIMIZE = "Maximize"
-    MINIMIZE = "Minimize"
+Goal = ObjectiveType
+"""Direction of the tuning objective (the profile's name for :class:`amtflow.vocabulary.ObjectiveType`)."""
 
 
 class Scaling(StrEnum):
@@ -85,10 +84,12 @@ class Compression(StrEnum):
 
 
 class Approval(StrEnum):
-    """``ModelApprovalStatus`` given to a promoted model package."""
+    """``ModelApprovalStatus`` given to a promoted model package: the values of
+    :class:`~amtflow.vocabulary.ApprovalStatus` a promotion may set (registering it ``Rejected`` makes no
+    sense)."""
 
-    PENDING_MANUAL_APPROVAL = "PendingManualApproval"
-    APPROVED = "Approved"
+    PENDING_MANUAL_APPROVAL = ApprovalStatus.PENDING_MANUAL_APPROVAL.value
+    APPROVED = ApprovalStatus.APPROVED.value
 
 
 class CrossDataset(StrEnum):
@@ -102,8 +103,9 @@ class CrossDataset(StrEnum):
     THRESHOLD = "threshold"
 
 
-class Outcome(StrEnum):
-    """Run outcomes a profile may be notified about."""
+class NotificationOutcome(StrEnum):
+    """Run outcomes a profile may be notified about (``notifications.outcomes``): how the run ended
+    (:class:`amtflow.messages.Outcome`) or, for a run with a result, whether its model was promoted."""
 
     SUCCEEDED = "succeeded"
     PROMOTED = "promoted"
@@ -111,6 +113,10 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     REJECTED = "rejected"
     FAILED = "failed"
+
+
+Outcome = NotificationOutcome
+"""The profile's name for :class:`NotificationOutcome` (not :class:`amtflow.messages.Outcome`)."""
 
 
 def _squash(text: str) -> str:

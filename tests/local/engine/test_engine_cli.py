@@ -138,6 +138,30 @@ def test_unmapped_image_and_unknown_job_are_clear_errors(
     assert main(["jobs", "--state-dir", str(tmp_path / "nowhere")]) == 2
 
 
+def test_tune_jobs_and_describe_refuse_a_state_dir_a_running_service_holds(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amtflow.local.server import _own
+
+    request, image_map = files
+    state = tmp_path / "state"
+    commands = [
+        _tune_args(request, tmp_path, image_map),
+        ["jobs", "--state-dir", str(state)],
+        ["describe", "cli-1", "--state-dir", str(state)],
+    ]
+    with _own(state):  # what amtflow local serve holds while it runs
+        for args in commands:
+            assert main(args) == 2, args
+            err = capsys.readouterr().err
+            assert "amtflow local serve" in err
+            assert str(state / "serve.lock") in err
+            assert f"amtflow {args[0]}" in err
+            assert "Traceback" not in err
+    assert not list(state.glob("*/")), "nothing was created behind the service's back"
+    assert main(["jobs", "--state-dir", str(state)]) == 0  # the service stopped: the directory is free
+
+
 PROFILE = f"""\
 schema: amtflow/v1
 model: quad-cli

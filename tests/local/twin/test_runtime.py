@@ -267,3 +267,60 @@ def test_a_function_does_not_see_another_functions_amtflow_setting(
     assert owner["inner"] == {"bucket": "", "in_process_environment": None, "inner": None}
     assert other == {"bucket": "", "in_process_environment": None, "inner": None}
     assert "AMTFLOW_DATA_BUCKET" not in os.environ
+
+
+LOGGING_HANDLER = """
+from aws_lambda_powertools import Logger
+
+logger = Logger()
+
+def handler(event, context):
+    logger.debug("debug line")
+    return {"level": logger.log_level, "info": logger.isEnabledFor(20), "debug": logger.isEnabledFor(10)}
+"""
+
+
+def _logging_runtime(tmp_path: Path, environment: dict[str, str]) -> tuple[FunctionRuntime, DeployedFunction]:
+    """A fresh runtime (a twin) whose one function builds its Powertools Logger as the handlers do."""
+    code_dir = tmp_path / f"fn-{len(list(tmp_path.iterdir()))}"
+    code_dir.mkdir()
+    (code_dir / "app.py").write_text(LOGGING_HANDLER)
+    source = FunctionSource("LogFunction", code_dir, "app.handler", timeout=3)
+    function = DeployedFunction(
+        source, "stack-LogFunction", "arn:aws:lambda:us-east-1:1:function:l", environment
+    )
+    runtime = FunctionRuntime(
+        {"LogFunction": function},
+        region="us-east-1",
+        now=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        monotonic=lambda: 0.0,
+    )
+    return runtime, function
+
+
+def test_the_powertools_log_level_follows_each_invocations_environment_not_the_first_twins(
+    tmp_path: Path,
+) -> None:
+    import logging
+
+    service = f"twin-level-{tmp_path.name}"
+    stdlib = logging.getLogger(service)
+    try:
+        levels = []
+        for level in ("WARNING", "DEBUG", None):
+            environment = {"POWERTOOLS_SERVICE_NAME": service}
+            if level:
+                environment["POWERTOOLS_LOG_LEVEL"] = level
+            runtime, function = _logging_runtime(tmp_path, environment)
+            payload, errored = runtime.invoke(function, {}, source="test")
+            assert not errored, payload
+            levels.append(json.loads(payload))
+        assert levels == [
+            {"level": logging.WARNING, "info": False, "debug": False},  # a quiet twin
+            {"level": logging.DEBUG, "info": True, "debug": True},  # a later twin is not left quiet
+            {"level": logging.INFO, "info": True, "debug": False},  # nor is one that sets no level
+        ]
+        assert stdlib.level == logging.NOTSET  # the process's logger is as the twins found it
+    finally:
+        for handler in list(stdlib.handlers):
+            stdlib.removeHandler(handler)

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
 from amtflow.adapters import StepFunctionsCallbacks, StepFunctionsExecutions, StepFunctionsHolderProbe
 from amtflow.app import CallbackOutcome, StartOutcome
-from amtflow.errors import TransientError
+from amtflow.errors import ConfigurationError, TransientError
 
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:tuning"
 
@@ -69,6 +70,20 @@ def test_start_names_the_execution_and_a_used_name_is_a_duplicate(stub: tuple[ob
     assert first.outcome is StartOutcome.STARTED
     assert first.arn == f"{ARN}:run-1"
     assert executions.start("run-1", {"model": "m"}).outcome is StartOutcome.DUPLICATE
+
+
+@pytest.mark.parametrize("code", ["StateMachineDoesNotExist", "StateMachineDeleting", "InvalidArn"])
+def test_a_start_on_a_missing_state_machine_names_the_arn_and_the_setting(
+    stub: tuple[object, Stubber], code: str
+) -> None:
+    client, stubber = stub
+    stubber.add_client_error("start_execution", service_error_code=code, service_message="no such machine")
+    with pytest.raises(ConfigurationError) as caught:
+        StepFunctionsExecutions(client, ARN).start("run-1", {"model": "m"})  # type: ignore[arg-type]
+    assert ARN in str(caught.value)
+    assert "AMTFLOW_STATE_MACHINE_ARN" in str(caught.value)
+    assert caught.value.error_type == "ConfigurationError"
+    assert isinstance(caught.value.__cause__, ClientError)
 
 
 def test_a_throttled_start_is_transient(stub: tuple[object, Stubber]) -> None:

@@ -333,3 +333,53 @@ def test_a_refused_dataset_says_once_that_nothing_was_launched(
     assert type(e.value) is InvalidInputError  # what the state machine sees as the error name
     assert fragment in str(e.value)
     assert str(e.value).count("nothing was launched") == 1
+
+
+def _champion_with(world: World, hyperparameters: dict[str, str]) -> None:
+    champion = world.lineage.get_champion(MODEL)
+    assert champion is not None
+    world.lineage.set_champion(
+        replace(champion, hyperparameters=hyperparameters), expected_tuning_job=champion.tuning_job
+    )
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "field", "fragment"),
+    [
+        (
+            {f"p{i}": "1" for i in range(101)},
+            "plan.hyperparameters",
+            "101 hyperparameters, over SageMaker's 100",
+        ),
+        ({"k" * 257: "1"}, f"plan.hyperparameters.{'k' * 40}", "257 characters"),
+        (
+            {"eta": "0.1", "blob": "v" * 2501},
+            "plan.hyperparameters.blob",
+            "2501 characters, over SageMaker's 2500",
+        ),
+        # each within SageMaker's limits, but three copies would not fit in Step Functions' 256 KiB
+        ({f"p{i}": "v" * 2500 for i in range(99)}, "plan.hyperparameters", "three times"),
+    ],
+    ids=["count", "key", "value", "state-size"],
+)
+def test_a_retrain_refuses_hyperparameters_sagemaker_or_the_state_could_not_carry(
+    world: World, hyperparameters: dict[str, str], field: str, fragment: str
+) -> None:
+    _champion_with(world, hyperparameters)
+    world.files.put("v2", csv_rows(seed=7))
+    with pytest.raises(InvalidInputError, match=f"retraining '{MODEL}'") as e:
+        world.plan("v2", execution="refused-retrain")
+    assert e.value.field == field
+    assert fragment in str(e.value)
+    assert "static hyperparameters" in str(e.value)  # and the fix
+    assert world.lineage.get_run(MODEL, "refused-retrain") is None  # nothing recorded
+    assert MODEL not in world.table.locks  # nor left locked
+
+
+def test_a_retrain_at_sagemakers_limits_is_planned(world: World) -> None:
+    hyperparameters = {f"p{i}": "1" for i in range(99)} | {"k" * 256: "v" * 2500}
+    _champion_with(world, hyperparameters)
+    world.files.put("v2", csv_rows(seed=7))
+    plan = world.plan("v2")
+    assert plan.action is Action.RETRAIN
+    assert plan.hyperparameters == hyperparameters

@@ -11,7 +11,8 @@ Jobs run in the service's process, so they outlive the client that created them;
 What it refuses: operations the engine does not serve (``UnknownOperationException``; nothing is ever
 forwarded to AWS), ``s3://`` data, output and model locations (it reads and writes only ``file://``
 locations, so the host's AWS credentials are never used), and, unless ``--allow-remote``, any address but
-loopback. One service at a time owns a state directory.
+loopback. One service at a time owns a state directory, and ``amtflow tune``, ``jobs`` and ``describe``
+refuse one that a running service holds (:func:`refuse_if_served`): ask the service instead.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from amtflow.errors import ConfigurationError
 from amtflow.local.engine import Engine
 from amtflow.local.server._http import LocalService, is_loopback
 
-__all__ = ["LocalService", "is_loopback", "serve"]
+__all__ = ["LOCK_FILE", "LocalService", "is_loopback", "refuse_if_served", "serve"]
 
 PREFIX = "amtflow local serve"
 LOCK_FILE = "serve.lock"
@@ -68,6 +69,25 @@ def _own(state_dir: Path) -> Iterator[None]:
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def refuse_if_served(state_dir: Path, command: str) -> None:
+    """Raise :class:`ConfigurationError` when a running ``amtflow local serve`` holds ``state_dir`` (its
+    :data:`LOCK_FILE` is locked): ``command`` would work on jobs behind that service's back."""
+    path = state_dir / LOCK_FILE
+    if not path.is_file():  # no service ever held this directory
+        return
+    with open(path, encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().strip() or "?"
+            raise ConfigurationError(
+                f"--state-dir {state_dir}: a running amtflow local serve (pid {holder}) holds it "
+                f"({path} is locked), so '{command}' cannot use it; send the request to that service "
+                "(--endpoint-url), stop it, or pass another --state-dir."
+            ) from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _running(engine: Engine) -> list[str]:

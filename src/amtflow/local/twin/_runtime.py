@@ -25,25 +25,33 @@ are imported on first use, under the function's environment, and kept (a warm ex
 ``imports`` (the twin's ``built`` mode) the import and every call run under the function's
 :class:`~amtflow.local.packaged.PackagedImports`, which refuses what Lambda's runtime and layers lack. A
 handler exception becomes a Lambda function error payload (``errorType`` = the exception's class name,
-``errorMessage``, ``stackTrace``), as the Python runtime reports. Timeouts are not enforced (a thread
-cannot be stopped), but a call that runs longer than the function's ``Timeout`` is reported.
+``errorMessage``, ``stackTrace``), as the Python runtime reports. Powertools configures its logger (the
+stdlib logger named after ``POWERTOOLS_SERVICE_NAME``) once per process, when the first ``Logger()`` is
+built; in Lambda each function has a process of its own, here they share one, so each invocation sets that
+logger's level from its own environment (``AWS_LAMBDA_LOG_LEVEL``, then ``POWERTOOLS_LOG_LEVEL``, then
+``LOG_LEVEL``, else ``INFO``, as Powertools decides) and puts the previous level back after the call.
+Timeouts are not enforced (a thread cannot be stopped), but a call that runs longer than the function's
+``Timeout`` is reported.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import sys
 import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
 from typing import Any
+
+from aws_lambda_powertools.shared import constants as powertools
 
 from amtflow.local.packaged import PackagedImports, enforcing
 from amtflow.local.twin._template import FunctionSource, TwinDeployError
@@ -266,7 +274,7 @@ class FunctionRuntime:
         os.environ.update(overlay)
         sys.path.insert(0, code_dir)
         try:
-            with invocation_environment(self._overlay(function)):
+            with invocation_environment(self._overlay(function)), _powertools_level(os.environ):
                 yield
         finally:
             if code_dir in sys.path:
@@ -276,3 +284,30 @@ class FunctionRuntime:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+def powertools_level(environment: Mapping[str, str]) -> str | int:
+    """The level Powertools' ``Logger()`` gives its logger in a process with ``environment``."""
+    lambda_level = powertools.LAMBDA_ADVANCED_LOGGING_LEVELS.get(
+        environment.get(powertools.LAMBDA_LOG_LEVEL_ENV)
+    )
+    if lambda_level:
+        return lambda_level
+    level = environment.get(powertools.POWERTOOLS_LOG_LEVEL_ENV) or environment.get(
+        powertools.POWERTOOLS_LOG_LEVEL_LEGACY_ENV
+    )
+    return level.upper() if level else logging.INFO
+
+
+@contextmanager
+def _powertools_level(environment: Mapping[str, str]) -> Iterator[None]:
+    """During the block, the Powertools logger of ``environment``'s service at ``environment``'s level."""
+    target = logging.getLogger(environment.get(powertools.SERVICE_NAME_ENV) or "service_undefined")
+    previous = target.level
+    # not a level: Powertools' own Logger() refuses it when the handler is imported
+    with suppress(ValueError):
+        target.setLevel(powertools_level(environment))
+    try:
+        yield
+    finally:
+        target.setLevel(previous)
