@@ -37,7 +37,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -85,6 +85,7 @@ class DeployedFunction:
     name: str
     arn: str
     environment: dict[str, str]
+    role_arn: str = ""
 
 
 class FunctionRuntime:
@@ -101,6 +102,8 @@ class FunctionRuntime:
         on_overrun: Callable[[str], None] = lambda message: None,
     ) -> None:
         self._by_logical = dict(functions)
+        #: around each handler call: the function's role becomes the principal of its AWS calls (IAM)
+        self.acting_as: Callable[[DeployedFunction], AbstractContextManager[None]] = lambda f: nullcontext()
         self._by_name = {f.name: f for f in functions.values()}
         self._region = region
         self._now = now
@@ -129,7 +132,7 @@ class FunctionRuntime:
         """Run the handler; return ``(payload, errored)`` where payload is the JSON Lambda would return."""
         request_id = self._new_id()
         started = self._now()
-        with self._lock, self._environment(function):
+        with self._lock, self._environment(function), self.acting_as(function):
             began = self._monotonic()
             context = LambdaContext(
                 function_name=function.name,

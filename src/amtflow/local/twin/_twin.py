@@ -26,9 +26,11 @@ import boto3
 from amtflow import clients
 from amtflow.errors import InvalidInputError, NotFoundError
 from amtflow.local import _guard
-from amtflow.local.twin import _moto_seam
+from amtflow.local.twin import _iam_enforce, _moto_seam
 from amtflow.local.twin._delivery import Deliveries, Timetable
 from amtflow.local.twin._events import iso_time
+from amtflow.local.twin._iam_actions import Site
+from amtflow.local.twin._iam_enforce import Enforcer
 from amtflow.local.twin._records import (
     EventSink,
     Execution,
@@ -95,6 +97,8 @@ class Twin:
         self.account = "123456789012"
         self._sequence = itertools.count(1)
         self._runtime: FunctionRuntime | None = None
+        #: IAM enforcement (its policies and every decision: ``twin.iam.checks()``), None when turned off
+        self.iam: Enforcer | None = None
         self._stack = DeployedStack(
             project, self.client, stack_name=stack_name, region=region, account=self.account
         )
@@ -144,6 +148,7 @@ class Twin:
         environment: Mapping[str, str] | None = None,
         session: boto3.session.Session | None = None,
         asl_time_scale: float = 0.01,
+        enforce_iam: bool = True,
     ) -> Iterator[Twin]:
         """Deploy the project at ``project_root`` and yield the running twin; tear everything down on exit.
 
@@ -153,6 +158,9 @@ class Twin:
         own clients (``twin.client(...)``) come from ``session`` (default: moto's fake credentials).
         ``asl_time_scale`` scales the state machine's own waiting (``Retry`` intervals, ``Wait`` states): at
         the default 0.01 a 300-second retry interval takes 3 seconds; 1.0 waits in real time.
+        ``enforce_iam`` (default on) authorises every call a function, the state machine or a rule target
+        makes against its role's policies in the template (:mod:`._iam_enforce`); turn it off only in a
+        test that needs calls the template does not allow.
         """
         if asl_time_scale < 0:
             raise InvalidInputError("asl_time_scale must be >= 0 (1.0 is real time)", field="asl_time_scale")
@@ -196,6 +204,7 @@ class Twin:
                 rule_event=deliveries.on_rule_event,
                 new_id=twin._new_id,
                 asl_time_scale=asl_time_scale,
+                on_state_client=twin._tag_state_client if enforce_iam else None,
             )
             twin._deploy(parameters or {})
             # before any other thread starts: from here on names in os.environ only change value
@@ -204,8 +213,28 @@ class Twin:
             deliveries.start(stack)
             factory = sagemaker or twin._default_sagemaker(engine_options or {})
             stack.enter_context(factory(twin.put_event_entry))
+            if enforce_iam:  # outermost: it sees every call first, whoever serves it (engine, stand-in, moto)
+                twin._enforce_iam(stack)
             stack.callback(twin._stop_executions)
             yield twin
+
+    def _enforce_iam(self, stack: ExitStack) -> None:
+        site = Site(
+            self._region,
+            self.account,
+            task_state_machine=lambda token: _moto_seam.state_machine_of_task_token(
+                self.account, self._region, token
+            ),
+        )
+        enforcer = stack.enter_context(_iam_enforce.enforcing(Enforcer(self._stack.iam_policies(), site)))
+        assert self._runtime is not None
+        self._runtime.acting_as = lambda f: enforcer.acting_as(enforcer.role_principal(f.role_arn, f.name))
+        self._deliveries.enforcer = enforcer
+        self.iam = enforcer
+
+    def _tag_state_client(self, client: Any, role_arn: str | None) -> None:
+        if self.iam is not None:
+            self.iam.tag_client(client, role_arn)
 
     def _default_sagemaker(self, options: Mapping[str, Any]) -> SageMakerFactory:
         def factory(sink: EventSink) -> AbstractContextManager[object]:
@@ -348,7 +377,12 @@ class Twin:
 
     def put_event_entry(self, entry: Mapping[str, Any]) -> None:
         """The event sink handed to the SageMaker side: one event (an EventBridge envelope, as the local
-        engine sends, or a PutEvents entry), put on the default bus."""
+        engine sends, or a PutEvents entry), put on the default bus. SageMaker's own publishing: no
+        principal's call, whatever context the SageMaker side calls it in."""
+        with _iam_enforce.as_service():
+            self._put_event_entry(entry)
+
+    def _put_event_entry(self, entry: Mapping[str, Any]) -> None:
         if "detail-type" in entry:
             entry = {
                 "Source": entry["source"],
