@@ -307,6 +307,8 @@ def parse_policy(document: Mapping[str, Any], *, source: str) -> tuple[Statement
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
+    if isinstance(value, Mapping):
+        raise PolicyError(f"{where}: {value!r} is not a string (an unresolved intrinsic function?)")
     items = [value] if isinstance(value, str | int | float | bool) else list(value)
     out: list[str] = []
     for item in items:
@@ -334,7 +336,10 @@ def _statement(item: Mapping[str, Any], *, source: str, index: int) -> Statement
         raise PolicyError(f"{where}: an identity-based statement needs Resource or NotResource")
     conditions: list[tuple[str, str, tuple[str, ...]]] = []
     for operator, block in dict(item.get("Condition") or {}).items():
-        split_operator(operator)  # refuse an unknown operator now
+        try:
+            split_operator(operator)  # refuse an unknown operator now
+        except PolicyError as e:
+            raise PolicyError(f"{where}: {e}") from e
         if not isinstance(block, Mapping):
             raise PolicyError(f"{where}: Condition {operator} must map keys to values")
         for key, values in block.items():

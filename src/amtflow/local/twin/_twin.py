@@ -204,7 +204,7 @@ class Twin:
                 rule_event=deliveries.on_rule_event,
                 new_id=twin._new_id,
                 asl_time_scale=asl_time_scale,
-                on_state_client=twin._tag_state_client if enforce_iam else None,
+                on_state_client=_state_clients(twin) if enforce_iam else None,
             )
             twin._deploy(parameters or {})
             # before any other thread starts: from here on names in os.environ only change value
@@ -214,27 +214,9 @@ class Twin:
             factory = sagemaker or twin._default_sagemaker(engine_options or {})
             stack.enter_context(factory(twin.put_event_entry))
             if enforce_iam:  # outermost: it sees every call first, whoever serves it (engine, stand-in, moto)
-                twin._enforce_iam(stack)
+                _enforce_iam(twin, stack)
             stack.callback(twin._stop_executions)
             yield twin
-
-    def _enforce_iam(self, stack: ExitStack) -> None:
-        site = Site(
-            self._region,
-            self.account,
-            task_state_machine=lambda token: _moto_seam.state_machine_of_task_token(
-                self.account, self._region, token
-            ),
-        )
-        enforcer = stack.enter_context(_iam_enforce.enforcing(Enforcer(self._stack.iam_policies(), site)))
-        assert self._runtime is not None
-        self._runtime.acting_as = lambda f: enforcer.acting_as(enforcer.role_principal(f.role_arn, f.name))
-        self._deliveries.enforcer = enforcer
-        self.iam = enforcer
-
-    def _tag_state_client(self, client: Any, role_arn: str | None) -> None:
-        if self.iam is not None:
-            self.iam.tag_client(client, role_arn)
 
     def _default_sagemaker(self, options: Mapping[str, Any]) -> SageMakerFactory:
         def factory(sink: EventSink) -> AbstractContextManager[object]:
@@ -488,3 +470,23 @@ class Twin:
     def errors(self) -> list[str]:
         """Asynchronous failures: handler errors of event-driven invocations, undeliverable events."""
         return self._deliveries.errors()
+
+
+def _enforce_iam(twin: Twin, stack: ExitStack) -> None:
+    """IAM enforced until ``stack`` closes: the functions act as their roles, deliveries as theirs."""
+    account, region = twin.account, twin._region
+    site = Site(
+        region,
+        account,
+        task_state_machine=lambda token: _moto_seam.state_machine_of_task_token(account, region, token),
+    )
+    enforcer = stack.enter_context(_iam_enforce.enforcing(Enforcer(twin._stack.iam_policies(), site)))
+    assert twin._runtime is not None
+    twin._runtime.acting_as = lambda f: enforcer.acting_as(enforcer.role_principal(f.role_arn, f.name))
+    twin._deliveries.enforcer = enforcer
+    twin.iam = enforcer
+
+
+def _state_clients(twin: Twin) -> Callable[[Any, str | None], None]:
+    """The ASL interpreter's clients act as their state's role (once enforcement is on)."""
+    return lambda client, role_arn: twin.iam.tag_client(client, role_arn) if twin.iam else None
