@@ -107,26 +107,46 @@ class Enforcer:
         for request in requests_for(service, operation, params, self._site):
             decision = self.decide(principal, request, f"{service}.{operation}")
             if not decision.allowed:
-                code, status = access_denied(service)
-                message = denied_message(principal, request, decision)
-                raise ClientError(
-                    {
-                        "Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {
-                            "RequestId": "amtflow-twin-iam",
-                            "HTTPStatusCode": status,
-                            "HTTPHeaders": {},
-                            "RetryAttempts": 0,
-                            "HostId": "",
-                        },
-                    },
-                    operation,
-                )
+                raise _denied(service, operation, denied_message(principal, request, decision))
+
+    def missing_object_refusal(
+        self, principal: Principal, service: str, operation: str, params: Any, error: ClientError
+    ) -> ClientError | None:
+        """S3 answers a read of a missing key with NoSuchKey (404) only to a caller allowed to list the
+        bucket; to any other caller it is AccessDenied (403), so that keys cannot be probed."""
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        reads = operation in ("GetObject", "HeadObject")
+        if service != "s3" or not reads or code not in ("NoSuchKey", "404"):
+            return None
+        request = Request("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}")
+        decision = self.decide(principal, request, f"{service}.{operation}")
+        if decision.allowed:
+            return None
+        return _denied(service, operation, denied_message(principal, request, decision))
 
     def checks(self) -> list[Check]:
         """Every request authorised so far (allowed or denied), in order."""
         with self._checks_lock:
             return list(self._checks)
+
+
+def _denied(service: str, operation: str, message: str) -> ClientError:
+    code, status = access_denied(service)
+    if operation == "HeadObject":  # a HEAD response has no body: botocore reports the status as the code
+        code = str(status)
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {
+                "RequestId": "amtflow-twin-iam",
+                "HTTPStatusCode": status,
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+                "HostId": "",
+            },
+        },
+        operation,
+    )
 
 
 def _unqualified_function(resource: str) -> str:
@@ -157,7 +177,13 @@ def _patched_make_api_call(client: Any, operation_name: str, api_params: Any) ->
         error_class = client.exceptions.from_code(e.response["Error"]["Code"])
         raise error_class(e.response, operation_name) from None
     with _acting_as(None):  # what the service does to serve the call is its own
-        return _original_make_api_call(client, operation_name, api_params)
+        try:
+            return _original_make_api_call(client, operation_name, api_params)
+        except ClientError as e:
+            refusal = enforcer.missing_object_refusal(principal, service, operation_name, api_params, e)
+            if refusal is None:
+                raise
+            raise refusal from None
 
 
 @contextmanager
