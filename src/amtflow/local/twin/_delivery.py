@@ -160,16 +160,8 @@ class Deliveries:
         def job() -> None:
             payload = target_input(target, event, rule_name=rule_name)
             arn = str(target["Arn"])
-            role = target.get("RoleArn")
             if self.enforcer is not None and arn.split(":")[2] == "states":
-                if not role:
-                    raise ConfigurationError(
-                        f"rule {rule_name}: the target {arn} has no RoleArn; EventBridge needs a role to "
-                        "start an execution"
-                    )
-                principal = self.enforcer.role_principal(str(role), f"rule-{rule_name}"[:64])
-                with self.enforcer.acting_as(principal):
-                    self.deliver(arn, payload, source=f"rule:{rule_name}")
+                self.deliver_as(target.get("RoleArn"), arn, payload, source=f"rule:{rule_name}")
                 return
             if self.enforcer is not None and arn.split(":")[2] == "lambda":
                 parts = arn.split(":")
@@ -188,6 +180,19 @@ class Deliveries:
         decision = self.enforcer.decide(principal, request, "lambda.Invoke")
         if not decision.allowed:
             raise ConfigurationError(f"{who}: {denied_message(principal, request, decision)}")
+
+    def deliver_as(self, role_arn: str | None, arn: str, payload: Any, *, source: str) -> None:
+        """Deliver as the target's role (a rule's state-machine target, a Scheduler schedule's target)."""
+        if self.enforcer is None:
+            self.deliver(arn, payload, source=source)
+            return
+        if not role_arn:
+            raise ConfigurationError(f"{source}: the target {arn} has no RoleArn; the service needs one")
+        principal = self.enforcer.role_principal(role_arn, source.rsplit("/", 1)[-1].split(":")[-1][-64:])
+        if arn.split(":")[2] == "lambda":
+            self._authorize(principal, Request("lambda:InvokeFunction", ":".join(arn.split(":")[:7])), source)
+        with self.enforcer.acting_as(principal):
+            self.deliver(arn, payload, source=source)
 
     def deliver(self, arn: str, payload: Any, *, source: str) -> None:
         service = arn.split(":")[2]
@@ -351,6 +356,7 @@ class Timetable:
                 continue
             target = resolve_arn(sched.target_arn, sched.logical_id)
             schedule = parse_schedule(sched.expression, field=f"{sched.logical_id}.ScheduleExpression")
+            role = resolve_arn(sched.role_arn, sched.logical_id) if sched.role_arn else None
             schedule_arn = (
                 f"arn:aws:scheduler:{self._region}:{self._account}:schedule/default/{sched.logical_id}"
             )
@@ -359,12 +365,12 @@ class Timetable:
                     sched.logical_id,
                     schedule,
                     self._clock.now(),
-                    self._scheduler_fire(target, sched.input, schedule_arn),
+                    self._scheduler_fire(target, sched.input, schedule_arn, role),
                 )
             )
 
     def _scheduler_fire(
-        self, target: str, raw_input: str | None, schedule_arn: str
+        self, target: str, raw_input: str | None, schedule_arn: str, role_arn: str | None
     ) -> Callable[[datetime], None]:
         def fire(when: datetime) -> None:
             text = raw_input or "{}"
@@ -378,7 +384,7 @@ class Timetable:
             payload = json.loads(text)
             deliveries = self._deliveries
             deliveries.queue.put(
-                lambda: deliveries.deliver(target, payload, source=f"schedule:{schedule_arn}")
+                lambda: deliveries.deliver_as(role_arn, target, payload, source=f"schedule:{schedule_arn}")
             )
 
         return fire

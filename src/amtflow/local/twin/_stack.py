@@ -158,6 +158,8 @@ class DeployedStack:
                 return f"arn:aws:lambda:{self._region}:{self._account}:function:{physical}"
             if kind == "AWS::StepFunctions::StateMachine" and attr == "Arn":
                 return physical
+            if kind == "AWS::IAM::Role" and attr == "Arn":
+                return f"arn:aws:iam::{self._account}:role/{physical}"
             if kind == "AWS::SQS::Queue" and attr == "Arn":
                 attributes = self._client("sqs").get_queue_attributes(
                     QueueUrl=physical, AttributeNames=["QueueArn"]
