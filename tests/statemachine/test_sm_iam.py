@@ -13,7 +13,7 @@ through the real ASL with the action named, as they would on AWS.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,10 @@ from sm_support import MODEL, PROFILE, ROOT, T0
 from test_sm_decisions import DECIDING_PROFILE, RetrainStandIn, csv_rows, land
 from test_sm_promotion import upload_version, wait_until
 
-from amtflow.local.twin import ExecutionStatus, ManualClock, Twin
+from amtflow.local.twin import Execution, ExecutionStatus, ManualClock, Twin
 from amtflow.local.twin._iam import Effect, Policies, Statement, authorize
 from amtflow.local.twin._iam_enforce import Check
+from amtflow.local.twin._iam_policies import StackPolicies
 
 # Grants the recorded run may not use, each with the path that needs it (whether the reconciler or the job's
 # event closes the first run is a race, so the reconciler's grants are listed although it often uses them).
@@ -73,9 +74,17 @@ NOT_EXERCISED: dict[tuple[str, str, str], str] = {
 }
 
 
-def _roles_grants(twin: Twin) -> Iterator[tuple[str, str, Statement, str]]:
-    assert twin.iam is not None
-    for role in twin.iam.policies.roles.values():
+@dataclass(frozen=True)
+class Recorded:
+    """What one run through the application left: every IAM decision, the stack's policies, the runs."""
+
+    checks: list[Check]
+    policies: StackPolicies
+    executions: list[Execution]
+
+
+def _roles_grants(policies: StackPolicies) -> Iterator[tuple[str, str, Statement, str]]:
+    for role in policies.roles.values():
         if role.logical_id == "SageMakerExecutionRole":  # SageMaker's own calls: not made by the application
             continue
         for statement in role.statements:
@@ -86,7 +95,7 @@ def _roles_grants(twin: Twin) -> Iterator[tuple[str, str, Statement, str]]:
 
 
 @pytest.fixture(scope="module")
-def recorded() -> Iterator[tuple[Twin, list[Check]]]:
+def recorded() -> Recorded:
     sagemaker = RetrainStandIn()
     with Twin.start(ROOT, sagemaker=sagemaker.factory, clock=ManualClock(T0)) as twin:
         twin.put_object(f"profiles/{MODEL}.yaml", PROFILE)
@@ -111,25 +120,23 @@ def recorded() -> Iterator[tuple[Twin, list[Check]]]:
             twin.client("lambda").invoke(
                 FunctionName=twin.physical_id(function), InvocationType="Event", Payload=b'"not an event"'
             )
-        twin.wait_for_executions()
+        executions = twin.wait_for_executions()
         assert twin.iam is not None
-        yield twin, twin.iam.checks()
+        # the twin ends here: the tests below start twins of their own (one per process at a time)
+        return Recorded(twin.iam.checks(), twin.iam.policies, executions)
 
 
-def test_the_shipped_template_lets_every_recorded_call_through(recorded: tuple[Twin, list[Check]]) -> None:
-    twin, checks = recorded
-    denied = [(c.principal.arn, c.request) for c in checks if not c.decision.allowed]
+def test_the_shipped_template_lets_every_recorded_call_through(recorded: Recorded) -> None:
+    denied = [(c.principal.arn, c.request) for c in recorded.checks if not c.decision.allowed]
     assert denied == []
-    executions = twin.executions()
-    assert len(executions) >= 4
-    assert [e.cause for e in executions if e.status is not ExecutionStatus.SUCCEEDED] == []
-    functions = {c.principal.session for c in checks if not c.principal.service}
+    assert len(recorded.executions) >= 4
+    assert [e.cause for e in recorded.executions if e.status is not ExecutionStatus.SUCCEEDED] == []
+    functions = {c.principal.session for c in recorded.checks if not c.principal.service}
     assert len(functions) >= 10  # every function and the state machine made calls
 
 
-def _needed(checks: list[Check], role_arn: str, statement: Statement, action: str, twin: Twin) -> bool:
-    assert twin.iam is not None
-    role = twin.iam.policies.roles[role_arn]
+def _needed(recorded: Recorded, role_arn: str, statement: Statement, action: str) -> bool:
+    role = recorded.policies.roles[role_arn]
     kept = tuple(a for a in statement.actions if a.lower() != action.lower())
     identity = tuple(
         (replace(s, actions=kept) if s is statement else s)
@@ -139,18 +146,15 @@ def _needed(checks: list[Check], role_arn: str, statement: Statement, action: st
     policies = Policies(identity=identity)
     return any(
         c.decision.allowed and not authorize(c.principal, c.request, policies).allowed
-        for c in checks
+        for c in recorded.checks
         if c.principal.arn == role_arn and not c.principal.service
     )
 
 
-def test_every_permission_the_template_grants_is_needed_by_a_recorded_call(
-    recorded: tuple[Twin, list[Check]],
-) -> None:
-    twin, checks = recorded
+def test_every_permission_the_template_grants_is_needed_by_a_recorded_call(recorded: Recorded) -> None:
     unused: list[tuple[str, str, str]] = []
-    for role_arn, logical_id, statement, action in _roles_grants(twin):
-        if not _needed(checks, role_arn, statement, action, twin):
+    for role_arn, logical_id, statement, action in _roles_grants(recorded.policies):
+        if not _needed(recorded, role_arn, statement, action):
             unused.append((logical_id, statement.sid, action))
     listed = {u for u in unused if u in NOT_EXERCISED or (u[0], u[1], "*") in NOT_EXERCISED}
     assert sorted(set(unused) - listed) == []  # a grant nothing uses: remove it, or list it with its reason
