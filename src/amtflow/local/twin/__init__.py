@@ -41,8 +41,11 @@ The services' payload size limits are enforced with their errors (:mod:`._limits
 Functions' 256 KiB (``InvalidExecutionInput``, ``InvalidOutput``, ``States.DataLimitExceeded``, which
 ``States.ALL`` does not catch), SNS ``Publish`` (256 KiB with attributes, subject rules:
 ``InvalidParameter``), EventBridge ``PutEvents`` (256 KiB: ``ValidationException``), DynamoDB items
-(400 KB) and Lambda ``Invoke`` (6 MB, 256 KB asynchronous: ``RequestTooLargeException``). IAM is not
-enforced, nor are Lambda timeouts (an overrun is reported); account quotas (concurrency, throttling,
+(400 KB) and Lambda ``Invoke`` (6 MB, 256 KB asynchronous: ``RequestTooLargeException``). IAM is
+enforced: each function, the state machine and each rule target acts as its role (or under the function's
+resource policy), and a call its policies in the template do not allow fails with the service's
+access-denied error (``enforce_iam=False`` turns it off; ``twin.iam.checks()`` lists every decision).
+Lambda timeouts are not enforced (an overrun is reported); account quotas (concurrency, throttling,
 training instances) are not modelled. One twin per process.
 
 The package is the twin only: its parts are the stack (``_stack``), deliveries and schedules

@@ -13,14 +13,16 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from amtflow.errors import InvalidInputError, NotFoundError
+from amtflow.errors import ConfigurationError, InvalidInputError, NotFoundError
 from amtflow.local.twin import _moto_seam
 from amtflow.local.twin._events import envelope, iso_time, normalise_event, target_input
+from amtflow.local.twin._iam import Principal, Request, denied_message
+from amtflow.local.twin._iam_enforce import Enforcer
 from amtflow.local.twin._patterns import matches
 from amtflow.local.twin._runtime import DeployedFunction, FunctionRuntime
 from amtflow.local.twin._schedules import Clock, Schedule, parse_schedule
@@ -59,6 +61,9 @@ class Deliveries:
         self._put_events = put_events
         self._enqueue_rule_delivery = enqueue_rule_delivery
         self.runtime: FunctionRuntime | None = None
+        #: IAM: rules invoke functions under their resource policies, rule targets and destinations act as
+        #: their roles (None: not enforced)
+        self.enforcer: Enforcer | None = None
         self.queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._errors: list[str] = []
         self._errors_lock = threading.Lock()
@@ -154,9 +159,40 @@ class Deliveries:
 
         def job() -> None:
             payload = target_input(target, event, rule_name=rule_name)
-            self.deliver(str(target["Arn"]), payload, source=f"rule:{rule_name}")
+            arn = str(target["Arn"])
+            if self.enforcer is not None and arn.split(":")[2] == "states":
+                self.deliver_as(target.get("RoleArn"), arn, payload, source=f"rule:{rule_name}")
+                return
+            if self.enforcer is not None and arn.split(":")[2] == "lambda":
+                parts = arn.split(":")
+                rule_arn = f"arn:aws:events:{parts[3]}:{parts[4]}:rule/{rule_name}"
+                self._authorize(
+                    Principal.aws_service("events.amazonaws.com", source_arn=rule_arn),
+                    Request("lambda:InvokeFunction", ":".join(parts[:7])),
+                    f"rule {rule_name}",
+                )
+            self.deliver(arn, payload, source=f"rule:{rule_name}")
 
         return job
+
+    def _authorize(self, principal: Principal, request: Request, who: str) -> None:
+        assert self.enforcer is not None
+        decision = self.enforcer.decide(principal, request, "lambda.Invoke")
+        if not decision.allowed:
+            raise ConfigurationError(f"{who}: {denied_message(principal, request, decision)}")
+
+    def deliver_as(self, role_arn: str | None, arn: str, payload: Any, *, source: str) -> None:
+        """Deliver as the target's role (a rule's state-machine target, a Scheduler schedule's target)."""
+        if self.enforcer is None:
+            self.deliver(arn, payload, source=source)
+            return
+        if not role_arn:
+            raise ConfigurationError(f"{source}: the target {arn} has no RoleArn; the service needs one")
+        principal = self.enforcer.role_principal(role_arn, source.rsplit("/", 1)[-1].split(":")[-1][-64:])
+        if arn.split(":")[2] == "lambda":
+            self._authorize(principal, Request("lambda:InvokeFunction", ":".join(arn.split(":")[:7])), source)
+        with self.enforcer.acting_as(principal):
+            self.deliver(arn, payload, source=source)
 
     def deliver(self, arn: str, payload: Any, *, source: str) -> None:
         service = arn.split(":")[2]
@@ -205,19 +241,37 @@ class Deliveries:
                 },
                 "responsePayload": body,
             }
-            self._send_to_destination(self._resolve_arn(destination, function.source.logical_id), record)
+            arn = self._resolve_arn(destination, function.source.logical_id)
+            url = (
+                self._client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+                if arn.split(":")[2] == "sqs"
+                else ""
+            )
+            # Lambda sends to the destination with the function's execution role
+            scope = (
+                self.enforcer.acting_as(self.enforcer.role_principal(function.role_arn, function.name))
+                if self.enforcer is not None and function.role_arn
+                else nullcontext()
+            )
+            with scope:
+                self._send_to_destination(arn, record, url)
 
-    def _send_to_destination(self, arn: str, record: Mapping[str, Any]) -> None:
+    def _send_to_destination(self, arn: str, record: Mapping[str, Any], queue_url: str) -> None:
         service = arn.split(":")[2]
         if service == "sqs":
-            url = self._client("sqs").get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
-            self._client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record, default=str))
+            self._client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(record, default=str))
         elif service == "sns":
             self._client("sns").publish(TopicArn=arn, Message=json.dumps(record, default=str))
         elif service == "lambda":
             assert self.runtime is not None
             target = self.runtime.resolve(arn)
             if target is not None:
+                if self.enforcer is not None:
+                    self._authorize(
+                        self.enforcer.current() or Principal.aws_service("lambda.amazonaws.com"),
+                        Request("lambda:InvokeFunction", target.arn),
+                        "destination",
+                    )
                 self.queue.put(lambda: self.invoke_async(target, record, "destination"))
         elif service == "events":
             self._put_events(
@@ -302,6 +356,7 @@ class Timetable:
                 continue
             target = resolve_arn(sched.target_arn, sched.logical_id)
             schedule = parse_schedule(sched.expression, field=f"{sched.logical_id}.ScheduleExpression")
+            role = resolve_arn(sched.role_arn, sched.logical_id) if sched.role_arn else None
             schedule_arn = (
                 f"arn:aws:scheduler:{self._region}:{self._account}:schedule/default/{sched.logical_id}"
             )
@@ -310,12 +365,12 @@ class Timetable:
                     sched.logical_id,
                     schedule,
                     self._clock.now(),
-                    self._scheduler_fire(target, sched.input, schedule_arn),
+                    self._scheduler_fire(target, sched.input, schedule_arn, role),
                 )
             )
 
     def _scheduler_fire(
-        self, target: str, raw_input: str | None, schedule_arn: str
+        self, target: str, raw_input: str | None, schedule_arn: str, role_arn: str | None
     ) -> Callable[[datetime], None]:
         def fire(when: datetime) -> None:
             text = raw_input or "{}"
@@ -329,7 +384,7 @@ class Timetable:
             payload = json.loads(text)
             deliveries = self._deliveries
             deliveries.queue.put(
-                lambda: deliveries.deliver(target, payload, source=f"schedule:{schedule_arn}")
+                lambda: deliveries.deliver_as(role_arn, target, payload, source=f"schedule:{schedule_arn}")
             )
 
         return fire

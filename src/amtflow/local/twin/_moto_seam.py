@@ -36,6 +36,8 @@ RuleSend = Callable[[Any, Any, bool], None]
 """``(rule, event, transform_input)``: moto's own delivery of a rule's targets."""
 RuleEvent = Callable[[Any, Any, bool, RuleSend], None]
 """``(rule, event, transform_input, moto_send)``: the twin's handling of an event that reached a rule."""
+StateClient = Callable[[Any, "str | None"], None]
+"""``(client, role_arn)``: a boto3 client the ASL interpreter built for a state, and the role it acts as."""
 
 PATCHED: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     "route_lambda_invocations": (
@@ -116,6 +118,18 @@ PATCHED: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
             ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
         ),
     ),
+    "tag_state_clients": (
+        (
+            "moto.stepfunctions.parser.asl.utils.boto_client",
+            "boto_client_for",
+            ("region", "service", "state_credentials"),
+        ),
+        (
+            "moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials",
+            "StateCredentials",
+            ("role_arn",),
+        ),
+    ),
     "scale_asl_waits": (
         ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", "time", ()),
         (
@@ -158,8 +172,10 @@ def install(
     rule_event: RuleEvent,
     new_id: Callable[[], str],
     asl_time_scale: float,
+    on_state_client: StateClient | None = None,
 ) -> None:
-    """Apply every patch until ``stack`` closes (moto's mock must be active)."""
+    """Apply every patch until ``stack`` closes (moto's mock must be active); ``on_state_client``, when
+    given, is told of every client the ASL interpreter builds for a state's service call."""
     name_unnamed_executions(stack, new_id)
     keep_task_failure_cause(stack)
     complete_early_callbacks(stack)
@@ -174,6 +190,8 @@ def install(
     # moto logs every caught ASL failure at ERROR level; the twin reports failures through executions().
     stack.enter_context(quiet_logger("moto.stepfunctions.parser"))
     scale_asl_waits(stack, asl_time_scale)
+    if on_state_client is not None:
+        tag_state_clients(stack, on_state_client)
 
 
 def route_lambda_invocations(
@@ -485,6 +503,66 @@ def scale_asl_waits(stack: ExitStack, scale: float) -> None:
 
     stack.enter_context(mock.patch.object(retrier_decl, "time", types.SimpleNamespace(sleep=sleep)))
     stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
+
+
+def tag_state_clients(stack: ExitStack, on_client: StateClient) -> None:
+    """Every boto3 client the ASL interpreter builds for a state's service call (``lambda:invoke``,
+    ``dynamodb:deleteItem``, ...) is handed to ``on_client`` with the role the state acts as (the state
+    machine's role, or the state's ``Credentials``), so that its calls are authorised as that role's.
+
+    Replaces ``boto_client_for`` in ``moto.stepfunctions.parser.asl.utils.boto_client`` and in every module
+    of the interpreter that imported it by name.
+    """
+    import importlib
+    import sys
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    state = "moto.stepfunctions.parser.asl.component.state.exec"
+    for user in (
+        "state_map.item_reader.eval.resource_eval_s3",
+        "state_map.result_writer.resource_eval.resource_eval_s3",
+        "state_task.lambda_eval_utils",
+        "state_task.service.state_task_service_factory",
+    ):
+        importlib.import_module(f"{state}.{user}")  # every module that imports boto_client_for by name
+
+    original = boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = original(region, service, state_credentials)
+        on_client(client, getattr(state_credentials, "role_arn", None))
+        return client
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", 0) is original:
+            stack.enter_context(mock.patch.object(module, "boto_client_for", boto_client_for))
+
+
+def stack_resolver(account: str, region: str, stack_name: str) -> Callable[[Any], Any]:
+    """Resolves a template value (``Fn::Sub``, ``Ref``, ``Fn::GetAtt``, ``Fn::If``, ...) as moto's
+    CloudFormation resolved it when it deployed stack ``stack_name``."""
+    from moto.cloudformation.models import cloudformation_backends
+    from moto.cloudformation.parsing import clean_json
+
+    backend = cloudformation_backends[account][region]
+    (found,) = [s for s in backend.stacks.values() if s.name == stack_name and s.status != "DELETE_COMPLETE"]
+    resource_map = found.resource_map
+    return lambda value: clean_json(value, resource_map)
+
+
+def state_machine_of_task_token(account: str, region: str, token: str) -> str | None:
+    """The ARN of the state machine whose running execution awaits ``token``, or None."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account][region]
+    for machine in list(backend.state_machines):
+        for execution in list(getattr(machine, "executions", [])):
+            worker = getattr(execution, "exec_worker", None)
+            env = getattr(worker, "env", None)
+            if env is not None and env.callback_pool_manager.get(token) is not None:
+                return str(machine.arn)
+    return None
 
 
 def plain_state_machine(account: str, region: str, arn: str) -> tuple[str, str, str]:

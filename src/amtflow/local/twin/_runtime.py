@@ -45,7 +45,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import ModuleType
@@ -96,6 +96,7 @@ class DeployedFunction:
     name: str
     arn: str
     environment: dict[str, str]
+    role_arn: str = ""
 
 
 class FunctionRuntime:
@@ -115,6 +116,8 @@ class FunctionRuntime:
         self._by_logical = dict(functions)
         # per logical id: what the function may import as packaged (``--built``); none: anything
         self._imports = dict(imports or {})
+        #: around each handler call: the function's role becomes the principal of its AWS calls (IAM)
+        self.acting_as: Callable[[DeployedFunction], AbstractContextManager[None]] = lambda f: nullcontext()
         self._by_name = {f.name: f for f in functions.values()}
         self._region = region
         self._now = now
@@ -143,7 +146,7 @@ class FunctionRuntime:
         """Run the handler; return ``(payload, errored)`` where payload is the JSON Lambda would return."""
         request_id = self._new_id()
         started = self._now()
-        with self._lock, self._environment(function), self._packaged(function):
+        with self._lock, self._environment(function), self._packaged(function), self.acting_as(function):
             began = self._monotonic()
             context = LambdaContext(
                 function_name=function.name,

@@ -10,6 +10,7 @@ from typing import Any
 
 from amtflow.errors import NotFoundError
 from amtflow.local.twin import _moto_seam
+from amtflow.local.twin._iam_policies import StackPolicies, load_stack_policies
 from amtflow.local.twin._records import Notification, read_notification
 from amtflow.local.twin._runtime import DeployedFunction
 from amtflow.local.twin._template import ARTIFACT_BUCKET, CompiledProject, TwinDeployError
@@ -118,8 +119,29 @@ class DeployedStack:
             config = lam.get_function_configuration(FunctionName=name)
             env = {k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()}
             env.update(overrides)
-            deployed[logical_id] = DeployedFunction(source, name, config["FunctionArn"], env)
+            deployed[logical_id] = DeployedFunction(
+                source, name, config["FunctionArn"], env, role_arn=str(config.get("Role", ""))
+            )
         return deployed
+
+    def iam_policies(self) -> StackPolicies:
+        """The stack's roles' policies and its functions' resource policies, resolved as deployed."""
+        lam = self._client("lambda")
+        function_policies: dict[str, str | None] = {}
+        for logical_id in self._project.functions:
+            name = self.resources[logical_id][1]
+            arn = f"arn:aws:lambda:{self._region}:{self._account}:function:{name}"
+            try:
+                function_policies[arn] = lam.get_policy(FunctionName=name)["Policy"]
+            except lam.exceptions.ResourceNotFoundException:
+                function_policies[arn] = None
+        return load_stack_policies(
+            self._project.cloudformation,
+            deployed=self.resources,
+            resolve=_moto_seam.stack_resolver(self._account, self._region, self._stack_name),
+            account=self._account,
+            function_policies=function_policies,
+        )
 
     def resolve_arn(self, value: Any, where: str) -> str:
         """The ARN a template value (a string, ``Fn::GetAtt ... Arn`` or ``Ref``) stands for."""
@@ -136,6 +158,8 @@ class DeployedStack:
                 return f"arn:aws:lambda:{self._region}:{self._account}:function:{physical}"
             if kind == "AWS::StepFunctions::StateMachine" and attr == "Arn":
                 return physical
+            if kind == "AWS::IAM::Role" and attr == "Arn":
+                return f"arn:aws:iam::{self._account}:role/{physical}"
             if kind == "AWS::SQS::Queue" and attr == "Arn":
                 attributes = self._client("sqs").get_queue_attributes(
                     QueueUrl=physical, AttributeNames=["QueueArn"]

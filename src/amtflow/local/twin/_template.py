@@ -78,6 +78,7 @@ class SchedulerSchedule:
     target_arn: Any
     input: str | None
     enabled: bool
+    role_arn: Any = None  # the target's RoleArn (a template value): the schedule acts as it
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def _extract_schedules(cfn: dict[str, Any], project: CompiledProject) -> None:
                 target_arn=target.get("Arn"),
                 input=target.get("Input"),
                 enabled=props.get("State", "ENABLED") == "ENABLED",
+                role_arn=target.get("RoleArn"),
             )
         )
 

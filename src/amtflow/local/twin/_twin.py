@@ -27,9 +27,11 @@ import boto3
 from amtflow import clients
 from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
 from amtflow.local import _guard, packaged
-from amtflow.local.twin import _moto_seam
+from amtflow.local.twin import _iam_enforce, _moto_seam
 from amtflow.local.twin._delivery import Deliveries, Timetable
 from amtflow.local.twin._events import iso_time
+from amtflow.local.twin._iam_actions import Site
+from amtflow.local.twin._iam_enforce import Enforcer
 from amtflow.local.twin._records import (
     EventSink,
     Execution,
@@ -97,6 +99,8 @@ class Twin:
         self._sequence = itertools.count(1)
         self._runtime: FunctionRuntime | None = None
         self._imports: dict[str, packaged.PackagedImports] = {}
+        #: IAM enforcement (its policies and every decision: ``twin.iam.checks()``), None when turned off
+        self.iam: Enforcer | None = None
         self._stack = DeployedStack(
             project, self.client, stack_name=stack_name, region=region, account=self.account
         )
@@ -147,6 +151,7 @@ class Twin:
         session: boto3.session.Session | None = None,
         asl_time_scale: float = 0.01,
         built: bool = False,
+        enforce_iam: bool = True,
     ) -> Iterator[Twin]:
         """Deploy the project at ``project_root`` and yield the running twin; tear everything down on exit.
 
@@ -159,6 +164,10 @@ class Twin:
         ``built`` runs each function's code from ``.aws-sam/build/<LogicalId>`` (``make build``) and, while a
         handler runs, refuses with ``ModuleNotFoundError`` the imports that neither the python3.12 runtime
         (stdlib, boto3/botocore) nor the function's built layers provide (:mod:`amtflow.local.packaged`).
+
+        ``enforce_iam`` (default on) authorises every call a function, the state machine or a rule target
+        makes against its role's policies in the template (:mod:`._iam_enforce`); turn it off only in a
+        test that needs calls the template does not allow.
         """
         if asl_time_scale < 0:
             raise InvalidInputError("asl_time_scale must be >= 0 (1.0 is real time)", field="asl_time_scale")
@@ -206,34 +215,19 @@ class Twin:
                 rule_event=deliveries.on_rule_event,
                 new_id=twin._new_id,
                 asl_time_scale=asl_time_scale,
+                on_state_client=_state_clients(twin) if enforce_iam else None,
             )
             twin._deploy(parameters or {})
             # before any other thread starts: from here on names in os.environ only change value
             assert twin._runtime is not None
             stack.enter_context(twin._runtime.pin_environment())
             deliveries.start(stack)
-            factory = sagemaker or twin._default_sagemaker(engine_options or {})
+            factory = sagemaker or _engine_factory(twin, engine_options or {})
             stack.enter_context(factory(twin.put_event_entry))
+            if enforce_iam:  # outermost: it sees every call first, whoever serves it (engine, stand-in, moto)
+                _enforce_iam(twin, stack)
             stack.callback(twin._stop_executions)
             yield twin
-
-    def _default_sagemaker(self, options: Mapping[str, Any]) -> SageMakerFactory:
-        def factory(sink: EventSink) -> AbstractContextManager[object]:
-            try:
-                from amtflow.local.engine import sagemaker as local_sagemaker
-            except ImportError as e:
-                raise TwinDeployError(
-                    "the local AMT engine (amtflow.local.sagemaker) is not available; pass sagemaker=... to "
-                    "Twin.start to use a stand-in"
-                ) from e
-            state_dir = options.get("state_dir", self.work_dir / "engine")
-            extra = {k: v for k, v in options.items() if k != "state_dir"}
-            # trial logs reach CloudWatch Logs as on SageMaker (Evaluate reads them for the diagnosis)
-            extra.setdefault("logs_client", self.client("logs"))
-            extra.setdefault("cloudwatch_client", self.client("cloudwatch"))  # trial metrics, as SageMaker
-            return local_sagemaker(state_dir=state_dir, event_sink=sink, **extra)
-
-        return factory
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` bound to the twin (moto); handy for assertions in tests."""
@@ -359,7 +353,12 @@ class Twin:
 
     def put_event_entry(self, entry: Mapping[str, Any]) -> None:
         """The event sink handed to the SageMaker side: one event (an EventBridge envelope, as the local
-        engine sends, or a PutEvents entry), put on the default bus."""
+        engine sends, or a PutEvents entry), put on the default bus. SageMaker's own publishing: no
+        principal's call, whatever context the SageMaker side calls it in."""
+        with _iam_enforce.as_service():
+            self._put_event_entry(entry)
+
+    def _put_event_entry(self, entry: Mapping[str, Any]) -> None:
         if "detail-type" in entry:
             entry = {
                 "Source": entry["source"],
@@ -478,3 +477,44 @@ def _packaged_imports(
     for logical_id, source in project.functions.items():
         project.functions[logical_id] = dataclasses.replace(source, code_dir=built[logical_id].code_dir)
     return {logical_id: packaged.PackagedImports(built[logical_id]) for logical_id in project.functions}
+
+
+def _enforce_iam(twin: Twin, stack: ExitStack) -> None:
+    """IAM enforced until ``stack`` closes: the functions act as their roles, deliveries as theirs."""
+    account, region = twin.account, twin._region
+    site = Site(
+        region,
+        account,
+        task_state_machine=lambda token: _moto_seam.state_machine_of_task_token(account, region, token),
+    )
+    enforcer = stack.enter_context(_iam_enforce.enforcing(Enforcer(twin._stack.iam_policies(), site)))
+    assert twin._runtime is not None
+    twin._runtime.acting_as = lambda f: enforcer.acting_as(enforcer.role_principal(f.role_arn, f.name))
+    twin._deliveries.enforcer = enforcer
+    twin.iam = enforcer
+
+
+def _state_clients(twin: Twin) -> Callable[[Any, str | None], None]:
+    """The ASL interpreter's clients act as their state's role (once enforcement is on)."""
+    return lambda client, role_arn: twin.iam.tag_client(client, role_arn) if twin.iam else None
+
+
+def _engine_factory(twin: Twin, options: Mapping[str, Any]) -> SageMakerFactory:
+    """The local AMT engine behind the twin, its events on the twin's bus, trial logs and metrics in moto."""
+
+    def factory(sink: EventSink) -> AbstractContextManager[object]:
+        try:
+            from amtflow.local.engine import sagemaker as local_sagemaker
+        except ImportError as e:
+            raise TwinDeployError(
+                "the local AMT engine (amtflow.local.sagemaker) is not available; pass sagemaker=... to "
+                "Twin.start to use a stand-in"
+            ) from e
+        state_dir = options.get("state_dir", twin.work_dir / "engine")
+        extra = {k: v for k, v in options.items() if k != "state_dir"}
+        # trial logs reach CloudWatch Logs as on SageMaker (Evaluate reads them for the diagnosis)
+        extra.setdefault("logs_client", twin.client("logs"))
+        extra.setdefault("cloudwatch_client", twin.client("cloudwatch"))  # trial metrics, as SageMaker
+        return local_sagemaker(state_dir=state_dir, event_sink=sink, **extra)
+
+    return factory
