@@ -19,6 +19,7 @@ from amtflow.profile._compile import (
     parents_of,
     preview_tuning_request,
 )
+from amtflow.profile._deployment import AlarmSpec, CanarySpec, DeploymentSpec, ServerlessSpec
 from amtflow.profile._enums import (
     Approval,
     Compression,
@@ -73,14 +74,17 @@ __all__ = [
     "MODEL_NAME_PATTERN",
     "MODEL_TAG",
     "SCHEMA_VERSION",
+    "AlarmSpec",
     "Approval",
     "Budget",
+    "CanarySpec",
     "ChannelSpec",
     "CheckpointSpec",
     "CompletionCriteria",
     "Compression",
     "CrossDataset",
     "DatasetSpec",
+    "DeploymentSpec",
     "Distribution",
     "DriftThresholds",
     "EarlyStopping",
@@ -103,6 +107,7 @@ __all__ = [
     "PromotionRule",
     "ResourceLimits",
     "Scaling",
+    "ServerlessSpec",
     "SpotConfig",
     "Strategy",
     "TrainingNetwork",

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from amtflow.errors import InvalidInputError
+from amtflow.profile._deployment import DeploymentSpec
 from amtflow.profile._enums import (
     Compression,
     Distribution,
@@ -459,6 +460,7 @@ class ModelProfile(_Section):
     budget: Budget = Budget()
     schedule: Annotated[str, AfterValidator(_check_schedule)] | None = None
     notifications: Notifications = Notifications()
+    deployment: DeploymentSpec | None = None
     sample_log_lines: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
