@@ -33,6 +33,7 @@ from amtflow.app._close_job import (
 from amtflow.app._deployment import (
     DeployModel,
     FinishDeployment,
+    FinishedDeployment,
     PlanDeployment,
     alarm_names,
     alarm_requests,
@@ -230,6 +231,7 @@ __all__ = [
     "ExecutionStarter",
     "FinishDeployment",
     "FinishDeploymentInput",
+    "FinishedDeployment",
     "HolderProbe",
     "JobKind",
     "JobNamer",

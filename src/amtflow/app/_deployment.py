@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -375,6 +376,12 @@ def _error_reason(error: Mapping[str, Any]) -> str:
     return f"{error.get('Error', 'error')}: {cause}"[:1000]
 
 
+@dataclass(frozen=True)
+class FinishedDeployment:
+    outcome: DeploymentOutcome
+    record: DeploymentRecord | None = None
+
+
 class FinishDeployment:
     """Records the deployment, prunes old endpoint configurations, and notifies once (redacted)."""
 
@@ -393,8 +400,9 @@ class FinishDeployment:
         self._clock = clock
         self._profiles = profiles
 
-    def finish(self, state: Mapping[str, Any], execution: ExecutionRef) -> DeploymentRecord | None:
-        """``None`` when nothing was planned (the plan failed before the package was read)."""
+    def finish(self, state: Mapping[str, Any], execution: ExecutionRef) -> FinishedDeployment:
+        """The outcome, and the lineage's record when a deployment was planned (none for a skipped one or
+        a plan that failed)."""
         plan = parse_document(DeploymentPlan, state["plan"], what="plan") if "plan" in state else None
         error = state.get("error") if isinstance(state.get("error"), Mapping) else None
         result = (
@@ -409,7 +417,7 @@ class FinishDeployment:
             model = plan.model if plan and plan.model else "unknown"
             outcome = DeploymentOutcome.FAILED if error is not None else DeploymentOutcome.SKIPPED
             self._notify(model, outcome, f"{package} is not deployed: {reason}", {"package": package}, reason)
-            return None
+            return FinishedDeployment(outcome)
         if result is not None:
             outcome, reason, serving = result.outcome, result.reason, result.serving_config
         else:
@@ -434,7 +442,7 @@ class FinishDeployment:
         self._ledger.record(record)
         self._prune(plan, serving)
         self._notify(plan.model, outcome, self._text(plan, record), self._document(plan, record), reason)
-        return record
+        return FinishedDeployment(outcome, record)
 
     def _prune(self, plan: DeploymentPlan, serving: str | None) -> None:
         """Keep the serving configuration, this deployment's and the ``keep_configs`` newest others."""

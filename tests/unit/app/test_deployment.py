@@ -139,7 +139,7 @@ class World:
         state: dict[str, Any] = {"plan": plan.to_json(), **extra}
         if self.callbacks.sent and self.callbacks.sent[-1][0] == "success" and "deployment" not in extra:
             state["deployment"] = self.callbacks.sent[-1][2]
-        record = self.finisher.finish(state, ExecutionRef(name=name))
+        record = self.finisher.finish(state, ExecutionRef(name=name)).record
         self.locks.release(plan.model, name)
         return record
 
