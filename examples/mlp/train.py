@@ -21,6 +21,10 @@ scikit-learn framework container or a custom image):
   measures a champion on new data;
 - on error the reason in ``/opt/ml/output/failure`` and a non-zero exit (a diverging run fails with a
   message that says to lower the learning rate);
+- serving (``train.py serve``, as SageMaker starts an inference container): the ``model.pkl`` in
+  ``SM_MODEL_DIR`` (``/opt/ml/model``) is loaded and ``GET /ping`` and ``POST /invocations`` are answered on
+  ``SAGEMAKER_BIND_TO_PORT`` (8080): ``text/csv`` rows of features in (no label), one predicted class per
+  row out (``text/csv``, or ``application/json`` ``{"predictions": [...]}`` when the ``Accept`` header asks);
 - checkpoints: when ``/opt/ml/checkpoints`` exists the model is saved there after an epoch when at least
   ``CHECKPOINT_EVERY_S`` seconds passed since the last save, and after the last epoch; a restarted job
   with the same hyperparameters resumes after the last saved epoch (epochs are short: saving after
@@ -427,9 +431,113 @@ def run(argv: Sequence[str], env: Mapping[str, str], out: Callable[[str], None])
     out(f"model written to {paths.model_dir / 'model.pkl'}")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Serving: SageMaker's inference contract (``train.py serve``)
+
+
+class RequestError(Exception):
+    """A request the model cannot answer; the message goes back to the caller with a 4xx status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_rows(body: bytes, content_type: str, width: int) -> np.ndarray:
+    """CSV rows of features (no header, no label) as a 2-D array of ``width`` columns."""
+    if content_type.split(";", 1)[0].strip().lower() != "text/csv":
+        raise RequestError(415, f"Content-Type {content_type or '(none)'!r} is not supported; send text/csv")
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise RequestError(400, "the request body is empty; send CSV rows of features")
+    try:
+        rows = np.loadtxt(text.splitlines(), delimiter=",", dtype=float, ndmin=2)
+    except ValueError as e:
+        raise RequestError(400, f"the body is not numeric CSV rows of features: {e}") from e
+    if rows.shape[1] != width:
+        raise RequestError(400, f"each row must have {width} features (no label), got {rows.shape[1]}")
+    return rows
+
+
+def render(values: Sequence[Any], accept: str) -> tuple[bytes, str]:
+    """Predictions as ``text/csv`` (one per line, the default) or ``application/json``."""
+    kind = accept.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        return json.dumps({"predictions": list(values)}).encode(), "application/json"
+    if kind not in ("", "*/*", "text/csv"):
+        raise RequestError(406, f"Accept {accept!r} is not supported; ask for text/csv or application/json")
+    return "".join(f"{v}\n" for v in values).encode(), "text/csv"
+
+
+def serve(predict: Callable[[bytes, str, str], tuple[bytes, str]], env: Mapping[str, str]) -> None:
+    """Answer ``GET /ping`` and ``POST /invocations`` on ``SAGEMAKER_BIND_TO_PORT`` (8080) until stopped."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._reply(200 if self.path == "/ping" else 404)
+
+        def do_POST(self) -> None:
+            if self.path == "/ping":
+                self._reply(200)
+                return
+            if self.path != "/invocations":
+                self._reply(404)
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                answer, content_type = predict(
+                    body, self.headers.get("Content-Type") or "", self.headers.get("Accept") or ""
+                )
+            except RequestError as e:
+                self._reply(e.status, str(e).encode())
+                return
+            except Exception as e:  # a bug answers 500 with its kind; the trace goes to the log
+                traceback.print_exc()
+                self._reply(500, f"{type(e).__name__}: {e}".encode())
+                return
+            self._reply(200, answer, content_type)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            print(f"{self.address_string()} {format % args}", flush=True)
+
+    host = env.get("SAGEMAKER_BIND_TO_HOST", "0.0.0.0")  # a container listens on every address
+    port = int(env.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+    server = ThreadingHTTPServer((host, port), Handler)
+    print(f"serving on {host}:{port}", flush=True)
+    server.serve_forever()
+
+
+def serve_model(env: Mapping[str, str]) -> None:
+    """Serve the ``model.pkl`` in ``SM_MODEL_DIR``: CSV rows in, one predicted class per row out."""
+    model = load_packaged_model(Paths.from_environment(env).model_dir)
+    scaler, network = model["scaler"], model["network"]
+    width = int(scaler.n_features_in_)
+
+    def predict(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        rows = parse_rows(body, content_type, width)
+        return render([v.item() for v in network.predict(scaler.transform(rows))], accept)
+
+    serve(predict, env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     env = dict(os.environ)
+    if args == ["serve"]:  # SageMaker runs an inference container as ``<image> serve``
+        try:
+            serve_model(env)
+        except TrainingError as e:
+            print(f"cannot serve: {e}", file=sys.stderr, flush=True)
+            return 1
+        return 0
 
     def out(line: str) -> None:
         print(line, flush=True)

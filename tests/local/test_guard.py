@@ -86,10 +86,14 @@ def test_engine_refuses_sagemaker_calls_it_does_not_serve_without_a_connection(
             assert (refused.value.service, refused.value.operation) == ("sagemaker", "ListCompilationJobs")
             assert "ListCompilationJobs is not emulated locally" in str(refused.value)
             assert "amtflow.local.sagemaker" in str(refused.value)
+        runtime = boto3.client("sagemaker-runtime")
         with pytest.raises(_guard.NotServedLocallyError) as refused:
-            boto3.client("sagemaker-runtime").invoke_endpoint(EndpointName="e", Body=b"1")
-        assert refused.value.operation == "InvokeEndpoint"
+            runtime.invoke_endpoint_async(EndpointName="e", InputLocation="s3://bucket/input.csv")
+        assert refused.value.operation == "InvokeEndpointAsync"
         assert isinstance(refused.value, AmtflowError)
+        with pytest.raises(ClientError) as unknown:  # InvokeEndpoint is served: no such endpoint here
+            runtime.invoke_endpoint(EndpointName="e", Body=b"1")
+        assert unknown.value.response["Error"]["Code"] == "ValidationError"
 
         # the served operations still answer, in process
         assert after.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []

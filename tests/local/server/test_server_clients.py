@@ -86,10 +86,10 @@ def test_aws_cli_sees_service_errors_with_their_codes(shared_service: Service) -
     assert missing.returncode != 0
     assert "(ResourceNotFound)" in missing.stderr
 
-    unknown = aws(shared_service, "list-endpoints")
+    unknown = aws(shared_service, "list-transform-jobs")
     assert unknown.returncode != 0
     assert "(UnknownOperationException)" in unknown.stderr
-    assert "SageMaker.ListEndpoints is not served" in unknown.stderr
+    assert "SageMaker.ListTransformJobs is not served" in unknown.stderr
 
 
 def test_jobs_outlive_the_boto3_process_that_created_them(shared_service: Service) -> None:

@@ -77,7 +77,7 @@ def test_engine_refusals_carry_the_service_error_code(local: LocalService) -> No
     ("headers", "code"),
     [
         ({"Content-Type": "application/x-amz-json-1.1"}, "MissingAction"),
-        (target("CreateEndpoint"), "UnknownOperationException"),
+        (target("CreateTransformJob"), "UnknownOperationException"),
         ({"X-Amz-Target": "AmazonS3.ListBuckets"}, "UnknownOperationException"),
     ],
 )
@@ -93,7 +93,7 @@ def test_operations_not_served_are_named_and_never_forwarded(
 
 def test_the_sdk_sees_unserved_operations_as_client_errors(local: LocalService) -> None:
     with pytest.raises(ClientError) as caught:
-        client(local).list_endpoints()
+        client(local).list_transform_jobs()
     assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
 
 
@@ -252,3 +252,77 @@ def test_the_command_line_refuses_a_remote_host(capsys: pytest.CaptureFixture[st
 def test_a_port_out_of_range_is_a_clear_error(tmp_path: Path, port: int) -> None:
     with pytest.raises(ConfigurationError, match=f"--port {port}: give a port from 1 to 65535"):
         serve(tmp_path / "state", port=port, out=io.StringIO(), stop=threading.Event())
+
+
+SERVE_SCRIPT = Path(__file__).parents[1] / "engine" / "scripts" / "serve.py"
+
+
+def _model_archive(folder: Path, behaviour: dict[str, Any]) -> str:
+    import tarfile
+
+    archive = folder / "model.tar.gz"
+    data = json.dumps(behaviour).encode()
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("model.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return archive.as_uri()
+
+
+def test_endpoints_are_created_and_invoked_over_the_wire(tmp_path: Path) -> None:
+    import sys
+    import time
+
+    engine = Engine(
+        tmp_path / "state", {"echo": f"{sys.executable} {SERVE_SCRIPT}"}, event_sink=lambda entry: None
+    )
+    service = LocalService(engine)
+    service.start()
+    try:
+        sm = client(service)
+        runtime = boto3.client("sagemaker-runtime", endpoint_url=service.url, region_name="eu-west-1")
+        image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/echo:1"
+        with pytest.raises(ClientError) as caught:
+            sm.create_model(
+                ModelName="m", PrimaryContainer={"Image": image, "ModelDataUrl": "s3://b/model.tar.gz"}
+            )
+        assert "PrimaryContainer.ModelDataUrl" in caught.value.response["Error"]["Message"]
+        for name, behaviour in (("m", {"answer": "v1"}), ("bad", {"status": 500})):
+            folder = tmp_path / name
+            folder.mkdir()
+            sm.create_model(
+                ModelName=name,
+                PrimaryContainer={"Image": image, "ModelDataUrl": _model_archive(folder, behaviour)},
+            )
+            sm.create_endpoint_config(
+                EndpointConfigName=name,
+                ProductionVariants=[
+                    {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1}
+                ],
+            )
+            sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+        deadline = time.monotonic() + 20
+        while {e["EndpointStatus"] for e in sm.list_endpoints()["Endpoints"]} != {"InService"}:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+        answer = runtime.invoke_endpoint(
+            EndpointName="m", Body=b"1,2", ContentType="text/csv", Accept="text/csv"
+        )
+        assert answer["Body"].read() == b"v1:text/csv:1,2"
+        assert answer["ContentType"] == "text/csv"
+        assert answer["InvokedProductionVariant"] == "AllTraffic"
+
+        with pytest.raises(ClientError) as caught:
+            runtime.invoke_endpoint(EndpointName="bad", Body=b"1", ContentType="text/csv")
+        assert caught.value.response["Error"]["Code"] == "ModelError"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+        with pytest.raises(ClientError) as caught:
+            runtime.invoke_endpoint(EndpointName="ghost", Body=b"1", ContentType="text/csv")
+        assert caught.value.response["Error"] == {
+            "Code": "ValidationError",
+            "Message": "Endpoint ghost of account 123456789012 not found.",
+        }
+    finally:
+        service.close()
+        engine.shutdown()

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from amtflow.local.engine._backend import StopCause, Trial
 from amtflow.local.engine._events import EventPublisher, EventSink
+from amtflow.local.engine._hosting import Hosting
 from amtflow.local.engine._images import ImageMap, load_image_map
 from amtflow.local.engine._jobs import JobBook
 from amtflow.local.engine._loop import (
@@ -108,6 +109,7 @@ class Engine:
         seed_source: Callable[[], int] | None = None,
         stop_grace_seconds: float = 2.0,
         read_only: bool = False,
+        serving_startup_seconds: float | None = None,
     ) -> None:
         self.store = Store(Path(state_dir).resolve())
         self.image_map = load_image_map(image_map)
@@ -130,6 +132,16 @@ class Engine:
             s3_client=self._s3_client,
             logs_client=logs_client,
             cloudwatch_client=cloudwatch_client,
+        )
+        self.hosting = Hosting(
+            root=self.store.path("endpoints"),
+            clock=self.clock,
+            events=self.events,
+            image_map=self.image_map,
+            s3=self._s3_client,
+            cloudwatch=cloudwatch_client,
+            stop_grace_seconds=stop_grace_seconds,
+            startup_seconds=serving_startup_seconds,
         )
         self.read_only = read_only
         self.jobs.load(recover=not read_only)
@@ -165,6 +177,7 @@ class Engine:
             "ListTags": lambda params, _: list_tags(self.jobs, params),
             "DeleteTags": lambda params, _: delete_tags(self.jobs, params),
             "Search": lambda params, _: search(self.jobs, params),
+            **self.hosting.handlers(),
         }
         if operation not in handlers:
             raise validation(f"{operation} is not served by the local engine.")
@@ -173,6 +186,13 @@ class Engine:
         if not operation.startswith("Create"):  # a Create handler checks its shape after its own checks
             check_shape(operation, params)
         return handlers[operation](params, region)
+
+    def invoke_endpoint(
+        self, endpoint_name: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[bytes, str, str]:
+        """sagemaker-runtime InvokeEndpoint: the answer's body and content type, and the variant that
+        answered (:class:`ServiceError` ``ValidationError`` or ``ModelError`` otherwise)."""
+        return self.hosting.invoke(endpoint_name, body, headers)
 
     # ---------------------------------------------------------------- tuning jobs
     def _create_tuning_job(self, req: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -414,6 +434,7 @@ class Engine:
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every running job (they end as Stopped), wait for the job threads, deliver pending events."""
         self._shutdown.set()
+        self.hosting.shutdown(timeout)
         for flag in list(self._stop_flags.values()):
             flag.set()
         for thread in list(self._threads.values()):

@@ -45,6 +45,7 @@ QUEUE_WAIT_SECONDS = 5.0  # how long a job waits for room in a full queue before
 
 TUNING_JOB_STATE_CHANGE = "SageMaker HyperParameter Tuning Job State Change"
 TRAINING_JOB_STATE_CHANGE = "SageMaker Training Job State Change"
+ENDPOINT_STATE_CHANGE = "SageMaker Endpoint State Change"
 
 #: The training job fields a Training Job State Change event carries.
 TRAINING_DETAIL_KEYS = (
@@ -120,6 +121,10 @@ class EventPublisher:
         detail["SecondaryStatusTransitions"] = []
         detail["Tags"] = _tags(job.tags)
         self._put(TRAINING_JOB_STATE_CHANGE, job.arn, job.region, detail)
+
+    def endpoint_changed(self, arn: str, region: str, detail: Mapping[str, Any]) -> None:
+        """An endpoint's status changed (``detail``: ``Endpoint.event_detail()``)."""
+        self._put(ENDPOINT_STATE_CHANGE, arn, region, dict(detail))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued event has been delivered (or given up on); False on timeout."""

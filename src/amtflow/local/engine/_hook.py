@@ -11,21 +11,27 @@ Refusals become ``ClientError`` with the service's error code. Operations the en
 ``before-send``) keeps serving them; a SageMaker request nothing answers is refused by the guard
 (:mod:`amtflow.local._guard`, :data:`GUARD`) before any connection, never sent to AWS. The handler is
 registered last, so a ``Stubber`` on a client still wins.
+``sagemaker-runtime`` InvokeEndpoint (rest-json) is routed the same way: the endpoint's name comes from the
+request's path, the body and headers as sent, and the container's answer is parsed as a real response
+(``Body`` a ``StreamingBody``, ``ContentType``, ``InvokedProductionVariant``).
 On exit the wrapper is removed; handlers left on clients do nothing once no engine is active.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import botocore.client
 from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
+from botocore.response import StreamingBody
 
 from amtflow.errors import ConfigurationError
 from amtflow.local import _guard
@@ -33,7 +39,7 @@ from amtflow.local.engine._engine import Engine
 from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import Clock, ServiceError
-from amtflow.local.engine._service import OPERATIONS
+from amtflow.local.engine._service import OPERATIONS, RUNTIME_OPERATIONS
 from amtflow.settings import load_settings
 
 _HANDLER_ID = "amtflow-local-engine"
@@ -57,8 +63,8 @@ class _Raw:
         yield self._body
 
 
-def _response(status: int, body: bytes) -> AWSResponse:
-    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "local-engine"}
+def _response(status: int, body: bytes, content_type: str = "application/x-amz-json-1.1") -> AWSResponse:
+    headers = {"Content-Type": content_type, "x-amzn-RequestId": "local-engine"}
     return AWSResponse("https://sagemaker.local-engine", status, headers, _Raw(body))  # type: ignore[arg-type]
 
 
@@ -74,17 +80,7 @@ def _before_call(
     try:
         answer = engine.answer(model.name, request, region)
     except ServiceError as e:
-        body = json.dumps({"__type": e.code.value, "message": e.message}).encode()
-        parsed = {
-            "Error": {"Code": e.code.value, "Message": e.message},
-            "ResponseMetadata": {
-                "RequestId": "local-engine",
-                "HTTPStatusCode": 400,
-                "HTTPHeaders": {},
-                "RetryAttempts": 0,
-            },
-        }
-        return _response(400, body), parsed
+        return _error(e, "application/x-amz-json-1.1")
     if answer is None:  # not one of the engine's resources: let the call go on
         return None
     body = json.dumps(answer, default=str).encode()
@@ -96,9 +92,56 @@ def _before_call(
     return http, parsed
 
 
+def _error(e: ServiceError, content_type: str) -> tuple[AWSResponse, dict[str, Any]]:
+    body = json.dumps({"__type": e.code.value, "message": e.message}).encode()
+    parsed = {
+        "Error": {"Code": e.code.value, "Message": e.message},
+        "ResponseMetadata": {
+            "RequestId": "local-engine",
+            "HTTPStatusCode": e.status,
+            "HTTPHeaders": {"x-amzn-errortype": e.code.value},
+            "RetryAttempts": 0,
+        },
+    }
+    return _response(e.status, body, content_type), parsed
+
+
+def _before_runtime_call(
+    model: Any, params: Mapping[str, Any], context: Mapping[str, Any] | None = None, **_: Any
+) -> tuple[AWSResponse, dict[str, Any]] | None:
+    engine = _active
+    if engine is None or model.name not in RUNTIME_OPERATIONS:
+        return None
+    parts = str(params.get("url_path") or "").split("/")  # /endpoints/<name>/invocations
+    name = unquote(parts[2]) if len(parts) > 2 else ""
+    raw = params.get("body") or b""
+    body = raw.read() if hasattr(raw, "read") else raw.encode() if isinstance(raw, str) else bytes(raw)
+    headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
+    try:
+        answer, content_type, variant = engine.invoke_endpoint(name, body, headers)
+    except ServiceError as e:
+        return _error(e, "application/json")
+    reply = {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": variant}
+    http = _response(200, answer, content_type)
+    parsed = create_parser("rest-json").parse(
+        {
+            "status_code": 200,
+            "headers": {**dict(http.headers), **reply},
+            "body": StreamingBody(io.BytesIO(answer), len(answer)),
+        },
+        model.output_shape,
+    )
+    return http, parsed
+
+
 def _patched_make_api_call(self: Any, operation_name: str, api_params: Any) -> Any:
-    if self.meta.service_model.service_name == "sagemaker":
+    service = self.meta.service_model.service_name
+    if service == "sagemaker":
         self.meta.events.register_last("before-call.sagemaker", _before_call, unique_id=_HANDLER_ID)
+    elif service == "sagemaker-runtime":
+        self.meta.events.register_last(
+            "before-call.sagemaker-runtime", _before_runtime_call, unique_id=_HANDLER_ID
+        )
     assert _original_make_api_call is not None
     return _original_make_api_call(self, operation_name, api_params)
 

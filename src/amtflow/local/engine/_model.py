@@ -53,16 +53,21 @@ class ErrorCode(StrEnum):
     RESOURCE_IN_USE = "ResourceInUse"
     RESOURCE_NOT_FOUND = "ResourceNotFound"
     RESOURCE_LIMIT_EXCEEDED = "ResourceLimitExceeded"
+    # sagemaker-runtime (InvokeEndpoint)
+    VALIDATION_ERROR = "ValidationError"
+    MODEL_ERROR = "ModelError"
 
 
 class ServiceError(AmtflowError):
-    """A request the engine refuses, with the SageMaker error code a boto3 caller sees in ``ClientError``."""
+    """A request the engine refuses, with the SageMaker error code a boto3 caller sees in ``ClientError``
+    and the HTTP status the service answers it with."""
 
     error_type = "EngineServiceError"
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status
 
 
 def validation(message: str) -> ServiceError:

@@ -86,6 +86,19 @@ def _register_atexit() -> None:
             _atexit_registered = True
 
 
+def track_group(pgid: int) -> None:
+    """Kill this process group when the interpreter exits (until :func:`forget_group`)."""
+    _register_atexit()
+    with _live_lock:
+        _live_groups.add(pgid)
+
+
+def forget_group(pgid: int) -> None:
+    """The group ended or was stopped: no longer killed at exit."""
+    with _live_lock:
+        _live_groups.discard(pgid)
+
+
 def live_process_groups() -> set[int]:
     """Process groups of trials still running (tests check that Stop leaves none)."""
     with _live_lock:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from amtflow.local.engine._endpoints import HOSTING_OPERATIONS
 from amtflow.local.engine._jobs import JobBook
 from amtflow.local.engine._model import ErrorCode, ServiceError, validation
 from amtflow.local.engine._records import TrainingJob, TuningJob, counters
@@ -35,7 +36,10 @@ OPERATIONS = frozenset(
         "DeleteTags",
         "Search",
     }
+    | HOSTING_OPERATIONS
 )
+#: The ``sagemaker-runtime`` operations the engine serves.
+RUNTIME_OPERATIONS = frozenset({"InvokeEndpoint"})
 
 #: Operations the engine answers only for its own jobs: for any other resource (a model package, an
 #: experiment...) the engine answers None and the call goes on to whatever serves SageMaker otherwise.

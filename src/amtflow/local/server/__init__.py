@@ -2,14 +2,16 @@
 
 Any SageMaker client (the AWS CLI, boto3, the SageMaker Python SDK, other languages' SDKs) pointed at the
 printed URL (``--endpoint-url``, ``endpoint_url=``, ``AWS_ENDPOINT_URL_SAGEMAKER``) creates, describes, lists
-and stops tuning and training jobs that really train on this machine, with any credentials and region.
+and stops tuning and training jobs that really train on this machine, and deploys models to endpoints that
+really serve (``sagemaker-runtime`` InvokeEndpoint at the same URL, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``),
+with any credentials and region.
 Jobs run in the service's process, so they outlive the client that created them; stopping the service
 (SIGINT/SIGTERM) stops its running jobs, as StopHyperParameterTuningJob would, and exits 0.
 
 What it refuses: operations the engine does not serve (``UnknownOperationException``; nothing is ever
-forwarded to AWS), ``s3://`` data and output locations (it reads and writes only ``file://`` locations, so
-the host's AWS credentials are never used), and, unless ``--allow-remote``, any address but loopback. One
-service at a time owns a state directory.
+forwarded to AWS), ``s3://`` data, output and model locations (it reads and writes only ``file://``
+locations, so the host's AWS credentials are never used), and, unless ``--allow-remote``, any address but
+loopback. One service at a time owns a state directory.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The HTTP side: a threading stdlib server in front of one engine.
 
 Each request is read, checked (:mod:`._wire`) and handed to :meth:`Engine.handle`; the engine's jobs run
-in this process, so they outlive the client that created them. Only ``POST /`` is served. Unless the
+in this process, so they outlive the client that created them. Only ``POST /`` (the ``sagemaker`` API) and
+``POST /endpoints/<name>/invocations`` (``sagemaker-runtime`` InvokeEndpoint, rest-json: the raw body and
+its ``Content-Type``/``Accept`` headers in, the container's answer out) are served. Unless the
 service was started for remote use, the ``Host`` header must name this machine's loopback (a web page
 that rebinds its own name to 127.0.0.1 is refused), and no CORS headers are ever sent.
 """
@@ -10,16 +12,19 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 from amtflow.local.engine import Engine, ServiceError
 from amtflow.local.server._wire import (
     CONTENT_TYPE,
     MAX_BODY_BYTES,
+    MAX_INVOCATION_BYTES,
     WireError,
     check_request,
     encode_answer,
@@ -33,6 +38,14 @@ from amtflow.local.server._wire import (
 logger = logging.getLogger(__name__)
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+_INVOCATIONS = re.compile(r"^/endpoints/([^/?]+)/invocations$")
+#: The request headers of InvokeEndpoint the engine passes on.
+_RUNTIME_HEADERS = (
+    "Content-Type",
+    "Accept",
+    "X-Amzn-SageMaker-Target-Variant",
+    "X-Amzn-SageMaker-Custom-Attributes",
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -73,6 +86,11 @@ class _Handler(BaseHTTPRequestHandler):
         operation = "-"
         try:
             self._check_host()
+            invocation = _INVOCATIONS.match(self.path.split("?", 1)[0])
+            if invocation is not None:
+                operation = "InvokeEndpoint"
+                self._invoke(unquote(invocation.group(1)), request_id)
+                return
             if self.path.split("?", 1)[0] != "/":
                 raise WireError(
                     "UnknownOperationException", f"POST {self.path}: the service answers at /.", 404
@@ -94,6 +112,21 @@ class _Handler(BaseHTTPRequestHandler):
             error = WireError("InternalFailure", f"{operation}: {type(e).__name__}: {e}", 500)
             self._send(error.status, error.body(), request_id, error=error.code)
 
+    def _invoke(self, name: str, request_id: str) -> None:
+        body = self._read_body(MAX_INVOCATION_BYTES)
+        headers = {k: v for k in _RUNTIME_HEADERS if (v := self.headers.get(k)) is not None}
+        try:
+            answer, content_type, variant = self.server.engine.invoke_endpoint(name, body, headers)
+        except ServiceError as e:
+            raise service_error(e) from None
+        self._send(
+            200,
+            answer,
+            request_id,
+            content_type=content_type,
+            extra={"x-Amzn-Invoked-Production-Variant": variant},
+        )
+
     def do_GET(self) -> None:
         self._refuse()
 
@@ -110,7 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         error = WireError(
             "UnknownOperationException",
-            f"{self.command} {self.path}: the service answers only POST / with an X-Amz-Target header.",
+            f"{self.command} {self.path}: the service answers only POST / with an X-Amz-Target header "
+            "and POST /endpoints/<name>/invocations.",
             405,
         )
         self._send(error.status, error.body(), str(uuid.uuid4()), error=error.code)
@@ -127,25 +161,36 @@ class _Handler(BaseHTTPRequestHandler):
                 403,
             )
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, limit: int = MAX_BODY_BYTES) -> bytes:
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             raise WireError("SerializationException", "Content-Length is not a number.") from None
-        if length > MAX_BODY_BYTES:
+        if length > limit:
             self.close_connection = True
             raise WireError(
                 "SerializationException",
-                f"the request body has {length} bytes; the service reads at most {MAX_BODY_BYTES}.",
+                f"the request body has {length} bytes; the service reads at most {limit}.",
                 413,
             )
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, status: int, body: bytes, request_id: str, *, error: str | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        request_id: str,
+        *,
+        error: str | None = None,
+        content_type: str = CONTENT_TYPE,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("x-amzn-RequestId", request_id)
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
         if error is not None:
             self.send_header("x-amzn-ErrorType", error)
         self.end_headers()

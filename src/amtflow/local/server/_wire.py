@@ -28,10 +28,12 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 DEFAULT_REGION = "us-east-1"
 #: The request bodies the service reads (a tuning request is a few kilobytes).
 MAX_BODY_BYTES = 4 * 1024 * 1024
+#: InvokeEndpoint's payload limit (sagemaker-runtime's ``BodyBlob``).
+MAX_INVOCATION_BYTES = 6_291_456
 
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/sagemaker/aws4_request")
 #: Request fields that name where data is read or written: the service only serves file:// there.
-_LOCATION_KEYS = frozenset({"S3Uri", "S3OutputPath"})
+_LOCATION_KEYS = frozenset({"S3Uri", "S3OutputPath", "ModelDataUrl"})
 
 
 class WireError(AmtflowError):
@@ -141,4 +143,4 @@ def encode_answer(answer: Mapping[str, Any]) -> bytes:
 
 def service_error(error: ServiceError) -> WireError:
     """The wire form of an engine refusal."""
-    return WireError(error.code.value, error.message)
+    return WireError(error.code.value, error.message, error.status)

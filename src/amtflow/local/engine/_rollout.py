@@ -1,0 +1,279 @@
+"""Bringing endpoints into service and moving them to a new configuration, as SageMaker deploys.
+
+CreateEndpoint starts a fleet (one serving process per variant) and waits for every ``/ping`` to answer
+200: the endpoint is then ``InService``, or ``Failed`` with the reason when a process cannot start, dies or
+never answers in time.
+
+UpdateEndpoint is a blue/green deployment (``DeploymentConfig.BlueGreenUpdatePolicy``; none given: all at
+once). The new (green) fleet is started beside the one in service (blue) and must pass its pings; traffic
+then moves to it in steps (``ALL_AT_ONCE``: all; ``CANARY``: ``CanarySize``, then all; ``LINEAR``:
+``LinearStepSize`` at a time), each followed by a baking period of ``WaitIntervalInSeconds`` during which
+the alarms of ``AutoRollbackConfiguration`` are read and the green processes watched. An alarm in
+``ALARM``, a green process that dies, or ``MaximumExecutionTimeoutInSeconds`` running out rolls the update
+back: all traffic returns to the blue fleet, the green one stops, and the endpoint is ``InService`` on its
+old configuration with a ``FailureReason``, as SageMaker reports an auto-rollback. Once all traffic is on
+green, the endpoint is ``InService`` on the new configuration and the blue fleet stops after
+``TerminationWaitInSeconds``. Waits follow the engine's clock; a process's start-up (its first ``/ping``)
+runs in real time, since the process does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from amtflow.local import _guard
+from amtflow.local.engine._endpoints import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model
+from amtflow.local.engine._images import ImageMap
+from amtflow.local.engine._model import Clock
+from amtflow.local.engine._serving import STARTUP_SECONDS, ServingFailure, ServingProcess, unpack_model
+
+logger = logging.getLogger(__name__)
+
+#: Reading the alarms reaches CloudWatch only when it is served in process (moto, the twin).
+ALARMS_GUARD = _guard.Scope(
+    owner="the local AMT engine's deployment guardrails",
+    covers=_guard.every_service,
+    advice="Pass cloudwatch_client=... to amtflow.local.sagemaker(...) (a client of moto's CloudWatch, as "
+    "the twin does) to have AutoRollbackConfiguration alarms read.",
+)
+
+
+def traffic_steps(routing: Mapping[str, Any], green_instances: int) -> list[float]:
+    """The green fleet's share of the traffic after each step of a blue/green deployment."""
+    kind = routing.get("Type", "ALL_AT_ONCE")
+    if kind == "ALL_AT_ONCE":
+        return [1.0]
+    size = routing.get("CanarySize" if kind == "CANARY" else "LinearStepSize") or {}
+    value = float(size.get("Value", 0))
+    step = value / 100.0 if size.get("Type") == "CAPACITY_PERCENT" else value / max(1, green_instances)
+    step = min(1.0, max(step, 0.0))
+    if kind == "CANARY":
+        return [step, 1.0] if step < 1.0 else [1.0]
+    shares, share = [], 0.0
+    while share + step < 1.0 - 1e-9 and step > 0:
+        share += step
+        shares.append(round(share, 6))
+    return [*shares, 1.0]
+
+
+class Rollout:
+    """Runs deployments in background threads and keeps the endpoints' records up to date."""
+
+    def __init__(
+        self,
+        *,
+        lock: threading.RLock,
+        clock: Clock,
+        image_map: ImageMap,
+        root: Path,
+        s3: Callable[[], Any],
+        cloudwatch: Any,
+        changed: Callable[[Endpoint], None],
+        stop_grace_seconds: float,
+        startup_seconds: float = STARTUP_SECONDS,
+    ) -> None:
+        self.lock = lock
+        self.clock = clock
+        self.image_map = image_map
+        self.root = root
+        self.s3 = s3
+        self.cloudwatch = cloudwatch
+        self.changed = changed
+        self.grace = stop_grace_seconds
+        self.startup_seconds = startup_seconds
+        self.threads: list[threading.Thread] = []
+
+    def start(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"endpoint-{args[0].name}")
+        self.threads.append(thread)
+        thread.start()
+
+    # ---------------------------------------------------------------- fleets
+    def start_fleet(self, endpoint: Endpoint, config: EndpointConfig, models: Mapping[str, Model]) -> Fleet:
+        """Start every variant of ``config``; return once all answer ``/ping`` (:class:`ServingFailure`)."""
+        images = {
+            v["VariantName"]: str(models[v["ModelName"].lower()].container.get("Image", ""))
+            for v in config.variants
+        }
+        fleet = Fleet(config, images, started=self.clock.now().timestamp())
+        try:
+            for variant in config.variants:
+                name = variant["VariantName"]
+                model = models[variant["ModelName"].lower()]
+                container = model.container
+                folder = self.root / endpoint.name.lower() / config.name.lower() / name
+                process = ServingProcess(
+                    f"{name} of endpoint {endpoint.name}",
+                    self.image_map.command(str(container.get("Image", "")), field="PrimaryContainer.Image"),
+                    folder,
+                    {str(k): str(v) for k, v in (container.get("Environment") or {}).items()},
+                )
+                unpack_model(container.get("ModelDataUrl"), process.model_dir, self.s3)
+                fleet.processes[name] = process
+                process.start()
+            for variant in config.variants:
+                timeout = float(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or 0)
+                fleet.processes[variant["VariantName"]].wait_ready(
+                    min(timeout, self.startup_seconds) if timeout else self.startup_seconds,
+                    _real_monotonic,
+                    _real_sleep,
+                )
+        except Exception:
+            fleet.stop(self.grace)
+            raise
+        return fleet
+
+    # ---------------------------------------------------------------- CreateEndpoint
+    def create(self, endpoint: Endpoint, config: EndpointConfig, models: Mapping[str, Model]) -> None:
+        try:
+            fleet = self.start_fleet(endpoint, config, models)
+        except Exception as e:
+            reason = str(e) if isinstance(e, ServingFailure) else f"{type(e).__name__}: {e}"
+            self._end(endpoint, EndpointStatus.FAILED, reason)
+            return
+        with self.lock:
+            if endpoint.cancel.is_set():
+                fleet.stop(self.grace)
+                return
+            endpoint.fleet = fleet
+        self._end(endpoint, EndpointStatus.IN_SERVICE, None)
+
+    # ---------------------------------------------------------------- UpdateEndpoint
+    def update(
+        self,
+        endpoint: Endpoint,
+        config: EndpointConfig,
+        models: Mapping[str, Model],
+        deployment: Mapping[str, Any],
+    ) -> None:
+        policy = deployment.get("BlueGreenUpdatePolicy") or {}
+        routing = policy.get("TrafficRoutingConfiguration") or {
+            "Type": "ALL_AT_ONCE",
+            "WaitIntervalInSeconds": 0,
+        }
+        alarms = [
+            a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])
+        ]
+        limit = policy.get("MaximumExecutionTimeoutInSeconds")
+        began = self.clock.monotonic()
+        try:
+            green = self.start_fleet(endpoint, config, models)
+        except Exception as e:
+            reason = str(e) if isinstance(e, ServingFailure) else f"{type(e).__name__}: {e}"
+            self._roll_back(endpoint, None, f"The new endpoint configuration {config.name} failed: {reason}")
+            return
+        instances = sum(int(v.get("InitialInstanceCount", 1)) for v in config.variants)
+        with self.lock:
+            endpoint.pending = green
+        for share in traffic_steps(routing, instances):
+            with self.lock:
+                endpoint.pending_share = share
+                endpoint.pending_status = "Baking"
+            problem = self._bake(
+                endpoint, green, float(routing.get("WaitIntervalInSeconds", 0)), alarms, began, limit
+            )
+            if problem is not None:
+                if problem:  # an empty reason: the engine is shutting down
+                    logger.warning("endpoint %s: update rolled back: %s", endpoint.name, problem)
+                self._roll_back(endpoint, green, problem)
+                return
+        with self.lock:
+            blue, endpoint.fleet = endpoint.fleet, green
+            endpoint.config_name = config.name
+            endpoint.deployment_config = dict(deployment) or None
+            endpoint.pending, endpoint.pending_config, endpoint.pending_share = None, None, 0.0
+        self._end(endpoint, EndpointStatus.IN_SERVICE, None)
+        self._retire(blue, float(policy.get("TerminationWaitInSeconds", 0)), endpoint)
+
+    def _bake(
+        self,
+        endpoint: Endpoint,
+        green: Fleet,
+        seconds: float,
+        alarms: Sequence[str],
+        began: float,
+        limit: Any,
+    ) -> str | None:
+        """Watch the green fleet and the alarms for ``seconds``: a reason to roll back, or None."""
+        end = self.clock.monotonic() + seconds
+        while True:
+            if endpoint.cancel.is_set():
+                return ""
+            died = green.died()
+            if died is not None:
+                return f"Rolled back: {died}."
+            firing = self._in_alarm(alarms)
+            if firing:
+                return (
+                    f"Rolled back: CloudWatch alarm(s) {', '.join(firing)} in ALARM state while the new "
+                    f"endpoint configuration {green.config.name} was baking; all traffic is back on "
+                    f"{endpoint.config_name}."
+                )
+            if limit is not None and self.clock.monotonic() - began > float(limit):
+                return (
+                    f"Rolled back: the deployment took longer than MaximumExecutionTimeoutInSeconds "
+                    f"({limit}); all traffic is back on {endpoint.config_name}."
+                )
+            if self.clock.monotonic() >= end:
+                return None
+            self.clock.sleep(0.05)
+
+    def _in_alarm(self, alarms: Sequence[str]) -> list[str]:
+        if not alarms:
+            return []
+        if self.cloudwatch is None:
+            logger.warning("no CloudWatch client: alarms %s are not watched", ", ".join(alarms))
+            return []
+        try:
+            with _guard.local_only(ALARMS_GUARD, this_context=True):
+                found = self.cloudwatch.describe_alarms(AlarmNames=list(alarms))
+        except Exception as e:  # a guardrail that cannot be read does not let the deployment through
+            return [f"(cannot read the alarms: {type(e).__name__}: {e})"]
+        return sorted(
+            a["AlarmName"]
+            for kind in ("MetricAlarms", "CompositeAlarms")
+            for a in found.get(kind, [])
+            if a.get("StateValue") == "ALARM"
+        )
+
+    def _roll_back(self, endpoint: Endpoint, green: Fleet | None, reason: str) -> None:
+        with self.lock:
+            endpoint.pending_share = 0.0
+            endpoint.pending, endpoint.pending_config = None, None
+        if green is not None:
+            green.stop(self.grace)
+        if endpoint.cancel.is_set():
+            return
+        self._end(endpoint, EndpointStatus.IN_SERVICE, reason)
+
+    def _retire(self, blue: Fleet | None, wait: float, endpoint: Endpoint) -> None:
+        end = self.clock.monotonic() + wait
+        while self.clock.monotonic() < end and not endpoint.cancel.is_set():
+            self.clock.sleep(0.05)
+        if blue is not None:
+            blue.stop(self.grace)
+
+    def _end(self, endpoint: Endpoint, status: EndpointStatus, reason: str | None) -> None:
+        with self.lock:
+            if endpoint.cancel.is_set():
+                return
+            endpoint.status = status
+            endpoint.failure_reason = reason
+            endpoint.last_modified_time = self.clock.now().timestamp()
+        self.changed(endpoint)
+
+
+def _real_monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _real_sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
