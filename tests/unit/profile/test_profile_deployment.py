@@ -62,3 +62,18 @@ def test_a_bad_deployment_section_names_the_key_and_the_fix(
     found = problems({**xgb_doc, "deployment": section})
     assert path in found, found
     assert words in found[path]
+
+
+def test_the_documented_deployment_section_validates(xgb_doc: dict[str, Any]) -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "profiles.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", doc, flags=re.S) if b.startswith("deployment:")]
+    deployment = parse_profile({**xgb_doc, **yaml.safe_load(block)}).deployment
+    assert deployment is not None
+    assert deployment.endpoint == "amtf-churn-live"
+    assert deployment.canary is not None
+    assert deployment.canary.wait_s == 300
