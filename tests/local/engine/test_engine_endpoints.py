@@ -176,6 +176,7 @@ def test_an_endpoint_serves_its_model_and_reports_each_status_change(hosting: Ho
     assert r["InvokedProductionVariant"] == "AllTraffic"
 
     assert hosting.statuses("churn") == ["CREATING", "IN_SERVICE"]
+    assert hosting.events[0]["detail"]["ProductionVariants"][0]["VariantName"] == "AllTraffic"
     event = hosting.events[-1]
     assert event["source"] == "aws.sagemaker"
     assert event["resources"] == [f"{ARN}:endpoint/churn"]
@@ -528,3 +529,73 @@ def test_leaving_the_engine_stops_every_serving_process(tmp_path: Path) -> None:
         pids = _pids(engine, "churn")
         assert all(_alive(p) for p in pids)
     assert not any(_alive(p) for p in pids)
+
+
+def test_an_update_that_outlasts_its_maximum_execution_time_rolls_back(hosting: Hosting) -> None:
+    hosting.endpoint("churn", answer="v1")
+    hosting.config("churn-c2", hosting.model("churn-m2", answer="v2"))
+    deployment = _canary(wait=500)
+    deployment["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"] = 600
+    hosting.sm.update_endpoint(
+        EndpointName="churn", EndpointConfigName="churn-c2", DeploymentConfig=deployment
+    )
+    hosting.baking("churn")
+    hosting.clock.advance(501)
+    hosting.baking("churn", share=1.0)
+    hosting.clock.advance(200)  # 701 s in: past the 600 s limit during the final bake
+    d = hosting.settled("churn")
+    assert d["EndpointConfigName"] == "churn-c"
+    assert "MaximumExecutionTimeoutInSeconds (600)" in d["FailureReason"]
+    assert hosting.invoke("churn") == "v1"
+
+
+def test_variants_share_the_calls_by_weight_and_a_call_may_name_its_variant(hosting: Hosting) -> None:
+    hosting.sm.create_endpoint_config(
+        EndpointConfigName="ab",
+        ProductionVariants=[
+            {"VariantName": "a", "ModelName": hosting.model("ma", answer="A"), "InitialVariantWeight": 1.0},
+            {"VariantName": "b", "ModelName": hosting.model("mb", answer="B"), "InitialVariantWeight": 0.0},
+        ],
+    )
+    hosting.sm.create_endpoint(EndpointName="ab", EndpointConfigName="ab")
+    d = hosting.settled("ab")
+    assert [(v["VariantName"], v["CurrentWeight"]) for v in d["ProductionVariants"]] == [
+        ("a", 1.0),
+        ("b", 0.0),
+    ]
+    assert {hosting.invoke("ab") for _ in range(5)} == {"A"}  # weight 0: no calls unless named
+    r = hosting.runtime.invoke_endpoint(
+        EndpointName="ab", Body=b"1", ContentType="text/csv", TargetVariant="b"
+    )
+    assert r["InvokedProductionVariant"] == "b"
+    assert r["Body"].read().startswith(b"B:")
+    error = _error(
+        hosting.runtime.invoke_endpoint,
+        EndpointName="ab",
+        Body=b"1",
+        ContentType="text/csv",
+        TargetVariant="c",
+    )
+    assert error["Code"] == "ValidationError"
+    assert "TargetVariant c" in error["Message"]
+
+
+def test_tags_of_models_configurations_and_endpoints(hosting: Hosting) -> None:
+    hosting.sm.create_model(
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE},
+        Tags=[{"Key": "team", "Value": "a"}],
+    )
+    model_arn = f"{ARN}:model/m"
+    assert hosting.sm.list_tags(ResourceArn=model_arn)["Tags"] == [{"Key": "team", "Value": "a"}]
+    hosting.sm.add_tags(ResourceArn=model_arn, Tags=[{"Key": "stage", "Value": "prod"}])
+    hosting.sm.delete_tags(ResourceArn=model_arn, TagKeys=["team"])
+    assert hosting.sm.list_tags(ResourceArn=model_arn)["Tags"] == [{"Key": "stage", "Value": "prod"}]
+    hosting.endpoint("churn")
+    hosting.sm.add_tags(ResourceArn=f"{ARN}:endpoint/churn", Tags=[{"Key": "model", "Value": "churn"}])
+    assert hosting.sm.list_tags(ResourceArn=f"{ARN}:endpoint/churn")["Tags"] == [
+        {"Key": "model", "Value": "churn"}
+    ]
+    missing = _error(hosting.sm.list_tags, ResourceArn=f"{ARN}:endpoint-config/ghost")
+    assert missing["Code"] == "ResourceNotFound"

@@ -27,6 +27,7 @@ sm = pytest.importorskip(
 from sagemaker.analytics import TrainingJobAnalytics  # noqa: E402
 from sagemaker.estimator import Estimator  # noqa: E402
 from sagemaker.parameter import CategoricalParameter, ContinuousParameter, IntegerParameter  # noqa: E402
+from sagemaker.serializers import CSVSerializer  # noqa: E402
 from sagemaker.tuner import (  # noqa: E402
     HyperbandStrategyConfig,
     HyperparameterTuner,
@@ -39,9 +40,12 @@ pytestmark = pytest.mark.slow
 SCRIPTS = Path(__file__).parent / "scripts"
 QUAD_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/quad:1"
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+#: the real XGBoost example script, which also serves the model it trained (``train.py serve``)
+SERVING_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost-example:1"
 IMAGE_MAP = {
     "quad": f"{sys.executable} {SCRIPTS / 'quad.py'}",
     "sagemaker-xgboost": f"{sys.executable} {SCRIPTS / 'xgblike.py'}",
+    "xgboost-example": f"{sys.executable} {Path(__file__).parents[3] / 'examples' / 'xgboost' / 'train.py'}",
 }
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 BUCKET = "amtflow-sdk-tests"
@@ -246,3 +250,55 @@ def test_hyperband_grid_and_completion_criteria_from_the_sdk(sdk: Sdk) -> None:
     d = sdk.run(target)
     assert d["HyperParameterTuningJobStatus"] == "Completed"
     assert sum(d["TrainingJobStatusCounters"].values()) < 6
+
+
+def test_a_tuner_deploys_its_best_model_and_the_predictor_answers_with_its_predictions(sdk: Sdk) -> None:
+    import io
+    import tarfile
+
+    import numpy as np
+    import xgboost as xgb
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 3))
+    table = np.column_stack([features @ [1.0, -2.0, 0.5] + 3.0, features])
+    s3 = sdk.session.boto_session.client("s3")
+    for channel in ("train", "validation"):
+        rows = "\n".join(",".join(f"{v:.6f}" for v in row) for row in table)
+        s3.put_object(Bucket=BUCKET, Key=f"deploy/{channel}/data.csv", Body=rows.encode())
+    estimator = sdk.estimator(SERVING_IMAGE, num_round=5, objective="reg:squarederror")
+    tuner = HyperparameterTuner(
+        estimator,
+        objective_metric_name="validation:rmse",
+        objective_type="Minimize",
+        metric_definitions=[{"Name": "validation:rmse", "Regex": r"validation-rmse:([0-9.]+)"}],
+        hyperparameter_ranges={"max_depth": IntegerParameter(2, 4)},
+        max_jobs=2,
+        max_parallel_jobs=2,
+        random_seed=1,
+        base_tuning_job_name=sdk.name("deploy"),
+    )
+    tuner.fit({channel: f"s3://{BUCKET}/deploy/{channel}/" for channel in ("train", "validation")}, wait=True)
+    assert tuner.describe()["HyperParameterTuningJobStatus"] == "Completed"
+
+    predictor = tuner.deploy(
+        initial_instance_count=1, instance_type="ml.m5.large", serializer=CSVSerializer()
+    )
+    try:
+        endpoint = sdk.session.sagemaker_client.describe_endpoint(EndpointName=predictor.endpoint_name)
+        assert endpoint["EndpointStatus"] == "InService"
+        assert predictor.endpoint_name == tuner.best_training_job()
+        answer = predictor.predict(features[0].tolist())
+        # the model the best trial trained, loaded here, predicts the same
+        best = sdk.session.sagemaker_client.describe_training_job(TrainingJobName=tuner.best_training_job())
+        key = best["ModelArtifacts"]["S3ModelArtifacts"].split(f"{BUCKET}/", 1)[1]
+        archive = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            member = tar.extractfile("xgboost-model")
+            assert member is not None
+            booster = xgb.Booster()
+            booster.load_model(bytearray(member.read()))
+        expected = booster.predict(xgb.DMatrix(features[:1]))[0]
+        assert float(answer.decode()) == pytest.approx(float(expected), rel=1e-5)
+    finally:
+        predictor.delete_endpoint()

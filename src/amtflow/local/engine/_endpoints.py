@@ -162,6 +162,8 @@ class Endpoint:
     failure_reason: str | None = None
     tags: list[dict[str, Any]] = field(default_factory=list)
     deployment_config: dict[str, Any] | None = None
+    #: the production variants of the configuration in service (or being created)
+    variants: list[dict[str, Any]] = field(default_factory=list)
     fleet: Fleet | None = None
     #: while an update runs: the new configuration's fleet, the share of calls it takes, what it does
     pending: Fleet | None = None
@@ -216,7 +218,7 @@ class Endpoint:
 
     def event_detail(self) -> dict[str, Any]:
         """The detail of a "SageMaker Endpoint State Change" event (times in epoch milliseconds)."""
-        variants = self.fleet.config.variants if self.fleet is not None else []
+        variants = self.variants
         detail: dict[str, Any] = {
             "EndpointName": self.name,
             "EndpointArn": self.arn,

@@ -173,9 +173,9 @@ class Engine:
             "UpdateTrainingJob": self._update_training_job,
             "ListTrainingJobs": lambda params, _: list_training_jobs(self.jobs, params),
             "DeleteHyperParameterTuningJob": self._delete_tuning_job,
-            "AddTags": lambda params, _: add_tags(self.jobs, params),
-            "ListTags": lambda params, _: list_tags(self.jobs, params),
-            "DeleteTags": lambda params, _: delete_tags(self.jobs, params),
+            "AddTags": lambda params, _: self._tags(params, "add", add_tags),
+            "ListTags": lambda params, _: self._tags(params, "list", list_tags),
+            "DeleteTags": lambda params, _: self._tags(params, "delete", delete_tags),
             "Search": lambda params, _: search(self.jobs, params),
             **self.hosting.handlers(),
         }
@@ -186,6 +186,12 @@ class Engine:
         if not operation.startswith("Create"):  # a Create handler checks its shape after its own checks
             check_shape(operation, params)
         return handlers[operation](params, region)
+
+    def _tags(
+        self, params: Mapping[str, Any], action: str, of_jobs: Callable[[JobBook, Mapping[str, Any]], Any]
+    ) -> dict[str, Any] | None:
+        answer = self.hosting.tags(params, action)  # a hosting resource's, else a job's (or None)
+        return answer if answer is not None else of_jobs(self.jobs, params)
 
     def invoke_endpoint(
         self, endpoint_name: str, body: bytes, headers: Mapping[str, str]

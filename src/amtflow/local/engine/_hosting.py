@@ -29,10 +29,12 @@ from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import ACCOUNT_ID, Clock, ErrorCode, ServiceError, validation
 from amtflow.local.engine._paths import check_environment, check_uri
 from amtflow.local.engine._rollout import Rollout
-from amtflow.local.engine._service import page
+from amtflow.local.engine._service import MAX_TAGS, page
 from amtflow.local.engine._validation import check_shape
 
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's payload limit, each way
+#: InvokeEndpoint's request headers a container receives.
+_FORWARDED = frozenset({"content-type", "accept", "x-amzn-sagemaker-custom-attributes"})
 _IN_PROGRESS = (EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.DELETING)
 
 Handler = Callable[[Mapping[str, Any], str], dict[str, Any]]
@@ -207,7 +209,16 @@ class Hosting:
         with self.lock:
             if name.lower() in self.endpoints:
                 raise validation(f'Cannot create already existing endpoint "{arn}".')
-            endpoint = Endpoint(name, arn, region, config.name, now, now, tags=list(req.get("Tags") or []))
+            endpoint = Endpoint(
+                name,
+                arn,
+                region,
+                config.name,
+                now,
+                now,
+                tags=list(req.get("Tags") or []),
+                variants=config.variants,
+            )
             self.endpoints[name.lower()] = endpoint
         self._changed(endpoint)
         self.rollout.start(self.rollout.create, endpoint, config, models)
@@ -287,6 +298,46 @@ class Hosting:
             ]
         return _sorted_page(rows, params, key, kind)
 
+    # ---------------------------------------------------------------- tags
+    def tags(self, params: Mapping[str, Any], action: str) -> dict[str, Any] | None:
+        """AddTags (``add``), ListTags (``list``), DeleteTags (``delete``) of a model, endpoint configuration
+        or endpoint; None for another kind of resource. An unknown one of these is ResourceNotFound."""
+        arn = str(params.get("ResourceArn") or "")
+        kind, _, name = arn.split(":", 5)[-1].partition("/")
+        kinds: dict[str, Mapping[str, Model | EndpointConfig | Endpoint]] = {
+            "model": self.models,
+            "endpoint-config": self.configs,
+            "endpoint": self.endpoints,
+        }
+        records = kinds.get(kind)
+        if records is None:
+            return None
+        with self.lock:
+            record = records.get(name.lower())
+            if record is None or record.arn != arn:
+                raise ServiceError(
+                    ErrorCode.RESOURCE_NOT_FOUND, f"ResourceArn {arn} does not exist; check the ARN."
+                )
+            current = record.tags if isinstance(record, Endpoint) else list(record.request.get("Tags") or [])
+            if action == "list":
+                return page(current, {"MaxResults": 50, **params}, "Tags")
+            merged = {t["Key"]: t for t in current}
+            if action == "add":
+                for tag in params.get("Tags") or []:
+                    merged[tag["Key"]] = {"Key": tag["Key"], "Value": tag.get("Value", "")}
+                if len(merged) > MAX_TAGS:
+                    raise validation(
+                        f"Tags: {arn} would have {len(merged)} tags; a resource may have at most {MAX_TAGS}. "
+                        "Delete some with DeleteTags first."
+                    )
+            else:
+                merged = {k: t for k, t in merged.items() if k not in set(params.get("TagKeys") or [])}
+            if isinstance(record, Endpoint):
+                record.tags = list(merged.values())
+            else:
+                record.request["Tags"] = list(merged.values())
+        return {"Tags": list(params.get("Tags") or [])} if action == "add" else {}
+
     # ---------------------------------------------------------------- InvokeEndpoint
     def invoke(self, name: str, body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str, str]:
         """InvokeEndpoint: the container's answer (body, content type) and the variant that gave it."""
@@ -312,7 +363,7 @@ class Hosting:
                 f"TargetVariant {target} is not a production variant of endpoint {name}.",
             )
         variant, process = chosen
-        forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", "accept")}
+        forwarded = {k: v for k, v in headers.items() if k.lower() in _FORWARDED}
         try:
             status, answer, content_type = process.invoke(body, forwarded)
         except OSError as e:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from amtflow.local import _guard
 from amtflow.local.engine._endpoints import Endpoint, EndpointConfig, EndpointStatus, Fleet, Model
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import Clock
+from amtflow.local.engine._paths import inside
 from amtflow.local.engine._serving import STARTUP_SECONDS, ServingFailure, ServingProcess, unpack_model
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,10 @@ ALARMS_GUARD = _guard.Scope(
     advice="Pass cloudwatch_client=... to amtflow.local.sagemaker(...) (a client of moto's CloudWatch, as "
     "the twin does) to have AutoRollbackConfiguration alarms read.",
 )
+
+
+WATCH_SECONDS = 0.05  # how often (real time) a baking fleet's processes are looked at
+ALARM_READ_SECONDS = 0.5  # how often (real time) the rollback alarms are read while baking
 
 
 def traffic_steps(routing: Mapping[str, Any], green_instances: int) -> list[float]:
@@ -100,12 +107,14 @@ class Rollout:
             for v in config.variants
         }
         fleet = Fleet(config, images, started=self.clock.now().timestamp())
+        # a folder per deployment: an update to the configuration in service must not touch its model
+        deployment = f"{config.name.lower()}-{uuid.uuid4().hex[:8]}"
         try:
             for variant in config.variants:
                 name = variant["VariantName"]
                 model = models[variant["ModelName"].lower()]
                 container = model.container
-                folder = self.root / endpoint.name.lower() / config.name.lower() / name
+                folder = inside(self.root.parent, self.root.name, endpoint.name.lower(), deployment, name)
                 process = ServingProcess(
                     f"{name} of endpoint {endpoint.name}",
                     self.image_map.command(str(container.get("Image", "")), field="PrimaryContainer.Image"),
@@ -121,6 +130,7 @@ class Rollout:
                     min(timeout, self.startup_seconds) if timeout else self.startup_seconds,
                     _real_monotonic,
                     _real_sleep,
+                    endpoint.cancel.is_set,
                 )
         except Exception:
             fleet.stop(self.grace)
@@ -184,6 +194,7 @@ class Rollout:
         with self.lock:
             blue, endpoint.fleet = endpoint.fleet, green
             endpoint.config_name = config.name
+            endpoint.variants = config.variants
             endpoint.deployment_config = dict(deployment) or None
             endpoint.pending, endpoint.pending_config, endpoint.pending_share = None, None, 0.0
         self._end(endpoint, EndpointStatus.IN_SERVICE, None)
@@ -200,13 +211,17 @@ class Rollout:
     ) -> str | None:
         """Watch the green fleet and the alarms for ``seconds``: a reason to roll back, or None."""
         end = self.clock.monotonic() + seconds
+        next_read = 0.0
         while True:
             if endpoint.cancel.is_set():
                 return ""
             died = green.died()
             if died is not None:
                 return f"Rolled back: {died}."
-            firing = self._in_alarm(alarms)
+            firing: list[str] = []
+            if _real_monotonic() >= next_read or self.clock.monotonic() >= end:
+                firing = self._in_alarm(alarms)
+                next_read = _real_monotonic() + ALARM_READ_SECONDS
             if firing:
                 return (
                     f"Rolled back: CloudWatch alarm(s) {', '.join(firing)} in ALARM state while the new "
@@ -220,7 +235,7 @@ class Rollout:
                 )
             if self.clock.monotonic() >= end:
                 return None
-            self.clock.sleep(0.05)
+            _real_sleep(WATCH_SECONDS)
 
     def _in_alarm(self, alarms: Sequence[str]) -> list[str]:
         if not alarms:
@@ -253,7 +268,7 @@ class Rollout:
     def _retire(self, blue: Fleet | None, wait: float, endpoint: Endpoint) -> None:
         end = self.clock.monotonic() + wait
         while self.clock.monotonic() < end and not endpoint.cancel.is_set():
-            self.clock.sleep(0.05)
+            _real_sleep(WATCH_SECONDS)
         if blue is not None:
             blue.stop(self.grace)
 
@@ -268,12 +283,8 @@ class Rollout:
 
 
 def _real_monotonic() -> float:
-    import time
-
     return time.monotonic()
 
 
 def _real_sleep(seconds: float) -> None:
-    import time
-
     time.sleep(seconds)

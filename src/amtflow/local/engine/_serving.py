@@ -154,11 +154,18 @@ class ServingProcess:
             return False
 
     def wait_ready(
-        self, timeout: float, monotonic: Callable[[], float], sleep: Callable[[float], None]
+        self,
+        timeout: float,
+        monotonic: Callable[[], float],
+        sleep: Callable[[float], None],
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
-        """Return once ``/ping`` answers 200; :class:`ServingFailure` if the process dies or time runs out."""
+        """Return once ``/ping`` answers 200; :class:`ServingFailure` if the process dies, time runs out or
+        the deployment is cancelled (the endpoint deleted, the engine ending)."""
         deadline = monotonic() + timeout
         while True:
+            if cancelled():
+                raise ServingFailure(f"the start of {self.label} was cancelled")
             reason = self.died()
             if reason is not None:
                 raise ServingFailure(f"{reason}. Check {self.log_path}.")
