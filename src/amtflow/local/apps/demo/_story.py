@@ -194,7 +194,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             tl.line(
                 "deploy",
                 f"stack deployed: {len(twin.resources('AWS::Lambda::Function'))} functions, "
-                f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machine, "
+                f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machines, "
                 f"{len(twin.resources('AWS::Events::Rule'))} EventBridge rules; "
                 f"clock at {twin.now():%Y-%m-%d %H:%M}Z",
             )
