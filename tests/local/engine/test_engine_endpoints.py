@@ -129,8 +129,8 @@ def hosting(tmp_path: Path) -> Iterator[Hosting]:
             event_sink=events.append,
             clock=clock,
             cloudwatch_client=cloudwatch,
+            serving_startup_seconds=3.0,
         ) as engine:
-            engine.hosting.rollout.startup_seconds = 3.0
             yield Hosting(
                 engine,
                 boto3.client("sagemaker", region_name="us-east-1"),
@@ -599,3 +599,49 @@ def test_tags_of_models_configurations_and_endpoints(hosting: Hosting) -> None:
     ]
     missing = _error(hosting.sm.list_tags, ResourceArn=f"{ARN}:endpoint-config/ghost")
     assert missing["Code"] == "ResourceNotFound"
+
+
+@pytest.mark.parametrize("url", ["file:///nonexistent/model.tar.gz", "s3://no-such-bucket/model.tar.gz"])
+def test_a_model_whose_archive_cannot_be_read_is_refused_at_creation(hosting: Hosting, url: str) -> None:
+    error = _error(
+        hosting.sm.create_model,
+        ModelName="m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": url},
+    )
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(f"Could not access model data at {url}")
+    assert hosting.sm.list_models()["Models"] == []
+
+
+def test_a_linear_update_moves_traffic_step_by_step_on_the_engines_clock(hosting: Hosting) -> None:
+    hosting.endpoint("churn", answer="v1")
+    old = _pids(hosting.engine, "churn")
+    hosting.config("churn-c2", hosting.model("churn-m2", answer="v2"))
+    deployment = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR",
+                "WaitIntervalInSeconds": 60,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 40},
+            },
+            "TerminationWaitInSeconds": 120,
+        }
+    }
+    hosting.sm.update_endpoint(
+        EndpointName="churn", EndpointConfigName="churn-c2", DeploymentConfig=deployment
+    )
+    for share in (0.4, 0.8, 1.0):
+        d = hosting.baking("churn", share=share)
+        assert d["ProductionVariants"][0]["CurrentWeight"] == pytest.approx(1.0 - share)
+        hosting.clock.advance(61)
+    d = hosting.settled("churn")
+    assert (d["EndpointStatus"], d["EndpointConfigName"]) == ("InService", "churn-c2")
+    # the old fleet's process stops TerminationWaitInSeconds later, on the engine's clock
+    time.sleep(0.3)
+    assert all(_alive(p) for p in old)
+    hosting.clock.advance(121)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in old) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in old)

@@ -1,4 +1,5 @@
-"""The local AMT engine: SageMaker's tuning and training API, in-process, with real training.
+"""The local AMT engine: SageMaker's tuning, training and hosting API, in-process, with real training and
+real serving (endpoints run the model's image with ``serve``; ``sagemaker-runtime`` InvokeEndpoint calls it).
 
 Entry point: :func:`sagemaker` (also exported as ``amtflow.local.sagemaker``)::
 

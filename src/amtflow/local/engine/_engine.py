@@ -9,7 +9,9 @@ Roles (Syne Tune style), each in its own module:
 - the job loops (:mod:`._loop`) coordinate the two under the request's limits and completion criteria;
 - :class:`~amtflow.local.engine._jobs.JobBook` keeps the job records (:mod:`._records`), saves them
   (:mod:`._store`) and sends their events (:mod:`._events`);
-- the service surface (:mod:`._service`, :mod:`._validation`) answers and checks requests.
+- the service surface (:mod:`._service`, :mod:`._validation`) answers and checks requests;
+- hosting (:mod:`._hosting`): models, endpoint configurations and endpoints, deployed by :mod:`._rollout`
+  and served by processes under the inference contract (:mod:`._serving`).
 
 :class:`Engine` puts them together on an injectable clock. Requests arrive as the JSON the service would
 receive (:meth:`Engine.handle`); answers are the JSON the service would send, so the hook can run them

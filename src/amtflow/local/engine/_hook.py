@@ -188,6 +188,7 @@ def sagemaker(
     logs_client: Any = None,
     cloudwatch_client: Any = None,
     seed_source: Callable[[], int] | None = None,
+    serving_startup_seconds: float | None = None,
 ) -> Iterator[Engine]:
     """Serve every boto3 SageMaker tuning/training call in this process with a local engine.
 
@@ -200,7 +201,9 @@ def sagemaker(
     ``logs_client`` (when given, each trial's log is copied to CloudWatch Logs group
     ``/aws/sagemaker/TrainingJobs``), ``cloudwatch_client`` (when given, each trial's metric points are
     put to CloudWatch namespace ``/aws/sagemaker/TrainingJobs``), ``seed_source`` (seeds for jobs without
-    RandomSeed). Leaving the block stops running jobs (they end ``Stopped``) and kills their processes.
+    RandomSeed), ``serving_startup_seconds`` (how long an endpoint's serving process may take to answer its
+    first ``/ping`` with 200; default 8 minutes, as SageMaker). Leaving the block stops running jobs (they end
+    ``Stopped``) and kills their processes, the endpoints' serving processes too.
     """
     if image_map is None:
         image_map = load_settings().extra.get("image_map") or None  # AMTFLOW_IMAGE_MAP
@@ -214,6 +217,7 @@ def sagemaker(
         logs_client=logs_client,
         cloudwatch_client=cloudwatch_client,
         seed_source=seed_source,
+        serving_startup_seconds=serving_startup_seconds,
     )
     _install(engine)
     try:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from amtflow.local.engine._endpoints import (
     Endpoint,
@@ -27,7 +28,7 @@ from amtflow.local.engine._endpoints import (
 from amtflow.local.engine._events import EventPublisher
 from amtflow.local.engine._images import ImageMap
 from amtflow.local.engine._model import ACCOUNT_ID, Clock, ErrorCode, ServiceError, validation
-from amtflow.local.engine._paths import check_environment, check_uri
+from amtflow.local.engine._paths import check_environment, check_uri, local_path
 from amtflow.local.engine._rollout import Rollout
 from amtflow.local.engine._service import MAX_TAGS, page
 from amtflow.local.engine._validation import check_shape
@@ -68,6 +69,7 @@ class Hosting:
         self.configs: dict[str, EndpointConfig] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.grace = stop_grace_seconds
+        self.s3 = s3
         self.rollout = Rollout(
             lock=self.lock,
             clock=clock,
@@ -150,7 +152,7 @@ class Hosting:
             )
         self.image_map.command(str(container["Image"]), field="PrimaryContainer.Image")
         if container.get("ModelDataUrl"):
-            check_uri(container["ModelDataUrl"], "PrimaryContainer.ModelDataUrl")
+            self._check_model_data(str(container["ModelDataUrl"]))
         check_environment(container.get("Environment") or {}, "PrimaryContainer.Environment")
         arn = hosting_arn(region, "model", name)
         with self.lock:
@@ -158,6 +160,22 @@ class Hosting:
                 raise validation(f'Cannot create already existing model "{arn}".')
             self.models[name.lower()] = Model(name, arn, req, self._now())
         return {"ModelArn": arn}
+
+    def _check_model_data(self, url: str) -> None:
+        """The model's archive must be readable when the model is created, as SageMaker checks it."""
+        check_uri(url, "PrimaryContainer.ModelDataUrl")
+        parsed = urlparse(url)
+        try:
+            if parsed.scheme == "file":
+                if not local_path(url).is_file():
+                    raise FileNotFoundError("no such file on this machine")
+            else:
+                self.s3().head_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        except Exception as e:  # botocore's errors: no such bucket or key, no access
+            raise validation(
+                f"Could not access model data at {url} ({type(e).__name__}: {e}); give the URI of the "
+                "model.tar.gz a training job wrote."
+            ) from None
 
     def delete_model(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         model = self._model(params["ModelName"], region)

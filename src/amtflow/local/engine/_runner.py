@@ -86,6 +86,11 @@ def _register_atexit() -> None:
             _atexit_registered = True
 
 
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child killed when the thread that starts it ends (Linux; else None)."""
+    return _parent_death_signal()
+
+
 def track_group(pgid: int) -> None:
     """Kill this process group when the interpreter exits (until :func:`forget_group`)."""
     _register_atexit()

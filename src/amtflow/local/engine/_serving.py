@@ -13,12 +13,15 @@ with the argument ``serve``, as SageMaker runs ``docker run <image> serve``. The
 
 It must answer ``GET /ping`` with 200 once ready and ``POST /invocations`` with the prediction. Its output
 goes to ``serve.log`` in the variant's folder. The process has its own process group, stopped with
-SIGTERM then SIGKILL, and killed when the interpreter exits.
+SIGTERM then SIGKILL, and killed when the interpreter exits; on Linux it also dies with the engine's
+process (``PR_SET_PDEATHSIG``, which follows the thread that started the process: serving processes are
+started from one long-lived launcher thread, not from the deployment's thread, which ends).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import os
 import shutil
@@ -27,19 +30,26 @@ import socket
 import subprocess
 import tarfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from amtflow.local.engine._images import ImageCommand
 from amtflow.local.engine._paths import check_uri, local_path
-from amtflow.local.engine._runner import forget_group, host_environment, track_group
+from amtflow.local.engine._runner import die_with_parent, forget_group, host_environment, track_group
 
 #: How long a variant's ``/ping`` may take to answer 200 after its start (SageMaker: 8 minutes).
 STARTUP_SECONDS = 480.0
 PING_TIMEOUT_SECONDS = 2.0  # SageMaker's per-ping timeout
 INVOKE_TIMEOUT_SECONDS = 60.0  # a container must answer /invocations within 60 s
 LOG_TAIL_LINES = 5
+
+
+@functools.cache
+def _launcher() -> ThreadPoolExecutor:
+    """The one thread that starts serving processes (it lives as long as the interpreter)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-launcher")
 
 
 class ServingFailure(Exception):
@@ -109,14 +119,20 @@ class ServingProcess:
         )
         with open(self.log_path, "ab") as log:
             try:
-                self._proc = subprocess.Popen(
-                    [*self.command.argv, "serve"],
-                    cwd=self.root,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
+                self._proc = (
+                    _launcher()
+                    .submit(
+                        subprocess.Popen,
+                        [*self.command.argv, "serve"],
+                        cwd=self.root,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=die_with_parent(),
+                    )
+                    .result()
                 )
             except OSError as e:
                 raise ServingFailure(f"{self.label}: cannot start {self.command.argv[0]}: {e}") from e

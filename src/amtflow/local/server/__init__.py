@@ -136,6 +136,9 @@ def serve(
 def _stop_jobs(engine: Engine, out: TextIO) -> None:
     running = _running(engine)
     what = f"; stopping {len(running)} running tuning job(s): {', '.join(running)}" if running else ""
+    endpoints = sorted(e.name for e in engine.hosting.endpoints.values())
+    if endpoints:
+        what += f"; stopping the serving processes of {len(endpoints)} endpoint(s): {', '.join(endpoints)}"
     out.write(f"{PREFIX}: shutting down{what}\n")
     out.flush()
     engine.shutdown()
