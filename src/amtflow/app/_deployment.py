@@ -61,6 +61,13 @@ TAG_PACKAGE = "amtflow:model-package"
 
 ProfileLoader = Callable[[str], ModelProfile]
 
+SUBJECTS = {
+    DeploymentOutcome.DEPLOYED: "deployed",
+    DeploymentOutcome.ROLLED_BACK: "deployment rolled back",
+    DeploymentOutcome.FAILED: "deployment failed",
+    DeploymentOutcome.SKIPPED: "not deployed",
+}
+
 
 def deployment_names(endpoint: str, package_arn: str) -> str:
     """The model and the endpoint configuration of one deployment: ``<endpoint>-<hash8>`` (at most 63),
@@ -492,7 +499,7 @@ class FinishDeployment:
         self, model: str, outcome: DeploymentOutcome, text: str, document: Mapping[str, Any], reason: str
     ) -> None:
         notification = Notification(
-            subject=f"amtflow: {model} - deployment {outcome.value.replace('_', ' ')}",
+            subject=f"amtflow: {model} - {SUBJECTS[outcome]}",
             text=text,
             document={"model": model, "outcome": outcome.value, "reason": reason, **document},
             attributes={"model": model, "outcome": f"deployment_{outcome.value}"},

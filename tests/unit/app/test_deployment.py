@@ -168,6 +168,7 @@ def test_an_approved_package_creates_the_endpoint_and_says_what_serves(world: Wo
     assert record.serving_config == plan.config_name
     assert world.ledger.deployments("cancer-xgb")[0].package_arn == package_arn(1)
     (message,) = world.notifier.published
+    assert message.subject == "amtflow: cancer-xgb - deployed"
     assert message.attributes == {"model": "cancer-xgb", "outcome": "deployment_deployed"}
     assert f"now serves on {ENDPOINT} (1 x ml.m5.large at $0.115/hour)" in message.text
     assert name == deployment_execution_name(package_arn(1))
@@ -197,6 +198,7 @@ def test_a_tripped_alarm_rolls_back_and_the_notification_says_why_the_old_model_
     assert record.outcome is DeploymentOutcome.ROLLED_BACK
     assert record.serving_config == first.config_name
     message = world.notifier.published[-1]
+    assert message.subject == "amtflow: cancer-xgb - deployment rolled back"
     assert message.attributes["outcome"] == "deployment_rolled_back"
     assert reason in message.text
     assert f"previous model still serves (config {first.config_name})" in message.text
