@@ -40,6 +40,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     for r in results:
         logger.info("reconciled", extra={"job": r.job_name, "outcome": r.outcome.value, "why": r.reason})
+    deployments = wiring.close_deployments().sweep()
+    for d in deployments:
+        logger.info("reconciled", extra={"endpoint": d.subject, "outcome": d.outcome.value, "why": d.reason})
     counts = summarize(results)
-    metrics.add_metric(name="ParkedJobsSwept", unit=MetricUnit.Count, value=len(results))
-    return {"parked": len(results), "outcomes": counts, "leases": summarize_leases(leases)}
+    metrics.add_metric(name="ParkedJobsSwept", unit=MetricUnit.Count, value=len(results) + len(deployments))
+    return {
+        "parked": len(results),
+        "outcomes": counts,
+        "leases": summarize_leases(leases),
+        "deployments": {d.subject: d.outcome.value for d in deployments},
+    }

@@ -90,3 +90,9 @@ class QuotaExceededError(TransientError):
     """A service quota (e.g. concurrent tuning jobs) is exhausted; the run waits and resumes."""
 
     error_type = "QuotaExceededError"
+
+
+class DeploymentBusyError(ConflictError):
+    """Another deployment of the same model is in progress; the deployment waits and tries again."""
+
+    error_type = "DeploymentBusyError"

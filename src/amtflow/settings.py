@@ -42,6 +42,8 @@ class Settings:
     topic_arn: str = ""
     sagemaker_role_arn: str = ""
     state_machine_arn: str = ""
+    deployment_state_machine_arn: str = ""
+    """The deployment state machine (started per approved model package)."""
     job_prefix: str = "amtf"
     profiles_prefix: str = "profiles/"
     datasets_prefix: str = "datasets/"

@@ -22,13 +22,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from amtflow import clients
 from amtflow.adapters import (
+    CloudWatchRollbackAlarms,
     CloudWatchTrialLogs,
     DynamoDBLineageStore,
+    DynamoDeploymentTable,
     DynamoEvaluationTokens,
     DynamoStateTable,
     S3DatasetCatalog,
     S3DatasetReader,
     S3ProfileStore,
+    SageMakerDeployment,
     SageMakerJobStopper,
     SageMakerModelRegistry,
     SageMakerRunEvidence,
@@ -42,11 +45,16 @@ from amtflow.adapters import (
 )
 from amtflow.app import (
     CloseChampionEvaluation,
+    CloseDeployments,
     CloseTrainingJobs,
     CloseTuningJobs,
+    DeploymentEvents,
+    DeployModel,
     EvaluateRun,
+    FinishDeployment,
     HolderProbe,
     NotifyRun,
+    PlanDeployment,
     PlanRun,
     PlanSettings,
     RenewLeases,
@@ -387,3 +395,83 @@ def notify_run(settings: Settings | None = None) -> NotifyRun:
         )
 
     return _once("notify", settings, build)
+
+
+def _deployment_table(s: Settings) -> DynamoDeploymentTable:
+    return DynamoDeploymentTable(clients.dynamodb(), s.state_table)
+
+
+def close_deployments(settings: Settings | None = None) -> CloseDeployments:
+    def build(s: Settings) -> CloseDeployments:
+        s.require("state_table", "job_prefix")
+        return CloseDeployments(
+            sagemaker=SageMakerDeployment(clients.sagemaker()),
+            tokens=_deployment_table(s),
+            callbacks=StepFunctionsCallbacks(clients.stepfunctions()),
+            job_prefix=s.job_prefix,
+        )
+
+    return _once("close_deployments", settings, build)
+
+
+def deployment_events(settings: Settings | None = None) -> DeploymentEvents:
+    resolved = settings if settings is not None else load_settings()
+    closer = close_deployments(resolved)  # built first: _once is not re-entrant
+
+    def build(s: Settings) -> DeploymentEvents:
+        s.require("deployment_state_machine_arn", "job_prefix")
+        return DeploymentEvents(
+            executions=StepFunctionsExecutions(clients.stepfunctions(), s.deployment_state_machine_arn),
+            closer=closer,
+            job_prefix=s.job_prefix,
+        )
+
+    return _once("deployment_events", resolved, build)
+
+
+def plan_deployment(settings: Settings | None = None) -> PlanDeployment:
+    def build(s: Settings) -> PlanDeployment:
+        s.require("data_bucket", "state_table", "job_prefix")
+        return PlanDeployment(
+            sagemaker=SageMakerDeployment(clients.sagemaker()),
+            profiles=lambda model: _profiles(s).get(model).profile,
+            locks=_deployment_table(s),
+            alarms=CloudWatchRollbackAlarms(clients.cloudwatch()),
+            clock=utc_now,
+            job_prefix=s.job_prefix,
+        )
+
+    return _once("plan_deployment", settings, build)
+
+
+def deploy_model(settings: Settings | None = None) -> DeployModel:
+    resolved = settings if settings is not None else load_settings()
+    closer = close_deployments(resolved)
+
+    def build(s: Settings) -> DeployModel:
+        s.require("state_table", "sagemaker_role_arn")
+        return DeployModel(
+            sagemaker=SageMakerDeployment(clients.sagemaker()),
+            alarms=CloudWatchRollbackAlarms(clients.cloudwatch()),
+            tokens=_deployment_table(s),
+            clock=utc_now,
+            role_arn=s.sagemaker_role_arn,
+            settle=closer.settle,
+        )
+
+    return _once("deploy_model", resolved, build)
+
+
+def finish_deployment(settings: Settings | None = None) -> FinishDeployment:
+    def build(s: Settings) -> FinishDeployment:
+        s.require("state_table", "topic_arn")
+        catalog = _profiles(s) if s.data_bucket else None
+        return FinishDeployment(
+            sagemaker=SageMakerDeployment(clients.sagemaker()),
+            ledger=_deployment_table(s),
+            notifier=SnsNotifier(clients.sns(), s.topic_arn),
+            clock=utc_now,
+            profiles=(lambda model: catalog.get(model).profile) if catalog is not None else None,
+        )
+
+    return _once("finish_deployment", settings, build)

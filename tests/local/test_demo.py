@@ -59,7 +59,7 @@ def _by_version(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_every_step_of_the_story_turned_out_as_told(demo: dict[str, Any]) -> None:
     assert demo["code"] == 0, demo["printed"][-5000:]
     checks = demo["report"]["checks"]
-    assert [c["check"].split(" ", 1)[0] for c in checks] == ["1.", "2.", "3.", "4.", "5."]
+    assert [c["check"].split(" ", 1)[0] for c in checks] == ["1.", "2.", "3.", "4.", "5.", "6.", "6.", "6."]
     assert all(c["ok"] for c in checks), checks
     assert demo["printed"].count("] check    ok   ") == len(checks)
 
@@ -127,7 +127,7 @@ def test_the_console_execution_whose_overrides_lift_the_budget_is_refused_naming
 
 def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any]) -> None:
     report = demo["report"]
-    notes = report["notifications"]
+    notes = [n for n in report["notifications"] if not n["attributes"]["outcome"].startswith("deployment_")]
     assert [(n["attributes"]["model"], n["attributes"]["outcome"]) for n in notes] == [
         ("cancer-xgb", "succeeded"),
         ("cancer-xgb", "succeeded"),
@@ -187,3 +187,18 @@ def test_demo_outside_a_project_says_where_to_run_it(
 
     assert code == 2
     assert "no template.yaml" in capsys.readouterr().err
+
+
+def test_the_approved_champion_serves_a_later_one_rolls_out_and_a_broken_one_rolls_back(
+    demo: dict[str, Any],
+) -> None:
+    report = demo["report"]
+    deployments = report["deployments"]
+    assert [d["status"] for d in deployments] == ["deployed", "deployed", "rolled_back"]
+    assert {d["endpoint"] for d in deployments} == {"amtf-cancer-xgb"}
+    assert deployments[0]["prediction"] is not None
+    assert deployments[2]["reason"]
+    outcomes = [n["attributes"]["outcome"] for n in report["notifications"]]
+    assert outcomes[-3:] == ["deployment_deployed", "deployment_deployed", "deployment_rolled_back"]
+    assert "InvokeEndpoint amtf-cancer-xgb text/csv" in demo["printed"]
+    assert "<h2>Deployments</h2>" in demo["page"]

@@ -167,5 +167,6 @@ def local_part(resource: str) -> str:
 ARN_HEAD = r"arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:"
 SAGEMAKER_JOB_ARN = re.compile(
     ARN_HEAD
-    + r"(hyper-parameter-tuning-job|training-job|model-package-group|model-package)/\$\{JobPrefix\}-\*"
+    + r"(hyper-parameter-tuning-job|training-job|model-package-group|model-package"
+    + r"|endpoint|endpoint-config|model)/\$\{JobPrefix\}-\*"
 )

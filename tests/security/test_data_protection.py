@@ -129,6 +129,7 @@ def test_event_driven_functions_keep_events_their_handler_failed_on() -> None:
     functions = _event_driven_functions()
     assert functions == [
         "ChampionEvaluationEventsFunction",
+        "DeploymentEventsFunction",
         "JobEventsFunction",
         "ReconcileFunction",
         "StartRunFunction",
@@ -170,11 +171,13 @@ def test_the_secret_patterns_catch_what_they_are_meant_to() -> None:
     assert not _SECRET_VALUE.search("arn:aws:sns:us-east-1:123456789012:amtflow")
 
 
-def test_execution_data_is_not_logged_by_the_state_machine() -> None:
-    (machine,) = resources_of_type(cloudformation(), "AWS::StepFunctions::StateMachine").values()
-    logging = machine["Properties"]["LoggingConfiguration"]
-    assert logging["IncludeExecutionData"] is False
-    assert logging["Level"] in ("ERROR", "FATAL", "OFF")
+def test_execution_data_is_not_logged_by_the_state_machines() -> None:
+    machines = resources_of_type(cloudformation(), "AWS::StepFunctions::StateMachine")
+    assert set(machines) == {"TuningStateMachine", "DeploymentStateMachine"}
+    for machine in machines.values():
+        logging = machine["Properties"]["LoggingConfiguration"]
+        assert logging["IncludeExecutionData"] is False
+        assert logging["Level"] in ("ERROR", "FATAL", "OFF")
 
 
 def test_powertools_is_never_told_to_log_the_event() -> None:

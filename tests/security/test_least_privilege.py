@@ -43,6 +43,13 @@ PACKAGE_GROUPS = "model-package-group/${JobPrefix}-*"
 PACKAGES = "model-package/${JobPrefix}-*"
 TRAINING_LOGS = "log-group:/aws/sagemaker/TrainingJobs"
 TRAINING_LOG_STREAMS = "log-group:/aws/sagemaker/TrainingJobs:log-stream:${JobPrefix}-*"
+DEPLOYMENTS = "stateMachine:${AWS::StackName}-deployment"  # named, not Ref (its functions are its targets)
+ENDPOINTS = "endpoint/${JobPrefix}-*"
+ENDPOINT_CONFIGS = "endpoint-config/${JobPrefix}-*"
+MODELS = "model/${JobPrefix}-*"
+HOSTING = (ENDPOINTS, ENDPOINT_CONFIGS, MODELS)
+STACK_ALARMS = "alarm:${JobPrefix}-*"
+ANY_ALARM = "alarm:*"  # a profile may name any existing alarm as a rollback alarm
 # The profile store reads profiles/<model>.yaml; ListBucket (profiles, dataset versions) turns 403 into 404.
 _PROFILES = {"s3:GetObject": PROFILE_OBJECTS, "s3:ListBucket": BUCKET}
 
@@ -120,12 +127,14 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "dynamodb:PutItem": STATE_TABLE,
         "dynamodb:GetItem": STATE_TABLE,
         "dynamodb:Query": STATE_TABLE,
-        "states:SendTaskSuccess": STATE_MACHINE,
-        "states:SendTaskFailure": STATE_MACHINE,
+        "states:SendTaskSuccess": (STATE_MACHINE, DEPLOYMENTS),
+        "states:SendTaskFailure": (STATE_MACHINE, DEPLOYMENTS),
         "states:SendTaskHeartbeat": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
         # the models' leases: renewed (a conditional put) while their holder's execution still runs
         "states:DescribeExecution": EXECUTIONS,
+        # deployments whose endpoint event was lost: the endpoint described, the waiting task completed
+        "sagemaker:DescribeEndpoint": ENDPOINTS,
     },
     # evaluate: the leaderboard, the best training job and the champion's evaluation job; the diagnosis reads
     # a trial's log; promotion reads the profile, the lineage (dataset fingerprint, champion) and sets the
@@ -164,6 +173,53 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:SendTaskFailure": STATE_MACHINE,
         "sqs:SendMessage": FAILED_EVENTS,
     },
+    # deployment events: an approval starts the package's deployment (one execution per package); an
+    # endpoint's state change: describe it, claim the parked token (delete), re-park it if the callback
+    # fails (put), complete the task
+    "DeploymentEventsFunction": {
+        "states:StartExecution": DEPLOYMENTS,
+        "sagemaker:DescribeEndpoint": ENDPOINTS,
+        "dynamodb:DeleteItem": STATE_TABLE,
+        "dynamodb:PutItem": STATE_TABLE,
+        "states:SendTaskSuccess": DEPLOYMENTS,
+        "states:SendTaskFailure": DEPLOYMENTS,
+        "sqs:SendMessage": FAILED_EVENTS,
+    },
+    # plan deployment: the package, the profile, the named rollback alarms; the model's deployment lock
+    "PlanDeploymentFunction": {
+        **_PROFILES,
+        "sagemaker:DescribeModelPackage": PACKAGES,
+        "cloudwatch:DescribeAlarms": ANY_ALARM,
+        "dynamodb:PutItem": STATE_TABLE,
+    },
+    # deploy: the model (with the SageMaker role) and its endpoint configuration (adopted when they exist,
+    # tags need AddTags), the rollback alarms, the token parked (transaction of puts; delete when the
+    # endpoint call fails), the endpoint created or updated; an endpoint already settled completes the task
+    "DeployModelFunction": {
+        "sagemaker:CreateModel": MODELS,
+        "sagemaker:DescribeModel": MODELS,
+        "sagemaker:CreateEndpointConfig": ENDPOINT_CONFIGS,
+        "sagemaker:DescribeEndpointConfig": ENDPOINT_CONFIGS,
+        "sagemaker:CreateEndpoint": (ENDPOINTS, ENDPOINT_CONFIGS),
+        "sagemaker:UpdateEndpoint": (ENDPOINTS, ENDPOINT_CONFIGS),
+        "sagemaker:DescribeEndpoint": ENDPOINTS,
+        "sagemaker:AddTags": HOSTING,
+        "cloudwatch:PutMetricAlarm": STACK_ALARMS,
+        "iam:PassRole": TRAINING_ROLE,
+        "dynamodb:PutItem": STATE_TABLE,
+        "dynamodb:DeleteItem": STATE_TABLE,
+        "states:SendTaskSuccess": DEPLOYMENTS,
+    },
+    # finish deployment: the lineage's record (put), old configurations and their models deleted (listed:
+    # no resource scope), one notification (the profile read to redact its values)
+    "FinishDeploymentFunction": {
+        **_PROFILES,
+        "dynamodb:PutItem": STATE_TABLE,
+        "sagemaker:ListEndpointConfigs": "*",
+        "sagemaker:DeleteEndpointConfig": ENDPOINT_CONFIGS,
+        "sagemaker:DeleteModel": MODELS,
+        "sns:Publish": TOPIC,
+    },
     # notify: reads the model's profile to redact its environment values, publishes one message
     # publishes the outcome; reads the run's spend and the model's month to date for its metrics
     "NotifyFunction": {
@@ -187,6 +243,17 @@ READ_COMPANIONS = frozenset(
 
 # Statements allowed on Resource "*": the actions that support no resource-level permissions.
 STAR_RESOURCE_ALLOWED = {
+    "FinishDeploymentFunctionRole": {"sagemaker:ListEndpointConfigs"},
+    "DeploymentStateMachineRole": {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    },
     "TuningStateMachineRole": {
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -289,6 +356,8 @@ def test_sagemaker_actions_only_touch_this_stacks_jobs() -> None:
         if g.effect != "Allow" or not any(a.startswith("sagemaker:") for a in g.actions):
             continue
         seen += 1
+        if g.actions == ("sagemaker:ListEndpointConfigs",):
+            continue  # no resource scope (STAR_RESOURCE_ALLOWED); the adapter keeps the endpoint's own
         for resource in g.resources:
             assert SAGEMAKER_JOB_ARN.fullmatch(resource), (
                 f"{g.role}/{g.policy}: SageMaker actions on {resource!r}, outside the stack's job prefix"
@@ -299,6 +368,7 @@ def test_sagemaker_actions_only_touch_this_stacks_jobs() -> None:
 def test_pass_role_only_passes_the_training_role_to_sagemaker() -> None:
     passes = [g for g in grants(cloudformation()) if "iam:PassRole" in g.actions]
     assert sorted(g.role for g in passes) == [
+        "DeployModelFunctionRole",
         "StartChampionEvaluationFunctionRole",
         "StartTrainingFunctionRole",
         "StartTuningFunctionRole",
@@ -339,6 +409,7 @@ def test_training_role_reads_datasets_and_writes_only_run_output() -> None:
 def test_roles_are_assumable_only_by_their_service() -> None:
     expected = {
         "TuningStateMachineRole": "states.amazonaws.com",
+        "DeploymentStateMachineRole": "states.amazonaws.com",
         "SageMakerExecutionRole": "sagemaker.amazonaws.com",
     }
     for logical_id, role in resources_of_type(cloudformation(), "AWS::IAM::Role").items():

@@ -309,7 +309,9 @@ def test_sagemaker_permissions_are_scoped_to_the_job_prefix_and_pass_role_to_sag
             resources = (
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
-            if any(a.startswith("sagemaker:") for a in actions):
+            if actions == ["sagemaker:ListEndpointConfigs"]:  # List* take no resource scope
+                assert resources == ["*"]
+            elif any(a.startswith("sagemaker:") for a in actions):
                 for resource in resources:
                     assert resource["Fn::Sub"].endswith(
                         (
@@ -317,6 +319,9 @@ def test_sagemaker_permissions_are_scoped_to_the_job_prefix_and_pass_role_to_sag
                             "training-job/${JobPrefix}-*",
                             "model-package-group/${JobPrefix}-*",
                             "model-package/${JobPrefix}-*",
+                            ":endpoint/${JobPrefix}-*",
+                            ":endpoint-config/${JobPrefix}-*",
+                            ":model/${JobPrefix}-*",
                         )
                     )
             if "iam:PassRole" in actions:

@@ -6,6 +6,12 @@ strings into enums.
 """
 
 from amtflow.adapters._datasets import S3DatasetReader
+from amtflow.adapters._deployment import (
+    CloudWatchRollbackAlarms,
+    DynamoDeploymentTable,
+    SageMakerDeployment,
+    endpoint_state,
+)
 from amtflow.adapters._errors import aws_call, translate
 from amtflow.adapters._evaluation import (
     DynamoEvaluationTokens,
@@ -30,14 +36,17 @@ from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
     "TRAINING_LOG_GROUP",
+    "CloudWatchRollbackAlarms",
     "CloudWatchTrialLogs",
     "DynamoDBLineageStore",
+    "DynamoDeploymentTable",
     "DynamoEvaluationTokens",
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",
     "S3DatasetReader",
     "S3ProfileStore",
+    "SageMakerDeployment",
     "SageMakerJobStopper",
     "SageMakerModelRegistry",
     "SageMakerRunEvidence",
@@ -49,6 +58,7 @@ __all__ = [
     "StepFunctionsHolderProbe",
     "StoreProfileCatalog",
     "aws_call",
+    "endpoint_state",
     "ensure_model_package_group",
     "lock_key",
     "parked_key",

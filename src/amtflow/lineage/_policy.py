@@ -24,9 +24,11 @@ def promotion_policy_from_profile(profile: ModelProfile) -> PromotionPolicy:
 
 
 def registry_config_from_profile(profile: ModelProfile) -> RegistryConfig:
-    """``promotion.approval`` and ``promotion.model_package_group`` (default: derived from the model name)."""
+    """``promotion.approval`` and ``promotion.model_package_group`` (default: derived from the model name);
+    ``deployment.auto_approve`` registers the champion ``Approved``, which deploys it."""
     rule = profile.promotion
+    auto = profile.deployment is not None and profile.deployment.auto_approve
     return RegistryConfig(
-        approval_status=ApprovalStatus(rule.approval.value),
+        approval_status=ApprovalStatus.APPROVED if auto else ApprovalStatus(rule.approval.value),
         group_name=rule.model_package_group,
     )

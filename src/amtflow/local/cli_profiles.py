@@ -244,6 +244,9 @@ def _validate(args: argparse.Namespace) -> int:
 def profile_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a profile document, as editors read it."""
     schema = ModelProfile.model_json_schema(by_alias=True, mode="validation")
+    # one training definition (``training``) or several (``algorithms``, which fill ``training`` themselves)
+    schema["required"] = [key for key in schema.get("required", []) if key != "training"]
+    schema["anyOf"] = [{"required": ["training"]}, {"required": ["algorithms"]}]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "amtflow model profile (schema: amtflow/v1)",

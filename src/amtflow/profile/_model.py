@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from amtflow.errors import InvalidInputError
+from amtflow.profile._deployment import DeploymentSpec
 from amtflow.profile._enums import (
     Compression,
     Distribution,
@@ -469,6 +470,7 @@ class ModelProfile(_Section):
     budget: Budget = Budget()
     schedule: Annotated[str, AfterValidator(_check_schedule)] | None = None
     notifications: Notifications = Notifications()
+    deployment: DeploymentSpec | None = None
     sample_log_lines: list[str] = Field(default_factory=list)
     algorithms: list[AlgorithmSpec] | None = None
 

@@ -138,6 +138,7 @@ def test_notify_publishes_one_message(twin: Twin, plan: dict[str, Any]) -> None:
 
 def test_reconcile_sweeps_the_parked_jobs(twin: Twin) -> None:
     result = twin.invoke("ReconcileFunction", event("scheduled_event.json"))
-    assert set(result) == {"parked", "outcomes", "leases"}
+    assert set(result) == {"parked", "outcomes", "leases", "deployments"}
     assert sum(result["outcomes"].values()) == result["parked"]
+    assert result["deployments"] == {}  # no deployment waits for its endpoint
     assert set(result["leases"]) <= {"renewed", "changed", "holder_ended", "unknown", "error"}

@@ -65,3 +65,11 @@ def test_threshold_fallback_approval_and_group_come_from_the_profile() -> None:
     with pytest.raises(InvalidInputError) as err:
         build_model_package_request(challenger, RegistryConfig(group_name="-bad-"))
     assert err.value.field == "promotion.model_package_group"
+
+
+@pytest.mark.parametrize(("auto_approve", "expected"), [(True, "Approved"), (False, "PendingManualApproval")])
+def test_deployment_auto_approve_registers_the_champion_approved(auto_approve: bool, expected: str) -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["deployment"] = {"auto_approve": auto_approve}
+    config = registry_config_from_profile(load_profile(doc))
+    assert config.approval_status.value == expected

@@ -259,3 +259,12 @@ def test_the_printed_schema_rejects_an_unknown_key_and_a_wrong_type(
     errors = _schema_errors(schema, xgb_doc)
     assert any(e.startswith("['tuning', 'limits']") and "max_paralel" in e for e in errors)
     assert any(e.startswith("['training', 'max_runtime_s']") for e in errors)
+
+
+def test_the_printed_schema_asks_for_training_or_algorithms(
+    xgb_doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["profiles", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    del xgb_doc["training"]
+    assert _schema_errors(schema, xgb_doc) != []

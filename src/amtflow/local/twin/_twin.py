@@ -314,8 +314,15 @@ class Twin:
     def start_execution(
         self, input: Any, *, name: str | None = None, state_machine: str | None = None
     ) -> str:
-        """Start an execution as a console user would; returns its ARN."""
-        arn = self._only("AWS::StepFunctions::StateMachine", state_machine, "state machine")
+        """Start an execution as a console user would; returns its ARN. Without ``state_machine``: the
+        stack's only state machine, or the one its ``StateMachineArn`` output names."""
+        main = self.outputs.get("StateMachineArn")
+        arn = self._only(
+            "AWS::StepFunctions::StateMachine",
+            state_machine,
+            "state machine",
+            prefer=lambda logical: self.resources("AWS::StepFunctions::StateMachine")[logical] == main,
+        )
         kwargs: dict[str, Any] = {"stateMachineArn": arn, "input": json.dumps(input)}
         if name:
             kwargs["name"] = name

@@ -12,7 +12,9 @@ order of the story:
 4. a console execution whose overrides try to lift the budget (caps removed, a big GPU priced at nothing) is
    refused before anything is planned, naming each key it may not change;
 5. v3 lands with a severe drift (a cold start) and the tuning job's completion event is lost: the execution
-   waits until the reconciler's next sweep closes its callback.
+   waits until the reconciler's next sweep closes its callback;
+6. v1's champion is approved and deployed (a prediction is printed), a later champion rolls out by canary,
+   and a deliberately broken model is rolled back (``_deployment``).
 
 Every step prints a timeline line as it happens; SNS messages are printed as a subscriber receives them; a
 report (HTML with plots, and JSON) is written to the output folder.
@@ -36,6 +38,7 @@ from typing import Any, TextIO
 import yaml
 
 from amtflow.errors import ConfigurationError
+from amtflow.local.apps.demo._deployment import DEPLOYMENT_SECTION, deployment_story
 from amtflow.local.apps.demo._timeline import Follower, Timeline, compact
 from amtflow.local.apps.report import Trial, TuningRun, collect_runs, write_report
 from amtflow.local.twin import EventSink, Execution, ExecutionStatus, ManualClock, Twin
@@ -109,6 +112,7 @@ def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
     profile["tuning"]["limits"] = {"max_jobs": options.trials, "max_parallel": 2, "max_runtime_s": 1800}
     profile["tuning"].pop("completion", None)
     profile["training"]["static_hyperparameters"]["num_round"] = options.rounds
+    profile["deployment"] = DEPLOYMENT_SECTION
     return profile
 
 
@@ -192,7 +196,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             tl.line(
                 "deploy",
                 f"stack deployed: {len(twin.resources('AWS::Lambda::Function'))} functions, "
-                f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machine, "
+                f"{len(twin.resources('AWS::StepFunctions::StateMachine'))} state machines, "
                 f"{len(twin.resources('AWS::Events::Rule'))} EventBridge rules; "
                 f"clock at {twin.now():%Y-%m-%d %H:%M}Z",
             )
@@ -203,6 +207,15 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             schedule_outcome = story.idle_tick()
             story.budget_override(model)
             story.lost_event(model, "v3")
+            deployments = deployment_story(
+                twin,
+                tl,
+                story.follower,
+                model=model,
+                timeout=options.timeout,
+                step=story.step,
+                check=story.check,
+            )
 
             executions = twin.executions()
             details = [_execution_json(twin, e) for e in executions]
@@ -229,6 +242,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
         notifications=notifications,
         executions=details,
         checks=story.checks,
+        deployments=deployments,
     )
     tl.line("report", f"{report} (and report.json)")
     return DemoResult(report, executions, notifications, runs, schedule_outcome, story.checks, tl.lines)

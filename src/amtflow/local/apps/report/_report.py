@@ -143,8 +143,10 @@ def write_report(
     notifications: Sequence[Mapping[str, Any]],
     executions: Sequence[Mapping[str, Any]],
     checks: Sequence[tuple[str, bool]] = (),
+    deployments: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write ``index.html`` and ``report.json`` into ``out_dir``; return the HTML path."""
+    """Write ``index.html`` and ``report.json`` into ``out_dir``; return the HTML path. ``deployments``:
+    ``{endpoint, package, status, prediction, reason, ...}`` per deployment, oldest first."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "title": title,
@@ -153,10 +155,13 @@ def write_report(
         "executions": list(executions),
         "notifications": list(notifications),
         "timeline": list(timeline),
+        "deployments": list(deployments),
     }
     (out_dir / "report.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     page = out_dir / "index.html"
-    page.write_text(_html(title, runs, timeline, notifications, executions, checks), encoding="utf-8")
+    page.write_text(
+        _html(title, runs, timeline, notifications, executions, checks, deployments), encoding="utf-8"
+    )
     return page
 
 
@@ -326,6 +331,26 @@ def _number(value: str | None) -> float | None:
         return None
 
 
+def _deployments_html(deployments: Sequence[Mapping[str, Any]]) -> str:
+    """The deployments' table: endpoint, package, status, the prediction it answered or why not."""
+    if not deployments:
+        return ""
+    e = html.escape
+
+    def said(d: Mapping[str, Any]) -> str:
+        return str(d["prediction"] if d.get("prediction") is not None else d.get("reason") or "")
+
+    rows = "".join(
+        f"<tr><td>{e(str(d.get('endpoint')))}</td><td>{e(str(d.get('package')))}</td>"
+        f"<td>{e(str(d.get('status')))}</td><td>{e(said(d))}</td></tr>"
+        for d in deployments
+    )
+    return (
+        "<h2>Deployments</h2><table><tr><th>endpoint</th><th>package</th><th>status</th>"
+        f"<th>prediction or reason</th></tr>{rows}</table>"
+    )
+
+
 def _html(
     title: str,
     runs: Sequence[TuningRun],
@@ -333,6 +358,7 @@ def _html(
     notifications: Sequence[Mapping[str, Any]],
     executions: Sequence[Mapping[str, Any]],
     checks: Sequence[tuple[str, bool]] = (),
+    deployments: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     e = html.escape
     parts = [
@@ -391,6 +417,7 @@ def _html(
     for n in notifications:
         parts.append(f"<h3>{e(str(n.get('subject')))}</h3><pre>{e(_pretty(str(n.get('message', ''))))}</pre>")
         parts.append(f"<p>attributes: {e(json.dumps(n.get('attributes', {})))}</p>")
+    parts.append(_deployments_html(deployments))
     parts.append("<h2>Timeline</h2><pre>" + e("\n".join(timeline)) + "</pre></body></html>")
     return "".join(parts)
 
