@@ -58,6 +58,7 @@ from amtflow.profile._model import (
     TuningSpec,
     check_dataset_version,
 )
+from amtflow.profile._monitoring import Monitoring, OnStall, StallAfter
 from amtflow.profile._policies import (
     Budget,
     DriftThresholds,
@@ -90,9 +91,11 @@ __all__ = [
     "InputMode",
     "MetricDefinition",
     "ModelProfile",
+    "Monitoring",
     "NoDriftAction",
     "Notifications",
     "Objective",
+    "OnStall",
     "Outcome",
     "OverridesRefusedError",
     "ParameterRange",
@@ -104,6 +107,7 @@ __all__ = [
     "ResourceLimits",
     "Scaling",
     "SpotConfig",
+    "StallAfter",
     "Strategy",
     "TrainingNetwork",
     "TrainingSpec",

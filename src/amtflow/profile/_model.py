@@ -47,6 +47,7 @@ from amtflow.profile._fields import (
     _Section,
     render_scalar,
 )
+from amtflow.profile._monitoring import Monitoring
 from amtflow.profile._policies import (
     Budget,
     Notifications,
@@ -459,6 +460,7 @@ class ModelProfile(_Section):
     budget: Budget = Budget()
     schedule: Annotated[str, AfterValidator(_check_schedule)] | None = None
     notifications: Notifications = Notifications()
+    monitoring: Monitoring = Monitoring()
     sample_log_lines: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
