@@ -20,6 +20,7 @@ from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfi
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
+from amtflow.adapters._stall_records import DynamoStallRecords, stall_key
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
 from amtflow.adapters._stepfunctions import (
     StepFunctionsCallbacks,
@@ -33,6 +34,7 @@ __all__ = [
     "CloudWatchTrialLogs",
     "DynamoDBLineageStore",
     "DynamoEvaluationTokens",
+    "DynamoStallRecords",
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",
@@ -54,6 +56,7 @@ __all__ = [
     "parked_key",
     "register_model_package",
     "sns_message",
+    "stall_key",
     "strip_quotes",
     "token_key",
     "training_summary",

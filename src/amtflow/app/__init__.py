@@ -98,6 +98,15 @@ from amtflow.app._ports import (
 )
 from amtflow.app._run_ledger import RunLedger
 from amtflow.app._schedule import schedule_due
+from amtflow.app._stall import (
+    StallCheck,
+    StallRecord,
+    StallRecords,
+    StallWatch,
+    TrialProgress,
+    TrialProgressSource,
+    stall_reason,
+)
 from amtflow.app._start_run import (
     DEFAULT_MARKER,
     DRIFT_SOURCE,
@@ -182,6 +191,10 @@ __all__ = [
     "RunEvidence",
     "RunLedger",
     "RunReport",
+    "StallCheck",
+    "StallRecord",
+    "StallRecords",
+    "StallWatch",
     "StartChampionEvaluation",
     "StartOutcome",
     "StartRun",
@@ -199,6 +212,8 @@ __all__ = [
     "TrainingJobStateChange",
     "TrainingJobSummary",
     "TrainingService",
+    "TrialProgress",
+    "TrialProgressSource",
     "TriggerEvent",
     "TuningJobDescription",
     "TuningJobStateChange",
@@ -226,6 +241,7 @@ __all__ = [
     "route_trigger",
     "schedule_due",
     "sniff_profile_options",
+    "stall_reason",
     "summarize",
     "summarize_leases",
     "training_callback_timeouts",
