@@ -101,8 +101,8 @@ def stall_reason(
     if rule is not None:
         maximize = (objective_type or "").lower() == "maximize"
         finished = sorted(
-            (t for t in trials if not t.running and t.ended_at is not None),
-            key=lambda t: (t.ended_at, t.name),
+            (t for t in trials if not t.running),
+            key=lambda t: (t.ended_at or t.created_at or started_at, t.name),
         )
         best_index, best = -1, None
         for i, t in enumerate(finished):
@@ -117,7 +117,7 @@ def stall_reason(
                 f"for {since} trials (stall_after: {rule.trials} trials)"
             )
         if rule.minutes is not None:
-            found = finished[best_index].ended_at if best_index >= 0 else None
+            found = (finished[best_index].ended_at or now) if best_index >= 0 else None
             anchor = found if found is not None else started_at
             waited = now - anchor
             if waited >= timedelta(minutes=rule.minutes):

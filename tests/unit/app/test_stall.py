@@ -334,3 +334,12 @@ def test_the_minutes_rule_follows_the_clock(minutes: int) -> None:
     (result,) = w.closer.reconcile()
     expected = CloseOutcome.STALLED if minutes >= 30 else CloseOutcome.HEARTBEAT
     assert result.outcome is expected
+
+
+def test_the_run_notification_says_the_job_was_stopped_for_stalling() -> None:
+    from amtflow.app import gather_report, render
+
+    tuning = TuningResult(job_name=JOB, status="Stopped", stopped_for="stalled: the best auc (0.9) ...")
+    state = {"input": {"model": MODEL}, "tuning": tuning.to_json()}
+    text = render(gather_report(state, execution_id="arn:x:exec-1", clock=Clock())).text
+    assert "Stopped for stalling: stalled: the best auc (0.9) ..." in text
