@@ -71,3 +71,8 @@ def logs() -> CloudWatchLogsClient:
 def cloudformation() -> Any:
     """CloudFormation (``amtflow lineage --stack`` reads a stack's outputs)."""
     return _client("cloudformation")
+
+
+def cloudwatch() -> Any:
+    """CloudWatch (``amtflow status`` lists the stack's alarms in ALARM)."""
+    return _client("cloudwatch")

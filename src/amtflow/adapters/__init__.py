@@ -22,6 +22,7 @@ from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_
 from amtflow.adapters._sns import SnsNotifier, sns_message
 from amtflow.adapters._stall_records import DynamoStallRecords, stall_key
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
+from amtflow.adapters._status_sources import CloudWatchAlarms, models_in_table
 from amtflow.adapters._stepfunctions import (
     StepFunctionsCallbacks,
     StepFunctionsExecutions,
@@ -31,6 +32,7 @@ from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
     "TRAINING_LOG_GROUP",
+    "CloudWatchAlarms",
     "CloudWatchTrialLogs",
     "DynamoDBLineageStore",
     "DynamoEvaluationTokens",
@@ -53,6 +55,7 @@ __all__ = [
     "aws_call",
     "ensure_model_package_group",
     "lock_key",
+    "models_in_table",
     "parked_key",
     "register_model_package",
     "sns_message",

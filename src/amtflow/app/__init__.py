@@ -120,6 +120,14 @@ from amtflow.app._start_run import (
     route_trigger,
 )
 from amtflow.app._start_tuning import Linter, StartedJob, StartTuning, rejection_message
+from amtflow.app._status import (
+    AlarmSource,
+    AlarmState,
+    ModelStatus,
+    StatusView,
+    build_status,
+    render_status,
+)
 from amtflow.app._training_jobs import (
     ERROR_TRAINING_FAILED,
     ERROR_TRAINING_NOT_FOUND,
@@ -143,6 +151,8 @@ __all__ = [
     "ERROR_TRAINING_NOT_FOUND",
     "ERROR_TRAINING_STOPPED",
     "EVALUATE_ONLY",
+    "AlarmSource",
+    "AlarmState",
     "CallbackOutcome",
     "ChampionEvaluationRequest",
     "Clock",
@@ -174,6 +184,7 @@ __all__ = [
     "LogReader",
     "ModelRegistry",
     "ModelSpec",
+    "ModelStatus",
     "Notification",
     "Notifier",
     "NotifyInput",
@@ -205,6 +216,7 @@ __all__ = [
     "StartedEvaluation",
     "StartedJob",
     "StartedTraining",
+    "StatusView",
     "TaskCallbacks",
     "TokenStore",
     "TrainingJobDetails",
@@ -219,6 +231,7 @@ __all__ = [
     "TuningJobStateChange",
     "TuningJobStatus",
     "TuningService",
+    "build_status",
     "callback_timeouts",
     "drift_summary",
     "evaluation_job",
@@ -236,6 +249,7 @@ __all__ = [
     "read_trigger",
     "rejection_message",
     "render",
+    "render_status",
     "route_event",
     "route_summary",
     "route_trigger",

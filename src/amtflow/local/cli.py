@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "amtflow.local.cli_twin",
     "amtflow.local.cli_engine",
     "amtflow.local.cli_lineage",
+    "amtflow.local.cli_status",
 )
 
 
