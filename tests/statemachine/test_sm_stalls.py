@@ -4,12 +4,15 @@ the stopped job ends its run with its leaderboard."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from sm_stand_in import SageMakerStandIn
 from sm_support import MODEL, PROFILE
 from test_sm_runs import state_items, upload_version, wait_until
 
+from amtflow.app import render_status
+from amtflow.local.apps.shell import Shell, twin_status
 from amtflow.local.twin import ExecutionStatus, Twin
 
 SWEEP = 15 * 60  # the reconciler's default schedule
@@ -55,6 +58,13 @@ def test_a_stalled_job_is_notified_once_and_its_run_goes_on(app: Twin, sagemaker
     assert sweeps(app)[-1]["outcomes"] == {"stalled": 1}
     assert "StopHyperParameterTuningJob" not in sagemaker.calls
 
+    out = io.StringIO()
+    Shell(app, out).handle("status")  # the shell's status view shows the running job
+    status = out.getvalue()
+    assert f"model {MODEL}" in status
+    assert f"  running:   {job_name}" in status
+    assert "alarms: none in ALARM" in status
+
     sweep(app)  # the next sweep remembers the notice
     assert len(app.notifications()) == 1
     assert sweeps(app)[-1]["outcomes"] == {"heartbeat": 1}
@@ -95,3 +105,9 @@ def test_on_stall_stop_stops_the_job_and_the_run_ends_with_its_result(
     assert document["tuning"]["stoppedFor"].startswith("stalled: the best validation:auc (0.95")
     assert document["evaluation"]["best"]["objectiveValue"] == 0.95
     assert app.errors() == []
+
+    status = render_status(twin_status(app))
+    assert "  running:   none" in status
+    assert f"  last run:  {execution.name} promoted" in status  # a result, not a failure
+    assert "attention: none" in status
+    assert f"  champion:  {job_name}-002-00000002 validation:auc=0.95" in status

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
 from amtflow import clients
@@ -54,32 +55,52 @@ def _stack_outputs(stack: str) -> dict[str, str]:
 def status_view(args: argparse.Namespace) -> StatusView:
     """The view the arguments ask for (raises :class:`~amtflow.errors.AmtflowError` when it cannot)."""
     settings = load_settings()
-    alarms: AlarmSource | None = None
     if args.stack:
         outputs = _stack_outputs(args.stack)
         if "StateTableName" not in outputs:
             raise ConfigurationError(f"stack {args.stack} has no StateTableName output: pass --table instead")
         table, bucket = outputs["StateTableName"], outputs.get("DataBucketName", "")
-        alarms = CloudWatchAlarms(clients.cloudwatch(), args.stack)
     else:
         table, bucket = args.table or settings.state_table, settings.data_bucket
         if not table:
             raise ConfigurationError(
                 "no state table: pass --stack NAME or --table NAME, or set AMTFLOW_STATE_TABLE"
             )
-    db = clients.dynamodb()
-    models = set(models_in_table(db, table))
+    return status_of(
+        dynamodb=clients.dynamodb(),
+        table=table,
+        s3=clients.s3() if bucket else None,
+        bucket=bucket,
+        profiles_prefix=settings.profiles_prefix,
+        alarms=CloudWatchAlarms(clients.cloudwatch(), args.stack) if args.stack else None,
+    )
+
+
+def status_of(
+    *,
+    dynamodb: Any,
+    table: str,
+    s3: Any = None,
+    bucket: str = "",
+    profiles_prefix: str = "profiles/",
+    alarms: AlarmSource | None = None,
+    now: datetime | None = None,
+) -> StatusView:
+    """The status view over these clients: the models of the table and of the bucket's profiles (their
+    caps), the parked jobs, and the alarms of ``alarms`` (the twin's shell and report call this too)."""
+    models = set(models_in_table(dynamodb, table))
     profiles = None
-    if bucket:
-        catalog = StoreProfileCatalog(S3ProfileStore(clients.s3(), bucket, settings.profiles_prefix))
+    if bucket and s3 is not None:
+        catalog = StoreProfileCatalog(S3ProfileStore(s3, bucket, profiles_prefix))
         models |= set(catalog.models())
         profiles = lambda model: catalog.get(model).profile  # noqa: E731
     return build_status(
         models=sorted(models),
-        lineage=DynamoDBLineageStore(db, table),
-        parked=DynamoStateTable(db, table).parked(),
+        lineage=DynamoDBLineageStore(dynamodb, table),
+        parked=DynamoStateTable(dynamodb, table).parked(),
         profiles=profiles,
         alarms=alarms,
+        now=now,
     )
 
 

@@ -3,7 +3,7 @@
 Commands (``help`` lists them): ``put KEY FILE`` / ``put KEY --text TEXT``, ``dataset MODEL VERSION
 [DATASET] [SEED]`` (an example dataset version with its marker), ``profile FILE``, ``start JSON [NAME]``,
 ``advance DURATION`` (``90``, ``15m``, ``2h``, ``1d``), ``wait [SECONDS]``, ``executions``, ``jobs``,
-``lineage [MODEL]``, ``notifications``, ``errors``, ``outputs``, ``quit``.
+``lineage [MODEL]``, ``status``, ``notifications``, ``errors``, ``outputs``, ``quit``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from amtflow.app import StatusView
 from amtflow.errors import AmtflowError, InvalidInputError
 from amtflow.local.twin import Twin
 
@@ -31,6 +32,23 @@ def parse_duration(text: str) -> float:
     if not match:
         raise InvalidInputError(f"duration {text!r} must look like 90, 15m, 2h or 1d", field="duration")
     return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def twin_status(twin: Twin) -> StatusView:
+    """The status view of the twin's stack (what ``amtflow status --stack`` prints for a deployed one)."""
+    from amtflow.adapters import CloudWatchAlarms
+    from amtflow.local.cli_status import status_of
+
+    stacks = twin.client("cloudformation").describe_stacks().get("Stacks", [])
+    stack = str(stacks[0]["StackName"]) if stacks else "amtflow"
+    return status_of(
+        dynamodb=twin.client("dynamodb"),
+        table=twin.physical_id("StateTable"),
+        s3=twin.client("s3"),
+        bucket=twin.outputs.get("DataBucketName", ""),
+        alarms=CloudWatchAlarms(twin.client("cloudwatch"), stack),
+        now=twin.now(),
+    )
 
 
 class Shell:
@@ -57,6 +75,7 @@ class Shell:
             "executions": (self._executions, "list executions with status and states"),
             "jobs": (self._jobs, "list tuning jobs and their trials"),
             "lineage": (self._lineage, "lineage [MODEL] - recorded runs and the champion per model"),
+            "status": (self._status, "every model's last run, champion, running jobs, spend; alarms"),
             "notifications": (self._notifications, "messages received on the notification topic"),
             "errors": (self._errors, "failures of event-driven invocations and deliveries"),
             "outputs": (self._outputs, "the stack outputs"),
@@ -204,6 +223,11 @@ class Shell:
             self.say("no models yet (put a profile first)")
         for model in models:
             self.say(render_lineage(store, model))
+
+    def _status(self, args: list[str]) -> None:
+        from amtflow.app import render_status
+
+        self.say(render_status(twin_status(self.twin)))
 
     def _models(self) -> list[str]:
         bucket = self.twin.outputs.get("DataBucketName")
