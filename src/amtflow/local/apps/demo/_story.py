@@ -12,7 +12,9 @@ order of the story:
 4. a console execution whose overrides try to lift the budget (caps removed, a big GPU priced at nothing) is
    refused before anything is planned, naming each key it may not change;
 5. v3 lands with a severe drift (a cold start) and the tuning job's completion event is lost: the execution
-   waits until the reconciler's next sweep closes its callback.
+   waits until the reconciler's next sweep closes its callback;
+then a second model with deep, unregularised trees overfits, and its notification names AMT301
+(``_health``); the report ends with the status view (``amtflow status``).
 
 Every step prints a timeline line as it happens; SNS messages are printed as a subscriber receives them; a
 report (HTML with plots, and JSON) is written to the output folder.
@@ -36,8 +38,10 @@ from typing import Any, TextIO
 import yaml
 
 from amtflow.errors import ConfigurationError
+from amtflow.local.apps.demo._health import overfitting_run
 from amtflow.local.apps.demo._timeline import Follower, Timeline, compact
 from amtflow.local.apps.report import Trial, TuningRun, collect_runs, write_report
+from amtflow.local.apps.shell import twin_status
 from amtflow.local.twin import EventSink, Execution, ExecutionStatus, ManualClock, Twin
 from amtflow.vocabulary import TuningJobStatus
 
@@ -201,6 +205,8 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
             schedule_outcome = story.idle_tick()
             story.budget_override(model)
             story.lost_event(model, "v3")
+            overfitting_run(story, profile, seed=options.seed)
+            status = twin_status(twin)
 
             executions = twin.executions()
             details = [_execution_json(twin, e) for e in executions]
@@ -227,6 +233,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
         notifications=notifications,
         executions=details,
         checks=story.checks,
+        status=status,
     )
     tl.line("report", f"{report} (and report.json)")
     return DemoResult(report, executions, notifications, runs, schedule_outcome, story.checks, tl.lines)
