@@ -115,6 +115,14 @@ def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
     return profile
 
 
+def _trial_logs_client() -> Any:
+    """CloudWatch Logs of the twin (moto), where the trials' logs go as on SageMaker: Evaluate's
+    training-health rules read them (the overfitting run)."""
+    import boto3
+
+    return boto3.client("logs", region_name="us-east-1")
+
+
 class _LostEvents:
     """Wraps the engine's event sink; drops the next terminal tuning-job event when armed."""
 
@@ -181,6 +189,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
                 image_map=root / "examples" / "image-map.yaml",
                 event_sink=lost.wrap(sink),
                 max_workers=2,
+                logs_client=_trial_logs_client(),
             )
 
         with Twin.start(
