@@ -52,7 +52,9 @@ def _by_version(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         e["input"]["datasetVersion"]: e
         for e in report["executions"]
-        if e["input"].get("trigger") != "manual" and e["input"].get("datasetVersion")
+        if e["input"].get("trigger") != "manual"
+        and e["input"].get("datasetVersion")
+        and e["input"].get("model") == "cancer-xgb"
     }
 
 
