@@ -1,5 +1,6 @@
-"""Reconcile: renew the leases of running runs, and close parked task tokens whose tuning job has ended
-(SageMaker events are best effort)."""
+"""Reconcile: renew the leases of running runs, close parked task tokens whose tuning job has ended
+(SageMaker events are best effort), and notify (or stop) running tuning jobs that stalled (the profiles'
+``monitoring``)."""
 
 from __future__ import annotations
 

@@ -74,5 +74,5 @@ def cloudformation() -> Any:
 
 
 def cloudwatch() -> Any:
-    """CloudWatch (the deployments' rollback alarms)."""
+    """CloudWatch (the deployments' rollback alarms; ``amtflow status`` lists the stack's alarms in ALARM)."""
     return _client("cloudwatch")

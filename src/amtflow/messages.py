@@ -189,6 +189,8 @@ class TuningResult(_Document):
     objective_statuses: dict[str, int] = Field(default_factory=dict)
     runtime_seconds: int | None = None
     ended_at: datetime | None = None
+    stopped_for: str | None = None
+    """Why amtflow stopped the job (``monitoring.on_stall: stop``): a stopped job that ends with a result."""
 
     _objective_type = field_validator("objective_type")(objective_direction)
 

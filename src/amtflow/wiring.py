@@ -27,6 +27,7 @@ from amtflow.adapters import (
     DynamoDBLineageStore,
     DynamoDeploymentTable,
     DynamoEvaluationTokens,
+    DynamoStallRecords,
     DynamoStateTable,
     S3DatasetCatalog,
     S3DatasetReader,
@@ -59,6 +60,7 @@ from amtflow.app import (
     PlanSettings,
     RenewLeases,
     RunLedger,
+    StallWatch,
     StartChampionEvaluation,
     StartRun,
     StartTraining,
@@ -322,9 +324,29 @@ def close_tuning_jobs(settings: Settings | None = None) -> CloseTuningJobs:
             job_prefix=s.job_prefix,
             stop_job=SageMakerJobStopper(clients.sagemaker()).stop_tuning_job,
             trials=SageMakerTuning(clients.sagemaker()),
+            stalls=stall_watch(s) if s.data_bucket and s.topic_arn else None,
         )
 
     return _once("close_tuning_jobs", settings, build)
+
+
+def stall_watch(s: Settings) -> StallWatch:
+    """The reconciler's watch of running jobs (the profiles' ``monitoring``); notices go to the topic."""
+    catalog = _profiles(s)
+    notices = NotifyRun(
+        notifier=SnsNotifier(clients.sns(), s.topic_arn),
+        clock=utc_now,
+        region=s.region,
+        profiles=lambda model: catalog.get(model).profile,
+    )
+    return StallWatch(
+        profiles=lambda model: catalog.get(model).profile,
+        trials=SageMakerTuning(clients.sagemaker()),
+        records=DynamoStallRecords(clients.dynamodb(), s.state_table),
+        notify=notices.notify_stalled,
+        stop_job=SageMakerJobStopper(clients.sagemaker()).stop_tuning_job,
+        clock=utc_now,
+    )
 
 
 def _profile_loader(s: Settings) -> Callable[[str, Mapping[str, Any]], ModelProfile]:

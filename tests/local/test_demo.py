@@ -52,21 +52,37 @@ def _by_version(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         e["input"]["datasetVersion"]: e
         for e in report["executions"]
-        if e["input"].get("trigger") != "manual" and e["input"].get("datasetVersion")
+        if e["input"].get("trigger") != "manual"
+        and e["input"].get("datasetVersion")
+        and e["input"].get("model") == "cancer-xgb"
     }
 
 
 def test_every_step_of_the_story_turned_out_as_told(demo: dict[str, Any]) -> None:
     assert demo["code"] == 0, demo["printed"][-5000:]
     checks = demo["report"]["checks"]
-    assert [c["check"].split(" ", 1)[0] for c in checks] == ["1.", "2.", "3.", "4.", "5.", "6.", "6.", "6."]
+    assert [c["check"].split(" ", 1)[0] for c in checks] == [
+        "1.",
+        "2.",
+        "3.",
+        "4.",
+        "5.",
+        "6.",
+        "6.",
+        "6.",
+        "7.",
+    ]
     assert all(c["ok"] for c in checks), checks
     assert demo["printed"].count("] check    ok   ") == len(checks)
 
 
+def _runs(report: dict[str, Any], model: str = "cancer-xgb") -> list[dict[str, Any]]:
+    return [r for r in report["runs"] if r["plan"]["model"] == model]
+
+
 def test_each_dataset_version_ran_one_tuning_job_with_real_trials(demo: dict[str, Any]) -> None:
     report = demo["report"]
-    runs = report["runs"]
+    runs = _runs(report)
     assert Counter(r["plan"]["datasetVersion"] for r in runs) == {"v1": 1, "v2": 1, "v3": 1}
     for run in runs:
         assert run["strategy"] == "Bayesian"
@@ -89,7 +105,7 @@ def test_each_dataset_version_ran_one_tuning_job_with_real_trials(demo: dict[str
 
 
 def test_a_moderate_drift_warm_starts_from_v1s_job_with_a_reduced_budget(demo: dict[str, Any]) -> None:
-    v1, v2, _ = demo["report"]["runs"]
+    v1, v2, _ = _runs(demo["report"])
     assert v1["warmStart"] is None
     assert v2["warmStart"] == {"type": "TransferLearning", "parents": [v1["jobName"]]}
     assert v2["plan"]["warmStart"] == "TransferLearning"
@@ -133,6 +149,7 @@ def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any])
         ("cancer-xgb", "succeeded"),
         ("cancer-xgb", "failed"),
         ("cancer-xgb", "succeeded"),
+        ("cancer-xgb-deep", "succeeded"),
     ]
     runs = {r["jobName"]: r for r in report["runs"]}
     for note in (notes[0], notes[1], notes[3]):
@@ -156,6 +173,22 @@ def test_subscribers_hear_once_per_run_with_the_best_model(demo: dict[str, Any])
     assert "EvaluateChampion" in _by_version(report)["v2"]["states"]
 
 
+def test_a_run_that_overfits_is_named_in_its_notification_and_the_report_shows_the_status(
+    demo: dict[str, Any],
+) -> None:
+    report = demo["report"]
+    (note,) = [n for n in report["notifications"] if n["attributes"]["model"] == "cancer-xgb-deep"]
+    diagnosis = json.loads(note["message"])["evaluation"]["diagnosis"]
+    (finding,) = [f for f in diagnosis if f["rule"] == "AMT301"]
+    assert "train:logloss" in finding["message"]
+    assert finding["fix"]
+    status = report["status"]
+    assert [m["model"] for m in status["models"]] == ["cancer-xgb", "cancer-xgb-deep"]
+    assert all(m["runningJobs"] == [] for m in status["models"])
+    assert status["models"][0]["champion"]["objectiveMetric"] == "validation:auc"
+    assert "<h2>Status (amtflow status)</h2>" in demo["page"]
+
+
 def test_the_lost_completion_event_is_recovered_by_the_reconciler(demo: dict[str, Any]) -> None:
     printed = demo["printed"]
     assert "LOST on purpose: tuning job" in printed
@@ -173,8 +206,8 @@ def test_the_timeline_and_the_report_show_the_story(demo: dict[str, Any]) -> Non
     assert "console  StartExecution" in printed
     assert f"{out / 'index.html'} (and report.json)" in printed
     page = demo["page"]
-    assert page.count("data:image/png;base64,") == 9  # convergence, leaderboard, effects per tuning job
-    assert page.count("<p>Decision: tune; cold start") == 2
+    assert page.count("data:image/png;base64,") == 12  # convergence, leaderboard, effects per tuning job
+    assert page.count("<p>Decision: tune; cold start") == 3
     assert page.count("<p>Decision: tune; TransferLearning warm start from") == 1
     assert page.count("<p>Drift scores: drift moderate vs v1") == 1
     assert "What the story showed" in page

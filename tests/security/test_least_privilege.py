@@ -130,6 +130,9 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "states:SendTaskSuccess": (STATE_MACHINE, DEPLOYMENTS),
         "states:SendTaskFailure": (STATE_MACHINE, DEPLOYMENTS),
         "states:SendTaskHeartbeat": STATE_MACHINE,
+        # stalled jobs: the profile's monitoring rules, and the one "stalled" notice
+        "s3:GetObject": PROFILE_OBJECTS,
+        "sns:Publish": TOPIC,
         "sqs:SendMessage": FAILED_EVENTS,
         # the models' leases: renewed (a conditional put) while their holder's execution still runs
         "states:DescribeExecution": EXECUTIONS,

@@ -123,12 +123,32 @@ class SageMakerStandIn:
             )
         arn = f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
         status = self.outcome(params)
-        trials = self._trials(name, params) if status == "Completed" else []
+        trials = self._trials(name, params) if status in ("Completed", "InProgress") else []
         scored = [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" in t]
         best = max(
             scored, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], default=None
         )
         self.jobs[name] = {"request": params, "arn": arn, "status": status, "trials": trials, "best": best}
+        if status != "InProgress":  # a running job ends later: end() or StopHyperParameterTuningJob
+            self._emit(name)
+        return {"HyperParameterTuningJobArn": arn}
+
+    def end(self, name: str, status: str) -> None:
+        """End a running job (``outcome`` returned ``InProgress``) and send its state-change event."""
+        self.jobs[name]["status"] = status
+        self._emit(name)
+
+    def _StopHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["HyperParameterTuningJobName"]
+        job = self._job(name, "StopHyperParameterTuningJob")
+        if job["status"] != "InProgress":
+            raise _error("ValidationException", f"tuning job {name} is {job['status']}", "Stop")
+        self.end(name, "Stopped")
+        return {}
+
+    def _emit(self, name: str) -> None:
+        job = self.jobs[name]
+        arn, status, params = job["arn"], job["status"], job["request"]
         if self.emit_events and self.sink is not None:
             self.sink(
                 {
@@ -147,7 +167,6 @@ class SageMakerStandIn:
                     ),
                 }
             )
-        return {"HyperParameterTuningJobArn": arn}
 
     def _job(self, name: str, operation: str) -> dict[str, Any]:
         if name not in self.jobs:

@@ -26,7 +26,9 @@ from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfi
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import SnsNotifier, sns_message
+from amtflow.adapters._stall_records import DynamoStallRecords, stall_key
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
+from amtflow.adapters._status_sources import CloudWatchAlarms, models_in_table
 from amtflow.adapters._stepfunctions import (
     StepFunctionsCallbacks,
     StepFunctionsExecutions,
@@ -36,11 +38,13 @@ from amtflow.adapters._stopper import SageMakerJobStopper
 
 __all__ = [
     "TRAINING_LOG_GROUP",
+    "CloudWatchAlarms",
     "CloudWatchRollbackAlarms",
     "CloudWatchTrialLogs",
     "DynamoDBLineageStore",
     "DynamoDeploymentTable",
     "DynamoEvaluationTokens",
+    "DynamoStallRecords",
     "DynamoStateTable",
     "ProfileSpec",
     "S3DatasetCatalog",
@@ -61,9 +65,11 @@ __all__ = [
     "endpoint_state",
     "ensure_model_package_group",
     "lock_key",
+    "models_in_table",
     "parked_key",
     "register_model_package",
     "sns_message",
+    "stall_key",
     "strip_quotes",
     "token_key",
     "training_summary",

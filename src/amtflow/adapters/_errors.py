@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from types import TracebackType
 from typing import overload
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from amtflow.errors import (
     AmtflowError,
@@ -76,6 +76,11 @@ def error_code(error: ClientError) -> str:
 def translate(error: ClientError | BotoCoreError, action: str, *, field: str | None = None) -> AmtflowError:
     """The amtflow error for a failed AWS call; ``action`` says what was attempted, in plain words, and
     ``field`` names the input a rejected request came from (on :class:`InvalidInputError`)."""
+    if isinstance(error, NoCredentialsError | NoRegionError):
+        return ConfigurationError(
+            f"{action}: {error}; configure AWS credentials and a region (aws configure, AWS_PROFILE, "
+            "AWS_REGION)"
+        )
     if isinstance(error, BotoCoreError):
         return TransientError(f"{action} failed before AWS answered ({error}); it will be retried")
     code = error_code(error)

@@ -10,6 +10,7 @@ from amtflow.adapters._errors import aws_call
 from amtflow.app import (
     TrainingJobDetails,
     TrainingJobSummary,
+    TrialProgress,
     TuningJobDescription,
     TuningJobStatus,
 )
@@ -139,6 +140,47 @@ class SageMakerTuning:
                 MaxResults=max(1, min(limit, 100)),
             )
         return [str(s["TrainingJobName"]) for s in response.get("TrainingJobSummaries", [])][:limit]
+
+    def trial_progress(self, tuning_job: str, *, limit: int) -> Sequence[TrialProgress]:
+        """At most ``limit`` trials of a tuning job, the newest first; each running one is described for the
+        newest timestamp among its ``FinalMetricDataList`` (the metric values it reported so far)."""
+        summaries: list[Mapping[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "HyperParameterTuningJobName": tuning_job,
+            "SortBy": "CreationTime",
+            "SortOrder": "Descending",
+        }
+        with aws_call(f"listing the training jobs of {tuning_job}"):
+            while len(summaries) < limit:
+                response = self._sm.list_training_jobs_for_hyper_parameter_tuning_job(
+                    **kwargs, MaxResults=max(1, min(limit - len(summaries), 100))
+                )
+                summaries.extend(response.get("TrainingJobSummaries", []))
+                token = response.get("NextToken")
+                if not token:
+                    break
+                kwargs["NextToken"] = token
+        return [self._progress(s) for s in summaries[:limit]]
+
+    def _progress(self, raw: Mapping[str, Any]) -> TrialProgress:
+        name = str(raw["TrainingJobName"])
+        status = str(raw.get("TrainingJobStatus", ""))
+        metric = raw.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+        value = metric.get("Value")
+        progress = TrialProgress(
+            name=name,
+            status=status,
+            objective_value=float(value) if value is not None else None,
+            created_at=_aware(raw.get("TrainingStartTime")) or _aware(raw.get("CreationTime")),
+            ended_at=_aware(raw.get("TrainingEndTime")),
+        )
+        if not progress.running:
+            return progress
+        with aws_call(f"describing training job {name}"):
+            described = self._sm.describe_training_job(TrainingJobName=name)
+        stamps = [_aware(m.get("Timestamp")) for m in described.get("FinalMetricDataList", [])]
+        newest = max((t for t in stamps if t is not None), default=None)
+        return TrialProgress(**{**progress.__dict__, "last_metric_at": newest})
 
     def create_training_job(self, request: Mapping[str, Any]) -> str:
         name = request.get("TrainingJobName", "?")

@@ -148,6 +148,15 @@ from amtflow.app._ports import (
 )
 from amtflow.app._run_ledger import RunLedger
 from amtflow.app._schedule import schedule_due
+from amtflow.app._stall import (
+    StallCheck,
+    StallRecord,
+    StallRecords,
+    StallWatch,
+    TrialProgress,
+    TrialProgressSource,
+    stall_reason,
+)
 from amtflow.app._start_run import (
     DEFAULT_MARKER,
     DRIFT_SOURCE,
@@ -161,6 +170,14 @@ from amtflow.app._start_run import (
     route_trigger,
 )
 from amtflow.app._start_tuning import Linter, StartedJob, StartTuning, rejection_message
+from amtflow.app._status import (
+    AlarmSource,
+    AlarmState,
+    ModelStatus,
+    StatusView,
+    build_status,
+    render_status,
+)
 from amtflow.app._training_jobs import (
     ERROR_TRAINING_FAILED,
     ERROR_TRAINING_NOT_FOUND,
@@ -189,6 +206,8 @@ __all__ = [
     "MODEL_PACKAGE_STATE_CHANGE",
     "VARIANT_NAME",
     "AlarmPlan",
+    "AlarmSource",
+    "AlarmState",
     "CallbackOutcome",
     "CanaryPlan",
     "ChampionEvaluationRequest",
@@ -245,6 +264,7 @@ __all__ = [
     "ModelPackageStateChange",
     "ModelRegistry",
     "ModelSpec",
+    "ModelStatus",
     "Notification",
     "Notifier",
     "NotifyInput",
@@ -267,6 +287,10 @@ __all__ = [
     "RunLedger",
     "RunReport",
     "ServerlessPlan",
+    "StallCheck",
+    "StallRecord",
+    "StallRecords",
+    "StallWatch",
     "StartChampionEvaluation",
     "StartOutcome",
     "StartRun",
@@ -277,6 +301,7 @@ __all__ = [
     "StartedEvaluation",
     "StartedJob",
     "StartedTraining",
+    "StatusView",
     "TaskCallbacks",
     "TokenStore",
     "TrainingJobDetails",
@@ -284,6 +309,8 @@ __all__ = [
     "TrainingJobStateChange",
     "TrainingJobSummary",
     "TrainingService",
+    "TrialProgress",
+    "TrialProgressSource",
     "TriggerEvent",
     "TuningJobDescription",
     "TuningJobStateChange",
@@ -291,6 +318,7 @@ __all__ = [
     "TuningService",
     "alarm_names",
     "alarm_requests",
+    "build_status",
     "callback_timeouts",
     "deployment_config",
     "deployment_execution_name",
@@ -313,12 +341,14 @@ __all__ = [
     "read_trigger",
     "rejection_message",
     "render",
+    "render_status",
     "route_event",
     "route_summary",
     "route_trigger",
     "schedule_due",
     "settled_result",
     "sniff_profile_options",
+    "stall_reason",
     "summarize",
     "summarize_leases",
     "training_callback_timeouts",

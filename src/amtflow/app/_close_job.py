@@ -33,6 +33,7 @@ from amtflow.app._ports import (
 )
 from amtflow.app._run_ledger import RunLedger
 from amtflow.app._spend import TrialSource, tuning_job_usage
+from amtflow.app._stall import StallWatch
 from amtflow.errors import AmtflowError, NotFoundError
 from amtflow.messages import TrialSummary, TuningResult
 from amtflow.redaction import redact, truncate
@@ -80,6 +81,8 @@ class CloseOutcome(StrEnum):
     """The task no longer waits (its execution ended: aborted, timed out past the job's limits plus the
     margin) while the job still ran: the job was stopped so it does not run unattended."""
     NOT_FOUND = "not_found"
+    STALLED = "stalled"
+    """The running job stalled (``monitoring`` in its profile): notified once, and stopped if it says so."""
     IGNORED = "ignored"
     """The event is not for this stack (another account, a detail-type this function does not handle)."""
     ERROR = "error"
@@ -92,7 +95,7 @@ class CloseResult:
     reason: str
 
 
-def tuning_result(job: TuningJobDescription) -> TuningResult:
+def tuning_result(job: TuningJobDescription, *, stopped_for: str | None = None) -> TuningResult:
     best = None
     if job.best is not None:
         best = TrialSummary(
@@ -112,6 +115,7 @@ def tuning_result(job: TuningJobDescription) -> TuningResult:
         objective_statuses=dict(job.objective_statuses),
         runtime_seconds=job.runtime_seconds,
         ended_at=job.ended_at,
+        stopped_for=stopped_for,
     )
 
 
@@ -140,7 +144,9 @@ class CloseTuningJobs:
         ledger: RunLedger | None = None,
         stop_job: JobStopper | None = None,
         trials: TrialSource | None = None,
+        stalls: StallWatch | None = None,
     ) -> None:
+        self._stalls = stalls
         self._trials = trials
         self._stop_job = stop_job
         self._training = training
@@ -254,6 +260,10 @@ class CloseTuningJobs:
                     f"execution {parked.execution} no longer waits for the job (aborted, or timed out past "
                     f"the job's limits plus the margin) while the job was {job.status.value}: stopped it",
                 )
+            stalled = self._stalls.check(parked, job) if self._stalls is not None else None
+            if stalled is not None:
+                done = "; stopped the job" if stalled.stopped else "; notified"
+                return CloseResult(parked.job_name, CloseOutcome.STALLED, stalled.reason + done)
             return CloseResult(parked.job_name, CloseOutcome.HEARTBEAT, f"job is {job.status.value}")
         claimed = self._tokens.claim(parked.job_name)
         if claimed is None:
@@ -274,9 +284,13 @@ class CloseTuningJobs:
                 best_objective=job.best.objective_value if job.best is not None else None,
                 ended_at=job.ended_at,
             )
-        if job.status is TuningJobStatus.COMPLETED:
+        stopped_for = None
+        if job.status is TuningJobStatus.STOPPED and self._stalls is not None:
+            stopped_for = self._stalls.stopped_for(job.name)
+        if job.status is TuningJobStatus.COMPLETED or stopped_for is not None:
+            result = tuning_result(job, stopped_for=stopped_for)
             try:
-                sent = self._callbacks.succeed(parked.task_token, tuning_result(job).to_json())
+                sent = self._callbacks.succeed(parked.task_token, result.to_json())
             except AmtflowError:
                 self._tokens.park(parked)
                 raise

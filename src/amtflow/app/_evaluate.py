@@ -359,11 +359,16 @@ class EvaluateRun:
 
     def _record_outcome(self, plan: Plan, promoted: bool) -> None:
         """The run's lineage record says whether its model was promoted (the job's end was recorded when the
-        job ended). Best effort: the evaluation matters more than its record."""
+        job ended; a job stopped for stalling is evaluated like a completed one). Best effort: the
+        evaluation matters more than its record."""
         assert self._lineage is not None
         try:
             run = self._lineage.get_run(plan.model, plan.execution.name)
-            if run is None or run.outcome not in (RunOutcome.COMPLETED, RunOutcome.PENDING):
+            if run is None or run.outcome not in (
+                RunOutcome.COMPLETED,
+                RunOutcome.PENDING,
+                RunOutcome.STOPPED,
+            ):
                 return
             outcome = RunOutcome.PROMOTED if promoted else RunOutcome.NOT_PROMOTED
             self._lineage.update_run(dataclasses.replace(run, outcome=outcome))

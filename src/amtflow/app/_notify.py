@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from amtflow.app._events import parse_timestamp
-from amtflow.app._ports import Notification, Notifier
+from amtflow.app._ports import Notification, Notifier, ParkedJob
+from amtflow.app._stall import StallRecord
 from amtflow.errors import AmtflowError
 from amtflow.lineage import LineageStore
 from amtflow.messages import (
@@ -267,6 +268,8 @@ def render(report: RunReport, *, region: str = "") -> Notification:
                 if trial.definition_name:
                     name = f"{name}  [{trial.definition_name}]"
                 lines.append(f"  {rank:>2}. {name}  {trial.objective_value}  {trial.status}")
+    if report.tuning is not None and report.tuning.stopped_for:
+        lines.append(f"Stopped for stalling: {truncate(report.tuning.stopped_for, MAX_DOCUMENT_STRING)}")
     if report.tuning is not None and report.tuning.training_jobs:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(report.tuning.training_jobs.items()))
         lines.append(f"Training jobs: {counts}")
@@ -465,6 +468,31 @@ class NotifyRun:
             attributes={"model": report.model, "outcome": "queued"},
         )
         return self._publish(notification, state, report.model)
+
+    def notify_stalled(self, stall: StallRecord, parked: ParkedJob) -> str:
+        """The one notice of a stalled tuning job (the reconciler's watch); returns the message ID."""
+        action = (
+            "amtflow stops the job (on_stall: stop); the run ends with the leaderboard of its trials."
+            if stall.stopped
+            else "The job keeps running (on_stall: notify); stop it from the console to end the run sooner."
+        )
+        where = f"Tuning job {stall.job_name} of {stall.model}, run {parked.execution}."
+        text = f"{stall.reason}. {where} {action}"
+        notification = Notification(
+            subject=subject_line(f"amtflow: {stall.model} - {one_line(stall.reason, 60)}"),
+            text=text,
+            document={
+                "model": stall.model,
+                "outcome": "stalled",
+                "notice": stall.reason,
+                "jobName": stall.job_name,
+                "execution": parked.execution,
+                "stopped": stall.stopped,
+                "stalledAt": stall.stalled_at.isoformat(),
+            },
+            attributes={"model": stall.model, "outcome": "stalled"},
+        )
+        return self._publish(notification, {}, stall.model)
 
     def _publish(self, notification: Notification, state: Mapping[str, Any], model: str) -> str:
         """The one way out: redacted of the state's and the stored profile's secrets (:func:`outgoing`)."""

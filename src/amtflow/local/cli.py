@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "amtflow.local.cli_twin",
     "amtflow.local.cli_engine",
     "amtflow.local.cli_lineage",
+    "amtflow.local.cli_status",
 )
 
 

@@ -60,6 +60,7 @@ from amtflow.profile._model import (
     TuningSpec,
     check_dataset_version,
 )
+from amtflow.profile._monitoring import Monitoring, OnStall, StallAfter
 from amtflow.profile._policies import (
     Budget,
     DriftThresholds,
@@ -97,9 +98,11 @@ __all__ = [
     "InputMode",
     "MetricDefinition",
     "ModelProfile",
+    "Monitoring",
     "NoDriftAction",
     "Notifications",
     "Objective",
+    "OnStall",
     "Outcome",
     "OverridesRefusedError",
     "ParameterRange",
@@ -112,6 +115,7 @@ __all__ = [
     "Scaling",
     "ServerlessSpec",
     "SpotConfig",
+    "StallAfter",
     "Strategy",
     "TrainingNetwork",
     "TrainingSpec",

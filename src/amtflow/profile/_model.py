@@ -48,6 +48,7 @@ from amtflow.profile._fields import (
     _Section,
     render_scalar,
 )
+from amtflow.profile._monitoring import Monitoring
 from amtflow.profile._policies import (
     Budget,
     Notifications,
@@ -471,6 +472,7 @@ class ModelProfile(_Section):
     schedule: Annotated[str, AfterValidator(_check_schedule)] | None = None
     notifications: Notifications = Notifications()
     deployment: DeploymentSpec | None = None
+    monitoring: Monitoring = Monitoring()
     sample_log_lines: list[str] = Field(default_factory=list)
     algorithms: list[AlgorithmSpec] | None = None
 

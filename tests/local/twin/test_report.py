@@ -129,3 +129,25 @@ def test_the_report_shows_each_runs_warm_start_decision_and_promotion(tmp_path: 
     assert "Decision: tune; TransferLearning warm start from parent-job - drift" in html
     assert "Promotion: promoted - better" in html
     assert "✘ FAILED: 2. v2 warm-started" in html
+
+
+def test_the_report_shows_the_status_view(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from amtflow.app import AlarmState, ModelStatus, StatusView
+
+    view = StatusView(
+        as_of=datetime(2026, 11, 5, tzinfo=UTC),
+        models=[ModelStatus("cancer-xgb", running_jobs=("amtf-cancer-xgb-1",), month_to_date_usd=1.5)],
+        alarms=[AlarmState("amtflow-ExecutionsFailed", "1 failed run")],
+    )
+    page = write_report(
+        tmp_path, title="t", runs=[], timeline=[], notifications=[], executions=[], status=view
+    )
+    text = page.read_text()
+    assert "<h2>Status (amtflow status)</h2>" in text
+    assert "running:   amtf-cancer-xgb-1" in text
+    assert "amtflow-ExecutionsFailed: 1 failed run" in text
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["status"]["models"][0]["runningJobs"] == ["amtf-cancer-xgb-1"]
+    assert data["status"]["attention"] == ["alarm amtflow-ExecutionsFailed is in ALARM"]

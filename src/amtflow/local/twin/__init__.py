@@ -23,7 +23,7 @@ Usage::
 
 Public API: :class:`Twin` (``start``, ``put_object``, ``start_execution``, ``wait_for_executions``,
 ``wait_idle``, ``is_idle``, ``pending_deliveries``, ``advance``, ``now``, ``executions``,
-``notifications``, ``invocations``, ``errors``, ``outputs``, ``physical_id``, ``resources``,
+``notifications``, ``invocations``, ``metrics``, ``errors``, ``outputs``, ``physical_id``, ``resources``,
 ``function_environment``, ``invoke``, ``put_events``, ``put_event_entry``, ``client``),
 the records :class:`Execution` (with :class:`ExecutionStatus`), :class:`Notification` and
 :class:`Invocation`, the clock :class:`ManualClock`, the pattern matcher :func:`matches`, and the errors
@@ -65,12 +65,13 @@ from amtflow.local.twin._records import (
     SageMakerFactory,
     TwinTimeoutError,
 )
-from amtflow.local.twin._runtime import Invocation
+from amtflow.local.twin._runtime import EmittedMetric, Invocation
 from amtflow.local.twin._schedules import ManualClock, parse_schedule
 from amtflow.local.twin._template import TwinDeployError, compile_project
 from amtflow.local.twin._twin import Twin
 
 __all__ = [
+    "EmittedMetric",
     "EventSink",
     "Execution",
     "ExecutionStatus",

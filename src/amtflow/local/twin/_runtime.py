@@ -32,6 +32,11 @@ logger's level from its own environment (``AWS_LAMBDA_LOG_LEVEL``, then ``POWERT
 ``LOG_LEVEL``, else ``INFO``, as Powertools decides) and puts the previous level back after the call.
 Timeouts are not enforced (a thread cannot be stopped), but a call that runs longer than the function's
 ``Timeout`` is reported.
+
+What a handler prints goes to the process's stdout as before, and its CloudWatch embedded-metric-format
+lines (Powertools' metrics: one JSON object with an ``_aws`` key per flush, unless
+``POWERTOOLS_METRICS_DISABLED`` is set) are kept with the invocation as :class:`EmittedMetric` records,
+as CloudWatch would extract them from the function's log.
 """
 
 from __future__ import annotations
@@ -77,6 +82,81 @@ class LambdaContext:
 
 
 @dataclass(frozen=True)
+class EmittedMetric:
+    """One metric of an embedded-metric-format line: its name, unit, dimensions and values."""
+
+    function: str
+    namespace: str
+    name: str
+    unit: str
+    dimensions: Mapping[str, str]
+    values: tuple[float, ...]
+
+
+def emitted_metrics(function: str, line: str) -> list[EmittedMetric]:
+    """The metrics of one printed line if it is an EMF document (``{"_aws": {"CloudWatchMetrics": ...}}``),
+    else none."""
+    text = line.strip()
+    if not text.startswith("{") or '"_aws"' not in text:
+        return []
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return []
+    found: list[EmittedMetric] = []
+    for directive in (doc.get("_aws") or {}).get("CloudWatchMetrics") or []:
+        for keys in directive.get("Dimensions") or [[]]:
+            dimensions = {str(k): str(doc.get(k, "")) for k in keys}
+            for metric in directive.get("Metrics") or []:
+                name = str(metric.get("Name", ""))
+                raw = doc.get(name)
+                values = raw if isinstance(raw, list) else [raw] if raw is not None else []
+                found.append(
+                    EmittedMetric(
+                        function=function,
+                        namespace=str(directive.get("Namespace", "")),
+                        name=name,
+                        unit=str(metric.get("Unit", "None")),
+                        dimensions=dimensions,
+                        values=tuple(float(v) for v in values),
+                    )
+                )
+    return found
+
+
+class _Tee:
+    """A stdout that writes through and keeps every line (the function's log, as CloudWatch receives it)."""
+
+    def __init__(self, through: Any) -> None:
+        self._through = through
+        self._buffer: list[str] = []
+
+    def write(self, text: str) -> int:
+        self._buffer.append(text)
+        return int(self._through.write(text))
+
+    def flush(self) -> None:
+        self._through.flush()
+
+    def lines(self) -> list[str]:
+        return "".join(self._buffer).splitlines()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._through, name)
+
+
+@contextmanager
+def _captured_stdout() -> Iterator[_Tee]:
+    original = sys.stdout
+    tee = _Tee(original)
+    sys.stdout = tee
+    try:
+        yield tee
+    finally:
+        sys.stdout = original
+
+
+@dataclass(frozen=True)
 class Invocation:
     """One finished invocation, as the twin records it."""
 
@@ -88,6 +168,8 @@ class Invocation:
     error_message: str | None
     started: datetime
     result: Any = None
+    metrics: tuple[EmittedMetric, ...] = ()
+    """The metrics the invocation printed in embedded metric format."""
 
 
 @dataclass
@@ -157,9 +239,14 @@ class FunctionRuntime:
                 log_group_name=f"/aws/lambda/{function.name}",
                 clock=self._monotonic,
             )
+            printed: list[str] = []
             try:
                 handler = self._handler(function)
-                result = handler(event, context)
+                with _captured_stdout() as log:
+                    try:
+                        result = handler(event, context)
+                    finally:
+                        printed = log.lines()
                 payload = json.dumps(result, default=str).encode("utf-8")
                 errored, error_type, message = False, None, None
             except Exception as e:  # every handler failure becomes a function error, as in Lambda
@@ -174,6 +261,8 @@ class FunctionRuntime:
                 ).encode("utf-8")
                 errored = True
             elapsed = self._monotonic() - began
+        logical = function.source.logical_id
+        metrics = tuple(m for line in printed for m in emitted_metrics(logical, line))
         if elapsed > function.source.timeout:
             self._on_overrun(
                 f"{function.source.logical_id} ran {elapsed:.1f}s, longer than its Timeout of "
@@ -191,6 +280,7 @@ class FunctionRuntime:
                     message,
                     started,
                     result=None if errored else json.loads(payload),
+                    metrics=metrics,
                 )
             )
         return payload, errored

@@ -42,7 +42,7 @@ from amtflow.local.twin._records import (
     TwinTimeoutError,
     read_execution,
 )
-from amtflow.local.twin._runtime import FunctionRuntime, Invocation
+from amtflow.local.twin._runtime import EmittedMetric, FunctionRuntime, Invocation
 from amtflow.local.twin._schedules import ManualClock
 from amtflow.local.twin._stack import DeployedStack
 from amtflow.local.twin._template import CompiledProject, TwinDeployError, compile_project
@@ -467,6 +467,10 @@ class Twin:
     def invocations(self) -> list[Invocation]:
         """Every Lambda invocation the twin ran, in order."""
         return self._runtime.invocations() if self._runtime else []
+
+    def metrics(self) -> list[EmittedMetric]:
+        """Every metric the functions emitted (their embedded-metric-format log lines), in order."""
+        return [m for i in self.invocations() for m in i.metrics]
 
     def errors(self) -> list[str]:
         """Asynchronous failures: handler errors of event-driven invocations, undeliverable events."""

@@ -15,6 +15,8 @@ order of the story:
    waits until the reconciler's next sweep closes its callback;
 6. v1's champion is approved and deployed (a prediction is printed), a later champion rolls out by canary,
    and a deliberately broken model is rolled back (``_deployment``).
+7. a second model with deep, unregularised trees overfits, and its notification names AMT301
+   (``_health``); the report ends with the status view (``amtflow status``).
 
 Every step prints a timeline line as it happens; SNS messages are printed as a subscriber receives them; a
 report (HTML with plots, and JSON) is written to the output folder.
@@ -39,8 +41,10 @@ import yaml
 
 from amtflow.errors import ConfigurationError
 from amtflow.local.apps.demo._deployment import DEPLOYMENT_SECTION, deployment_story
+from amtflow.local.apps.demo._health import overfitting_run
 from amtflow.local.apps.demo._timeline import Follower, Timeline, compact
 from amtflow.local.apps.report import Trial, TuningRun, collect_runs, write_report
+from amtflow.local.apps.shell import twin_status
 from amtflow.local.twin import EventSink, Execution, ExecutionStatus, ManualClock, Twin
 from amtflow.vocabulary import TuningJobStatus
 
@@ -116,6 +120,14 @@ def _demo_profile(root: Path, options: DemoOptions) -> dict[str, Any]:
     return profile
 
 
+def _trial_logs_client() -> Any:
+    """CloudWatch Logs of the twin (moto), where the trials' logs go as on SageMaker: Evaluate's
+    training-health rules read them (the overfitting run)."""
+    import boto3
+
+    return boto3.client("logs", region_name="us-east-1")
+
+
 class _LostEvents:
     """Wraps the engine's event sink; drops the next terminal tuning-job event when armed."""
 
@@ -182,6 +194,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
                 image_map=root / "examples" / "image-map.yaml",
                 event_sink=lost.wrap(sink),
                 max_workers=2,
+                logs_client=_trial_logs_client(),
             )
 
         with Twin.start(
@@ -216,6 +229,8 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
                 step=story.step,
                 check=story.check,
             )
+            overfitting_run(story, profile, seed=options.seed)
+            status = twin_status(twin)
 
             executions = twin.executions()
             details = [_execution_json(twin, e) for e in executions]
@@ -243,6 +258,7 @@ def run_demo(options: DemoOptions, *, out: TextIO) -> DemoResult:
         executions=details,
         checks=story.checks,
         deployments=deployments,
+        status=status,
     )
     tl.line("report", f"{report} (and report.json)")
     return DemoResult(report, executions, notifications, runs, schedule_outcome, story.checks, tl.lines)

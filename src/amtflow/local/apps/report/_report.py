@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from amtflow.app import StatusView, render_status
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -144,9 +146,11 @@ def write_report(
     executions: Sequence[Mapping[str, Any]],
     checks: Sequence[tuple[str, bool]] = (),
     deployments: Sequence[Mapping[str, Any]] = (),
+    status: StatusView | None = None,
 ) -> Path:
     """Write ``index.html`` and ``report.json`` into ``out_dir``; return the HTML path. ``deployments``:
-    ``{endpoint, package, status, prediction, reason, ...}`` per deployment, oldest first."""
+    ``{endpoint, package, status, prediction, reason, ...}`` per deployment, oldest first; ``status`` is the
+    status view at the end (what ``amtflow status`` prints), shown after the checks."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "title": title,
@@ -156,12 +160,15 @@ def write_report(
         "notifications": list(notifications),
         "timeline": list(timeline),
         "deployments": list(deployments),
+        "status": status.to_document() if status is not None else None,
     }
     (out_dir / "report.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     page = out_dir / "index.html"
-    page.write_text(
-        _html(title, runs, timeline, notifications, executions, checks, deployments), encoding="utf-8"
-    )
+    body = _html(title, runs, timeline, notifications, executions, checks, deployments)
+    if status is not None:
+        section = f"<h2>Status (amtflow status)</h2><pre>{html.escape(render_status(status))}</pre>"
+        body = body.replace("<h2>Executions</h2>", section + "<h2>Executions</h2>", 1)
+    page.write_text(body, encoding="utf-8")
     return page
 
 

@@ -3,7 +3,7 @@
 Commands (``help`` lists them): ``put KEY FILE`` / ``put KEY --text TEXT``, ``dataset MODEL VERSION
 [DATASET] [SEED]`` (an example dataset version with its marker), ``profile FILE``, ``start JSON [NAME]``,
 ``advance DURATION`` (``90``, ``15m``, ``2h``, ``1d``), ``wait [SECONDS]``, ``executions``, ``jobs``,
-``lineage [MODEL]``, ``notifications``, ``errors``, ``outputs``, ``quit``.
+``lineage [MODEL]``, ``status``, ``notifications``, ``errors``, ``outputs``, ``quit``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
+from amtflow.app import StatusView
 from amtflow.errors import AmtflowError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("executions", "list executions with status and states"),
     ("jobs", "list tuning jobs and their trials"),
     ("lineage", "lineage [MODEL] - recorded runs and the champion per model"),
+    ("status", "every model's last run, champion, running jobs, spend; alarms"),
     ("notifications", "messages received on the notification topic"),
     ("errors", "failures of event-driven invocations and deliveries"),
     ("outputs", "the stack outputs"),
@@ -72,6 +74,23 @@ def split_command(line: str) -> list[str]:
         else:
             return [head, json.dumps(document), *shlex.split(rest[end:])]
     return shlex.split(line)
+
+
+def twin_status(twin: Twin) -> StatusView:
+    """The status view of the twin's stack (what ``amtflow status --stack`` prints for a deployed one)."""
+    from amtflow.adapters import CloudWatchAlarms
+    from amtflow.local.cli_status import status_of
+
+    stacks = twin.client("cloudformation").describe_stacks().get("Stacks", [])
+    stack = str(stacks[0]["StackName"]) if stacks else "amtflow"
+    return status_of(
+        dynamodb=twin.client("dynamodb"),
+        table=twin.physical_id("StateTable"),
+        s3=twin.client("s3"),
+        bucket=twin.outputs.get("DataBucketName", ""),
+        alarms=CloudWatchAlarms(twin.client("cloudwatch"), stack),
+        now=twin.now(),
+    )
 
 
 class Shell:
@@ -225,6 +244,11 @@ class Shell:
             self.say("no models yet (put a profile first)")
         for model in models:
             self.say(render_lineage(store, model))
+
+    def _status(self, args: list[str]) -> None:
+        from amtflow.app import render_status
+
+        self.say(render_status(twin_status(self.twin)))
 
     def _models(self) -> list[str]:
         bucket = self.twin.outputs.get("DataBucketName")

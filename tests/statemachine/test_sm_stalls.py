@@ -1,0 +1,113 @@
+"""Stalled tuning jobs through the real ASL: the reconciler's sweep (the twin's clock moved on) notices a
+running job whose best objective stopped improving, notifies once, and stops it when the profile says so;
+the stopped job ends its run with its leaderboard."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from sm_stand_in import SageMakerStandIn
+from sm_support import MODEL, PROFILE
+from test_sm_runs import state_items, upload_version, wait_until
+
+from amtflow.app import render_status
+from amtflow.local.apps.shell import Shell, twin_status
+from amtflow.local.twin import ExecutionStatus, Twin
+
+SWEEP = 15 * 60  # the reconciler's default schedule
+
+
+def with_monitoring(rules: str) -> str:
+    return PROFILE + f"\nmonitoring: {rules}\n"
+
+
+def parked(twin: Twin) -> bool:
+    return "PARKED" in {i["pk"]["S"] for i in state_items(twin)}
+
+
+def start_running_job(app: Twin, sagemaker: SageMakerStandIn, rules: str) -> str:
+    """A run whose tuning job keeps running: its three trials are done, the best (0.95) is the second."""
+    app.put_object(f"profiles/{MODEL}.yaml", with_monitoring(rules))
+    sagemaker.outcome = lambda request: "InProgress"
+    upload_version(app)
+    wait_until(lambda: parked(app), "the task token to be parked")
+    (job_name,) = sagemaker.jobs
+    return job_name
+
+
+def sweep(app: Twin) -> None:
+    """Move the clock to the reconciler's next sweep and wait for it (the run keeps waiting)."""
+    app.advance(SWEEP, wait=False)
+    app.wait_idle()
+
+
+def sweeps(app: Twin) -> list[dict[str, Any]]:
+    return [i.result for i in app.invocations() if i.function == "ReconcileFunction" and i.ok]
+
+
+def test_a_stalled_job_is_notified_once_and_its_run_goes_on(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    job_name = start_running_job(app, sagemaker, "{stall_after: {trials: 1}}")
+
+    sweep(app)
+    (notice,) = app.notifications()
+    assert notice.attributes == {"model": MODEL, "outcome": "stalled"}
+    assert notice.subject.startswith(f"amtflow: {MODEL} - stalled: the best validation:auc")
+    assert f"(0.95, {job_name}-002-00000002) has not improved for 1 trials" in notice.message
+    assert notice.json()["stopped"] is False
+    assert sweeps(app)[-1]["outcomes"] == {"stalled": 1}
+    assert "StopHyperParameterTuningJob" not in sagemaker.calls
+
+    out = io.StringIO()
+    Shell(app, out).handle("status")  # the shell's status view shows the running job
+    status = out.getvalue()
+    assert f"model {MODEL}" in status
+    assert f"  running:   {job_name}" in status
+    assert "alarms: none in ALARM" in status
+
+    sweep(app)  # the next sweep remembers the notice
+    assert len(app.notifications()) == 1
+    assert sweeps(app)[-1]["outcomes"] == {"heartbeat": 1}
+
+    sagemaker.end(job_name, "Completed")
+    (execution,) = app.wait_for_executions()
+    assert execution.status is ExecutionStatus.SUCCEEDED, execution.cause
+    assert [n.attributes["outcome"] for n in app.notifications()] == ["stalled", "succeeded"]
+
+
+def test_a_job_that_still_improves_is_not_stalled(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    start_running_job(app, sagemaker, "{stall_after: {trials: 2}, on_stall: stop}")
+    sweep(app)
+    assert sweeps(app)[-1]["outcomes"] == {"heartbeat": 1}
+    assert app.notifications() == []
+    assert "StopHyperParameterTuningJob" not in sagemaker.calls
+
+
+def test_on_stall_stop_stops_the_job_and_the_run_ends_with_its_result(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    job_name = start_running_job(app, sagemaker, "{stall_after: {trials: 1}, on_stall: stop}")
+
+    app.advance(SWEEP)
+    (execution,) = app.wait_for_executions()
+    assert sagemaker.calls.count("StopHyperParameterTuningJob") == 1
+    assert sagemaker.jobs[job_name]["status"] == "Stopped"
+    assert execution.status is ExecutionStatus.SUCCEEDED, execution.cause
+    assert "Evaluate" in execution.states
+    assert "NotifyFailure" not in execution.states
+
+    stalled, result = app.notifications()
+    assert stalled.attributes == {"model": MODEL, "outcome": "stalled"}
+    assert stalled.json()["stopped"] is True
+    assert result.attributes["outcome"] == "succeeded"
+    document = result.json()
+    assert document["tuning"]["status"] == "Stopped"
+    assert document["tuning"]["stoppedFor"].startswith("stalled: the best validation:auc (0.95")
+    assert document["evaluation"]["best"]["objectiveValue"] == 0.95
+    assert app.errors() == []
+
+    status = render_status(twin_status(app))
+    assert "  running:   none" in status
+    assert f"  last run:  {execution.name} promoted" in status  # a result, not a failure
+    assert "attention: none" in status
+    assert f"  champion:  {job_name}-002-00000002 validation:auc=0.95" in status
