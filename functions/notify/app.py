@@ -24,14 +24,30 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     payload = parse_notify_input(event)
     execution_id = payload.execution.id or payload.execution.name
     if payload.notice == "queued":
-        message_id = wiring.notify_run().notify_queued(payload.state, execution_id=execution_id)
-        logger.info("notified", extra={"outcome": "queued", "messageId": message_id})
+        delivery = wiring.notify_run().notify_queued(payload.state, execution_id=execution_id)
+        logger.info(
+            "notified",
+            extra={"outcome": "queued", "messageId": delivery.message_id, "suppressed": delivery.suppressed},
+        )
         metrics.add_metric(name="QueuedForQuota", unit=MetricUnit.Count, value=1)
-        return {"messageId": message_id, "outcome": "queued"}
+        queued: dict[str, Any] = {"messageId": delivery.message_id, "outcome": "queued"}
+        if delivery.suppressed:
+            queued["suppressed"] = delivery.suppressed
+        return queued
     result = wiring.notify_run().notify(payload.state, execution_id=execution_id)
-    logger.info("notified", extra={"outcome": result.outcome.value, "messageId": result.message_id})
+    logger.info(
+        "notified",
+        extra={
+            "outcome": result.outcome.value,
+            "messageId": result.message_id,
+            "suppressed": result.suppressed,
+        },
+    )
     record_figures(result)
-    return {"messageId": result.message_id, "outcome": result.outcome.value}
+    output: dict[str, Any] = {"messageId": result.message_id, "outcome": result.outcome.value}
+    if result.suppressed:
+        output["suppressed"] = result.suppressed
+    return output
 
 
 def record_figures(result: NotifyResult) -> None:

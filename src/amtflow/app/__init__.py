@@ -62,7 +62,7 @@ from amtflow.app._lease import (
     lease_seconds,
     summarize_leases,
 )
-from amtflow.app._notify import NotifyResult, NotifyRun, RunReport, gather_report, render
+from amtflow.app._notify import Delivery, NotifyResult, NotifyRun, RunReport, gather_report, render
 from amtflow.app._plan import (
     JobNamer,
     PlanRun,
@@ -145,6 +145,7 @@ __all__ = [
     "ClosedEvaluation",
     "DatasetCatalog",
     "DatasetReader",
+    "Delivery",
     "DriftDetected",
     "EvaluateInput",
     "EvaluateRequest",

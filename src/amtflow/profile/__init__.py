@@ -59,6 +59,7 @@ from amtflow.profile._model import (
     TuningSpec,
     check_dataset_version,
 )
+from amtflow.profile._notifications import announces, filter_policy
 from amtflow.profile._policies import (
     Budget,
     DriftThresholds,
@@ -114,11 +115,13 @@ __all__ = [
     "WarmStart",
     "WarmStartPolicy",
     "WarmStartType",
+    "announces",
     "apply_overrides",
     "check_dataset_version",
     "compile_training_request",
     "compile_tuning_request",
     "dump_profile",
+    "filter_policy",
     "load_profile",
     "load_profile_file",
     "merge_documents",
