@@ -19,7 +19,13 @@ from amtflow.adapters._profile_store import S3ProfileStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
-from amtflow.adapters._sns import SnsNotifier, sns_message
+from amtflow.adapters._sns import (
+    EmailSubscription,
+    SnsEmailSubscriptions,
+    SnsNotifier,
+    sns_message,
+    stack_output,
+)
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
 from amtflow.adapters._stepfunctions import (
     StepFunctionsCallbacks,
@@ -34,6 +40,7 @@ __all__ = [
     "DynamoDBLineageStore",
     "DynamoEvaluationTokens",
     "DynamoStateTable",
+    "EmailSubscription",
     "ProfileSpec",
     "S3DatasetCatalog",
     "S3DatasetReader",
@@ -43,6 +50,7 @@ __all__ = [
     "SageMakerRunEvidence",
     "SageMakerTrainingJobs",
     "SageMakerTuning",
+    "SnsEmailSubscriptions",
     "SnsNotifier",
     "StepFunctionsCallbacks",
     "StepFunctionsExecutions",
@@ -54,6 +62,7 @@ __all__ = [
     "parked_key",
     "register_model_package",
     "sns_message",
+    "stack_output",
     "strip_quotes",
     "token_key",
     "training_summary",
