@@ -51,13 +51,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def record_figures(result: NotifyResult) -> None:
-    """The run's outcome count per model and outcome, then its figures per model. One flush shares its
+    """The run's outcome count per model and outcome (with the suppressed notification, if the profile's
+    ``notifications.outcomes`` did not select it), then its figures per model. One flush shares its
     dimensions, so the outcome count is flushed on its own (a flush honours POWERTOOLS_METRICS_DISABLED,
     which a single_metric block would not), and the model dimension is added only with figures: Powertools
     keeps the dimensions of a flush without metrics for the next invocation."""
     metrics.add_dimension(name="model", value=result.model)
     metrics.add_dimension(name="outcome", value=result.outcome.value)
     metrics.add_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1)
+    if result.suppressed:
+        metrics.add_metric(name="NotificationsSuppressed", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
     if result.has_figures:
         metrics.add_dimension(name="model", value=result.model)
