@@ -24,24 +24,43 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     payload = parse_notify_input(event)
     execution_id = payload.execution.id or payload.execution.name
     if payload.notice == "queued":
-        message_id = wiring.notify_run().notify_queued(payload.state, execution_id=execution_id)
-        logger.info("notified", extra={"outcome": "queued", "messageId": message_id})
+        delivery = wiring.notify_run().notify_queued(payload.state, execution_id=execution_id)
+        logger.info(
+            "notified",
+            extra={"outcome": "queued", "messageId": delivery.message_id, "suppressed": delivery.suppressed},
+        )
         metrics.add_metric(name="QueuedForQuota", unit=MetricUnit.Count, value=1)
-        return {"messageId": message_id, "outcome": "queued"}
+        queued: dict[str, Any] = {"messageId": delivery.message_id, "outcome": "queued"}
+        if delivery.suppressed:
+            queued["suppressed"] = delivery.suppressed
+        return queued
     result = wiring.notify_run().notify(payload.state, execution_id=execution_id)
-    logger.info("notified", extra={"outcome": result.outcome.value, "messageId": result.message_id})
+    logger.info(
+        "notified",
+        extra={
+            "outcome": result.outcome.value,
+            "messageId": result.message_id,
+            "suppressed": result.suppressed,
+        },
+    )
     record_figures(result)
-    return {"messageId": result.message_id, "outcome": result.outcome.value}
+    output: dict[str, Any] = {"messageId": result.message_id, "outcome": result.outcome.value}
+    if result.suppressed:
+        output["suppressed"] = result.suppressed
+    return output
 
 
 def record_figures(result: NotifyResult) -> None:
-    """The run's outcome count per model and outcome, then its figures per model. One flush shares its
+    """The run's outcome count per model and outcome (with the suppressed notification, if the profile's
+    ``notifications.outcomes`` did not select it), then its figures per model. One flush shares its
     dimensions, so the outcome count is flushed on its own (a flush honours POWERTOOLS_METRICS_DISABLED,
     which a single_metric block would not), and the model dimension is added only with figures: Powertools
     keeps the dimensions of a flush without metrics for the next invocation."""
     metrics.add_dimension(name="model", value=result.model)
     metrics.add_dimension(name="outcome", value=result.outcome.value)
     metrics.add_metric(name="RunOutcomes", unit=MetricUnit.Count, value=1)
+    if result.suppressed:
+        metrics.add_metric(name="NotificationsSuppressed", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
     if result.has_figures:
         metrics.add_dimension(name="model", value=result.model)

@@ -25,7 +25,13 @@ from amtflow.adapters._profile_store import S3ProfileStore
 from amtflow.adapters._profiles import ProfileSpec, S3DatasetCatalog, StoreProfileCatalog
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
-from amtflow.adapters._sns import SnsNotifier, sns_message
+from amtflow.adapters._sns import (
+    EmailSubscription,
+    SnsEmailSubscriptions,
+    SnsNotifier,
+    sns_message,
+    stack_output,
+)
 from amtflow.adapters._stall_records import DynamoStallRecords, stall_key
 from amtflow.adapters._state_table import DynamoStateTable, lock_key, parked_key, token_key
 from amtflow.adapters._status_sources import CloudWatchAlarms, models_in_table
@@ -46,6 +52,7 @@ __all__ = [
     "DynamoEvaluationTokens",
     "DynamoStallRecords",
     "DynamoStateTable",
+    "EmailSubscription",
     "ProfileSpec",
     "S3DatasetCatalog",
     "S3DatasetReader",
@@ -56,6 +63,7 @@ __all__ = [
     "SageMakerRunEvidence",
     "SageMakerTrainingJobs",
     "SageMakerTuning",
+    "SnsEmailSubscriptions",
     "SnsNotifier",
     "StepFunctionsCallbacks",
     "StepFunctionsExecutions",
@@ -69,6 +77,7 @@ __all__ = [
     "parked_key",
     "register_model_package",
     "sns_message",
+    "stack_output",
     "stall_key",
     "strip_quotes",
     "token_key",

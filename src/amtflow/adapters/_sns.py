@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from amtflow.adapters._errors import aws_call
@@ -86,3 +87,74 @@ class SnsNotifier:
                 },
             )
         return response["MessageId"]
+
+
+PENDING = "PendingConfirmation"
+"""The ``SubscriptionArn`` SNS lists for a subscription whose confirmation e-mail is not yet answered."""
+
+
+@dataclass(frozen=True)
+class EmailSubscription:
+    """The one ``email`` subscription of an address on a topic: ``created`` when this call made it (SNS then
+    sends the address a confirmation e-mail, and nothing is delivered until it is confirmed)."""
+
+    arn: str
+    created: bool
+
+
+class SnsEmailSubscriptions:
+    """Keeps one ``email`` subscription per address on a topic, with a filter policy on the message
+    attributes (``FilterPolicyScope`` = ``MessageAttributes``)."""
+
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self._sns = client
+        self._topic = topic_arn
+
+    def _existing(self, email: str) -> str | None:
+        """The subscription ARN of ``email`` on the topic (``PendingConfirmation`` while unconfirmed)."""
+        with aws_call(f"listing the subscriptions of {self._topic}", field="--topic-arn"):
+            pages = self._sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self._topic)
+            for page in pages:
+                for sub in page.get("Subscriptions", []):
+                    if sub.get("Protocol") == "email" and sub.get("Endpoint", "").lower() == email.lower():
+                        return sub.get("SubscriptionArn", PENDING)
+        return None
+
+    def ensure(self, email: str, filter_policy: Mapping[str, Any]) -> EmailSubscription:
+        """Subscribe ``email`` with ``filter_policy``, or set the policy of its existing subscription (one
+        per address, never a duplicate)."""
+        policy = json.dumps(filter_policy, sort_keys=True)
+        attributes = {"FilterPolicyScope": "MessageAttributes", "FilterPolicy": policy}
+        arn = self._existing(email)
+        if arn is None:
+            with aws_call(f"subscribing {email} to {self._topic}", field="notifications.email"):
+                response = self._sns.subscribe(
+                    TopicArn=self._topic,
+                    Protocol="email",
+                    Endpoint=email,
+                    Attributes=attributes,
+                    ReturnSubscriptionArn=True,
+                )
+            return EmailSubscription(arn=response["SubscriptionArn"], created=True)
+        if arn == PENDING:
+            # An unconfirmed subscription is listed without its ARN; subscribing again returns it.
+            with aws_call(f"finding the pending subscription of {email}", field="notifications.email"):
+                response = self._sns.subscribe(
+                    TopicArn=self._topic, Protocol="email", Endpoint=email, ReturnSubscriptionArn=True
+                )
+            arn = response["SubscriptionArn"]
+        with aws_call(f"setting the filter policy of {arn}", field="notifications.email"):
+            for name in ("FilterPolicyScope", "FilterPolicy"):
+                self._sns.set_subscription_attributes(
+                    SubscriptionArn=arn, AttributeName=name, AttributeValue=attributes[name]
+                )
+        return EmailSubscription(arn=arn, created=False)
+
+
+def stack_output(client: Any, stack: str, key: str) -> str | None:
+    """The value of output ``key`` of CloudFormation stack ``stack``, or ``None`` when it has none."""
+    with aws_call(f"reading the outputs of stack {stack}", field="--stack"):
+        stacks = client.describe_stacks(StackName=stack).get("Stacks", [])
+    outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in s.get("Outputs", [])}
+    value = outputs.get(key)
+    return str(value) if value is not None else None

@@ -112,7 +112,7 @@ from amtflow.app._lease import (
     lease_seconds,
     summarize_leases,
 )
-from amtflow.app._notify import NotifyResult, NotifyRun, RunReport, gather_report, render
+from amtflow.app._notify import Delivery, NotifyResult, NotifyRun, RunReport, gather_report, render
 from amtflow.app._plan import (
     JobNamer,
     PlanRun,
@@ -222,6 +222,7 @@ __all__ = [
     "ConfigSummary",
     "DatasetCatalog",
     "DatasetReader",
+    "Delivery",
     "DeployInput",
     "DeployModel",
     "DeploymentEventOutcome",

@@ -27,7 +27,7 @@ from amtflow.messages import (
     TuningResult,
     parse_document,
 )
-from amtflow.profile import ModelProfile
+from amtflow.profile import ModelProfile, announces
 from amtflow.redaction import redact, redact_value, secrets_in, truncate
 from amtflow.vocabulary import Action, Now, PromotionOutcome
 
@@ -340,14 +340,16 @@ def _promotion_lines(promotion: Promotion | None, metric: str | None) -> list[st
 @dataclass(frozen=True)
 class NotifyResult:
     """The published message and the run's figures the Notify function reports as metrics (``None``: not
-    known for this run). ``run_cost_usd`` is what the run counts towards its model's month (the actual cost
-    once known, else the estimate while its job may run, 0 without a job), ``month_to_date_usd`` the
-    model's month so far; ``data_to_notification_seconds`` runs from the data's arrival (the trigger
-    event's time, else the plan's) to this notification."""
+    known for this run). ``message_id`` is ``None`` when the profile's ``notifications.outcomes`` does not
+    select the run, and ``suppressed`` says why. ``run_cost_usd`` is what the run counts towards its
+    model's month (the actual cost once known, else the estimate while its job may run, 0 without a job),
+    ``month_to_date_usd`` the model's month so far; ``data_to_notification_seconds`` runs from the data's
+    arrival (the trigger event's time, else the plan's) to this notification."""
 
-    message_id: str
+    message_id: str | None
     outcome: Outcome
     model: str = "unknown"
+    suppressed: str | None = None
     trials_completed: int | None = None
     trials_failed: int | None = None
     data_to_notification_seconds: int | None = None
@@ -391,10 +393,20 @@ def _data_time(state: Mapping[str, Any], plan: Plan | None) -> datetime | None:
     return plan.planned_at if plan is not None else None
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A published message's ID, or why nothing was published (``suppressed``)."""
+
+    message_id: str | None
+    suppressed: str | None = None
+
+
 class NotifyRun:
-    """Publishes one run's outcome. ``profiles(model)`` reads the model's stored profile, whose environment
-    values are redacted along with those found in the run's state; without it (or when the profile cannot
-    be read) only the state's values and credential-like strings are."""
+    """Publishes one run's outcome. ``profiles(model)`` reads the model's stored profile: its environment
+    values are redacted along with those found in the run's state, and its ``notifications.outcomes``
+    decides whether the message goes out at all (:func:`amtflow.profile.announces`). Without it (or when the
+    profile cannot be read, e.g. it is missing or invalid) every message goes out, redacted of the state's
+    values and credential-like strings only: a run whose profile is broken is one to hear about."""
 
     def __init__(
         self,
@@ -413,7 +425,7 @@ class NotifyRun:
 
     def notify(self, state: Mapping[str, Any], *, execution_id: str) -> NotifyResult:
         report = gather_report(state, execution_id=execution_id, clock=self._clock)
-        message_id = self._publish(render(report, region=self._region), state, report.model)
+        delivery = self._publish(render(report, region=self._region), state, report.model)
         completed, failed = _trials(report.tuning)
         data_time = _data_time(state, report.plan)
         since_data = None
@@ -421,9 +433,10 @@ class NotifyRun:
             since_data = max(0, int((self._clock() - data_time).total_seconds()))
         cost, month = self._spend(report.plan)
         return NotifyResult(
-            message_id=message_id,
+            message_id=delivery.message_id,
             outcome=report.outcome,
             model=report.model,
+            suppressed=delivery.suppressed,
             trials_completed=completed,
             trials_failed=failed,
             data_to_notification_seconds=since_data,
@@ -444,9 +457,9 @@ class NotifyRun:
             return None, None
         return (run.spend_usd if run is not None else None), month
 
-    def notify_queued(self, state: Mapping[str, Any], *, execution_id: str) -> str:
+    def notify_queued(self, state: Mapping[str, Any], *, execution_id: str) -> Delivery:
         """The one interim notice of a run queued for an exhausted SageMaker quota (``state["quota"]`` is the
-        caught error); returns the message ID."""
+        caught error); it goes out when the profile's ``notifications.outcomes`` lists ``failed``."""
         report = gather_report(state, execution_id=execution_id, clock=self._clock)
         quota = state.get("quota")
         _, why = _error_text(quota) if isinstance(quota, Mapping) else ("", "")
@@ -492,21 +505,45 @@ class NotifyRun:
             },
             attributes={"model": stall.model, "outcome": "stalled"},
         )
-        return self._publish(notification, {}, stall.model)
+        # a stall is a warning about a running job, not a run's outcome: always announced
+        return self._publish(notification, {}, stall.model, always=True).message_id or ""
 
-    def _publish(self, notification: Notification, state: Mapping[str, Any], model: str) -> str:
-        """The one way out: redacted of the state's and the stored profile's secrets (:func:`outgoing`)."""
-        secrets = secrets_in(state) | self._profile_secrets(model)
-        return self._notifier.publish(outgoing(notification, secrets))
+    def _publish(
+        self, notification: Notification, state: Mapping[str, Any], model: str, *, always: bool = False
+    ) -> Delivery:
+        """The one way out: only what the profile's ``notifications.outcomes`` selects, redacted of the
+        state's and the stored profile's secrets (:func:`outgoing`); ``always``: whatever the list says."""
+        profile = self._profile(model)
+        if (
+            not always
+            and profile is not None
+            and not announces(profile.notifications.outcomes, notification.attributes)
+        ):
+            listed = ", ".join(o.value for o in profile.notifications.outcomes) or "nothing"
+            seen = ", ".join(
+                f"{name}={notification.attributes[name]}"
+                for name in ("outcome", "promotion")
+                if name in notification.attributes
+            )
+            why = f"not published: notifications.outcomes of {model} lists {listed}, not this run's {seen}"
+            logger.info("notification suppressed: %s", why)
+            return Delivery(message_id=None, suppressed=why)
+        secrets = secrets_in(state)
+        if profile is not None:
+            secrets |= secrets_in(profile.to_document())
+        return Delivery(message_id=self._notifier.publish(outgoing(notification, secrets)))
 
-    def _profile_secrets(self, model: str) -> frozenset[str]:
-        """The stored profile's secrets; a profile that cannot be read must not stop the notification."""
+    def _profile(self, model: str) -> ModelProfile | None:
+        """The stored profile; one that cannot be read must not stop the notification."""
         if self._profiles is None or model == "unknown":
-            return frozenset()
+            return None
         try:
-            return secrets_in(self._profiles(model).to_document())
+            return self._profiles(model)
         except AmtflowError as e:
             logger.warning(
-                "the profile of %s could not be read to redact its values: %s", model, type(e).__name__
+                "the profile of %s could not be read (every notification goes out, redacted of the run's "
+                "values only): %s",
+                model,
+                type(e).__name__,
             )
-            return frozenset()
+            return None

@@ -10,9 +10,13 @@
   e.g. with a ``# yaml-language-server: $schema=amtflow-profile.schema.json`` first line; rules that
   involve several keys are checked by ``validate`` only.
 - ``amtflow profiles import`` (:mod:`amtflow.local.cli_import`) writes a profile from a tuning job.
-- ``amtflow profiles push PATH... --bucket B [--prefix profiles/]`` validates every file first (as
-  ``validate`` does) and uploads nothing if any is invalid; a directory stands for the profiles
-  (``*.yaml``/``*.yml`` files with a ``schema:`` key) anywhere under it.
+- ``amtflow profiles push PATH... --bucket B [--prefix profiles/] [--topic-arn ARN | --stack NAME]``
+  validates every file first (as ``validate`` does) and uploads nothing if any is invalid; a directory
+  stands for the profiles (``*.yaml``/``*.yml`` files with a ``schema:`` key) anywhere under it. With a
+  notification topic (``--topic-arn``, the ``NotificationTopicArn`` output of ``--stack``, or
+  ``AMTFLOW_TOPIC_ARN``) a profile's ``notifications.email`` gets one ``email`` subscription whose filter
+  policy lets through this model's notifications of the listed outcomes only
+  (:func:`amtflow.profile.filter_policy`); an existing subscription of the address has its policy updated.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 
 from amtflow import clients
-from amtflow.adapters import S3ProfileStore
+from amtflow.adapters import S3ProfileStore, SnsEmailSubscriptions, stack_output
 from amtflow.errors import AmtflowError, ConfigurationError
 from amtflow.local.cli_format import EXIT_FINDINGS, EXIT_OK, JSON, TEXT, add_format, output_format, write_json
 from amtflow.local.cli_import import register as import_profile
@@ -37,6 +41,7 @@ from amtflow.profile import (
     ModelProfile,
     ProfileProblem,
     ProfileValidationError,
+    filter_policy,
     load_profile,
     load_profile_file,
     preview_tuning_request,
@@ -70,6 +75,13 @@ def register(subparsers: Any) -> None:
     push.add_argument("paths", nargs="+", metavar="PATH", help="profile YAML files or directories")
     push.add_argument("--bucket", default=None, help="data bucket (default AMTFLOW_DATA_BUCKET)")
     push.add_argument("--prefix", default=None, help="key prefix (default profiles/)")
+    topic = push.add_mutually_exclusive_group()
+    topic.add_argument(
+        "--topic-arn",
+        default=None,
+        help="notification topic for notifications.email subscriptions (default AMTFLOW_TOPIC_ARN)",
+    )
+    topic.add_argument("--stack", default=None, help="read the topic from this stack's NotificationTopicArn")
     push.set_defaults(func=_push)
 
     import_profile(sub)
@@ -272,10 +284,58 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+TOPIC_OUTPUT = "NotificationTopicArn"
+"""The stack output naming the notification topic (template.yaml)."""
+
+
+def subscribe_email(profile: ModelProfile, subscriptions: SnsEmailSubscriptions | None, out: TextIO) -> bool:
+    """Give ``notifications.email`` its one filtered subscription; ``False`` when it could not be made."""
+    email = profile.notifications.email
+    if email is None:
+        return True
+    model = profile.model
+    if subscriptions is None:
+        print(
+            f"{model}: notifications.email {email} not subscribed: no notification topic; pass "
+            f"--topic-arn ARN or --stack NAME (its {TOPIC_OUTPUT} output), or set AMTFLOW_TOPIC_ARN",
+            file=out,
+        )
+        return True
+    policy = filter_policy(model, profile.notifications.outcomes)
+    if policy is None:
+        print(
+            f"{model}: notifications.email {email} not subscribed: notifications.outcomes lists no outcome",
+            file=out,
+        )
+        return True
+    try:
+        subscription = subscriptions.ensure(email, policy)
+    except AmtflowError as e:
+        print(f"{model}: notifications.email {email} not subscribed: {e}", file=out)
+        return False
+    listed = ", ".join(o.value for o in profile.notifications.outcomes)
+    if subscription.created:
+        print(
+            f"{model}: subscribed {email} to the notifications of {model} ({listed}); SNS first sends "
+            "it a confirmation e-mail, and nothing is delivered until its link is followed",
+            file=out,
+        )
+    else:
+        print(f"{model}: updated the filter of {email}'s subscription ({listed})", file=out)
+    return True
+
+
 def push_profiles(
-    paths: list[str], *, client: S3Client, bucket: str, prefix: str = "profiles/", out: TextIO | None = None
+    paths: list[str],
+    *,
+    client: S3Client,
+    bucket: str,
+    prefix: str = "profiles/",
+    out: TextIO | None = None,
+    subscriptions: SnsEmailSubscriptions | None = None,
 ) -> int:
-    """Validate every profile, then upload them all (or none); the exit code."""
+    """Validate every profile, then upload them all (or none) and subscribe their ``notifications.email``
+    on the topic of ``subscriptions``; the exit code (1 when a subscription failed)."""
     out = out or sys.stdout
     files = _expand(paths)
     results = [r for r in _check_all(files, out) if not r.skipped]
@@ -285,10 +345,12 @@ def push_profiles(
         return EXIT_FINDINGS
     good = [(r.path, r.profile, r.text) for r in results if r.profile is not None]
     store = S3ProfileStore(client, bucket, prefix)
+    subscribed = True
     for path, profile, text in good:
         store.put(text)
         print(f"uploaded {path} -> {store.uri(profile.model)}", file=out)
-    return 0
+        subscribed = subscribe_email(profile, subscriptions, out) and subscribed
+    return EXIT_OK if subscribed else EXIT_FINDINGS
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -297,4 +359,12 @@ def _push(args: argparse.Namespace) -> int:
     if not bucket:
         raise ConfigurationError("no bucket: pass --bucket BUCKET or set AMTFLOW_DATA_BUCKET")
     prefix = args.prefix if args.prefix is not None else settings.profiles_prefix
-    return push_profiles(args.paths, client=clients.s3(), bucket=bucket, prefix=prefix)
+    topic = args.topic_arn or settings.topic_arn
+    if args.stack:
+        topic = stack_output(clients.cloudformation(), args.stack, TOPIC_OUTPUT) or ""
+        if not topic:
+            raise ConfigurationError(f"stack {args.stack} has no {TOPIC_OUTPUT} output: pass --topic-arn")
+    subscriptions = SnsEmailSubscriptions(clients.sns(), topic) if topic else None
+    return push_profiles(
+        args.paths, client=clients.s3(), bucket=bucket, prefix=prefix, subscriptions=subscriptions
+    )

@@ -61,6 +61,7 @@ from amtflow.profile._model import (
     check_dataset_version,
 )
 from amtflow.profile._monitoring import Monitoring, OnStall, StallAfter
+from amtflow.profile._notifications import announces, filter_policy
 from amtflow.profile._policies import (
     Budget,
     DriftThresholds,
@@ -123,11 +124,13 @@ __all__ = [
     "WarmStart",
     "WarmStartPolicy",
     "WarmStartType",
+    "announces",
     "apply_overrides",
     "check_dataset_version",
     "compile_training_request",
     "compile_tuning_request",
     "dump_profile",
+    "filter_policy",
     "load_profile",
     "load_profile_file",
     "merge_documents",

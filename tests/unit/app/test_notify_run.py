@@ -322,10 +322,10 @@ def test_the_queued_for_quota_notice_is_redacted_and_shows_no_stack_trace() -> N
         "quota": {"Error": "QuotaExceededError", "Cause": cause},
     }
     notifier = Notifier()
-    message_id = NotifyRun(notifier=notifier, clock=Clock(), profiles=profile_with_secret).notify_queued(
+    delivery = NotifyRun(notifier=notifier, clock=Clock(), profiles=profile_with_secret).notify_queued(
         state, execution_id=EXECUTION
     )
-    assert message_id == "message-1"
+    assert delivery.message_id == "message-1"
     (n,) = notifier.published
     assert n.subject == f"amtflow: {MODEL} - queued: quota"
     assert n.attributes == {"model": MODEL, "outcome": "queued"}

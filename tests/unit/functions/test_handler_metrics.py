@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from handler_support import MODEL
+from handler_support import MODEL, PROFILE
 
 from amtflow.adapters import DynamoDBLineageStore
 from amtflow.local.twin import Twin
@@ -93,6 +93,24 @@ def test_notify_leaves_out_what_a_run_that_never_planned_does_not_know(
     twin.invoke("NotifyFunction", {"state": state, "execution": {"name": "metrics-test-unplanned"}})
     metrics = emitted(capsys.readouterr().out)
     assert metrics == {"RunOutcomes": (1.0, {"model": MODEL, "outcome": "failed", "service": "amtflow"})}
+
+
+def test_notify_counts_a_notification_the_profile_does_not_select(
+    twin: Twin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quiet = "quiet-xgb"
+    profile = PROFILE.replace(f"model: {MODEL}", f"model: {quiet}")
+    twin.put_object(f"profiles/{quiet}.yaml", profile + "\nnotifications:\n  outcomes: [failed]\n")
+    twin.wait_idle()
+    capsys.readouterr()
+    state = {"request": {"model": quiet}, "error": {"Error": "PreflightRejectedError", "Cause": "AMT101"}}
+    result = twin.invoke("NotifyFunction", {"state": state, "execution": {"name": "metrics-test-quiet"}})
+    assert result["suppressed"]
+    dimensions = {"model": quiet, "outcome": "rejected", "service": "amtflow"}
+    assert emitted(capsys.readouterr().out) == {
+        "RunOutcomes": (1.0, dimensions),
+        "NotificationsSuppressed": (1.0, dimensions),
+    }
 
 
 def test_notify_of_a_queued_run_counts_it_without_the_runs_figures(

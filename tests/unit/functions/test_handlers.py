@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from handler_support import MODEL, event
+from handler_support import MODEL, PROFILE, event
 
 from amtflow.local.twin import FunctionError, Twin
 
@@ -134,6 +134,26 @@ def test_notify_publishes_one_message(twin: Twin, plan: dict[str, Any]) -> None:
     notes = twin.notifications()
     assert len(notes) == before + 1
     assert notes[-1].attributes == {"model": MODEL, "outcome": "skipped"}
+
+
+def test_notify_publishes_nothing_the_profile_does_not_list_and_says_why(
+    twin: Twin, plan: dict[str, Any]
+) -> None:
+    quiet = "quiet-xgb"
+    profile = PROFILE.replace(f"model: {MODEL}", f"model: {quiet}")
+    assert f"model: {quiet}" in profile
+    twin.put_object(f"profiles/{quiet}.yaml", profile + "\nnotifications:\n  outcomes: [promoted, failed]\n")
+    twin.wait_idle()
+    before = len(twin.notifications())
+    skipped = {"plan": {**plan, "model": quiet, "action": "skip"}}
+    result = twin.invoke("NotifyFunction", {"state": skipped, "execution": EXECUTION})
+    assert result["outcome"] == "skipped"
+    assert result["messageId"] is None
+    assert "notifications.outcomes of quiet-xgb lists promoted, failed" in result["suppressed"]
+    failed = {**skipped, "error": {"Error": "TuningJobFailed", "Cause": "AlgorithmError"}}
+    assert twin.invoke("NotifyFunction", {"state": failed, "execution": EXECUTION})["messageId"]
+    notes = twin.notifications()
+    assert [n.attributes for n in notes[before:]] == [{"model": quiet, "outcome": "failed"}]
 
 
 def test_reconcile_sweeps_the_parked_jobs(twin: Twin) -> None:
