@@ -259,3 +259,18 @@ def test_the_printed_schema_rejects_an_unknown_key_and_a_wrong_type(
     errors = _schema_errors(schema, xgb_doc)
     assert any(e.startswith("['tuning', 'limits']") and "max_paralel" in e for e in errors)
     assert any(e.startswith("['training', 'max_runtime_s']") for e in errors)
+
+
+def test_validate_reports_a_field_error_and_cross_section_problems_in_one_run(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = yaml.safe_load(files["good"].read_text())
+    document["training"]["instance_count"] = "many"
+    document["tuning"]["objective"]["metric"] = "validation:f1"
+    range_name = next(iter(document["tuning"]["ranges"]))
+    document["training"].setdefault("static_hyperparameters", {})[range_name] = 1
+    files["good"].write_text(yaml.safe_dump(document))
+    assert run(["profiles", "validate", str(files["good"]), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    keys = [p["key"] for p in report[0]["problems"]]
+    assert keys == ["training.instance_count", "tuning.objective.metric", f"tuning.ranges.{range_name}"]
