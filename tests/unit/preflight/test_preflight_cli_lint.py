@@ -649,3 +649,22 @@ def test_a_failing_canary_of_one_algorithm_is_an_error_naming_its_definition(
     assert failed["field"] == "TrainingJobDefinitions[1]"
     assert "churn-multi-mlp-canary-" in failed["message"]
     assert "could not convert string to float" in failed["message"]
+
+
+def test_lint_reports_a_field_error_and_cross_section_problems_of_a_profile_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        PROFILE.replace("GOAL", "Maximize")
+        .replace("instance_type: ml.m5.xlarge", "instance_type: ml.m5.xlarge\n  instance_count: many")
+        .replace('objective: {metric: "validation:auc"', 'objective: {metric: "validation:f1"')
+        .replace(
+            "static_hyperparameters: {num_round: 100}", "static_hyperparameters: {num_round: 100, eta: 1}"
+        )
+    )
+    code, _, err = lint(capsys, str(write(tmp_path, "p.yaml", text)))
+    assert code == 2
+    assert "(3 problems)" in err
+    assert "training.instance_count:" in err
+    assert "tuning.objective.metric: 'validation:f1' is not among training.metrics" in err
+    assert "tuning.ranges.eta: also set in training.static_hyperparameters" in err
