@@ -292,9 +292,9 @@ CANARY_KEY = "canary"
 @rule("AMT126", Severity.ERROR, "The canary trial ran and printed its log", tags=PRACTICE)
 def canary_failed(ctx: LintContext) -> Iterator[Finding]:
     """Evidence: ``extra["canary"]`` = ``{job, status, failure_reason, lines}`` of a short local trial
-    with the profile's static hyperparameters and a mid-range configuration (a list of them, each with the
-    ``definition`` it ran, for a multi-algorithm profile); silent without one. A failed canary is an error;
-    one that printed nothing is a warning (the regexes were not tested)."""
+    with the profile's static hyperparameters and a mid-range configuration; silent without one. A failed
+    canary is an error; one that printed nothing is a warning (the regexes were not tested)."""
+    # a multi-algorithm profile's canaries: a list, each with the ``definition`` (key path) it ran
     found = ctx.extra.get(CANARY_KEY)
     canaries = [found] if isinstance(found, Mapping) else found if isinstance(found, list) else []
     for canary in canaries:
