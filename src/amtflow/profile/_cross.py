@@ -4,7 +4,9 @@ the static hyperparameters, Hyperband and its resource).
 They are written once, on plain facts (:class:`CrossFacts`), so that they run in two places: the profile
 model's own validator, and — when some section is invalid, so that pydantic never reaches that validator —
 a pass over the raw document (:func:`raw_cross_section_issues`), which reads whatever facts it can and
-skips a rule whose facts it cannot read. One validation run then reports every problem.
+skips a rule whose facts it cannot read. One validation run then reports every problem. The rules between
+each algorithm of a multi-algorithm profile and the shared sections
+(:func:`amtflow.profile._algorithms.per_algorithm_issues`) run the same two ways.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ def cross_section_issues(facts: CrossFacts) -> list[tuple[str, str]]:
 def raw_cross_section_issues(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     """:func:`cross_section_issues` on a raw (possibly invalid) single-algorithm profile document."""
     if document.get("algorithms") is not None:
-        return []
+        from amtflow.profile._algorithms import raw_algorithm_issues
+
+        return raw_algorithm_issues(document)
     training = _mapping(document.get("training"))
     tuning = _mapping(document.get("tuning"))
     promotion = _mapping(document.get("promotion"))

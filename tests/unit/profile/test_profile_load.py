@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from amtflow.profile import (
     EarlyStopping,
@@ -18,6 +19,8 @@ from amtflow.profile import (
     merge_documents,
     parse_profile,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def only_problem(excinfo: pytest.ExceptionInfo[ProfileValidationError]) -> str:
@@ -197,3 +200,14 @@ def test_an_unreadable_section_skips_the_rules_that_need_it(xgb_doc: dict[str, A
     with pytest.raises(ProfileValidationError) as raised:
         parse_profile(xgb_doc)
     assert [p.path for p in raised.value.problems] == ["training"]
+
+
+def test_a_multi_algorithm_profile_reports_field_errors_and_algorithm_problems_together() -> None:
+    doc = yaml.safe_load((ROOT / "examples" / "xgboost-vs-mlp" / "profile.yaml").read_text())
+    doc["algorithms"][1]["instance_count"] = "many"  # a field error
+    doc["tuning"]["objective"]["metric"] = "validation:accuracy"  # only the mlp reports it
+    with pytest.raises(ProfileValidationError) as raised:
+        parse_profile(doc)
+    paths = [p.path for p in raised.value.problems]
+    assert paths == ["algorithms[1].instance_count", "algorithms[0].metrics"]
+    assert "the objective 'validation:accuracy' is not among this algorithm's metrics" in str(raised.value)
