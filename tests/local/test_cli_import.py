@@ -380,3 +380,14 @@ def test_from_job_names_an_unknown_job_in_sagemaker(
     err = capsys.readouterr().err
     assert "describing tuning job ghost" in err
     assert "Traceback" not in err
+
+
+def test_without_a_job_objective_the_first_definitions_objective_is_the_shared_one() -> None:
+    request = _multi_request()
+    del request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    request["TrainingJobDefinitions"][1]["TuningObjective"]["MetricName"] = "validation:accuracy"
+    document = profile_from_request(request).document
+    assert document["tuning"]["objective"] == {"metric": "validation:logloss", "goal": "Minimize"}
+    assert "objective_metric" not in document["algorithms"][0]
+    assert document["algorithms"][1]["objective_metric"] == "validation:accuracy"
+    parse_profile(document)
