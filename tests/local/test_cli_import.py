@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from botocore.stub import Stubber
 from amtflow import clients
 from amtflow.local.cli import main
 from amtflow.local.cli_import import ImportRefusedError, profile_from_request
+from amtflow.local.engine import Engine
 from amtflow.profile import compile_tuning_request, load_profile, load_profile_file, parse_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,22 +156,147 @@ def test_an_sdk_request_round_trips_up_to_what_the_deployment_supplies(
     assert request["TrainingJobDefinition"]["CheckpointConfig"]["LocalPath"] == "/opt/ml/ckpt"
 
 
-def test_several_training_definitions_are_refused_with_a_clear_message(
+MULTI = ROOT / "examples" / "xgboost-vs-mlp" / "profile.yaml"
+
+
+def _multi_request() -> dict[str, Any]:
+    return compile_tuning_request(load_profile_file(MULTI), **PLACES)
+
+
+def test_a_multi_algorithm_request_imports_as_algorithms_and_compiles_back_the_same() -> None:
+    request = _multi_request()
+    imported = profile_from_request(request)
+    document = imported.document
+    assert "training" not in document
+    assert "ranges" not in document["tuning"]
+    assert [a["name"] for a in document["algorithms"]] == ["xgboost", "mlp"]
+    assert "objective_metric" not in document["algorithms"][0]
+    again = compile_tuning_request(parse_profile(document), **PLACES)
+    assert again == request
+
+
+def test_a_definition_with_its_own_objective_metric_gets_objective_metric(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    request = copy.deepcopy(SDK_REQUEST)
-    definition = request.pop("TrainingJobDefinition")
-    request["TrainingJobDefinitions"] = [
-        {**definition, "DefinitionName": "a"},
-        {**definition, "DefinitionName": "b"},
+    request = _multi_request()
+    request["TrainingJobDefinitions"][1]["TuningObjective"]["MetricName"] = "validation:accuracy"
+    source = tmp_path / "multi.json"
+    source.write_text(json.dumps(request))
+    assert main(["profiles", "import", "--from-request", str(source)]) == 0
+    text = capsys.readouterr().out
+    assert "TrainingJobDefinitions[1].RoleArn: the role is the stack's" in text
+    profile = load_profile(text)
+    assert profile.algorithms is not None
+    assert [a.objective_metric for a in profile.algorithms] == [None, "validation:accuracy"]
+    assert compile_tuning_request(profile, **PLACES) == request
+
+
+def _drop_second_definition(r: dict[str, Any]) -> None:
+    del r["TrainingJobDefinitions"][1:]
+
+
+def _eleven_definitions(r: dict[str, Any]) -> None:
+    r["TrainingJobDefinitions"] = [
+        {**r["TrainingJobDefinitions"][0], "DefinitionName": f"d{i}"} for i in range(11)
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (
+            lambda r: r.update(WarmStartConfig={"ParentHyperParameterTuningJobs": [], "WarmStartType": "X"}),
+            "WarmStartConfig",
+            "warm start only when tuning a single algorithm",
+        ),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"].update(TrainingJobEarlyStoppingType="Auto"),
+            "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType",
+            "early stopping is available only when tuning a single algorithm",
+        ),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"].update(Strategy="Grid"),
+            "HyperParameterTuningJobConfig.Strategy",
+            "Grid search over several algorithms",
+        ),
+        (_drop_second_definition, "TrainingJobDefinitions", "holds 1 training definitions"),
+        (_eleven_definitions, "TrainingJobDefinitions", "holds 11 training definitions"),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"].update(
+                ParameterRanges=r["TrainingJobDefinitions"][0]["HyperParameterRanges"]
+            ),
+            "HyperParameterTuningJobConfig.ParameterRanges",
+            "each definition has its own HyperParameterRanges",
+        ),
+        (
+            lambda r: r["TrainingJobDefinitions"][1]["TuningObjective"].update(Type="Maximize"),
+            "TrainingJobDefinitions[1].TuningObjective.Type",
+            "mix objective directions",
+        ),
+        (
+            lambda r: r["TrainingJobDefinitions"][1]["InputDataConfig"].pop(),
+            "TrainingJobDefinitions[1].InputDataConfig",
+            "share one dataset",
+        ),
+        (
+            lambda r: r["TrainingJobDefinitions"][1]["ResourceConfig"].update(InstanceGroups=[]),
+            "TrainingJobDefinitions[1].ResourceConfig.InstanceGroups",
+            "not expressible",
+        ),
+        (
+            lambda r: r.update(TrainingJobDefinition=r["TrainingJobDefinitions"][0]),
+            "TrainingJobDefinitions",
+            "also has a TrainingJobDefinition",
+        ),
+    ],
+)
+def test_what_a_multi_algorithm_profile_cannot_express_is_refused_by_key_path(
+    change: Any, key: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = _multi_request()
+    change(request)
+    with pytest.raises(ImportRefusedError, match=words) as refused:
+        profile_from_request(request)
+    assert refused.value.field == key
+    assert str(refused.value).startswith(key)
     source = tmp_path / "multi.json"
     source.write_text(json.dumps(request))
     assert main(["profiles", "import", "--from-request", str(source)]) == 2
     captured = capsys.readouterr()
-    assert "TrainingJobDefinitions holds 2 training definitions; a profile holds one" in captured.err
+    assert words in captured.err
     assert "Traceback" not in captured.err
     assert captured.out == ""
+
+
+def test_from_job_imports_a_multi_algorithm_job_of_the_local_engine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = _multi_request()
+    local = copy.deepcopy(request)  # local data and output: the engine never reaches S3
+    for definition in local["TrainingJobDefinitions"]:
+        definition["OutputDataConfig"]["S3OutputPath"] = (tmp_path / "out").as_uri()
+        for channel in definition["InputDataConfig"]:
+            name = channel["ChannelName"]
+            channel["DataSource"]["S3DataSource"]["S3Uri"] = (tmp_path / "data" / name).as_uri()
+            (tmp_path / "data" / name).mkdir(parents=True, exist_ok=True)
+    state = tmp_path / "engine"
+    quick = f"{sys.executable} -c pass"
+    image_map = {"sagemaker-xgboost": quick, "amtflow-mlp": quick}
+    engine = Engine(state, image_map=image_map, event_sink=lambda _entry: None, max_workers=1)
+    try:
+        engine.handle("CreateHyperParameterTuningJob", local)
+        engine.handle("StopHyperParameterTuningJob", {"HyperParameterTuningJobName": "amtf-run-1"})
+    finally:
+        engine.shutdown()
+    argv = ["profiles", "import", "--from-job", "amtf-run-1", "--state-dir", str(state), "--model", "m"]
+    assert main(argv) == 0
+    profile = load_profile(capsys.readouterr().out)
+    assert profile.algorithms is not None
+    assert [a.name for a in profile.algorithms] == ["xgboost", "mlp"]
+    assert compile_tuning_request(profile, **PLACES) == {
+        **request,
+        "Tags": [{"Key": "amtflow:model", "Value": "m"}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -253,3 +380,14 @@ def test_from_job_names_an_unknown_job_in_sagemaker(
     err = capsys.readouterr().err
     assert "describing tuning job ghost" in err
     assert "Traceback" not in err
+
+
+def test_without_a_job_objective_the_first_definitions_objective_is_the_shared_one() -> None:
+    request = _multi_request()
+    del request["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    request["TrainingJobDefinitions"][1]["TuningObjective"]["MetricName"] = "validation:accuracy"
+    document = profile_from_request(request).document
+    assert document["tuning"]["objective"] == {"metric": "validation:logloss", "goal": "Minimize"}
+    assert "objective_metric" not in document["algorithms"][0]
+    assert document["algorithms"][1]["objective_metric"] == "validation:accuracy"
+    parse_profile(document)

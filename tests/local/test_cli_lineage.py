@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from amtflow.lineage import (
     Trigger,
 )
 from amtflow.local.cli import main
-from amtflow.local.cli_lineage import lineage_document, render_lineage
+from amtflow.local.cli_lineage import RUN_COLUMNS, lineage_document, render_lineage
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 TABLE = "amtflow-state"
@@ -271,3 +272,25 @@ def test_without_credentials_the_command_says_so_without_a_traceback(
     assert "Traceback" not in captured.err
     assert "retried" not in captured.err
     assert captured.out == ""
+
+
+def test_the_command_prints_the_runs_table_as_csv(
+    table: DynamoDBLineageStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["lineage", "churn", "--table", TABLE, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    runs = table.list_runs("churn")
+    assert [r["run_id"] for r in rows] == [r.run_id for r in runs]
+    assert list(rows[0]) == list(RUN_COLUMNS)
+    by_id = {r["run_id"]: r for r in rows}
+    priced = by_id["churn-v3-0002"]
+    assert (priced["cost_estimate_usd"], priced["cost_usd"], priced["billable_s"]) == (
+        "1.38",
+        "0.1533",
+        "2400",
+    )
+    assert priced["spend_basis"] == "actual"
+    warm = next(r for r in runs if r.decision.parents)
+    assert by_id[warm.run_id]["parents"] == " ".join(warm.decision.parents)
+    assert by_id[warm.run_id]["action"] == warm.decision.action.value
+    assert by_id["churn-v2-0001"]["cost_usd"] == ""

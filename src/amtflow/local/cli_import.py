@@ -10,8 +10,11 @@ network, tags; or amtflow decides it: warm start). ``amtflow profiles compile`` 
 request up to those. Anything the profile cannot express (another algorithm resource, a manifest or file
 system data source, instance groups, ...) is refused with the key path, never dropped silently.
 
-A request is read one training-job definition at a time (:func:`training_sections`); a request with several
-``TrainingJobDefinitions`` is refused until profiles can express them.
+A request with one ``TrainingJobDefinition`` becomes ``training`` and ``tuning.ranges``; a request with 2-10
+``TrainingJobDefinitions`` becomes ``algorithms`` (``DefinitionName`` -> ``name``, ``HyperParameterRanges`` ->
+``ranges``, a per-definition objective metric -> ``objective_metric`` when it differs from the shared one).
+Since the dataset is shared, every definition must read the same channels; what SageMaker allows only for a
+single algorithm (warm start, early stopping, Grid) is refused, naming the key.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from amtflow.errors import ConfigurationError, InvalidInputError
 from amtflow.local.cli_format import EXIT_FINDINGS, EXIT_OK, error
 from amtflow.naming import slug
 from amtflow.profile import (
+    MAX_ALGORITHMS,
     MODEL_TAG,
     SCHEMA_VERSION,
     Distribution,
@@ -55,12 +59,17 @@ _SUPPLIED = {
 }
 #: Members of a training definition a profile does not express: the import is refused.
 _UNSUPPORTED = {
-    "DefinitionName": "a profile has one training definition",
-    "TuningObjective": "the objective is tuning.objective",
-    "HyperParameterRanges": "the ranges are tuning.ranges",
     "HyperParameterTuningResourceConfig": "instance choice per trial is not expressible",
     "EnableInterContainerTrafficEncryption": "not expressible in a profile",
 }
+#: Members only a definition of ``TrainingJobDefinitions`` carries (an algorithm of the profile).
+_PER_DEFINITION = {
+    "DefinitionName": "a single definition has no name; list several as TrainingJobDefinitions",
+    "TuningObjective": "the objective is tuning.objective",
+    "HyperParameterRanges": "the ranges are tuning.ranges",
+}
+_SINGLE = "TrainingJobDefinition"
+_CONFIG = "HyperParameterTuningJobConfig"
 
 
 class ImportRefusedError(InvalidInputError):
@@ -151,25 +160,35 @@ def describe_job(name: str, *, state_dir: Path, aws: bool) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------- converting
-def training_sections(request: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The request's training-job definitions, in order: one for ``TrainingJobDefinition``.
-
-    Several ``TrainingJobDefinitions`` are refused for now: a profile holds one training definition.
-    """
+def training_sections(request: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The request's training-job definitions, in order, each with its key path: one for
+    ``TrainingJobDefinition``, 2-10 for ``TrainingJobDefinitions``."""
     definitions = request.get("TrainingJobDefinitions")
-    single = request.get("TrainingJobDefinition")
-    if definitions:
-        if single or len(definitions) > 1:
+    single = request.get(_SINGLE)
+    if definitions is not None:
+        if single is not None:
             raise ImportRefusedError(
-                f"TrainingJobDefinitions holds {len(definitions)} training definitions; a profile holds one "
-                "(training:). Import a request with a single TrainingJobDefinition, or split the search "
-                "into one profile per algorithm",
+                "TrainingJobDefinitions: the request also has a TrainingJobDefinition; keep one of the two",
                 field="TrainingJobDefinitions",
             )
-        single = definitions[0]
+        if not isinstance(definitions, list) or not 2 <= len(definitions) <= MAX_ALGORITHMS:
+            count = len(definitions) if isinstance(definitions, list) else 0
+            raise ImportRefusedError(
+                f"TrainingJobDefinitions holds {count} training definitions; a profile's algorithms list "
+                f"2 to {MAX_ALGORITHMS} (for one, give it as TrainingJobDefinition)",
+                field="TrainingJobDefinitions",
+            )
+        out: list[tuple[str, Mapping[str, Any]]] = []
+        for i, definition in enumerate(definitions):
+            if not isinstance(definition, Mapping):
+                raise ImportRefusedError(
+                    f"TrainingJobDefinitions[{i}] is not an object", field=f"TrainingJobDefinitions[{i}]"
+                )
+            out.append((f"TrainingJobDefinitions[{i}]", definition))
+        return out
     if not isinstance(single, Mapping):
-        raise ImportRefusedError("the request has no TrainingJobDefinition", field="TrainingJobDefinition")
-    return [single]
+        raise ImportRefusedError("the request has no TrainingJobDefinition", field=_SINGLE)
+    return [(_SINGLE, single)]
 
 
 def profile_from_request(request: Mapping[str, Any], *, model: str | None = None) -> Imported:
@@ -178,22 +197,38 @@ def profile_from_request(request: Mapping[str, Any], *, model: str | None = None
     Raises :class:`ImportRefusedError` naming the first key a profile cannot express.
     """
     notes: list[str] = []
-    (definition,) = training_sections(request)
-    config = request["HyperParameterTuningJobConfig"]
-    dataset, channel_notes = _dataset(definition)
-    notes.extend(channel_notes)
-    for key, why in _SUPPLIED.items():
-        if key in definition:
-            notes.append(f"TrainingJobDefinition.{key}: {why}")
-    for key, why in _UNSUPPORTED.items():
-        if key in definition:
+    sections = training_sections(request)
+    multi = sections[0][0] != _SINGLE
+    config = request[_CONFIG]
+    dataset: dict[str, Any] | None = None
+    for where, definition in sections:
+        mine, channel_notes = _dataset(definition, where)
+        if dataset is None:
+            dataset = mine
+        elif mine != dataset:
             raise ImportRefusedError(
-                f"TrainingJobDefinition.{key}: {why}", field=f"TrainingJobDefinition.{key}"
+                f"{where}.InputDataConfig: the channels differ from {sections[0][0]}'s; the algorithms of "
+                "a profile share one dataset, so every definition must read the same channels",
+                field=f"{where}.InputDataConfig",
             )
+        notes.extend(n for n in channel_notes if n not in notes)
+        for key, why in _SUPPLIED.items():
+            if key in definition:
+                notes.append(f"{where}.{key}: {why}")
+        refused = {**_UNSUPPORTED, **({} if multi else _PER_DEFINITION)}
+        for key, why in refused.items():
+            if key in definition:
+                raise ImportRefusedError(f"{where}.{key}: {why}", field=f"{where}.{key}")
     name = request.get("HyperParameterTuningJobName")
     if name:
         notes.append(f"HyperParameterTuningJobName {name}: amtflow names each run's job")
     if request.get("WarmStartConfig"):
+        if multi:
+            raise ImportRefusedError(
+                "WarmStartConfig: SageMaker offers warm start only when tuning a single algorithm; remove "
+                "it (amtflow starts a multi-algorithm job cold)",
+                field="WarmStartConfig",
+            )
         notes.append("WarmStartConfig: amtflow chooses warm start and parents per run (warm_start: policy)")
     if request.get("Tags"):
         notes.append("Tags: amtflow tags each job with amtflow:model")
@@ -202,10 +237,50 @@ def profile_from_request(request: Mapping[str, Any], *, model: str | None = None
         "model": _model_name(request, model),
         "description": f"Imported from tuning job {name}." if name else "Imported from a tuning request.",
         "dataset": dataset,
-        "training": _training(definition),
-        "tuning": _tuning(config),
     }
+    if multi:
+        tuning = _tuning(config, multi=True)
+        tuning["objective"] = _shared_objective(config, sections)
+        document["tuning"] = tuning
+        document["algorithms"] = [
+            _algorithm(where, definition, tuning["objective"]["metric"]) for where, definition in sections
+        ]
+    else:
+        document["training"] = _training(sections[0][1], _SINGLE)
+        document["tuning"] = _tuning(config)
     return Imported(document, notes)
+
+
+def _shared_objective(
+    config: Mapping[str, Any], sections: list[tuple[str, Mapping[str, Any]]]
+) -> dict[str, Any]:
+    """``tuning.objective`` of a multi-algorithm request: the job's objective (or the first definition's);
+    every definition must share its direction (``Type``)."""
+    shared = config.get("HyperParameterTuningJobObjective") or sections[0][1].get("TuningObjective") or {}
+    goal = shared.get("Type")
+    for where, definition in sections:
+        own = (definition.get("TuningObjective") or {}).get("Type", goal)
+        if own != goal:
+            raise ImportRefusedError(
+                f"{where}.TuningObjective.Type {own}: the definitions mix objective directions ({goal} and "
+                f"{own}); a profile has one tuning.objective.goal",
+                field=f"{where}.TuningObjective.Type",
+            )
+    return {"metric": shared.get("MetricName"), "goal": goal}
+
+
+def _algorithm(where: str, definition: Mapping[str, Any], shared_metric: Any) -> dict[str, Any]:
+    """``algorithms[i]`` for one definition of ``TrainingJobDefinitions``."""
+    index = where[where.index("[") + 1 : -1]
+    algorithm: dict[str, Any] = {"name": definition.get("DefinitionName") or f"algorithm-{int(index) + 1}"}
+    algorithm.update(_training(definition, where))
+    algorithm["ranges"] = _ranges(
+        definition.get("HyperParameterRanges") or {}, f"{where}.HyperParameterRanges"
+    )
+    metric = (definition.get("TuningObjective") or {}).get("MetricName")
+    if metric and metric != shared_metric:
+        algorithm["objective_metric"] = metric
+    return algorithm
 
 
 def _model_name(request: Mapping[str, Any], model: str | None) -> str:
@@ -217,11 +292,11 @@ def _model_name(request: Mapping[str, Any], model: str | None) -> str:
     return slug(str(request.get("HyperParameterTuningJobName") or "imported"), max_length=MODEL_NAME_MAX)
 
 
-def _dataset(definition: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _dataset(definition: Mapping[str, Any], at: str) -> tuple[dict[str, Any], list[str]]:
     channels: dict[str, Any] = {}
     notes: list[str] = []
     for i, channel in enumerate(definition.get("InputDataConfig") or []):
-        where = f"TrainingJobDefinition.InputDataConfig[{i}]"
+        where = f"{at}.InputDataConfig[{i}]"
         source = (channel.get("DataSource") or {}).get("S3DataSource")
         if not source:
             raise ImportRefusedError(
@@ -261,21 +336,21 @@ def _dataset(definition: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return {"channels": channels}, notes
 
 
-def _training(definition: Mapping[str, Any]) -> dict[str, Any]:
+def _training(definition: Mapping[str, Any], where: str) -> dict[str, Any]:
     algorithm = definition.get("AlgorithmSpecification") or {}
     if not algorithm.get("TrainingImage"):
         key = "AlgorithmName" if algorithm.get("AlgorithmName") else "TrainingImage"
         raise ImportRefusedError(
-            f"TrainingJobDefinition.AlgorithmSpecification.{key}: a profile trains a container image "
+            f"{where}.AlgorithmSpecification.{key}: a profile trains a container image "
             "(training.image); give the image URI",
-            field=f"TrainingJobDefinition.AlgorithmSpecification.{key}",
+            field=f"{where}.AlgorithmSpecification.{key}",
         )
     resources = definition.get("ResourceConfig") or {}
     for key in ("InstanceGroups", "VolumeKmsKeyId", "KeepAlivePeriodInSeconds"):
         if key in resources:
             raise ImportRefusedError(
-                f"TrainingJobDefinition.ResourceConfig.{key} is not expressible in a profile",
-                field=f"TrainingJobDefinition.ResourceConfig.{key}",
+                f"{where}.ResourceConfig.{key} is not expressible in a profile",
+                field=f"{where}.ResourceConfig.{key}",
             )
     stopping = definition.get("StoppingCondition") or {}
     training: dict[str, Any] = {"image": algorithm["TrainingImage"]}
@@ -315,13 +390,16 @@ def _training(definition: Mapping[str, Any]) -> dict[str, Any]:
     return training
 
 
-def _tuning(config: Mapping[str, Any]) -> dict[str, Any]:
+def _tuning(config: Mapping[str, Any], *, multi: bool = False) -> dict[str, Any]:
     objective = config.get("HyperParameterTuningJobObjective") or {}
     tuning: dict[str, Any] = {
         "strategy": config.get("Strategy", "Bayesian"),
         "objective": {"metric": objective.get("MetricName"), "goal": objective.get("Type")},
-        "ranges": _ranges(config.get("ParameterRanges") or {}),
     }
+    if multi:
+        _check_single_algorithm_only(config)
+    else:
+        tuning["ranges"] = _ranges(config.get("ParameterRanges") or {}, f"{_CONFIG}.ParameterRanges")
     limits_in = config.get("ResourceLimits") or {}
     limits: dict[str, Any] = {}
     for key, api in (
@@ -358,7 +436,29 @@ def _tuning(config: Mapping[str, Any]) -> dict[str, Any]:
     return tuning
 
 
-def _ranges(ranges: Mapping[str, Any]) -> dict[str, Any]:
+def _check_single_algorithm_only(config: Mapping[str, Any]) -> None:
+    """Refuse what a tuning job offers only for a single algorithm, or what belongs to each definition."""
+    if config.get("ParameterRanges"):
+        raise ImportRefusedError(
+            f"{_CONFIG}.ParameterRanges: with TrainingJobDefinitions each definition has its own "
+            "HyperParameterRanges; move these ranges into the definitions",
+            field=f"{_CONFIG}.ParameterRanges",
+        )
+    if config.get("Strategy") == "Grid":
+        raise ImportRefusedError(
+            f"{_CONFIG}.Strategy Grid: Grid search over several algorithms is not supported in a profile; "
+            "use Bayesian or Random",
+            field=f"{_CONFIG}.Strategy",
+        )
+    if config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
+        raise ImportRefusedError(
+            f"{_CONFIG}.TrainingJobEarlyStoppingType {config['TrainingJobEarlyStoppingType']}: early "
+            "stopping is available only when tuning a single algorithm; set it to Off",
+            field=f"{_CONFIG}.TrainingJobEarlyStoppingType",
+        )
+
+
+def _ranges(ranges: Mapping[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kind, cast in (("IntegerParameterRanges", int), ("ContinuousParameterRanges", float)):
         for item in ranges.get(kind) or []:
@@ -375,8 +475,8 @@ def _ranges(ranges: Mapping[str, Any]) -> dict[str, Any]:
     for kind in ranges:
         if kind not in ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges"):
             raise ImportRefusedError(
-                f"HyperParameterTuningJobConfig.ParameterRanges.{kind} is not expressible in a profile",
-                field=f"HyperParameterTuningJobConfig.ParameterRanges.{kind}",
+                f"{where}.{kind} is not expressible in a profile",
+                field=f"{where}.{kind}",
             )
     return out
 

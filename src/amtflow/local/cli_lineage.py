@@ -2,7 +2,8 @@
 
 - ``amtflow lineage MODEL --table NAME`` reads the state table named (default ``AMTFLOW_STATE_TABLE``);
   ``--stack NAME`` takes the table from the stack's ``StateTableName`` output.
-- ``--format json`` prints the same as a JSON document.
+- ``--format json`` prints the same as a JSON document; ``--format csv`` prints the runs table (one row per
+  run, newest first: :data:`RUN_COLUMNS`) for a spreadsheet.
 
 Every run shows its cost estimate next to its actual cost (the billable time of its training jobs, once its
 job ended) and what it counts towards the month; the month-to-date figure is
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +33,7 @@ from amtflow.lineage import (
     SpendBasis,
     month_start,
 )
+from amtflow.local.cli_format import CSV, JSON, add_format, write_csv
 from amtflow.settings import load_settings
 
 
@@ -41,7 +44,7 @@ def register(subparsers: Any) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--table", default=None, help="state table (default AMTFLOW_STATE_TABLE)")
     where.add_argument("--stack", default=None, help="read the table name from this stack's outputs")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(parser, table=True)
     parser.set_defaults(func=_lineage)
 
 
@@ -63,8 +66,10 @@ def _table(args: argparse.Namespace) -> str:
 
 def _lineage(args: argparse.Namespace) -> int:
     store = DynamoDBLineageStore(clients.dynamodb(), _table(args))
-    if args.format == "json":
+    if args.format == JSON:
         print(json.dumps(lineage_document(store, args.model), indent=2))
+    elif args.format == CSV:
+        write_csv(run_rows(store, args.model), RUN_COLUMNS, sys.stdout)
     else:
         print(render_lineage(store, args.model))
     return 0
@@ -90,6 +95,54 @@ def lineage_document(store: LineageStore, model: str, *, now: datetime | None = 
             "usd": store.month_to_date_spend(model, now),
         },
     }
+
+
+#: The columns of ``amtflow lineage --format csv``: one row per run.
+RUN_COLUMNS = (
+    "run_id",
+    "started_at",
+    "trigger",
+    "dataset_version",
+    "action",
+    "warm_start_type",
+    "parents",
+    "max_jobs",
+    "rule",
+    "reason",
+    "drift_severity",
+    "tuning_job",
+    "job_status",
+    "outcome",
+    "best_training_job",
+    "best_objective",
+    "consumed_runtime_s",
+    "cost_estimate_usd",
+    "cost_usd",
+    "billable_s",
+    "spend_usd",
+    "spend_basis",
+    "finished_at",
+)
+
+
+def run_rows(store: LineageStore, model: str) -> list[dict[str, Any]]:
+    """The model's runs, newest first, as flat rows of :data:`RUN_COLUMNS` (the decision spread out)."""
+    rows = []
+    for run in store.list_runs(model):
+        record = run.to_dict()
+        decision = run.decision
+        record.update(
+            action=decision.action.value,
+            warm_start_type=decision.warm_start_type.value if decision.warm_start_type else None,
+            parents=" ".join(decision.parents),
+            max_jobs=decision.max_jobs,
+            rule=decision.rule.value,
+            reason=decision.reason,
+            spend_usd=run.spend_usd,
+            spend_basis=run.spend_basis.value,
+        )
+        rows.append({c: record.get(c) for c in RUN_COLUMNS})
+    return rows
 
 
 def _dataset(d: DatasetVersion) -> dict[str, Any]:

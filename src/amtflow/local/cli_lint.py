@@ -15,7 +15,8 @@ the nearest line):
   hyperparameters and the middle of every range, its runtime capped by ``--canary-seconds`` (60 by
   default), on the dataset version in DIR (one sub-folder per channel, or an ``s3://`` prefix); the image
   map comes from ``--image-map``, else ``AMTFLOW_IMAGE_MAP``, else the defaults. A canary that fails is
-  itself an error (AMT126).
+  itself an error (AMT126). A multi-algorithm profile gets one canary per algorithm, each with its own
+  image, static hyperparameters and the middle of its own ranges (AMT126 names its definition).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from amtflow.naming import short_hash, slug
 from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
 from amtflow.profile import (
     ModelProfile,
+    algorithm_named,
     compile_training_request,
     load_profile,
     midrange_hyperparameters,
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         )
     try:
         previous = _previous_trial_log(args.from_job, args.state_dir, args.aws) if args.from_job else None
-        report, canary_run = lint_file(
+        report, canary_runs = lint_file(
             Path(args.file),
             sample_logs=list(args.sample_log),
             month_to_date_usd=args.month_to_date_usd,
@@ -193,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     except _Unreadable as e:
         print(f"amtflow lint: {e}", file=sys.stderr)
         return EXIT_UNREADABLE
-    for log in (previous, canary_run):
+    for log in (previous, *canary_runs):
         if log is not None:
             print(log.summary(), file=sys.stderr if args.format != "text" else sys.stdout)
     if args.format == "json":
@@ -399,20 +401,29 @@ class CanaryOptions:
 
 
 def canary_request(
-    profile: ModelProfile, *, job_name: str, data_uri: str, output_uri: str, max_seconds: int
+    profile: ModelProfile,
+    *,
+    job_name: str,
+    data_uri: str,
+    output_uri: str,
+    max_seconds: int,
+    definition: str | None = None,
 ) -> dict[str, Any]:
     """The ``CreateTrainingJob`` request of a canary: static hyperparameters, the middle of every range and
     ``_tuning_objective_metric`` (as AMT gives each trial), on-demand capacity, runtime capped at
-    ``max_seconds``."""
+    ``max_seconds``. ``definition`` names the algorithm of a multi-algorithm profile to run."""
     request = compile_training_request(
         profile,
         job_name=job_name,
-        hyperparameters=midrange_hyperparameters(profile),
+        hyperparameters=midrange_hyperparameters(profile, definition=definition),
         data_uri=data_uri,
         output_uri=output_uri,
         role_arn=_CANARY_ROLE,
+        definition=definition,
     )
-    request.setdefault("HyperParameters", {})["_tuning_objective_metric"] = profile.objective_metric
+    algorithm = algorithm_named(profile.algorithms or [], definition)
+    objective = (algorithm.objective_metric if algorithm else None) or profile.objective_metric
+    request.setdefault("HyperParameters", {})["_tuning_objective_metric"] = objective
     request.pop("EnableManagedSpotTraining", None)
     request.pop("RetryStrategy", None)
     stopping = request["StoppingCondition"]
@@ -422,22 +433,33 @@ def canary_request(
 
 
 def run_canary(
-    profile: ModelProfile, options: CanaryOptions, *, token: Callable[[], str] = lambda: secrets.token_hex(4)
+    profile: ModelProfile,
+    options: CanaryOptions,
+    *,
+    token: Callable[[], str] = lambda: secrets.token_hex(4),
+    definition: str | None = None,
 ) -> TrialLog:
-    """Run one canary trial of ``profile`` in the local engine and return its log.
+    """Run one canary trial of ``profile`` (of its algorithm ``definition``) in the local engine and return
+    its log.
 
     Raises ``_Unreadable`` when the engine refuses the request (an unmapped image, missing data).
     """
     from amtflow import clients
     from amtflow.local.engine import ServiceError, sagemaker
 
-    name = f"{slug(profile.model, max_length=40)}-canary-{short_hash(profile.model, token())}"
+    stem = profile.model if definition is None else f"{profile.model}-{definition}"
+    name = f"{slug(stem, max_length=40)}-canary-{short_hash(profile.model, token())}"
     data = options.data
     data_uri = data if data.startswith("s3://") else _folder_uri(Path(data), "--data")
     state_dir = options.state_dir.resolve()
     output_uri = (state_dir / "output").as_uri() + "/"
     request = canary_request(
-        profile, job_name=name, data_uri=data_uri, output_uri=output_uri, max_seconds=options.max_seconds
+        profile,
+        job_name=name,
+        data_uri=data_uri,
+        output_uri=output_uri,
+        max_seconds=options.max_seconds,
+        definition=definition,
     )
     s3 = clients.s3() if data.startswith("s3://") else _LocalOnly()
     with sagemaker(
@@ -482,11 +504,13 @@ def lint_file(
     month_to_date_usd: float | None = None,
     trial_logs: Sequence[TrialLog] = (),
     canary: CanaryOptions | None = None,
-    canary_runner: Callable[[ModelProfile, CanaryOptions], TrialLog] = run_canary,
-) -> tuple[LintReport, TrialLog | None]:
-    """Read ``path`` (a profile or a request) and lint it, with the canary's log when ``canary`` is given.
+    canary_runner: Callable[..., TrialLog] = run_canary,
+) -> tuple[LintReport, list[TrialLog]]:
+    """Read ``path`` (a profile or a request) and lint it, with the canaries' logs when ``canary`` is given:
+    one canary, or one per algorithm of a multi-algorithm profile (each algorithm is its own image and
+    script, and every one of them runs trials of the tuning job).
 
-    Raises ``_Unreadable`` when the file, a log or the canary cannot be read.
+    Raises ``_Unreadable`` when the file, a log or a canary cannot be read.
     """
     document = _read_document(path)
     logs: dict[str, Sequence[str]] = {log: _read_lines(Path(log)) for log in sample_logs}
@@ -495,26 +519,30 @@ def lint_file(
         if canary is not None:
             raise _Unreadable(f"{path} is a tuning request; --canary runs profiles only")
         context = LintContext(request=document, sample_logs=logs)
-        return lint_request(document, context, source=str(path)), None
+        return lint_request(document, context, source=str(path)), []
     try:
         profile = load_profile(document, source=str(path))
         preview_tuning_request(profile)
     except AmtflowError as e:
         raise _Unreadable(f"{path} is not a valid profile: {e}") from e
-    canary_log = canary_runner(profile, canary) if canary is not None else None
+    canary_logs: list[TrialLog] = []
     extra: dict[str, Any] = {}
-    if canary_log is not None:
-        logs[canary_log.source] = canary_log.lines
-        extra["canary"] = {
-            "job": canary_log.job,
-            "status": canary_log.status,
-            "failure_reason": canary_log.failure_reason,
-            "lines": len(canary_log.lines),
-        }
+    if canary is not None:
+        names = [a.name for a in profile.algorithms] if profile.algorithms else [None]
+        canary_logs = [canary_runner(profile, canary, definition=name) for name in names]
+        outcomes: list[dict[str, Any]] = []
+        for i, log in enumerate(canary_logs):
+            logs[log.source] = log.lines
+            outcomes.append(
+                {"job": log.job, "status": log.status, "failure_reason": log.failure_reason}
+                | {"lines": len(log.lines)}
+                | ({"definition": f"TrainingJobDefinitions[{i}]"} if profile.algorithms else {})
+            )
+        extra["canary"] = outcomes if profile.algorithms else outcomes[0]
     report = lint_profile(
         profile, source=str(path), sample_logs=logs, extra=extra, month_to_date_usd=month_to_date_usd
     )
-    return report, canary_log
+    return report, canary_logs
 
 
 def lint_profile(

@@ -294,10 +294,18 @@ def canary_failed(ctx: LintContext) -> Iterator[Finding]:
     """Evidence: ``extra["canary"]`` = ``{job, status, failure_reason, lines}`` of a short local trial
     with the profile's static hyperparameters and a mid-range configuration; silent without one. A failed
     canary is an error; one that printed nothing is a warning (the regexes were not tested)."""
-    canary = ctx.extra.get(CANARY_KEY)
-    if not isinstance(canary, Mapping):
-        return
+    # a multi-algorithm profile's canaries: a list, each with the ``definition`` (key path) it ran
+    found = ctx.extra.get(CANARY_KEY)
+    canaries = [found] if isinstance(found, Mapping) else found if isinstance(found, list) else []
+    for canary in canaries:
+        if isinstance(canary, Mapping):
+            yield from _canary_findings(canary)
+
+
+def _canary_findings(canary: Mapping[str, object]) -> Iterator[Finding]:
+    """AMT126 for one canary (``definition``: the path of its training definition, with several)."""
     job = canary.get("job") or "the canary trial"
+    where = str(canary.get("definition") or "TrainingJobDefinition")
     if canary.get("status") == "Failed":
         reason = str(canary.get("failure_reason") or "no failure reason given").strip()
         limit = _SHOWN_LINE_CHARS * 2
@@ -305,7 +313,7 @@ def canary_failed(ctx: LintContext) -> Iterator[Finding]:
         yield Finding(
             "AMT126",
             Severity.ERROR,
-            "TrainingJobDefinition",
+            where,
             f"the canary trial {job} failed: {reason}",
             "Every trial of the tuning job runs the same image, data and static hyperparameters; a failing "
             "canary means the trials would fail too and the whole budget would be spent for nothing.",
@@ -316,7 +324,7 @@ def canary_failed(ctx: LintContext) -> Iterator[Finding]:
         yield Finding(
             "AMT126",
             Severity.WARNING,
-            "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions",
+            f"{where}.AlgorithmSpecification.MetricDefinitions",
             f"the canary trial {job} ended {canary.get('status') or ''} without printing a line, so the "
             "metric regexes were not tested.",
             "SageMaker reads metrics only from what the training script prints.",

@@ -9,7 +9,7 @@ Typical use::
 See ``docs/profiles.md`` for the schema reference.
 """
 
-from amtflow.profile._algorithms import MAX_ALGORITHMS, AlgorithmSpec
+from amtflow.profile._algorithms import MAX_ALGORITHMS, AlgorithmSpec, algorithm_named
 from amtflow.profile._compile import (
     MODEL_TAG,
     TrainingNetwork,
@@ -124,6 +124,7 @@ __all__ = [
     "WarmStart",
     "WarmStartPolicy",
     "WarmStartType",
+    "algorithm_named",
     "announces",
     "apply_overrides",
     "check_dataset_version",

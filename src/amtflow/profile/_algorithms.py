@@ -17,12 +17,14 @@ multi-algorithm profile are filled from the first algorithm; a person never writ
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from amtflow.profile._enums import EarlyStopping, Strategy
+from amtflow.profile._cross import _keys, _mapping, _metric_names, _text
+from amtflow.profile._enums import EarlyStopping, Strategy, coerce_enum
 from amtflow.profile._fields import _EPOCH_KEYS, MAX_HYPERPARAMETERS, MAX_TUNABLE, _fail
 from amtflow.profile._model import ModelProfile, ParameterRange, TrainingSpec
 
@@ -142,37 +144,20 @@ def algorithm_issues(profile: ModelProfile) -> list[tuple[str, str]]:
                 )
             )
         seen.setdefault(key, i)
-        names = [m.name for m in algo.metrics]
-        metric = algo.objective_metric or tuning.objective.metric
-        if metric not in names:
-            where = "objective_metric" if algo.objective_metric else "metrics"
-            issues.append(
-                (
-                    f"algorithms[{i}].{where}",
-                    f"the objective {metric!r} is not among this algorithm's metrics "
-                    f"({', '.join(names) or 'none defined'}); add a metric definition with that name",
-                )
+        issues.extend(
+            per_algorithm_issues(
+                i,
+                AlgorithmFacts(
+                    metrics=[m.name for m in algo.metrics],
+                    objective_metric=algo.objective_metric or tuning.objective.metric,
+                    own_objective=algo.objective_metric is not None,
+                    promotion_metric=profile.promotion.metric,
+                    static=algo.static_hyperparameters,
+                    strategy=tuning.strategy,
+                    hyperband=tuning.hyperband is not None,
+                ),
             )
-        promotion = profile.promotion.metric
-        if promotion is not None and promotion not in names:
-            issues.append(
-                (
-                    f"algorithms[{i}].metrics",
-                    f"promotion.metric {promotion!r} is not among this algorithm's metrics; every algorithm "
-                    "must report it",
-                )
-            )
-        if (
-            tuning.strategy is Strategy.HYPERBAND
-            and tuning.hyperband is None
-            and not any(k in algo.static_hyperparameters for k in _EPOCH_KEYS)
-        ):
-            issues.append(
-                (
-                    f"algorithms[{i}].static_hyperparameters",
-                    "Hyperband needs max_resource: set tuning.hyperband or an 'epochs' static hyperparameter",
-                )
-            )
+        )
     if tuning.early_stopping is EarlyStopping.AUTO:
         issues.append(
             (
@@ -180,6 +165,86 @@ def algorithm_issues(profile: ModelProfile) -> list[tuple[str, str]]:
                 "early stopping is available only when tuning a single algorithm; set it to Off",
             )
         )
+    return issues
+
+
+@dataclass(frozen=True)
+class AlgorithmFacts:
+    """What the rules on one algorithm against the shared sections read; ``None``: unknown (skipped)."""
+
+    metrics: Sequence[str] | None
+    objective_metric: str | None
+    own_objective: bool
+    promotion_metric: str | None
+    static: Collection[str] | None
+    strategy: Strategy | None
+    hyperband: bool
+
+
+def per_algorithm_issues(i: int, facts: AlgorithmFacts) -> list[tuple[str, str]]:
+    """The rules between ``algorithms[i]`` and the shared sections (objective, promotion, Hyperband): run
+    by the model's validator and, when a section is invalid, on the raw document
+    (:func:`raw_algorithm_issues`)."""
+    issues: list[tuple[str, str]] = []
+    names = facts.metrics
+    if names is not None and facts.objective_metric is not None and facts.objective_metric not in names:
+        where = "objective_metric" if facts.own_objective else "metrics"
+        issues.append(
+            (
+                f"algorithms[{i}].{where}",
+                f"the objective {facts.objective_metric!r} is not among this algorithm's metrics "
+                f"({', '.join(names) or 'none defined'}); add a metric definition with that name",
+            )
+        )
+    if names is not None and facts.promotion_metric is not None and facts.promotion_metric not in names:
+        issues.append(
+            (
+                f"algorithms[{i}].metrics",
+                f"promotion.metric {facts.promotion_metric!r} is not among this algorithm's metrics; every "
+                "algorithm must report it",
+            )
+        )
+    if (
+        facts.strategy is Strategy.HYPERBAND
+        and not facts.hyperband
+        and facts.static is not None
+        and not any(k in facts.static for k in _EPOCH_KEYS)
+    ):
+        issues.append(
+            (
+                f"algorithms[{i}].static_hyperparameters",
+                "Hyperband needs max_resource: set tuning.hyperband or an 'epochs' static hyperparameter",
+            )
+        )
+    return issues
+
+
+def raw_algorithm_issues(document: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """:func:`per_algorithm_issues` for every algorithm of a raw (possibly invalid) document, on the facts
+    that can be read."""
+    algorithms = document.get("algorithms")
+    if not isinstance(algorithms, list):
+        return []
+    tuning = _mapping(document.get("tuning"))
+    objective = _mapping(tuning.get("objective")) if tuning is not None else None
+    promotion = _mapping(document.get("promotion"))
+    strategy = coerce_enum(Strategy, (tuning or {}).get("strategy", Strategy.BAYESIAN))
+    issues: list[tuple[str, str]] = []
+    for i, algo in enumerate(algorithms):
+        if not isinstance(algo, Mapping):
+            continue
+        own = _text(algo.get("objective_metric"))
+        shared = _text(objective.get("metric")) if objective is not None else None
+        facts = AlgorithmFacts(
+            metrics=_metric_names(algo.get("metrics", [])),
+            objective_metric=own or shared,
+            own_objective=own is not None,
+            promotion_metric=_text(promotion.get("metric")) if promotion is not None else None,
+            static=_keys(algo.get("static_hyperparameters", {})),
+            strategy=strategy if isinstance(strategy, Strategy) and tuning is not None else None,
+            hyperband=tuning is not None and tuning.get("hyperband") is not None,
+        )
+        issues.extend(per_algorithm_issues(i, facts))
     return issues
 
 

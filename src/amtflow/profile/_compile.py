@@ -20,7 +20,7 @@ from amtflow.naming import (
     check_tuning_job_name,
     tuning_job_name,
 )
-from amtflow.profile._algorithms import algorithm_named
+from amtflow.profile._algorithms import AlgorithmSpec, algorithm_named
 from amtflow.profile._enums import ParameterType, Scaling, Strategy, coerce_enum
 from amtflow.profile._fields import MAX_PARENTS, render_scalar
 from amtflow.profile._model import ModelProfile, ParameterRange, TrainingSpec, rendered_ranges
@@ -483,11 +483,18 @@ def _midpoint(rng: ParameterRange) -> str:
     return repr(min(max(middle, low), high))
 
 
-def midrange_hyperparameters(profile: ModelProfile) -> dict[str, str]:
-    """The tuned hyperparameters at the middle of their ranges, as the strings a trial receives.
+def midrange_hyperparameters(profile: ModelProfile, *, definition: str | None = None) -> dict[str, str]:
+    """The tuned hyperparameters at the middle of their ranges, as the strings a trial receives
+    (``definition``: of that algorithm of a multi-algorithm profile; by default ``tuning.ranges``, which are
+    the first algorithm's).
 
     The middle is taken in each range's own scale: the geometric mean for ``log``, its mirror for
     ``reverse_log``, the arithmetic mean otherwise (rounded for integers); a categorical range gives its
     middle value (the first of the two middle ones). Used for a canary trial (``amtflow lint --canary``).
     """
-    return {name: _midpoint(rng) for name, rng in profile.tuning.ranges.items()}
+    ranges = profile.tuning.ranges
+    if definition is not None and profile.algorithms is not None:
+        algorithm = _training_of(profile, definition, {})
+        assert isinstance(algorithm, AlgorithmSpec)
+        ranges = algorithm.ranges
+    return {name: _midpoint(rng) for name, rng in ranges.items()}

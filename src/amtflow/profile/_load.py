@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from amtflow.profile._cross import raw_cross_section_issues
 from amtflow.profile._errors import ProfileProblem, ProfileValidationError, problems_from
 from amtflow.profile._model import ModelProfile
 from amtflow.profile._overrides import check_limits, check_overrides
@@ -33,7 +34,15 @@ def parse_profile(document: Any, *, source: str = "profile") -> ModelProfile:
     try:
         return ModelProfile.model_validate(dict(document))
     except ValidationError as e:
-        raise ProfileValidationError(problems_from(e, ModelProfile), source=source) from None
+        problems = problems_from(e, ModelProfile)
+    # The model's cross-section rules run only once every section is valid: run them on the raw document
+    # too, so that one validation reports every problem.
+    problems += [
+        p
+        for p in (ProfileProblem(path, message) for path, message in raw_cross_section_issues(document))
+        if p not in problems
+    ]
+    raise ProfileValidationError(problems, source=source)
 
 
 def load_profile(text: str | bytes | Mapping[str, Any], *, source: str = "profile") -> ModelProfile:

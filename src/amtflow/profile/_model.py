@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from amtflow.errors import InvalidInputError
+from amtflow.profile._cross import CrossFacts, cross_section_issues
 from amtflow.profile._deployment import DeploymentSpec
 from amtflow.profile._enums import (
     Compression,
@@ -29,11 +30,9 @@ from amtflow.profile._enums import (
 )
 from amtflow.profile._fields import (
     _ENV_KEY,
-    _EPOCH_KEYS,
     _INSTANCE_TYPE,
     MAX_CATEGORICAL_VALUES,
     MAX_GRID_JOBS,
-    MAX_HYPERPARAMETERS,
     MAX_METRICS,
     MAX_TRAINING_RUNTIME_S,
     MAX_TUNABLE,
@@ -485,54 +484,22 @@ class ModelProfile(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ModelProfile:
-        issues: list[tuple[str, str]] = []
         if self.algorithms is not None:
             from amtflow.profile._algorithms import algorithm_issues
 
             _fail(algorithm_issues(self))
             return self
-        metric_names = [m.name for m in self.training.metrics]
-        known = ", ".join(metric_names) or "none defined"
-        if self.tuning.objective.metric not in metric_names:
-            issues.append(
-                (
-                    "tuning.objective.metric",
-                    f"{self.tuning.objective.metric!r} is not among training.metrics ({known}); "
-                    "add a metric definition with that name",
-                )
+        issues = cross_section_issues(
+            CrossFacts(
+                metrics=[m.name for m in self.training.metrics],
+                objective_metric=self.tuning.objective.metric,
+                promotion_metric=self.promotion.metric,
+                static=self.training.static_hyperparameters,
+                ranges=self.tuning.ranges,
+                strategy=self.tuning.strategy,
+                hyperband=self.tuning.hyperband is not None,
             )
-        if self.promotion.metric is not None and self.promotion.metric not in metric_names:
-            issues.append(
-                ("promotion.metric", f"{self.promotion.metric!r} is not among training.metrics ({known})")
-            )
-        static = self.training.static_hyperparameters
-        for name in self.tuning.ranges:
-            if name in static:
-                issues.append(
-                    (
-                        f"tuning.ranges.{name}",
-                        "also set in training.static_hyperparameters; keep one of the two",
-                    )
-                )
-        total = len(static) + len(self.tuning.ranges)
-        if total > MAX_HYPERPARAMETERS:
-            issues.append(
-                (
-                    "training.static_hyperparameters",
-                    f"{total} hyperparameters in total, over {MAX_HYPERPARAMETERS}",
-                )
-            )
-        if (
-            self.tuning.strategy is Strategy.HYPERBAND
-            and self.tuning.hyperband is None
-            and not any(k in static for k in _EPOCH_KEYS)
-        ):
-            issues.append(
-                (
-                    "tuning.hyperband",
-                    "Hyperband needs max_resource: add hyperband: {min_resource: 1, max_resource: <epochs>}",
-                )
-            )
+        )
         _fail(issues)
         return self
 

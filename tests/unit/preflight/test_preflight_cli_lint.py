@@ -580,3 +580,91 @@ def test_a_refused_cloudwatch_read_is_unreadable_and_keeps_its_typed_cause(
     with pytest.raises(cli_lint._Unreadable, match="cannot read the log of tj-002-abc") as raised:
         reader.log("tj-002-abc")
     assert type(raised.value.__cause__) is error
+
+
+MULTI_PROFILE = """\
+schema: amtflow/v1
+model: churn-multi
+dataset:
+  channels: {train: text/csv, validation: text/csv}
+tuning:
+  strategy: Random
+  objective: {metric: "validation:auc", goal: Maximize}
+  limits: {max_jobs: 20, max_parallel: 2, max_runtime_s: 7200}
+algorithms:
+  - name: xgb
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-train:1
+    instance_type: ml.m5.xlarge
+    max_runtime_s: 1800
+    metrics:
+      - {name: "validation:auc", regex: 'validation-auc:([0-9\\.]+)'}
+    static_hyperparameters: {num_round: 100}
+    ranges:
+      max_depth: {min: 2, max: 10}
+  - name: mlp
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-mlp:1
+    instance_type: ml.m5.xlarge
+    max_runtime_s: 1800
+    metrics:
+      - {name: "validation:auc", regex: 'val_auc=([0-9\\.]+)'}
+    static_hyperparameters: {epochs: 3}
+    ranges:
+      hidden: {min: 8, max: 32}
+budget: {max_usd_per_run: 10, max_usd_per_month: 50}
+"""
+
+
+def multi_canary_setup(tmp_path: Path, *, mlp_mode: str = "ok") -> dict[str, Path]:
+    paths = canary_setup(tmp_path)
+    script = write(tmp_path, "mlp.py", STAND_IN.format(mode=mlp_mode, metric="x").replace("\\t", " "))
+    script.write_text(script.read_text().replace("x:0.8{i}", "val_auc=0.7{i}"), encoding="utf-8")
+    images = paths["images"].read_text() + f'churn-mlp: "{{python}} {script}"\n'
+    paths["images"].write_text(images, encoding="utf-8")
+    paths["profile"] = write(tmp_path, "multi.yaml", MULTI_PROFILE)
+    return paths
+
+
+def test_a_multi_algorithm_canary_runs_one_trial_per_algorithm_with_its_own_ranges(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = multi_canary_setup(tmp_path)
+    code, out, _ = lint(capsys, *canary_args(paths))
+    assert code == 0, out
+    assert "canary trial churn-multi-xgb-canary-" in out
+    assert "canary trial churn-multi-mlp-canary-" in out
+    assert out.count(": Completed, 4 log line(s)") == 2
+    # each algorithm gets its own static hyperparameters and the middle of its own ranges
+    assert "args --num_round 100 --max_depth 6\n" in out
+    assert "args --epochs 3 --hidden 20\n" in out
+    assert "no findings" in out
+
+
+def test_a_failing_canary_of_one_algorithm_is_an_error_naming_its_definition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = multi_canary_setup(tmp_path, mlp_mode="fail")
+    code, out, _ = lint(capsys, *canary_args(paths), "--format", "json")
+    assert code == 1
+    (failed,) = [f for f in json.loads(out) if f["rule"] == "AMT126"]
+    assert failed["field"] == "TrainingJobDefinitions[1]"
+    assert "churn-multi-mlp-canary-" in failed["message"]
+    assert "could not convert string to float" in failed["message"]
+
+
+def test_lint_reports_a_field_error_and_cross_section_problems_of_a_profile_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        PROFILE.replace("GOAL", "Maximize")
+        .replace("instance_type: ml.m5.xlarge", "instance_type: ml.m5.xlarge\n  instance_count: many")
+        .replace('objective: {metric: "validation:auc"', 'objective: {metric: "validation:f1"')
+        .replace(
+            "static_hyperparameters: {num_round: 100}", "static_hyperparameters: {num_round: 100, eta: 1}"
+        )
+    )
+    code, _, err = lint(capsys, str(write(tmp_path, "p.yaml", text)))
+    assert code == 2
+    assert "(3 problems)" in err
+    assert "training.instance_count:" in err
+    assert "tuning.objective.metric: 'validation:f1' is not among training.metrics" in err
+    assert "tuning.ranges.eta: also set in training.static_hyperparameters" in err

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from amtflow.profile import (
     EarlyStopping,
@@ -16,7 +17,10 @@ from amtflow.profile import (
     load_profile,
     load_profile_file,
     merge_documents,
+    parse_profile,
 )
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def only_problem(excinfo: pytest.ExceptionInfo[ProfileValidationError]) -> str:
@@ -150,3 +154,60 @@ def test_cross_field_rules_run_again_after_overrides(xgb_text: str) -> None:
         apply_overrides(load_profile(xgb_text), {"tuning": {"strategy": "Grid"}})
     assert "categorical ranges only" in str(info.value)
     assert "overrides.tuning.ranges.eta" in {p.path for p in info.value.problems}
+
+
+def _field_error_and_two_cross_section_problems(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["training"]["instance_count"] = "many"  # a field error in one section
+    doc["tuning"]["objective"]["metric"] = "validation:f1"  # not among training.metrics
+    name = next(iter(doc["tuning"]["ranges"]))
+    doc["training"].setdefault("static_hyperparameters", {})[name] = 1  # a range that is also static
+    return doc
+
+
+def test_one_validation_reports_field_errors_and_cross_section_problems_together(
+    xgb_doc: dict[str, Any],
+) -> None:
+    doc = _field_error_and_two_cross_section_problems(xgb_doc)
+    name = next(iter(doc["tuning"]["ranges"]))
+    with pytest.raises(ProfileValidationError) as raised:
+        parse_profile(doc)
+    paths = [p.path for p in raised.value.problems]
+    assert paths == ["training.instance_count", "tuning.objective.metric", f"tuning.ranges.{name}"]
+    assert "'validation:f1' is not among training.metrics" in str(raised.value)
+
+
+def test_hyperband_without_max_resource_is_reported_next_to_a_field_error(mlp_doc: dict[str, Any]) -> None:
+    del mlp_doc["tuning"]["hyperband"]
+    del mlp_doc["training"]["static_hyperparameters"]["epochs"]
+    mlp_doc["dataset"]["marker"] = "a/b"  # a field error in another section
+    with pytest.raises(ProfileValidationError) as raised:
+        parse_profile(mlp_doc)
+    paths = [p.path for p in raised.value.problems]
+    assert paths[-1] == "tuning.hyperband"
+    assert any(p.startswith("dataset") for p in paths)
+
+
+def test_cross_section_problems_alone_are_reported_once(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["tuning"]["objective"]["metric"] = "validation:f1"
+    with pytest.raises(ProfileValidationError) as raised:
+        parse_profile(xgb_doc)
+    assert [p.path for p in raised.value.problems] == ["tuning.objective.metric"]
+
+
+def test_an_unreadable_section_skips_the_rules_that_need_it(xgb_doc: dict[str, Any]) -> None:
+    xgb_doc["training"] = "not a mapping"
+    xgb_doc["tuning"]["objective"]["metric"] = "validation:f1"
+    with pytest.raises(ProfileValidationError) as raised:
+        parse_profile(xgb_doc)
+    assert [p.path for p in raised.value.problems] == ["training"]
+
+
+def test_a_multi_algorithm_profile_reports_field_errors_and_algorithm_problems_together() -> None:
+    doc = yaml.safe_load((ROOT / "examples" / "xgboost-vs-mlp" / "profile.yaml").read_text())
+    doc["algorithms"][1]["instance_count"] = "many"  # a field error
+    doc["tuning"]["objective"]["metric"] = "validation:accuracy"  # only the mlp reports it
+    with pytest.raises(ProfileValidationError) as raised:
+        parse_profile(doc)
+    paths = [p.path for p in raised.value.problems]
+    assert paths == ["algorithms[1].instance_count", "algorithms[0].metrics"]
+    assert "the objective 'validation:accuracy' is not among this algorithm's metrics" in str(raised.value)

@@ -268,3 +268,18 @@ def test_the_printed_schema_asks_for_training_or_algorithms(
     schema = json.loads(capsys.readouterr().out)
     del xgb_doc["training"]
     assert _schema_errors(schema, xgb_doc) != []
+
+
+def test_validate_reports_a_field_error_and_cross_section_problems_in_one_run(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = yaml.safe_load(files["good"].read_text())
+    document["training"]["instance_count"] = "many"
+    document["tuning"]["objective"]["metric"] = "validation:f1"
+    range_name = next(iter(document["tuning"]["ranges"]))
+    document["training"].setdefault("static_hyperparameters", {})[range_name] = 1
+    files["good"].write_text(yaml.safe_dump(document))
+    assert run(["profiles", "validate", str(files["good"]), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    keys = [p["key"] for p in report[0]["problems"]]
+    assert keys == ["training.instance_count", "tuning.objective.metric", f"tuning.ranges.{range_name}"]
