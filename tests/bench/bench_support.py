@@ -22,14 +22,37 @@ TINY = {
 }
 
 
+HIDING = """import sys
+
+
+class _Hidden:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {names!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Hidden())
+"""
+
+
 @dataclass(frozen=True)
 class BenchRun:
     result: subprocess.CompletedProcess[str]
     figures: dict[str, Any]
 
 
-def run_bench(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_bench(
+    name: str, *args: str, cwd: Path, hide: set[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/<name>.py``; ``hide``: top-level packages the run must find missing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+    if hide:
+        # A first meta-path finder that refuses them: importing one fails as if it were not installed.
+        site = cwd / "hide-packages"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(HIDING.format(names=sorted(hide)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, str(BENCH / f"{name}.py"), *args],
         cwd=cwd,
