@@ -16,8 +16,8 @@ sys.path.insert(0, str(BENCH))  # the benchmarks are scripts; their helpers are 
 # Tiny budgets on top of --quick, so that each benchmark finishes in seconds.
 TINY = {
     "search": ["--seeds", "2", "--budgets", "3,6", "--workers", "1"],
-    "early_stopping": ["--trials", "2", "--epochs", "2", "--rows", "120"],
-    "warm_start": ["--trials", "2"],
+    "early_stopping": ["--seeds", "2", "--trials", "4"],
+    "warm_start": ["--seeds", "1", "--trials", "2"],
     "overhead": ["--trials", "1", "--epochs", "1"],
 }
 
