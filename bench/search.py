@@ -389,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="seeds per configuration (default 10, quick 3)")
     parser.add_argument("--budgets", type=int_list, help="evaluation budgets (default 20,50)")
     parser.add_argument("--tasks", help=f"comma-separated subset of {', '.join(tasks())}")
+    parser.add_argument(
+        "--parallelism", type=int_list, help="levels to run (default 1,4,8 analytic, 1,4 real and quick)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 10)
@@ -407,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs = []
     for name in chosen:
         task = all_tasks[name]
-        levels = (1, 4) if task.real or args.quick else (1, 4, 8)
+        levels = args.parallelism or ((1, 4) if task.real or args.quick else (1, 4, 8))
         for p in levels:
             for strategy in strategies:
                 for seed in range(seeds):
