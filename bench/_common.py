@@ -11,6 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
@@ -27,6 +29,14 @@ def load_example(relative: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported (a peer whose package is missing is skipped, with a note)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:
+        return False
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -52,6 +62,36 @@ def write_json(path: str | None, payload: dict[str, Any]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         print(f"figures written to {target}")
+
+
+def median_interval(
+    values: Sequence[float], *, confidence: float = 0.95, resamples: int = 4000, seed: int = 0
+) -> dict[str, float]:
+    """The median of per-seed figures and a percentile-bootstrap interval for it.
+
+    ``resamples`` resamples of the seeds (with replacement, ``seed`` fixes them so a figure is
+    reproducible); the interval is the central ``confidence`` share of their medians. Returns
+    ``{"median", "low", "high", "n"}``; with a single value the interval is that value.
+    """
+    data = np.asarray([float(v) for v in values], dtype=float)
+    if not len(data):
+        raise ValueError("median_interval needs at least one value")
+    draws = np.random.default_rng(seed).integers(len(data), size=(resamples, len(data)))
+    medians = np.median(data[draws], axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(medians, [tail, 1.0 - tail])
+    return {
+        "median": float(np.median(data)),
+        "low": float(low),
+        "high": float(high),
+        "n": len(data),
+    }
+
+
+def show_interval(figure: dict[str, float], fmt: str = "{:.3g}") -> str:
+    """``median [low, high] (n)`` for a figure from :func:`median_interval`."""
+    low, high = fmt.format(figure["low"]), fmt.format(figure["high"])
+    return f"{fmt.format(figure['median'])} [{low}, {high}] (n={int(figure['n'])})"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -1,7 +1,8 @@
 """Run every benchmark and print one table of the headline figures against their targets.
 
 Each benchmark runs as its own process (``--quick`` is passed through) and writes its JSON into
-``--out`` (default ``bench-results/``); the table is built from those files.
+``--out`` (default ``bench-results/``); the table is built from those files: each figure with the median
+of its per-seed values and their 95 % bootstrap interval (``_common.median_interval``).
 
     python bench/run_all.py              # the full benchmarks (tens of minutes on 2 cores)
     python bench/run_all.py --quick      # the CI sizes
@@ -23,20 +24,33 @@ from _common import REPO, base_parser, table
 BENCHMARKS = ("search", "early_stopping", "warm_start", "overhead")
 
 
+def _interval(figure: dict[str, Any] | None, fmt: str) -> str:
+    """``median [low, high]`` of a per-seed figure (empty when a result predates the intervals)."""
+    if not figure:
+        return ""
+    return f"{fmt.format(figure['median'])} [{fmt.format(figure['low'])}, {fmt.format(figure['high'])}]"
+
+
 def _search_rows(data: dict[str, Any]) -> list[list[object]]:
     rows: list[list[object]] = []
+    intervals = data.get("interval", {})
     for task, by_strategy in sorted(data["score"].items()):
         bayes = by_strategy.get("bayesian", {})
-        optuna = by_strategy.get("optuna_default", {})
         for p, by_budget in sorted(bayes.items(), key=lambda kv: int(kv[0][1:])):
             for b, value in sorted(by_budget.items(), key=lambda kv: int(kv[0][1:])):
-                other = optuna.get(p, {}).get(b)
+                peers = [
+                    f"{peer} {by_strategy[peer][p][b]:.1f}"
+                    for peer in ("optuna_default", "optuna_gp")
+                    if b in by_strategy.get(peer, {}).get(p, {})
+                ]
+                figure = intervals.get(task, {}).get("bayesian", {}).get(p, {}).get(b)
                 rows.append(
                     [
                         "search",
                         f"{task} bayesian {p} {b}",
                         f"{value:.1f}",
-                        f"optuna_default {other:.1f}" if other is not None else "",
+                        _interval(figure, "{:.1f}"),
+                        ", ".join(peers),
                     ]
                 )
     return rows
@@ -48,18 +62,72 @@ def _early_stopping_rows(data: dict[str, Any]) -> list[list[object]]:
             "early_stopping",
             f"{method} epochs saved / relative loss",
             f"{f['epochs_saved_fraction']:.0%} / {f['relative_loss']:+.2%}",
-            ">= 50% at <= 1%",
+            " / ".join(
+                x
+                for x in (
+                    _interval(f.get("epochs_saved_interval"), "{:.0%}"),
+                    _interval(f.get("relative_loss_interval"), "{:+.2%}"),
+                )
+                if x
+            ),
+            ">= 50% at <= 1% (mean)" if method in ("auto", "hyperband") else "reference",
         ]
         for method, f in sorted(data["by_method"].items())
     ]
 
 
 def _warm_start_rows(data: dict[str, Any]) -> list[list[object]]:
-    return [["warm_start", "trials ratio (TransferLearning / cold)", f"{data['trials_ratio']:.2f}", "<= 0.5"]]
+    rows: list[list[object]] = [
+        [
+            "warm_start",
+            "trials ratio (TransferLearning / cold)",
+            f"{data['trials_ratio']:.2f}",
+            _interval(data.get("interval"), "{:.2f}"),
+            "<= 0.5",
+        ]
+    ]
+    for task, f in sorted(data.get("tasks", {}).items()):
+        rows.append(
+            [
+                "warm_start",
+                f"{task} moderate: warm / cold trials",
+                "",
+                _interval(f["ratio"], "{:.2f}"),
+                "<= 0.5",
+            ]
+        )
+        if "peer_ratio" in f:
+            rows.append(
+                [
+                    "warm_start",
+                    f"{task} moderate: optuna peer / cold",
+                    "",
+                    _interval(f["peer_ratio"], "{:.2f}"),
+                    "peer",
+                ]
+            )
+        rows.append(
+            [
+                "warm_start",
+                f"{task} severe: warm vs cold best",
+                "",
+                _interval(f["severe_regret"], "{:+.1%}"),
+                "interval reaches 0",
+            ]
+        )
+    return rows
 
 
 def _overhead_rows(data: dict[str, Any]) -> list[list[object]]:
-    return [["overhead", "engine vs bare Optuna loop", f"{data['overhead_fraction']:+.1%}", "<= 5%"]]
+    return [
+        [
+            "overhead",
+            "engine vs bare Optuna loop",
+            f"{data['overhead_fraction']:+.1%}",
+            _interval(data.get("interval"), "{:+.1%}"),
+            "<= 5%",
+        ]
+    ]
 
 
 ROWS: dict[str, Callable[[dict[str, Any]], list[list[object]]]] = {
@@ -106,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary[name] = json.loads(target.read_text())
     rows = [row for name, data in summary.items() for row in ROWS[name](data)]
     print()
-    print(table(["benchmark", "figure", "measured", "target / reference"], rows))
+    print(table(["benchmark", "figure", "measured", "median [95% interval]", "target / reference"], rows))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if failed:

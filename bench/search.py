@@ -10,7 +10,9 @@ Tasks
 Strategies
     ``bayesian`` and ``random``: the engine's strategy layer (``make_strategy``), driven directly;
     ``optuna_default``: ``optuna.create_study`` with its default sampler (TPE), seeded, the same ranges
-    and scaling (``Auto`` resolved the way the engine resolves it).
+    and scaling (``Auto`` resolved the way the engine resolves it); ``optuna_gp``: the same study with
+    Optuna's ``GPSampler`` (a Gaussian-process peer; it needs torch, from the ``bench`` extra, and is
+    skipped with a note when torch is missing).
 Parallelism
     asynchronous, like the engine with ``MaxParallelTrainingJobs = p`` and equal trial durations: ``p``
     configurations are suggested before any result; then each time the oldest trial's result is told,
@@ -21,8 +23,11 @@ Score
     ``S`` is the strategy's mean (over seeds) best value after ``b`` evaluations, ``R`` the same for
     random search at the same ``b`` and ``p``, and ``O`` the optimum (analytic tasks) or, for the real
     tasks, the best value any run of the benchmark found. 100 = optimum, 0 = random search's mean best.
+    Also per seed (``S`` = that seed's best, ``R`` still random search's mean): the median of the
+    per-seed scores and its 95 % bootstrap interval (``_common.median_interval``).
 
-JSON: ``{"score": {TASK: {STRATEGY: {"p1": {"b20": x, "b50": x}, "p4": {...}}}}, "seeds": n}``.
+JSON: ``{"score": {TASK: {STRATEGY: {"p1": {"b20": x, "b50": x}, "p4": {...}}}}, "interval": {same nesting:
+{"median", "low", "high", "n"}}, "seeds": n}``.
 
     python bench/search.py                 # 10 seeds, budgets 20 and 50
     python bench/search.py --quick         # 3 seeds, parallelism 1 and 4 only
@@ -42,9 +47,19 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from _common import EXAMPLES, base_parser, int_list, load_example, table, write_json
+from _common import (
+    EXAMPLES,
+    base_parser,
+    installed,
+    int_list,
+    load_example,
+    median_interval,
+    table,
+    write_json,
+)
 
-STRATEGIES = ("bayesian", "random", "optuna_default")
+STRATEGIES = ("bayesian", "random", "optuna_default", "optuna_gp")
+NEEDS = {"optuna_gp": "torch"}  # a peer whose package is missing is skipped, with a note
 Config = dict[str, Any]
 
 
@@ -194,12 +209,17 @@ class _Engine:
 
 
 class _Optuna:
-    def __init__(self, ranges: Mapping[str, Any], seed: int) -> None:
+    def __init__(self, ranges: Mapping[str, Any], seed: int, *, gp: bool = False) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
-        self.study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+        sampler = (
+            optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+            if gp
+            else optuna.samplers.TPESampler(seed=seed)
+        )
+        self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.distributions = optuna_distributions(ranges)
 
     def ask(self) -> tuple[Config, Any]:
@@ -237,7 +257,9 @@ def run_search(task: str, strategy: str, seed: int, parallelism: int, budget: in
     """Loss values in the order the evaluations complete (asynchronous, ``parallelism`` at a time)."""
     ranges = tasks()[task].ranges
     searcher: _Engine | _Optuna = (
-        _Optuna(ranges, seed) if strategy == "optuna_default" else _Engine(strategy, ranges, seed)
+        _Optuna(ranges, seed, gp=strategy == "optuna_gp")
+        if strategy.startswith("optuna")
+        else _Engine(strategy, ranges, seed)
     )
     f = objective(task)
     pending: deque[tuple[Config, Any]] = deque()
@@ -276,10 +298,12 @@ def scores(
     curves: Mapping[tuple[str, str, int, int], Sequence[float]],
     optima: Mapping[str, float | None],
     budgets: Sequence[int],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(score, mean_best)``: the normalised scores and the raw mean best values, nested like the JSON."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``(score, mean_best, interval)``: the normalised scores, the raw mean best values and the median
+    and 95 % interval of the per-seed scores, nested like the JSON."""
     score: dict[str, Any] = {}
     mean_best: dict[str, Any] = {}
+    interval: dict[str, Any] = {}
     for task in sorted({k[0] for k in curves}):
         runs = {k: v for k, v in curves.items() if k[0] == task}
         optimum = optima.get(task)
@@ -294,13 +318,19 @@ def scores(
                         continue
                     m, r = float(np.mean(mine)), float(np.mean(rand))
                     value = 100.0 * (r - m) / (r - optimum) if r - optimum > 1e-12 else 100.0
+                    per_seed = [
+                        100.0 * (r - v) / (r - optimum) if r - optimum > 1e-12 else 100.0 for v in mine
+                    ]
+                    interval.setdefault(task, {}).setdefault(strategy, {}).setdefault(f"p{p}", {})[
+                        f"b{b}"
+                    ] = median_interval(per_seed)
                     score.setdefault(task, {}).setdefault(strategy, {}).setdefault(f"p{p}", {})[f"b{b}"] = (
                         round(value, 2)
                     )
                     mean_best.setdefault(task, {}).setdefault(strategy, {}).setdefault(f"p{p}", {})[
                         f"b{b}"
                     ] = m
-    return score, mean_best
+    return score, mean_best, interval
 
 
 def verdicts(
@@ -336,14 +366,19 @@ def verdicts(
                             f"(target within 15 of p1 {p1:.1f})"
                         )
             for p, value in sorted(bayes.items()):
-                other = by_strategy.get("optuna_default", {}).get(p, {}).get(key)
-                if other is not None and key in value:
-                    ok = value[key] > other
-                    lines.append(
-                        f"{'PASS' if ok else 'MISS'} {task} {p} {key}: bayesian {value[key]:.1f} "
-                        f"vs optuna_default {other:.1f}"
-                    )
+                for peer in ("optuna_default", "optuna_gp"):
+                    other = by_strategy.get(peer, {}).get(p, {}).get(key)
+                    if other is not None and key in value:
+                        ok = value[key] > other
+                        lines.append(
+                            f"{'PASS' if ok else 'MISS'} {task} {p} {key}: bayesian {value[key]:.1f} "
+                            f"vs {peer} {other:.1f}"
+                        )
     return lines
+
+
+def _interval_cell(figure: Mapping[str, float]) -> str:
+    return f"{figure['median']:.1f} [{figure['low']:.1f}, {figure['high']:.1f}]"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -354,6 +389,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help="seeds per configuration (default 10, quick 3)")
     parser.add_argument("--budgets", type=int_list, help="evaluation budgets (default 20,50)")
     parser.add_argument("--tasks", help=f"comma-separated subset of {', '.join(tasks())}")
+    parser.add_argument(
+        "--parallelism", type=int_list, help="levels to run (default 1,4,8 analytic, 1,4 real and quick)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 10)
@@ -365,13 +403,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--tasks: unknown {', '.join(unknown)}; choose from {', '.join(all_tasks)}")
     if seeds < 1 or args.workers < 1:
         parser.error("--seeds and --workers must be at least 1")
+    strategies = [s for s in STRATEGIES if s not in NEEDS or installed(NEEDS[s])]
+    for skipped in sorted(set(STRATEGIES) - set(strategies)):
+        print(f"note: {skipped} skipped: {NEEDS[skipped]} is not installed (pip install -e '.[bench]')")
 
     jobs = []
     for name in chosen:
         task = all_tasks[name]
-        levels = (1, 4) if task.real or args.quick else (1, 4, 8)
+        levels = args.parallelism or ((1, 4) if task.real or args.quick else (1, 4, 8))
         for p in levels:
-            for strategy in STRATEGIES:
+            for strategy in strategies:
                 for seed in range(seeds):
                     jobs.append((name, strategy, seed, p, max(budgets)))
     print(f"search quality: {len(jobs)} runs ({seeds} seeds, budgets {budgets}) on {args.workers} processes")
@@ -394,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pool.shutdown()
     elapsed = time.perf_counter() - start
 
-    score, mean_best = scores(curves, {n: all_tasks[n].optimum for n in chosen}, budgets)
+    score, mean_best, interval = scores(curves, {n: all_tasks[n].optimum for n in chosen}, budgets)
     rows = []
     for task, by_strategy in score.items():
         for strategy, by_p in by_strategy.items():
@@ -403,9 +444,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     [task, strategy, p]
                     + [by_b[f"b{b}"] for b in budgets]
                     + [mean_best[task][strategy][p][f"b{b}"] for b in budgets]
+                    + [_interval_cell(interval[task][strategy][p][f"b{b}"]) for b in budgets]
                 )
     headers = (
-        ["task", "strategy", "p"] + [f"score b{b}" for b in budgets] + [f"mean best b{b}" for b in budgets]
+        ["task", "strategy", "p"]
+        + [f"score b{b}" for b in budgets]
+        + [f"mean best b{b}" for b in budgets]
+        + [f"per-seed score b{b}: median [95%]" for b in budgets]
     )
     print(table(headers, rows))
     print(
@@ -415,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for line in verdicts(score, mean_best, {n for n in chosen if all_tasks[n].real}, budgets):
         print(line)
-    write_json(args.json, {"score": score, "seeds": seeds})
+    write_json(args.json, {"score": score, "interval": interval, "seeds": seeds})
     return 0
 
 

@@ -16,10 +16,24 @@ sys.path.insert(0, str(BENCH))  # the benchmarks are scripts; their helpers are 
 # Tiny budgets on top of --quick, so that each benchmark finishes in seconds.
 TINY = {
     "search": ["--seeds", "2", "--budgets", "3,6", "--workers", "1"],
-    "early_stopping": ["--trials", "2", "--epochs", "2", "--rows", "120"],
-    "warm_start": ["--trials", "2"],
+    "early_stopping": ["--seeds", "2", "--trials", "4"],
+    "warm_start": ["--seeds", "1", "--trials", "2"],
     "overhead": ["--trials", "1", "--epochs", "1"],
 }
+
+
+HIDING = """import sys
+
+
+class _Hidden:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {names!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Hidden())
+"""
 
 
 @dataclass(frozen=True)
@@ -28,8 +42,17 @@ class BenchRun:
     figures: dict[str, Any]
 
 
-def run_bench(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_bench(
+    name: str, *args: str, cwd: Path, hide: set[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``bench/<name>.py``; ``hide``: top-level packages the run must find missing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+    if hide:
+        # A first meta-path finder that refuses them: importing one fails as if it were not installed.
+        site = cwd / "hide-packages"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(HIDING.format(names=sorted(hide)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, str(BENCH / f"{name}.py"), *args],
         cwd=cwd,

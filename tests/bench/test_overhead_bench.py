@@ -13,8 +13,11 @@ pytestmark = pytest.mark.slow
 def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
     figures = bench_results["overhead"].figures
 
-    assert set(figures) == {"overhead_fraction"}
+    assert set(figures) == {"overhead_fraction", "interval"}
     assert math.isfinite(figures["overhead_fraction"])
+    interval = figures["interval"]
+    assert interval["n"] == 1  # one repeat in the quick run: the interval is the value itself
+    assert interval["low"] == interval["median"] == interval["high"]
     assert figures["overhead_fraction"] > -0.9  # the engine cannot run the same trials for nothing
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
-from bench_support import BenchRun
-from search import STRATEGIES, best_at, branin, hartmann6, optuna_distributions, scores, tasks
+from _common import installed
+from bench_support import BenchRun, run_bench
+from search import NEEDS, STRATEGIES, best_at, branin, hartmann6, optuna_distributions, scores, tasks
 
 pytestmark = pytest.mark.slow
 
@@ -14,11 +16,17 @@ pytestmark = pytest.mark.slow
 def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
     figures = bench_results["search"].figures
 
-    assert set(figures) == {"score", "seeds"}
+    assert set(figures) == {"score", "interval", "seeds"}
     assert figures["seeds"] == 2
     assert set(figures["score"]) == {"branin", "hartmann6", "xgboost_cancer", "mlp_digits"}
-    for by_strategy in figures["score"].values():
-        assert set(by_strategy) == set(STRATEGIES)
+    present = {s for s in STRATEGIES if s not in NEEDS or installed(NEEDS[s])}
+    for task, by_strategy in figures["score"].items():
+        assert set(by_strategy) == present
+        for by_p in figures["interval"][task].values():
+            for by_budget in by_p.values():
+                for figure in by_budget.values():
+                    assert figure["n"] == 2
+                    assert figure["low"] <= figure["median"] <= figure["high"]
         for strategy, by_p in by_strategy.items():
             assert set(by_p) == {"p1", "p4"}
             for by_budget in by_p.values():
@@ -26,6 +34,26 @@ def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]
                 assert all(math.isfinite(v) for v in by_budget.values())
                 if strategy == "random":
                     assert set(by_budget.values()) == {0.0}  # the reference of the scale
+
+
+def test_a_peer_whose_package_is_missing_is_skipped_with_a_note(tmp_path: Path) -> None:
+    done = run_bench(
+        "search",
+        "--quick",
+        "--tasks",
+        "branin",
+        "--seeds",
+        "1",
+        "--budgets",
+        "2",
+        "--workers",
+        "1",
+        cwd=tmp_path,
+        hide={"torch"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "note: optuna_gp skipped: torch is not installed" in done.stdout
+    assert "optuna_gp" not in done.stdout.split("note:")[1].split("\n", 1)[1]
 
 
 def test_quick_run_prints_the_table_and_the_verdicts(bench_results: dict[str, BenchRun]) -> None:
@@ -51,7 +79,7 @@ def test_score_is_100_at_the_optimum_and_0_at_random_search() -> None:
         ("t", "bayesian", 0, 1): [5.0, 1.0, 1.0],
         ("t", "bayesian", 1, 1): [3.0, 1.0, 0.0],
     }
-    score, mean_best = scores(curves, {"t": 0.0}, [2, 3])
+    score, mean_best, interval = scores(curves, {"t": 0.0}, [2, 3])
 
     # random mean best after 2: (6 + 8) / 2 = 7; bayesian: (1 + 1) / 2 = 1 -> 100 * (7 - 1) / 7
     assert score["t"]["bayesian"]["p1"]["b2"] == pytest.approx(100 * 6 / 7, abs=0.01)
@@ -59,11 +87,15 @@ def test_score_is_100_at_the_optimum_and_0_at_random_search() -> None:
     assert score["t"]["bayesian"]["p1"]["b3"] == pytest.approx(100 * 2.5 / 3, abs=0.01)
     assert score["t"]["random"]["p1"] == {"b2": 0.0, "b3": 0.0}
     assert mean_best["t"]["bayesian"]["p1"]["b3"] == pytest.approx(0.5)
+    # per seed after 3: 100 * (3 - 1) / 3 and 100 * (3 - 0) / 3; their median is their mean
+    assert interval["t"]["bayesian"]["p1"]["b3"]["median"] == pytest.approx(100 * 2.5 / 3, abs=0.01)
+    assert interval["t"]["bayesian"]["p1"]["b3"]["low"] == pytest.approx(100 * 2 / 3, abs=0.01)
+    assert interval["t"]["bayesian"]["p1"]["b3"]["high"] == pytest.approx(100.0, abs=0.01)
 
 
 def test_real_tasks_use_the_best_value_found_as_the_optimum() -> None:
     curves = {("t", "random", 0, 1): [4.0, 3.0], ("t", "bayesian", 0, 1): [2.0, 1.0]}
-    score, _ = scores(curves, {"t": None}, [2])
+    score, _, _ = scores(curves, {"t": None}, [2])
     assert score["t"]["bayesian"]["p1"]["b2"] == 100.0
 
 

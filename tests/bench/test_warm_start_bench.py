@@ -1,10 +1,10 @@
-"""bench/warm_start.py through the real engine on a tiny budget."""
+"""bench/warm_start.py: TransferLearning vs cold start through the engine's strategy layer."""
 
 from __future__ import annotations
 
 import pytest
 from bench_support import BenchRun
-from warm_start import METRIC, Trial, best_after, overrides, trials_to_reach
+from warm_start import LARGE, TASKS, cold_needed, prior_configs, summarise, trials_to_reach
 
 pytestmark = pytest.mark.slow
 
@@ -12,39 +12,48 @@ pytestmark = pytest.mark.slow
 def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
     figures = bench_results["warm_start"].figures
 
-    assert set(figures) == {"trials_ratio"}
+    assert set(figures) == {"trials_ratio", "interval", "tasks", "seeds", "budget"}
+    assert set(figures["tasks"]) == set(TASKS)
+    assert figures["interval"] == figures["tasks"][LARGE]["ratio"]
     # Trials needed are launch indices in 1..budget + 1 (budget 2 here).
     assert 1 / 3 <= figures["trials_ratio"] <= 3.0
+    for task in figures["tasks"].values():
+        assert set(task) == {"ratio", "sum_ratio", "severe_regret", "peer_ratio"}
+        assert task["ratio"]["n"] == figures["seeds"] == 1
 
 
-def test_quick_run_reports_cold_and_warm(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_reports_both_tasks_and_the_verdicts(bench_results: dict[str, BenchRun]) -> None:
     out = bench_results["warm_start"].result.stdout
-    assert "seed 0: cold best" in out
-    assert "trials ratio" in out
-    assert "mean best objective after k trials" in out
-
-
-def _trial(index: int, objective: float | None) -> Trial:
-    return Trial(f"job-{index:03d}-abcd", index, "Completed", objective, 10, {})
+    assert "cancer seed 0: moderate cold best" in out
+    assert "synthetic (large validation)" in out
+    assert "cancer (noisy validation)" in out
+    assert out.count("PASS") + out.count("MISS") == 2 * len(TASKS)
 
 
 def test_trials_to_reach_counts_launch_indices_and_never_reaching_counts_budget_plus_one() -> None:
-    # the objective is a log-loss: lower is better
-    trials = [_trial(1, 0.30), _trial(2, None), _trial(3, 0.12), _trial(4, 0.10)]
-    assert trials_to_reach(trials, 0.12, budget=4) == 3
-    assert trials_to_reach(trials, 0.30, budget=4) == 1
-    assert trials_to_reach(trials, 0.05, budget=4) == 5
+    values = [0.30, 0.20, 0.12, 0.10]  # log-loss: lower is better
+    assert trials_to_reach(values, 0.12) == 3
+    assert trials_to_reach(values, 0.30) == 1
+    assert trials_to_reach(values, 0.05) == 5
+    assert cold_needed([0.3, 0.1, 0.2, 0.1]) == 2  # the first trial that found the final best
 
 
-def test_best_after_looks_at_the_first_trials_launched() -> None:
-    trials = [_trial(1, 0.30), _trial(2, None), _trial(3, 0.12)]
-    assert [best_after(trials, k) for k in (1, 2, 3)] == [0.30, 0.30, 0.12]
-    assert best_after([_trial(1, None)], 1) is None
+def test_the_peer_is_seeded_with_as_many_best_configurations_as_the_engine_proposes_first() -> None:
+    parent = [({"eta": 0.1}, 0.5), ({"eta": 0.2}, 0.1), ({"eta": 0.3}, 0.3), ({"eta": 0.4}, 0.2)]
+    assert prior_configs(parent, parallel=2) == [{"eta": 0.2}, {"eta": 0.4}, {"eta": 0.3}]
+    assert len(prior_configs(parent, parallel=4)) == 4
 
 
-def test_jobs_minimise_the_validation_log_loss_with_their_whole_budget() -> None:
-    settings = overrides(trials=20, parallel=2, seed=1)
-    assert settings["tuning"]["objective"] == {"metric": METRIC, "goal": "Minimize"}
-    assert settings["training"]["static_hyperparameters"] == {"eval_metric": "logloss"}
-    assert settings["tuning"]["early_stopping"] == "Off"
-    assert settings["tuning"]["completion"] == {"not_improving": None}
+def test_summary_per_seed_ratios_and_severe_regret() -> None:
+    seed = {
+        "moderate_cold": [0.5, 0.4, 0.3, 0.2],  # best 0.2 at trial 4
+        "moderate_warm": [0.25, 0.2, 0.3, 0.3],  # reaches 0.2 at trial 2 -> ratio 0.5
+        "moderate_peer": [0.3, 0.3, 0.3, 0.3],  # never -> 5 / 4
+        "severe_cold": [0.4, 0.4, 0.4, 0.4],
+        "severe_warm": [0.44, 0.5, 0.5, 0.5],  # +10 %
+    }
+    figures = summarise([seed])
+    assert figures["ratio"]["median"] == pytest.approx(0.5)
+    assert figures["peer_ratio"]["median"] == pytest.approx(1.25)
+    assert figures["severe_regret"]["median"] == pytest.approx(0.1)
+    assert figures["sum_ratio"] == pytest.approx(0.5)

@@ -55,6 +55,43 @@ def test_median_rule_waits_for_enough_finished_trials() -> None:
     assert rule.on_report("e", 2, 100.0) is Decision.CONTINUE
 
 
+def test_slow_start_aware_rule_compares_values_at_the_same_step() -> None:
+    rule = MedianStoppingRule.slow_start_aware(maximize=False)
+    finished(rule, "a", [1.0, 0.4, 0.4])
+    finished(rule, "b", [2.0, 0.6, 0.6])
+    finished(rule, "c", [0.5, 0.5, 0.5])
+    # values at step 2: 0.4, 0.6, 0.5 -> median 0.5 (the running averages' median would be 0.7)
+    assert rule.median_at(2) == pytest.approx(0.5)
+    assert rule.on_report("d", 1, 9.0) is Decision.CONTINUE  # never at the first value
+    assert rule.on_report("d", 2, 9.0) is Decision.STOP  # no improvement to credit: 9.0 > 0.5
+
+
+def test_slow_start_aware_rule_credits_a_trial_still_improving_fast() -> None:
+    rule = MedianStoppingRule.slow_start_aware(maximize=False)
+    for name in ("a", "b", "c"):
+        finished(rule, name, [0.5, 0.4, 0.35, 0.33])
+    # a slow starter: 0.9 then 0.6 at step 2 (median 0.4); credited with its last gain 0.3 -> 0.3: continues
+    assert rule.on_report("slow", 1, 0.9) is Decision.CONTINUE
+    assert rule.on_report("slow", 2, 0.6) is Decision.CONTINUE
+    # at step 3 it gains 0.2 -> 0.4 - 0.2 = 0.2 <= median 0.35: continues
+    assert rule.on_report("slow", 3, 0.4) is Decision.CONTINUE
+    # at step 4 it stalls: 0.39 - 0.01 = 0.38 > median 0.33: stopped
+    assert rule.on_report("slow", 4, 0.39) is Decision.STOP
+    # a trial just as far behind but on a plateau gets no credit
+    assert rule.on_report("flat", 1, 0.6) is Decision.CONTINUE
+    assert rule.on_report("flat", 2, 0.6) is Decision.STOP
+
+
+def test_slow_start_aware_rule_maximising_credits_a_rising_trial() -> None:
+    rule = MedianStoppingRule.slow_start_aware(maximize=True)
+    for name in ("a", "b", "c"):
+        finished(rule, name, [0.8, 0.85])
+    assert rule.on_report("rising", 1, 0.5) is Decision.CONTINUE
+    assert rule.on_report("rising", 2, 0.7) is Decision.CONTINUE  # 0.7 + 0.2 = 0.9 >= median 0.85
+    assert rule.on_report("falling", 1, 0.8) is Decision.CONTINUE
+    assert rule.on_report("falling", 2, 0.75) is Decision.STOP  # no credit for getting worse
+
+
 def test_target_objective_value() -> None:
     t = CompletionTracker(maximize=True, criteria={"TargetObjectiveMetricValue": 0.9})
     assert t.observe(0.85) is None

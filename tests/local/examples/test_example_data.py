@@ -91,7 +91,7 @@ def test_moderate_drift_keeps_rows_and_labels_severe_drift_changes_the_labels() 
     [
         (
             ["--dataset", "mnist"],
-            "--dataset: unknown dataset 'mnist'; choose one of breast_cancer, digits, wine",
+            "--dataset: unknown dataset 'mnist'; choose one of breast_cancer, digits, synthetic, wine",
         ),
         (["--drift", "extreme"], "--drift: unknown drift 'extreme'; choose one of none, moderate, severe"),
         (["--validation-fraction", "0.9"], "--validation-fraction must be between 0.05 and 0.5"),

@@ -15,6 +15,7 @@ from amtflow.local.engine._engine import Engine
 from amtflow.local.engine._events import EventSink
 from amtflow.local.engine._hook import active_engine, sagemaker
 from amtflow.local.engine._images import DEFAULT_IMAGE_MAP, ImageMap, load_image_map
+from amtflow.local.engine._loop import warm_start_strategy
 from amtflow.local.engine._model import (
     Clock,
     ErrorCode,
@@ -71,4 +72,5 @@ __all__ = [
     "load_image_map",
     "make_strategy",
     "sagemaker",
+    "warm_start_strategy",
 ]

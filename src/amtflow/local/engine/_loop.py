@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from amtflow.local.engine._backend import StopCause, Trial, TrialBackend
@@ -39,42 +39,58 @@ def training_name(tuning_name: str, index: int, seed: int) -> str:
 def seed_from_parents(
     strategy: Strategy, request: Mapping[str, Any], parents: list[TuningJob], jobs: JobBook
 ) -> None:
-    """Warm start: parents' trials become history (IdenticalDataAndAlgorithm) or hints (TransferLearning).
-
-    IdenticalDataAndAlgorithm: every parent trial with an objective, whose hyperparameters lie in the new
-    ranges, is given to the strategy as an observation (``add_history``). TransferLearning: the parents'
-    best configurations (up to ``max(3, MaxParallelTrainingJobs)``, best first, within the new ranges) are
-    given as a prior (``add_prior``): they are proposed first and, for Bayesian search, bias part of the
-    candidates towards them; every parent result is also given as a related observation
-    (``add_related``): Bayesian search models the new results as residuals around the parents' model,
-    standardised on its own. Parents' objective values are never results on the new data.
-    """
+    """Warm start from the parents' trials that gave an objective (see :func:`warm_start_strategy`)."""
     if not parents:
         return
-    space = strategy.space
-    warm_type = request["WarmStartConfig"].get("WarmStartType")
-    raw = [
+    results = [
         (t.tuned, float(t.objective))
         for p in parents
         for t in jobs.trials_of(p)
         if t.objective is not None and t.objective_status is ObjectiveStatus.SUCCEEDED
     ]
-    results = [(space.parse(h), v) for h, v in raw if space.contains(h)]
+    limits = request["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    warm_start_strategy(
+        strategy,
+        str(request["WarmStartConfig"].get("WarmStartType")),
+        results,
+        max_parallel=int(limits.get("MaxParallelTrainingJobs", 1)),
+    )
+
+
+def warm_start_strategy(
+    strategy: Strategy,
+    warm_type: str,
+    results: Sequence[tuple[Mapping[str, str], float]],
+    *,
+    max_parallel: int,
+) -> None:
+    """Warm start: parents' results become history (IdenticalDataAndAlgorithm) or hints (TransferLearning).
+
+    ``results`` are the parents' trials as ``(tuned hyperparameters as strings, objective)``.
+    IdenticalDataAndAlgorithm: every result whose hyperparameters lie in the new ranges is given to the
+    strategy as an observation (``add_history``). TransferLearning: the parents' best configurations (up
+    to ``max(3, max_parallel)``, best first, within the new ranges) are given as a prior (``add_prior``):
+    they are proposed first and, for Bayesian search, bias part of the candidates towards them; every
+    parent result is also given as a related observation (``add_related``): Bayesian search models the
+    new results as residuals around the parents' model, standardised on its own. Parents' objective
+    values are never results on the new data.
+    """
+    space = strategy.space
+    parsed = [(space.parse(h), v) for h, v in results if space.contains(h)]
     if warm_type == WarmStartType.IDENTICAL_DATA_AND_ALGORITHM:
-        for config, value in results:
+        for config, value in parsed:
             strategy.add_history(config, value)
         return
-    limits = request["HyperParameterTuningJobConfig"]["ResourceLimits"]
-    k = max(3, int(limits.get("MaxParallelTrainingJobs", 1)))
-    results.sort(key=lambda r: -r[1] if strategy.maximize else r[1])
+    k = max(3, max_parallel)
+    parsed.sort(key=lambda r: -r[1] if strategy.maximize else r[1])
     prior: list[Config] = []
-    for config, _ in results:
+    for config, _ in parsed:
         if config not in prior:
             prior.append(config)
         if len(prior) >= k:
             break
     strategy.add_prior(prior)
-    for config, value in results:
+    for config, value in parsed:
         strategy.add_related(config, value)
 
 
@@ -130,7 +146,7 @@ class TuningLoop:
         self.max_jobs = int(limits.get("MaxNumberOfTrainingJobs") or default_budget)
         self.max_runtime = limits.get("MaxRuntimeInSeconds")
         self.median = (
-            MedianStoppingRule(maximize=strategy.maximize)
+            MedianStoppingRule.slow_start_aware(maximize=strategy.maximize)
             if config.get("TrainingJobEarlyStoppingType") == "Auto" and config["Strategy"] != "Hyperband"
             else None
         )
