@@ -23,6 +23,7 @@ __all__ = [
     "CHANNEL_NAME_MAX",
     "CHANNEL_NAME_PATTERN",
     "DATASET_VERSION_PATTERN",
+    "ENDPOINT_NAME_PATTERN",
     "EXECUTION_NAME_MAX",
     "EXECUTION_NAME_PATTERN",
     "MODEL_NAME_MAX",
@@ -190,6 +191,8 @@ CHANNEL_NAME_MAX = 64
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
 # A Model Registry model package group (``ModelPackageGroupName``).
 MODEL_PACKAGE_GROUP_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+# A SageMaker hosting name (``EndpointName``, ``EndpointConfigName``, ``ModelName``): the same 63 characters.
+ENDPOINT_NAME_PATTERN = MODEL_PACKAGE_GROUP_NAME_PATTERN
 
 _MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 

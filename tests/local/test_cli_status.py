@@ -231,5 +231,5 @@ def test_missing_credentials_are_an_error_without_a_traceback(
     monkeypatch.delenv("AMTFLOW_DATA_BUCKET", raising=False)
     assert main(["status", "--table", TABLE]) == 2
     err = capsys.readouterr().err
-    assert "Unable to locate credentials; configure AWS credentials" in err
+    assert "no AWS credentials found; configure them" in err
     assert "Traceback" not in err

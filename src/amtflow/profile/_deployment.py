@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from amtflow.profile._fields import _INSTANCE_TYPE, Float, Int, _fail, _Section
+from amtflow.vocabulary import ENDPOINT_NAME_PATTERN
 
-ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 """SageMaker's pattern for endpoint and endpoint-configuration names (at most 63 characters)."""
 ALARM_NAME_MAX = 255
 MAX_ROLLBACK_ALARMS = 10
