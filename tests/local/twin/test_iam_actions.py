@@ -193,3 +193,13 @@ def test_every_call_the_adapters_make_is_mapped() -> None:
         and not any(c in OPERATIONS or c in OPERATOR_ONLY for c in candidates)
     ]
     assert unmapped == []
+
+
+@pytest.mark.parametrize("verb", ["Create", "Update"])
+def test_moving_an_endpoint_to_a_configuration_is_authorised_on_both(verb: str) -> None:
+    requests = requests_for(
+        "sagemaker", f"{verb}Endpoint", {"EndpointName": "AMTF-e", "EndpointConfigName": "AMTF-e-2"}, SITE
+    )
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:"
+    assert [r.resource for r in requests] == [f"{arn}endpoint/amtf-e", f"{arn}endpoint-config/amtf-e-2"]
+    assert {r.action for r in requests} == {f"sagemaker:{verb}Endpoint"}

@@ -154,6 +154,13 @@ def _sagemaker_named(verb: str, resource: str) -> Mapper:
     def mapper(p: Params, s: Site) -> list[Request]:
         arn = _sagemaker_arn(s, kind, str(p[name_key]))
         found = [Request(f"sagemaker:{verb}{resource}", arn)]
+        if resource == "Endpoint" and verb in ("Create", "Update"):  # on the configuration it moves to too
+            found.append(
+                Request(
+                    f"sagemaker:{verb}{resource}",
+                    _sagemaker_arn(s, "endpoint-config", p["EndpointConfigName"]),
+                )
+            )
         if verb == "Create":
             found += [
                 Request("iam:PassRole", role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
