@@ -247,19 +247,8 @@ class EvaluateRun:
             objective_type=objective_type,
             leaderboard=leaderboard,
             best=best,
-            reason=self._ranking_reason(plan, tuning, len(leaderboard), ranked),
+            reason=_ranking_reason(plan, tuning, len(leaderboard), ranked),
         )
-
-    @staticmethod
-    def _ranking_reason(plan: Plan, tuning: TuningResult, shown: int, ranked: int) -> str:
-        total = sum(tuning.training_jobs.values()) if tuning.training_jobs else ranked
-        reason = f"best of {shown} ranked training job(s) of {tuning.job_name} for {plan.model}"
-        if total > shown:
-            reason += (
-                f"; the leaderboard shows the top {shown} of {total} (the whole ranking: SageMaker's "
-                f"ListTrainingJobsForHyperParameterTuningJob for {tuning.job_name})"
-            )
-        return reason
 
     # -- the diagnosis ------------------------------------------------------------------------------------
 
@@ -306,7 +295,7 @@ class EvaluateRun:
         challenger = self._challenger(plan, tuning, evaluation, profile)
         champion = self._lineage.get_champion(plan.model)
         if champion is not None and champion.tuning_job == challenger.tuning_job:
-            promotion = self._summary(
+            promotion = _summary(
                 challenger,
                 None,
                 PromotionOutcome.PROMOTED,
@@ -346,7 +335,7 @@ class EvaluateRun:
         if decision.outcome is PromotionVerdict.PROMOTE:
             promotion = self._promote(plan, challenger, champion, decision, profile, score)
         else:
-            promotion = self._summary(
+            promotion = _summary(
                 challenger,
                 champion,
                 PromotionOutcome.KEPT_CHAMPION,
@@ -434,14 +423,14 @@ class EvaluateRun:
         try:
             job = evaluation_job(plan, champion, profile)
         except InvalidInputError as e:
-            return self._summary(
+            return _summary(
                 challenger,
                 champion,
                 PromotionOutcome.KEPT_CHAMPION,
                 f"{decision.reason}; the champion cannot be evaluated on the new data: {e}",
                 decision=decision,
             )
-        return self._summary(
+        return _summary(
             challenger,
             champion,
             PromotionOutcome.NEEDS_EVALUATION,
@@ -490,7 +479,7 @@ class EvaluateRun:
             challenger.to_champion(now, model_package_arn=arn or ""),
             expected_tuning_job=champion.tuning_job if champion is not None else None,
         )
-        return self._summary(
+        return _summary(
             challenger,
             champion,
             PromotionOutcome.PROMOTED,
@@ -502,35 +491,48 @@ class EvaluateRun:
             approval_status=config.approval_status.value,
         )
 
-    @staticmethod
-    def _summary(
-        challenger: Challenger,
-        champion: Champion | None,
-        outcome: PromotionOutcome,
-        reason: str,
-        *,
-        decision: PromotionDecision | None = None,
-        score: ChampionScore | None = None,
-        **extra: Any,
-    ) -> Promotion:
-        champion_value = champion.objective_value if champion is not None else None
-        measured_on = champion.dataset_version if champion is not None else None
-        if score is not None:
-            champion_value, measured_on = score.value, challenger.dataset_version
-        elif decision is not None and decision.champion_value is not None:
-            champion_value = decision.champion_value
-        return Promotion(
-            outcome=outcome,
-            reason=reason,
-            challenger_job=challenger.training_job,
-            challenger_value=challenger.objective_value,
-            challenger_dataset_version=challenger.dataset_version or None,
-            champion_job=champion.training_job if champion is not None else None,
-            champion_value=champion_value,
-            champion_value_dataset_version=measured_on,
-            crossed_datasets=bool(decision and decision.crossed_datasets),
-            **extra,
+
+def _summary(
+    challenger: Challenger,
+    champion: Champion | None,
+    outcome: PromotionOutcome,
+    reason: str,
+    *,
+    decision: PromotionDecision | None = None,
+    score: ChampionScore | None = None,
+    **extra: Any,
+) -> Promotion:
+    """The promotion result a run reports: the challenger against the champion (its value measured on the
+    challenger's data when it was scored again)."""
+    champion_value = champion.objective_value if champion is not None else None
+    measured_on = champion.dataset_version if champion is not None else None
+    if score is not None:
+        champion_value, measured_on = score.value, challenger.dataset_version
+    elif decision is not None and decision.champion_value is not None:
+        champion_value = decision.champion_value
+    return Promotion(
+        outcome=outcome,
+        reason=reason,
+        challenger_job=challenger.training_job,
+        challenger_value=challenger.objective_value,
+        challenger_dataset_version=challenger.dataset_version or None,
+        champion_job=champion.training_job if champion is not None else None,
+        champion_value=champion_value,
+        champion_value_dataset_version=measured_on,
+        crossed_datasets=bool(decision and decision.crossed_datasets),
+        **extra,
+    )
+
+
+def _ranking_reason(plan: Plan, tuning: TuningResult, shown: int, ranked: int) -> str:
+    total = sum(tuning.training_jobs.values()) if tuning.training_jobs else ranked
+    reason = f"best of {shown} ranked training job(s) of {tuning.job_name} for {plan.model}"
+    if total > shown:
+        reason += (
+            f"; the leaderboard shows the top {shown} of {total} (the whole ranking: SageMaker's "
+            f"ListTrainingJobsForHyperParameterTuningJob for {tuning.job_name})"
         )
+    return reason
 
 
 def _with_note(decision: PromotionDecision, note: str) -> PromotionDecision:

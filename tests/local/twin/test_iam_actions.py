@@ -118,3 +118,88 @@ def test_each_service_refuses_with_its_own_access_denied_code() -> None:
     assert access_denied("s3") == ("AccessDenied", 403)
     assert access_denied("sns") == ("AuthorizationError", 403)
     assert access_denied("dynamodb") == ("AccessDeniedException", 400)
+
+
+def test_rollback_alarms_are_authorised_on_each_named_alarm_or_on_every_alarm() -> None:
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
+    named = requests_for("cloudwatch", "DescribeAlarms", {"AlarmNames": ["amtf-e-errors", "ops"]}, SITE)
+    assert [(r.action, r.resource) for r in named] == [
+        ("cloudwatch:DescribeAlarms", f"{alarm}amtf-e-errors"),
+        ("cloudwatch:DescribeAlarms", f"{alarm}ops"),
+    ]
+    (listed,) = requests_for("cloudwatch", "DescribeAlarms", {"AlarmNamePrefix": "amtflow-"}, SITE)
+    assert listed.resource == f"{alarm}*"
+
+
+def test_putting_an_alarm_names_its_actions_and_tags_and_tagging_needs_tag_resource() -> None:
+    arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:amtf-e-errors"
+    (plain,) = requests_for("cloudwatch", "PutMetricAlarm", {"AlarmName": "amtf-e-errors"}, SITE)
+    assert plain == Request("cloudwatch:PutMetricAlarm", arn)
+    put, tag = requests_for(
+        "cloudwatch",
+        "PutMetricAlarm",
+        {
+            "AlarmName": "amtf-e-errors",
+            "AlarmActions": ["arn:aws:sns:us-east-1:123456789012:ops"],
+            "Tags": [{"Key": "team", "Value": "ml"}],
+        },
+        SITE,
+    )
+    assert (put.action, put.resource, tag.action, tag.resource) == (
+        "cloudwatch:PutMetricAlarm",
+        arn,
+        "cloudwatch:TagResource",
+        arn,
+    )
+    assert put.context == {
+        "cloudwatch:AlarmActions": ["arn:aws:sns:us-east-1:123456789012:ops"],
+        "aws:TagKeys": ["team"],
+        "aws:RequestTag/team": "ml",
+    }
+
+
+# Calls the operator's command line makes with its own credentials, never a function's role.
+OPERATOR_ONLY = {
+    ("cloudformation", "DescribeStacks"),
+    ("sns", "Subscribe"),
+    ("sns", "SetSubscriptionAttributes"),
+    ("sns", "ListSubscriptionsByTopic"),
+}
+
+
+def test_every_call_the_adapters_make_is_mapped() -> None:
+    import re
+    from pathlib import Path
+
+    import botocore.session
+
+    import amtflow.adapters
+
+    session = botocore.session.get_session()
+    services = {service for service, _ in OPERATIONS} | {"cloudformation"}
+    by_method: dict[str, list[tuple[str, str]]] = {}
+    for service in services:
+        model = session.get_service_model(service)
+        for operation in model.operation_names:
+            method = botocore.xform_name(operation)
+            by_method.setdefault(method, []).append((service, operation))
+    source = "\n".join(p.read_text() for p in Path(amtflow.adapters.__file__).parent.glob("*.py"))
+    called = set(re.findall(r"\b(?:self\._\w+|client)\.(\w+)\(", source))
+    called |= set(re.findall(r"get_paginator\(\"(\w+)\"\)", source))
+    unmapped = [
+        (method, candidates)
+        for method in sorted(called)
+        if (candidates := by_method.get(method))
+        and not any(c in OPERATIONS or c in OPERATOR_ONLY for c in candidates)
+    ]
+    assert unmapped == []
+
+
+@pytest.mark.parametrize("verb", ["Create", "Update"])
+def test_moving_an_endpoint_to_a_configuration_is_authorised_on_both(verb: str) -> None:
+    requests = requests_for(
+        "sagemaker", f"{verb}Endpoint", {"EndpointName": "AMTF-e", "EndpointConfigName": "AMTF-e-2"}, SITE
+    )
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:"
+    assert [r.resource for r in requests] == [f"{arn}endpoint/amtf-e", f"{arn}endpoint-config/amtf-e-2"]
+    assert {r.action for r in requests} == {f"sagemaker:{verb}Endpoint"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amtflow.errors import AmtflowError
-from amtflow.local.twin._iam import Request
+from amtflow.local.twin._iam import ContextValue, Request
 
 
 class UnmappedOperationError(AmtflowError):
@@ -154,6 +154,13 @@ def _sagemaker_named(verb: str, resource: str) -> Mapper:
     def mapper(p: Params, s: Site) -> list[Request]:
         arn = _sagemaker_arn(s, kind, str(p[name_key]))
         found = [Request(f"sagemaker:{verb}{resource}", arn)]
+        if resource == "Endpoint" and verb in ("Create", "Update"):  # on the configuration it moves to too
+            found.append(
+                Request(
+                    f"sagemaker:{verb}{resource}",
+                    _sagemaker_arn(s, "endpoint-config", p["EndpointConfigName"]),
+                )
+            )
         if verb == "Create":
             found += [
                 Request("iam:PassRole", role, {"iam:PassedToService": "sagemaker.amazonaws.com"})
@@ -259,6 +266,34 @@ def _put_metric_data(p: Params, s: Site) -> list[Request]:
     return [Request("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": str(p.get("Namespace", ""))})]
 
 
+def _alarm_arn(site: Site, name: str) -> str:
+    return site.arn("cloudwatch", f"alarm:{name}")
+
+
+def _describe_alarms(p: Params, s: Site) -> list[Request]:
+    """Authorised on each named alarm; without names (a prefix, or every alarm) on ``alarm:*``."""
+    names = [str(n) for n in p.get("AlarmNames") or ()]
+    return [Request("cloudwatch:DescribeAlarms", _alarm_arn(s, n)) for n in names or ["*"]]
+
+
+def _put_metric_alarm(p: Params, s: Site) -> list[Request]:
+    """``cloudwatch:PutMetricAlarm`` on the alarm, with the actions it is given (``cloudwatch:AlarmActions``)
+    and, with tags, ``aws:TagKeys`` and ``cloudwatch:TagResource`` on the alarm too."""
+    arn = _alarm_arn(s, str(p["AlarmName"]))
+    actions = [
+        str(a) for key in ("AlarmActions", "OKActions", "InsufficientDataActions") for a in p.get(key) or ()
+    ]
+    context: dict[str, ContextValue] = {"cloudwatch:AlarmActions": actions} if actions else {}
+    tags = p.get("Tags") or []
+    if tags:
+        context["aws:TagKeys"] = [str(t["Key"]) for t in tags]
+        context.update({f"aws:RequestTag/{t['Key']}": str(t["Value"]) for t in tags})
+    found = [Request("cloudwatch:PutMetricAlarm", arn, context)]
+    if tags:
+        found.append(Request("cloudwatch:TagResource", arn, context))
+    return found
+
+
 def _put_events(p: Params, s: Site) -> list[Request]:
     found: list[Request] = []
     for entry in p.get("Entries", []):
@@ -328,6 +363,7 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
     ("sagemaker", "ListModelPackages"): _everywhere("sagemaker:ListModelPackages"),
     ("sagemaker", "ListHyperParameterTuningJobs"): _everywhere("sagemaker:ListHyperParameterTuningJobs"),
     ("sagemaker", "ListTrainingJobs"): _everywhere("sagemaker:ListTrainingJobs"),
+    ("sagemaker", "ListEndpointConfigs"): _everywhere("sagemaker:ListEndpointConfigs"),
     ("sagemaker", "AddTags"): _sagemaker_by_arn("sagemaker:AddTags", "ResourceArn"),
     ("sagemaker", "ListTags"): _sagemaker_by_arn("sagemaker:ListTags", "ResourceArn"),
     ("sagemaker-runtime", "InvokeEndpoint"): _sagemaker_runtime,
@@ -354,6 +390,8 @@ OPERATIONS: dict[tuple[str, str], Mapper] = {
     ("logs", "GetLogEvents"): _log_stream("logs:GetLogEvents"),
     ("logs", "PutLogEvents"): _log_stream("logs:PutLogEvents"),
     ("cloudwatch", "PutMetricData"): _put_metric_data,
+    ("cloudwatch", "DescribeAlarms"): _describe_alarms,
+    ("cloudwatch", "PutMetricAlarm"): _put_metric_alarm,
     ("events", "PutEvents"): _put_events,
     ("xray", "PutTraceSegments"): _everywhere("xray:PutTraceSegments"),
     ("xray", "PutTelemetryRecords"): _everywhere("xray:PutTelemetryRecords"),

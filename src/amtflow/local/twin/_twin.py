@@ -363,18 +363,7 @@ class Twin:
         engine sends, or a PutEvents entry), put on the default bus. SageMaker's own publishing: no
         principal's call, whatever context the SageMaker side calls it in."""
         with _iam_enforce.as_service():
-            self._put_event_entry(entry)
-
-    def _put_event_entry(self, entry: Mapping[str, Any]) -> None:
-        if "detail-type" in entry:
-            entry = {
-                "Source": entry["source"],
-                "DetailType": entry["detail-type"],
-                "Detail": entry.get("detail", {}),
-                "Resources": list(entry.get("resources") or []),
-                "Time": datetime.fromisoformat(str(entry["time"]).replace("Z", "+00:00")),
-            }
-        self.put_events([entry])
+            self.put_events([_put_events_entry(entry)])
 
     def _entry(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(entry)
@@ -475,6 +464,20 @@ class Twin:
     def errors(self) -> list[str]:
         """Asynchronous failures: handler errors of event-driven invocations, undeliverable events."""
         return self._deliveries.errors()
+
+
+def _put_events_entry(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A ``PutEvents`` entry for an event given as an EventBridge envelope (as the local engine sends it),
+    or the entry itself."""
+    if "detail-type" not in entry:
+        return entry
+    return {
+        "Source": entry["source"],
+        "DetailType": entry["detail-type"],
+        "Detail": entry.get("detail", {}),
+        "Resources": list(entry.get("resources") or []),
+        "Time": datetime.fromisoformat(str(entry["time"]).replace("Z", "+00:00")),
+    }
 
 
 def _packaged_imports(
