@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
-from scipy.stats import norm, qmc
+from scipy.stats import qmc
 
+from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, standardise
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
 
@@ -163,89 +162,6 @@ class GridStrategy(Strategy):
         return self._grid.pop(0) if self._grid else None
 
 
-class _Posterior:
-    """A Gaussian-process posterior for fixed kernel hyperparameters.
-
-    The Cholesky factor is computed once per suggestion; predictions for thousands of candidates are one
-    matrix product and one triangular solve. ``prior_mean`` (a function of cube points, in the same
-    standardised units as the targets) is the mean the data are residuals around.
-    """
-
-    def __init__(
-        self,
-        kernel: Any,
-        x: np.ndarray,
-        y: np.ndarray,
-        prior_mean: Callable[[np.ndarray], np.ndarray] | None = None,
-    ) -> None:
-        self.kernel = kernel
-        self.x = x
-        self.prior_mean = prior_mean
-        if len(x):
-            k = np.asarray(kernel(x))
-            k[np.diag_indices_from(k)] += 1e-8
-            self.chol = cho_factor(k, lower=True)
-            self.alpha = cho_solve(self.chol, y - self._m(x))
-
-    def _m(self, x: np.ndarray) -> np.ndarray:
-        return np.zeros(len(x)) if self.prior_mean is None else self.prior_mean(x)
-
-    def predict(self, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation at the rows of ``xc``."""
-        xc = np.atleast_2d(xc)
-        prior = np.asarray(self.kernel.diag(xc))
-        if not len(self.x):
-            return self._m(xc), np.sqrt(np.maximum(prior, 1e-18))
-        ks = np.asarray(self.kernel(xc, self.x))
-        mu = self._m(xc) + ks @ self.alpha
-        v = cho_solve(self.chol, ks.T)
-        var = prior - np.einsum("ij,ji->i", ks, v)
-        return mu, np.sqrt(np.maximum(var, 1e-18))
-
-    def expected_improvement(self, xc: np.ndarray, best: float) -> np.ndarray:
-        mu, sigma = self.predict(xc)
-        sigma = np.maximum(sigma, 1e-9)
-        z = (best - mu) / sigma
-        return np.asarray((best - mu) * norm.cdf(z) + sigma * norm.pdf(z))
-
-
-def _default_kernel(length_scale: float | np.ndarray = 0.5) -> Any:
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-
-    return ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
-        length_scale=length_scale, length_scale_bounds=(1e-2, 2e1), nu=2.5
-    ) + WhiteKernel(1e-4, (1e-8, 1e-1))
-
-
-def _fit_kernel(kernel: Any, x: np.ndarray, y: np.ndarray, *, restarts: int, seed: int) -> Any:
-    """Kernel hyperparameters by maximum marginal likelihood (scikit-learn), starting from ``kernel``."""
-    from sklearn.gaussian_process import GaussianProcessRegressor
-
-    gp = GaussianProcessRegressor(
-        kernel=kernel, normalize_y=False, n_restarts_optimizer=restarts, random_state=seed
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gp.fit(x, y)
-    return gp.kernel_
-
-
-def _warp(y: np.ndarray) -> np.ndarray:
-    """A monotone warping: losses far above the median are compressed logarithmically."""
-    med = float(np.median(y))
-    spread = float(np.median(np.abs(y - med))) or (float(np.std(y)) or 1.0)
-    z = (y - med) / spread
-    return np.asarray(np.where(z > 1.0, 1.0 + np.log1p(np.maximum(z - 1.0, 0.0)), z))
-
-
-def _standardise(y: np.ndarray) -> np.ndarray:
-    """Warped, then zero mean and unit spread (an empty or constant input stays centred)."""
-    if not len(y):
-        return y
-    w = _warp(y)
-    return np.asarray((w - np.mean(w)) / (float(np.std(w)) or 1.0))
-
-
 class BayesianStrategy(Strategy):
     """Gaussian-process Bayesian optimisation in the unit cube.
 
@@ -285,7 +201,7 @@ class BayesianStrategy(Strategy):
         self._prior_queue: list[Config] = []
         self._prior_points: list[np.ndarray] = []
         self._related: list[tuple[Config, float]] = []
-        self._related_model: _Posterior | None = None
+        self._related_model: Posterior | None = None
         self._kernel: Any = None
         self._ard = False
         self._fits = 0
@@ -333,9 +249,9 @@ class BayesianStrategy(Strategy):
             return None
         if self._related_model is None:
             x = np.array([self.space.encode(c) for c, _ in self._related])
-            y = _standardise(np.array([v for _, v in self._related]))
-            kernel = _fit_kernel(_default_kernel(), x, y, restarts=1, seed=int(self.rng.integers(2**31 - 1)))
-            self._related_model = _Posterior(kernel, x, y)
+            y = standardise(np.array([v for _, v in self._related]))
+            kernel = fit_kernel(default_kernel(), x, y, restarts=1, seed=int(self.rng.integers(2**31 - 1)))
+            self._related_model = Posterior(kernel, x, y)
         model = self._related_model
 
         def mean(points: np.ndarray) -> np.ndarray:
@@ -354,11 +270,11 @@ class BayesianStrategy(Strategy):
             return self.space.sample(self.rng)
         return self._optimise_acquisition()
 
-    def _fit(self) -> tuple[_Posterior, float]:
+    def _fit(self) -> tuple[Posterior, float]:
         """The posterior over observed results and pending lies, and the best standardised loss."""
         prior_mean = self._prior_mean()
         x = np.array([self.space.encode(c) for c, _ in self.observed]).reshape(-1, self.space.dims)
-        y = _standardise(np.array([v for _, v in self.observed]))
+        y = standardise(np.array([v for _, v in self.observed]))
         m = prior_mean(x) if prior_mean is not None and len(x) else np.zeros(len(x))
         ard = len(self.observed) >= self.ard_factor * self.space.dims
         kernel = self._kernel
@@ -366,14 +282,14 @@ class BayesianStrategy(Strategy):
             start: Any = 0.5
             if kernel is not None:
                 start = float(np.mean(np.atleast_1d(kernel.k1.k2.length_scale)))
-            kernel = _default_kernel(np.full(self.space.dims, start) if ard else start)
+            kernel = default_kernel(np.full(self.space.dims, start) if ard else start)
             self._ard = ard
         # Fitted on fewer points than the initial design, the length scale collapses to its bound; past
         # 20 observations one more point barely moves the fit, so it is refitted on every third.
         n = len(x)
         if n >= self.n_init and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
             self._fits += 1
-            kernel = _fit_kernel(
+            kernel = fit_kernel(
                 kernel,
                 x,
                 y - m,
@@ -382,7 +298,7 @@ class BayesianStrategy(Strategy):
             )
             self._kernel = kernel
         best = 0.0
-        posterior = _Posterior(kernel, x, y, prior_mean)
+        posterior = Posterior(kernel, x, y, prior_mean)
         if len(y):
             best = float(np.min(y))
         elif prior_mean is not None and self._prior_points:
@@ -390,7 +306,7 @@ class BayesianStrategy(Strategy):
         if self.pending:
             xp = np.array([self.space.encode(c) for c in self.pending])
             lies = posterior.predict(xp)[0]  # the model's own belief, so the lies never bend the fit
-            posterior = _Posterior(kernel, np.vstack([x, xp]), np.concatenate([y, lies]), prior_mean)
+            posterior = Posterior(kernel, np.vstack([x, xp]), np.concatenate([y, lies]), prior_mean)
         return posterior, best
 
     def _candidates(self) -> np.ndarray:

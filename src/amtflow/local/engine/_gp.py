@@ -1,0 +1,98 @@
+"""The Gaussian-process pieces of the Bayesian strategy: kernel, hyperparameter fit, posterior, warping.
+
+Everything works in the unit cube of :class:`~amtflow.local.engine._space.SearchSpace` on standardised
+losses (lower is better).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from scipy.stats import norm
+
+
+class Posterior:
+    """A Gaussian-process posterior for fixed kernel hyperparameters.
+
+    The Cholesky factor is computed once per suggestion; predictions for thousands of candidates are one
+    matrix product and one triangular solve. ``prior_mean`` (a function of cube points, in the same
+    standardised units as the targets) is the mean the data are residuals around.
+    """
+
+    def __init__(
+        self,
+        kernel: Any,
+        x: np.ndarray,
+        y: np.ndarray,
+        prior_mean: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.x = x
+        self.prior_mean = prior_mean
+        if len(x):
+            k = np.asarray(kernel(x))
+            k[np.diag_indices_from(k)] += 1e-8
+            self.chol = cho_factor(k, lower=True)
+            self.alpha = cho_solve(self.chol, y - self._m(x))
+
+    def _m(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x)) if self.prior_mean is None else self.prior_mean(x)
+
+    def predict(self, xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation at the rows of ``xc``."""
+        xc = np.atleast_2d(xc)
+        prior = np.asarray(self.kernel.diag(xc))
+        if not len(self.x):
+            return self._m(xc), np.sqrt(np.maximum(prior, 1e-18))
+        ks = np.asarray(self.kernel(xc, self.x))
+        mu = self._m(xc) + ks @ self.alpha
+        v = cho_solve(self.chol, ks.T)
+        var = prior - np.einsum("ij,ji->i", ks, v)
+        return mu, np.sqrt(np.maximum(var, 1e-18))
+
+    def expected_improvement(self, xc: np.ndarray, best: float) -> np.ndarray:
+        mu, sigma = self.predict(xc)
+        sigma = np.maximum(sigma, 1e-9)
+        z = (best - mu) / sigma
+        return np.asarray((best - mu) * norm.cdf(z) + sigma * norm.pdf(z))
+
+
+def default_kernel(length_scale: float | np.ndarray = 0.5) -> Any:
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+    return ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+        length_scale=length_scale, length_scale_bounds=(1e-2, 2e1), nu=2.5
+    ) + WhiteKernel(1e-4, (1e-8, 1e-1))
+
+
+def fit_kernel(kernel: Any, x: np.ndarray, y: np.ndarray, *, restarts: int, seed: int) -> Any:
+    """Kernel hyperparameters by maximum marginal likelihood (scikit-learn), starting from ``kernel``."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    gp = GaussianProcessRegressor(
+        kernel=kernel, normalize_y=False, n_restarts_optimizer=restarts, random_state=seed
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gp.fit(x, y)
+    return gp.kernel_
+
+
+def _warp(y: np.ndarray) -> np.ndarray:
+    """A monotone warping: losses far above the median are compressed logarithmically."""
+    med = float(np.median(y))
+    spread = float(np.median(np.abs(y - med))) or (float(np.std(y)) or 1.0)
+    z = (y - med) / spread
+    return np.asarray(np.where(z > 1.0, 1.0 + np.log1p(np.maximum(z - 1.0, 0.0)), z))
+
+
+def standardise(y: np.ndarray) -> np.ndarray:
+    """Warped, then zero mean and unit spread (an empty or constant input stays centred)."""
+    if not len(y):
+        return y
+    w = _warp(y)
+    return np.asarray((w - np.mean(w)) / (float(np.std(w)) or 1.0))
