@@ -76,3 +76,39 @@ def test_the_plain_state_machine_backend_still_describes_by_arn() -> None:
 )
 def test_serves_tells_the_urls_moto_answers(url: str, served: bool) -> None:
     assert _moto_seam.serves("any", "Op", url) is served
+
+
+def test_deploying_a_stack_with_resources_moto_does_not_model_prints_no_notice(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import json
+    import logging
+
+    import boto3
+    from moto import mock_aws
+
+    template = {
+        "Resources": {
+            "Alarm": {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "MetricName": "Errors",
+                    "Namespace": "amtflow",
+                    "Statistic": "Sum",
+                    "Period": 60,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 1,
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                },
+            }
+        }
+    }
+    with caplog.at_level(logging.WARNING, logger="moto"), mock_aws():
+        cfn = boto3.client("cloudformation", region_name="us-east-1")
+        with _moto_seam.warnings_silenced():
+            cfn.create_stack(StackName="s", TemplateBody=json.dumps(template))
+        assert not [r for r in caplog.records if "No Moto CloudFormation support" in r.getMessage()]
+        caplog.clear()
+        cfn.create_stack(StackName="t", TemplateBody=json.dumps(template))  # outside: moto's notice stays
+
+    assert [r for r in caplog.records if "No Moto CloudFormation support" in r.getMessage()]

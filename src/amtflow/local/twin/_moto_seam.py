@@ -589,9 +589,26 @@ def quiet_logger(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
         target.setLevel(previous)
 
 
+class _UnmodelledResourceFilter(logging.Filter):
+    """Drops moto's "No Moto CloudFormation support for <type>" records (it logs them on ``moto``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No Moto CloudFormation support")
+
+
 @contextmanager
 def warnings_silenced() -> Iterator[None]:
-    """Moto's CloudFormation parser's warnings and logs about resources it only stores, silenced."""
-    with quiet_logger("moto.cloudformation.parsing", logging.ERROR), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    """Moto's CloudFormation parser's warnings and logs about resources it only stores, silenced.
+
+    Resources moto does not model (CloudWatch alarms, for one) are still created in the stack as
+    records; the twin does not need moto to act on them, so its notice about each is noise.
+    """
+    unmodelled = _UnmodelledResourceFilter()
+    moto_logger = logging.getLogger("moto")
+    moto_logger.addFilter(unmodelled)
+    try:
+        with quiet_logger("moto.cloudformation.parsing", logging.ERROR), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        moto_logger.removeFilter(unmodelled)
