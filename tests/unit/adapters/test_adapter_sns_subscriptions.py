@@ -124,14 +124,16 @@ MESSAGES = [
     {"model": MODEL, "outcome": "rejected"},
     {"model": MODEL, "outcome": "failed"},
     {"model": MODEL, "outcome": "queued"},
+    {"model": MODEL, "outcome": "stalled"},
     {"model": "fraud-xgb", "outcome": "failed"},
+    {"model": "fraud-xgb", "outcome": "stalled"},
     {"model": "fraud-xgb", "outcome": "succeeded", "promotion": "promoted"},
 ]
 CHOICES = [
     list(c)
     for n in (1, 2, 3, 6)
     for c in itertools.islice(itertools.combinations(list(NotificationOutcome), n), 4)
-]
+] + [[NotificationOutcome.STALLED], [NotificationOutcome.PROMOTED, NotificationOutcome.STALLED]]
 
 
 @pytest.mark.parametrize("outcomes", CHOICES, ids=lambda c: "+".join(o.value for o in c))
@@ -168,6 +170,14 @@ def test_sns_delivers_exactly_what_notify_announces_for_this_model(
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     expected = [i for i, a in enumerate(MESSAGES) if a["model"] == MODEL and announces(outcomes, a)]
     assert sorted(received) == expected
+
+
+def test_stalled_lets_the_stall_notices_of_this_model_through() -> None:
+    assert filter_policy(MODEL, [NotificationOutcome.STALLED]) == {"model": [MODEL], "outcome": ["stalled"]}
+    assert filter_policy(MODEL, [NotificationOutcome.FAILED, NotificationOutcome.STALLED]) == {
+        "model": [MODEL],
+        "outcome": ["failed", "no_result", "queued", "stalled"],
+    }
 
 
 def test_no_listed_outcome_gives_no_policy() -> None:
