@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from amtflow.adapters._errors import ACCESS_CODES, ErrorFor, aws_call
@@ -109,8 +109,8 @@ class RetiredSubscriptions:
     subscription is still pending confirmation (SNS lists it without an ARN, so it cannot be unsubscribed;
     SNS deletes it after 48 hours unless its confirmation link is followed)."""
 
-    unsubscribed: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
+    unsubscribed: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
 
 
 def _operator_denied(action: str, permission: str) -> dict[str, ErrorFor]:
@@ -167,13 +167,14 @@ class SnsEmailSubscriptions:
         ``notifications.email``) are reported as pending instead."""
         kept = (keep or "").lower()
         before = {e.lower() for e in earlier} - {kept}
-        retired = RetiredSubscriptions()
+        unsubscribed: list[str] = []
+        pending: list[str] = []
         for address, arn in self._emails():
             if address.lower() == kept:
                 continue
             if arn == PENDING:
                 if address.lower() in before:
-                    retired.pending.append(address)
+                    pending.append(address)
                 continue
             try:
                 reading = f"reading the filter policy of {arn}"
@@ -186,8 +187,8 @@ class SnsEmailSubscriptions:
                     self._sns.unsubscribe(SubscriptionArn=arn)
             except NotFoundError:
                 continue  # unsubscribed meanwhile (the link at the foot of an e-mail)
-            retired.unsubscribed.append(address)
-        return retired
+            unsubscribed.append(address)
+        return RetiredSubscriptions(tuple(unsubscribed), tuple(pending))
 
     def ensure(self, email: str, filter_policy: Mapping[str, Any]) -> EmailSubscription:
         """Subscribe ``email`` with ``filter_policy``, or set the policy of its existing subscription (one

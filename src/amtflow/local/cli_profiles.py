@@ -359,12 +359,14 @@ def retire_emails(
             f"{model}: the subscriptions of earlier notifications.email addresses not removed: {e}", file=out
         )
         return False
+    named = (profile.notifications.email or "").lower()
     for address in retired.unsubscribed:
-        print(
-            f"{model}: unsubscribed {address} from the notifications of {model} "
-            "(no longer its notifications.email)",
-            file=out,
+        why = (
+            "notifications.outcomes lists no outcome"
+            if address.lower() == named
+            else "no longer its notifications.email"
         )
+        print(f"{model}: unsubscribed {address} from the notifications of {model} ({why})", file=out)
     for address in retired.pending:
         print(
             f"{model}: {address} not unsubscribed: its subscription is still pending confirmation, which SNS "

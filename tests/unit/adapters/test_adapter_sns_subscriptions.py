@@ -223,7 +223,7 @@ def test_retire_unsubscribes_this_model_s_confirmed_subscriptions_of_other_addre
     subscriptions.ensure("new@example.com", {"model": [MODEL], "outcome": ["failed"]})
     subscriptions.ensure("fraud@example.com", {"model": ["fraud-xgb"], "outcome": ["failed"]})
     retired = subscriptions.retire(MODEL, keep="NEW@example.com")
-    assert (retired.unsubscribed, retired.pending) == ([EMAIL], [])
+    assert (retired.unsubscribed, retired.pending) == ((EMAIL,), ())
     assert sorted(s["Endpoint"] for s in email_subscriptions(sns, topic)) == [
         "fraud@example.com",
         "new@example.com",
@@ -240,7 +240,7 @@ def test_retire_reports_the_earlier_address_s_pending_subscription_and_leaves_ot
         )
         retired = SnsEmailSubscriptions(client, STUB_TOPIC).retire(MODEL, keep=None, earlier=[EMAIL.upper()])
         stub.assert_no_pending_responses()  # no unsubscribe, no re-subscribe (it would send another e-mail)
-    assert (retired.unsubscribed, retired.pending) == ([], [EMAIL])
+    assert (retired.unsubscribed, retired.pending) == ((), (EMAIL,))
 
 
 def test_retire_skips_a_subscription_removed_meanwhile_and_says_a_refused_removal() -> None:

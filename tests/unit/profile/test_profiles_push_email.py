@@ -166,7 +166,7 @@ def test_removing_the_email_unsubscribes_it_at_the_next_push(
     assert push(aws, profile) == 0
     assert emails(aws) == []
     out = capsys.readouterr().out
-    assert f"churn-xgb: unsubscribed {EMAIL} from the notifications of churn-xgb" in out
+    assert f"churn-xgb: unsubscribed {EMAIL} from the notifications of churn-xgb (no longer its" in out
     assert push(aws, profile) == 0  # nothing left to remove: quiet
     assert "unsubscribed" not in capsys.readouterr().out
 
@@ -211,7 +211,7 @@ def test_an_email_with_no_outcome_listed_is_unsubscribed(
     assert emails(aws) == []
     out = capsys.readouterr().out
     assert "not subscribed: notifications.outcomes lists no outcome" in out
-    assert f"unsubscribed {EMAIL}" in out
+    assert f"unsubscribed {EMAIL} from the notifications of churn-xgb (notifications.outcomes lists no" in out
 
 
 def test_removing_the_email_without_a_topic_says_it_was_not_unsubscribed_and_how(
@@ -256,3 +256,36 @@ def test_a_removal_that_fails_is_said_and_fails_the_push(
     assert "uploaded" in out
     assert "churn-xgb: the subscriptions of earlier notifications.email addresses not removed" in out
     assert "sns:Unsubscribe" in out
+
+
+class PendingSubscriptions:
+    """The stored profile's address is still pending confirmation (SNS lists it without an ARN)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str | None, list[str]]] = []
+
+    def ensure(self, email: str, policy: Any) -> Any:
+        raise AssertionError("the profile has no email")
+
+    def retire(self, model: str, *, keep: str | None = None, earlier: Any = ()) -> Any:
+        from amtflow.adapters import RetiredSubscriptions
+
+        self.asked.append((model, keep, list(earlier)))
+        return RetiredSubscriptions(pending=tuple(earlier))
+
+
+def test_a_pending_subscription_of_the_stored_address_is_reported_not_removed(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amtflow.local.cli_profiles import push_profiles
+
+    s3 = boto3.client("s3", region_name=REGION)
+    assert push_profiles([str(profile)], client=s3, bucket=BUCKET) == 0  # stored with its email
+    profile.write_text(profile.read_text().replace(f"  email: {EMAIL}\n", ""))
+    pending = PendingSubscriptions()
+    capsys.readouterr()
+    assert push_profiles([str(profile)], client=s3, bucket=BUCKET, subscriptions=pending) == 0  # type: ignore[arg-type]
+    assert pending.asked == [("churn-xgb", None, [EMAIL])]
+    out = capsys.readouterr().out
+    assert f"churn-xgb: {EMAIL} not unsubscribed: its subscription is still pending confirmation" in out
+    assert "48 hours" in out
