@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from amtflow import wiring
-from amtflow.app import function_account, summarize, summarize_leases
+from amtflow.app import CloseOutcome, function_account, summarize, summarize_leases
 from amtflow.log_format import RedactingFormatter
 
 logger = Logger(logger_formatter=RedactingFormatter())
@@ -46,6 +46,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("reconciled", extra={"endpoint": d.subject, "outcome": d.outcome.value, "why": d.reason})
     counts = summarize(results)
     metrics.add_metric(name="ParkedJobsSwept", unit=MetricUnit.Count, value=len(results) + len(deployments))
+    metrics.add_metric(
+        name="StalledJobs", unit=MetricUnit.Count, value=counts.get(CloseOutcome.STALLED.value, 0)
+    )
     return {
         "parked": len(results),
         "outcomes": counts,

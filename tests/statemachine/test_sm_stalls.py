@@ -75,6 +75,38 @@ def test_a_stalled_job_is_notified_once_and_its_run_goes_on(app: Twin, sagemaker
     assert [n.attributes["outcome"] for n in app.notifications()] == ["stalled", "succeeded"]
 
 
+def stalled_jobs(app: Twin) -> list[float]:
+    """The reconciler's ``StalledJobs`` of each sweep, in order."""
+    return [v for m in app.metrics() if m.name == "StalledJobs" for v in m.values]
+
+
+def test_each_sweep_counts_the_jobs_it_found_stalled(app: Twin, sagemaker: SageMakerStandIn) -> None:
+    start_running_job(app, sagemaker, "{stall_after: {trials: 1}}")
+    sweep(app)
+    sweep(app)  # the job was counted at the sweep that noticed it
+    assert stalled_jobs(app)[-2:] == [1.0, 0.0]
+    (metric,) = [m for m in app.metrics() if m.name == "StalledJobs"][-1:]
+    assert (metric.function, metric.namespace, metric.unit) == ("ReconcileFunction", "amtflow", "Count")
+    assert dict(metric.dimensions) == {"service": "amtflow"}
+
+
+def test_a_profile_that_leaves_out_stalled_is_stopped_counted_and_not_notified(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    rules = "{stall_after: {trials: 1}, on_stall: stop}\nnotifications: {outcomes: [promoted, failed]}"
+    job_name = start_running_job(app, sagemaker, rules)
+
+    app.advance(SWEEP)
+    (execution,) = app.wait_for_executions()
+    assert sagemaker.calls.count("StopHyperParameterTuningJob") == 1
+    assert sagemaker.jobs[job_name]["status"] == "Stopped"
+    assert execution.status is ExecutionStatus.SUCCEEDED, execution.cause
+    assert 1.0 in stalled_jobs(app)
+    (result,) = app.notifications()  # the run's promotion; no stall notice
+    assert result.attributes["outcome"] == "succeeded"
+    assert result.attributes["promotion"] == "promoted"
+
+
 def test_a_job_that_still_improves_is_not_stalled(app: Twin, sagemaker: SageMakerStandIn) -> None:
     start_running_job(app, sagemaker, "{stall_after: {trials: 2}, on_stall: stop}")
     sweep(app)

@@ -70,8 +70,9 @@ def globals_environment() -> dict[str, Any]:
 
 
 def test_every_alarm_notifies_the_operations_topic_and_chose_its_missing_data() -> None:
-    # two per function; three for runs that failed, one for slow runs, one per queue, one for the reconciler
-    expected = 2 * len(of_type("AWS::Lambda::Function")) + 3 + 1 + len(of_type("AWS::SQS::Queue")) + 1
+    # two per function; three for runs that failed, one for slow runs, one per queue, one for the reconciler,
+    # one for stalled jobs
+    expected = 2 * len(of_type("AWS::Lambda::Function")) + 3 + 1 + len(of_type("AWS::SQS::Queue")) + 1 + 1
     assert len(alarms()) == expected
     for name, alarm in alarms().items():
         assert alarm["AlarmActions"] == [TOPIC], name
@@ -142,6 +143,17 @@ def test_the_reconciler_not_running_raises_an_alarm_over_more_than_its_schedule(
     period = parameters["ReconcileNotRunAlarmPeriodSeconds"]
     assert int(period["Default"]) >= 2 * every
     assert all(int(p) % 60 == 0 and int(p) <= 86400 for p in period["AllowedValues"])
+
+
+def test_stalled_jobs_raise_an_alarm_on_the_metric_the_reconciler_emits() -> None:
+    (alarm,) = alarms_on("amtflow", "StalledJobs")
+    assert dimensions(alarm) == {SERVICE_DIMENSION: globals_environment()["POWERTOOLS_SERVICE_NAME"]}
+    assert (alarm["Statistic"], alarm["ComparisonOperator"]) == ("Sum", "GreaterThanOrEqualToThreshold")
+    assert alarm["Threshold"] == {"Ref": "StalledJobsAlarmThreshold"}
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert cloudformation()["Parameters"]["StalledJobsAlarmThreshold"]["Default"] == 1
+    (emitted,) = [e for e in emitted_metrics() if e.name == "StalledJobs"]
+    assert (emitted.function, emitted.dimensions) == ("reconcile", frozenset({SERVICE_DIMENSION}))
 
 
 def test_the_operations_topic_is_encrypted_with_a_key_the_alarms_may_use() -> None:

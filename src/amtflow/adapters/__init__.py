@@ -27,6 +27,7 @@ from amtflow.adapters._registry import ensure_model_package_group, register_mode
 from amtflow.adapters._sagemaker import SageMakerTuning, strip_quotes, training_summary, tuning_description
 from amtflow.adapters._sns import (
     EmailSubscription,
+    RetiredSubscriptions,
     SnsEmailSubscriptions,
     SnsNotifier,
     sns_message,
@@ -54,6 +55,7 @@ __all__ = [
     "DynamoStateTable",
     "EmailSubscription",
     "ProfileSpec",
+    "RetiredSubscriptions",
     "S3DatasetCatalog",
     "S3DatasetReader",
     "S3ProfileStore",

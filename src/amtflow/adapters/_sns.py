@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from amtflow.adapters._errors import aws_call
+from amtflow.adapters._errors import ACCESS_CODES, ErrorFor, aws_call
 from amtflow.app import Notification
+from amtflow.errors import ConfigurationError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -102,6 +103,37 @@ class EmailSubscription:
     created: bool
 
 
+@dataclass(frozen=True)
+class RetiredSubscriptions:
+    """What :meth:`SnsEmailSubscriptions.retire` did: the addresses it unsubscribed, and those whose
+    subscription is still pending confirmation (SNS lists it without an ARN, so it cannot be unsubscribed;
+    SNS deletes it after 48 hours unless its confirmation link is followed)."""
+
+    unsubscribed: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+
+
+def _operator_denied(action: str, permission: str) -> dict[str, ErrorFor]:
+    """An access denied to the operator's credentials (``amtflow profiles push``), named with the fix."""
+
+    def denied(e: Any) -> Exception:
+        return ConfigurationError(
+            f"{action}: access denied; grant {permission} on the topic to the credentials running "
+            "`amtflow profiles push`"
+        )
+
+    return dict.fromkeys(ACCESS_CODES, denied)
+
+
+def _policy_model(policy: str | None) -> object:
+    """The ``model`` of a subscription's filter policy (``None`` when it has none or is not JSON)."""
+    try:
+        document = json.loads(policy or "null")
+    except ValueError:
+        return None
+    return document.get("model") if isinstance(document, dict) else None
+
+
 class SnsEmailSubscriptions:
     """Keeps one ``email`` subscription per address on a topic, with a filter policy on the message
     attributes (``FilterPolicyScope`` = ``MessageAttributes``)."""
@@ -110,15 +142,53 @@ class SnsEmailSubscriptions:
         self._sns = client
         self._topic = topic_arn
 
-    def _existing(self, email: str) -> str | None:
-        """The subscription ARN of ``email`` on the topic (``PendingConfirmation`` while unconfirmed)."""
+    def _emails(self) -> list[tuple[str, str]]:
+        """``(address, subscription ARN)`` of every ``email`` subscription on the topic (the ARN is
+        ``PendingConfirmation`` while unconfirmed)."""
+        found = []
         with aws_call(f"listing the subscriptions of {self._topic}", field="--topic-arn"):
             pages = self._sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self._topic)
             for page in pages:
                 for sub in page.get("Subscriptions", []):
-                    if sub.get("Protocol") == "email" and sub.get("Endpoint", "").lower() == email.lower():
-                        return sub.get("SubscriptionArn", PENDING)
-        return None
+                    if sub.get("Protocol") == "email":
+                        found.append((sub.get("Endpoint", ""), sub.get("SubscriptionArn", PENDING)))
+        return found
+
+    def _existing(self, email: str) -> str | None:
+        """The subscription ARN of ``email`` on the topic (``PendingConfirmation`` while unconfirmed)."""
+        return next((arn for address, arn in self._emails() if address.lower() == email.lower()), None)
+
+    def retire(
+        self, model: str, *, keep: str | None = None, earlier: Iterable[str] = ()
+    ) -> RetiredSubscriptions:
+        """Unsubscribe the confirmed ``email`` subscriptions made for ``model`` (their filter policy's
+        ``model`` is ``[model]``) of every address but ``keep``. A pending one cannot be told apart by its
+        policy (SNS shows it without an ARN): those of the ``earlier`` addresses (the model's previous
+        ``notifications.email``) are reported as pending instead."""
+        kept = (keep or "").lower()
+        before = {e.lower() for e in earlier} - {kept}
+        unsubscribed: list[str] = []
+        pending: list[str] = []
+        for address, arn in self._emails():
+            if address.lower() == kept:
+                continue
+            if arn == PENDING:
+                if address.lower() in before:
+                    pending.append(address)
+                continue
+            try:
+                reading = f"reading the filter policy of {arn}"
+                with aws_call(reading, errors=_operator_denied(reading, "sns:GetSubscriptionAttributes")):
+                    attributes = self._sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+                if _policy_model(attributes.get("FilterPolicy")) != [model]:
+                    continue
+                removing = f"unsubscribing {address} from {self._topic}"
+                with aws_call(removing, errors=_operator_denied(removing, "sns:Unsubscribe")):
+                    self._sns.unsubscribe(SubscriptionArn=arn)
+            except NotFoundError:
+                continue  # unsubscribed meanwhile (the link at the foot of an e-mail)
+            unsubscribed.append(address)
+        return RetiredSubscriptions(tuple(unsubscribed), tuple(pending))
 
     def ensure(self, email: str, filter_policy: Mapping[str, Any]) -> EmailSubscription:
         """Subscribe ``email`` with ``filter_policy``, or set the policy of its existing subscription (one

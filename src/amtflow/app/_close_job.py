@@ -82,7 +82,8 @@ class CloseOutcome(StrEnum):
     margin) while the job still ran: the job was stopped so it does not run unattended."""
     NOT_FOUND = "not_found"
     STALLED = "stalled"
-    """The running job stalled (``monitoring`` in its profile): notified once, and stopped if it says so."""
+    """The running job stalled (``monitoring`` in its profile): notified once (when its
+    ``notifications.outcomes`` lists ``stalled``), and stopped if it says so."""
     IGNORED = "ignored"
     """The event is not for this stack (another account, a detail-type this function does not handle)."""
     ERROR = "error"
@@ -262,8 +263,13 @@ class CloseTuningJobs:
                 )
             stalled = self._stalls.check(parked, job) if self._stalls is not None else None
             if stalled is not None:
-                done = "; stopped the job" if stalled.stopped else "; notified"
-                return CloseResult(parked.job_name, CloseOutcome.STALLED, stalled.reason + done)
+                told = (
+                    "; notified"
+                    if stalled.notified
+                    else "; not notified (notifications.outcomes omits stalled)"
+                )
+                done = "; stopped the job" if stalled.stopped else ""
+                return CloseResult(parked.job_name, CloseOutcome.STALLED, stalled.reason + told + done)
             return CloseResult(parked.job_name, CloseOutcome.HEARTBEAT, f"job is {job.status.value}")
         claimed = self._tokens.claim(parked.job_name)
         if claimed is None:

@@ -482,8 +482,9 @@ class NotifyRun:
         )
         return self._publish(notification, state, report.model)
 
-    def notify_stalled(self, stall: StallRecord, parked: ParkedJob) -> str:
-        """The one notice of a stalled tuning job (the reconciler's watch); returns the message ID."""
+    def notify_stalled(self, stall: StallRecord, parked: ParkedJob) -> str | None:
+        """The one notice of a stalled tuning job (the reconciler's watch): its message ID, or ``None`` when
+        the profile's ``notifications.outcomes`` leaves out ``stalled`` (the default list has it)."""
         action = (
             "amtflow stops the job (on_stall: stop); the run ends with the leaderboard of its trials."
             if stall.stopped
@@ -505,20 +506,13 @@ class NotifyRun:
             },
             attributes={"model": stall.model, "outcome": "stalled"},
         )
-        # a stall is a warning about a running job, not a run's outcome: always announced
-        return self._publish(notification, {}, stall.model, always=True).message_id or ""
+        return self._publish(notification, {}, stall.model).message_id
 
-    def _publish(
-        self, notification: Notification, state: Mapping[str, Any], model: str, *, always: bool = False
-    ) -> Delivery:
+    def _publish(self, notification: Notification, state: Mapping[str, Any], model: str) -> Delivery:
         """The one way out: only what the profile's ``notifications.outcomes`` selects, redacted of the
-        state's and the stored profile's secrets (:func:`outgoing`); ``always``: whatever the list says."""
+        state's and the stored profile's secrets (:func:`outgoing`)."""
         profile = self._profile(model)
-        if (
-            not always
-            and profile is not None
-            and not announces(profile.notifications.outcomes, notification.attributes)
-        ):
+        if profile is not None and not announces(profile.notifications.outcomes, notification.attributes):
             listed = ", ".join(o.value for o in profile.notifications.outcomes) or "nothing"
             seen = ", ".join(
                 f"{name}={notification.attributes[name]}"

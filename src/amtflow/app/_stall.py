@@ -4,7 +4,9 @@ A running job is **stalled** when its best objective value has not improved for 
 ``monitoring.stall_after`` (finished trials, or minutes), or when its running trials have reported no metric
 value for ``monitoring.silent_after`` minutes. The watch notifies once per job (the state table remembers
 the notice) and, with ``on_stall: stop``, stops the job; the stopped job then ends its run with a result
-(:meth:`StallWatch.stopped_for` tells the callback it was stopped for stalling).
+(:meth:`StallWatch.stopped_for` tells the callback it was stopped for stalling). The notice is published
+like any notification: only when the profile's ``notifications.outcomes`` lists ``stalled`` (the default
+list does); the record and the stop do not depend on it.
 """
 
 from __future__ import annotations
@@ -72,8 +74,9 @@ class StallRecords(Protocol):
         ...
 
 
-StallNotifier = Callable[[StallRecord, ParkedJob], str]
-"""Publishes the "stalled" notice (``amtflow.app.NotifyRun.notify_stalled``); returns the message ID."""
+StallNotifier = Callable[[StallRecord, ParkedJob], str | None]
+"""Publishes the "stalled" notice (``amtflow.app.NotifyRun.notify_stalled``): the message ID, or ``None``
+when the profile's ``notifications.outcomes`` leaves out ``stalled``."""
 
 JobStopper = Callable[[str], None]
 
@@ -145,6 +148,8 @@ def stall_reason(
 class StallCheck:
     reason: str
     stopped: bool
+    notified: bool = True
+    """``False`` when the profile's ``notifications.outcomes`` leaves out ``stalled`` (nothing published)."""
 
 
 class StallWatch:
@@ -198,13 +203,13 @@ class StallWatch:
         if not self._records.record(record):
             return None
         try:
-            self._notify(record, parked)
+            message_id = self._notify(record, parked)
         except AmtflowError:
             self._records.forget(job.name)
             raise
         if stop:
             self._stop_job(job.name)
-        return StallCheck(reason, stop)
+        return StallCheck(reason, stop, notified=message_id is not None)
 
     def stopped_for(self, job_name: str) -> str | None:
         """Why the watch stopped the job (its stall), or ``None`` when it did not stop it."""

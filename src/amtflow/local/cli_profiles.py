@@ -17,6 +17,8 @@
   ``AMTFLOW_TOPIC_ARN``) a profile's ``notifications.email`` gets one ``email`` subscription whose filter
   policy lets through this model's notifications of the listed outcomes only
   (:func:`amtflow.profile.filter_policy`); an existing subscription of the address has its policy updated.
+  The confirmed subscriptions made for the model (their filter policy's ``model``) of any other address (an
+  address removed or replaced) are unsubscribed; one still pending confirmation is reported instead.
 """
 
 from __future__ import annotations
@@ -325,6 +327,65 @@ def subscribe_email(profile: ModelProfile, subscriptions: SnsEmailSubscriptions 
     return True
 
 
+#: How long SNS keeps an e-mail subscription whose confirmation link was not followed.
+PENDING_LAPSES = "48 hours"
+
+
+def retire_emails(
+    profile: ModelProfile, earlier: str | None, subscriptions: SnsEmailSubscriptions | None, out: TextIO
+) -> bool:
+    """Unsubscribe the addresses subscribed to this model's notifications that its ``notifications.email``
+    no longer names (or all of them when it lists no outcome); ``earlier`` is the stored profile's address.
+    A pending subscription is reported, not removed; ``False`` when the subscriptions could not be read
+    or removed."""
+    model = profile.model
+    email = profile.notifications.email
+    if not profile.notifications.outcomes:
+        email = None  # the address hears nothing: not even through the filter of an earlier push
+    changed = earlier is not None and earlier.lower() != (email or "").lower()
+    if subscriptions is None:
+        if changed:
+            print(
+                f"{model}: notifications.email {earlier} (the stored profile's) not unsubscribed: no "
+                f"notification topic; pass --topic-arn ARN or --stack NAME (its {TOPIC_OUTPUT} output), "
+                "or set AMTFLOW_TOPIC_ARN",
+                file=out,
+            )
+        return True
+    try:
+        retired = subscriptions.retire(model, keep=email, earlier=[earlier] if earlier else [])
+    except AmtflowError as e:
+        print(
+            f"{model}: the subscriptions of earlier notifications.email addresses not removed: {e}", file=out
+        )
+        return False
+    named = (profile.notifications.email or "").lower()
+    for address in retired.unsubscribed:
+        why = (
+            "notifications.outcomes lists no outcome"
+            if address.lower() == named
+            else "no longer its notifications.email"
+        )
+        print(f"{model}: unsubscribed {address} from the notifications of {model} ({why})", file=out)
+    for address in retired.pending:
+        print(
+            f"{model}: {address} not unsubscribed: its subscription is still pending confirmation, which SNS "
+            f"cannot unsubscribe; it lapses after {PENDING_LAPSES} unless its confirmation link is followed "
+            "(ignore that e-mail; once confirmed, push again to remove it)",
+            file=out,
+        )
+    return True
+
+
+def _stored_email(store: S3ProfileStore, model: str) -> str | None:
+    """The ``notifications.email`` of the model's profile in the bucket, ``None`` when there is none or it
+    cannot be read (then only confirmed subscriptions, found by their filter policy, are removed)."""
+    try:
+        return store.get(model).notifications.email
+    except AmtflowError:
+        return None
+
+
 def push_profiles(
     paths: list[str],
     *,
@@ -334,8 +395,9 @@ def push_profiles(
     out: TextIO | None = None,
     subscriptions: SnsEmailSubscriptions | None = None,
 ) -> int:
-    """Validate every profile, then upload them all (or none) and subscribe their ``notifications.email``
-    on the topic of ``subscriptions``; the exit code (1 when a subscription failed)."""
+    """Validate every profile, then upload them all (or none), subscribe their ``notifications.email`` on
+    the topic of ``subscriptions`` and unsubscribe the addresses they no longer name; the exit code (1 when
+    a subscription could not be made or removed)."""
     out = out or sys.stdout
     files = _expand(paths)
     results = [r for r in _check_all(files, out) if not r.skipped]
@@ -347,9 +409,11 @@ def push_profiles(
     store = S3ProfileStore(client, bucket, prefix)
     subscribed = True
     for path, profile, text in good:
+        earlier = _stored_email(store, profile.model)
         store.put(text)
         print(f"uploaded {path} -> {store.uri(profile.model)}", file=out)
         subscribed = subscribe_email(profile, subscriptions, out) and subscribed
+        subscribed = retire_emails(profile, earlier, subscriptions, out) and subscribed
     return EXIT_OK if subscribed else EXIT_FINDINGS
 
 

@@ -104,8 +104,9 @@ class CrossDataset(StrEnum):
 
 
 class NotificationOutcome(StrEnum):
-    """Run outcomes a profile may be notified about (``notifications.outcomes``): how the run ended
-    (:class:`amtflow.messages.Outcome`) or, for a run with a result, whether its model was promoted."""
+    """Outcomes a profile may be notified about (``notifications.outcomes``): how the run ended
+    (:class:`amtflow.messages.Outcome`) or, for a run with a result, whether its model was promoted; and
+    ``stalled``, the reconciler's notice of a running tuning job that stalled (``monitoring``)."""
 
     SUCCEEDED = "succeeded"
     PROMOTED = "promoted"
@@ -113,6 +114,7 @@ class NotificationOutcome(StrEnum):
     SKIPPED = "skipped"
     REJECTED = "rejected"
     FAILED = "failed"
+    STALLED = "stalled"
 
 
 Outcome = NotificationOutcome

@@ -15,7 +15,8 @@ from amtflow.vocabulary import PromotionOutcome
 
 #: The message attribute each profile outcome reads and the values it accepts. ``failed`` also stands for a
 #: run that finished without a result (``no_result``) and for the interim ``queued`` notice of a run waiting
-#: for a SageMaker quota: the one who is told about failures is the one who can act on them.
+#: for a SageMaker quota: the one who is told about failures is the one who can act on them. ``stalled`` is
+#: the reconciler's notice of a running job that stalled (``monitoring``), not a run's end.
 ATTRIBUTES: Mapping[NotificationOutcome, tuple[str, tuple[str, ...]]] = {
     NotificationOutcome.SUCCEEDED: ("outcome", ("succeeded",)),
     NotificationOutcome.PROMOTED: ("promotion", (PromotionOutcome.PROMOTED.value,)),
@@ -23,6 +24,7 @@ ATTRIBUTES: Mapping[NotificationOutcome, tuple[str, tuple[str, ...]]] = {
     NotificationOutcome.SKIPPED: ("outcome", ("skipped",)),
     NotificationOutcome.REJECTED: ("outcome", ("rejected",)),
     NotificationOutcome.FAILED: ("outcome", ("failed", "no_result", "queued")),
+    NotificationOutcome.STALLED: ("outcome", ("stalled",)),
 }
 
 

@@ -164,6 +164,8 @@ OPERATOR_ONLY = {
     ("sns", "Subscribe"),
     ("sns", "SetSubscriptionAttributes"),
     ("sns", "ListSubscriptionsByTopic"),
+    ("sns", "GetSubscriptionAttributes"),
+    ("sns", "Unsubscribe"),
 }
 
 

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from amtflow.adapters import SnsEmailSubscriptions, SnsNotifier, stack_output
 from amtflow.app import Notification
-from amtflow.errors import AmtflowError
+from amtflow.errors import AmtflowError, ConfigurationError
 from amtflow.profile import Outcome as NotificationOutcome
 from amtflow.profile import announces, filter_policy
 
@@ -124,14 +124,16 @@ MESSAGES = [
     {"model": MODEL, "outcome": "rejected"},
     {"model": MODEL, "outcome": "failed"},
     {"model": MODEL, "outcome": "queued"},
+    {"model": MODEL, "outcome": "stalled"},
     {"model": "fraud-xgb", "outcome": "failed"},
+    {"model": "fraud-xgb", "outcome": "stalled"},
     {"model": "fraud-xgb", "outcome": "succeeded", "promotion": "promoted"},
 ]
 CHOICES = [
     list(c)
     for n in (1, 2, 3, 6)
     for c in itertools.islice(itertools.combinations(list(NotificationOutcome), n), 4)
-]
+] + [[NotificationOutcome.STALLED], [NotificationOutcome.PROMOTED, NotificationOutcome.STALLED]]
 
 
 @pytest.mark.parametrize("outcomes", CHOICES, ids=lambda c: "+".join(o.value for o in c))
@@ -170,6 +172,14 @@ def test_sns_delivers_exactly_what_notify_announces_for_this_model(
     assert sorted(received) == expected
 
 
+def test_stalled_lets_the_stall_notices_of_this_model_through() -> None:
+    assert filter_policy(MODEL, [NotificationOutcome.STALLED]) == {"model": [MODEL], "outcome": ["stalled"]}
+    assert filter_policy(MODEL, [NotificationOutcome.FAILED, NotificationOutcome.STALLED]) == {
+        "model": [MODEL],
+        "outcome": ["failed", "no_result", "queued", "stalled"],
+    }
+
+
 def test_no_listed_outcome_gives_no_policy() -> None:
     assert filter_policy(MODEL, []) is None
 
@@ -186,3 +196,72 @@ def test_stack_output_reads_the_named_output_or_none() -> None:
         assert stack_output(cfn, "amtflow", "Absent") is None
         with pytest.raises(AmtflowError, match="nope"):
             stack_output(cfn, "nope", "NotificationTopicArn")
+
+
+# --- retiring the subscriptions of addresses a profile no longer names ---------------------------------
+
+STUB_TOPIC = f"arn:aws:sns:{REGION}:123456789012:notes"
+
+
+def stub_client() -> Any:
+    return boto3.client("sns", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def listed(*subscriptions: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "Subscriptions": [
+            {"SubscriptionArn": arn, "Protocol": "email", "Endpoint": address, "TopicArn": STUB_TOPIC}
+            for address, arn in subscriptions
+        ]
+    }
+
+
+def test_retire_unsubscribes_this_model_s_confirmed_subscriptions_of_other_addresses(sns: Any) -> None:
+    topic = sns.create_topic(Name="notes")["TopicArn"]
+    subscriptions = SnsEmailSubscriptions(sns, topic)
+    subscriptions.ensure(EMAIL, {"model": [MODEL], "outcome": ["failed"]})
+    subscriptions.ensure("new@example.com", {"model": [MODEL], "outcome": ["failed"]})
+    subscriptions.ensure("fraud@example.com", {"model": ["fraud-xgb"], "outcome": ["failed"]})
+    retired = subscriptions.retire(MODEL, keep="NEW@example.com")
+    assert (retired.unsubscribed, retired.pending) == ((EMAIL,), ())
+    assert sorted(s["Endpoint"] for s in email_subscriptions(sns, topic)) == [
+        "fraud@example.com",
+        "new@example.com",
+    ]
+
+
+def test_retire_reports_the_earlier_address_s_pending_subscription_and_leaves_others_alone() -> None:
+    client = stub_client()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_subscriptions_by_topic",
+            listed((EMAIL, "PendingConfirmation"), ("someone@example.com", "PendingConfirmation")),
+            {"TopicArn": STUB_TOPIC},
+        )
+        retired = SnsEmailSubscriptions(client, STUB_TOPIC).retire(MODEL, keep=None, earlier=[EMAIL.upper()])
+        stub.assert_no_pending_responses()  # no unsubscribe, no re-subscribe (it would send another e-mail)
+    assert (retired.unsubscribed, retired.pending) == ((), (EMAIL,))
+
+
+def test_retire_skips_a_subscription_removed_meanwhile_and_says_a_refused_removal() -> None:
+    gone, refused = f"{STUB_TOPIC}:0000-gone", f"{STUB_TOPIC}:0000-refused"
+    client = stub_client()
+    with Stubber(client) as stub:
+        stub.add_response(
+            "list_subscriptions_by_topic",
+            listed((EMAIL, gone), ("b@example.com", refused)),
+            {"TopicArn": STUB_TOPIC},
+        )
+        stub.add_client_error("get_subscription_attributes", "NotFound", http_status_code=404)
+        stub.add_response(
+            "get_subscription_attributes",
+            {"Attributes": {"FilterPolicy": json.dumps({"model": [MODEL]})}},
+            {"SubscriptionArn": refused},
+        )
+        stub.add_client_error("unsubscribe", "AuthorizationError", http_status_code=403)
+        with pytest.raises(ConfigurationError, match=r"unsubscribing b@example\.com") as refusal:
+            SnsEmailSubscriptions(client, STUB_TOPIC).retire(MODEL)
+        stub.assert_no_pending_responses()
+    assert "grant sns:Unsubscribe on the topic to the credentials running `amtflow profiles push`" in str(
+        refusal.value
+    )

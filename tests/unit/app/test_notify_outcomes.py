@@ -1,5 +1,6 @@
 """NotifyRun honours the profile's ``notifications.outcomes``: a run it does not list publishes nothing and
-says why; a run whose profile cannot be read is always announced."""
+says why; a run whose profile cannot be read is always announced. The reconciler's stall notice follows
+``stalled`` like any outcome."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from app_fakes import MODEL, T0, Clock, Notifier
 
-from amtflow.app import NotifyRun
+from amtflow.app import NotifyRun, ParkedJob, StallRecord
 from amtflow.errors import ProfileError, ProfileNotFoundError
 from amtflow.profile import ModelProfile, load_profile
 
@@ -152,3 +153,47 @@ def test_the_queued_notice_follows_failed(listed: list[str], published: bool) ->
     assert bool(notifier.published) is published
     assert (delivery.message_id is not None) is published
     assert (delivery.suppressed is None) is published
+
+
+STALL = StallRecord(
+    job_name="amtf-cancer-xgb-0badc0de",
+    model=MODEL,
+    reason="stalled: 3 trials finished and none reported validation:auc",
+    stalled_at=T0,
+    stopped=False,
+)
+PARKED = ParkedJob("amtf-cancer-xgb-0badc0de", "token-1", MODEL, "exec-1", T0)
+
+
+def stall_notice(profiles: Any) -> tuple[str | None, Notifier]:
+    notifier = Notifier()
+    message_id = NotifyRun(notifier=notifier, clock=Clock(), profiles=profiles).notify_stalled(STALL, PARKED)
+    return message_id, notifier
+
+
+@pytest.mark.parametrize(
+    ("listed", "published"),
+    [(["stalled"], True), (["failed", "stalled"], True), (["promoted", "failed"], False), ([], False)],
+)
+def test_the_stall_notice_follows_stalled(listed: list[str], published: bool) -> None:
+    message_id, notifier = stall_notice(listing(*listed))
+    assert bool(notifier.published) is published
+    assert (message_id is not None) is published
+    if published:
+        assert notifier.published[0].attributes == {"model": MODEL, "outcome": "stalled"}
+
+
+def test_the_default_list_announces_stalls_and_an_unreadable_profile_does_too() -> None:
+    def unreadable(model: str) -> ModelProfile:
+        raise ProfileError(f"profile of {model}: cannot be read")
+
+    for profiles in (lambda model: load_profile(PROFILE_YAML), unreadable):
+        message_id, notifier = stall_notice(profiles)
+        assert message_id == "message-1"
+        assert len(notifier.published) == 1
+
+
+def test_stalled_selects_no_runs_outcome() -> None:
+    for kind, state in STATES.items():
+        _, notifier = run(state, listing("stalled"))
+        assert notifier.published == [], kind

@@ -177,13 +177,15 @@ class FailingNotifier:
         raise TransientError("SNS throttled")
 
 
-def profile_with(rules: dict[str, Any] | None) -> ModelProfile:
+def profile_with(rules: dict[str, Any] | None, *, outcomes: list[str] | None = None) -> ModelProfile:
     import yaml
     from app_fakes import XGB_PROFILE
 
     doc = yaml.safe_load(XGB_PROFILE)
     if rules is not None:
         doc["monitoring"] = rules
+    if outcomes is not None:
+        doc["notifications"] = {"outcomes": outcomes}
     return load_profile(doc)
 
 
@@ -200,7 +202,7 @@ class World:
     stopped: list[str]
 
 
-def world(rules: dict[str, Any] | None, *, notifier: Any = None) -> World:
+def world(rules: dict[str, Any] | None, *, notifier: Any = None, outcomes: list[str] | None = None) -> World:
     sm, table, callbacks, clock = SageMaker(), StateTable(), Callbacks(), Clock()
     sm.add(
         TuningJobDescription(
@@ -215,14 +217,14 @@ def world(rules: dict[str, Any] | None, *, notifier: Any = None) -> World:
     trials = Trials([done("t1", 0.9, 1), done("t2", 0.8, 2), done("t3", 0.8, 3), done("t4", 0.7, 4)])
     records, stopped = Records(), []
     notifier = notifier if notifier is not None else Notifier()
-    profile = profile_with(rules)
+    profile = profile_with(rules, outcomes=outcomes)
 
     def profiles(model: str) -> ModelProfile:
         if model != MODEL:
             raise NotFoundError(f"no profile {model}")
         return profile
 
-    notices = NotifyRun(notifier=notifier, clock=clock)
+    notices = NotifyRun(notifier=notifier, clock=clock, profiles=profiles)
     watch = StallWatch(
         profiles=profiles,
         trials=trials,
@@ -252,6 +254,36 @@ def test_a_stalled_job_is_notified_once_and_keeps_running() -> None:
     (again,) = w.closer.reconcile()
     assert again.outcome is CloseOutcome.HEARTBEAT
     assert len(w.notifier.published) == 1
+
+
+def test_a_profile_that_says_nothing_of_notifications_announces_stalls() -> None:
+    w = world({"silent_after": 5}, outcomes=None)
+    w.trials.trials = [running("t1", start_minute=0)]
+    w.clock.now = T0 + timedelta(minutes=5)
+    (result,) = w.closer.reconcile()
+    assert result.outcome is CloseOutcome.STALLED
+    (notice,) = w.notifier.published
+    assert notice.attributes["outcome"] == "stalled"
+
+
+def test_a_profile_that_lists_stalled_is_notified() -> None:
+    w = world({"stall_after": {"trials": 3}}, outcomes=["stalled"])
+    (result,) = w.closer.reconcile()
+    assert result.reason.endswith("; notified")
+    assert [n.attributes["outcome"] for n in w.notifier.published] == ["stalled"]
+
+
+def test_a_profile_that_leaves_out_stalled_is_not_notified_but_still_stopped_once() -> None:
+    w = world({"stall_after": {"trials": 3}, "on_stall": "stop"}, outcomes=["promoted", "failed"])
+    (result,) = w.closer.reconcile()
+    assert result.outcome is CloseOutcome.STALLED
+    assert "; not notified (notifications.outcomes omits stalled); stopped the job" in result.reason
+    assert w.notifier.published == []
+    assert w.stopped == [JOB]
+    assert JOB in w.records.items  # remembered: the next sweep neither publishes nor tries again
+    (again,) = w.closer.reconcile()
+    assert again.outcome is CloseOutcome.HEARTBEAT
+    assert w.notifier.published == []
 
 
 def test_a_job_that_is_not_stalled_only_gets_its_heartbeat() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from handler_support import MODEL, PROFILE
+from handler_support import MODEL, PROFILE, event
 
 from amtflow.adapters import DynamoDBLineageStore
 from amtflow.local.twin import Twin
@@ -135,3 +135,13 @@ def test_evaluate_emits_the_best_objective_of_the_run_per_model(
     assert metrics["BestObjective"] == (evaluation["best"]["objectiveValue"], per_model)
     assert metrics["BestObjective"][0] == 0.95
     assert metrics["TuningRuntime"] == (1200.0, per_model)
+
+
+def test_reconcile_counts_the_parked_tasks_and_the_stalled_jobs_of_each_sweep(
+    twin: Twin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    result = twin.invoke("ReconcileFunction", event("scheduled_event.json"))
+    metrics = emitted(capsys.readouterr().out)
+    assert metrics["ParkedJobsSwept"][1] == {"service": "amtflow"}
+    assert metrics["StalledJobs"] == (float(result["outcomes"].get("stalled", 0)), {"service": "amtflow"})

@@ -150,3 +150,142 @@ def test_a_profile_without_email_subscribes_no_one(
     assert run(["profiles", "push", str(profile), "--bucket", BUCKET, "--topic-arn", aws["topic"]]) == 0
     assert emails(aws) == []
     assert "subscribed" not in capsys.readouterr().out
+
+
+def push(aws: dict[str, Any], profile: Path, *extra: str) -> int:
+    return run(["profiles", "push", str(profile), "--bucket", BUCKET, "--topic-arn", aws["topic"], *extra])
+
+
+def test_removing_the_email_unsubscribes_it_at_the_next_push(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert push(aws, profile) == 0
+    assert [s["endpoint"] for s in emails(aws)] == [EMAIL]
+    profile.write_text(profile.read_text().replace(f"  email: {EMAIL}\n", ""))
+    capsys.readouterr()
+    assert push(aws, profile) == 0
+    assert emails(aws) == []
+    out = capsys.readouterr().out
+    assert f"churn-xgb: unsubscribed {EMAIL} from the notifications of churn-xgb (no longer its" in out
+    assert push(aws, profile) == 0  # nothing left to remove: quiet
+    assert "unsubscribed" not in capsys.readouterr().out
+
+
+def test_replacing_the_email_subscribes_the_new_address_and_unsubscribes_the_old(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert push(aws, profile) == 0
+    profile.write_text(profile.read_text().replace(EMAIL, "data-team@example.com"))
+    assert push(aws, profile) == 0
+    assert [s["endpoint"] for s in emails(aws)] == ["data-team@example.com"]
+    out = capsys.readouterr().out
+    assert "subscribed data-team@example.com" in out
+    assert f"unsubscribed {EMAIL}" in out
+
+
+def test_only_this_model_s_subscriptions_are_removed(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sns, topic = aws["sns"], aws["topic"]
+    other = json.dumps({"model": ["fraud-xgb"], "outcome": ["failed"]})
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="email",
+        Endpoint="fraud@example.com",
+        Attributes={"FilterPolicyScope": "MessageAttributes", "FilterPolicy": other},
+    )
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="everything@example.com")  # no filter: not ours
+    profile.write_text(profile.read_text().replace(f"  email: {EMAIL}\n", ""))
+    assert push(aws, profile) == 0
+    assert sorted(s["endpoint"] for s in emails(aws)) == ["everything@example.com", "fraud@example.com"]
+    assert "unsubscribed" not in capsys.readouterr().out
+
+
+def test_an_email_with_no_outcome_listed_is_unsubscribed(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert push(aws, profile) == 0
+    text = profile.read_text().replace("outcomes: [promoted, not_promoted, rejected, failed]", "outcomes: []")
+    profile.write_text(text)
+    assert push(aws, profile) == 0
+    assert emails(aws) == []
+    out = capsys.readouterr().out
+    assert "not subscribed: notifications.outcomes lists no outcome" in out
+    assert f"unsubscribed {EMAIL} from the notifications of churn-xgb (notifications.outcomes lists no" in out
+
+
+def test_removing_the_email_without_a_topic_says_it_was_not_unsubscribed_and_how(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert push(aws, profile) == 0
+    profile.write_text(profile.read_text().replace(f"  email: {EMAIL}\n", ""))
+    capsys.readouterr()
+    assert run(["profiles", "push", str(profile), "--bucket", BUCKET]) == 0
+    assert [s["endpoint"] for s in emails(aws)] == [EMAIL]
+    out = capsys.readouterr().out
+    assert (
+        f"notifications.email {EMAIL} (the stored profile's) not unsubscribed: no notification topic" in out
+    )
+    assert "--topic-arn" in out
+
+
+class RefusingSubscriptions:
+    """Subscriptions whose removal SNS refuses (e.g. no sns:Unsubscribe for the caller)."""
+
+    def ensure(self, email: str, policy: Any) -> Any:
+        raise AssertionError("the profile has no email")
+
+    def retire(self, model: str, *, keep: str | None = None, earlier: Any = ()) -> Any:
+        raise ConfigurationError("unsubscribing from the topic: AuthorizationError; grant sns:Unsubscribe")
+
+
+def test_a_removal_that_fails_is_said_and_fails_the_push(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amtflow.local.cli_profiles import push_profiles
+
+    profile.write_text(profile.read_text().replace(f"  email: {EMAIL}\n", ""))
+    code = push_profiles(
+        [str(profile)],
+        client=boto3.client("s3", region_name=REGION),
+        bucket=BUCKET,
+        subscriptions=RefusingSubscriptions(),  # type: ignore[arg-type]
+    )
+    assert code == 1
+    out = capsys.readouterr().out
+    assert "uploaded" in out
+    assert "churn-xgb: the subscriptions of earlier notifications.email addresses not removed" in out
+    assert "sns:Unsubscribe" in out
+
+
+class PendingSubscriptions:
+    """The stored profile's address is still pending confirmation (SNS lists it without an ARN)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str | None, list[str]]] = []
+
+    def ensure(self, email: str, policy: Any) -> Any:
+        raise AssertionError("the profile has no email")
+
+    def retire(self, model: str, *, keep: str | None = None, earlier: Any = ()) -> Any:
+        from amtflow.adapters import RetiredSubscriptions
+
+        self.asked.append((model, keep, list(earlier)))
+        return RetiredSubscriptions(pending=tuple(earlier))
+
+
+def test_a_pending_subscription_of_the_stored_address_is_reported_not_removed(
+    aws: dict[str, Any], profile: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amtflow.local.cli_profiles import push_profiles
+
+    s3 = boto3.client("s3", region_name=REGION)
+    assert push_profiles([str(profile)], client=s3, bucket=BUCKET) == 0  # stored with its email
+    profile.write_text(profile.read_text().replace(f"  email: {EMAIL}\n", ""))
+    pending = PendingSubscriptions()
+    capsys.readouterr()
+    assert push_profiles([str(profile)], client=s3, bucket=BUCKET, subscriptions=pending) == 0  # type: ignore[arg-type]
+    assert pending.asked == [("churn-xgb", None, [EMAIL])]
+    out = capsys.readouterr().out
+    assert f"churn-xgb: {EMAIL} not unsubscribed: its subscription is still pending confirmation" in out
+    assert "48 hours" in out
