@@ -21,18 +21,30 @@ by every method, in the same launch order:
 ``optuna_asha``    peer: Optuna's ``SuccessiveHalvingPruner`` (asynchronous successive halving, ASHA),
                    min_resource and reduction factor 3 like Hyperband
 ``optuna_hyperband`` peer: Optuna's ``HyperbandPruner`` (min_resource 3, max_resource 30, factor 3)
+``optuna_asha:gN`` the ASHA peer with a grace period of ``N`` epochs (its first rung; ``--asha-grace``):
+                   a larger grace period stops later and loses less. Compared at *equal loss*: the
+                   variant saving the most epochs among those whose mean relative loss is no worse than
+                   ``auto``'s is the peer ``auto`` must beat on epochs saved (``equal_loss`` in the JSON)
 
 Per method and seed: ``epochs_saved = 1 - epochs(method) / epochs(off)`` and ``relative_loss =
 (best(method) - best(off)) / best(off)`` on the validation loss (positive = worse). Reported: the median
 over seeds with a 95 % bootstrap interval (``_common.median_interval``) of both, and the *mean* relative
 loss, which is what the target is checked on: the median hides a best trial lost on a few seeds, the
 mean does not. Target: median epochs saved >= 50 % at a mean relative loss <= 1 %, ahead of the
-multi-fidelity peers at equal loss.
+multi-fidelity peer at equal loss.
 
 JSON: ``{"epochs_saved_fraction": x, "relative_loss": x, "by_method": {METHOD: {"epochs_saved_fraction"
 (median), "relative_loss" (mean), "worst_relative_loss", "seeds_losing" (seeds above 1 %),
-"epochs_saved_interval", "relative_loss_interval"}}, "seeds": n}``; the top-level figures are
-Hyperband's (the examples' per-epoch profile uses Hyperband).
+"epochs_saved_interval", "relative_loss_interval"}}, "equal_loss": {"peer": METHOD or null,
+"peer_epochs_saved_fraction", "peer_relative_loss", "auto_epochs_saved_fraction", "auto_relative_loss",
+"verdict"}, "seeds": n}``: ``verdict`` is ``ahead`` or ``behind`` when the 95 % intervals of epochs
+saved do not overlap, else ``level``; the top-level figures are Hyperband's (the examples' per-epoch
+profile uses Hyperband).
+
+ASHA's decisions (and Hyperband's) do not depend on ``--parallel``: a trial reaching a rung is compared
+with every earlier-launched trial that reached it, finished or not, and in launch order those are the
+same trials at any parallelism. The median rule compares with *finished* trials only, so it stops less
+the more trials run at once (none at all while fewer than 3 have finished).
 
     python bench/early_stopping.py            # 60 draws (seeds) x 24 trials of up to 30 epochs
     python bench/early_stopping.py --quick    # 3 seeds x 8 trials
@@ -51,12 +63,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import REPO, base_parser, installed, median_interval, show_interval, table, write_json
+from _common import (
+    REPO,
+    base_parser,
+    installed,
+    int_list,
+    median_interval,
+    show_interval,
+    table,
+    write_json,
+)
 
 CURVES = REPO / "bench" / "data" / "mlp_digits_curves.json"
 METHODS = ("off", "auto", "auto_amt", "hyperband", "optuna_asha", "optuna_hyperband")
 PEERS = {"optuna_asha", "optuna_hyperband"}
 ETA = 3
+ASHA_GRACE = (4, 5, 6, 8, 10, 12, 15)  # grace periods of the ASHA variants compared at equal loss
+
+
+def peer_name(method: str) -> str:
+    """``optuna_asha:g10`` -> ``optuna_asha``; other names unchanged."""
+    return method.split(":", 1)[0]
+
+
+def grace_of(method: str, default: int) -> int:
+    """The first rung a method name asks for (``optuna_asha:g10`` -> 10), else ``default``."""
+    _, _, tail = method.partition(":g")
+    return int(tail) if tail else default
 
 
 @dataclass(frozen=True)
@@ -133,8 +166,10 @@ class _OptunaStopper(_Stopper):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.optuna = optuna
         pruner: Any = (
-            optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=ETA)
-            if method == "optuna_asha"
+            optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=grace_of(method, min_resource), reduction_factor=ETA
+            )
+            if peer_name(method) == "optuna_asha"
             else optuna.pruners.HyperbandPruner(
                 min_resource=min_resource, max_resource=epochs, reduction_factor=ETA
             )
@@ -171,7 +206,7 @@ class _OptunaStopper(_Stopper):
 def make_stopper(method: str, *, epochs: int, min_resource: int, seed: int) -> _Stopper:
     if method == "off":
         return _Stopper()
-    if method in PEERS:
+    if peer_name(method) in PEERS:
         return _OptunaStopper(method, epochs=epochs, min_resource=min_resource, seed=seed)
     return _EngineStopper(method, epochs=epochs, min_resource=min_resource, seed=seed)
 
@@ -252,12 +287,50 @@ def figures(results: Mapping[str, Sequence[Sequence[Outcome]]]) -> dict[str, dic
     return out
 
 
+def equal_loss(by_method: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``auto`` against the ASHA variant that saves the most epochs at a mean loss no worse than its own."""
+    auto = by_method.get("auto")
+    if auto is None:
+        return {}
+    fair = [
+        (f["epochs_saved_fraction"], m)
+        for m, f in by_method.items()
+        if peer_name(m) == "optuna_asha" and f["relative_loss"] <= auto["relative_loss"]
+    ]
+    out: dict[str, Any] = {
+        "peer": None,
+        "auto_epochs_saved_fraction": auto["epochs_saved_fraction"],
+        "auto_relative_loss": auto["relative_loss"],
+        "verdict": "ahead",
+    }
+    if fair:
+        saved, peer = max(fair)
+        mine, theirs = auto["epochs_saved_interval"], by_method[peer]["epochs_saved_interval"]
+        out.update(
+            peer=peer,
+            peer_epochs_saved_fraction=saved,
+            peer_relative_loss=by_method[peer]["relative_loss"],
+            verdict="ahead"
+            if mine["low"] > theirs["high"]
+            else "behind"
+            if mine["high"] < theirs["low"]
+            else "level",
+        )
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, help="draws of trials per method (default 60, quick 3)")
     parser.add_argument("--trials", type=int, help="trials per tuning job (default 24, quick 8)")
     parser.add_argument("--parallel", type=int, default=2, help="trials at once (default 2)")
     parser.add_argument("--min-resource", type=int, default=3, help="first rung, in epochs (default 3)")
+    parser.add_argument(
+        "--asha-grace",
+        type=int_list,
+        default=list(ASHA_GRACE),
+        help="grace periods of the ASHA variants compared at equal loss (default 4,5,6,8,10,12,15)",
+    )
     parser.add_argument("--curves", default=str(CURVES), help="recorded curves (bench/record_curves.py)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 60)
@@ -267,8 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     epochs, pool = load_curves(Path(args.curves))
     if trials > len(pool):
         parser.error(f"--trials: at most {len(pool)} (the recorded configurations)")
-    methods = [m for m in METHODS if m not in PEERS or installed("optuna")]
-    for skipped in sorted(set(METHODS) - set(methods)):
+    if any(g < 1 for g in args.asha_grace):
+        parser.error("--asha-grace: grace periods must be at least 1")
+    every = list(METHODS) + [f"optuna_asha:g{g}" for g in args.asha_grace if g != args.min_resource]
+    methods = [m for m in every if peer_name(m) not in PEERS or installed("optuna")]
+    for skipped in sorted(set(every) - set(methods)):
         print(f"note: {skipped} skipped: optuna is not installed")
 
     start = time.perf_counter()
@@ -306,6 +382,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{f['worst_relative_loss']:+.2%}, best trial lost in {f['seeds_losing']} of {seeds}; "
             f"target >= 50% at <= 1%)"
         )
+    matched = equal_loss(by_method)
+    if matched:
+        peer = matched["peer"]
+        print(
+            f"{'PASS' if matched['verdict'] == 'ahead' else 'MISS'} auto vs ASHA at equal loss "
+            f"({matched['verdict']}): auto saves "
+            f"{matched['auto_epochs_saved_fraction']:.0%} at {matched['auto_relative_loss']:+.2%}; "
+            + (
+                f"{peer}, the ASHA variant saving the most at no more loss, saves "
+                f"{matched['peer_epochs_saved_fraction']:.0%} at {matched['peer_relative_loss']:+.2%}"
+                if peer
+                else "no ASHA variant reaches a loss that low"
+            )
+        )
     print(
         f"{seeds} seed(s) x {trials} trials x up to {epochs} epochs replayed from {len(pool)} recorded "
         f"curves, parallel {args.parallel}, wall clock {time.perf_counter() - start:.0f}s"
@@ -317,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "epochs_saved_fraction": hyperband.get("epochs_saved_fraction", math.nan),
             "relative_loss": hyperband.get("relative_loss", math.nan),
             "by_method": by_method,
+            "equal_loss": matched,
             "seeds": seeds,
         },
     )

@@ -31,6 +31,10 @@ JSON: ``{"score": {TASK: {STRATEGY: {"p1": {"b20": x, "b50": x}, "p4": {...}}}},
 
     python bench/search.py                 # 10 seeds, budgets 20 and 50
     python bench/search.py --quick         # 3 seeds, parallelism 1 and 4 only
+
+``--curves PATH`` keeps every run's values in ``PATH`` (JSON, written as runs finish) and skips the runs
+already there: an interrupted run resumes, and a change to one strategy reruns only that strategy's runs
+once its entries are removed. Every run is deterministic for its task, strategy, seed and parallelism.
 """
 
 from __future__ import annotations
@@ -384,6 +388,39 @@ def _interval_cell(figure: Mapping[str, float]) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+RunKey = tuple[str, str, int, int]
+
+
+def load_curves(path: str | None, budget: int) -> dict[RunKey, list[float]]:
+    """Runs kept in ``path`` (``--curves``) with at least ``budget`` values; none without a path."""
+    if not path or not os.path.exists(path):
+        return {}
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        rows = json.load(f)
+    return {
+        (r["task"], r["strategy"], int(r["seed"]), int(r["p"])): [float(v) for v in r["values"]]
+        for r in rows
+        if len(r["values"]) >= budget
+    }
+
+
+def save_curves(path: str | None, curves: Mapping[RunKey, Sequence[float]]) -> None:
+    if not path:
+        return
+    import json
+
+    rows = [
+        {"task": t, "strategy": s, "seed": seed, "p": p, "values": list(v)}
+        for (t, s, seed, p), v in sorted(curves.items())
+    ]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(rows, f)
+    os.replace(tmp, path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, help="seeds per configuration (default 10, quick 3)")
@@ -393,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--parallelism", type=int_list, help="levels to run (default 1,4,8 analytic, 1,4 real and quick)"
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
+    parser.add_argument("--curves", help="JSON file of runs' values to reuse and extend (see above)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 10)
     budgets = sorted(args.budgets or [20, 50])
@@ -407,6 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for skipped in sorted(set(STRATEGIES) - set(strategies)):
         print(f"note: {skipped} skipped: {NEEDS[skipped]} is not installed (pip install -e '.[bench]')")
 
+    kept = load_curves(args.curves, max(budgets))
     jobs = []
     for name in chosen:
         task = all_tasks[name]
@@ -415,9 +454,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             for strategy in strategies:
                 for seed in range(seeds):
                     jobs.append((name, strategy, seed, p, max(budgets)))
-    print(f"search quality: {len(jobs)} runs ({seeds} seeds, budgets {budgets}) on {args.workers} processes")
+    curves = {key: values for key, values in kept.items() if key in {j[:4] for j in jobs}}
+    jobs = [j for j in jobs if j[:4] not in curves]
+    reused = f", {len(curves)} reused from {args.curves}" if curves else ""
+    print(
+        f"search quality: {len(jobs)} runs ({seeds} seeds, budgets {budgets}) on {args.workers} "
+        f"processes{reused}"
+    )
     start = time.perf_counter()
-    curves: dict[tuple[str, str, int, int], list[float]] = {}
     seconds: dict[str, float] = {}
     if args.workers == 1:
         results = map(_job, jobs)
@@ -427,6 +471,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for done, (key, values, spent) in enumerate(results, 1):
             curves[key] = values
+            kept[key] = values
+            save_curves(args.curves, kept)
             seconds[key[1]] = seconds.get(key[1], 0.0) + spent
             if done % max(1, len(jobs) // 10) == 0:
                 print(f"  {done}/{len(jobs)} runs ({time.perf_counter() - start:.0f}s)", flush=True)

@@ -24,9 +24,10 @@ Figures, averaged over the measured runs:
     ``RandomSeed``, data and output in S3) runs on the engine alone, after the twin has stopped.
 
 JSON: ``{"state_transitions_per_run": x, "lambda_invocations_per_run": x, "event_to_job_s": x,
-"overhead_fraction": x}``.
+"overhead_fraction": x, "interval": {"event_to_job_s": {...}, "overhead_fraction": {...}}}``, each
+``{...}`` the median over runs with its 95 % bootstrap interval (``_common.median_interval``).
 
-    python bench/twin.py            # 3 runs of 8 trials
+    python bench/twin.py            # 10 runs of 8 trials
     python bench/twin.py --quick    # 1 run of 3 trials
 """
 
@@ -46,7 +47,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import EXAMPLES, REPO, base_parser, load_example, table, write_json
+from _common import (
+    EXAMPLES,
+    REPO,
+    base_parser,
+    load_example,
+    median_interval,
+    show_interval,
+    table,
+    write_json,
+)
 from _tuning import FAKE_AWS
 
 MAX_TRANSITIONS = 25
@@ -230,7 +240,7 @@ def run_engine_alone(work: Path, runs: Sequence[TwinRun], bucket: str) -> list[f
     return seconds
 
 
-def figures(runs: Sequence[TwinRun], engine_seconds: Sequence[float]) -> dict[str, float]:
+def figures(runs: Sequence[TwinRun], engine_seconds: Sequence[float]) -> dict[str, Any]:
     n = len(runs)
     twin_total, engine_total = sum(r.twin_s for r in runs), sum(engine_seconds)
     return {
@@ -238,18 +248,24 @@ def figures(runs: Sequence[TwinRun], engine_seconds: Sequence[float]) -> dict[st
         "lambda_invocations_per_run": round(sum(r.lambda_invocations for r in runs) / n, 2),
         "event_to_job_s": round(sum(r.event_to_job_s for r in runs) / n, 3),
         "overhead_fraction": round((twin_total - engine_total) / engine_total, 4),
+        "interval": {
+            "event_to_job_s": median_interval([r.event_to_job_s for r in runs]),
+            "overhead_fraction": median_interval(
+                [(r.twin_s - e) / e for r, e in zip(runs, engine_seconds, strict=True)]
+            ),
+        },
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, help="tuning runs (default 3, quick 1)")
+    parser.add_argument("--runs", type=int, help="tuning runs (default 10, quick 1)")
     parser.add_argument("--trials", type=int, help="trials per tuning job (default 8, quick 3)")
     parser.add_argument(
         "--rounds", type=int, help="XGBoost boosting rounds per trial (default 200, quick 40)"
     )
     args = parser.parse_args(argv)
-    runs = args.runs or (1 if args.quick else 3)
+    runs = args.runs or (1 if args.quick else 10)
     trials = args.trials or (3 if args.quick else 8)
     rounds = args.rounds or (40 if args.quick else 200)
     if min(runs, trials, rounds) < 1:
@@ -314,10 +330,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for ok, text in checks:
         print(f"{'PASS' if ok else 'MISS'} {text}")
+    spread = result["interval"]
     print(
-        f"event to job {result['event_to_job_s']:.2f}s; twin overhead over the engine alone "
-        f"{result['overhead_fraction']:+.1%}; {runs} run(s) x {trials} trials, wall clock "
-        f"{time.perf_counter() - start:.0f}s"
+        f"event to job {result['event_to_job_s']:.2f}s (per run: "
+        f"{show_interval(spread['event_to_job_s'])} s); twin overhead over the engine alone "
+        f"{result['overhead_fraction']:+.1%} (per run: "
+        f"{show_interval(spread['overhead_fraction'], '{:+.1%}')}); "
+        f"{runs} run(s) x {trials} trials, wall clock {time.perf_counter() - start:.0f}s"
     )
     write_json(args.json, result)
     return 0

@@ -42,7 +42,9 @@ def test_quick_run_meets_the_targets_and_writes_the_documented_json(tmp_path: Pa
 
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(target.read_text())
-    assert set(data) == FIGURES
+    assert set(data) == FIGURES | {"interval"}
+    assert set(data["interval"]) == {"event_to_job_s", "overhead_fraction"}
+    assert data["interval"]["event_to_job_s"]["n"] == 1
     assert 5 <= data["state_transitions_per_run"] <= 25
     assert 3 <= data["lambda_invocations_per_run"] <= 8
     assert 0 < data["event_to_job_s"] < 60
@@ -61,12 +63,19 @@ def _run(states: tuple[str, ...], calls: int, event_to_job: float, twin_s: float
 def test_figures_average_over_runs_and_compare_total_seconds() -> None:
     runs = [_run(("A", "B", "C"), 2, 0.5, 12.0), _run(("A", "B", "C", "D", "E"), 4, 1.5, 10.0)]
 
-    assert figures(runs, [10.0, 10.0]) == {
+    result = figures(runs, [10.0, 10.0])
+    spread = result.pop("interval")
+
+    assert result == {
         "state_transitions_per_run": 4.0,
         "lambda_invocations_per_run": 3.0,
         "event_to_job_s": 1.0,
         "overhead_fraction": 0.1,
     }
+    assert spread["event_to_job_s"]["median"] == 1.0  # the median of 0.5 and 1.5
+    assert spread["overhead_fraction"]["median"] == pytest.approx(0.1)  # of +20 % and 0 %
+    assert spread["overhead_fraction"]["low"] == pytest.approx(0.0)
+    assert spread["overhead_fraction"]["high"] == pytest.approx(0.2)
 
 
 def test_a_state_entered_twice_is_a_loop() -> None:
