@@ -234,6 +234,8 @@ class IncomingEvent:
     detail_type: str = ""
     detail: BaseModel | None = None
     ignored: str = ""
+    event_id: str = ""
+    """The envelope's ``id`` (what EventBridge keeps for one event across its redeliveries)."""
 
 
 def read_event(raw: object, *, account: str | None, details: Mapping[str, type[BaseModel]]) -> IncomingEvent:
@@ -251,4 +253,5 @@ def read_event(raw: object, *, account: str | None, details: Mapping[str, type[B
             envelope.detail_type,
             ignored=f"detail-type {envelope.detail_type!r} is not handled here (expected {expected})",
         )
-    return IncomingEvent(envelope.detail_type, parse_document(model, envelope.detail, what="detail"))
+    detail = parse_document(model, envelope.detail, what="detail")
+    return IncomingEvent(envelope.detail_type, detail, event_id=envelope.id)
