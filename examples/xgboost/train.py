@@ -32,116 +32,33 @@ Paths follow the ``SM_*`` environment where it is set (``SM_MODEL_DIR``, ``SM_CH
 ``SM_INPUT_CONFIG_DIR``, ``SM_OUTPUT_DIR``); the checkpoint folder is ``SM_CHECKPOINT_DIR`` if set, else
 ``checkpoints/`` beside the model folder's parent (``/opt/ml/checkpoints``).
 
-The script is self-contained (SageMaker uploads only the entry point's folder); ``train_and_evaluate``
-can also be imported to compute the same objective in-process.
+The container contract it shares with the other examples (paths, hyperparameters, channels, the failure
+file, serving) is ``examples/sagemaker_contract.py``: SageMaker uploads only the entry point's folder, so
+ship that file beside this script (the SageMaker Python SDK's ``dependencies=[...]``, or the image's
+``COPY``). ``train_and_evaluate`` can also be imported to compute the same objective in-process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import os
 import re
 import sys
-import tarfile
-import tempfile
-import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
-
-class TrainingError(Exception):
-    """A problem the user can fix; its message goes to the failure file as is."""
-
-
-# ---------------------------------------------------------------------------------------------------
-# The SageMaker training-container contract
-
-
-@dataclass(frozen=True)
-class Paths:
-    config_dir: Path
-    model_dir: Path
-    output_dir: Path
-    checkpoint_dir: Path
-
-    @classmethod
-    def from_environment(cls, env: Mapping[str, str]) -> Paths:
-        model_dir = Path(env.get("SM_MODEL_DIR", "/opt/ml/model"))
-        root = model_dir.parent
-        input_dir = Path(env.get("SM_INPUT_DIR", str(root / "input")))
-        return cls(
-            config_dir=Path(env.get("SM_INPUT_CONFIG_DIR", str(input_dir / "config"))),
-            model_dir=model_dir,
-            output_dir=Path(env.get("SM_OUTPUT_DIR", str(root / "output"))),
-            checkpoint_dir=Path(env.get("SM_CHECKPOINT_DIR", str(root / "checkpoints"))),
-        )
-
-    def channel(self, name: str, env: Mapping[str, str]) -> Path:
-        default = self.config_dir.parent / "data" / name
-        return Path(env.get(f"SM_CHANNEL_{name.upper()}", str(default)))
-
-
-def read_raw_hyperparameters(paths: Paths, argv: Sequence[str]) -> dict[str, str]:
-    """hyperparameters.json, then ``--name value`` arguments on top; values as strings."""
-    raw: dict[str, str] = {}
-    file = paths.config_dir / "hyperparameters.json"
-    if file.exists():
-        try:
-            loaded = json.loads(file.read_text())
-        except json.JSONDecodeError as e:
-            raise TrainingError(f"{file} is not valid JSON: {e}") from e
-        if not isinstance(loaded, dict):
-            raise TrainingError(f"{file} must hold a JSON object of hyperparameters")
-        raw.update({str(k): _unquote(v) for k, v in loaded.items()})
-    args = list(argv)
-    if len(args) % 2:
-        raise TrainingError(f"arguments must come in '--name value' pairs, got {' '.join(args)!r}")
-    for flag, value in zip(args[::2], args[1::2], strict=True):
-        if not flag.startswith("--") or len(flag) < 3:
-            raise TrainingError(f"argument {flag!r} is not of the form --name")
-        raw[flag[2:]] = _unquote(value)
-    return raw
-
-
-def _unquote(value: object) -> str:
-    # The SageMaker Python SDK JSON-encodes string hyperparameters ('"hist"'); the API passes plain strings.
-    text = value if isinstance(value, str) else json.dumps(value)
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError:
-            return text
-        return decoded if isinstance(decoded, str) else text
-    return text
-
-
-def write_failure(paths: Paths, message: str) -> None:
-    try:
-        paths.output_dir.mkdir(parents=True, exist_ok=True)
-        (paths.output_dir / "failure").write_text(message[:1024])
-    except OSError:
-        pass  # the message still goes to stderr
-
+# The container contract the examples share (examples/sagemaker_contract.py): one folder up in a checkout,
+# beside this script where SageMaker runs it (see that module for how to ship it).
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import sagemaker_contract as contract
+from sagemaker_contract import Paths, Spec, TrainingError
 
 # ---------------------------------------------------------------------------------------------------
 # Hyperparameters
-
-EVALUATE_ONLY = "amtflow_evaluate_only"
-
-
-@dataclass(frozen=True)
-class Spec:
-    kind: Callable[[str], Any]
-    default: Any = None
-    check: Callable[[Any], bool] = lambda _v: True
-    expect: str = ""
 
 
 def _choice(*values: str) -> Spec:
@@ -212,29 +129,7 @@ HYPERPARAMETERS: dict[str, Spec] = {
 
 def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
     """Typed, checked hyperparameters with defaults; every problem is reported at once."""
-    problems: list[str] = []
-    values: dict[str, Any] = {name: spec.default for name, spec in HYPERPARAMETERS.items()}
-    for name, text in raw.items():
-        if name.startswith("_") or name.startswith("sagemaker_") or name == EVALUATE_ONLY:
-            continue  # added by SageMaker itself (e.g. _tuning_objective_metric), or the mode switch
-        spec = HYPERPARAMETERS.get(name)
-        if spec is None:
-            problems.append(
-                f"unknown hyperparameter {name!r}; supported: {', '.join(sorted(HYPERPARAMETERS))}"
-            )
-            continue
-        try:
-            value = int(float(text)) if spec.kind is int and _is_integral(text) else spec.kind(text)
-        except ValueError:
-            kind = "an integer" if spec.kind is int else "a number" if spec.kind is float else "valid"
-            problems.append(f"hyperparameter {name!r} must be {kind}, got {text!r}")
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"hyperparameter {name!r} must be a finite number, got {text!r}")
-        elif not spec.check(value):
-            problems.append(f"hyperparameter {name!r} must be {spec.expect}, got {text!r}")
-        else:
-            values[name] = value
+    values, problems = contract.typed_hyperparameters(raw, HYPERPARAMETERS)
     if values["num_round"] is None and "num_round" not in raw:
         problems.append("hyperparameter 'num_round' is required (e.g. num_round=100)")
     if values["objective"].startswith("multi:") and values["num_class"] is None and "num_class" not in raw:
@@ -249,15 +144,6 @@ def parse_hyperparameters(raw: Mapping[str, str]) -> dict[str, Any]:
     if metric and _METRIC.match(metric) and metric not in values["eval_metric"]:
         values["eval_metric"].append(metric)
     return values
-
-
-def _is_integral(text: str) -> bool:
-    # "6.0" is accepted for an integer (some tuners render integers as floats), "6.5" is not.
-    try:
-        number = float(text)
-    except ValueError:
-        return False
-    return math.isfinite(number) and number == int(number)
 
 
 def _default_metric(objective: str) -> str:
@@ -280,30 +166,7 @@ def booster_params(hp: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_csv_channel(folder: Path, channel: str, *, weights: bool = False) -> xgb.DMatrix:
-    if not folder.is_dir():
-        raise TrainingError(
-            f"channel {channel!r}: folder {folder} does not exist; give the job a {channel!r} channel"
-        )
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
-    if not files:
-        raise TrainingError(f"channel {channel!r}: no files in {folder}")
-    blocks = []
-    for file in files:
-        try:
-            block = np.loadtxt(file, delimiter=",", dtype=float, ndmin=2)
-        except ValueError as e:
-            raise TrainingError(
-                f"channel {channel!r}: {file.name} is not a numeric CSV without header "
-                f"(label in the first column): {e}"
-            ) from e
-        if block.size:
-            blocks.append(block)
-    if not blocks:
-        raise TrainingError(f"channel {channel!r}: every file in {folder} is empty")
-    widths = {b.shape[1] for b in blocks}
-    if len(widths) > 1:
-        raise TrainingError(f"channel {channel!r}: files have different column counts {sorted(widths)}")
-    table = np.vstack(blocks)
+    table = contract.read_csv_table(folder, channel)
     first_feature = 2 if weights else 1
     if table.shape[1] <= first_feature:
         raise TrainingError(f"channel {channel!r}: need a label column and at least one feature column")
@@ -433,34 +296,6 @@ def train_and_evaluate(
     return booster, history
 
 
-def evaluate_only_requested(raw: Mapping[str, str]) -> bool:
-    flag = raw.get(EVALUATE_ONLY, "false").strip().lower()
-    if flag not in ("true", "false", "1", "0"):
-        raise TrainingError(f"hyperparameter {EVALUATE_ONLY!r} must be true or false, got {flag!r}")
-    return flag in ("true", "1")
-
-
-def unpack_model(folder: Path, into: Path) -> Path:
-    """The ``xgboost-model`` file from the ``model`` channel (a ``model.tar.gz`` or the bare file)."""
-    if not folder.is_dir():
-        raise TrainingError(
-            f"channel 'model': folder {folder} does not exist; evaluate-only mode needs the model.tar.gz "
-            "to score as a 'model' channel"
-        )
-    bare = folder / "xgboost-model"
-    if bare.is_file():
-        return bare
-    archives = sorted(folder.rglob("*.tar.gz"))
-    if not archives:
-        raise TrainingError(f"channel 'model': no model.tar.gz or xgboost-model in {folder}")
-    with tarfile.open(archives[0]) as tar:
-        tar.extractall(into, filter="data")
-    found = sorted(into.rglob("xgboost-model"))
-    if not found:
-        raise TrainingError(f"channel 'model': {archives[0].name} holds no xgboost-model file")
-    return found[0]
-
-
 def evaluate(
     paths: Paths, raw: Mapping[str, str], env: Mapping[str, str], out: Callable[[str], None]
 ) -> None:
@@ -470,9 +305,8 @@ def evaluate(
         paths.channel("validation", env), "validation", weights=bool(hp["csv_weights"])
     )
     check_labels(dvalidation, "validation", hp)
-    with tempfile.TemporaryDirectory() as scratch:
-        booster = xgb.Booster()
-        booster.load_model(str(unpack_model(paths.channel("model", env), Path(scratch))))
+    booster = xgb.Booster()
+    booster.load_model(bytearray(contract.model_channel_file(paths.channel("model", env), "xgboost-model")))
     if booster.num_features() != dvalidation.num_col():
         raise TrainingError(
             f"channel 'validation' has {dvalidation.num_col()} features, but the model was trained on "
@@ -485,8 +319,8 @@ def evaluate(
 
 def run(argv: Sequence[str], env: Mapping[str, str], out: Callable[[str], None]) -> None:
     paths = Paths.from_environment(env)
-    raw = read_raw_hyperparameters(paths, argv)
-    if evaluate_only_requested(raw):
+    raw = contract.read_raw_hyperparameters(paths, argv)
+    if contract.evaluate_only_requested(raw):
         evaluate(paths, raw, env, out)
         return
     hp = parse_hyperparameters(raw)
@@ -522,86 +356,6 @@ def run(argv: Sequence[str], env: Mapping[str, str], out: Callable[[str], None])
 # Serving: SageMaker's inference contract (``train.py serve``)
 
 
-class RequestError(Exception):
-    """A request the model cannot answer; the message goes back to the caller with a 4xx status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def parse_rows(body: bytes, content_type: str, width: int) -> np.ndarray:
-    """CSV rows of features (no header, no label) as a 2-D array of ``width`` columns."""
-    if content_type.split(";", 1)[0].strip().lower() != "text/csv":
-        raise RequestError(415, f"Content-Type {content_type or '(none)'!r} is not supported; send text/csv")
-    text = body.decode("utf-8", errors="replace").strip()
-    if not text:
-        raise RequestError(400, "the request body is empty; send CSV rows of features")
-    try:
-        rows = np.loadtxt(text.splitlines(), delimiter=",", dtype=float, ndmin=2)
-    except ValueError as e:
-        raise RequestError(400, f"the body is not numeric CSV rows of features: {e}") from e
-    if rows.shape[1] != width:
-        raise RequestError(400, f"each row must have {width} features (no label), got {rows.shape[1]}")
-    return rows
-
-
-def render(values: Sequence[Any], accept: str) -> tuple[bytes, str]:
-    """Predictions as ``text/csv`` (one per line, the default) or ``application/json``."""
-    kind = accept.split(";", 1)[0].strip().lower()
-    if kind == "application/json":
-        return json.dumps({"predictions": list(values)}).encode(), "application/json"
-    if kind not in ("", "*/*", "text/csv"):
-        raise RequestError(406, f"Accept {accept!r} is not supported; ask for text/csv or application/json")
-    return "".join(f"{v}\n" for v in values).encode(), "text/csv"
-
-
-def serve(predict: Callable[[bytes, str, str], tuple[bytes, str]], env: Mapping[str, str]) -> None:
-    """Answer ``GET /ping`` and ``POST /invocations`` on ``SAGEMAKER_BIND_TO_PORT`` (8080) until stopped."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            self._reply(200 if self.path == "/ping" else 404)
-
-        def do_POST(self) -> None:
-            if self.path == "/ping":
-                self._reply(200)
-                return
-            if self.path != "/invocations":
-                self._reply(404)
-                return
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                answer, content_type = predict(
-                    body, self.headers.get("Content-Type") or "", self.headers.get("Accept") or ""
-                )
-            except RequestError as e:
-                self._reply(e.status, str(e).encode())
-                return
-            except Exception as e:  # a bug answers 500 with its kind; the trace goes to the log
-                traceback.print_exc()
-                self._reply(500, f"{type(e).__name__}: {e}".encode())
-                return
-            self._reply(200, answer, content_type)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            print(f"{self.address_string()} {format % args}", flush=True)
-
-    host = env.get("SAGEMAKER_BIND_TO_HOST", "0.0.0.0")  # a container listens on every address
-    port = int(env.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-    server = ThreadingHTTPServer((host, port), Handler)
-    print(f"serving on {host}:{port}", flush=True)
-    server.serve_forever()
-
-
 def serve_model(env: Mapping[str, str]) -> None:
     """Serve the ``xgboost-model`` in ``SM_MODEL_DIR``: CSV rows in, one prediction per row out."""
     model_file = Paths.from_environment(env).model_dir / "xgboost-model"
@@ -612,38 +366,14 @@ def serve_model(env: Mapping[str, str]) -> None:
     width = booster.num_features()
 
     def predict(body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-        rows = parse_rows(body, content_type, width)
-        return render([float(v) for v in booster.predict(xgb.DMatrix(rows))], accept)
+        rows = contract.parse_rows(body, content_type, width)
+        return contract.render([float(v) for v in booster.predict(xgb.DMatrix(rows))], accept)
 
-    serve(predict, env)
+    contract.serve(predict, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else list(argv)
-    env = dict(os.environ)
-    if args == ["serve"]:  # SageMaker runs an inference container as ``<image> serve``
-        try:
-            serve_model(env)
-        except TrainingError as e:
-            print(f"cannot serve: {e}", file=sys.stderr, flush=True)
-            return 1
-        return 0
-
-    def out(line: str) -> None:
-        print(line, flush=True)
-
-    try:
-        run(args, env, out)
-    except TrainingError as e:
-        message = f"ClientError: {e}"
-    except Exception as e:  # anything else is still reported, with its type, in the failure file
-        traceback.print_exc()
-        message = f"AlgorithmError: {type(e).__name__}: {e}"
-    else:
-        return 0
-    print(message, file=sys.stderr, flush=True)
-    write_failure(Paths.from_environment(env), message)
-    return 1
+    return contract.main(sys.argv[1:] if argv is None else argv, train=run, serve_model=serve_model)
 
 
 if __name__ == "__main__":

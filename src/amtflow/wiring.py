@@ -257,36 +257,30 @@ def training_network(s: Settings) -> TrainingNetwork:
     )
 
 
-def start_tuning(settings: Settings | None = None) -> StartTuning:
-    def build(s: Settings) -> StartTuning:
-        s.require("data_bucket", "state_table", "sagemaker_role_arn")
-        return StartTuning(
-            profiles=_profiles(s),
-            sagemaker=SageMakerTuning(clients.sagemaker()),
-            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
-            clock=utc_now,
-            role_arn=s.sagemaker_role_arn,
-            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
-            network=training_network(s),
-        )
+_Starter = TypeVar("_Starter", StartTuning, StartTraining)
 
-    return _once("start_tuning", settings, build)
+
+def _job_starter(kind: type[_Starter], s: Settings) -> _Starter:
+    """A use case that creates a SageMaker job a plan names and parks its task token: both take the same
+    ports (the profiles, SageMaker, the token table, the role, the lineage, the training network)."""
+    s.require("data_bucket", "state_table", "sagemaker_role_arn")
+    return kind(
+        profiles=_profiles(s),
+        sagemaker=SageMakerTuning(clients.sagemaker()),
+        tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
+        clock=utc_now,
+        role_arn=s.sagemaker_role_arn,
+        lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
+        network=training_network(s),
+    )
+
+
+def start_tuning(settings: Settings | None = None) -> StartTuning:
+    return _once("start_tuning", settings, lambda s: _job_starter(StartTuning, s))
 
 
 def start_training(settings: Settings | None = None) -> StartTraining:
-    def build(s: Settings) -> StartTraining:
-        s.require("data_bucket", "state_table", "sagemaker_role_arn")
-        return StartTraining(
-            profiles=_profiles(s),
-            sagemaker=SageMakerTuning(clients.sagemaker()),
-            tokens=DynamoStateTable(clients.dynamodb(), s.state_table),
-            clock=utc_now,
-            role_arn=s.sagemaker_role_arn,
-            lineage=DynamoDBLineageStore(clients.dynamodb(), s.state_table),
-            network=training_network(s),
-        )
-
-    return _once("start_training", settings, build)
+    return _once("start_training", settings, lambda s: _job_starter(StartTraining, s))
 
 
 def close_training_jobs(settings: Settings | None = None) -> CloseTrainingJobs:

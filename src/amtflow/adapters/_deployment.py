@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from amtflow.adapters._dynamo import take_item
 from amtflow.adapters._errors import aws_call
 from amtflow.app import (
     ConfigSummary,
@@ -226,18 +227,11 @@ class DynamoDeploymentTable:
             )
 
     def claim(self, endpoint: str) -> ParkedDeployment | None:
-        with aws_call(
-            f"claiming the deployment of {endpoint}", expected={"ConditionalCheckFailedException"}
-        ) as call:
-            response = self._db.delete_item(
-                TableName=self._table,
-                Key=_token_key(endpoint),
-                ConditionExpression="attribute_exists(pk)",
-                ReturnValues="ALL_OLD",
-            )
+        item = take_item(
+            self._db, self._table, _token_key(endpoint), action=f"claiming the deployment of {endpoint}"
+        )
         with aws_call(f"removing {endpoint} from the parked deployments"):
             self._db.delete_item(TableName=self._table, Key=_index_key(endpoint))
-        item = response.get("Attributes") if call.code is None else None
         return _parked_from(item) if item else None
 
     def parked(self) -> Sequence[ParkedDeployment]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from amtflow.adapters._dynamo import take_item
 from amtflow.adapters._errors import aws_call
 from amtflow.adapters._registry import ensure_model_package_group, register_model_package
 from amtflow.app import ParkedJob, TrainingJobOutcome
@@ -118,18 +119,12 @@ class DynamoEvaluationTokens:
             self._db.put_item(TableName=self._table, Item=item)
 
     def claim(self, job_name: str) -> ParkedJob | None:
-        with aws_call(
-            f"claiming the task token of {job_name}", expected={"ConditionalCheckFailedException"}
-        ) as call:
-            response = self._db.delete_item(
-                TableName=self._table,
-                Key=evaluation_token_key(job_name),
-                ConditionExpression="attribute_exists(pk)",
-                ReturnValues="ALL_OLD",
-            )
-        if call.code:
-            return None
-        item = response.get("Attributes")
+        item = take_item(
+            self._db,
+            self._table,
+            evaluation_token_key(job_name),
+            action=f"claiming the task token of {job_name}",
+        )
         if not item:
             return None
         return ParkedJob(

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from amtflow.adapters._dynamo import take_item
 from amtflow.adapters._errors import aws_call
 from amtflow.app import HolderProbe, JobKind, Lease, ParkedJob, lease_seconds
 from amtflow.errors import AmtflowError, ModelBusyError
@@ -291,20 +292,10 @@ class DynamoStateTable:
             )
 
     def claim(self, job_name: str) -> ParkedJob | None:
-        with aws_call(
-            f"claiming the task token of {job_name}", expected={"ConditionalCheckFailedException"}
-        ) as call:
-            response = self._db.delete_item(
-                TableName=self._table,
-                Key=token_key(job_name),
-                ConditionExpression="attribute_exists(pk)",
-                ReturnValues="ALL_OLD",
-            )
-        if call.code:
-            self._forget_index(job_name)
-            return None
+        item = take_item(
+            self._db, self._table, token_key(job_name), action=f"claiming the task token of {job_name}"
+        )
         self._forget_index(job_name)
-        item = response.get("Attributes")
         return self._from_item(item) if item else None
 
     def _forget_index(self, job_name: str) -> None:

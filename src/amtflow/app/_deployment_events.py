@@ -187,7 +187,7 @@ class DeploymentEvents:
         if isinstance(incoming.detail, EndpointStateChange):
             return self._closer.on_state_change(incoming.detail.endpoint, incoming.detail.status)
         if isinstance(incoming.detail, ModelPackageStateChange):
-            return self.on_approval(incoming.detail, event_id=_event_id(event))
+            return self.on_approval(incoming.detail, event_id=incoming.event_id[:256] or None)
         return DeploymentEventResult("", DeploymentEventOutcome.IGNORED, incoming.ignored)
 
     def on_approval(self, change: ModelPackageStateChange, *, event_id: str | None) -> DeploymentEventResult:
@@ -205,8 +205,3 @@ class DeploymentEvents:
                 arn, DeploymentEventOutcome.DUPLICATE, f"{started.name} already started"
             )
         return DeploymentEventResult(arn, DeploymentEventOutcome.STARTED, started.name)
-
-
-def _event_id(event: object) -> str | None:
-    value = event.get("id") if isinstance(event, dict) else None
-    return str(value)[:256] if value else None

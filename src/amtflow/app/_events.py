@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from amtflow.errors import InvalidInputError
 from amtflow.messages import (
@@ -107,6 +107,12 @@ def normalize_tags(value: Any) -> dict[str, str]:
     raise ValueError("Tags must be a map or a list of {Key, Value}")
 
 
+EventTime = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+"""A time in an event's ``detail`` (:func:`parse_timestamp`: epoch milliseconds or ISO 8601)."""
+EventTags = Annotated[dict[str, str], BeforeValidator(normalize_tags)]
+"""Tags in an event's ``detail`` (:func:`normalize_tags`: a map or a list of ``{Key, Value}``)."""
+
+
 class TuningJobStateChange(BaseModel):
     """The ``detail`` of "SageMaker HyperParameter Tuning Job State Change"; fields beyond the name are
     optional hints (the handler describes the job for the truth)."""
@@ -115,19 +121,9 @@ class TuningJobStateChange(BaseModel):
 
     job_name: str = Field(alias="HyperParameterTuningJobName", min_length=1)
     status: str | None = Field(default=None, alias="HyperParameterTuningJobStatus")
-    last_modified: datetime | None = Field(default=None, alias="LastModifiedTime")
-    created: datetime | None = Field(default=None, alias="CreationTime")
-    tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
-
-    @field_validator("last_modified", "created", mode="before")
-    @classmethod
-    def _timestamp(cls, value: Any) -> datetime | None:
-        return parse_timestamp(value)
-
-    @field_validator("tags", mode="before")
-    @classmethod
-    def _tags(cls, value: Any) -> dict[str, str]:
-        return normalize_tags(value)
+    last_modified: EventTime = Field(default=None, alias="LastModifiedTime")
+    created: EventTime = Field(default=None, alias="CreationTime")
+    tags: EventTags = Field(default_factory=dict, alias="Tags")
 
 
 class TrainingJobStateChange(BaseModel):
@@ -139,18 +135,8 @@ class TrainingJobStateChange(BaseModel):
     job_name: str = Field(alias="TrainingJobName", min_length=1)
     status: str | None = Field(default=None, alias="TrainingJobStatus")
     tuning_job_arn: str | None = Field(default=None, alias="TuningJobArn")
-    last_modified: datetime | None = Field(default=None, alias="LastModifiedTime")
-    tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
-
-    @field_validator("last_modified", mode="before")
-    @classmethod
-    def _timestamp(cls, value: Any) -> datetime | None:
-        return parse_timestamp(value)
-
-    @field_validator("tags", mode="before")
-    @classmethod
-    def _tags(cls, value: Any) -> dict[str, str]:
-        return normalize_tags(value)
+    last_modified: EventTime = Field(default=None, alias="LastModifiedTime")
+    tags: EventTags = Field(default_factory=dict, alias="Tags")
 
 
 class DriftDetected(BaseModel):
@@ -234,6 +220,8 @@ class IncomingEvent:
     detail_type: str = ""
     detail: BaseModel | None = None
     ignored: str = ""
+    event_id: str = ""
+    """The envelope's ``id`` (what EventBridge keeps for one event across its redeliveries)."""
 
 
 def read_event(raw: object, *, account: str | None, details: Mapping[str, type[BaseModel]]) -> IncomingEvent:
@@ -251,4 +239,5 @@ def read_event(raw: object, *, account: str | None, details: Mapping[str, type[B
             envelope.detail_type,
             ignored=f"detail-type {envelope.detail_type!r} is not handled here (expected {expected})",
         )
-    return IncomingEvent(envelope.detail_type, parse_document(model, envelope.detail, what="detail"))
+    detail = parse_document(model, envelope.detail, what="detail")
+    return IncomingEvent(envelope.detail_type, detail, event_id=envelope.id)

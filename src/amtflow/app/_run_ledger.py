@@ -15,15 +15,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from amtflow.app._ports import ParkedJob
 from amtflow.app._spend import Usage, price
 from amtflow.drift import TuningJobStatus
 from amtflow.errors import AmtflowError, TransientError
 from amtflow.lineage import LineageStore, RunOutcome, RunRecord
+from amtflow.messages import Plan
 from amtflow.vocabulary import Now
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _OUTCOMES = {
     "Completed": RunOutcome.COMPLETED,
@@ -108,6 +111,17 @@ class RunLedger:
         if error is None:
             return job_name is not None and self.record_launch(model, run_id, job_name)
         return self.record_not_launched(model, run_id, job_name, ended=not isinstance(error, TransientError))
+
+    def recording_start(self, plan: Plan, start: Callable[[], _T]) -> _T:
+        """Run ``plan``'s start task (``start``) and record what it ended with (:meth:`record_start`): the
+        error it raised, re-raised, or its launch."""
+        try:
+            started = start()
+        except AmtflowError as e:
+            self.record_start(plan.model, plan.execution.name, plan.job_name, e)
+            raise
+        self.record_start(plan.model, plan.execution.name, plan.job_name, None)
+        return started
 
     def record_launch(self, model: str, run_id: str, job_name: str) -> bool:
         """SageMaker accepted (or already had) the run's job: from now on its estimate counts until it

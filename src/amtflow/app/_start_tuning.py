@@ -97,16 +97,10 @@ class StartTuning:
         self._lint = lint
 
     def start(self, plan: Plan, task_token: str) -> StartedJob:
-        ledger = RunLedger(lineage=self._lineage, clock=self._clock) if self._lineage is not None else None
-        try:
-            started = self._start(plan, task_token)
-        except AmtflowError as e:
-            if ledger is not None:
-                ledger.record_start(plan.model, plan.execution.name, plan.job_name, e)
-            raise
-        if ledger is not None:
-            ledger.record_start(plan.model, plan.execution.name, plan.job_name, None)
-        return started
+        if self._lineage is None:
+            return self._start(plan, task_token)
+        ledger = RunLedger(lineage=self._lineage, clock=self._clock)
+        return ledger.recording_start(plan, lambda: self._start(plan, task_token))
 
     def _start(self, plan: Plan, task_token: str) -> StartedJob:
         if not task_token:

@@ -127,15 +127,9 @@ class StartTraining:
     def start(self, plan: Plan, task_token: str) -> StartedTraining:
         """Create (or adopt) the job; the lineage records whether SageMaker accepted it, so a run whose job
         never launched spends nothing."""
-        try:
-            started = self._start(plan, task_token)
-        except AmtflowError as e:
-            if self._ledger is not None:
-                self._ledger.record_start(plan.model, plan.execution.name, plan.job_name, e)
-            raise
-        if self._ledger is not None:
-            self._ledger.record_start(plan.model, plan.execution.name, plan.job_name, None)
-        return started
+        if self._ledger is None:
+            return self._start(plan, task_token)
+        return self._ledger.recording_start(plan, lambda: self._start(plan, task_token))
 
     def _start(self, plan: Plan, task_token: str) -> StartedTraining:
         if not task_token:

@@ -23,9 +23,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from amtflow.profile._cross import _keys, _mapping, _metric_names, _text
+from amtflow.profile._cross import _keys, _mapping, _metric_names, _text, hyperband_lacks_max_resource
 from amtflow.profile._enums import EarlyStopping, Strategy, coerce_enum
-from amtflow.profile._fields import _EPOCH_KEYS, MAX_HYPERPARAMETERS, MAX_TUNABLE, _fail
+from amtflow.profile._fields import MAX_HYPERPARAMETERS, MAX_TUNABLE, _fail
 from amtflow.profile._model import ModelProfile, ParameterRange, TrainingSpec
 
 MAX_ALGORITHMS = 10
@@ -204,12 +204,7 @@ def per_algorithm_issues(i: int, facts: AlgorithmFacts) -> list[tuple[str, str]]
                 "algorithm must report it",
             )
         )
-    if (
-        facts.strategy is Strategy.HYPERBAND
-        and not facts.hyperband
-        and facts.static is not None
-        and not any(k in facts.static for k in _EPOCH_KEYS)
-    ):
+    if hyperband_lacks_max_resource(facts.strategy, facts.hyperband, facts.static):
         issues.append(
             (
                 f"algorithms[{i}].static_hyperparameters",

@@ -32,6 +32,19 @@ class CrossFacts:
     hyperband: bool
 
 
+def hyperband_lacks_max_resource(
+    strategy: Strategy | None, hyperband: bool, static: Collection[str] | None
+) -> bool:
+    """Hyperband without a ``hyperband`` section and without an epochs-like static hyperparameter to infer
+    ``max_resource`` from (``None`` static: unknown, no problem reported)."""
+    return (
+        strategy is Strategy.HYPERBAND
+        and not hyperband
+        and static is not None
+        and not any(k in static for k in _EPOCH_KEYS)
+    )
+
+
 def cross_section_issues(facts: CrossFacts) -> list[tuple[str, str]]:
     """Every cross-section problem, as ``(key path, message)`` relative to the profile."""
     issues: list[tuple[str, str]] = []
@@ -66,12 +79,7 @@ def cross_section_issues(facts: CrossFacts) -> list[tuple[str, str]]:
                     f"{total} hyperparameters in total, over {MAX_HYPERPARAMETERS}",
                 )
             )
-    if (
-        facts.strategy is Strategy.HYPERBAND
-        and not facts.hyperband
-        and facts.static is not None
-        and not any(k in facts.static for k in _EPOCH_KEYS)
-    ):
+    if hyperband_lacks_max_resource(facts.strategy, facts.hyperband, facts.static):
         issues.append(
             (
                 "tuning.hyperband",

@@ -10,7 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
+from amtflow import clients
 from amtflow.local import sagemaker
 from amtflow.local.engine import Engine
 
@@ -85,6 +87,15 @@ class Harness:
             HyperParameterTuningJobName=name
         )
         return [s for page in pages for s in page["TrainingJobSummaries"]]
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto's ``mock_aws`` around the test, with amtflow's cached clients dropped on both sides."""
+    clients.reset()
+    with mock_aws():
+        yield
+    clients.reset()
 
 
 @pytest.fixture

@@ -6,24 +6,12 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 from conftest import IMAGE_MAP, tuning_request
-from moto import mock_aws
 
-from amtflow import clients
 from amtflow.local import sagemaker
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    clients.reset()
-    with mock_aws():
-        yield
-    clients.reset()
 
 
 def test_channels_and_model_go_through_moto_s3_and_events_reach_eventbridge(

@@ -3,7 +3,6 @@ outside the state folder are refused with ValidationException, and nothing is wr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
@@ -12,9 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from conftest import IMAGE_MAP, Harness, tuning_request
-from moto import mock_aws
 
-from amtflow import clients
 from amtflow.local import sagemaker
 from amtflow.local.engine import ServiceError
 from amtflow.local.engine._io import upload
@@ -191,14 +188,6 @@ def test_documents_found_through_a_link_or_with_a_bad_name_are_not_loaded(tmp_pa
         assert engine.store.load_training() == []
     assert outside.read_text().endswith('"InProgress"}')
     assert not (tmp_path / "evil.json").exists()
-
-
-@pytest.fixture
-def aws() -> Iterator[None]:
-    clients.reset()
-    with mock_aws():
-        yield
-    clients.reset()
 
 
 def test_an_s3_key_with_dot_segments_fails_the_trial_and_writes_nothing_outside(

@@ -235,6 +235,14 @@ def test_the_same_approval_delivered_twice_starts_one_deployment(world: World) -
     assert len(world.executions.started) == 1
 
 
+def test_an_approval_starts_its_deployment_with_the_package_and_the_events_id(world: World) -> None:
+    arn = world.hosting.add_package(1)
+    world.events.on_event(approval_event(1, event_id="e-42"), account=ACCOUNT)
+    assert list(world.executions.started.values()) == [
+        {"packageArn": arn, "trigger": "approval", "eventId": "e-42"}
+    ]
+
+
 def test_another_groups_package_and_another_accounts_event_start_nothing(world: World) -> None:
     event = approval_event(1)
     event["detail"]["ModelPackageGroupName"] = "someone-elses-models"

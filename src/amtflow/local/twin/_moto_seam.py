@@ -39,19 +39,15 @@ RuleEvent = Callable[[Any, Any, bool, RuleSend], None]
 StateClient = Callable[[Any, "str | None"], None]
 """``(client, role_arn)``: a boto3 client the ASL interpreter built for a state, and the role it acts as."""
 
+_LAMBDA_INVOKE_PARAMETERS = ("self", "function_name", "qualifier", "body", "headers", "response_headers")
+_LAMBDA_INVOKE = (
+    ("moto.awslambda_simple.models", "LambdaSimpleBackend.invoke", _LAMBDA_INVOKE_PARAMETERS),
+    ("moto.awslambda.models", "LambdaBackend.invoke", _LAMBDA_INVOKE_PARAMETERS),
+)
+"""Moto's Lambda invoke (both backends), which two patches wrap in turn."""
+
 PATCHED: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
-    "route_lambda_invocations": (
-        (
-            "moto.awslambda_simple.models",
-            "LambdaSimpleBackend.invoke",
-            ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
-        ),
-        (
-            "moto.awslambda.models",
-            "LambdaBackend.invoke",
-            ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
-        ),
-    ),
+    "route_lambda_invocations": _LAMBDA_INVOKE,
     "route_rule_targets": (
         ("moto.events.models", "Rule.send_to_targets", ("self", "original_event", "transform_input")),
     ),
@@ -106,18 +102,7 @@ PATCHED: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
         ),
     ),
     "enforce_events_limits": (("moto.events.models", "EventsBackend.put_events", ("self", "events")),),
-    "enforce_lambda_payload_limits": (
-        (
-            "moto.awslambda_simple.models",
-            "LambdaSimpleBackend.invoke",
-            ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
-        ),
-        (
-            "moto.awslambda.models",
-            "LambdaBackend.invoke",
-            ("self", "function_name", "qualifier", "body", "headers", "response_headers"),
-        ),
-    ),
+    "enforce_lambda_payload_limits": _LAMBDA_INVOKE,
     "tag_state_clients": (
         (
             "moto.stepfunctions.parser.asl.utils.boto_client",
