@@ -1,7 +1,8 @@
 """Deploying an approved champion: plan, deploy (the task parks its token), finish (lineage, notification).
 
 - :class:`PlanDeployment` reads the approved package and the model's ``deployment`` profile section, checks
-  it (the endpoint within the stack's prefix, a known instance price, the named alarms exist), takes the
+  it (the deployment preflight rules ``profiles validate`` runs: the endpoint within the stack's prefix, a
+  known instance price...; and that the named alarms exist), takes the
   model's deployment lock and names the model and endpoint configuration after the package, so a retried
   task adopts what an earlier attempt created.
 - :class:`DeployModel` creates the model and a new endpoint configuration, the rollback alarms, parks the
@@ -52,7 +53,7 @@ from amtflow.errors import (
 )
 from amtflow.messages import ExecutionRef, parse_document
 from amtflow.naming import short_hash
-from amtflow.preflight import PriceTable, default_prices
+from amtflow.preflight import PriceTable, default_prices, deployment_findings, endpoint_usd_per_hour
 from amtflow.profile import DeploymentSpec, ModelProfile
 from amtflow.redaction import secrets_in
 from amtflow.vocabulary import Now
@@ -88,19 +89,6 @@ def deployment_timeout(spec: DeploymentSpec) -> int:
     termination wait, then a margin; never past the blue/green maximum plus the margin."""
     waits = (spec.canary.wait_s if spec.uses_canary and spec.canary else 0) + spec.termination_wait_s
     return min(MAX_EXECUTION_S, waits + LAUNCH_MARGIN_S) + LAUNCH_MARGIN_S
-
-
-def usd_per_hour(spec: DeploymentSpec, prices: PriceTable) -> float | None:
-    """What the endpoint's instances cost per hour (``None`` for a serverless endpoint)."""
-    if spec.serverless is not None:
-        return None
-    price = prices.price(spec.instance_type)
-    if price is None:
-        raise PreflightRejectedError(
-            f"deployment.instance_type {spec.instance_type!r} has no known price: use an instance type of "
-            "amtflow's price table or add its USD per hour under budget.prices"
-        )
-    return round(price * spec.instance_count, 6)
 
 
 def alarm_names(endpoint: str) -> tuple[str, str]:
@@ -156,14 +144,17 @@ class PlanDeployment:
         spec = profile.deployment
         if spec is None:
             return skip(f"the profile of {model} has no deployment section", model)
-        endpoint = spec.endpoint_name(self._prefix, model)
-        if not endpoint.startswith(f"{self._prefix}-"):
-            raise InvalidInputError(
-                f"deployment.endpoint {endpoint!r} must start with '{self._prefix}-' (the stack's job "
-                "prefix, to which its permissions are scoped); rename it or leave it out",
-                field="deployment.endpoint",
+        refused = [
+            f
+            for f in deployment_findings(
+                spec, model=model, job_prefix=self._prefix, budget=profile.budget, prices=self._prices
             )
-        cost = usd_per_hour(spec, self._prices.with_overrides(profile.budget.prices))
+            if f.is_error
+        ]
+        if refused:
+            raise PreflightRejectedError("; ".join(f"{f.rule} {f.message}: {f.fix}" for f in refused))
+        endpoint = spec.endpoint_name(self._prefix, model)
+        cost = endpoint_usd_per_hour(spec, self._prices.with_overrides(profile.budget.prices))
         missing = self._alarms.missing(spec.alarms.names) if spec.alarms.names else ()
         if missing:
             raise PreflightRejectedError(

@@ -368,9 +368,11 @@ def test_a_named_alarm_that_exists_joins_the_rollback_alarms(world: World) -> No
 def test_an_endpoint_outside_the_stacks_prefix_is_refused_naming_the_key(world: World) -> None:
     world.deployment = {"endpoint": "production-churn"}
     world.hosting.add_package(1)
-    with pytest.raises(InvalidInputError) as info:
+    with pytest.raises(PreflightRejectedError) as info:
         world.planner.plan({"packageArn": package_arn(1)}, ExecutionRef(name="deploy-x"))
-    assert info.value.field == "deployment.endpoint"
+    assert "AMT502 deployment.endpoint 'production-churn'" in str(info.value)
+    assert f"rename it '{PREFIX}-...'" in str(info.value)
+    assert world.locks.held == {}
 
 
 def test_a_malformed_request_names_the_field(world: World) -> None:
