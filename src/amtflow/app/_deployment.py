@@ -53,7 +53,13 @@ from amtflow.errors import (
 )
 from amtflow.messages import ExecutionRef, parse_document
 from amtflow.naming import short_hash
-from amtflow.preflight import PriceTable, default_prices, deployment_findings, endpoint_usd_per_hour
+from amtflow.preflight import (
+    ALARM_PERIOD_S,
+    PriceTable,
+    default_prices,
+    deployment_findings,
+    endpoint_usd_per_hour,
+)
 from amtflow.profile import DeploymentSpec, ModelProfile
 from amtflow.redaction import secrets_in
 from amtflow.vocabulary import Now
@@ -266,7 +272,7 @@ def alarm_requests(plan: DeploymentPlan) -> list[dict[str, Any]]:
     common: dict[str, Any] = {
         "Namespace": "AWS/SageMaker",
         "Dimensions": dimensions,
-        "Period": 60,
+        "Period": ALARM_PERIOD_S,
         "EvaluationPeriods": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",

@@ -24,6 +24,7 @@ from amtflow.preflight import (  # noqa: F401  (registers rules)
 )
 from amtflow.preflight._budget import CostEstimate, PriceTable, default_prices, estimate_cost
 from amtflow.preflight._deployment import (
+    ALARM_PERIOD_S,
     DEPLOYMENT_TAG,
     HOURS_PER_MONTH,
     JOB_PREFIX_KEY,
@@ -52,6 +53,7 @@ from amtflow.preflight._report import (
 from amtflow.preflight._service import service_error_code
 
 __all__ = [
+    "ALARM_PERIOD_S",
     "DEPLOYMENT_TAG",
     "HOURS_PER_MONTH",
     "JOB_PREFIX_KEY",

@@ -2,10 +2,10 @@
 
 What the deployment's plan decides when a package is approved, told when the profile is written: the
 endpoint's instance price, its cost against the month's cap, its name within the stack's prefix, keys a
-serverless endpoint ignores. ``amtflow profiles validate`` (and ``push``, ``lint`` of a profile) run them
-with the profile's evidence; :class:`~amtflow.app.PlanDeployment` runs the same rules at approval time and
-refuses on an error. The schema already holds each key to its range (serverless memory and concurrency,
-canary size and bake time, the rollback alarms).
+serverless endpoint ignores, a canary too short for the rollback alarms. ``amtflow profiles validate`` (and
+``push``, ``lint`` of a profile) run them with the profile's evidence; :class:`~amtflow.app.PlanDeployment`
+runs the same rules at approval time and refuses on an error. The schema already holds each key to its
+range (serverless memory and concurrency, canary size and bake time, the rollback alarms).
 
 Evidence (``LintContext.extra``): ``deployment`` (the :class:`~amtflow.profile.DeploymentSpec`), ``model``,
 ``job_prefix`` (the stack's), ``prices`` (the profile's price overrides) and ``max_usd_per_month``.
@@ -28,6 +28,8 @@ PRICE_TABLE_KEY = "price_table"
 DEPLOYMENT_TAG = "deployment"
 HOURS_PER_MONTH = 730
 """An endpoint serves around the clock: 730 hours in an average month."""
+ALARM_PERIOD_S = 60
+"""The period of the rollback alarms a deployment creates (one evaluation period each)."""
 
 _TAG = (DEPLOYMENT_TAG,)
 
@@ -160,4 +162,24 @@ def _serverless_instance_type(ctx: LintContext) -> Iterator[Finding]:
         f"deployment.instance_type {spec.instance_type!r} is ignored: the endpoint is serverless",
         why="the endpoint is served by serverless memory and concurrency, not by this instance type",
         fix="remove deployment.instance_type, or remove deployment.serverless to serve on instances",
+    )
+
+
+@rule("AMT505", Severity.WARNING, "The canary bakes long enough for the created alarms to trip", tags=_TAG)
+def _canary_outlasts_the_alarms(ctx: LintContext) -> Iterator[Finding]:
+    """The created rollback alarms judge one 60-second period: a canary that bakes less (``wait_s``) shifts
+    all traffic to the new model before they can trip, so only a late alarm rolls it back."""
+    spec = _spec(ctx)
+    if spec is None or not spec.uses_canary or spec.canary is None or not spec.alarms.create:
+        return
+    if spec.canary.wait_s >= ALARM_PERIOD_S:
+        return
+    yield Finding(
+        "AMT505",
+        Severity.WARNING,
+        "deployment.canary.wait_s",
+        f"the canary bakes {spec.canary.wait_s} s, less than the {ALARM_PERIOD_S} s the created alarms need "
+        "to judge it",
+        why="all traffic moves to the new model before an alarm can roll the canary back",
+        fix=f"set deployment.canary.wait_s to {ALARM_PERIOD_S * 2} or more (two of the alarms' periods)",
     )

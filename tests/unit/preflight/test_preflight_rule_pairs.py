@@ -451,6 +451,11 @@ EVIDENCE_PAIRS: list[Pair] = [
         "$84 a month against caps of $80 and $90",
     ),
     Pair(
+        "AMT505",
+        lambda: deploy({"canary": {"size_percent": 10, "wait_s": 59}}),
+        lambda: deploy({"canary": {"size_percent": 10, "wait_s": 60}}),
+    ),
+    Pair(
         "AMT504",
         lambda: deploy({"serverless": {}, "instance_type": "ml.m5.large"}),
         lambda: deploy({"serverless": {}}),

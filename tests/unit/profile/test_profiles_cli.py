@@ -291,6 +291,7 @@ def test_validate_reports_a_field_error_and_cross_section_problems_in_one_run(
         ("{instance_type: ml.zz9.huge}", "deployment.instance_type", "AMT501 error", 1),
         ("{endpoint: production-churn}", "deployment.endpoint", "AMT502 error", 1),
         ("{instance_type: ml.p4d.24xlarge}", "deployment.instance_type", "AMT503 warning", 0),
+        ("{canary: {size_percent: 10, wait_s: 30}}", "deployment.canary.wait_s", "AMT505 warning", 0),
         (
             "{serverless: {memory_mb: 2048}, instance_type: ml.m5.large}",
             "deployment.instance_type",
