@@ -168,8 +168,16 @@ class CloseDeployments:
         return DeploymentEventResult(endpoint, DeploymentEventOutcome.SUCCEEDED, reason)
 
     def sweep(self) -> Sequence[DeploymentEventResult]:
-        """The reconciler: every waiting deployment whose endpoint settled while its event was lost."""
-        return [self.settle(parked.endpoint) for parked in self._tokens.parked()]
+        """The reconciler: every waiting deployment whose endpoint settled while its event was lost (a Failed
+        endpoint being replaced is left to the Deploy task's retry)."""
+        return [
+            DeploymentEventResult(
+                parked.endpoint, DeploymentEventOutcome.NOT_SETTLED, "a Failed endpoint is being replaced"
+            )
+            if parked.awaiting_deletion
+            else self.settle(parked.endpoint)
+            for parked in self._tokens.parked()
+        ]
 
 
 class DeploymentEvents:

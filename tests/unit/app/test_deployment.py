@@ -428,6 +428,9 @@ def test_a_failed_endpoint_is_deleted_then_created_again_and_the_notification_sa
         world.deployer.deploy(plan, "token-2b")  # the state machine's retry: still Deleting
     world.hosting.gone(ENDPOINT)
     assert [r.outcome for r in world.closer.sweep()] == [DeploymentEventOutcome.NOT_SETTLED]
+    late = world.events.on_event(endpoint_event("DELETING"), account=ACCOUNT)  # gone: no task to fail
+    assert late.outcome is DeploymentEventOutcome.NOT_SETTLED
+    assert world.tokens.items[ENDPOINT].awaiting_deletion
     assert world.callbacks.sent == [world.callbacks.sent[0]]  # only the first deployment's
     assert world.deployer.deploy(plan, "token-2c") == "replaced"
     assert world.hosting.endpoints[ENDPOINT].config_name == plan.config_name
