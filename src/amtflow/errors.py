@@ -96,3 +96,10 @@ class DeploymentBusyError(ConflictError):
     """Another deployment of the same model is in progress; the deployment waits and tries again."""
 
     error_type = "DeploymentBusyError"
+
+
+class EndpointReplacingError(ConflictError):
+    """The deployment deleted its Failed endpoint and creates it again once it is gone; the Deploy task is
+    retried until then."""
+
+    error_type = "EndpointReplacingError"

@@ -197,7 +197,8 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
     },
     # deploy: the model (with the SageMaker role) and its endpoint configuration (adopted when they exist,
     # tags need AddTags), the rollback alarms, the token parked (transaction of puts; delete when the
-    # endpoint call fails), the endpoint created or updated; an endpoint already settled completes the task
+    # endpoint call fails), the endpoint created or updated (a Failed one deleted first, to be created
+    # again); an endpoint already settled completes the task
     "DeployModelFunction": {
         "sagemaker:CreateModel": MODELS,
         "sagemaker:DescribeModel": MODELS,
@@ -206,6 +207,7 @@ USES: dict[str, dict[str, str | tuple[str, ...]]] = {
         "sagemaker:CreateEndpoint": (ENDPOINTS, ENDPOINT_CONFIGS),
         "sagemaker:UpdateEndpoint": (ENDPOINTS, ENDPOINT_CONFIGS),
         "sagemaker:DescribeEndpoint": ENDPOINTS,
+        "sagemaker:DeleteEndpoint": ENDPOINTS,
         "sagemaker:AddTags": HOSTING,
         "cloudwatch:PutMetricAlarm": STACK_ALARMS,
         "iam:PassRole": TRAINING_ROLE,

@@ -3,7 +3,8 @@ engine serving the endpoints (a stdlib stand-in container: its model.tar.gz says
 
 Approval → InService → a prediction through sagemaker-runtime; a later package rolls out by canary; a
 broken model rolls back while the previous one keeps serving; a rejected package deploys nothing; a lost
-endpoint event is closed by the reconciler's sweep."""
+endpoint event is closed by the reconciler's sweep; an endpoint whose creation failed is replaced by the next
+approved package."""
 
 from __future__ import annotations
 
@@ -202,3 +203,23 @@ def test_a_lost_endpoint_event_is_closed_by_the_reconciler(tmp_path: Path) -> No
         (run,) = deployments(twin)
         assert run.status is ExecutionStatus.SUCCEEDED, run.cause
         assert predict(twin).startswith("v1:")
+
+
+def test_a_failed_endpoint_is_replaced_by_the_next_approved_package(app: Twin) -> None:
+    register(app, 1, exit=3)
+    (first,) = deployments(app)
+    assert first.status is ExecutionStatus.SUCCEEDED, first.cause
+    sm = app.client("sagemaker")
+    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "Failed"
+    assert app.notifications()[-1].attributes["outcome"] == "deployment_failed"
+
+    register(app, 2, answer="v2")
+    runs = deployments(app)
+    assert [r.status for r in runs] == [ExecutionStatus.SUCCEEDED, ExecutionStatus.SUCCEEDED], runs[-1].cause
+    assert sm.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "InService"
+    assert predict(app).startswith("v2:")
+    replacing = [i for i in app.invocations() if i.error_type == "EndpointReplacingError"]
+    assert replacing, "the Deploy task deleted the Failed endpoint and was retried"
+    assert [r.outcome for r in records(app)] == [DeploymentOutcome.DEPLOYED, DeploymentOutcome.FAILED]
+    note = next(n for n in reversed(app.notifications()) if n.attributes["outcome"] == "deployment_deployed")
+    assert "exited with code 3" in note.json()["replacedFailedEndpoint"]

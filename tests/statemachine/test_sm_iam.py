@@ -89,6 +89,9 @@ NOT_EXERCISED: dict[tuple[str, str, str], str] = {
     ("DeployModelFunctionRole", "CompleteAnAlreadySettledDeployment", "states:SendTaskSuccess"): (
         "a retried deployment whose endpoint already serves its configuration"
     ),
+    ("DeployModelFunctionRole", "EndpointsOfThisStack", "sagemaker:DeleteEndpoint"): (
+        "an endpoint whose creation failed, replaced by the next deployment (test_sm_deployment covers it)"
+    ),
     ("DeploymentEventsFunctionRole", "ClaimParkedDeployments", "dynamodb:PutItem"): (
         "completing the waiting task fails (the claimed token is parked again)"
     ),

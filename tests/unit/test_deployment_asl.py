@@ -63,6 +63,17 @@ def test_every_task_retries_with_jitter_and_every_failure_still_finishes_and_rel
     assert busy, "a busy model's deployment waits for the lock"
 
 
+def test_the_deploy_task_is_retried_while_a_failed_endpoint_is_deleted_for_long_enough() -> None:
+    (replacing,) = [
+        r for r in ASL["States"]["Deploy"]["Retry"] if r["ErrorEquals"] == ["EndpointReplacingError"]
+    ]
+    waits, interval = 0.0, float(replacing["IntervalSeconds"])
+    for _ in range(replacing["MaxAttempts"]):
+        waits += min(interval, replacing["MaxDelaySeconds"])
+        interval *= replacing["BackoffRate"]
+    assert waits >= 30 * 60, "an endpoint's deletion may take many minutes"
+
+
 def test_the_rules_take_approvals_and_endpoint_changes_of_this_stack_only() -> None:
     approved = RULES["PackageApproved"]["Properties"]["Pattern"]
     changed = RULES["EndpointChanged"]["Properties"]["Pattern"]

@@ -3,7 +3,8 @@
 State-table items:
 
 - parked deployment ``ENDPOINT#<endpoint>`` / ``TOKEN`` and its index item ``PARKED_ENDPOINTS`` /
-  ``<endpoint>`` (``taskToken, model, execution, configName, packageArn, parkedAt, expiresAt``): the endpoint
+  ``<endpoint>`` (``taskToken, model, execution, configName, packageArn, parkedAt, expiresAt``; while a Failed
+  endpoint is replaced ``replacedFailed`` and, until it is deleted, ``awaitingDeletion``): the endpoint
   events and the reconciler claim it with a conditional delete;
 - deployment lock ``MODEL#<model>`` / ``DEPLOYMENT`` (``owner``: the execution name the state machine's
   release matches, ``lockedUntil``: a lock held past it is taken over, ``expiresAt``);
@@ -144,6 +145,10 @@ class SageMakerDeployment:
         with aws_call(f"deleting model {name}", expected=_ABSENT):
             self._sm.delete_model(ModelName=name)
 
+    def delete_endpoint(self, name: str) -> None:
+        with aws_call(f"deleting endpoint {name}", expected=_ABSENT):
+            self._sm.delete_endpoint(EndpointName=name)
+
 
 class CloudWatchRollbackAlarms:
     """Implements :class:`~amtflow.app.RollbackAlarms` over an injected CloudWatch client."""
@@ -184,6 +189,8 @@ def _parked_from(item: Mapping[str, Any]) -> ParkedDeployment:
         config_name=item["configName"]["S"],
         package_arn=item["packageArn"]["S"],
         parked_at=_aware(datetime.fromisoformat(item["parkedAt"]["S"])),
+        replaced_failed=item["replacedFailed"]["S"] if "replacedFailed" in item else None,
+        awaiting_deletion=bool(item.get("awaitingDeletion", {}).get("BOOL", False)),
     )
 
 
@@ -198,7 +205,7 @@ class DynamoDeploymentTable:
     # --- parked deployments ------------------------------------------------------------------------------
 
     def park(self, parked: ParkedDeployment) -> None:
-        attributes = {
+        attributes: dict[str, Any] = {
             "endpoint": {"S": parked.endpoint},
             "taskToken": {"S": parked.task_token},
             "model": {"S": parked.model},
@@ -208,6 +215,10 @@ class DynamoDeploymentTable:
             "parkedAt": {"S": parked.parked_at.isoformat()},
             "expiresAt": {"N": str(int(parked.parked_at.timestamp()) + TTL_SECONDS)},
         }
+        if parked.replaced_failed is not None:
+            attributes["replacedFailed"] = {"S": parked.replaced_failed}
+        if parked.awaiting_deletion:
+            attributes["awaitingDeletion"] = {"BOOL": True}
         with aws_call(f"parking the deployment of {parked.endpoint}"):
             self._db.transact_write_items(
                 TransactItems=[

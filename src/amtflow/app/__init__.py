@@ -41,7 +41,6 @@ from amtflow.app._deployment import (
     deployment_names,
     deployment_timeout,
     endpoint_config_request,
-    usd_per_hour,
 )
 from amtflow.app._deployment_events import (
     ERROR_ENDPOINT_GONE,
@@ -355,5 +354,4 @@ __all__ = [
     "training_callback_timeouts",
     "training_result",
     "tuning_result",
-    "usd_per_hour",
 ]

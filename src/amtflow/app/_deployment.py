@@ -1,13 +1,15 @@
 """Deploying an approved champion: plan, deploy (the task parks its token), finish (lineage, notification).
 
 - :class:`PlanDeployment` reads the approved package and the model's ``deployment`` profile section, checks
-  it (the endpoint within the stack's prefix, a known instance price, the named alarms exist), takes the
+  it (the deployment preflight rules ``profiles validate`` runs: the endpoint within the stack's prefix, a
+  known instance price...; and that the named alarms exist), takes the
   model's deployment lock and names the model and endpoint configuration after the package, so a retried
   task adopts what an earlier attempt created.
 - :class:`DeployModel` creates the model and a new endpoint configuration, the rollback alarms, parks the
   task token under the endpoint, then creates the endpoint or updates it blue/green (canary traffic
   shifting, auto-rollback on the alarms). The endpoint's state-change event completes the task
-  (:class:`~amtflow.app.CloseDeployments`).
+  (:class:`~amtflow.app.CloseDeployments`). A Failed endpoint (it accepts only DeleteEndpoint) is deleted
+  and, on the state machine's retry of the task once it is gone, created again with the new configuration.
 - :class:`FinishDeployment` records the deployment in the lineage, deletes endpoint configurations beyond
   the ``keep_configs`` newest, and sends one notification saying what now serves, or why the previous model
   still does.
@@ -19,7 +21,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from amtflow.app._deployment_ports import (
     VARIANT_NAME,
@@ -34,6 +36,7 @@ from amtflow.app._deployment_ports import (
     DeploymentResult,
     DeploymentService,
     DeploymentTokens,
+    EndpointState,
     EndpointStatus,
     ParkedDeployment,
     RollbackAlarms,
@@ -41,10 +44,22 @@ from amtflow.app._deployment_ports import (
 )
 from amtflow.app._notify import outgoing
 from amtflow.app._ports import Notification, Notifier
-from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError, PreflightRejectedError
+from amtflow.errors import (
+    AmtflowError,
+    EndpointReplacingError,
+    InvalidInputError,
+    NotFoundError,
+    PreflightRejectedError,
+)
 from amtflow.messages import ExecutionRef, parse_document
 from amtflow.naming import short_hash
-from amtflow.preflight import PriceTable, default_prices
+from amtflow.preflight import (
+    ALARM_PERIOD_S,
+    PriceTable,
+    default_prices,
+    deployment_findings,
+    endpoint_usd_per_hour,
+)
 from amtflow.profile import DeploymentSpec, ModelProfile
 from amtflow.redaction import secrets_in
 from amtflow.vocabulary import Now
@@ -80,19 +95,6 @@ def deployment_timeout(spec: DeploymentSpec) -> int:
     termination wait, then a margin; never past the blue/green maximum plus the margin."""
     waits = (spec.canary.wait_s if spec.uses_canary and spec.canary else 0) + spec.termination_wait_s
     return min(MAX_EXECUTION_S, waits + LAUNCH_MARGIN_S) + LAUNCH_MARGIN_S
-
-
-def usd_per_hour(spec: DeploymentSpec, prices: PriceTable) -> float | None:
-    """What the endpoint's instances cost per hour (``None`` for a serverless endpoint)."""
-    if spec.serverless is not None:
-        return None
-    price = prices.price(spec.instance_type)
-    if price is None:
-        raise PreflightRejectedError(
-            f"deployment.instance_type {spec.instance_type!r} has no known price: use an instance type of "
-            "amtflow's price table or add its USD per hour under budget.prices"
-        )
-    return round(price * spec.instance_count, 6)
 
 
 def alarm_names(endpoint: str) -> tuple[str, str]:
@@ -148,14 +150,17 @@ class PlanDeployment:
         spec = profile.deployment
         if spec is None:
             return skip(f"the profile of {model} has no deployment section", model)
-        endpoint = spec.endpoint_name(self._prefix, model)
-        if not endpoint.startswith(f"{self._prefix}-"):
-            raise InvalidInputError(
-                f"deployment.endpoint {endpoint!r} must start with '{self._prefix}-' (the stack's job "
-                "prefix, to which its permissions are scoped); rename it or leave it out",
-                field="deployment.endpoint",
+        refused = [
+            f
+            for f in deployment_findings(
+                spec, model=model, job_prefix=self._prefix, budget=profile.budget, prices=self._prices
             )
-        cost = usd_per_hour(spec, self._prices.with_overrides(profile.budget.prices))
+            if f.is_error
+        ]
+        if refused:
+            raise PreflightRejectedError("; ".join(f"{f.rule} {f.message}: {f.fix}" for f in refused))
+        endpoint = spec.endpoint_name(self._prefix, model)
+        cost = endpoint_usd_per_hour(spec, self._prices.with_overrides(profile.budget.prices))
         missing = self._alarms.missing(spec.alarms.names) if spec.alarms.names else ()
         if missing:
             raise PreflightRejectedError(
@@ -267,7 +272,7 @@ def alarm_requests(plan: DeploymentPlan) -> list[dict[str, Any]]:
     common: dict[str, Any] = {
         "Namespace": "AWS/SageMaker",
         "Dimensions": dimensions,
-        "Period": 60,
+        "Period": ALARM_PERIOD_S,
         "EvaluationPeriods": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "TreatMissingData": "notBreaching",
@@ -315,7 +320,9 @@ class DeployModel:
         self._settle = settle
 
     def deploy(self, plan: DeploymentPlan, task_token: str) -> str:
-        """Returns what was done: ``created``, ``updated`` or ``adopted``."""
+        """Returns what was done: ``created``, ``updated``, ``adopted`` or ``replaced`` (a Failed endpoint
+        deleted by an earlier attempt, created again); :class:`EndpointReplacingError` while a Failed
+        endpoint is being deleted (the state machine retries the task)."""
         if plan.action != "deploy" or plan.execution is None:
             raise InvalidInputError(
                 "the plan does not deploy: route only action 'deploy' here", field="plan.action"
@@ -335,21 +342,15 @@ class DeployModel:
         for request in alarm_requests(plan):
             self._alarms.put(request)
         current = self._sm.describe_endpoint(plan.endpoint)
-        self._tokens.park(
-            ParkedDeployment(
-                endpoint=plan.endpoint,
-                task_token=task_token,
-                model=plan.model,
-                execution=plan.execution.name,
-                config_name=plan.config_name,
-                package_arn=plan.package_arn,
-                parked_at=self._clock(),
-            )
-        )
         if current is not None and plan.config_name in (current.config_name, current.pending_config):
+            self._park(plan, task_token)
             if self._settle is not None and current.status.settled():
                 self._settle(plan.endpoint)
             return "adopted"
+        if current is not None and current.status is EndpointStatus.FAILED:
+            self._delete_failed(plan, task_token, current)
+        replaced = self._replacement(plan, current)
+        self._park(plan, task_token, replaced_failed=replaced)
         try:
             if current is None:
                 self._sm.create_endpoint(
@@ -359,11 +360,12 @@ class DeployModel:
                         "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
                     }
                 )
-                return "created"
+                return "created" if replaced is None else "replaced"
             if current.status is not EndpointStatus.IN_SERVICE:
                 raise AmtflowError(
                     f"endpoint {plan.endpoint} is {current.status.value}: only an InService endpoint can be "
-                    "updated; wait for it (or delete a Failed one) and approve the package again"
+                    "updated (a Failed one is replaced); wait until it is InService and approve the package "
+                    "again"
                 )
             self._sm.update_endpoint(
                 {
@@ -376,6 +378,59 @@ class DeployModel:
             self._tokens.claim(plan.endpoint)
             raise
         return "updated"
+
+    def _park(self, plan: DeploymentPlan, task_token: str, **marks: Any) -> None:
+        self._tokens.park(
+            ParkedDeployment(
+                endpoint=plan.endpoint,
+                task_token=task_token,
+                model=plan.model,
+                execution=plan.execution.name if plan.execution is not None else "",
+                config_name=plan.config_name,
+                package_arn=plan.package_arn,
+                parked_at=self._clock(),
+                **marks,
+            )
+        )
+
+    def _delete_failed(self, plan: DeploymentPlan, task_token: str, current: EndpointState) -> NoReturn:
+        """A Failed endpoint accepts only DeleteEndpoint: delete it, leave a mark saying so (no task waits),
+        and have the Deploy task retried (:class:`EndpointReplacingError`) until it is gone."""
+        reason = current.failure_reason or "no failure reason given"
+        self._park(plan, task_token, replaced_failed=reason, awaiting_deletion=True)
+        try:
+            self._sm.delete_endpoint(plan.endpoint)
+        except AmtflowError:
+            self._tokens.claim(plan.endpoint)
+            raise
+        raise EndpointReplacingError(
+            f"endpoint {plan.endpoint} was Failed ({reason[:300]}): it is being deleted, and this deployment "
+            "creates it again with the new configuration once it is gone"
+        )
+
+    def _replacement(self, plan: DeploymentPlan, current: EndpointState | None) -> str | None:
+        """The failure reason of the Failed endpoint this deployment deleted, once it is gone; raises while
+        it is still being deleted, and refuses an endpoint someone else is deleting."""
+        if current is not None and current.status is not EndpointStatus.DELETING:
+            return None
+        mark = self._tokens.claim(plan.endpoint)
+        execution = plan.execution.name if plan.execution is not None else ""
+        if mark is None or not (
+            mark.awaiting_deletion and mark.config_name == plan.config_name and mark.execution == execution
+        ):
+            mark = None
+        if current is None:
+            return mark.replaced_failed if mark is not None else None
+        if mark is None:
+            raise AmtflowError(
+                f"endpoint {plan.endpoint} is Deleting (not by this deployment): wait until it is gone and "
+                "approve the package again"
+            )
+        self._tokens.park(mark)
+        raise EndpointReplacingError(
+            f"endpoint {plan.endpoint} is still being deleted: this deployment creates it again once it is "
+            "gone"
+        )
 
 
 def _error_reason(error: Mapping[str, Any]) -> str:
@@ -425,6 +480,7 @@ class FinishDeployment:
             outcome = DeploymentOutcome.FAILED if error is not None else DeploymentOutcome.SKIPPED
             self._notify(model, outcome, f"{package} is not deployed: {reason}", {"package": package}, reason)
             return FinishedDeployment(outcome)
+        replaced = result.replaced_failed if result is not None else None
         if result is not None:
             outcome, reason, serving = result.outcome, result.reason, result.serving_config
         else:
@@ -448,7 +504,12 @@ class FinishDeployment:
         )
         self._ledger.record(record)
         self._prune(plan, serving)
-        self._notify(plan.model, outcome, self._text(plan, record), self._document(plan, record), reason)
+        text = self._text(plan, record)
+        document = self._document(plan, record)
+        if replaced is not None:
+            text += f" It replaced the Failed endpoint of the same name (it had failed: {replaced[:300]})."
+            document["replacedFailedEndpoint"] = replaced
+        self._notify(plan.model, outcome, text, document, reason)
         return FinishedDeployment(outcome, record)
 
     def _prune(self, plan: DeploymentPlan, serving: str | None) -> None:

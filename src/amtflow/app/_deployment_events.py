@@ -86,6 +86,7 @@ def settled_result(parked: ParkedDeployment, state: EndpointState) -> Deployment
             status=state.status.value,
             outcome=DeploymentOutcome.DEPLOYED,
             serving_config=state.config_name,
+            replaced_failed=parked.replaced_failed,
         )
     if state.status is EndpointStatus.IN_SERVICE:
         return DeploymentResult(
@@ -101,6 +102,7 @@ def settled_result(parked: ParkedDeployment, state: EndpointState) -> Deployment
         outcome=DeploymentOutcome.FAILED,
         serving_config=state.config_name if state.status is EndpointStatus.UPDATE_ROLLBACK_FAILED else None,
         reason=reason or f"the endpoint is {state.status.value}",
+        replaced_failed=parked.replaced_failed,
     )
 
 
@@ -142,6 +144,11 @@ class CloseDeployments:
         parked = self._tokens.claim(endpoint)
         if parked is None:
             return DeploymentEventResult(endpoint, DeploymentEventOutcome.NOT_PARKED, "no deployment waits")
+        if parked.awaiting_deletion:  # a Failed endpoint being replaced: the Deploy task's retry creates it
+            self._tokens.park(parked)
+            return DeploymentEventResult(
+                endpoint, DeploymentEventOutcome.NOT_SETTLED, "a Failed endpoint is being replaced"
+            )
         try:
             if state is None:
                 cause = f"endpoint {endpoint} no longer exists (deleted during the deployment)"
@@ -161,8 +168,16 @@ class CloseDeployments:
         return DeploymentEventResult(endpoint, DeploymentEventOutcome.SUCCEEDED, reason)
 
     def sweep(self) -> Sequence[DeploymentEventResult]:
-        """The reconciler: every waiting deployment whose endpoint settled while its event was lost."""
-        return [self.settle(parked.endpoint) for parked in self._tokens.parked()]
+        """The reconciler: every waiting deployment whose endpoint settled while its event was lost (a Failed
+        endpoint being replaced is left to the Deploy task's retry)."""
+        return [
+            DeploymentEventResult(
+                parked.endpoint, DeploymentEventOutcome.NOT_SETTLED, "a Failed endpoint is being replaced"
+            )
+            if parked.awaiting_deletion
+            else self.settle(parked.endpoint)
+            for parked in self._tokens.parked()
+        ]
 
 
 class DeploymentEvents:

@@ -135,6 +135,8 @@ class DeploymentResult(_Doc):
     outcome: DeploymentOutcome
     serving_config: str | None = None
     reason: str = ""
+    replaced_failed: str | None = None
+    """The failure reason of the Failed endpoint this deployment deleted and created again, if it did."""
 
 
 class PlanDeploymentInput(_Doc):
@@ -218,6 +220,10 @@ class DeploymentService(Protocol):
         """Delete the configuration and the model of the same name; one already gone is no error."""
         ...
 
+    def delete_endpoint(self, name: str) -> None:
+        """Start deleting the endpoint (it is ``Deleting``, then gone); one already gone is no error."""
+        ...
+
 
 class RollbackAlarms(Protocol):
     """CloudWatch alarms that roll a deployment back."""
@@ -242,6 +248,11 @@ class ParkedDeployment:
     config_name: str
     package_arn: str
     parked_at: datetime
+    replaced_failed: str | None = None
+    """The failure reason of the Failed endpoint this deployment deletes (or deleted) to create it again."""
+    awaiting_deletion: bool = False
+    """No task waits yet: the Failed endpoint is being deleted, and the Deploy task's retry creates it
+    again once it is gone (this item carries :attr:`replaced_failed` to it)."""
 
 
 class DeploymentTokens(Protocol):

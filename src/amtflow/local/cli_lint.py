@@ -38,7 +38,16 @@ from amtflow.adapters import TRAINING_LOG_GROUP, CloudWatchTrialLogs, aws_call
 from amtflow.errors import AmtflowError, InvalidInputError, NotFoundError
 from amtflow.local.cli_format import plain_text, write_csv
 from amtflow.naming import short_hash, slug
-from amtflow.preflight import LintContext, LintReport, context_for_profile, lint_request, render_catalogue
+from amtflow.preflight import (
+    DEPLOYMENT_TAG,
+    JOB_PREFIX_KEY,
+    LINT_TAGS,
+    LintContext,
+    LintReport,
+    context_for_profile,
+    lint_request,
+    render_catalogue,
+)
 from amtflow.profile import (
     ModelProfile,
     algorithm_named,
@@ -552,18 +561,21 @@ def lint_profile(
     sample_logs: Mapping[str, Sequence[str]] | None = None,
     extra: Mapping[str, Any] | None = None,
     month_to_date_usd: float | None = None,
+    job_prefix: str | None = None,
 ) -> LintReport:
     """The preflight rules on the request ``profile`` compiles to (placeholder names and URIs), with the
-    profile's own evidence (budget caps, prices, ``sample_log_lines``) and any further logs: what
-    ``amtflow lint``, ``profiles validate`` and ``profiles push`` all report."""
+    profile's own evidence (budget caps, prices, ``sample_log_lines``) and any further logs, and the rules
+    of its ``deployment`` section (``job_prefix``: the stack's, that the endpoint's name must start with):
+    what ``amtflow lint``, ``profiles validate`` and ``profiles push`` all report."""
     request = preview_tuning_request(profile)
     context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
     context = replace(
         context,
         sample_logs={**context.sample_logs, **(sample_logs or {})},
-        extra={**context.extra, **(extra or {})},
+        extra={**context.extra, **({JOB_PREFIX_KEY: job_prefix} if job_prefix else {}), **(extra or {})},
     )
-    return lint_request(request, context, source=source, from_profile=True)
+    tags = LINT_TAGS | {DEPLOYMENT_TAG}
+    return lint_request(request, context, source=source, from_profile=True, tags=tags)
 
 
 def _read_document(path: Path) -> Mapping[str, Any]:

@@ -167,7 +167,7 @@ def check_file(path: Path, *, searched: bool = False) -> Checked:
     except ProfileValidationError as e:
         return Checked(path, problems=tuple(_problem(p.path, p.message) for p in e.problems))
     try:
-        report = lint_profile(profile, source=str(path))
+        report = lint_profile(profile, source=str(path), job_prefix=load_settings().job_prefix)
     except AmtflowError as e:
         return Checked(path, text, profile, (_problem(getattr(e, "field", None) or "", str(e)),))
     problems = tuple(

@@ -2,8 +2,8 @@
 
 Importing the package registers every rule: the service constraints (tag ``service``, also the local
 engine's request validation), the AMT best practices (tag ``practice``), the cost caps (tag ``budget``),
-the post-run diagnosis (tag ``diagnosis``) and the trials' training health (tag ``health``). See
-``docs/preflight.md`` for the catalogue.
+the deployment section (tag ``deployment``), the post-run diagnosis (tag ``diagnosis``) and the trials'
+training health (tag ``health``). See ``docs/preflight.md`` for the catalogue.
 
 Typical use::
 
@@ -14,6 +14,7 @@ Typical use::
 
 from amtflow.preflight import (  # noqa: F401  (registers rules)
     _budget,
+    _deployment,
     _diagnose,
     _metrics,
     _practice,
@@ -22,6 +23,15 @@ from amtflow.preflight import (  # noqa: F401  (registers rules)
     _warm_start,
 )
 from amtflow.preflight._budget import CostEstimate, PriceTable, default_prices, estimate_cost
+from amtflow.preflight._deployment import (
+    ALARM_PERIOD_S,
+    DEPLOYMENT_TAG,
+    HOURS_PER_MONTH,
+    JOB_PREFIX_KEY,
+    deployment_evidence,
+    deployment_findings,
+    endpoint_usd_per_hour,
+)
 from amtflow.preflight._diagnose import RunEvidence, diagnose
 from amtflow.preflight._findings import (
     Finding,
@@ -43,6 +53,10 @@ from amtflow.preflight._report import (
 from amtflow.preflight._service import service_error_code
 
 __all__ = [
+    "ALARM_PERIOD_S",
+    "DEPLOYMENT_TAG",
+    "HOURS_PER_MONTH",
+    "JOB_PREFIX_KEY",
     "LINT_TAGS",
     "CostEstimate",
     "Finding",
@@ -56,7 +70,10 @@ __all__ = [
     "catalogue",
     "context_for_profile",
     "default_prices",
+    "deployment_evidence",
+    "deployment_findings",
     "diagnose",
+    "endpoint_usd_per_hour",
     "estimate_cost",
     "lineage_evidence",
     "lint_request",

@@ -85,4 +85,6 @@ def profile_key(field: str, request: Mapping[str, Any]) -> str | None:
         return f"training.static_hyperparameters.{match.group(1)}"
     if field.startswith("WarmStartConfig"):
         return "warm_start"
+    if field == "deployment" or field.startswith("deployment."):  # the deployment rules name the key itself
+        return field
     return None

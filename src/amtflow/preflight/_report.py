@@ -16,6 +16,7 @@ from amtflow.preflight._budget import (
     CostEstimate,
     estimate_for_context,
 )
+from amtflow.preflight._deployment import deployment_evidence
 from amtflow.preflight._findings import Finding, LintContext, catalogue, run_rules
 from amtflow.preflight._lineage import PARENT_WARM_STARTS_KEY, lineage_evidence
 from amtflow.preflight._practice import COMPATIBLE_PARENTS_KEY
@@ -34,6 +35,7 @@ _TAG_TITLES = {
     "service": "Service constraints (SageMaker rejects the request)",
     "practice": "AMT best practices",
     "budget": "Budget",
+    "deployment": "Deployment of the approved champion",
     "diagnosis": "Diagnosis after a run",
     "health": "Training health after a run",
 }
@@ -171,6 +173,8 @@ def context_for_profile(
         evidence[EARLIER_RUNTIMES_KEY] = list(earlier_runtimes_s)
     if compatible_parents:
         evidence[COMPATIBLE_PARENTS_KEY] = list(compatible_parents)
+    if profile.deployment is not None:
+        evidence = {**deployment_evidence(profile.deployment, model=profile.model), **evidence}
     samples = list(profile.sample_log_lines)
     return LintContext(
         request=request,

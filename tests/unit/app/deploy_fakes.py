@@ -110,6 +110,15 @@ class Hosting:
             config = current.pending_config or current.config_name
             self.endpoints[endpoint] = EndpointState(endpoint, EndpointStatus.IN_SERVICE, config)
 
+    def delete_endpoint(self, name: str) -> None:
+        """The endpoint is Deleting until the test says it is gone (:meth:`gone`)."""
+        self.calls.append("DeleteEndpoint")
+        if name in self.endpoints:
+            self.endpoints[name] = replace(self.endpoints[name], status=EndpointStatus.DELETING)
+
+    def gone(self, endpoint: str) -> None:
+        del self.endpoints[endpoint]
+
     def endpoint_configs(self, prefix: str) -> Sequence[ConfigSummary]:
         found = [ConfigSummary(n, self.created[n]) for n in self.configs if n.startswith(prefix)]
         return sorted(found, key=lambda c: c.created_at, reverse=True)

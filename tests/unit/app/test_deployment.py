@@ -5,7 +5,7 @@ the sweep, a rejected package deploys nothing, and one notification tells what s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -19,11 +19,19 @@ from amtflow.app import (
     DeploymentOutcome,
     DeploymentPlan,
     DeployModel,
+    EndpointStatus,
     FinishDeployment,
     PlanDeployment,
     deployment_execution_name,
 )
-from amtflow.errors import DeploymentBusyError, InvalidInputError, PreflightRejectedError, TransientError
+from amtflow.errors import (
+    AmtflowError,
+    DeploymentBusyError,
+    EndpointReplacingError,
+    InvalidInputError,
+    PreflightRejectedError,
+    TransientError,
+)
 from amtflow.messages import ExecutionRef
 from amtflow.profile import ModelProfile
 
@@ -368,9 +376,11 @@ def test_a_named_alarm_that_exists_joins_the_rollback_alarms(world: World) -> No
 def test_an_endpoint_outside_the_stacks_prefix_is_refused_naming_the_key(world: World) -> None:
     world.deployment = {"endpoint": "production-churn"}
     world.hosting.add_package(1)
-    with pytest.raises(InvalidInputError) as info:
+    with pytest.raises(PreflightRejectedError) as info:
         world.planner.plan({"packageArn": package_arn(1)}, ExecutionRef(name="deploy-x"))
-    assert info.value.field == "deployment.endpoint"
+    assert "AMT502 deployment.endpoint 'production-churn'" in str(info.value)
+    assert f"rename it '{PREFIX}-...'" in str(info.value)
+    assert world.locks.held == {}
 
 
 def test_a_malformed_request_names_the_field(world: World) -> None:
@@ -408,3 +418,79 @@ def test_a_deploy_task_that_failed_is_recorded_and_told(world: World) -> None:
     assert record.outcome is DeploymentOutcome.FAILED
     assert "States.Timeout" in record.reason
     assert world.notifier.published[-1].attributes["outcome"] == "deployment_failed"
+
+
+def test_a_failed_endpoint_is_deleted_then_created_again_and_the_notification_says_so(world: World) -> None:
+    world.deploy(1, fail="The primary container did not pass the ping health check")
+    name, plan = world.approve(2)
+    with pytest.raises(EndpointReplacingError) as info:
+        world.deployer.deploy(plan, "token-2")
+    assert ENDPOINT in str(info.value)
+    assert world.hosting.calls[-1] == "DeleteEndpoint"
+    assert world.hosting.endpoints[ENDPOINT].status is EndpointStatus.DELETING
+    # while it is being deleted, neither its event nor the sweep fails the deployment
+    assert world.events.on_event(endpoint_event("DELETING"), account=ACCOUNT).outcome is (
+        DeploymentEventOutcome.NOT_SETTLED
+    )
+    with pytest.raises(EndpointReplacingError):
+        world.deployer.deploy(plan, "token-2b")  # the state machine's retry: still Deleting
+    world.hosting.gone(ENDPOINT)
+    assert [r.outcome for r in world.closer.sweep()] == [DeploymentEventOutcome.NOT_SETTLED]
+    late = world.events.on_event(endpoint_event("DELETING"), account=ACCOUNT)  # gone: no task to fail
+    assert late.outcome is DeploymentEventOutcome.NOT_SETTLED
+    assert world.tokens.items[ENDPOINT].awaiting_deletion
+    assert world.callbacks.sent == [world.callbacks.sent[0]]  # only the first deployment's
+    assert world.deployer.deploy(plan, "token-2c") == "replaced"
+    assert world.hosting.endpoints[ENDPOINT].config_name == plan.config_name
+    world.hosting.settle(ENDPOINT)
+    closed = world.events.on_event(endpoint_event("IN_SERVICE"), account=ACCOUNT)
+    assert closed.outcome is DeploymentEventOutcome.SUCCEEDED
+    assert world.callbacks.sent[-1][:2] == ("success", "token-2c")
+    record = world.finish(name, plan)
+    assert record.outcome is DeploymentOutcome.DEPLOYED
+    message = world.notifier.published[-1]
+    assert message.attributes["outcome"] == "deployment_deployed"
+    assert "replaced the Failed endpoint" in message.text
+    assert "ping health check" in message.text
+    assert message.document["replacedFailedEndpoint"].startswith("The primary container")
+    assert world.tokens.items == {}
+
+
+def test_an_endpoint_deleted_by_someone_else_is_refused_and_no_token_is_left(world: World) -> None:
+    world.deploy(1)
+    _, plan = world.approve(2)
+    world.hosting.delete_endpoint(ENDPOINT)
+    with pytest.raises(AmtflowError) as info:
+        world.deployer.deploy(plan, "token-2")
+    assert not isinstance(info.value, EndpointReplacingError)
+    assert "Deleting" in str(info.value)
+    assert world.tokens.items == {}
+
+
+@pytest.mark.parametrize(
+    "status", [EndpointStatus.CREATING, EndpointStatus.UPDATING, EndpointStatus.ROLLING_BACK]
+)
+def test_an_endpoint_still_moving_is_refused_clearly_and_no_token_is_left(
+    world: World, status: EndpointStatus
+) -> None:
+    world.deploy(1)
+    _, plan = world.approve(2)
+    world.hosting.endpoints[ENDPOINT] = replace(world.hosting.endpoints[ENDPOINT], status=status)
+    with pytest.raises(AmtflowError) as info:
+        world.deployer.deploy(plan, "token-2")
+    assert not isinstance(info.value, EndpointReplacingError)
+    assert f"is {status.value}" in str(info.value)
+    assert "DeleteEndpoint" not in world.hosting.calls
+    assert world.tokens.items == {}
+
+
+def test_an_abandoned_replacement_mark_is_not_taken_for_a_later_deployments(world: World) -> None:
+    world.deploy(1, fail="boom")
+    name, plan = world.approve(2)
+    with pytest.raises(EndpointReplacingError):
+        world.deployer.deploy(plan, "token-2")
+    world.hosting.gone(ENDPOINT)
+    world.finish(name, plan, error={"Error": "EndpointReplacingError", "Cause": "still deleting"})
+    _, third = world.approve(3)
+    assert world.deployer.deploy(third, "token-3") == "created"
+    assert world.tokens.items[ENDPOINT].replaced_failed is None

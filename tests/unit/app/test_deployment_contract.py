@@ -4,6 +4,7 @@ what moto does not model: blue/green updates and a deployment in progress)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -60,6 +61,13 @@ def test_a_parked_deployment_is_claimed_once(table: Any) -> None:
     assert table.claim("amtf-churn") == parked()
     assert table.claim("amtf-churn") is None
     assert table.parked() == []
+
+
+def test_the_mark_of_a_failed_endpoint_being_replaced_is_kept(table: Any) -> None:
+    mark = dataclasses.replace(parked(), replaced_failed="ping health check failed", awaiting_deletion=True)
+    table.park(mark)
+    assert table.parked() == [mark]
+    assert table.claim("amtf-churn") == mark
 
 
 def test_parking_again_replaces_the_token(table: Any) -> None:
@@ -182,6 +190,10 @@ def test_models_configs_and_endpoints_are_created_described_and_pruned(hosting: 
     hosting.delete_endpoint_config("amtf-churn-aaaa0002")
     hosting.delete_endpoint_config("amtf-churn-aaaa0002")  # already gone: no error
     assert not hosting.config_exists("amtf-churn-aaaa0002")
+    hosting.delete_endpoint("amtf-churn")
+    gone = hosting.describe_endpoint("amtf-churn")
+    assert gone is None or gone.status is EndpointStatus.DELETING
+    hosting.delete_endpoint("amtf-churn-nope")  # no such endpoint: no error
 
 
 def test_an_unknown_model_package_is_not_found(hosting: Any) -> None:

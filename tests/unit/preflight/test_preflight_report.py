@@ -112,7 +112,14 @@ def test_context_for_profile_carries_caps_prices_and_sample_lines() -> None:
 def test_rule_ids_are_stable_unique_and_grouped_by_area() -> None:
     specs = catalogue()
     assert len({s.id for s in specs}) == len(specs)
-    area = {"service": "AMT0", "practice": "AMT1", "budget": "AMT2", "health": "AMT3", "diagnosis": "AMT4"}
+    area = {
+        "service": "AMT0",
+        "practice": "AMT1",
+        "budget": "AMT2",
+        "health": "AMT3",
+        "diagnosis": "AMT4",
+        "deployment": "AMT5",
+    }
     for spec in specs:
         assert re.fullmatch(r"AMT\d{3}", spec.id)
         (tag,) = spec.tags

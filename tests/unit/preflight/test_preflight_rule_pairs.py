@@ -2,7 +2,8 @@
 
 The service and practice pairs live beside their rules' other tests (``CASES`` in
 ``test_preflight_service.py`` and ``test_preflight_practice.py``); this module adds the pairs of the rules
-that need evidence (parents, the lineage, sample logs, a canary, budget caps, a finished run) and checks
+that need evidence (parents, the lineage, sample logs, a canary, budget caps, a finished run, a profile's
+deployment section) and checks
 that the catalogue has no rule without a pair.
 """
 
@@ -25,10 +26,12 @@ from amtflow.preflight import (
     LintContext,
     Severity,
     catalogue,
+    deployment_findings,
     diagnose,
     lineage_evidence,
     run_rules,
 )
+from amtflow.profile import Budget, DeploymentSpec
 
 Request = dict[str, Any]
 Findings = Callable[[], list[Finding]]
@@ -46,6 +49,12 @@ class Pair:
 
 def lint(request: Request, **context: Any) -> list[Finding]:
     return run_rules(LintContext(request=request, **context), tags={"service", "practice", "budget"})
+
+
+def deploy(section: dict[str, Any], budget: Budget | None = None) -> list[Finding]:
+    """The deployment rules on a profile's ``deployment`` section, in the stack of job prefix ``amtf``."""
+    spec = DeploymentSpec.model_validate(section)
+    return deployment_findings(spec, model="churn", job_prefix="amtf", budget=budget or Budget())
 
 
 def mutated(fn: Callable[[Request], object]) -> Request:
@@ -422,6 +431,34 @@ EVIDENCE_PAIRS: list[Pair] = [
             )
         ),
         lambda: lint(mutated(lambda r: config(r)["ResourceLimits"].pop("MaxNumberOfTrainingJobs"))),
+    ),
+    # the deployment section (one ml.m5.large: $0.115/hour, about $84 a month)
+    Pair(
+        "AMT501",
+        lambda: deploy({"instance_type": "ml.zz9.huge"}),
+        lambda: deploy({"instance_type": "ml.zz9.huge"}, Budget(prices={"ml.zz9.huge": 1.0})),
+        "an unpriced instance type against one priced in budget.prices",
+    ),
+    Pair(
+        "AMT502",
+        lambda: deploy({"endpoint": "prod-churn"}),
+        lambda: deploy({"endpoint": "amtf-churn-live"}),
+    ),
+    Pair(
+        "AMT503",
+        lambda: deploy({}, Budget(max_usd_per_month=80.0)),
+        lambda: deploy({}, Budget(max_usd_per_month=90.0)),
+        "$84 a month against caps of $80 and $90",
+    ),
+    Pair(
+        "AMT505",
+        lambda: deploy({"canary": {"size_percent": 10, "wait_s": 59}}),
+        lambda: deploy({"canary": {"size_percent": 10, "wait_s": 60}}),
+    ),
+    Pair(
+        "AMT504",
+        lambda: deploy({"serverless": {}, "instance_type": "ml.m5.large"}),
+        lambda: deploy({"serverless": {}}),
     ),
     # training health after a run
     Pair(

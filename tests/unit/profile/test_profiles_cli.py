@@ -283,3 +283,60 @@ def test_validate_reports_a_field_error_and_cross_section_problems_in_one_run(
     report = json.loads(capsys.readouterr().out)
     keys = [p["key"] for p in report[0]["problems"]]
     assert keys == ["training.instance_count", "tuning.objective.metric", f"tuning.ranges.{range_name}"]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "rule", "status"),
+    [
+        ("{instance_type: ml.zz9.huge}", "deployment.instance_type", "AMT501 error", 1),
+        ("{endpoint: production-churn}", "deployment.endpoint", "AMT502 error", 1),
+        ("{instance_type: ml.p4d.24xlarge}", "deployment.instance_type", "AMT503 warning", 0),
+        ("{canary: {size_percent: 10, wait_s: 30}}", "deployment.canary.wait_s", "AMT505 warning", 0),
+        (
+            "{serverless: {memory_mb: 2048}, instance_type: ml.m5.large}",
+            "deployment.instance_type",
+            "AMT504 warning",
+            0,
+        ),
+    ],
+)
+def test_validate_checks_the_deployment_section_naming_its_key(
+    files: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    section: str,
+    key: str,
+    rule: str,
+    status: int,
+) -> None:
+    monkeypatch.setenv("AMTFLOW_JOB_PREFIX", "amtf")
+    text = files["good"].read_text()
+    assert "max_usd_per_month: 200" in text  # an endpoint of $0.27/hour or more costs more a month
+    files["good"].write_text(f"{text}\ndeployment: {section}\n")
+    assert run(["profiles", "validate", str(files["good"])]) == status
+    out = capsys.readouterr().out
+    assert f"{key}: [{rule}]" in out
+    assert "Fix: " in out.split(f"{key}: [{rule}]", 1)[1].splitlines()[0]
+
+
+def test_validate_passes_a_sound_deployment_section(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = files["good"].read_text()
+    files["good"].write_text(f"{text}\ndeployment: {{instance_type: ml.m5.large, instance_count: 2}}\n")
+    assert run(["profiles", "validate", str(files["good"])]) == 0
+    assert "deployment." not in capsys.readouterr().out
+
+
+def test_push_uploads_nothing_whose_endpoint_has_no_price(
+    s3: Any, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = files["good"].read_text()
+    files["good"].write_text(f"{text}\ndeployment: {{instance_type: ml.zz9.huge}}\n")
+    assert run(["profiles", "push", str(files["good"]), "--bucket", BUCKET]) == 1
+    assert keys(s3) == []
+    assert "deployment.instance_type: [AMT501 error]" in capsys.readouterr().out
+
+
+def test_the_shipped_examples_validate_clean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["profiles", "validate", *map(str, EXAMPLES)]) == 0
