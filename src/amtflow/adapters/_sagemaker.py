@@ -49,6 +49,20 @@ def training_summary(raw: Mapping[str, Any]) -> TrainingJobSummary:
     )
 
 
+def _objective(raw: Mapping[str, Any], definition_name: str | None) -> Mapping[str, Any]:
+    """The job's objective: its config's, else (a multi-algorithm job, whose objectives are per definition)
+    the ``TuningObjective`` of the best trial's definition, else of its first definition."""
+    own = (raw.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective")
+    if own:
+        return dict(own)
+    definitions = list(raw.get("TrainingJobDefinitions") or [])
+    chosen = [d for d in definitions if definition_name and d.get("DefinitionName") == definition_name]
+    for definition in [*chosen, *definitions]:
+        if definition.get("TuningObjective"):
+            return dict(definition["TuningObjective"])
+    return {}
+
+
 def tuning_description(raw: Mapping[str, Any]) -> TuningJobDescription:
     name = str(raw["HyperParameterTuningJobName"])
     status_text = str(raw.get("HyperParameterTuningJobStatus", ""))
@@ -56,8 +70,8 @@ def tuning_description(raw: Mapping[str, Any]) -> TuningJobDescription:
         status = TuningJobStatus(status_text)
     except ValueError as e:
         raise AmtflowError(f"tuning job {name} has an unknown status {status_text!r}") from e
-    objective = (raw.get("HyperParameterTuningJobConfig") or {}).get("HyperParameterTuningJobObjective") or {}
     best = raw.get("BestTrainingJob")
+    objective = _objective(raw, (best or {}).get("TrainingJobDefinitionName"))
     consumed = raw.get("ConsumedResources") or {}
     return TuningJobDescription(
         name=name,

@@ -70,6 +70,35 @@ def test_a_multi_algorithm_job_runs_every_definition_and_picks_the_best_across_t
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == min(values)
 
 
+def test_a_multi_algorithm_jobs_events_carry_its_definitions_as_describe_does(harness: Harness) -> None:
+    harness.run(multi_request(harness))
+    harness.engine.events.flush()
+    details = [
+        e["detail"]
+        for e in harness.events
+        if e["detail-type"] == "SageMaker HyperParameter Tuning Job State Change"
+    ]
+    assert [d["HyperParameterTuningJobStatus"] for d in details][-1] == "Completed"
+    for detail in details:
+        assert "TrainingJobDefinition" not in detail
+        assert [d["DefinitionName"] for d in detail["TrainingJobDefinitions"]] == ["left", "right"]
+        assert detail["TrainingJobDefinitions"][1]["StaticHyperParameters"]["kind"] == "c"
+
+
+def test_a_single_algorithm_jobs_events_carry_its_one_definition(harness: Harness) -> None:
+    harness.run(harness.request("single-1"))
+    harness.engine.events.flush()
+    details = [
+        e["detail"]
+        for e in harness.events
+        if e["detail-type"] == "SageMaker HyperParameter Tuning Job State Change"
+    ]
+    assert details
+    for detail in details:
+        assert "TrainingJobDefinitions" not in detail
+        assert detail["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+
+
 @pytest.mark.parametrize(
     ("change", "needle"),
     [

@@ -272,3 +272,34 @@ def test_a_multi_algorithm_trial_carries_its_definition_name(
     multi, single = sm.top_training_jobs(JOB, objective_type="Maximize", limit=5)
     assert multi.definition_name == "mlp"
     assert single.definition_name is None
+
+
+def test_a_multi_algorithm_jobs_objective_is_its_best_definitions(
+    stubbed: tuple[SageMakerTuning, Stubber],
+) -> None:
+    """Without a config-level objective, each of the TrainingJobDefinitions carries its own."""
+    sm, stub = stubbed
+    config = {k: v for k, v in DESCRIBE["HyperParameterTuningJobConfig"].items() if "Objective" not in k}
+
+    def definition(name: str, metric: str) -> dict[str, Any]:
+        return {
+            "DefinitionName": name,
+            "TuningObjective": {"Type": "Maximize", "MetricName": metric},
+            "AlgorithmSpecification": {"TrainingImage": f"{name}:1", "TrainingInputMode": "File"},
+            "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+            "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        }
+
+    described = {
+        **DESCRIBE,
+        "HyperParameterTuningJobConfig": config,
+        "TrainingJobDefinitions": [definition("xgb", "validation:auc"), definition("mlp", "val_auc")],
+        "BestTrainingJob": {**SUMMARY, "TrainingJobDefinitionName": "mlp"},
+    }
+    stub.add_response("describe_hyper_parameter_tuning_job", described, {"HyperParameterTuningJobName": JOB})
+    job = sm.describe_tuning_job(JOB)
+    assert (job.objective_metric, job.objective_type) == ("val_auc", "Maximize")
+    assert job.best is not None
+    assert job.best.definition_name == "mlp"

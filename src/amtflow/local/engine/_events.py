@@ -97,10 +97,17 @@ class EventPublisher:
 
     def tuning_job_changed(self, job: TuningJob, trials: Sequence[TrainingJob]) -> None:
         training, objective = counters(trials)
+        # as DescribeHyperParameterTuningJob: a multi-algorithm job carries its TrainingJobDefinitions (a
+        # list) and no TrainingJobDefinition
+        definitions = job.request.get("TrainingJobDefinitions")
         detail = {
             "HyperParameterTuningJobName": job.name,
             "HyperParameterTuningJobArn": job.arn,
-            "TrainingJobDefinition": job.request.get("TrainingJobDefinition", {}),
+            **(
+                {"TrainingJobDefinitions": list(definitions)}
+                if definitions
+                else {"TrainingJobDefinition": job.request.get("TrainingJobDefinition", {})}
+            ),
             "HyperParameterTuningJobStatus": job.status.value,
             "CreationTime": _ms(job.creation_time),
             "LastModifiedTime": _ms(job.last_modified_time),
