@@ -7,6 +7,7 @@ ManualClock, so baking periods end when a test advances it; a process's start-up
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -645,3 +646,135 @@ def test_a_linear_update_moves_traffic_step_by_step_on_the_engines_clock(hosting
     while any(_alive(p) for p in old) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in old)
+
+
+# ---------------------------------------------------------------- a restart of the engine
+@contextlib.contextmanager
+def _engine_on(tmp_path: Path, events: list[dict[str, Any]]) -> Iterator[Hosting]:
+    """An engine on ``tmp_path/state`` (inside the caller's mock_aws); leaving it stops the engine."""
+    clock = ManualClock()
+    with sagemaker(
+        state_dir=tmp_path / "state",
+        image_map=IMAGE_MAP,
+        event_sink=events.append,
+        clock=clock,
+        serving_startup_seconds=3.0,
+    ) as engine:
+        yield Hosting(
+            engine,
+            boto3.client("sagemaker", region_name="us-east-1"),
+            boto3.client("sagemaker-runtime", region_name="us-east-1"),
+            None,
+            clock,
+            events,
+            tmp_path,
+        )
+
+
+def _served(h: Hosting, name: str, timeout: float = 20) -> str:
+    """The endpoint's answer once its serving processes answer again (ServiceUnavailable until then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return h.invoke(name)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ServiceUnavailable" or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
+def _ended(h: Hosting, name: str, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        d = h.sm.describe_endpoint(EndpointName=name)
+        if d["EndpointStatus"] == "Failed" or time.monotonic() > deadline:
+            return dict(d)
+        time.sleep(0.05)
+
+
+def test_an_endpoint_in_service_is_served_again_by_an_engine_started_on_the_same_state(
+    tmp_path: Path,
+) -> None:
+    events: list[dict[str, Any]] = []
+    with mock_aws():
+        with _engine_on(tmp_path, events) as h:
+            before = h.endpoint("churn", answer="v1")
+            h.sm.add_tags(ResourceArn=before["EndpointArn"], Tags=[{"Key": "team", "Value": "ml"}])
+            pids = _pids(h.engine, "churn")
+        assert not any(_alive(p) for p in pids)
+
+        with _engine_on(tmp_path, events) as h:
+            d = h.sm.describe_endpoint(EndpointName="churn")
+            assert d["EndpointStatus"] == "InService"
+            assert (d["EndpointArn"], d["EndpointConfigName"]) == (before["EndpointArn"], "churn-c")
+            assert d["CreationTime"] == before["CreationTime"]
+            assert [e["EndpointName"] for e in h.sm.list_endpoints()["Endpoints"]] == ["churn"]
+            assert h.sm.list_tags(ResourceArn=d["EndpointArn"])["Tags"] == [{"Key": "team", "Value": "ml"}]
+            config = h.sm.describe_endpoint_config(EndpointConfigName="churn-c")
+            assert config["ProductionVariants"][0]["ModelName"] == "churn-m"
+            assert h.sm.describe_model(ModelName="churn-m")["PrimaryContainer"]["Image"] == IMAGE
+            assert _served(h, "churn") == "v1"
+            assert "FailureReason" not in h.sm.describe_endpoint(EndpointName="churn")
+
+
+def test_an_endpoint_outlives_its_deleted_model_and_configuration_across_a_restart(tmp_path: Path) -> None:
+    """As on SageMaker: DeleteModel and DeleteEndpointConfig do not take a running endpoint down."""
+    events: list[dict[str, Any]] = []
+    with mock_aws():
+        with _engine_on(tmp_path, events) as h:
+            h.endpoint("churn", answer="v1")
+            h.sm.delete_endpoint_config(EndpointConfigName="churn-c")
+            h.sm.delete_model(ModelName="churn-m")
+        with _engine_on(tmp_path, events) as h:
+            assert _served(h, "churn") == "v1"
+            assert h.sm.list_models()["Models"] == []
+            assert _error(h.sm.describe_model, ModelName="churn-m")["Code"] == "ValidationException"
+
+
+def test_a_deleted_endpoint_stays_deleted_after_a_restart(tmp_path: Path) -> None:
+    events: list[dict[str, Any]] = []
+    with mock_aws():
+        with _engine_on(tmp_path, events) as h:
+            h.endpoint("churn")
+            h.sm.delete_endpoint(EndpointName="churn")
+            deadline = time.monotonic() + 20
+            while h.sm.list_endpoints()["Endpoints"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            h.sm.delete_endpoint_config(EndpointConfigName="churn-c")
+            h.sm.delete_model(ModelName="churn-m")
+        with _engine_on(tmp_path, events) as h:
+            assert _error(h.sm.describe_endpoint, EndpointName="churn")["Code"] == "ValidationException"
+            assert h.sm.list_endpoints()["Endpoints"] == []
+            assert h.sm.list_endpoint_configs()["EndpointConfigs"] == []
+            assert h.sm.list_models()["Models"] == []
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda archive: archive.unlink(), "No such file"),
+        (lambda archive: archive.write_bytes(b"not a tar archive"), "Failed to extract model data"),
+    ],
+    ids=["model-data-gone", "model-data-corrupted"],
+)
+def test_an_endpoint_whose_model_data_is_unusable_after_a_restart_is_failed_with_the_reason(
+    tmp_path: Path, damage: Any, said: str
+) -> None:
+    events: list[dict[str, Any]] = []
+    with mock_aws():
+        with _engine_on(tmp_path, events) as h:
+            h.endpoint("churn")
+        damage(tmp_path / "churn-m.tar.gz")
+        with _engine_on(tmp_path, events) as h:
+            d = _ended(h, "churn")
+            assert d["EndpointStatus"] == "Failed"
+            assert "after the local engine restarted" in d["FailureReason"]
+            assert said in d["FailureReason"]
+            assert "churn-m.tar.gz" in d["FailureReason"]
+            assert h.statuses("churn")[-1] == "FAILED"
+            assert _error(h.runtime.invoke_endpoint, EndpointName="churn", Body=b"1")["Code"] == (
+                "ValidationError"
+            )
+        with _engine_on(tmp_path, events) as h:  # still Failed, still listed: never silently dropped
+            assert h.sm.describe_endpoint(EndpointName="churn")["EndpointStatus"] == "Failed"
+            h.sm.delete_endpoint(EndpointName="churn")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,15 @@ class Model:
         out = {k: v for k, v in self.request.items() if k != "Tags"}
         return {**out, "ModelArn": self.arn, "CreationTime": self.creation_time}
 
+    def to_doc(self) -> dict[str, Any]:
+        """The document kept in the state folder: the request (tags included), the ARN, the time."""
+        return {**self.request, "ModelArn": self.arn, "CreationTime": self.creation_time}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Model:
+        request = {k: v for k, v in doc.items() if k not in ("ModelArn", "CreationTime")}
+        return cls(str(doc["ModelName"]), str(doc["ModelArn"]), request, float(doc["CreationTime"]))
+
 
 @dataclass
 class EndpointConfig:
@@ -83,6 +93,17 @@ class EndpointConfig:
     def to_api(self) -> dict[str, Any]:
         out = {k: v for k, v in self.request.items() if k != "Tags"}
         return {**out, "EndpointConfigArn": self.arn, "CreationTime": self.creation_time}
+
+    def to_doc(self) -> dict[str, Any]:
+        return {**self.request, "EndpointConfigArn": self.arn, "CreationTime": self.creation_time}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> EndpointConfig:
+        request = {k: v for k, v in doc.items() if k not in ("EndpointConfigArn", "CreationTime")}
+        if not isinstance(request.get("ProductionVariants"), list):
+            raise ValueError("ProductionVariants is not a list")
+        name = str(doc["EndpointConfigName"])
+        return cls(name, str(doc["EndpointConfigArn"]), request, float(doc["CreationTime"]))
 
 
 @dataclass
@@ -171,8 +192,63 @@ class Endpoint:
     pending_share: float = 0.0
     pending_status: str = "Creating"
     pending_since: float = 0.0
+    #: the configuration and models the fleet in service was started from (what a restart serves again)
+    deployed: dict[str, Any] | None = None
     calls: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    def deploy(self, config: EndpointConfig, models: Mapping[str, Model]) -> None:
+        """Remember ``config`` and its ``models`` as what the endpoint serves (deleting them later does not
+        take the endpoint down, as on SageMaker)."""
+        self.deployed = {
+            "EndpointConfig": config.to_doc(),
+            "Models": [model.to_doc() for model in models.values()],
+        }
+
+    def deployment(self) -> tuple[EndpointConfig, dict[str, Model]] | None:
+        """The configuration and models of :meth:`deploy`, or None if none were kept."""
+        if not self.deployed:
+            return None
+        config = EndpointConfig.from_doc(dict(self.deployed["EndpointConfig"]))
+        models = [Model.from_doc(dict(doc)) for doc in self.deployed["Models"]]
+        return config, {model.name.lower(): model for model in models}
+
+    def to_doc(self) -> dict[str, Any]:
+        """The document kept in the state folder (an update in progress is not kept: a restart serves the
+        configuration that was in service)."""
+        return {
+            "EndpointName": self.name,
+            "EndpointArn": self.arn,
+            "Region": self.region,
+            "EndpointConfigName": self.config_name,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+            "EndpointStatus": self.status.value,
+            "FailureReason": self.failure_reason,
+            "Tags": self.tags,
+            "LastDeploymentConfig": self.deployment_config,
+            "ProductionVariants": self.variants,
+            "PendingEndpointConfigName": self.pending_config,
+            "Deployed": self.deployed,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Endpoint:
+        return cls(
+            str(doc["EndpointName"]),
+            str(doc["EndpointArn"]),
+            str(doc.get("Region") or "us-east-1"),
+            str(doc["EndpointConfigName"]),
+            float(doc["CreationTime"]),
+            float(doc["LastModifiedTime"]),
+            status=EndpointStatus(doc["EndpointStatus"]),
+            failure_reason=doc.get("FailureReason"),
+            tags=list(doc.get("Tags") or []),
+            deployment_config=doc.get("LastDeploymentConfig"),
+            variants=list(doc.get("ProductionVariants") or []),
+            deployed=doc.get("Deployed"),
+            pending_config=doc.get("PendingEndpointConfigName"),
+        )
 
     def route(self, target: str | None) -> tuple[str, ServingProcess] | None:
         """Where the next call goes. While traffic shifts, calls alternate so that the new fleet takes

@@ -60,6 +60,7 @@ from amtflow.local.engine._records import (
     new_training_job,
     tuning_arn,
 )
+from amtflow.local.engine._restart import load_hosting
 from amtflow.local.engine._service import (
     add_tags,
     delete_tags,
@@ -137,7 +138,7 @@ class Engine:
             cloudwatch_client=cloudwatch_client,
         )
         self.hosting = Hosting(
-            root=self.store.path("endpoints"),
+            store=self.store,
             clock=self.clock,
             events=self.events,
             image_map=self.image_map,
@@ -148,6 +149,7 @@ class Engine:
         )
         self.read_only = read_only
         self.jobs.load(recover=not read_only)
+        load_hosting(self.hosting, recover=not read_only)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, operation: str, params: Mapping[str, Any], region: str = "us-east-1") -> dict[str, Any]:

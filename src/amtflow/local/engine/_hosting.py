@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -31,6 +30,7 @@ from amtflow.local.engine._model import ACCOUNT_ID, Clock, ErrorCode, ServiceErr
 from amtflow.local.engine._paths import check_environment, check_uri, local_path
 from amtflow.local.engine._rollout import Rollout
 from amtflow.local.engine._service import MAX_TAGS, page
+from amtflow.local.engine._store import Store
 from amtflow.local.engine._validation import check_shape
 
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's payload limit, each way
@@ -52,7 +52,7 @@ class Hosting:
     def __init__(
         self,
         *,
-        root: Path,
+        store: Store,
         clock: Clock,
         events: EventPublisher,
         image_map: ImageMap,
@@ -62,6 +62,7 @@ class Hosting:
         startup_seconds: float | None = None,
     ) -> None:
         self.lock = threading.RLock()
+        self.store = store
         self.clock = clock
         self.events = events
         self.image_map = image_map
@@ -74,7 +75,7 @@ class Hosting:
             lock=self.lock,
             clock=clock,
             image_map=image_map,
-            root=root,
+            root=store.path("endpoints"),
             s3=s3,
             cloudwatch=cloudwatch,
             changed=self._changed,
@@ -104,7 +105,14 @@ class Hosting:
     def _changed(self, endpoint: Endpoint) -> None:
         with self.lock:
             detail = endpoint.event_detail()
+            if self.endpoints.get(endpoint.name.lower()) is endpoint:
+                self.save(endpoint)
         self.events.endpoint_changed(endpoint.arn, endpoint.region, detail)
+
+    def save(self, record: Model | EndpointConfig | Endpoint) -> None:
+        """Keep ``record``'s document in the state folder (the caller holds the lock)."""
+        kind = {Model: "models", EndpointConfig: "endpoint-configs", Endpoint: "endpoints"}[type(record)]
+        self.store.save_hosting(kind, record.name, record.to_doc())
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -158,7 +166,8 @@ class Hosting:
         with self.lock:
             if name.lower() in self.models:
                 raise validation(f'Cannot create already existing model "{arn}".')
-            self.models[name.lower()] = Model(name, arn, req, self._now())
+            self.models[name.lower()] = model = Model(name, arn, req, self._now())
+            self.save(model)
         return {"ModelArn": arn}
 
     def _check_model_data(self, url: str) -> None:
@@ -181,6 +190,7 @@ class Hosting:
         model = self._model(params["ModelName"], region)
         with self.lock:
             self.models.pop(model.name.lower(), None)
+            self.store.delete_hosting("models", model.name)
         return {}
 
     # ---------------------------------------------------------------- endpoint configurations
@@ -206,13 +216,15 @@ class Hosting:
         with self.lock:
             if name.lower() in self.configs:
                 raise validation(f'Cannot create already existing endpoint configuration "{arn}".')
-            self.configs[name.lower()] = EndpointConfig(name, arn, req, self._now())
+            self.configs[name.lower()] = config = EndpointConfig(name, arn, req, self._now())
+            self.save(config)
         return {"EndpointConfigArn": arn}
 
     def delete_endpoint_config(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
         config = self._config(params["EndpointConfigName"], region)
         with self.lock:
             self.configs.pop(config.name.lower(), None)
+            self.store.delete_hosting("endpoint-configs", config.name)
         return {}
 
     # ---------------------------------------------------------------- endpoints
@@ -237,6 +249,7 @@ class Hosting:
                 tags=list(req.get("Tags") or []),
                 variants=config.variants,
             )
+            endpoint.deploy(config, models)
             self.endpoints[name.lower()] = endpoint
         self._changed(endpoint)
         self.rollout.start(self.rollout.create, endpoint, config, models)
@@ -287,6 +300,7 @@ class Hosting:
             with self.lock:
                 if self.endpoints.get(endpoint.name.lower()) is endpoint:
                     del self.endpoints[endpoint.name.lower()]
+                    self.store.delete_hosting("endpoints", endpoint.name)
 
         self.rollout.start(lambda _endpoint: remove(), endpoint)
         return {}
@@ -354,6 +368,7 @@ class Hosting:
                 record.tags = list(merged.values())
             else:
                 record.request["Tags"] = list(merged.values())
+            self.save(record)
         return {"Tags": list(params.get("Tags") or [])} if action == "add" else {}
 
     # ---------------------------------------------------------------- InvokeEndpoint
@@ -373,6 +388,13 @@ class Hosting:
                 raise not_found
             if endpoint.status not in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
                 raise not_found
+            if endpoint.fleet is None:  # served again after a restart of the engine, not yet answering
+                raise ServiceError(
+                    ErrorCode.SERVICE_UNAVAILABLE,
+                    f"Endpoint {name}'s serving processes are being started again after the local engine "
+                    "restarted; try again in a few seconds.",
+                    status=503,
+                )
             target = headers.get("X-Amzn-SageMaker-Target-Variant")
             chosen = endpoint.route(target)
         if chosen is None:

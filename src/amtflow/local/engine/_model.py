@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     # sagemaker-runtime (InvokeEndpoint)
     VALIDATION_ERROR = "ValidationError"
     MODEL_ERROR = "ModelError"
+    SERVICE_UNAVAILABLE = "ServiceUnavailable"
 
 
 class ServiceError(AmtflowError):

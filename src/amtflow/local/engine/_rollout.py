@@ -45,6 +45,9 @@ ALARMS_GUARD = _guard.Scope(
 )
 
 
+RESTART_FAILED = (
+    "The endpoint could not be served again after the local engine restarted (delete it and create it again)"
+)
 WATCH_SECONDS = 0.05  # how often (real time) a baking fleet's processes are looked at
 ALARM_READ_SECONDS = 0.5  # how often (real time) the rollback alarms are read while baking
 
@@ -152,6 +155,24 @@ class Rollout:
             endpoint.fleet = fleet
         self._end(endpoint, EndpointStatus.IN_SERVICE, None)
 
+    # ---------------------------------------------------------------- a restart of the engine
+    def restore(self, endpoint: Endpoint, config: EndpointConfig, models: Mapping[str, Model]) -> None:
+        """Serve an endpoint kept in the state folder again: its fleet restarted from the model data, or
+        the endpoint ``Failed`` with the reason it cannot be (its model data gone, say)."""
+        try:
+            fleet = self.start_fleet(endpoint, config, models)
+        except Exception as e:
+            reason = str(e) if isinstance(e, ServingFailure) else f"{type(e).__name__}: {e}"
+            self._end(endpoint, EndpointStatus.FAILED, f"{RESTART_FAILED}: {reason}"[:1024])
+            return
+        with self.lock:
+            if endpoint.cancel.is_set():
+                fleet.stop(self.grace)
+                return
+            endpoint.fleet = fleet
+            note, endpoint.failure_reason = endpoint.failure_reason, None
+        self._end(endpoint, EndpointStatus.IN_SERVICE, note)
+
     # ---------------------------------------------------------------- UpdateEndpoint
     def update(
         self,
@@ -195,6 +216,7 @@ class Rollout:
             blue, endpoint.fleet = endpoint.fleet, green
             endpoint.config_name = config.name
             endpoint.variants = config.variants
+            endpoint.deploy(config, models)
             endpoint.deployment_config = dict(deployment) or None
             endpoint.pending, endpoint.pending_config, endpoint.pending_share = None, None, 0.0
         self._end(endpoint, EndpointStatus.IN_SERVICE, None)

@@ -8,6 +8,10 @@ Layout::
     <state_dir>/training-jobs/<name-lower>.json
     <state_dir>/training-jobs/<name>/            the trial's /opt/ml-shaped directory and its log
     <state_dir>/data/<tuning-job>/<channel>/     channels fetched from S3, shared by the job's trials
+    <state_dir>/models/<name-lower>.json
+    <state_dir>/endpoint-configs/<name-lower>.json
+    <state_dir>/endpoints/<name-lower>.json          with the configuration and models it serves
+    <state_dir>/endpoints/<name-lower>/              its serving processes' folders (model, serve.log)
 
 Writes are atomic (write to a temporary file, then rename), so a crash never leaves half a document. One
 engine at a time should own a state directory. Every path is built with
@@ -36,6 +40,15 @@ logger = logging.getLogger(__name__)
 
 _R = TypeVar("_R")
 
+#: Where each kind of hosting record is kept, and the field naming it.
+HOSTING_KINDS = {
+    "models": "ModelName",
+    "endpoint-configs": "EndpointConfigName",
+    "endpoints": "EndpointName",
+}
+#: SageMaker's rule for model, endpoint configuration and endpoint names.
+HOSTING_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
 
 class Store:
     def __init__(self, root: Path) -> None:
@@ -43,7 +56,7 @@ class Store:
         self.tuning_dir = root / "tuning-jobs"
         self.training_dir = root / "training-jobs"
         self.data_dir = root / "data"
-        for d in (self.tuning_dir, self.training_dir, self.data_dir):
+        for d in (self.tuning_dir, self.training_dir, self.data_dir, *(root / k for k in HOSTING_KINDS)):
             d.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
@@ -102,6 +115,25 @@ class Store:
             name = doc.get("HyperParameterTuningJobName") or doc.get("TrainingJobName")
             logger.warning("job %s: not a document this engine can read; skipped", name)
             return None
+
+    # ---------------------------------------------------------------- hosting records
+    def save_hosting(self, kind: str, name: str, doc: dict[str, Any]) -> None:
+        """Keep a model (``kind`` "models"), endpoint configuration or endpoint document."""
+        self._write(self.path(kind, f"{name.lower()}.json"), doc)
+
+    def delete_hosting(self, kind: str, name: str) -> None:
+        self.path(kind, f"{name.lower()}.json").unlink(missing_ok=True)
+
+    def load_hosting(self, kind: str, parse: Callable[[dict[str, Any]], _R]) -> list[_R]:
+        """The records of one kind on disk; a document that cannot be read is logged and skipped."""
+        records = []
+        for doc in self._read_all(kind, HOSTING_KINDS[kind], HOSTING_NAME_PATTERN):
+            try:
+                records.append(parse(doc))
+            except (KeyError, ValueError, TypeError, AttributeError):
+                name = doc.get(HOSTING_KINDS[kind])
+                logger.warning("%s %s: not a document this engine can read; skipped", kind, name)
+        return records
 
     def trial_root(self, training_job_name: str) -> Path:
         return self.path("training-jobs", training_job_name)
