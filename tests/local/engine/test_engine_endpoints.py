@@ -771,6 +771,9 @@ def test_an_endpoint_whose_model_data_is_unusable_after_a_restart_is_failed_with
             assert "after the local engine restarted" in d["FailureReason"]
             assert said in d["FailureReason"]
             assert "churn-m.tar.gz" in d["FailureReason"]
+            deadline = time.monotonic() + 5  # the event follows the status change
+            while h.statuses("churn")[-1] != "FAILED" and time.monotonic() < deadline:
+                time.sleep(0.05)
             assert h.statuses("churn")[-1] == "FAILED"
             assert _error(h.runtime.invoke_endpoint, EndpointName="churn", Body=b"1")["Code"] == (
                 "ValidationError"
