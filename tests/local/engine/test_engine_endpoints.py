@@ -731,6 +731,29 @@ def test_an_endpoint_outlives_its_deleted_model_and_configuration_across_a_resta
             assert _error(h.sm.describe_model, ModelName="churn-m")["Code"] == "ValidationException"
 
 
+def test_an_update_interrupted_by_a_restart_leaves_the_endpoint_on_its_configuration_in_service(
+    tmp_path: Path,
+) -> None:
+    events: list[dict[str, Any]] = []
+    with mock_aws():
+        with _engine_on(tmp_path, events) as h:
+            h.endpoint("churn", answer="v1")
+            h.config("churn-c2", h.model("churn-m2", answer="v2"))
+            h.sm.update_endpoint(
+                EndpointName="churn", EndpointConfigName="churn-c2", DeploymentConfig=_canary(wait=500)
+            )
+            h.baking("churn")
+        with _engine_on(tmp_path, events) as h:
+            assert _served(h, "churn") == "v1"
+            d = h.sm.describe_endpoint(EndpointName="churn")
+            assert (d["EndpointStatus"], d["EndpointConfigName"]) == ("InService", "churn-c")
+            assert "PendingDeploymentSummary" not in d
+            assert "update to endpoint configuration churn-c2 was interrupted" in d["FailureReason"]
+            h.sm.update_endpoint(EndpointName="churn", EndpointConfigName="churn-c2")
+            assert h.settled("churn")["EndpointConfigName"] == "churn-c2"
+            assert h.invoke("churn") == "v2"
+
+
 def test_a_deleted_endpoint_stays_deleted_after_a_restart(tmp_path: Path) -> None:
     events: list[dict[str, Any]] = []
     with mock_aws():
