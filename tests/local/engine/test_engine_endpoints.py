@@ -804,3 +804,21 @@ def test_an_endpoint_whose_model_data_is_unusable_after_a_restart_is_failed_with
         with _engine_on(tmp_path, events) as h:  # still Failed, still listed: never silently dropped
             assert h.sm.describe_endpoint(EndpointName="churn")["EndpointStatus"] == "Failed"
             h.sm.delete_endpoint(EndpointName="churn")
+
+
+def test_a_hosting_document_the_engine_cannot_read_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[dict[str, Any]] = []
+    with mock_aws():
+        with _engine_on(tmp_path, events) as h:
+            h.endpoint("churn")
+        (tmp_path / "state" / "endpoints" / "broken.json").write_text(
+            json.dumps({"EndpointName": "broken", "EndpointStatus": "Sleeping"}), encoding="utf-8"
+        )
+        (tmp_path / "state" / "models" / "torn.json").write_text("{", encoding="utf-8")
+        with caplog.at_level("WARNING"), _engine_on(tmp_path, events) as h:
+            assert [e["EndpointName"] for e in h.sm.list_endpoints()["Endpoints"]] == ["churn"]
+            assert [m["ModelName"] for m in h.sm.list_models()["Models"]] == ["churn-m"]
+            assert _served(h, "churn") == "v1"
+    assert "endpoints broken: not a document this engine can read; skipped" in caplog.text
