@@ -56,3 +56,16 @@ def test_the_job_name_is_required() -> None:
 def test_a_value_that_is_not_a_time_is_a_value_error_saying_what_to_use(value: object) -> None:
     with pytest.raises(ValueError, match="epoch milliseconds or ISO 8601"):
         parse_timestamp(value)
+
+
+def test_a_multi_algorithm_jobs_detail_with_its_definitions_list_parses() -> None:
+    """A job with TrainingJobDefinitions sends the list and no TrainingJobDefinition, as Describe shows it."""
+    detail = json.loads((EVENTS / "tuning_job_completed.json").read_text())["detail"]
+    single = detail.pop("TrainingJobDefinition", {})
+    detail["TrainingJobDefinitions"] = [
+        {**single, "DefinitionName": "xgb"},
+        {**single, "DefinitionName": "mlp"},
+    ]
+    change = TuningJobStateChange.model_validate(detail)
+    assert change.status == "Completed"
+    assert change.job_name == detail["HyperParameterTuningJobName"]
