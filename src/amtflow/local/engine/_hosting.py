@@ -47,7 +47,8 @@ def _not_found(kind: str, region: str, name: str) -> ServiceError:
 
 
 class Hosting:
-    """The engine's models, endpoint configurations and endpoints (kept for the engine's lifetime)."""
+    """The engine's models, endpoint configurations and endpoints, each saved in the state folder on every
+    change (a restart serves them again: :mod:`._restart`)."""
 
     def __init__(
         self,
