@@ -25,7 +25,7 @@ from amtflow.errors import (
     NotFoundError,
     TransientError,
 )
-from amtflow.local import cli_lint
+from amtflow.local import cli_lint, cli_trial_logs
 from amtflow.local.cli import main
 from amtflow.profile import load_profile
 
@@ -544,7 +544,7 @@ def test_a_trial_without_a_log_stream_is_read_as_no_lines(
 def test_a_cloudwatch_log_is_every_instances_stream_in_name_order_up_to_the_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli_lint, "MAX_LOG_LINES", 4)
+    monkeypatch.setattr(cli_trial_logs, "MAX_LOG_LINES", 4)
     with mock_aws():
         logs = boto3.client("logs", region_name="us-east-1")
         logs.create_log_group(logGroupName=LOG_GROUP)
