@@ -1,6 +1,7 @@
 """Stalled tuning jobs through the real ASL: the reconciler's sweep (the twin's clock moved on) notices a
-running job whose best objective stopped improving, notifies once, and stops it when the profile says so;
-the stopped job ends its run with its leaderboard."""
+running job whose best objective stopped improving (``stall_after``) or whose running trial went silent
+(``silent_after``), notifies once, and stops it when the profile says so; the stopped job ends its run with
+its leaderboard."""
 
 from __future__ import annotations
 
