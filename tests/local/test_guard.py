@@ -3,11 +3,10 @@ refused with an error naming it, and no connection is ever opened (the socket la
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from botocore.exceptions import ClientError
 from amtflow.errors import AmtflowError
 from amtflow.local import _guard, sagemaker
 from amtflow.local.engine._hook import GUARD
-from amtflow.local.twin import ManualClock, Twin
+from amtflow.local.twin import ManualClock, SageMakerFactory, Twin
 
 ROOT = Path(__file__).parent
 QUAD = ROOT / "engine" / "scripts" / "quad.py"
@@ -140,12 +139,8 @@ def test_engine_leaves_other_services_to_the_caller_and_removes_the_guard_on_exi
 # ---------------------------------------------------------------------------------------------- twin
 
 
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
 @pytest.fixture
-def twin() -> Iterator[Twin]:
+def twin(no_sagemaker: SageMakerFactory) -> Iterator[Twin]:
     with Twin.start(
         TWIN_APP,
         sagemaker=no_sagemaker,

@@ -42,6 +42,11 @@ class SageMakerStandIn:
     evaluation_value: float | None = 0.9
     """What a standalone training job (a champion's evaluation job) reports for every metric; ``None``: it
     fails."""
+    running_trial: bool = False
+    """``True``: a running job (``outcome`` ``InProgress``) has a fourth trial still training, which reports
+    no final objective, only the metric values :meth:`report_metric` gives it (``Stopped`` with its job)."""
+    metric_times: dict[str, list[datetime]] = field(default_factory=dict)
+    """Per training job, when it reported a metric value (the latest is its ``FinalMetricDataList``'s)."""
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     training_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -100,6 +105,19 @@ class SageMakerStandIn:
             self._write_log(trial["TrainingJobName"])
         return trials
 
+    def _running_trial(self, name: str) -> dict[str, Any]:
+        return {
+            "TrainingJobName": f"{name}-004-00000004",
+            "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}-004",
+            "CreationTime": T0,
+            "TrainingJobStatus": "InProgress",
+            "TunedHyperParameters": {"eta": "0.4", "max_depth": "6"},
+        }
+
+    def report_metric(self, training_job: str, at: datetime) -> None:
+        """A running trial reports a metric value at ``at`` (what ``DescribeTrainingJob`` then lists)."""
+        self.metric_times.setdefault(training_job, []).append(at)
+
     def _write_log(self, training_job: str) -> None:
         if not self.trial_log:
             return
@@ -124,6 +142,8 @@ class SageMakerStandIn:
         arn = f"arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/{name}"
         status = self.outcome(params)
         trials = self._trials(name, params) if status in ("Completed", "InProgress") else []
+        if self.running_trial and status == "InProgress":
+            trials.append(self._running_trial(name))
         scored = [t for t in trials if "FinalHyperParameterTuningJobObjectiveMetric" in t]
         best = max(
             scored, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"], default=None
@@ -136,6 +156,9 @@ class SageMakerStandIn:
     def end(self, name: str, status: str) -> None:
         """End a running job (``outcome`` returned ``InProgress``) and send its state-change event."""
         self.jobs[name]["status"] = status
+        for trial in self.jobs[name]["trials"]:
+            if trial["TrainingJobStatus"] == "InProgress":
+                trial["TrainingJobStatus"] = "Stopped"
         self._emit(name)
 
     def _StopHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +200,9 @@ class SageMakerStandIn:
         name = params["HyperParameterTuningJobName"]
         job = self._job(name, "DescribeHyperParameterTuningJob")
         request = job["request"]
-        completed = len(job["trials"])
+        completed = sum(1 for t in job["trials"] if t["TrainingJobStatus"] == "Completed")
+        running = sum(1 for t in job["trials"] if t["TrainingJobStatus"] == "InProgress")
+        stopped = sum(1 for t in job["trials"] if t["TrainingJobStatus"] == "Stopped")
         scored = sum(1 for t in job["trials"] if "FinalHyperParameterTuningJobObjectiveMetric" in t)
         out: dict[str, Any] = {
             "HyperParameterTuningJobName": name,
@@ -188,14 +213,14 @@ class SageMakerStandIn:
             "HyperParameterTuningEndTime": T0,
             "TrainingJobStatusCounters": {
                 "Completed": completed,
-                "InProgress": 0,
+                "InProgress": running,
                 "RetryableError": 0,
                 "NonRetryableError": 0 if completed else 2,
-                "Stopped": 0,
+                "Stopped": stopped,
             },
             "ObjectiveStatusCounters": {
                 "Succeeded": scored,
-                "Pending": 0,
+                "Pending": running,
                 "Failed": completed - scored if completed else 2,
             },
             "ConsumedResources": {"RuntimeInSeconds": 754},
@@ -265,10 +290,15 @@ class SageMakerStandIn:
             for trial in job["trials"]:
                 if trial["TrainingJobName"] == name:
                     definition = job["request"]["TrainingJobDefinition"]
+                    objective = job["request"]["HyperParameterTuningJobConfig"]
+                    metric = objective["HyperParameterTuningJobObjective"]["MetricName"]
+                    times = sorted(self.metric_times.get(name, []))  # one entry per metric: its latest
+                    reported = [{"MetricName": metric, "Value": 0.9, "Timestamp": t} for t in times[-1:]]
                     return {
                         "TrainingJobName": name,
                         "TrainingJobArn": trial["TrainingJobArn"],
-                        "TrainingJobStatus": "Completed",
+                        "TrainingJobStatus": trial["TrainingJobStatus"],
+                        **({"FinalMetricDataList": reported} if reported else {}),
                         "ModelArtifacts": {
                             "S3ModelArtifacts": definition["OutputDataConfig"]["S3OutputPath"]
                             + f"{name}/output/model.tar.gz"

@@ -1,6 +1,7 @@
 """Stalled tuning jobs through the real ASL: the reconciler's sweep (the twin's clock moved on) notices a
-running job whose best objective stopped improving, notifies once, and stops it when the profile says so;
-the stopped job ends its run with its leaderboard."""
+running job whose best objective stopped improving (``stall_after``) or whose running trial went silent
+(``silent_after``), notifies once, and stops it when the profile says so; the stopped job ends its run with
+its leaderboard."""
 
 from __future__ import annotations
 
@@ -143,3 +144,74 @@ def test_on_stall_stop_stops_the_job_and_the_run_ends_with_its_result(
     assert f"  last run:  {execution.name} promoted" in status  # a result, not a failure
     assert "attention: none" in status
     assert f"  champion:  {job_name}-002-00000002 validation:auc=0.95" in status
+
+
+def start_silent_job(app: Twin, sagemaker: SageMakerStandIn, rules: str) -> tuple[str, str]:
+    """A run whose tuning job keeps a fourth trial training; it reports a metric value as the run parks.
+    Returns the tuning job and its running trial."""
+    sagemaker.running_trial = True
+    job_name = start_running_job(app, sagemaker, rules)
+    trial = f"{job_name}-004-00000004"
+    sagemaker.report_metric(trial, app.now())
+    return job_name, trial
+
+
+def test_a_silent_job_is_noticed_after_silent_after_notified_and_stopped(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    job_name, _ = start_silent_job(app, sagemaker, "{silent_after: 30, on_stall: stop}")
+
+    sweep(app)  # 15 minutes without a metric value: not yet silent
+    assert sweeps(app)[-1]["outcomes"] == {"heartbeat": 1}
+    assert app.notifications() == []
+
+    app.advance(SWEEP)  # 30 minutes: silent
+    (execution,) = app.wait_for_executions()
+    assert sagemaker.calls.count("StopHyperParameterTuningJob") == 1
+    assert sagemaker.jobs[job_name]["status"] == "Stopped"
+    assert execution.status is ExecutionStatus.SUCCEEDED, execution.cause
+    assert 1.0 in stalled_jobs(app)
+
+    stalled, result = app.notifications()
+    assert stalled.attributes == {"model": MODEL, "outcome": "stalled"}
+    reason = "stalled: 1 running trial(s) reported no metric for 30 minutes (silent_after: 30 minutes)"
+    assert stalled.subject.startswith(f"amtflow: {MODEL} - stalled: 1 running trial(s)")
+    assert reason in stalled.message
+    assert stalled.json()["stopped"] is True
+    assert result.attributes["outcome"] == "succeeded"
+    assert result.json()["tuning"]["stoppedFor"] == reason
+    assert result.json()["evaluation"]["best"]["objectiveValue"] == 0.95
+    assert app.errors() == []
+
+
+def test_a_silent_job_with_on_stall_notify_is_notified_once_and_keeps_running(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    job_name, _ = start_silent_job(app, sagemaker, "{silent_after: 20}")
+
+    sweep(app)
+    sweep(app)  # 30 minutes since the trial's last metric value
+    (notice,) = app.notifications()
+    assert notice.attributes == {"model": MODEL, "outcome": "stalled"}
+    assert "reported no metric for 30 minutes (silent_after: 20 minutes)" in notice.message
+    assert notice.json()["stopped"] is False
+    assert "StopHyperParameterTuningJob" not in sagemaker.calls
+    assert sagemaker.jobs[job_name]["status"] == "InProgress"
+
+    sweep(app)  # the notice is remembered
+    assert len(app.notifications()) == 1
+
+
+def test_a_job_still_reporting_within_silent_after_is_not_flagged(
+    app: Twin, sagemaker: SageMakerStandIn
+) -> None:
+    job_name, trial = start_silent_job(app, sagemaker, "{silent_after: 30, on_stall: stop}")
+
+    for _ in range(4):  # an hour of sweeps, the trial reporting between each
+        sweep(app)
+        sagemaker.report_metric(trial, app.now())
+    assert [s["outcomes"] for s in sweeps(app)[-4:]] == [{"heartbeat": 1}] * 4
+    assert app.notifications() == []
+    assert "StopHyperParameterTuningJob" not in sagemaker.calls
+    assert sagemaker.jobs[job_name]["status"] == "InProgress"
+    assert stalled_jobs(app)[-4:] == [0.0] * 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -209,15 +209,18 @@ class CloseTuningJobs:
     def on_sweep_event(self, event: object, *, account: str | None = None) -> tuple[list[CloseResult], str]:
         """The reconciler's schedule: ``(results of reconcile(), "")``, or ``([], why)`` for an event that is
         not its schedule (another account, another detail-type). A malformed event raises
-        :class:`~amtflow.errors.InvalidInputError` and sweeps nothing."""
+        :class:`~amtflow.errors.InvalidInputError` and sweeps nothing. The stall rules judge the running jobs
+        as of the schedule's ``time`` (when it fired), so that a sweep's verdict does not depend on how late
+        it ran."""
         incoming = read_event(event, account=account, details={SCHEDULED_EVENT: ScheduledEventDetail})
         if incoming.detail is None:
             return [], incoming.ignored
-        return self.reconcile(), ""
+        return self.reconcile(at=incoming.time), ""
 
-    def reconcile(self) -> list[CloseResult]:
+    def reconcile(self, *, at: datetime | None = None) -> list[CloseResult]:
         """Sweep every parked job: close the ended ones, send heartbeats for the running ones. Parked
-        training jobs (a retrain, a champion's evaluation) go to ``training`` (their own describe call)."""
+        training jobs (a retrain, a champion's evaluation) go to ``training`` (their own describe call).
+        ``at``: the time the stall rules judge the running jobs at (default: the clock's now)."""
         results = []
         for parked in self._tokens.parked():
             try:
@@ -231,12 +234,12 @@ class CloseTuningJobs:
                     else:
                         results.append(self._training.close_parked(parked))
                     continue
-                results.append(self._reconcile_one(parked))
+                results.append(self._reconcile_one(parked, at))
             except AmtflowError as e:
                 results.append(CloseResult(parked.job_name, CloseOutcome.ERROR, str(e)))
         return results
 
-    def _reconcile_one(self, parked: ParkedJob) -> CloseResult:
+    def _reconcile_one(self, parked: ParkedJob, at: datetime | None = None) -> CloseResult:
         try:
             job = self._sagemaker.describe_tuning_job(parked.job_name)
         except NotFoundError:
@@ -261,7 +264,7 @@ class CloseTuningJobs:
                     f"execution {parked.execution} no longer waits for the job (aborted, or timed out past "
                     f"the job's limits plus the margin) while the job was {job.status.value}: stopped it",
                 )
-            stalled = self._stalls.check(parked, job) if self._stalls is not None else None
+            stalled = self._stalls.check(parked, job, at=at) if self._stalls is not None else None
             if stalled is not None:
                 told = (
                     "; notified"

@@ -222,6 +222,8 @@ class IncomingEvent:
     ignored: str = ""
     event_id: str = ""
     """The envelope's ``id`` (what EventBridge keeps for one event across its redeliveries)."""
+    time: datetime | None = None
+    """The envelope's ``time`` (for a schedule: when it fired), ``None`` when absent or not a timestamp."""
 
 
 def read_event(raw: object, *, account: str | None, details: Mapping[str, type[BaseModel]]) -> IncomingEvent:
@@ -240,4 +242,13 @@ def read_event(raw: object, *, account: str | None, details: Mapping[str, type[B
             ignored=f"detail-type {envelope.detail_type!r} is not handled here (expected {expected})",
         )
     detail = parse_document(model, envelope.detail, what="detail")
-    return IncomingEvent(envelope.detail_type, detail, event_id=envelope.id)
+    return IncomingEvent(envelope.detail_type, detail, event_id=envelope.id, time=_timestamp(envelope.time))
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """An envelope's ``time`` (``2026-11-02T09:45:00Z``) as an aware datetime, ``None`` if it is not one."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and value.tzinfo is not None else None

@@ -174,8 +174,11 @@ class StallWatch:
         self._stop_job = stop_job
         self._clock = clock
 
-    def check(self, parked: ParkedJob, job: TuningJobDescription) -> StallCheck | None:
-        """``None`` while the job is not stalled, has no rule, or was notified already."""
+    def check(
+        self, parked: ParkedJob, job: TuningJobDescription, *, at: datetime | None = None
+    ) -> StallCheck | None:
+        """``None`` while the job is not stalled, has no rule, or was notified already. ``at``: the time the
+        rules judge the job at (the sweep's; default: the clock's now)."""
         try:
             monitoring = self._profiles(parked.model).monitoring
         except AmtflowError:
@@ -187,7 +190,7 @@ class StallWatch:
             if earlier.stopped and job.status is TuningJobStatus.IN_PROGRESS:
                 self._stop_job(job.name)  # the stop of an earlier sweep did not get through
             return None
-        now = self._clock()
+        now = at if at is not None else self._clock()
         reason = stall_reason(
             monitoring,
             self._trials.trial_progress(job.name, limit=MAX_TRIALS_READ),

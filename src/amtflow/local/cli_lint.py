@@ -43,9 +43,8 @@ from amtflow.local.cli_trial_logs import (
 from amtflow.local.cli_trial_logs import Unreadable as _Unreadable
 from amtflow.naming import short_hash, slug
 from amtflow.preflight import (
-    DEPLOYMENT_TAG,
     JOB_PREFIX_KEY,
-    LINT_TAGS,
+    PROFILE_LINT_TAGS,
     LintContext,
     LintReport,
     context_for_profile,
@@ -385,8 +384,8 @@ def lint_profile(
 ) -> LintReport:
     """The preflight rules on the request ``profile`` compiles to (placeholder names and URIs), with the
     profile's own evidence (budget caps, prices, ``sample_log_lines``) and any further logs, and the rules
-    of its ``deployment`` section (``job_prefix``: the stack's, that the endpoint's name must start with):
-    what ``amtflow lint``, ``profiles validate`` and ``profiles push`` all report."""
+    of its ``deployment`` (``job_prefix``: the stack's, that the endpoint's name must start with) and
+    ``monitoring`` sections: what ``amtflow lint``, ``profiles validate`` and ``profiles push`` all report."""
     request = preview_tuning_request(profile)
     context = context_for_profile(profile, request, month_to_date_usd=month_to_date_usd)
     context = replace(
@@ -394,8 +393,7 @@ def lint_profile(
         sample_logs={**context.sample_logs, **(sample_logs or {})},
         extra={**context.extra, **({JOB_PREFIX_KEY: job_prefix} if job_prefix else {}), **(extra or {})},
     )
-    tags = LINT_TAGS | {DEPLOYMENT_TAG}
-    return lint_request(request, context, source=source, from_profile=True, tags=tags)
+    return lint_request(request, context, source=source, from_profile=True, tags=PROFILE_LINT_TAGS)
 
 
 def _read_document(path: Path) -> Mapping[str, Any]:

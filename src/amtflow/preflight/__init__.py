@@ -2,8 +2,9 @@
 
 Importing the package registers every rule: the service constraints (tag ``service``, also the local
 engine's request validation), the AMT best practices (tag ``practice``), the cost caps (tag ``budget``),
-the deployment section (tag ``deployment``), the post-run diagnosis (tag ``diagnosis``) and the trials'
-training health (tag ``health``). See ``docs/preflight.md`` for the catalogue.
+the deployment section (tag ``deployment``), the monitoring section (tag ``monitoring``), the post-run
+diagnosis (tag ``diagnosis``) and the trials' training health (tag ``health``). See ``docs/preflight.md``
+for the catalogue.
 
 Typical use::
 
@@ -17,6 +18,7 @@ from amtflow.preflight import (  # noqa: F401  (registers rules)
     _deployment,
     _diagnose,
     _metrics,
+    _monitoring,
     _practice,
     _service,
     _service_ranges,
@@ -43,8 +45,10 @@ from amtflow.preflight._findings import (
     run_rules,
 )
 from amtflow.preflight._lineage import LineageEvidence, lineage_evidence
+from amtflow.preflight._monitoring import MONITORING_TAG, monitoring_evidence
 from amtflow.preflight._report import (
     LINT_TAGS,
+    PROFILE_LINT_TAGS,
     LintReport,
     context_for_profile,
     lint_request,
@@ -58,6 +62,8 @@ __all__ = [
     "HOURS_PER_MONTH",
     "JOB_PREFIX_KEY",
     "LINT_TAGS",
+    "MONITORING_TAG",
+    "PROFILE_LINT_TAGS",
     "CostEstimate",
     "Finding",
     "LineageEvidence",
@@ -77,6 +83,7 @@ __all__ = [
     "estimate_cost",
     "lineage_evidence",
     "lint_request",
+    "monitoring_evidence",
     "render_catalogue",
     "rule",
     "run_rules",

@@ -57,6 +57,8 @@ _EXACT: Mapping[str, str] = {
     f"{_DEF}": "training",
 }
 
+_PROFILE_SECTIONS = frozenset({"deployment", "monitoring", "notifications"})
+
 _RANGE = re.compile(rf"^{_CONFIG}\.ParameterRanges\.(\w+)ParameterRanges\[(\d+)\](?:\.(\w+))?$")
 _RANGE_MEMBERS = {"MinValue": "min", "MaxValue": "max", "ScalingType": "scaling", "Values": "values"}
 _METRIC = re.compile(rf"^{_DEF}\.AlgorithmSpecification\.MetricDefinitions\[(\d+)\](?:\.(\w+))?$")
@@ -85,6 +87,6 @@ def profile_key(field: str, request: Mapping[str, Any]) -> str | None:
         return f"training.static_hyperparameters.{match.group(1)}"
     if field.startswith("WarmStartConfig"):
         return "warm_start"
-    if field == "deployment" or field.startswith("deployment."):  # the deployment rules name the key itself
+    if field.split(".", 1)[0] in _PROFILE_SECTIONS:  # the profile-level rules name the key itself
         return field
     return None

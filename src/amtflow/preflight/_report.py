@@ -16,9 +16,10 @@ from amtflow.preflight._budget import (
     CostEstimate,
     estimate_for_context,
 )
-from amtflow.preflight._deployment import deployment_evidence
+from amtflow.preflight._deployment import DEPLOYMENT_TAG, deployment_evidence
 from amtflow.preflight._findings import Finding, LintContext, catalogue, run_rules
 from amtflow.preflight._lineage import PARENT_WARM_STARTS_KEY, lineage_evidence
+from amtflow.preflight._monitoring import MONITORING_TAG, monitoring_evidence
 from amtflow.preflight._practice import COMPATIBLE_PARENTS_KEY
 from amtflow.preflight._profile_keys import profile_key
 
@@ -30,12 +31,15 @@ if TYPE_CHECKING:
 
 #: The tags a pre-launch lint runs (``diagnosis`` needs a finished job).
 LINT_TAGS: frozenset[str] = frozenset({"service", "practice", "budget"})
+#: The tags a lint of a profile runs: the pre-launch ones and those of its deployment and monitoring sections.
+PROFILE_LINT_TAGS: frozenset[str] = LINT_TAGS | {DEPLOYMENT_TAG, MONITORING_TAG}
 
 _TAG_TITLES = {
     "service": "Service constraints (SageMaker rejects the request)",
     "practice": "AMT best practices",
     "budget": "Budget",
     "deployment": "Deployment of the approved champion",
+    "monitoring": "Monitoring of a running tuning job",
     "diagnosis": "Diagnosis after a run",
     "health": "Training health after a run",
 }
@@ -141,7 +145,8 @@ def context_for_profile(
     extra: Mapping[str, Any] | None = None,
     budget: Budget | None = None,
 ) -> LintContext:
-    """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines.
+    """A :class:`LintContext` with a profile's evidence: budget caps, price overrides, sample log lines,
+    and its ``deployment`` and ``monitoring`` sections.
 
     ``budget`` replaces the profile's own caps and prices: a run with overrides passes its stored
     profile's budget, so that the caps and prices are always the stored ones.
@@ -175,6 +180,7 @@ def context_for_profile(
         evidence[COMPATIBLE_PARENTS_KEY] = list(compatible_parents)
     if profile.deployment is not None:
         evidence = {**deployment_evidence(profile.deployment, model=profile.model), **evidence}
+    evidence = {**monitoring_evidence(profile), **evidence}
     samples = list(profile.sample_log_lines)
     return LintContext(
         request=request,

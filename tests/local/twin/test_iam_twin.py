@@ -3,31 +3,10 @@ under the function's resource policy, the state machine as its role; a grant tak
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from amtflow.local.twin import FunctionError, ManualClock, Twin
+from amtflow.local.twin import FunctionError, Twin
 from amtflow.local.twin._iam_enforce import Enforcer
-
-FIXTURE = Path(__file__).parent / "fixtures" / "app"
-T0 = datetime(2026, 11, 1, 0, 10, tzinfo=UTC)
-
-
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
-@pytest.fixture
-def twin() -> Iterator[Twin]:
-    with Twin.start(
-        FIXTURE, sagemaker=no_sagemaker, clock=ManualClock(T0), parameters={"Stage": "test"}
-    ) as t:
-        yield t
 
 
 def _iam(twin: Twin) -> Enforcer:

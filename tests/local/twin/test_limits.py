@@ -6,10 +6,9 @@ here, as it would in an account, instead of first after ``sam deploy``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from amtflow.local.twin import ManualClock, Twin
+from amtflow.local.twin import ManualClock, SageMakerFactory, Twin
 
 FIXTURE = Path(__file__).parent / "fixtures" / "app"
 T0 = datetime(2026, 11, 1, 0, 10, tzinfo=UTC)
@@ -25,12 +24,8 @@ KIB_256 = 262_144
 ROLE = "arn:aws:iam::123456789012:role/limits"
 
 
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
 @pytest.fixture(scope="module")
-def twin() -> Iterator[Twin]:
+def twin(no_sagemaker: SageMakerFactory) -> Iterator[Twin]:
     # the tests' own state machines run as a role the stack does not define: nothing to authorise them by
     with Twin.start(
         FIXTURE,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from amtflow.local.twin import ManualClock, Twin
+from amtflow.local.twin import ManualClock, SageMakerFactory, Twin
 from amtflow.profile import TrainingNetwork
 from amtflow.settings import load_settings
 from amtflow.wiring import training_network
@@ -25,10 +24,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
 VPC_PARAMETERS = {
     "TrainingNetworkIsolation": "true",
     "TrainingSubnetIds": "subnet-0a1b,subnet-0c2d",
@@ -38,7 +33,9 @@ VPC_PARAMETERS = {
 
 
 # First in the module: it deploys a twin of its own before the module's twin starts (one twin at a time).
-def test_the_network_parameters_deploy_the_vpc_policy_and_reach_the_job_creators() -> None:
+def test_the_network_parameters_deploy_the_vpc_policy_and_reach_the_job_creators(
+    no_sagemaker: SageMakerFactory,
+) -> None:
     with Twin.start(ROOT, sagemaker=no_sagemaker, clock=ManualClock(T0), parameters=VPC_PARAMETERS) as t:
         assert "SageMakerTrainingVpcPolicy" in t.resources("AWS::IAM::Policy")
         role = t.physical_id("SageMakerExecutionRole").rsplit("/", 1)[-1]
@@ -65,7 +62,7 @@ def test_the_network_parameters_deploy_the_vpc_policy_and_reach_the_job_creators
 
 
 @pytest.fixture(scope="module")
-def twin() -> Iterator[Twin]:
+def twin(no_sagemaker: SageMakerFactory) -> Iterator[Twin]:
     with Twin.start(ROOT, sagemaker=no_sagemaker, clock=ManualClock(T0)) as t:
         yield t
 

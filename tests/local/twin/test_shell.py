@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from amtflow.errors import InvalidInputError
 from amtflow.local.apps.shell import Shell, parse_duration
-from amtflow.local.twin import ManualClock, Twin
+from amtflow.local.twin import ManualClock, SageMakerFactory, Twin
 
 FIXTURE = Path(__file__).parent / "fixtures" / "app"
 
 
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
 @pytest.fixture
-def shell() -> Iterator[tuple[Shell, io.StringIO]]:
+def shell(no_sagemaker: SageMakerFactory) -> Iterator[tuple[Shell, io.StringIO]]:
     clock = ManualClock(datetime(2026, 11, 1, 0, 10, tzinfo=UTC))
     with Twin.start(FIXTURE, sagemaker=no_sagemaker, clock=clock) as twin:
         out = io.StringIO()

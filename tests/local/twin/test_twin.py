@@ -18,7 +18,7 @@ from amtflow.errors import NotFoundError
 from amtflow.local.twin import (
     ExecutionStatus,
     FunctionError,
-    ManualClock,
+    SageMakerFactory,
     Twin,
     TwinDeployError,
     TwinTimeoutError,
@@ -26,19 +26,6 @@ from amtflow.local.twin import (
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "app"
-T0 = datetime(2026, 11, 1, 0, 10, tzinfo=UTC)
-
-
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
-
-
-@pytest.fixture
-def twin() -> Iterator[Twin]:
-    with Twin.start(
-        FIXTURE, sagemaker=no_sagemaker, clock=ManualClock(T0), parameters={"Stage": "test"}
-    ) as t:
-        yield t
 
 
 def _items(twin: Twin, prefix: str) -> list[dict[str, Any]]:
@@ -290,7 +277,7 @@ def test_events_carry_the_twin_clock(twin: Twin) -> None:
     assert [e.input["at"] for e in timed] == ["2026-11-01T01:40:00Z"]
 
 
-def test_one_twin_per_process(twin: Twin) -> None:
+def test_one_twin_per_process(twin: Twin, no_sagemaker: SageMakerFactory) -> None:
     with pytest.raises(TwinDeployError, match="already running"), Twin.start(FIXTURE, sagemaker=no_sagemaker):
         pass
 

@@ -7,16 +7,14 @@ handlers import Powertools, pydantic and the core through the guard, run as befo
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from amtflow.local.twin import FunctionError, ManualClock, Twin, TwinDeployError
+from amtflow.local.twin import FunctionError, ManualClock, SageMakerFactory, Twin, TwinDeployError
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILD = ROOT / ".aws-sam" / "build"
@@ -28,10 +26,6 @@ pytestmark = [
         not (BUILD / "CoreLayer").is_dir(), reason="needs the built application: run make build"
     ),
 ]
-
-
-def no_sagemaker(sink: Callable[[Mapping[str, Any]], None]) -> contextlib.AbstractContextManager[object]:
-    return contextlib.nullcontext()
 
 
 def _copy_project(root: Path) -> Path:
@@ -62,7 +56,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def twin(project: Path) -> Iterator[Twin]:
+def twin(project: Path, no_sagemaker: SageMakerFactory) -> Iterator[Twin]:
     import hypothesis  # noqa: F401 - loaded in this process: only the guard can make the import fail
 
     with Twin.start(project, sagemaker=no_sagemaker, clock=ManualClock(T0), built=True) as t:
@@ -87,7 +81,9 @@ def test_the_other_built_handlers_run_through_the_guard(twin: Twin) -> None:
     assert (invocation.function, invocation.ok) == ("StartRunFunction", True)
 
 
-def test_without_a_build_the_twin_says_to_run_make_build(tmp_path: Path) -> None:
+def test_without_a_build_the_twin_says_to_run_make_build(
+    tmp_path: Path, no_sagemaker: SageMakerFactory
+) -> None:
     root = _copy_project(tmp_path)
     shutil.rmtree(root / ".aws-sam" / "build" / "PlanFunction")
 

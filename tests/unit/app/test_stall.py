@@ -368,6 +368,45 @@ def test_the_minutes_rule_follows_the_clock(minutes: int) -> None:
     assert result.outcome is expected
 
 
+def sweep_event(time: str | None) -> dict[str, Any]:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "events" / "scheduled_event.json"
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    if time is None:
+        del loaded["time"]
+    else:
+        loaded["time"] = time
+    return loaded
+
+
+@pytest.mark.parametrize(("minutes", "outcome"), [(29, "heartbeat"), (30, "stalled")])
+def test_the_sweep_judges_stalls_at_its_schedules_time_not_when_it_runs(minutes: int, outcome: str) -> None:
+    w = world({"silent_after": 30, "on_stall": "stop"})
+    w.trials.trials = [running("t1", metric_minute=0)]
+    w.clock.now = T0 + timedelta(hours=5)  # the sweep runs late: by the clock every trial is silent
+    at = T0 + timedelta(minutes=minutes)
+    (result,), ignored = w.closer.on_sweep_event(sweep_event(at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    assert ignored == ""
+    assert result.outcome.value == outcome
+    if outcome == "stalled":
+        assert "reported no metric for 30 minutes (silent_after: 30 minutes)" in result.reason
+        assert w.records.items[JOB].stalled_at == at
+        assert w.stopped == [JOB]
+    else:
+        assert w.stopped == []
+
+
+@pytest.mark.parametrize("time", [None, "yesterday"])
+def test_a_sweep_without_a_readable_time_judges_at_the_clock(time: str | None) -> None:
+    w = world({"silent_after": 30})
+    w.trials.trials = [running("t1", metric_minute=0)]
+    w.clock.now = T0 + timedelta(minutes=45)
+    (result,), _ = w.closer.on_sweep_event(sweep_event(time))
+    assert result.outcome is CloseOutcome.STALLED
+    assert "reported no metric for 45 minutes" in result.reason
+
+
 def test_the_run_notification_says_the_job_was_stopped_for_stalling() -> None:
     from amtflow.app import gather_report, render
 

@@ -119,6 +119,7 @@ def test_rule_ids_are_stable_unique_and_grouped_by_area() -> None:
         "health": "AMT3",
         "diagnosis": "AMT4",
         "deployment": "AMT5",
+        "monitoring": "AMT6",
     }
     for spec in specs:
         assert re.fullmatch(r"AMT\d{3}", spec.id)

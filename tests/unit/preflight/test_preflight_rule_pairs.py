@@ -3,7 +3,7 @@
 The service and practice pairs live beside their rules' other tests (``CASES`` in
 ``test_preflight_service.py`` and ``test_preflight_practice.py``); this module adds the pairs of the rules
 that need evidence (parents, the lineage, sample logs, a canary, budget caps, a finished run, a profile's
-deployment section) and checks
+deployment or monitoring section) and checks
 that the catalogue has no rule without a pair.
 """
 
@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from preflight_requests import base_request, parent_description
 from test_preflight_practice import CASES as PRACTICE_CASES
 from test_preflight_service import CASES as SERVICE_CASES
@@ -29,11 +31,15 @@ from amtflow.preflight import (
     deployment_findings,
     diagnose,
     lineage_evidence,
+    monitoring_evidence,
     run_rules,
 )
-from amtflow.profile import Budget, DeploymentSpec
+from amtflow.profile import Budget, DeploymentSpec, ModelProfile
 
 Request = dict[str, Any]
+PROFILE_DOCUMENT: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parents[3] / "examples" / "xgboost" / "profile.yaml").read_text(encoding="utf-8")
+)
 Findings = Callable[[], list[Finding]]
 
 
@@ -55,6 +61,15 @@ def deploy(section: dict[str, Any], budget: Budget | None = None) -> list[Findin
     """The deployment rules on a profile's ``deployment`` section, in the stack of job prefix ``amtf``."""
     spec = DeploymentSpec.model_validate(section)
     return deployment_findings(spec, model="churn", job_prefix="amtf", budget=budget or Budget())
+
+
+def watch(monitoring: dict[str, Any], outcomes: list[str] | None = None) -> list[Finding]:
+    """The monitoring rules on a profile with this ``monitoring`` section (and ``notifications.outcomes``)."""
+    document = {**PROFILE_DOCUMENT, "monitoring": monitoring}
+    if outcomes is not None:
+        document["notifications"] = {"outcomes": outcomes}
+    profile = ModelProfile.model_validate(document)
+    return run_rules(LintContext(request={}, extra=monitoring_evidence(profile)), tags={"monitoring"})
 
 
 def mutated(fn: Callable[[Request], object]) -> Request:
@@ -459,6 +474,19 @@ EVIDENCE_PAIRS: list[Pair] = [
         "AMT504",
         lambda: deploy({"serverless": {}, "instance_type": "ml.m5.large"}),
         lambda: deploy({"serverless": {}}),
+    ),
+    # the monitoring section
+    Pair(
+        "AMT601",
+        lambda: watch({"silent_after": 30}, ["promoted", "failed"]),
+        lambda: watch({"silent_after": 30, "on_stall": "stop"}, ["promoted", "failed"]),
+        "a notify-only stall watch whose outcomes leave out stalled, against one that stops the job",
+    ),
+    Pair(
+        "AMT601",
+        lambda: watch({"stall_after": {"trials": 5}}, []),
+        lambda: watch({"stall_after": {"trials": 5}}, ["failed", "stalled"]),
+        "no outcome listed, against a list with stalled",
     ),
     # training health after a run
     Pair(

@@ -328,6 +328,31 @@ def test_validate_passes_a_sound_deployment_section(
     assert "deployment." not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("sections", "warned"),
+    [
+        ("monitoring: {silent_after: 30}\nnotifications: {outcomes: [promoted, failed]}", True),
+        ("monitoring: {silent_after: 30, on_stall: stop}\nnotifications: {outcomes: [failed]}", False),
+        ("monitoring: {silent_after: 30}\nnotifications: {outcomes: [failed, stalled]}", False),
+        ("monitoring: {silent_after: 30}", True),  # the file lists four outcomes, not stalled
+        ("monitoring: {silent_after: 30}\nnotifications: {}", False),  # the default outcomes list stalled
+        ("notifications: {outcomes: [failed]}", False),  # no stall watch
+    ],
+)
+def test_validate_warns_of_a_stall_watch_that_tells_no_one(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str], sections: str, warned: bool
+) -> None:
+    text = files["good"].read_text()
+    files["good"].write_text(f"{text}\n{sections}\n")
+    assert run(["profiles", "validate", str(files["good"])]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    assert ("notifications.outcomes: [AMT601 warning]" in out) is warned
+    if warned:
+        line = out.split("notifications.outcomes: [AMT601 warning]", 1)[1].splitlines()[0]
+        assert "leaves out stalled" in line
+        assert "Fix: add stalled to notifications.outcomes, or set monitoring.on_stall: stop" in line
+
+
 def test_push_uploads_nothing_whose_endpoint_has_no_price(
     s3: Any, files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
