@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
+from scipy.special import erfcx
 from scipy.stats import norm
 
 
@@ -96,3 +97,171 @@ def standardise(y: np.ndarray) -> np.ndarray:
         return y
     w = _warp(y)
     return np.asarray((w - np.mean(w)) / (float(np.std(w)) or 1.0))
+
+
+def _log_h(z: np.ndarray) -> np.ndarray:
+    """``log(z * Phi(z) + phi(z))``, accurate where expected improvement underflows (very negative z)."""
+    z = np.asarray(z, dtype=float)
+    out = np.empty_like(z)
+    big = z > -1.0
+    zb = z[big]
+    out[big] = np.log(zb * norm.cdf(zb) + norm.pdf(zb))
+    zs = np.maximum(z[~big], -1e6)
+    # z Phi(z) + phi(z) = phi(z) (1 + z Phi(z) / phi(z)), and Phi / phi = sqrt(pi / 2) erfcx(-z / sqrt 2)
+    ratio = np.sqrt(np.pi / 2.0) * erfcx(-zs / np.sqrt(2.0))
+    out[~big] = norm.logpdf(zs) + np.log(np.maximum(1.0 + zs * ratio, 1e-300))
+    return out
+
+
+def log_expected_improvement(posterior: Posterior, xc: np.ndarray, best: float) -> np.ndarray:
+    """The logarithm of expected improvement below ``best``: the same ranking as EI, but never flat where
+    EI underflows to zero, so an optimiser still has a slope to follow far from the incumbent."""
+    mu, sigma = posterior.predict(xc)
+    sigma = np.maximum(sigma, 1e-9)
+    return np.asarray(np.log(sigma) + _log_h((best - mu) / sigma))
+
+
+def _length_scale_slice(kernel: Any) -> slice:
+    """Where the length scales sit in ``kernel.theta`` (log-transformed hyperparameters)."""
+    i = 0
+    for h in kernel.hyperparameters:
+        if h.fixed:
+            continue
+        if h.name.endswith("length_scale"):
+            return slice(i, i + h.n_elements)
+        i += h.n_elements
+    raise ValueError("kernel has no length scale")
+
+
+def _neg_log_posterior(
+    theta: np.ndarray, kernel: Any, x: np.ndarray, y: np.ndarray, ls: slice, mu: float, sd: float
+) -> tuple[float, np.ndarray]:
+    """Minus (log marginal likelihood + log-normal length-scale prior) and its gradient in ``theta``."""
+    k, k_grad = kernel.clone_with_theta(theta)(x, eval_gradient=True)
+    k[np.diag_indices_from(k)] += 1e-8
+    try:
+        chol = cho_factor(k, lower=True)
+    except np.linalg.LinAlgError:
+        return 1e25, np.zeros_like(theta)
+    alpha = cho_solve(chol, y)
+    lml = -0.5 * float(y @ alpha) - float(np.sum(np.log(np.diag(chol[0])))) - 0.5 * len(y) * np.log(2 * np.pi)
+    inner = np.outer(alpha, alpha) - cho_solve(chol, np.eye(len(y)))
+    grad = 0.5 * np.einsum("ij,jik->k", inner, k_grad)
+    if sd > 0:
+        z = (theta[ls] - mu) / sd
+        lml -= 0.5 * float(z @ z)
+        grad[ls] -= z / sd
+    return -lml, -grad
+
+
+def fit_map(
+    kernel: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    restarts: int,
+    rng: np.random.Generator,
+    median: float = 0.5,
+    sd: float = 0.0,
+) -> Any:
+    """Kernel hyperparameters by maximum marginal likelihood, or maximum a posteriori with ``sd > 0``,
+    starting from ``kernel`` and from ``restarts`` random points.
+
+    The optional prior is log-normal on each length scale, with median ``median * sqrt(d)`` in the unit
+    cube and ``sd`` in log units. Measured on the analytic benchmarks it lost to plain maximum likelihood
+    (medians 0.25-2 and sd 1-1.5 lowered Hartmann6 and the parallel Branin scores), so it is off by
+    default.
+    """
+    from scipy.optimize import minimize
+
+    ls = _length_scale_slice(kernel)
+    mu = float(np.log(median * np.sqrt(x.shape[1])))
+    bounds = kernel.bounds
+    starts = [kernel.theta]
+    for _ in range(restarts):
+        # Other hyperparameters anywhere in their bounds; length scales at one end or the other of theirs
+        # (a restart among very short or very long scales reaches fits a start in the middle misses).
+        start = rng.uniform(bounds[:, 0], bounds[:, 1])
+        n = ls.stop - ls.start
+        ends = bounds[ls][np.arange(n), rng.integers(2, size=n)]
+        start[ls] = ends if sd <= 0 else rng.normal(mu, sd, size=n)
+        starts.append(np.clip(start, bounds[:, 0], bounds[:, 1]))
+    best_theta, best_value = kernel.theta, np.inf
+    for start in starts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = minimize(
+                _neg_log_posterior,
+                start,
+                args=(kernel, x, y, ls, mu, sd),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+            )
+        if res.fun < best_value:
+            best_theta, best_value = res.x, float(res.fun)
+    return kernel.clone_with_theta(best_theta)
+
+
+def maximise_log_ei(
+    posterior: Posterior,
+    best: float,
+    candidates: np.ndarray,
+    *,
+    mask: np.ndarray,
+    snap: Callable[[np.ndarray], np.ndarray],
+    starts: int,
+    maxiter: int = 25,
+) -> tuple[np.ndarray, float]:
+    """The point of highest log expected improvement and its value.
+
+    Candidates are scored at once; L-BFGS-B then climbs from each of the ``starts`` best ones over the
+    continuous coordinates (``mask``; the others stay as the start has them), with a gradient by forward
+    differences computed in one batched prediction. Each optimum is ``snap``-ped to a valid point and
+    kept only if it beats the best candidate, so more starts never give a worse answer.
+    """
+    from scipy.optimize import minimize
+
+    values = log_expected_improvement(posterior, candidates, best)
+    order = np.argsort(-values)
+    top_x, top_v = candidates[order[0]], float(values[order[0]])
+    n = int(mask.sum())
+    if not n or starts < 1:
+        return top_x, top_v
+    step = 1e-6
+    for idx in order[:starts]:
+        start = candidates[idx]
+
+        def negative(z: np.ndarray, start: np.ndarray = start) -> tuple[float, np.ndarray]:
+            points = np.repeat(start[None, :], n + 1, axis=0)
+            points[:, mask] = z
+            h = np.where(z + step <= 1.0, step, -step)
+            points[1:, mask] += np.diag(h)
+            v = log_expected_improvement(posterior, points, best)
+            return -float(v[0]), -(v[1:] - v[0]) / h
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = minimize(
+                negative,
+                start[mask],
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(0.0, 1.0)] * n,
+                options={"maxiter": maxiter},
+            )
+        point = start.copy()
+        point[mask] = np.clip(res.x, 0.0, 1.0)
+        point = snap(point)
+        value = float(log_expected_improvement(posterior, point, best)[0])
+        if value > top_v:
+            top_x, top_v = point, value
+    return top_x, top_v
+
+
+def maximin_point(existing: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidate farthest from its nearest existing point (the first candidate when none exist)."""
+    if not len(existing):
+        return np.asarray(candidates[0])
+    d2 = ((candidates[:, None, :] - existing[None, :, :]) ** 2).sum(axis=2)
+    return np.asarray(candidates[int(np.argmax(d2.min(axis=1)))])

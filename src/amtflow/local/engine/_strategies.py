@@ -32,10 +32,17 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, standardise
+from amtflow.local.engine._gp import (
+    Posterior,
+    default_kernel,
+    fit_kernel,
+    fit_map,
+    maximin_point,
+    maximise_log_ei,
+    standardise,
+)
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
 
@@ -193,6 +200,11 @@ class BayesianStrategy(Strategy):
     n_random = 2000
     n_local = 500
     ard_factor = 3  # per-coordinate length scales from 3 * d observations on
+    min_fit = 2  # results before the kernel is fitted (and the model, not the design, suggests)
+    n_starts = 5  # L-BFGS-B climbs of the acquisition, from the best candidates
+    ls_median = 0.25  # length-scale prior: log-normal, median ls_median * sqrt(d), sd ls_sd in log units
+    ls_sd = 1.0
+    n_fill = 500  # candidates for a space-filling suggestion
 
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
         super().__init__(space, maximize=maximize, seed=seed)
@@ -219,7 +231,7 @@ class BayesianStrategy(Strategy):
         dims = len(self.space.parameters)
         if dims == 0:
             return []
-        sampler = qmc.LatinHypercube(d=dims, seed=self.rng)
+        sampler = qmc.LatinHypercube(d=dims, optimization="random-cd", seed=self.rng)
         points = sampler.random(n)
         configs: list[Config] = []
         for row in points:
@@ -264,11 +276,19 @@ class BayesianStrategy(Strategy):
             return self._prior_queue.pop(0)
         n_seen = len(self.observed)
         has_prior = len(self._related) >= 2
-        if not has_prior and (n_seen + len(self.pending) < self.n_init or n_seen < 2):
+        if not has_prior and (n_seen + len(self.pending) < self.n_init or n_seen < self.min_fit):
             if self._init_design:
                 return self._init_design.pop(0)
-            return self.space.sample(self.rng)
+            return self._space_filling()
         return self._optimise_acquisition()
+
+    def _space_filling(self) -> Config:
+        """A configuration far from every one observed or pending (past the initial design, before a
+        model can be fitted: the first batch of a highly parallel search stays space-filling)."""
+        taken = [self.space.encode(c) for c in [c for c, _ in self.observed] + self.pending]
+        candidates = np.array([self.space.encode(self.space.sample(self.rng)) for _ in range(self.n_fill)])
+        existing = np.array(taken).reshape(-1, self.space.dims)
+        return self.space.decode(maximin_point(existing, candidates))
 
     def _fit(self) -> tuple[Posterior, float]:
         """The posterior over observed results and pending lies, and the best standardised loss."""
@@ -284,17 +304,18 @@ class BayesianStrategy(Strategy):
                 start = float(np.mean(np.atleast_1d(kernel.k1.k2.length_scale)))
             kernel = default_kernel(np.full(self.space.dims, start) if ard else start)
             self._ard = ard
-        # Fitted on fewer points than the initial design, the length scale collapses to its bound; past
-        # 20 observations one more point barely moves the fit, so it is refitted on every third.
+        # Past 20 observations one more point barely moves the fit, so it is refitted on every third.
         n = len(x)
-        if n >= self.n_init and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
+        if n >= self.min_fit and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
             self._fits += 1
-            kernel = fit_kernel(
+            kernel = fit_map(
                 kernel,
                 x,
                 y - m,
                 restarts=1 if self._fits % 4 == 1 else 0,
-                seed=int(self.rng.integers(2**31 - 1)),
+                rng=self.rng,
+                median=self.ls_median,
+                sd=self.ls_sd,
             )
             self._kernel = kernel
         best = 0.0
@@ -324,35 +345,20 @@ class BayesianStrategy(Strategy):
         return cand
 
     def _optimise_acquisition(self) -> Config:
-        posterior, best = self._fit()
-        cand = self._candidates()
-        ei = posterior.expected_improvement(cand, best)
-        order = np.argsort(-ei)
-        top_x, top_ei = cand[order[0]], float(ei[order[0]])
-        mask = self._continuous_mask
-        if mask.any():
-            for idx in order[:1]:
-                start = cand[idx]
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-                def neg_ei(z: np.ndarray, start: np.ndarray = start) -> float:
-                    point = start.copy()
-                    point[mask] = z
-                    return -float(posterior.expected_improvement(point, best)[0])
-
-                res = minimize(
-                    neg_ei,
-                    start[mask],
-                    method="L-BFGS-B",
-                    bounds=[(0.0, 1.0)] * int(mask.sum()),
-                    options={"maxiter": 20},
-                )
-                point = start.copy()
-                point[mask] = np.clip(res.x, 0.0, 1.0)
-                point = self.space.snap(point)
-                value = float(posterior.expected_improvement(point, best)[0])
-                if value > top_ei:
-                    top_x, top_ei = point, value
-        return self.space.decode(top_x)
+        # The matrices are small: one BLAS thread is several times faster than many contending ones.
+        with threadpool_limits(1):
+            posterior, best = self._fit()
+            point, _ = maximise_log_ei(
+                posterior,
+                best,
+                self._candidates(),
+                mask=self._continuous_mask,
+                snap=self.space.snap,
+                starts=self.n_starts,
+            )
+        return self.space.decode(point)
 
 
 class HyperbandStrategy(RandomStrategy):
