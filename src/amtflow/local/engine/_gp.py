@@ -177,7 +177,9 @@ def fit_map(
     ls = _length_scale_slice(kernel)
     mu = float(np.log(median * np.sqrt(x.shape[1])))
     bounds = kernel.bounds
-    starts = [kernel.theta]
+    centre = default_kernel(np.full(ls.stop - ls.start, np.exp(mu))).theta
+    starts = [kernel.theta, centre]  # the previous fit, and the prior's centre (a fit on a few points
+    # can end far off; carried forward alone, later fits start there and stay)
     for _ in range(restarts):
         # Other hyperparameters anywhere in their bounds; length scales at one end or the other of theirs
         # (a restart among very short or very long scales reaches fits a start in the middle misses).

@@ -200,10 +200,9 @@ class BayesianStrategy(Strategy):
     n_random = 2000
     n_local = 500
     ard_factor = 3  # per-coordinate length scales from 3 * d observations on
-    min_fit = 2  # results before the kernel is fitted (and the model, not the design, suggests)
     n_starts = 5  # L-BFGS-B climbs of the acquisition, from the best candidates
-    ls_median = 0.25  # length-scale prior: log-normal, median ls_median * sqrt(d), sd ls_sd in log units
-    ls_sd = 1.0
+    ls_median = 0.25  # with ls_sd > 0, a log-normal length-scale prior: median ls_median * sqrt(d)
+    ls_sd = 0.0  # (in log units); measured worse than maximum likelihood, so off
     n_fill = 500  # candidates for a space-filling suggestion
 
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
@@ -276,7 +275,7 @@ class BayesianStrategy(Strategy):
             return self._prior_queue.pop(0)
         n_seen = len(self.observed)
         has_prior = len(self._related) >= 2
-        if not has_prior and (n_seen + len(self.pending) < self.n_init or n_seen < self.min_fit):
+        if not has_prior and n_seen < self.n_init:
             if self._init_design:
                 return self._init_design.pop(0)
             return self._space_filling()
@@ -306,7 +305,7 @@ class BayesianStrategy(Strategy):
             self._ard = ard
         # Past 20 observations one more point barely moves the fit, so it is refitted on every third.
         n = len(x)
-        if n >= self.min_fit and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
+        if n >= self.n_init and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
             self._fits += 1
             kernel = fit_map(
                 kernel,
