@@ -175,19 +175,24 @@ class BayesianStrategy(Strategy):
     - Model: a constant x Matern(5/2) kernel plus a white-noise term, on standardised losses (after a
       log-like warping that tames heavy-tailed objectives). One length scale is shared by all coordinates
       until ``3 d`` observations, then each coordinate gets its own (ARD fitted on a handful of points
-      overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood on
-      the *observed* results only, once there are as many as the initial design, starting from the previous
-      fit (one random restart every fourth fit; past 20 observations, on every third observation).
-    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
+      overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood
+      (``_gp.fit_map``, analytic gradient) on the *observed* results only, once there are as many as the
+      initial design, from the previous fit and from the default length scale (plus one restart at extreme
+      length scales every fourth fit; past 20 observations, on every third observation). A log-normal
+      length-scale prior (``ls_sd > 0``) is available but off: it measured worse (docs/engine.md).
+    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions), optimised for
+      space filling. Until that many results exist, further suggestions (a parallel search's first batch)
+      are the farthest of 500 random points from every observed or pending configuration.
     - Parallel trials (kriging believer): pending configurations enter the posterior, never the kernel
       fit, as if their result were the posterior mean there. The mean is unchanged but the variance around
       a pending point collapses, so its expected improvement vanishes and concurrent suggestions spread out
       instead of piling onto one optimum; the kernel, fitted on real results only, is not bent by invented
       values (fitting it on lies, or on fewer points than the initial design, collapses the length scale
       to its bound and the search degenerates into sampling next to the best point).
-    - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
-      perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
-      only), then snapped to a valid configuration.
+    - Acquisition: the logarithm of expected improvement (never flat where EI underflows), evaluated
+      vectorised over 2,000 random points and 500 perturbations of the best points, then climbed with
+      L-BFGS-B (continuous coordinates, batched finite-difference gradient) from the 5 best of them; the
+      best point found is snapped to a valid configuration. Suggestions run with one BLAS thread.
     - TransferLearning (``add_prior`` and ``add_related``): parents' top configurations are proposed first
       (when the new ranges allow them); parents' observations, standardised on their own (so a shift of
       level or scale between the old and new data does not matter), fit a separate GP whose posterior mean
