@@ -32,17 +32,10 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from amtflow.local.engine._gp import (
-    Posterior,
-    default_kernel,
-    fit_kernel,
-    fit_map,
-    maximin_point,
-    maximise_log_ei,
-    standardise,
-)
+from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, maximin_point, standardise
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
 
@@ -175,24 +168,21 @@ class BayesianStrategy(Strategy):
     - Model: a constant x Matern(5/2) kernel plus a white-noise term, on standardised losses (after a
       log-like warping that tames heavy-tailed objectives). One length scale is shared by all coordinates
       until ``3 d`` observations, then each coordinate gets its own (ARD fitted on a handful of points
-      overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood
-      (``_gp.fit_map``, analytic gradient) on the *observed* results only, once there are as many as the
-      initial design, from the previous fit and from the default length scale (plus one restart at extreme
-      length scales every fourth fit; past 20 observations, on every third observation). A log-normal
-      length-scale prior (``ls_sd > 0``) is available but off: it measured worse (docs/engine.md).
-    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions), optimised for
-      space filling. Until that many results exist, further suggestions (a parallel search's first batch)
-      are the farthest of 500 random points from every observed or pending configuration.
+      overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood on
+      the *observed* results only, once there are as many as the initial design, starting from the previous
+      fit (one random restart every fourth fit; past 20 observations, on every third observation).
+    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions). Suggestions past it
+      made before two results exist (the rest of a parallel search's first batch) are the farthest of 500
+      random points from every observed or pending configuration, not plain random draws.
     - Parallel trials (kriging believer): pending configurations enter the posterior, never the kernel
       fit, as if their result were the posterior mean there. The mean is unchanged but the variance around
       a pending point collapses, so its expected improvement vanishes and concurrent suggestions spread out
       instead of piling onto one optimum; the kernel, fitted on real results only, is not bent by invented
       values (fitting it on lies, or on fewer points than the initial design, collapses the length scale
       to its bound and the search degenerates into sampling next to the best point).
-    - Acquisition: the logarithm of expected improvement (never flat where EI underflows), evaluated
-      vectorised over 2,000 random points and 500 perturbations of the best points, then climbed with
-      L-BFGS-B (continuous coordinates, batched finite-difference gradient) from the 5 best of them; the
-      best point found is snapped to a valid configuration. Suggestions run with one BLAS thread.
+    - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
+      perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
+      only), then snapped to a valid configuration. Suggestions run with one BLAS thread.
     - TransferLearning (``add_prior`` and ``add_related``): parents' top configurations are proposed first
       (when the new ranges allow them); parents' observations, standardised on their own (so a shift of
       level or scale between the old and new data does not matter), fit a separate GP whose posterior mean
@@ -205,9 +195,6 @@ class BayesianStrategy(Strategy):
     n_random = 2000
     n_local = 500
     ard_factor = 3  # per-coordinate length scales from 3 * d observations on
-    n_starts = 5  # L-BFGS-B climbs of the acquisition, from the best candidates
-    ls_median = 0.25  # with ls_sd > 0, a log-normal length-scale prior: median ls_median * sqrt(d)
-    ls_sd = 0.0  # (in log units); measured worse than maximum likelihood, so off
     n_fill = 500  # candidates for a space-filling suggestion
 
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
@@ -235,7 +222,7 @@ class BayesianStrategy(Strategy):
         dims = len(self.space.parameters)
         if dims == 0:
             return []
-        sampler = qmc.LatinHypercube(d=dims, optimization="random-cd", seed=self.rng)
+        sampler = qmc.LatinHypercube(d=dims, seed=self.rng)
         points = sampler.random(n)
         configs: list[Config] = []
         for row in points:
@@ -280,15 +267,19 @@ class BayesianStrategy(Strategy):
             return self._prior_queue.pop(0)
         n_seen = len(self.observed)
         has_prior = len(self._related) >= 2
-        if not has_prior and n_seen < self.n_init:
+        if not has_prior and (n_seen + len(self.pending) < self.n_init or n_seen < 2):
             if self._init_design:
                 return self._init_design.pop(0)
             return self._space_filling()
-        return self._optimise_acquisition()
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+        # The matrices are small: one BLAS thread is several times faster than many contending ones.
+        with threadpool_limits(1):
+            return self._optimise_acquisition()
 
     def _space_filling(self) -> Config:
-        """A configuration far from every one observed or pending (past the initial design, before a
-        model can be fitted: the first batch of a highly parallel search stays space-filling)."""
+        """A configuration far from every one observed or pending (past the initial design, before two
+        results exist: the rest of a highly parallel search's first batch stays space-filling)."""
         taken = [self.space.encode(c) for c in [c for c, _ in self.observed] + self.pending]
         candidates = np.array([self.space.encode(self.space.sample(self.rng)) for _ in range(self.n_fill)])
         existing = np.array(taken).reshape(-1, self.space.dims)
@@ -308,18 +299,17 @@ class BayesianStrategy(Strategy):
                 start = float(np.mean(np.atleast_1d(kernel.k1.k2.length_scale)))
             kernel = default_kernel(np.full(self.space.dims, start) if ard else start)
             self._ard = ard
-        # Past 20 observations one more point barely moves the fit, so it is refitted on every third.
+        # Fitted on fewer points than the initial design, the length scale collapses to its bound; past
+        # 20 observations one more point barely moves the fit, so it is refitted on every third.
         n = len(x)
         if n >= self.n_init and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
             self._fits += 1
-            kernel = fit_map(
+            kernel = fit_kernel(
                 kernel,
                 x,
                 y - m,
                 restarts=1 if self._fits % 4 == 1 else 0,
-                rng=self.rng,
-                median=self.ls_median,
-                sd=self.ls_sd,
+                seed=int(self.rng.integers(2**31 - 1)),
             )
             self._kernel = kernel
         best = 0.0
@@ -349,20 +339,35 @@ class BayesianStrategy(Strategy):
         return cand
 
     def _optimise_acquisition(self) -> Config:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        posterior, best = self._fit()
+        cand = self._candidates()
+        ei = posterior.expected_improvement(cand, best)
+        order = np.argsort(-ei)
+        top_x, top_ei = cand[order[0]], float(ei[order[0]])
+        mask = self._continuous_mask
+        if mask.any():
+            for idx in order[:1]:
+                start = cand[idx]
 
-        # The matrices are small: one BLAS thread is several times faster than many contending ones.
-        with threadpool_limits(1):
-            posterior, best = self._fit()
-            point, _ = maximise_log_ei(
-                posterior,
-                best,
-                self._candidates(),
-                mask=self._continuous_mask,
-                snap=self.space.snap,
-                starts=self.n_starts,
-            )
-        return self.space.decode(point)
+                def neg_ei(z: np.ndarray, start: np.ndarray = start) -> float:
+                    point = start.copy()
+                    point[mask] = z
+                    return -float(posterior.expected_improvement(point, best)[0])
+
+                res = minimize(
+                    neg_ei,
+                    start[mask],
+                    method="L-BFGS-B",
+                    bounds=[(0.0, 1.0)] * int(mask.sum()),
+                    options={"maxiter": 20},
+                )
+                point = start.copy()
+                point[mask] = np.clip(res.x, 0.0, 1.0)
+                point = self.space.snap(point)
+                value = float(posterior.expected_improvement(point, best)[0])
+                if value > top_ei:
+                    top_x, top_ei = point, value
+        return self.space.decode(top_x)
 
 
 class HyperbandStrategy(RandomStrategy):
