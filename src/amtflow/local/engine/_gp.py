@@ -96,3 +96,11 @@ def standardise(y: np.ndarray) -> np.ndarray:
         return y
     w = _warp(y)
     return np.asarray((w - np.mean(w)) / (float(np.std(w)) or 1.0))
+
+
+def maximin_point(existing: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidate farthest from its nearest existing point (the first candidate when none exist)."""
+    if not len(existing):
+        return np.asarray(candidates[0])
+    d2 = ((candidates[:, None, :] - existing[None, :, :]) ** 2).sum(axis=2)
+    return np.asarray(candidates[int(np.argmax(d2.min(axis=1)))])

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, standardise
+from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, maximin_point, standardise
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
 
@@ -171,7 +171,9 @@ class BayesianStrategy(Strategy):
       overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood on
       the *observed* results only, once there are as many as the initial design, starting from the previous
       fit (one random restart every fourth fit; past 20 observations, on every third observation).
-    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions).
+    - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions). Suggestions past it
+      made before two results exist (the rest of a parallel search's first batch) are the farthest of 500
+      random points from every observed or pending configuration, not plain random draws.
     - Parallel trials (kriging believer): pending configurations enter the posterior, never the kernel
       fit, as if their result were the posterior mean there. The mean is unchanged but the variance around
       a pending point collapses, so its expected improvement vanishes and concurrent suggestions spread out
@@ -180,7 +182,7 @@ class BayesianStrategy(Strategy):
       to its bound and the search degenerates into sampling next to the best point).
     - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
       perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
-      only), then snapped to a valid configuration.
+      only), then snapped to a valid configuration. Suggestions run with one BLAS thread.
     - TransferLearning (``add_prior`` and ``add_related``): parents' top configurations are proposed first
       (when the new ranges allow them); parents' observations, standardised on their own (so a shift of
       level or scale between the old and new data does not matter), fit a separate GP whose posterior mean
@@ -193,6 +195,7 @@ class BayesianStrategy(Strategy):
     n_random = 2000
     n_local = 500
     ard_factor = 3  # per-coordinate length scales from 3 * d observations on
+    n_fill = 500  # candidates for a space-filling suggestion
 
     def __init__(self, space: SearchSpace, *, maximize: bool, seed: int) -> None:
         super().__init__(space, maximize=maximize, seed=seed)
@@ -267,8 +270,20 @@ class BayesianStrategy(Strategy):
         if not has_prior and (n_seen + len(self.pending) < self.n_init or n_seen < 2):
             if self._init_design:
                 return self._init_design.pop(0)
-            return self.space.sample(self.rng)
-        return self._optimise_acquisition()
+            return self._space_filling()
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+        # The matrices are small: one BLAS thread is several times faster than many contending ones.
+        with threadpool_limits(1):
+            return self._optimise_acquisition()
+
+    def _space_filling(self) -> Config:
+        """A configuration far from every one observed or pending (past the initial design, before two
+        results exist: the rest of a highly parallel search's first batch stays space-filling)."""
+        taken = [self.space.encode(c) for c in [c for c, _ in self.observed] + self.pending]
+        candidates = np.array([self.space.encode(self.space.sample(self.rng)) for _ in range(self.n_fill)])
+        existing = np.array(taken).reshape(-1, self.space.dims)
+        return self.space.decode(maximin_point(existing, candidates))
 
     def _fit(self) -> tuple[Posterior, float]:
         """The posterior over observed results and pending lies, and the best standardised loss."""
