@@ -38,6 +38,7 @@ from scipy.stats import qmc
 from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, standardise
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
+from amtflow.local.engine._transfer import ParentModel
 
 
 class Decision(StrEnum):
@@ -200,8 +201,8 @@ class BayesianStrategy(Strategy):
         self._init_design = self._latin_hypercube(self.n_init)
         self._prior_queue: list[Config] = []
         self._prior_points: list[np.ndarray] = []
-        self._related: list[tuple[Config, float]] = []
-        self._related_model: Posterior | None = None
+        self._parents = ParentModel(space)
+        self._related = self._parents.related  # parents' (config, loss) on other data: TransferLearning
         self._kernel: Any = None
         self._ard = False
         self._fits = 0
@@ -240,24 +241,13 @@ class BayesianStrategy(Strategy):
 
     def add_related(self, config: Mapping[str, Any], value: float) -> None:
         if math.isfinite(value):
-            self._related.append((dict(config), self._loss(float(value))))
-            self._related_model = None
+            self._parents.add(dict(config), self._loss(float(value)))
 
     def _prior_mean(self) -> Callable[[np.ndarray], np.ndarray] | None:
-        """The parents' model (TransferLearning), fitted once, as a prior mean; None without parents."""
-        if len(self._related) < 2:
-            return None
-        if self._related_model is None:
-            x = np.array([self.space.encode(c) for c, _ in self._related])
-            y = standardise(np.array([v for _, v in self._related]))
-            kernel = fit_kernel(default_kernel(), x, y, restarts=1, seed=int(self.rng.integers(2**31 - 1)))
-            self._related_model = Posterior(kernel, x, y)
-        model = self._related_model
-
-        def mean(points: np.ndarray) -> np.ndarray:
-            return model.predict(points)[0]
-
-        return mean
+        """The parents' model (TransferLearning) as a prior mean, weighted by how well it ranks the new
+        results so far (``_transfer.ParentModel``); None without parents or once it ranks them no better
+        than chance."""
+        return self._parents.prior_mean(self.observed, self.rng)
 
     def _next(self) -> Config | None:
         if self._prior_queue:
