@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from amtflow.local.engine import SearchSpace, make_strategy, warm_start_strategy
-from amtflow.local.engine._transfer import ParentModel, fit_weight, normal_scores, top_configurations
+from amtflow.local.engine._transfer import ParentModel, fit_weight, top_configurations
 
 CONFIG: dict[str, Any] = {
     "Strategy": "Bayesian",
@@ -80,14 +80,6 @@ def test_transfer_learning_proposes_the_parents_diverse_best_first_and_keeps_the
     gaps = [np.linalg.norm(a - b) for i, a in enumerate(points) for b in points[i + 1 :]]
     assert min(gaps) > 0.15
     assert s.observed == []  # the parents' values are not results of this job
-
-
-def test_normal_scores_keep_only_the_order() -> None:
-    a = normal_scores(np.array([1.0, 2.0, 3.0, 1000.0]))
-    b = normal_scores(np.array([-5.0, 0.0, 0.1, 0.2]))
-
-    assert np.allclose(a, b)
-    assert np.all(np.diff(a) > 0)
 
 
 def _weight_after(at: tuple[float, float], n: int = 12) -> float:

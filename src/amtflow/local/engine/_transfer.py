@@ -7,10 +7,10 @@ dataset, a new image). Two uses, both hints, never results on the new data:
   configuration within ``min_distance`` of one already chosen, in the unit cube, is skipped), taken only
   from the parents' better half. They are proposed first: after a moderate shift good configurations
   mostly stay good, and several distinct good ones are several chances at the new optimum.
-- :class:`ParentModel`: a Gaussian process fitted on the parents' observations, rank-transformed to normal
-  scores (Salinas et al. 2020: only the order of the parents' results is kept, so a change of level,
-  scale or skew between the old and new data does not matter). Its posterior mean is the new model's
-  *prior mean*, scaled by a weight that says how well it ranks the new results so far: a Bayesian linear
+- :class:`ParentModel`: a Gaussian process fitted on the parents' observations, standardised on their own
+  (warped, centred and scaled as the search standardises its own results, so a change of level or scale
+  between the old and new data does not matter). Its posterior mean is the new model's *prior mean*,
+  scaled by a weight that says how well it ranks the new results so far: a Bayesian linear
   regression of the new (standardised) results on the prior mean at their configurations, starting at
   full trust (weight 1) and clipped to ``[0, 1]``. While the new results agree with the parents the
   search exploits where the parents were good; after a severe shift, where the parents' ranking no
@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm, rankdata
 
 from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, standardise
 from amtflow.local.engine._space import Config, SearchSpace
@@ -37,8 +36,6 @@ MIN_DISTANCE = 0.15  # in the unit cube, relative to sqrt(dims): closer configur
 PRIOR_WEIGHT_SD = 0.5  # the prior weight's spread before any new result (mean 1: full trust)
 NOISE_VARIANCE = 0.5  # of a standardised new result around the weighted prior mean
 MIN_RELATED = 2  # parents' observations needed for a prior mean
-RANK = True  # EXPERIMENT
-WEIGHTED = True  # EXPERIMENT
 
 
 def top_configurations(
@@ -73,14 +70,6 @@ def top_configurations(
     return chosen
 
 
-def normal_scores(values: np.ndarray) -> np.ndarray:
-    """Values replaced by the standard-normal quantiles of their ranks (ties share a rank)."""
-    if not len(values):
-        return values
-    ranks = rankdata(values)
-    return np.asarray(norm.ppf((ranks - 0.5) / len(values)))
-
-
 class ParentModel:
     """The parents' observations on other data, as a weighted prior mean for the new model."""
 
@@ -99,11 +88,10 @@ class ParentModel:
         return len(self.related) >= MIN_RELATED
 
     def posterior(self, rng: np.random.Generator) -> Posterior:
-        """The parents' GP on their rank-transformed losses (fitted once per set of observations)."""
+        """The parents' GP on their own standardised losses (fitted once per set of observations)."""
         if self._posterior is None:
             x = np.array([self.space.encode(c) for c, _ in self.related]).reshape(-1, self.space.dims)
-            raw = np.array([v for _, v in self.related])
-            y = normal_scores(raw) if RANK else standardise(raw)
+            y = standardise(np.array([v for _, v in self.related]))
             kernel = fit_kernel(default_kernel(), x, y, restarts=1, seed=int(rng.integers(2**31 - 1)))
             self._posterior = Posterior(kernel, x, y)
         return self._posterior
@@ -118,7 +106,7 @@ class ParentModel:
         def parents_mean(points: np.ndarray) -> np.ndarray:
             return model.predict(points)[0]
 
-        self.weight = fit_weight(parents_mean, self.space, observed) if WEIGHTED else 1.0
+        self.weight = fit_weight(parents_mean, self.space, observed)
         if self.weight <= 0.0:
             return None
         weight = self.weight
