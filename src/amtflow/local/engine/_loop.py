@@ -70,10 +70,12 @@ def warm_start_strategy(
     ``results`` are the parents' trials as ``(tuned hyperparameters as strings, objective)``.
     IdenticalDataAndAlgorithm: every result whose hyperparameters lie in the new ranges is given to the
     strategy as an observation (``add_history``). TransferLearning: the parents' best configurations (up
-    to ``max(3, max_parallel)``, best first, within the new ranges) are given as a prior (``add_prior``):
-    they are proposed first and, for Bayesian search, bias part of the candidates towards them; every
-    parent result is also given as a related observation (``add_related``): Bayesian search models the
-    new results as residuals around the parents' model, standardised on its own. Parents' objective
+    to ``max(TOP_K, max_parallel)``, best first, distinct and spread, from the parents' better half, within
+    the new ranges: ``_transfer.top_configurations``) are given as a prior (``add_prior``): they are
+    proposed first and, for Bayesian search, bias part of the candidates towards them; every parent result
+    is also given as a related observation (``add_related``): Bayesian search models the new results as
+    residuals around the parents' model, standardised on its own and weighted by how well it ranks the new
+    results so far (``_transfer.ParentModel``). Parents' objective
     values are never results on the new data.
     """
     space = strategy.space

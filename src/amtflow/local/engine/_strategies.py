@@ -182,12 +182,14 @@ class BayesianStrategy(Strategy):
     - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
       perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
       only), then snapped to a valid configuration.
-    - TransferLearning (``add_prior`` and ``add_related``): parents' top configurations are proposed first
-      (when the new ranges allow them); parents' observations, standardised on their own (so a shift of
-      level or scale between the old and new data does not matter), fit a separate GP whose posterior mean
-      is the *prior mean* of the new model. New results are modelled as residuals around it, so where the
-      new data agree with the parents the search exploits at once, and where they disagree the new results
-      win as soon as they exist. Parents' values are never treated as results on the new data. The initial
+    - TransferLearning (``add_prior`` and ``add_related``, machinery in ``_transfer``): parents' top
+      configurations, distinct and spread, are proposed first (when the new ranges allow them); parents'
+      observations, standardised on their own (so a shift of level or scale between the old and new data
+      does not matter), fit a separate GP whose posterior mean, times a weight, is the *prior mean* of the
+      new model. New results are modelled as residuals around it, so where the new data agree with the
+      parents the search exploits at once. The weight (1 at first) follows how well the parents' model
+      ranks the new results so far; after a severe shift it falls to 0 and the search is a cold one.
+      Parents' values are never treated as results on the new data. The initial
       Latin hypercube is skipped when such a prior exists.
     """
 
