@@ -24,8 +24,9 @@ saves trials, at or above 1 it does not. ``trials_ratio`` (kept for comparison w
 ``sum(warm trials needed) / sum(cold trials needed)`` over seeds.
 
 Each seed runs in a worker process with a twin (and engine) of its own (``--workers``, default 2); the
-engine runs two trials of a job at once. The default size (10 seeds x 10 trials per job, 60 tuning jobs)
-takes about 10 minutes on 2 cores.
+engine runs two trials of a job at once. Each seed is 6 tuning jobs of ``--trials`` trials: on 2 cores
+shared with other work (load average ~15) two seeds took 13 minutes at 10 trials per job (2026-12-07), so
+the default size (10 seeds) needs an idle machine, or fewer seeds or trials, to finish in 10 minutes.
 
 JSON: ``{"moderate": {"trials_ratio": x, "interval": {"median", "low", "high", "n"}}, "severe": {...}}``.
 
