@@ -18,13 +18,20 @@ label relationship):
 
 Trials needed: for the cold start, the launch index of the trial that found its final best; for the warm
 start, the index of the first trial whose objective reaches that value (a warm job that never reaches it
-counts ``budget + 1``). ``trials_ratio = sum(warm trials needed) / sum(cold trials needed)`` over seeds,
-per shift: below 1 the warm start saves trials, at or above 1 it does not.
+counts ``budget + 1``). Per seed and shift, ``ratio = warm trials needed / cold trials needed``: reported as
+the median over seeds with a 95 % bootstrap interval (``_common.median_interval``); below 1 the warm start
+saves trials, at or above 1 it does not. ``trials_ratio`` (kept for comparison with earlier runs) is
+``sum(warm trials needed) / sum(cold trials needed)`` over seeds.
 
-JSON: ``{"moderate": {"trials_ratio": x}, "severe": {"trials_ratio": x}}``.
+Each seed runs in a worker process with a twin (and engine) of its own (``--workers``, default 2); the
+engine runs two trials of a job at once. Each seed is 6 tuning jobs of ``--trials`` trials: on 2 cores
+shared with other work (load average ~15) two seeds took 13 minutes at 10 trials per job (2026-12-07), so
+the default size (10 seeds) needs an idle machine, or fewer seeds or trials, to finish in 10 minutes.
 
-    python bench/drift.py            # 3 seeds, 10 trials per job
-    python bench/drift.py --quick    # 1 seed, 4 trials per job
+JSON: ``{"moderate": {"trials_ratio": x, "interval": {"median", "low", "high", "n"}}, "severe": {...}}``.
+
+    python bench/drift.py              # 10 seeds, 10 trials per job, 2 processes
+    python bench/drift.py --quick      # 1 seed, 4 trials per job
 """
 
 from __future__ import annotations
@@ -35,13 +42,23 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import EXAMPLES, REPO, base_parser, load_example, table, write_json
+from _common import (
+    EXAMPLES,
+    REPO,
+    base_parser,
+    load_example,
+    median_interval,
+    show_interval,
+    table,
+    write_json,
+)
 from _tuning import FAKE_AWS
 
 SHIFTS = ("moderate", "severe")
@@ -82,6 +99,14 @@ def trials_ratio(pairs: Sequence[tuple[Job, Job]]) -> tuple[float, int, int]:
     needed_cold = sum(trials_to_reach(cold.objectives, cold.best) for cold, _ in pairs)
     needed_warm = sum(trials_to_reach(warm.objectives, cold.best) for cold, warm in pairs)
     return needed_warm / needed_cold, needed_warm, needed_cold
+
+
+def seed_ratios(pairs: Sequence[tuple[Job, Job]]) -> list[float]:
+    """Per ``(cold, warm)`` pair: warm trials needed / cold trials needed."""
+    return [
+        trials_to_reach(warm.objectives, cold.best) / trials_to_reach(cold.objectives, cold.best)
+        for cold, warm in pairs
+    ]
 
 
 def profile(model: str, *, trials: int, seed: int, severe_threshold: float | None) -> dict[str, Any]:
@@ -192,15 +217,8 @@ def run_seed(bench: Bench, shift: str, seed: int, trials: int) -> tuple[Job, Job
     return parent, cold, warm
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, help="seeds per shift (default 3, quick 1)")
-    parser.add_argument("--trials", type=int, help="trials per tuning job (default 10, quick 4)")
-    args = parser.parse_args(argv)
-    seeds = args.seeds or (1 if args.quick else 3)
-    trials = args.trials or (4 if args.quick else 10)
-    if min(seeds, trials) < 1:
-        parser.error("--seeds and --trials must be at least 1")
+def run_seeds(seeds: Sequence[int], trials: int) -> list[tuple[str, int, Job, Job, Job]]:
+    """``(shift, seed, parent, cold, warm)`` for each seed and shift, in one twin of its own."""
     for key, value in FAKE_AWS.items():
         os.environ.setdefault(key, value)
     # With metrics switched off Powertools never flushes, so a warm handler's dimensions pile up.
@@ -209,9 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from amtflow.local.engine import sagemaker as local_engine
     from amtflow.local.twin import ManualClock, Twin
 
-    start = time.perf_counter()
-    pairs: dict[str, list[tuple[Job, Job]]] = {shift: [] for shift in SHIFTS}
-    rows: list[list[object]] = []
+    out: list[tuple[str, int, Job, Job, Job]] = []
     with tempfile.TemporaryDirectory(prefix="amtflow-bench-drift-") as tmp:
         work = Path(tmp)
 
@@ -227,27 +243,72 @@ def main(argv: Sequence[str] | None = None) -> int:
             REPO, sagemaker=engine, clock=ManualClock(START), work_dir=work, environment=QUIET, seed=1
         ) as twin:
             bench = Bench(twin, work)
-            for seed in range(seeds):
+            for seed in seeds:
                 for shift in SHIFTS:
-                    parent, cold, warm = run_seed(bench, shift, seed, trials)
-                    pairs[shift].append((cold, warm))
-                    n_cold = trials_to_reach(cold.objectives, cold.best)
-                    n_warm = trials_to_reach(warm.objectives, cold.best)
-                    rows.append([shift, seed, parent.best, cold.best, warm.best, n_cold, n_warm])
-                    print(
-                        f"{shift} seed {seed}: cold best {cold.best:.4f} at trial {n_cold}, warm (from "
-                        f"{parent.name}) reaches it at trial {n_warm if n_warm <= trials else 'never'} "
-                        f"(warm best {warm.best:.4f}; {time.perf_counter() - start:.0f}s)",
-                        flush=True,
-                    )
+                    out.append((shift, seed, *run_seed(bench, shift, seed, trials)))
+    return out
+
+
+def _run_one(job: tuple[int, int]) -> list[tuple[str, int, Job, Job, Job]]:
+    seed, trials = job
+    return run_seeds([seed], trials)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = base_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, help="seeds per shift (default 10, quick 1)")
+    parser.add_argument("--trials", type=int, help="trials per tuning job (default 10, quick 4)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes, each with a twin of its own, one seed at a time (default 2)",
+    )
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (1 if args.quick else 10)
+    trials = args.trials or (4 if args.quick else 10)
+    if min(seeds, trials, args.workers) < 1:
+        parser.error("--seeds, --trials and --workers must be at least 1")
+
+    start = time.perf_counter()
+    pairs: dict[str, list[tuple[Job, Job]]] = {shift: [] for shift in SHIFTS}
+    rows: list[list[object]] = []
+    if args.workers == 1:
+        done = iter([run_seeds(range(seeds), trials)])
+    else:
+        pool = ProcessPoolExecutor(max_workers=min(args.workers, seeds))
+        done = pool.map(_run_one, [(seed, trials) for seed in range(seeds)])
+    try:
+        for chunk in done:
+            for shift, seed, parent, cold, warm in chunk:
+                pairs[shift].append((cold, warm))
+                n_cold = trials_to_reach(cold.objectives, cold.best)
+                n_warm = trials_to_reach(warm.objectives, cold.best)
+                rows.append([shift, seed, parent.best, cold.best, warm.best, n_cold, n_warm])
+                print(
+                    f"{shift} seed {seed}: cold best {cold.best:.4f} at trial {n_cold}, warm (from "
+                    f"{parent.name}) reaches it at trial {n_warm if n_warm <= trials else 'never'} "
+                    f"(warm best {warm.best:.4f}; {time.perf_counter() - start:.0f}s)",
+                    flush=True,
+                )
+    finally:
+        if args.workers != 1:
+            pool.shutdown()
     print(table(["shift", "seed", "v1 best", "cold best", "warm best", "cold trials", "warm trials"], rows))
-    result: dict[str, dict[str, float]] = {}
+    result: dict[str, dict[str, Any]] = {}
     for shift in SHIFTS:
         ratio, warm_needed, cold_needed = trials_ratio(pairs[shift])
-        result[shift] = {"trials_ratio": round(ratio, 4)}
-        verdict = "warm start saves trials" if ratio < 1 else "warm start saves nothing"
-        print(f"{shift}: trials ratio {ratio:.2f} = {warm_needed}/{cold_needed} ({verdict})")
-    print(f"{seeds} seed(s) x {trials} trials per job, wall clock {time.perf_counter() - start:.0f}s")
+        interval = median_interval(seed_ratios(pairs[shift]))
+        result[shift] = {"trials_ratio": round(ratio, 4), "interval": interval}
+        verdict = "warm start saves trials" if interval["median"] < 1 else "warm start saves nothing"
+        print(
+            f"{shift}: per-seed trials ratio {show_interval(interval, '{:.2f}')}, summed {ratio:.2f} = "
+            f"{warm_needed}/{cold_needed} ({verdict})"
+        )
+    print(
+        f"{seeds} seed(s) x {trials} trials per job, {args.workers} process(es), "
+        f"wall clock {time.perf_counter() - start:.0f}s"
+    )
     write_json(args.json, result)
     return 0
 

@@ -106,6 +106,16 @@ def _warm_start_rows(data: dict[str, Any]) -> list[list[object]]:
                     "peer",
                 ]
             )
+        if "ratio_within_noise" in f:
+            rows.append(
+                [
+                    "warm_start",
+                    f"{task} moderate, second figure: within validation noise",
+                    "",
+                    _interval(f["ratio_within_noise"], "{:.2f}"),
+                    "",
+                ]
+            )
         rows.append(
             [
                 "warm_start",

@@ -29,6 +29,7 @@ Job = _bench.Job
 profile = _bench.profile
 trials_ratio = _bench.trials_ratio
 trials_to_reach = _bench.trials_to_reach
+seed_ratios = _bench.seed_ratios
 
 
 @pytest.mark.slow
@@ -41,7 +42,8 @@ def test_quick_run_writes_the_documented_json(tmp_path: Path) -> None:
     data = json.loads(target.read_text())
     assert set(data) == {"moderate", "severe"}
     for shift in ("moderate", "severe"):
-        assert set(data[shift]) == {"trials_ratio"}
+        assert set(data[shift]) == {"trials_ratio", "interval"}
+        assert data[shift]["interval"]["n"] == 1
         # Trials needed are launch indices in 1..budget + 1 (budget 2 here).
         assert 1 / 3 <= data[shift]["trials_ratio"] <= 3.0
     out = result.stdout
@@ -68,6 +70,13 @@ def test_the_ratio_sums_trials_needed_over_seeds_against_each_cold_starts_best()
     assert trials_ratio([(cold_a, warm_a)]) == (1 / 3, 1, 3)
     # Seed b: the cold start's best comes first; the warm start never reaches it (budget 2 + 1).
     assert trials_ratio([(cold_a, warm_a), (cold_b, warm_b)]) == (4 / 4, 4, 4)
+
+
+def test_per_seed_ratios_divide_each_warm_start_by_its_own_cold_start() -> None:
+    cold_a, warm_a = _job((0.30, 0.20, 0.10, 0.15)), _job((0.10, 0.25, 0.22, 0.21))
+    cold_b, warm_b = _job((0.05, 0.30)), _job((0.30, 0.20))
+
+    assert seed_ratios([(cold_a, warm_a), (cold_b, warm_b)]) == [1 / 3, 3.0]
 
 
 def test_a_job_without_objectives_has_no_best() -> None:

@@ -21,9 +21,10 @@ from amtflow.local.engine._jobs import JobBook
 from amtflow.local.engine._model import ObjectiveStatus, TrainingJobStatus, TuningJobStatus
 from amtflow.local.engine._multi import split
 from amtflow.local.engine._records import TuningJob, new_training_job
-from amtflow.local.engine._space import Config, format_config
+from amtflow.local.engine._space import format_config
 from amtflow.local.engine._stopping import CompletionReason, CompletionTracker, MedianStoppingRule
 from amtflow.local.engine._strategies import Decision, Strategy
+from amtflow.local.engine._transfer import TOP_K, top_configurations
 from amtflow.vocabulary import WarmStartType
 
 DEFAULT_MAX_TRAINING_JOBS = 750  # the service's per-tuning-job limit, used when no budget is given
@@ -69,10 +70,12 @@ def warm_start_strategy(
     ``results`` are the parents' trials as ``(tuned hyperparameters as strings, objective)``.
     IdenticalDataAndAlgorithm: every result whose hyperparameters lie in the new ranges is given to the
     strategy as an observation (``add_history``). TransferLearning: the parents' best configurations (up
-    to ``max(3, max_parallel)``, best first, within the new ranges) are given as a prior (``add_prior``):
-    they are proposed first and, for Bayesian search, bias part of the candidates towards them; every
-    parent result is also given as a related observation (``add_related``): Bayesian search models the
-    new results as residuals around the parents' model, standardised on its own. Parents' objective
+    to ``max(TOP_K, max_parallel)``, best first, distinct and spread, from the parents' better half, within
+    the new ranges: ``_transfer.top_configurations``) are given as a prior (``add_prior``): they are
+    proposed first and, for Bayesian search, bias part of the candidates towards them; every parent result
+    is also given as a related observation (``add_related``): Bayesian search models the new results as
+    residuals around the parents' model, standardised on its own and weighted by how well it ranks the new
+    results so far (``_transfer.ParentModel``). Parents' objective
     values are never results on the new data.
     """
     space = strategy.space
@@ -81,14 +84,8 @@ def warm_start_strategy(
         for config, value in parsed:
             strategy.add_history(config, value)
         return
-    k = max(3, max_parallel)
-    parsed.sort(key=lambda r: -r[1] if strategy.maximize else r[1])
-    prior: list[Config] = []
-    for config, _ in parsed:
-        if config not in prior:
-            prior.append(config)
-        if len(prior) >= k:
-            break
+    losses = [(config, -value if strategy.maximize else value) for config, value in parsed]
+    prior = top_configurations(losses, space, k=max(TOP_K, max_parallel))
     strategy.add_prior(prior)
     for config, value in parsed:
         strategy.add_related(config, value)

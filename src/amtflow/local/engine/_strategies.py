@@ -38,6 +38,7 @@ from scipy.stats import qmc
 from amtflow.local.engine._gp import Posterior, default_kernel, fit_kernel, maximin_point, standardise
 from amtflow.local.engine._model import validation
 from amtflow.local.engine._space import CategoricalParameter, Config, ContinuousParameter, SearchSpace
+from amtflow.local.engine._transfer import ParentModel
 
 
 class Decision(StrEnum):
@@ -183,12 +184,14 @@ class BayesianStrategy(Strategy):
     - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
       perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
       only), then snapped to a valid configuration. Suggestions run with one BLAS thread.
-    - TransferLearning (``add_prior`` and ``add_related``): parents' top configurations are proposed first
-      (when the new ranges allow them); parents' observations, standardised on their own (so a shift of
-      level or scale between the old and new data does not matter), fit a separate GP whose posterior mean
-      is the *prior mean* of the new model. New results are modelled as residuals around it, so where the
-      new data agree with the parents the search exploits at once, and where they disagree the new results
-      win as soon as they exist. Parents' values are never treated as results on the new data. The initial
+    - TransferLearning (``add_prior`` and ``add_related``, machinery in ``_transfer``): parents' top
+      configurations, distinct and spread, are proposed first (when the new ranges allow them); parents'
+      observations, standardised on their own (so a shift of level or scale between the old and new data
+      does not matter), fit a separate GP whose posterior mean, times a weight, is the *prior mean* of the
+      new model. New results are modelled as residuals around it, so where the new data agree with the
+      parents the search exploits at once. The weight (1 at first) follows how well the parents' model
+      ranks the new results so far; after a severe shift it falls to 0 and the search is a cold one.
+      Parents' values are never treated as results on the new data. The initial
       Latin hypercube is skipped when such a prior exists.
     """
 
@@ -203,8 +206,8 @@ class BayesianStrategy(Strategy):
         self._init_design = self._latin_hypercube(self.n_init)
         self._prior_queue: list[Config] = []
         self._prior_points: list[np.ndarray] = []
-        self._related: list[tuple[Config, float]] = []
-        self._related_model: Posterior | None = None
+        self._parents = ParentModel(space)
+        self._related = self._parents.related  # parents' (config, loss) on other data: TransferLearning
         self._kernel: Any = None
         self._ard = False
         self._fits = 0
@@ -243,24 +246,13 @@ class BayesianStrategy(Strategy):
 
     def add_related(self, config: Mapping[str, Any], value: float) -> None:
         if math.isfinite(value):
-            self._related.append((dict(config), self._loss(float(value))))
-            self._related_model = None
+            self._parents.add(dict(config), self._loss(float(value)))
 
     def _prior_mean(self) -> Callable[[np.ndarray], np.ndarray] | None:
-        """The parents' model (TransferLearning), fitted once, as a prior mean; None without parents."""
-        if len(self._related) < 2:
-            return None
-        if self._related_model is None:
-            x = np.array([self.space.encode(c) for c, _ in self._related])
-            y = standardise(np.array([v for _, v in self._related]))
-            kernel = fit_kernel(default_kernel(), x, y, restarts=1, seed=int(self.rng.integers(2**31 - 1)))
-            self._related_model = Posterior(kernel, x, y)
-        model = self._related_model
-
-        def mean(points: np.ndarray) -> np.ndarray:
-            return model.predict(points)[0]
-
-        return mean
+        """The parents' model (TransferLearning) as a prior mean, weighted by how well it ranks the new
+        results so far (``_transfer.ParentModel``); None without parents or once it ranks them no better
+        than chance."""
+        return self._parents.prior_mean(self.observed, self.rng)
 
     def _next(self) -> Config | None:
         if self._prior_queue:
