@@ -6,13 +6,13 @@ import math
 from pathlib import Path
 
 import pytest
-from bench_support import BenchRun, run_bench
+from bench_support import BenchResults, run_bench
 from early_stopping import CURVES, METHODS, Outcome, Recorded, _Stopper, figures, load_curves, replay
 
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_writes_the_documented_json(bench_results: BenchResults) -> None:
     figures_ = bench_results["early_stopping"].figures
 
     assert set(figures_) == {"epochs_saved_fraction", "relative_loss", "by_method", "seeds"}
@@ -26,7 +26,7 @@ def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]
     assert figures_["epochs_saved_fraction"] == figures_["by_method"]["hyperband"]["epochs_saved_fraction"]
 
 
-def test_quick_run_reports_the_verdicts(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_reports_the_verdicts(bench_results: BenchResults) -> None:
     out = bench_results["early_stopping"].result.stdout
     assert out.count("PASS") + out.count("MISS") == len(METHODS) - 1
     assert "replayed from 200 recorded curves" in out
@@ -79,6 +79,8 @@ def test_figures_per_seed_are_epochs_saved_and_relative_loss() -> None:
 
 
 def test_a_missing_peer_package_is_skipped_with_a_note(tmp_path: Path) -> None:
-    done = run_bench("early_stopping", "--quick", "--seeds", "1", cwd=tmp_path, hide={"optuna"})
+    done = run_bench(
+        "early_stopping", "--quick", "--seeds", "1", "--trials", "4", cwd=tmp_path, hide={"optuna"}
+    )
     assert done.returncode == 0, done.stderr
     assert "note: optuna_asha skipped: optuna is not installed" in done.stdout
