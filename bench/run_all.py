@@ -7,6 +7,7 @@ of its per-seed values and their 95 % bootstrap interval (``_common.median_inter
     python bench/run_all.py              # the full benchmarks (tens of minutes on 2 cores)
     python bench/run_all.py --quick      # the CI sizes
     python bench/run_all.py --table-only # the table again, from the last results in --out
+    python bench/run_all.py --quick --only overhead -- --trials 1   # arguments after -- go to each benchmark
 """
 
 from __future__ import annotations
@@ -155,6 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--table-only", action="store_true", help="run nothing: print the table from the JSON files in --out"
     )
+    parser.add_argument(
+        "bench_args",
+        nargs="*",
+        metavar="ARG",
+        help="after --: passed on to each benchmark (e.g. smaller sizes)",
+    )
     args = parser.parse_args(argv)
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
     unknown = [b for b in chosen if b not in BENCHMARKS]
@@ -174,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         command = [sys.executable, str(REPO / "bench" / f"{name}.py"), "--json", str(target)]
         command += ["--quick"] if args.quick else []
+        command += args.bench_args
         print(f"== {name}: {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         done = subprocess.run(command, check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "bench"
 sys.path.insert(0, str(BENCH))  # the benchmarks are scripts; their helpers are imported by the tests
 
-# Tiny budgets on top of --quick, so that each benchmark finishes in seconds.
+# Tiny budgets on top of --quick, so that each benchmark finishes in seconds (each still runs every
+# strategy, method, task and runner it has; only seeds, trials, budgets and epochs are fewer).
 TINY = {
     "search": ["--seeds", "2", "--budgets", "3,6", "--workers", "1"],
     "early_stopping": ["--seeds", "2", "--trials", "4"],
@@ -62,3 +64,42 @@ def run_bench(
         timeout=600,
         check=False,
     )
+
+
+class BenchResults:
+    """Each benchmark's tiny ``--quick`` run, made once, when a test first asks for it.
+
+    The overhead benchmark is run by ``run_all.py --quick --only overhead -- <tiny sizes>`` (its output
+    passes through), so the one run serves the overhead tests and run_all's: ``run_all`` is that
+    ``run_all.py`` process, ``run_all_summary`` the summary it wrote."""
+
+    names = tuple(TINY)
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.run_all_summary = out / "run-all-summary.json"
+        self._runs: dict[str, BenchRun] = {}
+
+    def __getitem__(self, name: str) -> BenchRun:
+        if name not in self._runs:
+            target = self.out / f"{name}.json"
+            if name == "overhead":
+                args = [
+                    "--quick",
+                    "--only",
+                    name,
+                    "--out",
+                    str(self.out),
+                    "--json",
+                    str(self.run_all_summary),
+                ]
+                result = run_bench("run_all", *args, "--", *TINY[name], cwd=self.out)
+            else:
+                result = run_bench(name, "--quick", *TINY[name], "--json", str(target), cwd=self.out)
+            assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+            self._runs[name] = BenchRun(result, json.loads(target.read_text()))
+        return self._runs[name]
+
+    @property
+    def run_all(self) -> subprocess.CompletedProcess[str]:
+        return self["overhead"].result

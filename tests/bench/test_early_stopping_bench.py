@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from bench_support import BenchRun, run_bench
+from bench_support import BenchResults, run_bench
 from early_stopping import (
     ASHA_GRACE,
     CURVES,
@@ -23,7 +23,7 @@ from early_stopping import (
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_writes_the_documented_json(bench_results: BenchResults) -> None:
     figures_ = bench_results["early_stopping"].figures
 
     assert set(figures_) == {"epochs_saved_fraction", "relative_loss", "by_method", "equal_loss", "seeds"}
@@ -39,7 +39,7 @@ def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]
     assert figures_["epochs_saved_fraction"] == figures_["by_method"]["hyperband"]["epochs_saved_fraction"]
 
 
-def test_quick_run_reports_the_verdicts(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_reports_the_verdicts(bench_results: BenchResults) -> None:
     out = bench_results["early_stopping"].result.stdout
     assert out.count("PASS") + out.count("MISS") == len(METHODS) - 1 + len(ASHA_GRACE) + 1
     assert "auto vs ASHA at equal loss" in out
@@ -93,7 +93,9 @@ def test_figures_per_seed_are_epochs_saved_and_relative_loss() -> None:
 
 
 def test_a_missing_peer_package_is_skipped_with_a_note(tmp_path: Path) -> None:
-    done = run_bench("early_stopping", "--quick", "--seeds", "1", cwd=tmp_path, hide={"optuna"})
+    done = run_bench(
+        "early_stopping", "--quick", "--seeds", "1", "--trials", "4", cwd=tmp_path, hide={"optuna"}
+    )
     assert done.returncode == 0, done.stderr
     assert "note: optuna_asha skipped: optuna is not installed" in done.stdout
 

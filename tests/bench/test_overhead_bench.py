@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from bench_support import BenchRun
+from bench_support import BenchResults
 
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_writes_the_documented_json(bench_results: BenchResults) -> None:
     figures = bench_results["overhead"].figures
 
     assert set(figures) == {"overhead_fraction", "interval"}
@@ -21,7 +21,7 @@ def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]
     assert figures["overhead_fraction"] > -0.9  # the engine cannot run the same trials for nothing
 
 
-def test_quick_run_times_both_runners(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_times_both_runners(bench_results: BenchResults) -> None:
     out = bench_results["overhead"].result.stdout
     assert "repeat 0 engine" in out
     assert "repeat 0 bare" in out

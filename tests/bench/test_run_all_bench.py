@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bench_support import run_bench
+from bench_support import BenchResults, run_bench
 
 pytestmark = pytest.mark.slow
 
@@ -23,23 +23,21 @@ def test_table_from_every_benchmark_result(results_dir: Path) -> None:
     assert "engine vs bare Optuna loop" in out
 
 
-def test_runs_a_benchmark_and_collects_its_json(tmp_path: Path) -> None:
-    summary = tmp_path / "summary.json"
-    done = run_bench(
-        "run_all",
-        "--quick",
-        "--only",
-        "overhead",
-        "--out",
-        str(tmp_path),
-        "--json",
-        str(summary),
-        cwd=tmp_path,
-    )
+def test_runs_a_benchmark_and_collects_its_json(bench_results: BenchResults) -> None:
+    # bench_results' overhead run is `run_all.py --quick --only overhead -- --trials 1 --epochs 1`
+    done = bench_results.run_all
+    overhead = bench_results["overhead"]
 
     assert done.returncode == 0, done.stderr
-    assert set(json.loads(summary.read_text())) == {"overhead"}
-    assert (tmp_path / "overhead.json").exists()
+    assert json.loads(bench_results.run_all_summary.read_text()) == {"overhead": overhead.figures}
+    assert (bench_results.out / "overhead.json").exists()
+    # --quick and the arguments after -- reach the benchmark; its output passes through
+    assert "== overhead: " in done.stdout
+    assert (
+        done.stdout.split("== overhead: ", 1)[1].split("\n", 1)[0].endswith("--quick --trials 1 --epochs 1")
+    )
+    assert "repeat 0 engine" in done.stdout
+    assert "== overhead: exit 0 after" in done.stdout
 
 
 def test_a_missing_result_is_reported(tmp_path: Path) -> None:

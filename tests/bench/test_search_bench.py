@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from _common import installed
-from bench_support import BenchRun, run_bench
+from bench_support import BenchResults, run_bench
 from search import NEEDS, STRATEGIES, best_at, branin, hartmann6, optuna_distributions, scores, tasks
 
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_writes_the_documented_json(bench_results: BenchResults) -> None:
     figures = bench_results["search"].figures
 
     assert set(figures) == {"score", "interval", "seeds"}
@@ -56,7 +56,7 @@ def test_a_peer_whose_package_is_missing_is_skipped_with_a_note(tmp_path: Path) 
     assert "optuna_gp" not in done.stdout.split("note:")[1].split("\n", 1)[1]
 
 
-def test_quick_run_prints_the_table_and_the_verdicts(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_prints_the_table_and_the_verdicts(bench_results: BenchResults) -> None:
     out = bench_results["search"].result.stdout
     assert "task" in out
     assert "score b3" in out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from bench_support import BenchRun
+from bench_support import BenchResults
 from warm_start import LARGE, TASKS, cold_needed, key, prior_configs, summarise, trials_to_reach, within_noise
 
 from amtflow.local.engine._transfer import TOP_K
@@ -11,7 +11,7 @@ from amtflow.local.engine._transfer import TOP_K
 pytestmark = pytest.mark.slow
 
 
-def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_writes_the_documented_json(bench_results: BenchResults) -> None:
     figures = bench_results["warm_start"].figures
 
     assert set(figures) == {"trials_ratio", "interval", "tasks", "seeds", "budget"}
@@ -24,7 +24,7 @@ def test_quick_run_writes_the_documented_json(bench_results: dict[str, BenchRun]
         assert task["ratio"]["n"] == figures["seeds"] == 1
 
 
-def test_quick_run_reports_both_tasks_and_the_verdicts(bench_results: dict[str, BenchRun]) -> None:
+def test_quick_run_reports_both_tasks_and_the_verdicts(bench_results: BenchResults) -> None:
     out = bench_results["warm_start"].result.stdout
     assert "cancer seed 0: moderate cold best" in out
     assert "synthetic (large validation)" in out

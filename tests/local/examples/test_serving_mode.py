@@ -48,7 +48,8 @@ def serving(script: str, model_dir: Path) -> Iterator[int]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        # generous: the server imports its framework first, and slow tests run side by side under -n 2
+        deadline = time.monotonic() + 120
         while request(port, "GET", "/ping")[0] != 200:
             assert process.poll() is None, process.communicate()[0]
             assert time.monotonic() < deadline
