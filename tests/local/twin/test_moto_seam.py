@@ -112,3 +112,18 @@ def test_deploying_a_stack_with_resources_moto_does_not_model_prints_no_notice(
         cfn.create_stack(StackName="t", TemplateBody=json.dumps(template))  # outside: moto's notice stays
 
     assert [r for r in caplog.records if "No Moto CloudFormation support" in r.getMessage()]
+
+
+def test_a_twin_starts_without_moto_notices_about_the_resources_it_only_stores(
+    caplog: pytest.LogCaptureFixture, no_sagemaker: Any
+) -> None:
+    import logging
+    from pathlib import Path
+
+    from amtflow.local.twin import Twin
+
+    root = Path(__file__).resolve().parents[3]
+    with caplog.at_level(logging.WARNING, logger="moto"), Twin.start(root, sagemaker=no_sagemaker):
+        pass
+
+    assert not [r for r in caplog.records if "No Moto CloudFormation support" in r.getMessage()]
