@@ -142,36 +142,39 @@ class Rollout:
 
     # ---------------------------------------------------------------- CreateEndpoint
     def create(self, endpoint: Endpoint, config: EndpointConfig, models: Mapping[str, Model]) -> None:
+        self._serve(endpoint, config, models, restart=False)
+
+    def _serve(
+        self, endpoint: Endpoint, config: EndpointConfig, models: Mapping[str, Model], *, restart: bool
+    ) -> None:
+        """Start the endpoint's fleet and end ``InService``, or ``Failed`` with the reason it cannot start.
+
+        On a ``restart`` the reason is prefixed to say so, and a note left on the endpoint (an update the
+        restart interrupted) becomes the ``InService`` endpoint's failure reason.
+        """
         try:
             fleet = self.start_fleet(endpoint, config, models)
         except Exception as e:
             reason = str(e) if isinstance(e, ServingFailure) else f"{type(e).__name__}: {e}"
-            self._end(endpoint, EndpointStatus.FAILED, reason)
+            self._end(
+                endpoint, EndpointStatus.FAILED, f"{RESTART_FAILED}: {reason}"[:1024] if restart else reason
+            )
             return
+        note = None
         with self.lock:
             if endpoint.cancel.is_set():
                 fleet.stop(self.grace)
                 return
             endpoint.fleet = fleet
-        self._end(endpoint, EndpointStatus.IN_SERVICE, None)
+            if restart:
+                note, endpoint.failure_reason = endpoint.failure_reason, None
+        self._end(endpoint, EndpointStatus.IN_SERVICE, note)
 
     # ---------------------------------------------------------------- a restart of the engine
     def restore(self, endpoint: Endpoint, config: EndpointConfig, models: Mapping[str, Model]) -> None:
         """Serve an endpoint kept in the state folder again: its fleet restarted from the model data, or
         the endpoint ``Failed`` with the reason it cannot be (its model data gone, say)."""
-        try:
-            fleet = self.start_fleet(endpoint, config, models)
-        except Exception as e:
-            reason = str(e) if isinstance(e, ServingFailure) else f"{type(e).__name__}: {e}"
-            self._end(endpoint, EndpointStatus.FAILED, f"{RESTART_FAILED}: {reason}"[:1024])
-            return
-        with self.lock:
-            if endpoint.cancel.is_set():
-                fleet.stop(self.grace)
-                return
-            endpoint.fleet = fleet
-            note, endpoint.failure_reason = endpoint.failure_reason, None
-        self._end(endpoint, EndpointStatus.IN_SERVICE, note)
+        self._serve(endpoint, config, models, restart=True)
 
     # ---------------------------------------------------------------- UpdateEndpoint
     def update(
