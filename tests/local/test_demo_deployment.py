@@ -7,13 +7,13 @@ from __future__ import annotations
 import io
 import json
 import sys
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from stand_in_model import model_archive
 
 from amtflow.local import sagemaker as local_sagemaker
 from amtflow.local.apps.demo._deployment import DEPLOYMENT_SECTION, deployment_story
@@ -28,16 +28,6 @@ MODEL = "cancer-xgb"
 GROUP = f"amtf-{MODEL}"
 
 pytestmark = pytest.mark.slow
-
-
-def archive(**behaviour: Any) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        data = json.dumps(behaviour).encode()
-        info = tarfile.TarInfo("model.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -65,7 +55,7 @@ def twin(tmp_path: Path) -> Iterator[Twin]:
         sm.create_model_package_group(ModelPackageGroupName=GROUP)
         for version in (1, 2):
             key = f"runs/{MODEL}/v{version}/model.tar.gz"
-            app.put_object(key, archive(answer=f"v{version}"))
+            app.put_object(key, model_archive(answer=f"v{version}"))
             sm.create_model_package(
                 ModelPackageGroupName=GROUP,
                 InferenceSpecification={

@@ -8,10 +8,7 @@ approved package."""
 
 from __future__ import annotations
 
-import io
-import json
 import sys
-import tarfile
 import time
 from collections.abc import Callable, Container, Iterator
 from contextlib import AbstractContextManager
@@ -21,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from sm_support import MODEL, PROFILE, ROOT, T0
+from stand_in_model import model_archive
 
 from amtflow.adapters import DynamoDeploymentTable
 from amtflow.app import DeploymentOutcome
@@ -35,16 +33,6 @@ DEPLOYMENT = "\ndeployment:\n  canary: {size_percent: 50, wait_s: 1}\n  keep_con
 ENDPOINT_EVENT = "SageMaker Endpoint State Change"
 
 pytestmark = pytest.mark.slow
-
-
-def model_archive(**behaviour: Any) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        data = json.dumps(behaviour).encode()
-        info = tarfile.TarInfo("model.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def engine(tmp_path: Path, *, lose: Container[str] = ()) -> Callable[[Any], AbstractContextManager[object]]:

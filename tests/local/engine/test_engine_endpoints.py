@@ -8,11 +8,9 @@ ManualClock, so baking periods end when a test advances it; a process's start-up
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from stand_in_model import model_archive
 
 from amtflow.local import sagemaker
 from amtflow.local.engine import Engine, ManualClock
@@ -48,11 +47,7 @@ class Hosting:
     def model(self, name: str, **behaviour: Any) -> str:
         """A model whose model.tar.gz holds ``model.json`` = ``behaviour``."""
         archive = self.tmp / f"{name}.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            data = json.dumps(behaviour).encode()
-            info = tarfile.TarInfo("model.json")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+        archive.write_bytes(model_archive(**behaviour))
         self.sm.create_model(
             ModelName=name,
             ExecutionRoleArn=ROLE,

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from stand_in_model import model_archive
 
 from amtflow.errors import ConfigurationError
 from amtflow.local.engine import Engine
@@ -258,14 +259,8 @@ SERVE_SCRIPT = Path(__file__).parents[1] / "engine" / "scripts" / "serve.py"
 
 
 def _model_archive(folder: Path, behaviour: dict[str, Any]) -> str:
-    import tarfile
-
     archive = folder / "model.tar.gz"
-    data = json.dumps(behaviour).encode()
-    with tarfile.open(archive, "w:gz") as tar:
-        info = tarfile.TarInfo("model.json")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+    archive.write_bytes(model_archive(**behaviour))
     return archive.as_uri()
 
 
