@@ -6,9 +6,8 @@ with :func:`unittest.mock.patch.object`, for as long as the twin runs. Each patc
 whose docstring says which moto behaviour it replaces and why; :data:`PATCHED` lists the attribute each one
 replaces and the parameters the replacement relies on, and ``tests/local/twin/test_moto_seam.py`` checks
 them against the installed moto, so an upgrade that moves or reshapes one fails loudly there rather than
-quietly in a run. The few other moto internals the twin reads (the plain Step Functions backend, the
-CloudFormation parser's logger) are also here, so this module is the whole of the twin's dependency on
-moto's internals.
+quietly in a run. The few other moto internals the twin reads (the plain Step Functions backend, moto's
+loggers) are also here, so this module is the whole of the twin's dependency on moto's internals.
 """
 
 from __future__ import annotations
@@ -174,6 +173,7 @@ def install(
     enforce_lambda_payload_limits(stack)
     # moto logs every caught ASL failure at ERROR level; the twin reports failures through executions().
     stack.enter_context(quiet_logger("moto.stepfunctions.parser"))
+    stack.enter_context(unmodelled_resources_quiet())  # moto parses stack resources again on many calls
     scale_asl_waits(stack, asl_time_scale)
     if on_state_client is not None:
         tag_state_clients(stack, on_state_client)
@@ -574,26 +574,27 @@ def quiet_logger(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
         target.setLevel(previous)
 
 
-class _UnmodelledResourceFilter(logging.Filter):
-    """Drops moto's "No Moto CloudFormation support for <type>" records (it logs them on ``moto``)."""
+@contextmanager
+def unmodelled_resources_quiet() -> Iterator[None]:
+    """Moto's notice about each resource it only stores (CloudWatch alarms...), noise to the twin, dropped."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def drop(record: logging.LogRecord) -> bool:  # a function of its own per block: nesting is safe
         return not str(record.msg).startswith("No Moto CloudFormation support")
+
+    logging.getLogger("moto").addFilter(drop)
+    try:
+        yield
+    finally:
+        logging.getLogger("moto").removeFilter(drop)
 
 
 @contextmanager
 def warnings_silenced() -> Iterator[None]:
-    """Moto's CloudFormation parser's warnings and logs about resources it only stores, silenced.
-
-    Resources moto does not model (CloudWatch alarms, for one) are still created in the stack as
-    records; the twin does not need moto to act on them, so its notice about each is noise.
-    """
-    unmodelled = _UnmodelledResourceFilter()
-    moto_logger = logging.getLogger("moto")
-    moto_logger.addFilter(unmodelled)
-    try:
-        with quiet_logger("moto.cloudformation.parsing", logging.ERROR), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        moto_logger.removeFilter(unmodelled)
+    """Moto's CloudFormation parser's warnings and logs about resources it only stores, silenced."""
+    with (
+        unmodelled_resources_quiet(),
+        quiet_logger("moto.cloudformation.parsing", logging.ERROR),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        yield

@@ -66,9 +66,7 @@ class DeployedStack:
                 f"stack {self._stack_name} is {described['StackStatus']}: {'; '.join(reasons)}"
             )
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-        with _moto_seam.warnings_silenced():  # moto parses the resources again, lazily, here
-            resources = cfn.describe_stack_resources(StackName=self._stack_name)["StackResources"]
-        for res in resources:
+        for res in cfn.describe_stack_resources(StackName=self._stack_name)["StackResources"]:
             if "LogicalResourceId" in res and res.get("PhysicalResourceId"):
                 self.resources[res["LogicalResourceId"]] = (res["ResourceType"], res["PhysicalResourceId"])
         self._register_state_machines()
