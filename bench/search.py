@@ -39,6 +39,7 @@ once its entries are removed. Every run is deterministic for its task, strategy,
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -395,8 +396,6 @@ def load_curves(path: str | None, budget: int) -> dict[RunKey, list[float]]:
     """Runs kept in ``path`` (``--curves``) with at least ``budget`` values; none without a path."""
     if not path or not os.path.exists(path):
         return {}
-    import json
-
     with open(path, encoding="utf-8") as f:
         rows = json.load(f)
     return {
@@ -409,8 +408,6 @@ def load_curves(path: str | None, budget: int) -> dict[RunKey, list[float]]:
 def save_curves(path: str | None, curves: Mapping[RunKey, Sequence[float]]) -> None:
     if not path:
         return
-    import json
-
     rows = [
         {"task": t, "strategy": s, "seed": seed, "p": p, "values": list(v)}
         for (t, s, seed, p), v in sorted(curves.items())
