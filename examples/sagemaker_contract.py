@@ -11,6 +11,10 @@ them; each script adds only its own model:
 - CSV channels (label in the first column, no header, every file of the folder read);
 - on error the reason in ``output/failure`` and a non-zero exit (``ClientError: ...`` for a problem the
   user can fix, ``AlgorithmError: ...`` for anything else);
+- a stop (``StopTrainingJob``, a tuning job's early stopping, ``MaxRuntimeInSeconds``) arrives as SIGTERM,
+  and SageMaker uploads whatever is in the model folder when the process ends: training ends after the
+  round in progress (:func:`stop_requested`) and the model trained so far is written, so a stopped job,
+  which can be its tuning job's best, still has a model to evaluate and deploy;
 - serving (``train.py serve``): ``GET /ping`` and ``POST /invocations`` on ``SAGEMAKER_BIND_TO_PORT``
   (8080), ``text/csv`` rows of features in, ``text/csv`` or ``application/json`` predictions out.
 
@@ -27,8 +31,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import tarfile
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -309,6 +315,22 @@ def serve(predict: Callable[[bytes, str, str], tuple[bytes, str]], env: Mapping[
 
 
 # ---------------------------------------------------------------------------------------------------
+# Stopping: SIGTERM ends training after the round in progress
+
+_STOP = threading.Event()
+
+
+def stop_requested() -> bool:
+    """Whether the job was asked to stop (SIGTERM); a training loop checks it after each round or epoch,
+    ends there and writes the model it has (SageMaker kills the process 120 seconds after the SIGTERM)."""
+    return _STOP.is_set()
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _STOP.set()
+
+
+# ---------------------------------------------------------------------------------------------------
 # The entry point
 
 
@@ -333,6 +355,7 @@ def main(
     def out(line: str) -> None:
         print(line, flush=True)
 
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         train(args, env, out)
     except TrainingError as e:

@@ -205,14 +205,17 @@ def train_epochs(
             f"epoch={state.epoch} validation_loss={metrics['validation_loss']:.4f} "
             f"validation_accuracy={metrics['validation_accuracy']:.4f} train_loss={metrics['train_loss']:.4f}"
         )
-        last = state.epoch >= hp["epochs"]
+        last, stopping = state.epoch >= hp["epochs"], contract.stop_requested()
         if (
             checkpoint_dir is not None
             and checkpoint_dir.is_dir()
-            and (last or clock() - saved >= CHECKPOINT_EVERY_S)
+            and (last or stopping or clock() - saved >= CHECKPOINT_EVERY_S)
         ):
             save_checkpoint(checkpoint_dir, state)
             saved = clock()
+        if stopping and not last:
+            out(f"stop requested (SIGTERM): training ends after epoch {state.epoch}")
+            break
     return state, metrics
 
 

@@ -208,6 +208,21 @@ class _PrintRounds(xgb.callback.TrainingCallback):
         return False
 
 
+class _StopWhenAsked(xgb.callback.TrainingCallback):
+    """Ends training after the round in progress once the job is asked to stop (SIGTERM)."""
+
+    def __init__(self, offset: int, out: Callable[[str], None] | None) -> None:
+        super().__init__()
+        self.offset, self.out = offset, out
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        if not contract.stop_requested():
+            return False
+        if self.out is not None:
+            self.out(f"stop requested (SIGTERM): training ends after round {self.offset + epoch + 1}")
+        return True
+
+
 class _Checkpoint(xgb.callback.TrainingCallback):
     def __init__(self, folder: Path, fingerprint: str, offset: int) -> None:
         super().__init__()
@@ -273,6 +288,7 @@ def train_and_evaluate(
         callbacks.append(_PrintRounds(done, out))
     if checkpoint_dir is not None and checkpoint_dir.is_dir():
         callbacks.append(_Checkpoint(checkpoint_dir, fingerprint, done))
+    callbacks.append(_StopWhenAsked(done, out))
     history: dict[str, dict[str, list[float]]] = {}
     remaining = hp["num_round"] - done
     if remaining <= 0 and start is not None:
@@ -290,7 +306,7 @@ def train_and_evaluate(
         xgb_model=start,
         callbacks=callbacks,
     )
-    if checkpoint_dir is not None and checkpoint_dir.is_dir():
+    if checkpoint_dir is not None and checkpoint_dir.is_dir() and not contract.stop_requested():
         # Finished (possibly stopped early): a restart of this job has nothing left to train.
         save_checkpoint(checkpoint_dir, booster, fingerprint, hp["num_round"])
     return booster, history

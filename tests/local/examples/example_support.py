@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -83,6 +84,34 @@ class MlDir:
             timeout=120,
             check=False,
         )
+
+    def run_and_stop(self, script: str, *, after: str) -> tuple[int, str]:
+        """Run ``examples/<script>`` as a process and SIGTERM it (as SageMaker stops a job) once it prints a
+        line starting with ``after``; the exit code and everything it printed."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SM_")}
+        env.update(self.environment())
+        env["PYTHONUNBUFFERED"] = "1"
+        proc = subprocess.Popen(
+            [sys.executable, str(EXAMPLES / script)],
+            cwd=self.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        lines = []
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if line.startswith(after):
+                    proc.send_signal(signal.SIGTERM)
+                    break
+            rest, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return proc.returncode, "".join(lines) + rest
 
     def run_in_process(
         self,

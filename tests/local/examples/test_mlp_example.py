@@ -163,3 +163,20 @@ def test_checkpoints_are_saved_every_ten_seconds_and_after_the_last_epoch(
     )
 
     assert saved == saved_after
+
+
+def test_a_stopped_job_ends_after_the_epoch_in_progress_and_still_writes_its_model(ml_dir: MlDir) -> None:
+    # A tuning job's early stop is a SIGTERM; the model trained so far is what SageMaker uploads.
+    write_dataset(ml_dir, "digits", max_rows=300)
+    ml_dir.write_hyperparameters({**SMALL, "epochs": "20000"})
+
+    code, out = ml_dir.run_and_stop("mlp/train.py", after="epoch=2 ")
+
+    assert code == 0, out
+    stopped = re.search(r"stop requested \(SIGTERM\): training ends after epoch (\d+)", out)
+    assert stopped is not None, out
+    epochs = int(stopped.group(1))
+    assert 2 <= epochs < 20000
+    assert json.loads((ml_dir.model / "metadata.json").read_text())["epochs"] == epochs
+    assert set(pickle.loads((ml_dir.model / "model.pkl").read_bytes())) == {"scaler", "network"}
+    assert not ml_dir.failure.exists()

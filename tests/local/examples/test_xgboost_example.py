@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+import tarfile
+import time
+from pathlib import Path
 
+import boto3
 import pytest
 import xgboost as xgb
 from example_support import EXAMPLES, MlDir, load_example_module, write_dataset
 
+from amtflow.local import sagemaker
 from amtflow.profile import load_profile_file
 
 TRAIN = load_example_module("xgboost/train.py")
@@ -201,3 +208,72 @@ class TestHyperparameters:
     def test_problems_name_the_hyperparameter(self, raw: dict[str, str], message: str) -> None:
         with pytest.raises(self.train.TrainingError, match=re.escape(message)):
             self.train.parse_hyperparameters(raw)
+
+
+def test_a_stopped_job_ends_after_the_round_in_progress_and_still_writes_its_model(ml_dir: MlDir) -> None:
+    # A tuning job's early stop (or StopTrainingJob) is a SIGTERM, and SageMaker uploads the model folder
+    # as it is when the process ends: a stopped trial can be the tuning job's best, so it needs a model.
+    write_dataset(ml_dir, "breast_cancer", max_rows=120)
+    ml_dir.checkpoints.mkdir()
+    ml_dir.write_hyperparameters(
+        {"objective": "binary:logistic", "eval_metric": "auc", "num_round": "1000000"}
+    )
+
+    code, out = ml_dir.run_and_stop("xgboost/train.py", after="[2]")
+
+    assert code == 0, out
+    stopped = re.search(r"stop requested \(SIGTERM\): training ends after round (\d+)", out)
+    assert stopped is not None, out
+    booster = xgb.Booster()
+    booster.load_model(bytearray((ml_dir.model / "xgboost-model").read_bytes()))
+    assert 3 <= booster.num_boosted_rounds() == int(stopped.group(1)) < 1000000
+    assert not ml_dir.failure.exists()
+    # Not marked finished: a restarted job (a spot interruption) goes on from the last round.
+    assert json.loads((ml_dir.checkpoints / "xgboost-checkpoint.json").read_text())["rounds"] == int(
+        stopped.group(1)
+    )
+
+
+def test_under_the_local_engine_a_stopped_job_uploads_a_model_that_serves(tmp_path: Path) -> None:
+    # What a tuning job's early stop does to its trial, through the engine: SIGTERM, then the model folder
+    # packed as model.tar.gz. The archive must hold a model the same script can load and serve.
+    data = load_example_module("data.py")
+    data.write_version(data.make_version("breast_cancer", seed=1, max_rows=120), tmp_path / "data")
+    image_map = {"xgboost-example": f"{sys.executable} {EXAMPLES / 'xgboost' / 'train.py'}"}
+    with sagemaker(state_dir=tmp_path / "state", image_map=image_map, event_sink=lambda e: None) as engine:
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        sm.create_training_job(
+            TrainingJobName="stopped-1",
+            HyperParameters={"objective": "binary:logistic", "eval_metric": "auc", "num_round": "1000000"},
+            AlgorithmSpecification={"TrainingImage": "xgboost-example", "TrainingInputMode": "File"},
+            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            InputDataConfig=[
+                {
+                    "ChannelName": channel,
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": (tmp_path / "data" / channel).as_uri(),
+                        }
+                    },
+                }
+                for channel in ("train", "validation")
+            ],
+            OutputDataConfig={"S3OutputPath": (tmp_path / "out").as_uri()},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 300},
+        )
+        deadline = time.monotonic() + 60
+        while "[3]" not in engine.trial_log("stopped-1"):
+            assert time.monotonic() < deadline, engine.trial_log("stopped-1")
+            time.sleep(0.05)
+        sm.stop_training_job(TrainingJobName="stopped-1")
+        assert engine.wait("stopped-1", 60) == "Stopped"
+        artifact = sm.describe_training_job(TrainingJobName="stopped-1")["ModelArtifacts"]["S3ModelArtifacts"]
+    with tarfile.open(artifact.removeprefix("file://")) as tar:
+        member = tar.extractfile("xgboost-model")
+        assert member is not None
+        booster = xgb.Booster()
+        booster.load_model(bytearray(member.read()))
+    assert 4 <= booster.num_boosted_rounds() < 1000000
+    assert "stop requested (SIGTERM)" in engine.trial_log("stopped-1")
