@@ -9,7 +9,7 @@ Package State Change" event SageMaker would send: the first creates the endpoint
 blue/green (canary of 50 %, ``--wait`` seconds of baking). A first deployment imports every handler (a
 Lambda cold start) and is printed, not counted.
 
-Figures (medians over the repeats):
+Figures (medians over the repeats, each time with its 95 % bootstrap interval):
 
 ``approval_to_in_service_s``
     wall clock from ``PutEvents`` of the approval to the endpoint InService on the new configuration;
@@ -18,9 +18,10 @@ Figures (medians over the repeats):
 ``state_transitions_per_deployment``, ``lambda_invocations_per_deployment``
     from the execution's history (no state is entered twice: no polling loop).
 
-JSON: those four keys.
+JSON: those four keys, and ``"interval": {"approval_to_in_service_s": {...}, "approval_to_notified_s":
+{...}}`` (``_common.median_interval``).
 
-    python bench/deploy.py --repeats 5
+    python bench/deploy.py              # 10 repeats
     python bench/deploy.py --quick      # 2 repeats
 """
 
@@ -38,7 +39,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, base_parser, table, write_json
+from _common import REPO, base_parser, median_interval, show_interval, table, write_json
 from _tuning import FAKE_AWS
 
 MODEL = "bench-deploy"
@@ -152,10 +153,10 @@ def measure(work: Path, *, repeats: int, wait: int) -> list[dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=0, help="measured deployments (default 5; 2 quick)")
+    parser.add_argument("--repeats", type=int, default=0, help="measured deployments (default 10; 2 quick)")
     parser.add_argument("--wait", type=int, default=1, help="the canary's baking seconds (default 1)")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (2 if args.quick else 10)
     for key, value in FAKE_AWS.items():
         os.environ.setdefault(key, value)
     warnings.filterwarnings("ignore", message="Dimension .* has already been added")
@@ -163,7 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(Path(tmp), repeats=repeats, wait=args.wait)
     keys = ("approval_to_in_service_s", "approval_to_notified_s", "state_transitions", "lambda_invocations")
     medians = {k: statistics.median(r[k] for r in rows) for k in keys}
-    print(table(["figure", "median"], [[k, v] for k, v in medians.items()]))
+    timed = ("approval_to_in_service_s", "approval_to_notified_s")
+    spread = {k: median_interval([r[k] for r in rows]) for k in timed}
+    print(
+        table(
+            ["figure", "median", "95% interval"],
+            [[k, v, show_interval(spread[k]) if k in spread else "exact"] for k, v in medians.items()],
+        )
+    )
     write_json(
         args.json,
         {
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "approval_to_notified_s": round(medians["approval_to_notified_s"], 3),
             "state_transitions_per_deployment": medians["state_transitions"],
             "lambda_invocations_per_deployment": medians["lambda_invocations"],
+            "interval": spread,
         },
     )
     return 0

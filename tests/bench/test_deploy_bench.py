@@ -13,6 +13,7 @@ FIGURES = {
     "approval_to_notified_s",
     "state_transitions_per_deployment",
     "lambda_invocations_per_deployment",
+    "interval",
 }
 
 
@@ -26,3 +27,7 @@ def test_quick_run_writes_the_documented_json_with_no_polling_loop(tmp_path: Pat
     assert figures["state_transitions_per_deployment"] == 9
     assert figures["lambda_invocations_per_deployment"] == 3
     assert 0 < figures["approval_to_in_service_s"] <= figures["approval_to_notified_s"]
+    spread = figures["interval"]["approval_to_in_service_s"]
+    assert spread["n"] == 1
+    assert spread["low"] <= spread["median"] <= spread["high"]
+    assert set(figures["interval"]) == {"approval_to_in_service_s", "approval_to_notified_s"}

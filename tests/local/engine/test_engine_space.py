@@ -108,6 +108,30 @@ def test_encode_decode_round_trip() -> None:
     assert back["k"] == "y"
 
 
+def test_snapping_many_points_at_once_gives_what_snapping_each_gives() -> None:
+    # The Bayesian strategy snaps its thousands of candidates at once: the same whole numbers and categories,
+    # the same continuous values up to rounding in the last bits (NumPy's exp and log against math's).
+    s = space(
+        ContinuousParameterRanges=[
+            {"Name": "lr", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+            {"Name": "m", "MinValue": "0", "MaxValue": "0.99", "ScalingType": "ReverseLogarithmic"},
+        ],
+        IntegerParameterRanges=[
+            {"Name": "n", "MinValue": "2", "MaxValue": "9"},
+            {"Name": "w", "MinValue": "1", "MaxValue": "4096", "ScalingType": "Logarithmic"},
+            {"Name": "one", "MinValue": "3", "MaxValue": "3"},
+        ],
+        CategoricalParameterRanges=[{"Name": "k", "Values": ["x", "y", "x", "z"]}],
+    )
+    rng = np.random.default_rng(3)
+    points = np.vstack([rng.random((400, s.dims)), np.zeros((1, s.dims)), np.ones((1, s.dims))])
+
+    many, each = s.snap_many(points), np.array([s.snap(u) for u in points])
+
+    assert np.array_equal(many[:, 2:], each[:, 2:])  # integers (one-hot categories) exactly
+    np.testing.assert_allclose(many[:, :2], each[:, :2], rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("ranges", "words"),
     [

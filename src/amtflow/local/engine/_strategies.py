@@ -327,7 +327,7 @@ class BayesianStrategy(Strategy):
             parts.append(np.clip(base + self.rng.normal(size=base.shape) * scale, 0.0, 1.0))
         cand = np.vstack(parts)
         if self._needs_snap:
-            cand = np.array([self.space.snap(u) for u in cand])
+            cand = self.space.snap_many(cand)
         return cand
 
     def _optimise_acquisition(self) -> Config:
