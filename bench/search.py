@@ -5,7 +5,7 @@ Tasks
     tuning tasks whose objective is computed in-process, exactly as the example scripts compute it:
     ``xgboost_cancer`` (examples/xgboost: the profile's 8 ranges, validation log-loss after up to 100
     rounds with early stopping, breast-cancer data) and ``mlp_digits`` (examples/mlp: the profile's 6
-    ranges, validation loss after 10 epochs, 800 rows of the digits data). The real objectives are
+    ranges, validation loss after 8 epochs, 640 rows of the digits data). The real objectives are
     deterministic for a given configuration.
 Strategies
     ``bayesian`` and ``random``: the engine's strategy layer (``make_strategy``), driven directly;
@@ -17,7 +17,8 @@ Parallelism
     asynchronous, like the engine with ``MaxParallelTrainingJobs = p`` and equal trial durations: ``p``
     configurations are suggested before any result; then each time the oldest trial's result is told,
     one more is suggested, so every suggestion after the first ``p`` is made with ``p - 1`` trials
-    pending (the strategies see them as pending).
+    pending (the strategies see them as pending). Random search draws the same configurations whatever is
+    pending, so it runs once per task and seed and that run stands for every level.
 Score
     per task, budget ``b`` and parallelism ``p``: ``100 * (R - S) / (R - O)`` on the loss scale, where
     ``S`` is the strategy's mean (over seeds) best value after ``b`` evaluations, ``R`` the same for
@@ -174,11 +175,11 @@ def objective(task: str) -> Callable[[Mapping[str, Any]], float]:
         return xgboost_loss
     if task == "mlp_digits":
         train = load_example("mlp/train.py")
-        version = data.make_version("digits", seed=1, max_rows=800)
+        version = data.make_version("digits", seed=1, max_rows=640)
         splits = ((version.x_train, version.y_train), (version.x_validation, version.y_validation))
 
         def mlp_loss(c: Mapping[str, Any]) -> float:
-            hp = train.parse_hyperparameters({"epochs": "10", **{k: str(v) for k, v in c.items()}})
+            hp = train.parse_hyperparameters({"epochs": "8", **{k: str(v) for k, v in c.items()}})
             try:
                 _, metrics = train.train_epochs(hp, *splits, out=lambda _line: None)
             except train.TrainingError:
@@ -444,11 +445,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     kept = load_curves(args.curves, max(budgets))
     jobs = []
+    levels_of: dict[str, Sequence[int]] = {}
     for name in chosen:
         task = all_tasks[name]
-        levels = args.parallelism or ((1, 4) if task.real or args.quick else (1, 4, 8))
+        levels = levels_of[name] = args.parallelism or ((1, 4) if task.real or args.quick else (1, 4, 8))
         for p in levels:
             for strategy in strategies:
+                if strategy == "random" and p != levels[0]:
+                    continue  # random search ignores what is pending: one run stands for every level
                 for seed in range(seeds):
                     jobs.append((name, strategy, seed, p, max(budgets)))
     curves = {key: values for key, values in kept.items() if key in {j[:4] for j in jobs}}
@@ -477,6 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.workers != 1:
             pool.shutdown()
     elapsed = time.perf_counter() - start
+    for (task_name, strategy, seed, _p), values in list(curves.items()):
+        if strategy == "random":
+            for level in levels_of[task_name]:
+                curves.setdefault((task_name, strategy, seed, level), values)
 
     score, mean_best, interval = scores(curves, {n: all_tasks[n].optimum for n in chosen}, budgets)
     rows = []

@@ -53,6 +53,12 @@ def test_a_peer_whose_package_is_missing_is_skipped_with_a_note(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert "note: optuna_gp skipped: torch is not installed" in done.stdout
+    # Bayesian and TPE at p1 and p4; random search once (it ignores what is pending), shown at both levels.
+    assert "search quality: 5 runs" in done.stdout
+    assert (
+        len([line for line in done.stdout.splitlines() if line.startswith("branin") and " random " in line])
+        == 2
+    )
     assert "optuna_gp" not in done.stdout.split("note:")[1].split("\n", 1)[1]
 
 

@@ -84,6 +84,7 @@ class DeploymentStep:
         self.tl.line("registry", f"approve {first['ModelPackageArn']} (v1's champion)")
         approve(self.twin, first["ModelPackageArn"])
         self.follower.follow(self.timeout)
+        self._outcome(model)
         prediction = self._predict(endpoint, row, first)
         self.tl.line("predict", f"InvokeEndpoint {endpoint} text/csv [{row[:40]}...] -> {prediction}")
         self.checks.append(
@@ -97,6 +98,7 @@ class DeploymentStep:
         self.tl.line("registry", f"approve {later['ModelPackageArn']} (a later champion): canary rollout")
         approve(self.twin, later["ModelPackageArn"])
         self.follower.follow(self.timeout)
+        self._outcome(model)
         prediction = self._predict(endpoint, row, later)
         self.tl.line("predict", f"InvokeEndpoint {endpoint} -> {prediction}")
         self.checks.append(
@@ -112,6 +114,7 @@ class DeploymentStep:
         self.tl.line("registry", f"approve {broken['ModelPackageArn']} (a deliberately broken model)")
         approve(self.twin, broken["ModelPackageArn"])
         self.follower.follow(self.timeout)
+        self._outcome(model)
         prediction = self._predict(endpoint, row, None)
         self.tl.line("predict", f"InvokeEndpoint {endpoint} (the previous model) -> {prediction}")
         latest = self._latest(model)
@@ -172,6 +175,15 @@ class DeploymentStep:
     def _latest(self, model: str) -> Any:
         records = self._deployment_table().deployments(model)
         return records[0] if records else None
+
+    def _outcome(self, model: str) -> None:
+        """The latest deployment's outcome, with its reason when it has one (why a check fails)."""
+        latest = self._latest(model)
+        if latest is None:
+            self.tl.line("deploy", "no deployment recorded")
+            return
+        reason = f": {latest.reason}" if latest.reason else ""
+        self.tl.line("deploy", f"{latest.endpoint} {latest.outcome.value}{reason}")
 
     def _serves(self, model: str, package: Mapping[str, Any], prediction: str | None) -> bool:
         latest = self._latest(model)
