@@ -40,7 +40,7 @@ JSON: ``{"trials_ratio": x, "interval": {...}, "tasks": {TASK: {"ratio": {...}, 
 ``{...}`` a ``median_interval``; ``trials_ratio``/``interval`` are the large-validation task's
 moderate-shift figures.
 
-    python bench/warm_start.py            # 10 seeds x 20 trials per job, both tasks
+    python bench/warm_start.py            # 30 seeds x 20 trials per job, both tasks
     python bench/warm_start.py --quick    # 2 seeds x 6 trials, both tasks
 """
 
@@ -306,7 +306,7 @@ def _report(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = base_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, help="seeds per task (default 10, quick 2)")
+    parser.add_argument("--seeds", type=int, help="seeds per task (default 30, quick 2)")
     parser.add_argument("--trials", type=int, help="trials per job (default 20, quick 6)")
     parser.add_argument("--parallel", type=int, default=2, help="trials at once (default 2)")
     parser.add_argument("--tasks", help=f"comma-separated subset of {', '.join(TASKS)}")
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers", type=int, default=2, help="processes, one seed at a time each (default 2)"
     )
     args = parser.parse_args(argv)
-    seeds = args.seeds or (2 if args.quick else 10)
+    seeds = args.seeds or (2 if args.quick else 30)
     budget = args.trials or (6 if args.quick else 20)
     chosen = args.tasks.split(",") if args.tasks else list(TASKS)
     unknown = [t for t in chosen if t not in TASKS]
