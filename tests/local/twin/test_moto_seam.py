@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import warnings
 from typing import Any
 
 import pytest
 
-from amtflow.local.twin import _moto_seam
+from amtflow.local.twin import _moto_quiet, _moto_seam
 
 PATCHES = sorted(_moto_seam.PATCHED)
 
@@ -105,7 +106,7 @@ def test_deploying_a_stack_with_resources_moto_does_not_model_prints_no_notice(
     }
     with caplog.at_level(logging.WARNING, logger="moto"), mock_aws():
         cfn = boto3.client("cloudformation", region_name="us-east-1")
-        with _moto_seam.warnings_silenced():
+        with _moto_quiet.warnings_silenced():
             cfn.create_stack(StackName="s", TemplateBody=json.dumps(template))
         assert not [r for r in caplog.records if "No Moto CloudFormation support" in r.getMessage()]
         caplog.clear()
@@ -123,7 +124,21 @@ def test_a_twin_starts_without_moto_notices_about_the_resources_it_only_stores(
     from amtflow.local.twin import Twin
 
     root = Path(__file__).resolve().parents[3]
-    with caplog.at_level(logging.WARNING, logger="moto"), Twin.start(root, sagemaker=no_sagemaker):
-        pass
+    with (
+        warnings.catch_warnings(record=True) as warned,
+        caplog.at_level(logging.WARNING, logger="moto"),
+        Twin.start(root, sagemaker=no_sagemaker) as twin,
+    ):
+        warnings.simplefilter("always")
+        # A call that has moto parse the stack's resources again, after its creation.
+        twin.client("cloudformation").describe_stack_resources(StackName="amtflow")
 
     assert not [r for r in caplog.records if "No Moto CloudFormation support" in r.getMessage()]
+    assert not [w for w in warned if "not supported by moto" in str(w.message)]
+    # Outside the twin, moto's other warnings reach warnings.warn as before.
+    from moto.cloudformation import parsing
+
+    with warnings.catch_warnings(record=True) as later:
+        warnings.simplefilter("always")
+        parsing.warnings.warn("another notice")
+    assert [str(w.message) for w in later] == ["another notice"]

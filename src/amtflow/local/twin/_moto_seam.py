@@ -13,14 +13,14 @@ loggers) are also here, so this module is the whole of the twin's dependency on 
 from __future__ import annotations
 
 import copy
-import logging
 import time
 import types
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 from unittest import mock
+
+from amtflow.local.twin._moto_quiet import quiet_logger, unmodelled_resources_quiet
 
 MOTO_CONFIG: dict[str, dict[str, Any]] = {
     "stepfunctions": {"execute_state_machine": True},
@@ -560,41 +560,3 @@ def plain_state_machine(account: str, region: str, arn: str) -> tuple[str, str, 
 
     machine = stepfunctions_backends[account][region].describe_state_machine(arn)
     return machine.name, machine.definition, machine.roleArn
-
-
-@contextmanager
-def quiet_logger(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
-    """Raise logger ``name``'s level for the block."""
-    target = logging.getLogger(name)
-    previous = target.level
-    target.setLevel(level)
-    try:
-        yield
-    finally:
-        target.setLevel(previous)
-
-
-@contextmanager
-def unmodelled_resources_quiet() -> Iterator[None]:
-    """Moto's notice about each resource it only stores (CloudWatch alarms...), noise to the twin, dropped."""
-
-    def drop(record: logging.LogRecord) -> bool:  # a function of its own per block: nesting is safe
-        return not str(record.msg).startswith("No Moto CloudFormation support")
-
-    logging.getLogger("moto").addFilter(drop)
-    try:
-        yield
-    finally:
-        logging.getLogger("moto").removeFilter(drop)
-
-
-@contextmanager
-def warnings_silenced() -> Iterator[None]:
-    """Moto's CloudFormation parser's warnings and logs about resources it only stores, silenced."""
-    with (
-        unmodelled_resources_quiet(),
-        quiet_logger("moto.cloudformation.parsing", logging.ERROR),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        yield

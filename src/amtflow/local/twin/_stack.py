@@ -11,6 +11,7 @@ from typing import Any
 from amtflow.errors import NotFoundError
 from amtflow.local.twin import _moto_seam
 from amtflow.local.twin._iam_policies import StackPolicies, load_stack_policies
+from amtflow.local.twin._moto_quiet import warnings_silenced
 from amtflow.local.twin._records import Notification, read_notification
 from amtflow.local.twin._runtime import DeployedFunction
 from amtflow.local.twin._template import ARTIFACT_BUCKET, CompiledProject, TwinDeployError
@@ -48,7 +49,7 @@ class DeployedStack:
         for key in self._project.artifacts:
             s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=buf.getvalue())
         cfn = self._client("cloudformation")
-        with _moto_seam.warnings_silenced():
+        with warnings_silenced():
             cfn.create_stack(
                 StackName=self._stack_name,
                 TemplateBody=json.dumps(self._project.cloudformation),
