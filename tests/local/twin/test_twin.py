@@ -214,6 +214,17 @@ def _copy_fixture(tmp_path: Path) -> Path:
     return root
 
 
+def test_compiling_the_template_leaves_no_unpublished_metrics_behind() -> None:
+    # The SAM translator's usage metrics, left unpublished in its process-wide object, are reported at the
+    # process's exit ("There are unpublished metrics..."): a line in a user's terminal (the benchmarks'
+    # worker processes printed it) that says nothing about their stack.
+    from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
+
+    compile_project(Path(__file__).resolve().parents[3], region="us-east-1")
+
+    assert MetricsMethodWrapperSingleton.get_instance().metrics_cache == {}
+
+
 def test_deploy_problems_name_the_resource_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(TwinDeployError, match="no SAM template"):
         compile_project(tmp_path)

@@ -185,6 +185,7 @@ def _artifact(logical_id: str, project: CompiledProject) -> dict[str, str]:
 
 
 def _translate(sam: dict[str, Any], parameters: dict[str, Any], region: str, path: Path) -> dict[str, Any]:
+    from samtranslator.metrics.method_decorator import MetricsMethodWrapperSingleton
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
@@ -195,6 +196,12 @@ def _translate(sam: dict[str, Any], parameters: dict[str, Any], region: str, pat
     except InvalidDocumentException as e:
         causes = "; ".join(str(c.message) for c in e.causes)
         raise TwinDeployError(f"{path} does not transform: {causes}") from e
+    finally:
+        # The translator records usage metrics, in its own object and in a process-wide one; their default
+        # publisher drops them. Left in them, they are reported as "unpublished metrics" at the process's
+        # exit: a line in the user's terminal that says nothing about their stack.
+        translator.metrics.publish()
+        MetricsMethodWrapperSingleton.get_instance().publish()
     return result
 
 
