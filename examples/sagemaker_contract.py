@@ -28,6 +28,7 @@ NumPy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -355,7 +356,8 @@ def main(
     def out(line: str) -> None:
         print(line, flush=True)
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    with contextlib.suppress(ValueError):  # only the main thread can; a caller's thread trains as is
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         train(args, env, out)
     except TrainingError as e:
