@@ -237,9 +237,10 @@ def test_the_approved_champion_serves_a_later_one_rolls_out_and_a_broken_one_rol
     assert "InvokeEndpoint amtf-cancer-xgb text/csv" in demo["printed"]
     assert "<h2>Deployments</h2>" in demo["page"]
     # Each approval's outcome is printed, with the reason when there is one (a failed check says why).
-    printed = [
-        line.split("deploy", 1)[1].strip() for line in demo["printed"].splitlines() if "s] deploy " in line
+    lines = [
+        line.split("] deploy ", 1)[1].strip() for line in demo["printed"].splitlines() if "] deploy " in line
     ]
+    printed = [text for text in lines if text.startswith("amtf-cancer-xgb ")]
     assert printed[:2] == ["amtf-cancer-xgb deployed", "amtf-cancer-xgb deployed"]
     assert printed[2].startswith("amtf-cancer-xgb rolled_back: ")
     assert deployments[2]["reason"][:60] in printed[2]
