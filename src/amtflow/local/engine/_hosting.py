@@ -104,11 +104,12 @@ class Hosting:
         }
 
     def _changed(self, endpoint: Endpoint) -> None:
+        """Save the endpoint and queue its state-change event, under the lock: once DescribeEndpoint shows
+        a status, its event is queued (``events.flush()`` delivers it), and events keep the changes' order."""
         with self.lock:
-            detail = endpoint.event_detail()
             if self.endpoints.get(endpoint.name.lower()) is endpoint:
                 self.save(endpoint)
-        self.events.endpoint_changed(endpoint.arn, endpoint.region, detail)
+            self.events.endpoint_changed(endpoint.arn, endpoint.region, endpoint.event_detail())
 
     def save(self, record: Model | EndpointConfig | Endpoint) -> None:
         """Keep ``record``'s document in the state folder (the caller holds the lock)."""
@@ -252,7 +253,7 @@ class Hosting:
             )
             endpoint.deploy(config, models)
             self.endpoints[name.lower()] = endpoint
-        self._changed(endpoint)
+            self._changed(endpoint)
         self.rollout.start(self.rollout.create, endpoint, config, models)
         return {"EndpointArn": arn}
 
@@ -280,7 +281,7 @@ class Hosting:
             endpoint.pending_config = config.name
             endpoint.pending_status = "Creating"
             endpoint.pending_since = endpoint.last_modified_time = self._now()
-        self._changed(endpoint)
+            self._changed(endpoint)
         self.rollout.start(self.rollout.update, endpoint, config, models, deployment)
         return {"EndpointArn": endpoint.arn}
 
@@ -292,7 +293,7 @@ class Hosting:
             endpoint.status = EndpointStatus.DELETING
             endpoint.last_modified_time = self._now()
             endpoint.cancel.set()
-        self._changed(endpoint)
+            self._changed(endpoint)
 
         def remove() -> None:
             for fleet in (endpoint.fleet, endpoint.pending):

@@ -304,7 +304,7 @@ class Rollout:
             endpoint.status = status
             endpoint.failure_reason = reason
             endpoint.last_modified_time = self.clock.now().timestamp()
-        self.changed(endpoint)
+            self.changed(endpoint)  # under the lock: no one sees the status before its event is queued
 
 
 def _real_monotonic() -> float:
