@@ -116,26 +116,8 @@ class Hosting:
 @pytest.fixture
 def hosting(tmp_path: Path) -> Iterator[Hosting]:
     events: list[dict[str, Any]] = []
-    clock = ManualClock()
-    with mock_aws():
-        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-        with sagemaker(
-            state_dir=tmp_path / "state",
-            image_map=IMAGE_MAP,
-            event_sink=events.append,
-            clock=clock,
-            cloudwatch_client=cloudwatch,
-            serving_startup_seconds=3.0,
-        ) as engine:
-            yield Hosting(
-                engine,
-                boto3.client("sagemaker", region_name="us-east-1"),
-                boto3.client("sagemaker-runtime", region_name="us-east-1"),
-                cloudwatch,
-                clock,
-                events,
-                tmp_path,
-            )
+    with mock_aws(), _engine_on(tmp_path, events, cloudwatch=True) as h:
+        yield h
 
 
 def _error(call: Any, **kwargs: Any) -> dict[str, str]:
@@ -645,21 +627,26 @@ def test_a_linear_update_moves_traffic_step_by_step_on_the_engines_clock(hosting
 
 # ---------------------------------------------------------------- a restart of the engine
 @contextlib.contextmanager
-def _engine_on(tmp_path: Path, events: list[dict[str, Any]]) -> Iterator[Hosting]:
-    """An engine on ``tmp_path/state`` (inside the caller's mock_aws); leaving it stops the engine."""
+def _engine_on(
+    tmp_path: Path, events: list[dict[str, Any]], *, cloudwatch: bool = False
+) -> Iterator[Hosting]:
+    """An engine on ``tmp_path/state`` (inside the caller's mock_aws), with a CloudWatch client for its
+    metrics when ``cloudwatch``; leaving it stops the engine."""
     clock = ManualClock()
+    metrics = boto3.client("cloudwatch", region_name="us-east-1") if cloudwatch else None
     with sagemaker(
         state_dir=tmp_path / "state",
         image_map=IMAGE_MAP,
         event_sink=events.append,
         clock=clock,
+        cloudwatch_client=metrics,
         serving_startup_seconds=3.0,
     ) as engine:
         yield Hosting(
             engine,
             boto3.client("sagemaker", region_name="us-east-1"),
             boto3.client("sagemaker-runtime", region_name="us-east-1"),
-            None,
+            metrics,
             clock,
             events,
             tmp_path,
