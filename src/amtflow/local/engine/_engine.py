@@ -256,7 +256,7 @@ class Engine:
                 name=f"tuning-{name}",
             )
             self._threads[name.lower()] = thread
-        self.jobs.tuning_changed(job)
+            self.jobs.tuning_changed(job)
         parallel = int(config["ResourceLimits"]["MaxParallelTrainingJobs"])
         if parallel > self.max_workers:
             logger.warning(
@@ -308,7 +308,7 @@ class Engine:
             job.last_modified_time = self.clock.now().timestamp()
             self.jobs.save_tuning(job)
             self._stop_flags[job.key].set()
-        self.jobs.tuning_changed(job)
+            self.jobs.tuning_changed(job)
         return {}
 
     def _delete_tuning_job(self, params: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -343,7 +343,7 @@ class Engine:
             self.jobs.add_training(job)
             trial = Trial(job)
             self.backend.track(trial)
-        self.jobs.training_changed(job)
+            self.jobs.training_changed(job)
         thread = threading.Thread(
             target=run_training_job,
             args=(trial, req, self.backend, self._shutdown, self.jobs),

@@ -1,8 +1,10 @@
 """The engine's jobs: records in memory, their documents on disk, their state-change events.
 
 :class:`JobBook` is the one place that holds the records. Its re-entrant ``lock`` guards every record: a
-caller that changes one does so holding the lock and saves it before letting go, so the document on disk
-follows the record. Events are sent after the lock is released (a sink may call back into the engine).
+caller that changes one does so holding the lock, saves it and queues its state-change event before letting
+go: the document on disk follows the record, whoever sees a status (DescribeTrainingJob, ...) finds its event
+already queued (``events.flush()`` delivers it), and events keep the changes' order. Queuing never calls the
+sink (one worker thread delivers, outside the lock), so a sink may call back into the engine.
 """
 
 from __future__ import annotations
@@ -145,11 +147,15 @@ class JobBook:
             if reason:
                 job.failure_reason = reason[:1024]
             self.store.save_tuning(job)
-        self.tuning_changed(job)
+            self.tuning_changed(job)
 
     # ---------------------------------------------------------------- events
     def tuning_changed(self, job: TuningJob) -> None:
-        self.events.tuning_job_changed(job, self.trials_of(job))
+        """Queue the tuning job's state-change event (call it under the lock, with the change)."""
+        with self.lock:
+            self.events.tuning_job_changed(job, self.trials_of(job))
 
     def training_changed(self, job: TrainingJob) -> None:
-        self.events.training_job_changed(job)
+        """Queue the training job's state-change event (call it under the lock, with the change)."""
+        with self.lock:
+            self.events.training_job_changed(job)

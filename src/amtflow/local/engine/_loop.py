@@ -276,9 +276,9 @@ class TuningLoop:
                 tjob = new_training_job(name, definition, hps, self.job.region, self.job, now)
                 tjob.tuned = tuned
                 self.jobs.add_training(tjob, self.job)
+                self.jobs.training_changed(tjob)
             trial = Trial(tjob, config=config, slot_held=True)
             self.strategy.on_trial_start(name, config)
-            self.jobs.training_changed(tjob)
             if self.backend.start(trial, definition, data_key):
                 self.running.append(trial)
             else:

@@ -129,7 +129,7 @@ class SubprocessBackend:
             )
             self.jobs.save_training(trial.job)
             self._live[trial.job.key] = trial
-        self.jobs.training_changed(trial.job)
+            self.jobs.training_changed(trial.job)
         return True
 
     def _prepare(self, trial: Trial, definition: Mapping[str, Any], data_key: str) -> None:
@@ -281,6 +281,12 @@ class SubprocessBackend:
             except Exception as e:  # an unreachable bucket is the job's failure, not the engine's
                 status, secondary = TrainingJobStatus.FAILED, SecondaryStatus.FAILED
                 job.failure_reason = f"ClientError: cannot upload the model to {model_uri}: {e}"
+        # the log and the metrics are in CloudWatch before DescribeTrainingJob shows the job ended (a
+        # client that stops reading them at the end, as the SDK's ``wait(logs=True)``, misses nothing)
+        if self._logs is not None:
+            copy_log(self._logs, self.store, job)
+        if self._cloudwatch is not None:
+            publish_metrics(self._cloudwatch, job)
         with self.jobs.lock:
             now = self.clock.now().timestamp()
             if status is not TrainingJobStatus.FAILED and trial.stop_cause is None:
@@ -294,11 +300,7 @@ class SubprocessBackend:
             job.objective_status = job.final_objective_status()
             self._live.pop(job.key, None)
             self.jobs.save_training(job)
+            self.jobs.training_changed(job)
         if trial.slot_held:
             self._slots.release()
             trial.slot_held = False
-        if self._logs is not None:
-            copy_log(self._logs, self.store, job)
-        if self._cloudwatch is not None:
-            publish_metrics(self._cloudwatch, job)
-        self.jobs.training_changed(job)
