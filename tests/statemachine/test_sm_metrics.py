@@ -65,4 +65,7 @@ def test_a_run_emits_the_documented_metrics(app: Twin, sagemaker: SageMakerStand
     assert by_name["TrialsCompleted"].values == (3.0,)
     assert by_name["TuningJobsStarted"].values == (1.0,)
     assert by_name["ParkedJobsSwept"].values == (0.0,)
+    # measured on the twin's clock, as the upload's event time is: it did not move between the two (on the
+    # machine's clock it would be the weeks between the twin's start date and today)
+    assert by_name["DataToNotificationSeconds"].values == (0.0,)
     assert sum(m.values[0] for m in emitted if m.name == "RunsTriggered") == 1.0  # the marker, not the data

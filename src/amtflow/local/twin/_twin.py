@@ -71,6 +71,19 @@ GUARD = _guard.Scope(
 )
 
 
+def _use_twin_clock(stack: ExitStack, clock: ManualClock) -> None:
+    """The application's functions read the twin's clock, as its events' ``time`` fields and schedules
+    do: a run's timestamps, leases, budgets and figures such as DataToNotificationSeconds never mix the
+    twin's time with the machine's. Use cases built before (or by another twin) are forgotten both ways."""
+    from unittest import mock
+
+    from amtflow import wiring
+
+    wiring.reset()
+    stack.callback(wiring.reset)
+    stack.enter_context(mock.patch.object(wiring, "utc_now", clock.now))
+
+
 class Twin:
     """A running twin; build one with :meth:`Twin.start`."""
 
@@ -207,6 +220,7 @@ class Twin:
             stack.enter_context(_guard.local_only(GUARD))
             clients.reset()
             stack.callback(clients.reset)
+            _use_twin_clock(stack, twin._clock)
             deliveries = twin._deliveries
             _moto_seam.install(
                 stack,
