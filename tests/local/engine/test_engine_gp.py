@@ -1,4 +1,4 @@
-"""Bayesian search's cold start: the first batch of a parallel search is space-filling."""
+"""Bayesian search's cold start (the first batch of a parallel search is space-filling) and its kernel fit."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import itertools
 from typing import Any
 
 import numpy as np
+import pytest
 
 from amtflow.local.engine import make_strategy
-from amtflow.local.engine._gp import maximin_point
+from amtflow.local.engine._gp import default_kernel, fit_kernel, log_prior, maximin_point, standardise
 
 SPACE_2D: dict[str, Any] = {
     "Strategy": "Bayesian",
@@ -44,3 +45,29 @@ def test_maximin_point_is_the_candidate_farthest_from_existing_points() -> None:
     candidates = np.array([[0.1, 0.1], [1.0, 0.0], [0.6, 0.6]])
     assert maximin_point(existing, candidates).tolist() == [1.0, 0.0]
     assert maximin_point(np.zeros((0, 2)), candidates).tolist() == [0.1, 0.1]
+
+
+@pytest.mark.parametrize("length_scale", [0.5, np.array([0.3, 1.0, 2.0])])
+def test_the_kernel_prior_gradient_matches_its_finite_differences(length_scale: Any) -> None:
+    kernel = default_kernel(length_scale)
+    theta = kernel.theta + np.random.default_rng(1).normal(scale=0.5, size=kernel.theta.shape)
+    value, grad = log_prior(kernel, theta)
+    step = 1e-6
+    for i in range(len(theta)):
+        moved = theta.copy()
+        moved[i] += step
+        assert (log_prior(kernel, moved)[0] - value) / step == pytest.approx(grad[i], rel=1e-4, abs=1e-4)
+
+
+def test_a_fit_on_a_handful_of_rugged_results_keeps_its_length_scale_inside_the_cube() -> None:
+    # Six unrelated results in 3-D: maximum likelihood explains them with a length scale at its lower
+    # bound (every point its own bump); the prior keeps it on the cube's scale, so the model still
+    # generalises between points.
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 3)), standardise(rng.normal(size=6))
+    scales = []
+    for seed in range(5):
+        fitted = fit_kernel(default_kernel(0.5), x, y, restarts=1, seed=seed)
+        scales.append(float(fitted.k1.k2.length_scale))
+    assert min(scales) > 0.1, scales
+    assert max(scales) < 2.0, scales

@@ -169,7 +169,8 @@ class BayesianStrategy(Strategy):
     - Model: a constant x Matern(5/2) kernel plus a white-noise term, on standardised losses (after a
       log-like warping that tames heavy-tailed objectives). One length scale is shared by all coordinates
       until ``3 d`` observations, then each coordinate gets its own (ARD fitted on a handful of points
-      overfits and stalls the search). Kernel hyperparameters are fitted by maximum marginal likelihood on
+      overfits and stalls the search). Kernel hyperparameters are fitted by maximum a posteriori (Gamma priors
+      on signal, noise and inverse squared length scales, ``_gp.log_prior``) on
       the *observed* results only, once there are as many as the initial design, starting from the previous
       fit (one random restart every fourth fit; past 20 observations, on every third observation).
     - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions). Suggestions past it
