@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 from _common import installed
 from bench_support import BenchResults, run_bench
-from search import NEEDS, STRATEGIES, best_at, branin, hartmann6, optuna_distributions, scores, tasks
+from search import (
+    NEEDS,
+    STRATEGIES,
+    best_at,
+    branin,
+    default_seeds,
+    hartmann6,
+    optuna_distributions,
+    scores,
+    tasks,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +27,7 @@ def test_quick_run_writes_the_documented_json(bench_results: BenchResults) -> No
     figures = bench_results["search"].figures
 
     assert set(figures) == {"score", "interval", "seeds"}
-    assert figures["seeds"] == 2
+    assert figures["seeds"] == {"branin": 2, "hartmann6": 2, "xgboost_cancer": 2, "mlp_digits": 2}
     assert set(figures["score"]) == {"branin", "hartmann6", "xgboost_cancer", "mlp_digits"}
     present = {s for s in STRATEGIES if s not in NEEDS or installed(NEEDS[s])}
     for task, by_strategy in figures["score"].items():
@@ -127,3 +137,10 @@ def test_optuna_gets_the_same_space_with_auto_scaling_resolved_like_the_engine()
     assert distributions["units"].log
     assert (distributions["units"].low, distributions["units"].high) == (16, 256)
     assert list(distributions["act"].choices) == ["relu", "tanh"]
+
+
+def test_the_analytic_tasks_run_30_seeds_and_the_real_ones_10_unless_quick() -> None:
+    all_tasks = tasks()
+    assert [default_seeds(all_tasks[t], quick=False) for t in ("branin", "hartmann6")] == [30, 30]
+    assert [default_seeds(all_tasks[t], quick=False) for t in ("xgboost_cancer", "mlp_digits")] == [10, 10]
+    assert {default_seeds(t, quick=True) for t in all_tasks.values()} == {3}
