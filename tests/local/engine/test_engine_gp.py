@@ -71,3 +71,16 @@ def test_a_fit_on_a_handful_of_rugged_results_keeps_its_length_scale_inside_the_
         scales.append(float(fitted.k1.k2.length_scale))
     assert min(scales) > 0.1, scales
     assert max(scales) < 2.0, scales
+
+
+def test_a_parallel_search_fits_its_kernel_from_the_second_result() -> None:
+    # Eight at once: the ninth suggestion comes with two results and seven pending. With the priors, a
+    # fit on two results is safe, so the model it uses has learnt from them instead of the default kernel.
+    s = make_strategy(SPACE_2D, seed=0)
+    batch = [s.suggest() or {} for _ in range(8)]
+    for config in batch[:2]:
+        s.on_result(config, (config["x"] - 0.3) ** 2 + (config["y"] - 0.7) ** 2)
+    assert s.suggest() is not None
+    fitted = s._kernel  # type: ignore[attr-defined]
+    assert fitted is not None
+    assert fitted.get_params() != default_kernel().get_params()

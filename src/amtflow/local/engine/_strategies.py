@@ -171,7 +171,8 @@ class BayesianStrategy(Strategy):
       until ``3 d`` observations, then each coordinate gets its own (ARD fitted on a handful of points
       overfits and stalls the search). Kernel hyperparameters are fitted by maximum a posteriori (Gamma priors
       on signal, noise and inverse squared length scales, ``_gp.log_prior``) on
-      the *observed* results only, once there are as many as the initial design, starting from the previous
+      the *observed* results only, from the second result on (the priors keep a fit on so few from
+      collapsing), starting from the previous
       fit (one random restart every fourth fit; past 20 observations, on every third observation).
     - Start: a Latin hypercube of ``max(5, d + 1)`` points (``d`` = cube dimensions). Suggestions past it
       made before two results exist (the rest of a parallel search's first batch) are the farthest of 500
@@ -180,8 +181,8 @@ class BayesianStrategy(Strategy):
       fit, as if their result were the posterior mean there. The mean is unchanged but the variance around
       a pending point collapses, so its expected improvement vanishes and concurrent suggestions spread out
       instead of piling onto one optimum; the kernel, fitted on real results only, is not bent by invented
-      values (fitting it on lies, or on fewer points than the initial design, collapses the length scale
-      to its bound and the search degenerates into sampling next to the best point).
+      values (fitting it on lies collapsed the length scale to its bound and the search degenerated into
+      sampling next to the best point).
     - Acquisition: expected improvement, evaluated vectorised over 2,000 random points and 500
       perturbations of the best points, refined with L-BFGS-B from the best one (continuous coordinates
       only), then snapped to a valid configuration. Suggestions run with one BLAS thread.
@@ -292,10 +293,9 @@ class BayesianStrategy(Strategy):
                 start = float(np.mean(np.atleast_1d(kernel.k1.k2.length_scale)))
             kernel = default_kernel(np.full(self.space.dims, start) if ard else start)
             self._ard = ard
-        # Fitted on fewer points than the initial design, the length scale collapses to its bound; past
-        # 20 observations one more point barely moves the fit, so it is refitted on every third.
+        # Past 20 observations one more point barely moves the fit, so it is refitted on every third.
         n = len(x)
-        if n >= self.n_init and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
+        if n >= 2 and (self._kernel is None or n < 20 or n % 3 == 0 or kernel is not self._kernel):
             self._fits += 1
             kernel = fit_kernel(
                 kernel,
