@@ -84,8 +84,18 @@ _built: dict[tuple[str, tuple[Any, ...]], Any] = {}
 SCHEDULE_PERIOD = timedelta(hours=1)
 
 
+_clock: Callable[[], datetime] | None = None  # another clock than the machine's (the local twin's)
+
+
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """Now, as every use case reads it: the machine's clock, or the one :func:`use_clock` set."""
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make every use case read ``clock`` (the local twin's, while it runs); None: the machine's again."""
+    global _clock
+    _clock = clock
 
 
 def _key(settings: Settings) -> tuple[Any, ...]:

@@ -106,8 +106,7 @@ def fit_kernel(kernel: Any, x: np.ndarray, y: np.ndarray, *, restarts: int, seed
     :func:`log_prior`'s priors), by L-BFGS-B from ``kernel`` and ``restarts`` random starts.
 
     Plain maximum likelihood let a fit on a handful of results, or a rugged objective, drive a length
-    scale to a bound; the priors keep it in a sensible range (``bench/search.py``, 30 seeds: XGBoost at
-    50 evaluations 54 to 69, Hartmann6 86 to 94, Branin with 8 at once at 20 evaluations 17 to 29).
+    scale to a bound; the priors keep it in a sensible range (figures: docs/engine.md, "Bayesian search").
     """
     from scipy.optimize import minimize
     from sklearn.gaussian_process import GaussianProcessRegressor

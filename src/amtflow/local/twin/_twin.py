@@ -74,14 +74,11 @@ GUARD = _guard.Scope(
 def _use_twin_clock(stack: ExitStack, clock: ManualClock) -> None:
     """The application's functions read the twin's clock, as its events' ``time`` fields and schedules
     do: a run's timestamps, leases, budgets and figures such as DataToNotificationSeconds never mix the
-    twin's time with the machine's. Use cases built before (or by another twin) are forgotten both ways."""
-    from unittest import mock
-
+    twin's time with the machine's."""
     from amtflow import wiring
 
-    wiring.reset()
-    stack.callback(wiring.reset)
-    stack.enter_context(mock.patch.object(wiring, "utc_now", clock.now))
+    wiring.use_clock(clock.now)
+    stack.callback(wiring.use_clock, None)
 
 
 class Twin:
