@@ -144,3 +144,17 @@ def test_the_analytic_tasks_run_30_seeds_and_the_real_ones_10_unless_quick() -> 
     assert [default_seeds(all_tasks[t], quick=False) for t in ("branin", "hartmann6")] == [30, 30]
     assert [default_seeds(all_tasks[t], quick=False) for t in ("xgboost_cancer", "mlp_digits")] == [10, 10]
     assert {default_seeds(t, quick=True) for t in all_tasks.values()} == {3}
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"), [(["--seeds", "0"], "--seeds"), (["--workers", "0"], "--workers")]
+)
+def test_a_count_below_one_is_refused_naming_the_option(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from search import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"{named} must be at least 1" in capsys.readouterr().err
